@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite runs for real (Debian; as root).
+# Tests start their own private servers; this only makes sure the binaries exist.
+set -euo pipefail
+need=""
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+if [ -n "$need" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: missing:$need (run as root, or install them)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+fi

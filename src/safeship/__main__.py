@@ -1,0 +1,3 @@
+from safeship.cli.main import run
+
+run()

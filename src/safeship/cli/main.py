@@ -1,0 +1,142 @@
+"""The `safeship` command: thin. Each command parses its arguments, calls the core, renders.
+
+Heavy modules (pydantic, SQLAlchemy, httpx, aiohttp) are imported inside the commands so that
+`safeship --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+app = typer.Typer(
+    name="safeship",
+    help="Ship web services safely: deploy, verify, canary, automatic rollback.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(help="Inspect safeship.toml.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
+]
+EnvArgument = Annotated[str, typer.Argument(help="Environment name from safeship.toml.")]
+
+
+@app.command()
+def deploy(
+    environment: EnvArgument,
+    version: Annotated[str, typer.Option("--version", "-V", help="Version to deploy.")],
+    commit: Annotated[str | None, typer.Option(help="Commit SHA of the version.")] = None,
+    triggered_by: Annotated[str, typer.Option(help="Who or what started it.")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Deploy VERSION to ENVIRONMENT: start, verify, shift traffic, roll back on failure."""
+    from safeship.cli import deploy_cmd
+
+    raise typer.Exit(deploy_cmd.run(config, environment, version, commit, triggered_by))
+
+
+@app.command()
+def status(
+    environment: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Releases running, traffic weights and live stats."""
+    from safeship.cli import status_cmd
+
+    raise typer.Exit(status_cmd.run(config, environment))
+
+
+@app.command()
+def history(
+    environment: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Deployment history, newest first."""
+    from safeship.cli import history_cmd
+
+    raise typer.Exit(history_cmd.run(config, environment, limit, json_output))
+
+
+@app.command()
+def rollback(environment: EnvArgument, config: ConfigOption = None) -> None:
+    """Put the previous good version back, or finish an interrupted deploy's rollback."""
+    from safeship.cli import rollback_cmd
+
+    raise typer.Exit(rollback_cmd.run(config, environment))
+
+
+@app.command()
+def recover(environment: EnvArgument, config: ConfigOption = None) -> None:
+    """Close deployments left open by a safeship that died; route traffic back to stable."""
+    from safeship.cli import rollback_cmd
+
+    raise typer.Exit(rollback_cmd.run_recover(config, environment))
+
+
+@app.command()
+def up(environment: EnvArgument, config: ConfigOption = None) -> None:
+    """Start the environment's router (it outlives this command)."""
+    from safeship.cli import updown_cmd
+
+    raise typer.Exit(updown_cmd.run_up(config, environment))
+
+
+@app.command()
+def down(environment: EnvArgument, config: ConfigOption = None) -> None:
+    """Stop the environment's router and releases."""
+    from safeship.cli import updown_cmd
+
+    raise typer.Exit(updown_cmd.run_down(config, environment))
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        bool, typer.Option(help="Keep the demo's working directory (registry, logs).")
+    ] = False,
+) -> None:
+    """Deploy the bundled demo service three times under load: canary, promotion, auto-rollback."""
+    from safeship.cli import demo_cmd
+
+    raise typer.Exit(demo_cmd.run(keep))
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate safeship.toml without deploying."""
+    from safeship.cli import config_cmd
+
+    raise typer.Exit(config_cmd.run_check(config))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    for line in message.splitlines() or [""]:
+        print(f"safeship: error: {line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def run() -> None:
+    """Console entry point: known errors become one line and an exit code, never a traceback."""
+    from safeship.cli.errors import exit_code_for
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("SAFESHIP_DEBUG"):
+            raise
+        code, message = exit_code_for(exc)
+        _fail(message, code)

@@ -1,0 +1,91 @@
+"""Rich renderings of core data: the live deploy view, history, status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+from safeship.registry import DeploymentRecord
+from safeship.routing.base import Backend, BackendStats
+
+_STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "rolled_back": "yellow",
+    "aborted": "magenta",
+}
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return ">10s" if value == float("inf") else f"≤{value:g}ms"
+
+
+def stats_table(title: str, weights: Mapping[str, int], stats: Mapping[str, BackendStats]) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("release", "weight", "requests", "errors", "error rate", "p95"):
+        table.add_column(column, justify="left" if column == "release" else "right")
+    for name in sorted(set(weights) | set(stats)):
+        s = stats.get(name, BackendStats())
+        table.add_row(
+            name,
+            f"{weights.get(name, 0)}%",
+            str(s.requests),
+            str(s.errors),
+            f"{s.error_rate:.1%}" if s.requests else "-",
+            _ms(s.latency_quantile_ms(0.95)),
+        )
+    return table
+
+
+def live_view(snapshot: LiveSnapshot) -> Group:
+    step = f" · step {snapshot.step}%" if snapshot.step is not None else ""
+    header = Text.assemble(
+        ("deploy ", "bold"),
+        (snapshot.version, "bold cyan"),
+        f" → {snapshot.environment} · ",
+        (snapshot.status.value, _STATUS_STYLE.get(snapshot.status.value, "bold")),
+        f"{step} · {snapshot.elapsed:.1f}s",
+    )
+    return Group(header, stats_table("traffic this step", snapshot.weights, snapshot.window))
+
+
+def outcome_line(outcome: DeploymentOutcome) -> Text:
+    style = _STATUS_STYLE.get(outcome.status.value, "bold")
+    text = Text.assemble(
+        (outcome.version, "bold cyan"), " ", (outcome.status.value, f"bold {style}")
+    )
+    if outcome.reason:
+        text.append(f": {outcome.reason}")
+    return text
+
+
+def history_table(records: Sequence[DeploymentRecord]) -> Table:
+    table = Table(title="deployment history", title_justify="left")
+    for column in ("id", "environment", "version", "status", "duration", "requests", "reason"):
+        table.add_column(column)
+    for r in records:
+        traffic = r.deployment_metadata.get("traffic") or {}
+        requests = ", ".join(
+            f"{name}: {t['requests']} ({t['errors']} err)" for name, t in traffic.items()
+        )
+        duration = r.duration_seconds
+        table.add_row(
+            r.id[:8],
+            r.environment,
+            r.version,
+            Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
+            f"{duration:.1f}s" if duration is not None else "-",
+            requests or "-",
+            r.rollback_reason or "",
+        )
+    return table
+
+
+def backends_weights(backends: Sequence[Backend]) -> dict[str, int]:
+    return {b.name: b.weight for b in backends}

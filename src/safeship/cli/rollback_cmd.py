@@ -1,0 +1,36 @@
+"""safeship rollback ENV / safeship recover ENV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safeship.cli.common import console, load
+from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
+from safeship.cli.render import outcome_line
+from safeship.pipeline import operations
+
+
+def run(config: Path | None, environment: str) -> int:
+    loaded = load(config)
+    display = LiveDisplay(console)
+    try:
+        with sigterm_as_interrupt():
+            outcome = operations.rollback(loaded, environment, on_progress=display)
+    finally:
+        display.close()
+    if outcome is None:
+        console.print(f"{environment}: interrupted deployment rolled back to the stable release")
+        return 0
+    console.print(outcome_line(outcome))
+    return 0 if outcome.ok else 1
+
+
+def run_recover(config: Path | None, environment: str) -> int:
+    recovered = operations.recover(load(config), environment)
+    if not recovered:
+        console.print(f"{environment}: nothing to recover")
+    for record in recovered:
+        console.print(
+            f"{environment}: closed {record.id[:8]} ({record.version}, was {record.status})"
+        )
+    return 0

@@ -1,0 +1,144 @@
+"""Load safeship.toml into SafeshipConfig; every error names the file, the line and the key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from safeship.config.models import SafeshipConfig
+
+CONFIG_FILENAME = "safeship.toml"
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
+_HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGNMENT = re.compile(
+    r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
+_KEY_PART = re.compile(r"[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'")
+
+
+class ConfigError(Exception):
+    """One or more problems in a config file, each rendered as ``file:line: key: message``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and where it came from; paths in it are relative to ``base_dir``."""
+
+    config: SafeshipConfig
+    path: Path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        return self.base_dir / ".safeship"
+
+    def run_dir(self, environment: str) -> Path:
+        return self.state_dir / "run" / environment
+
+    def registry_url(self) -> str:
+        """The registry URL with a relative SQLite path resolved against the config's directory."""
+        url = self.config.registry.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            return prefix + str(self.base_dir / url[len(prefix) :])
+        return url
+
+
+def find_config(explicit: Path | None, cwd: Path | None = None) -> Path:
+    """The config path: ``--config`` when given, else safeship.toml in the current directory."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError([f"{explicit}: config file not found"])
+        return explicit
+    candidate = (cwd or Path.cwd()) / CONFIG_FILENAME
+    if not candidate.is_file():
+        raise ConfigError(
+            [f"{CONFIG_FILENAME} not found in {candidate.parent} (use --config PATH)"]
+        )
+    return candidate
+
+
+def load_config(path: Path) -> LoadedConfig:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return LoadedConfig(parse_config(source, path.name), path.resolve())
+
+
+def parse_config(source: str, filename: str = CONFIG_FILENAME) -> SafeshipConfig:
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        line = match.group(1) if match else "?"
+        raise ConfigError(
+            [f"{filename}:{line}: syntax: {_TOML_POSITION.sub('', message)}"]
+        ) from None
+    try:
+        return SafeshipConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = tuple(str(part) for part in error["loc"])
+            line = locate_key(source, path)
+            key = ".".join(path) if path else "(top level)"
+            problems.append(f"{filename}:{line or '?'}: {key}: {_message(error)}")
+        raise ConfigError(problems) from None
+
+
+def _message(error: object) -> str:
+    assert isinstance(error, dict)
+    kind = error.get("type")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    return tuple(part.strip("\"'") for part in _KEY_PART.findall(text))
+
+
+def locate_key(source: str, path: tuple[str, ...]) -> int | None:
+    """The line defining the longest prefix of ``path`` (1-based), or None.
+
+    A missing key is reported at the table that should hold it; a key inside an inline table
+    at the line of that inline table.
+    """
+    best_line: int | None = None
+    best_len = 0
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(source.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_key(header.group(1))
+            defined = table
+        else:
+            assignment = _ASSIGNMENT.match(line)
+            if not assignment:
+                continue
+            defined = table + _split_key(assignment.group(1))
+        common = 0
+        for a, b in zip(defined, path, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common == len(defined) and common > best_len:
+            best_line, best_len = number, common
+    return best_line

@@ -1,0 +1,111 @@
+"""safeship.toml as pydantic models. Every model forbids unknown keys so typos are errors."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSettings(_Model):
+    name: str = "app"
+
+
+class RegistrySettings(_Model):
+    url: str = "sqlite:///.safeship/registry.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return url
+
+
+class LocalTargetSettings(_Model):
+    """Run each release as OS processes on this machine."""
+
+    type: Literal["local"] = "local"
+    # Argument list, no shell. "{port}" becomes the release's port, "{version}" its version.
+    command: Annotated[list[str], Field(min_length=1)]
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    start_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
+    stop_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+
+class BuiltinRouterSettings(_Model):
+    type: Literal["builtin"] = "builtin"
+
+
+class HealthSettings(_Model):
+    path: str = "/api/health"
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Bounded retries while the release starts, with a short backoff between them.
+    retries: Annotated[int, Field(ge=0, le=100)] = 20
+    backoff: Annotated[float, Field(ge=0, le=10)] = 0.2
+    # How often the pipeline re-checks health while a release takes traffic.
+    interval: Annotated[float, Field(gt=0, le=60)] = 0.5
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("must start with /")
+        return path
+
+
+class RollbackRules(_Model):
+    # Roll back when the canary's error rate over the bake window exceeds this fraction.
+    error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
+    # ... judged only once the window holds at least this many requests.
+    min_requests: Annotated[int, Field(ge=1)] = 20
+    # Roll back at once when the health check answers 5xx or the release process exits.
+    on_health_5xx: bool = True
+    on_process_exit: bool = True
+
+
+class EnvironmentSettings(_Model):
+    port: Annotated[int, Field(ge=1, le=65535)]
+    target: LocalTargetSettings
+    router: BuiltinRouterSettings = BuiltinRouterSettings()
+    strategy: Literal["all-at-once", "canary"] = "canary"
+    # Canary traffic percentages, increasing, ending at 100.
+    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    # Seconds to watch each step before moving on.
+    bake_time: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    health: HealthSettings = HealthSettings()
+    rollback: RollbackRules = RollbackRules()
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_increase_to_100(cls, steps: list[int]) -> list[int]:
+        if not steps:
+            raise ValueError("needs at least one step")
+        if any(not 0 < s <= 100 for s in steps):
+            raise ValueError("each step is a percentage between 1 and 100")
+        if any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError("steps must increase")
+        if steps[-1] != 100:
+            raise ValueError("the last step must be 100")
+        return steps
+
+
+class SafeshipConfig(_Model):
+    project: ProjectSettings = ProjectSettings()
+    registry: RegistrySettings = RegistrySettings()
+    environments: dict[str, EnvironmentSettings]
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> SafeshipConfig:
+        seen: dict[int, str] = {}
+        for name, env in self.environments.items():
+            if env.port in seen:
+                raise ValueError(f"environments {seen[env.port]} and {name} share port {env.port}")
+            seen[env.port] = name
+        return self

@@ -1,0 +1,134 @@
+"""`safeship demo`: three deploys of the demo service under steady load, all on this machine.
+
+v1 goes out all at once, v2 (healthy) through the canary steps, v3 answers 500 to a fifth of
+its requests once it takes traffic and is rolled back on its own while v2 keeps serving.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safeship.config import LoadedConfig, load_config
+from safeship.demo.load import NO_RELEASE, LoadGenerator, LoadTotals
+from safeship.pipeline import operations
+from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+from safeship.pipeline.states import Status
+from safeship.registry import DeploymentRecord
+
+ENVIRONMENT = "local"
+
+DEMO_CONFIG = """\
+# The demo's embedded safeship.toml (examples/demo-app/safeship.toml is the same, on port 8080).
+[project]
+name = "demo"
+
+[registry]
+url = "sqlite:///.safeship/registry.db"
+
+[environments.local]
+port = {port}
+strategy = "canary"
+steps = [10, 50, 100]
+bake_time = {bake_time}
+
+[environments.local.target]
+type = "local"
+command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
+# v3 answers HTTP 500 to 20% of its API requests.
+env = {{ DEMO_BEHAVIOUR_V3 = "error_rate=0.2" }}
+
+[environments.local.health]
+path = "/api/health"
+
+[environments.local.rollback]
+error_rate = 0.05
+min_requests = 20
+"""
+
+# (version, what it should end as)
+PLAN: tuple[tuple[str, Status], ...] = (
+    ("v1", Status.SUCCEEDED),
+    ("v2", Status.SUCCEEDED),
+    ("v3", Status.ROLLED_BACK),
+)
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    outcomes: list[DeploymentOutcome] = field(default_factory=list)
+    history: list[DeploymentRecord] = field(default_factory=list)
+    load: LoadTotals = field(default_factory=LoadTotals)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_demo_config(workdir: Path, port: int, bake_time: float = 3.0) -> LoadedConfig:
+    path = workdir / "safeship.toml"
+    path.write_text(DEMO_CONFIG.format(port=port, bake_time=bake_time), encoding="utf-8")
+    return load_config(path)
+
+
+def run_demo(
+    on_progress: Callable[[LiveSnapshot], None] | None = None,
+    on_outcome: Callable[[DeploymentOutcome], None] | None = None,
+    keep: bool = False,
+    rate: float = 100.0,
+) -> DemoResult:
+    workdir = Path(tempfile.mkdtemp(prefix="safeship-demo-"))
+    result = DemoResult(workdir)
+    loaded = write_demo_config(workdir, free_port())
+    port = loaded.config.environments[ENVIRONMENT].port
+    load = LoadGenerator(f"http://127.0.0.1:{port}/api/v1/items", rate=rate, max_seconds=90)
+    try:
+        for index, (version, expected) in enumerate(PLAN):
+            outcome = operations.deploy(
+                loaded,
+                ENVIRONMENT,
+                version,
+                commit=f"demo{index + 1:03d}",
+                triggered_by="demo",
+                on_progress=on_progress,
+            )
+            result.outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+            if outcome.status is not expected:
+                result.problems.append(f"{version} ended {outcome.status}, expected {expected}")
+                break
+            if index == 0:
+                load.start()  # traffic starts once something serves it
+        result.load = load.stop()
+        result.history = list(reversed(operations.history(loaded, ENVIRONMENT)))
+    finally:
+        load.stop()
+        operations.down(loaded, ENVIRONMENT)
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    _judge_load(result)
+    return result
+
+
+def _judge_load(result: DemoResult) -> None:
+    """The point of the demo: the stable release answered every request it got."""
+    bad = {version for version, expected in PLAN if expected is Status.ROLLED_BACK}
+    for release, failed in result.load.failed.items():
+        if failed and release not in bad:
+            who = "no release" if release == NO_RELEASE else f"stable release {release}"
+            result.problems.append(f"{failed} requests failed that {who} answered")
+    if sum(result.load.ok.values()) == 0:
+        result.problems.append("the load generator got no successful answer")

@@ -1,0 +1,54 @@
+"""One event model for everything that happens to a deployment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventName = Literal[
+    "deployment.started",
+    "stage.started",
+    "stage.passed",
+    "stage.failed",
+    "check.completed",
+    "traffic.shifted",
+    "rollback.triggered",
+    "rollback.completed",
+    "deployment.succeeded",
+    "deployment.failed",
+    "deployment.aborted",
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """An event as every sink sees it.
+
+    Attribute names follow OpenTelemetry semantic conventions where one exists
+    (``deployment.environment.name``, ``deployment.id``, ``deployment.status``,
+    ``vcs.ref.head.revision``); ``otel_attributes`` adds them to ``attributes``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    timestamp: datetime = Field(default_factory=utc_now)
+    event: EventName
+    deployment_id: str | None = None
+    environment: str
+    version: str | None = None
+    commit: str | None = None
+    triggered_by: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    def otel_attributes(self) -> dict[str, Any]:
+        base: dict[str, Any] = {"deployment.environment.name": self.environment}
+        if self.deployment_id:
+            base["deployment.id"] = self.deployment_id
+        if self.commit:
+            base["vcs.ref.head.revision"] = self.commit
+        return base | self.attributes

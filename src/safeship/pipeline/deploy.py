@@ -1,0 +1,411 @@
+"""One deployment, start to finish: deploy, verify, shift traffic step by step, judge, roll back.
+
+Every status change is written to the registry before the side effect it announces
+(write-ahead), so a crash of safeship leaves a record of what it was doing. The release and
+the router are separate processes: this module only starts them, moves weights and watches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from safeship.config.models import EnvironmentSettings
+from safeship.events import Event, EventBus, EventName
+from safeship.health.basic import check_http, wait_until_healthy
+from safeship.pipeline.analysis import error_rate_verdict, health_score
+from safeship.pipeline.states import TAKES_TRAFFIC, Status, check_transition
+from safeship.registry import Registry
+from safeship.routing.base import Backend, BackendStats, Router
+from safeship.targets.base import Release, Target, TargetError
+
+# How often the bake loop looks at the release process and the router's stats.
+POLL_INTERVAL = 0.1
+# Consecutive failed health checks (other than a 5xx answer) that roll a release back.
+HEALTH_FAILURES_TO_ROLLBACK = 3
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What a live view shows while a deployment runs."""
+
+    deployment_id: str
+    environment: str
+    version: str
+    status: Status
+    step: int | None
+    weights: dict[str, int]
+    window: dict[str, BackendStats]  # per release, since the current step began
+    elapsed: float
+
+
+@dataclass
+class DeploymentOutcome:
+    deployment_id: str
+    version: str
+    status: Status
+    reason: str | None = None
+    traffic: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.SUCCEEDED
+
+
+class DeployRefused(Exception):
+    """The deployment was not started (nothing changed). The message is one line."""
+
+
+class _Rollback(Exception):
+    """Raised inside the bake loop when a rule fires."""
+
+
+class Deployer:
+    """Runs deployments of one environment. The caller holds the environment's lock."""
+
+    def __init__(
+        self,
+        environment: str,
+        settings: EnvironmentSettings,
+        target: Target,
+        router: Router,
+        registry: Registry,
+        bus: EventBus,
+        on_progress: Callable[[LiveSnapshot], None] | None = None,
+    ) -> None:
+        self.environment = environment
+        self.settings = settings
+        self.target = target
+        self.router = router
+        self.registry = registry
+        self.bus = bus
+        self._on_progress = on_progress
+
+    # -- the deployment -------------------------------------------------------------------
+
+    def deploy(
+        self,
+        version: str,
+        *,
+        commit: str | None = None,
+        triggered_by: str = "cli",
+        strategy: str | None = None,
+    ) -> DeploymentOutcome:
+        run = _Run(self, version, commit, triggered_by, strategy or self.settings.strategy)
+        return run.execute()
+
+
+class _Run:
+    """The state of one deployment while it runs."""
+
+    def __init__(
+        self,
+        deployer: Deployer,
+        version: str,
+        commit: str | None,
+        triggered_by: str,
+        strategy: str,
+    ) -> None:
+        self.d = deployer
+        self.version = version
+        self.commit = commit
+        self.triggered_by = triggered_by
+        self.strategy = strategy
+        self.status = Status.PENDING
+        self.step: int | None = None
+        self.release: Release | None = None
+        self.stable: Backend | None = None
+        self.started = time.monotonic()
+        self.baseline: dict[str, BackendStats] = {}
+        self.deployment_id = ""
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def emit(self, name: EventName, **attributes: Any) -> None:
+        self.d.bus.publish(
+            Event(
+                event=name,
+                deployment_id=self.deployment_id or None,
+                environment=self.d.environment,
+                version=self.version,
+                commit=self.commit,
+                triggered_by=self.triggered_by,
+                attributes=attributes,
+            )
+        )
+
+    def advance(self, status: Status, *, best_effort: bool = False, **fields: Any) -> None:
+        """Record the new status (write-ahead), then let the caller act on it."""
+        check_transition(self.status, status)
+        try:
+            self.d.registry.update_deployment(self.deployment_id, status=status.value, **fields)
+        except Exception:
+            if not best_effort:
+                raise
+            # A registry outage must not keep a rollback from finishing.
+        self.status = status
+
+    def progress(self, window: dict[str, BackendStats] | None = None) -> None:
+        if self.d._on_progress is None:
+            return
+        try:
+            weights = {b.name: b.weight for b in self.d.router.backends()}
+        except Exception:
+            weights = {}
+        self.d._on_progress(
+            LiveSnapshot(
+                deployment_id=self.deployment_id,
+                environment=self.d.environment,
+                version=self.version,
+                status=self.status,
+                step=self.step,
+                weights=weights,
+                window=window or {},
+                elapsed=time.monotonic() - self.started,
+            )
+        )
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def execute(self) -> DeploymentOutcome:
+        d = self.d
+        d.router.ensure_running()
+        backends = d.router.backends()
+        if any(b.name == self.version and b.weight > 0 for b in backends):
+            raise DeployRefused(f"{self.version} is already serving {d.environment}")
+        self.stable = _serving_backend(backends, exclude=self.version)
+        self.deployment_id = d.registry.create_deployment(
+            d.environment,
+            self.version,
+            self.commit,
+            self.triggered_by,
+            metadata={
+                "strategy": self.strategy if self.stable else "all-at-once",
+                "stable_version": self.stable.name if self.stable else None,
+            },
+        )
+        self.emit("deployment.started", strategy=self.strategy)
+        try:
+            failure = self.start_release() or self.verify_release()
+            if failure:
+                return self.fail(failure)
+            return self.shift_traffic()
+        except (
+            BaseException
+        ) as exc:  # Ctrl-C, SIGTERM, a router outage: never leave it half-shifted
+            reason = _interruption_reason(exc)
+            if self.status in TAKES_TRAFFIC:
+                self.roll_back(reason)
+            elif self.status not in (Status.FAILED, Status.ROLLED_BACK, Status.SUCCEEDED):
+                self.stop_release()
+                self.advance(
+                    Status.ABORTED, best_effort=True, rollback_reason=reason, completed=True
+                )
+                self.emit("deployment.aborted", reason=reason)
+            raise
+
+    def start_release(self) -> str | None:
+        self.advance(Status.DEPLOYING)
+        self.emit("stage.started", stage="deploy")
+        self.progress()
+        try:
+            self.release = self.d.target.deploy(self.version)
+        except TargetError as exc:
+            self.emit("stage.failed", stage="deploy", reason=str(exc))
+            return str(exc)
+        self.d.registry.update_deployment(
+            self.deployment_id,
+            metadata={"release": {"port": self.release.port, "pid": self.release.pid}},
+        )
+        self.emit("stage.passed", stage="deploy", port=self.release.port)
+        return None
+
+    def verify_release(self) -> str | None:
+        assert self.release is not None
+        release = self.release
+        self.advance(Status.VERIFYING)
+        self.emit("stage.started", stage="verify")
+        self.progress()
+        result = wait_until_healthy(
+            release.url, self.d.settings.health, lambda: self.d.target.is_alive(release)
+        )
+        self.emit(
+            "check.completed",
+            check=result.name,
+            status=result.status,
+            latency_ms=round(result.latency_ms, 1),
+            detail=result.detail,
+        )
+        if result.status != "ok":
+            reason = f"health check failed: {result.detail}"
+            if not self.d.target.is_alive(release):
+                reason = f"release {self.version} exited before it became healthy ({result.detail})"
+            self.emit("stage.failed", stage="verify", reason=reason)
+            self.stop_release()
+            return reason
+        self.emit("stage.passed", stage="verify")
+        return None
+
+    def shift_traffic(self) -> DeploymentOutcome:
+        assert self.release is not None
+        d = self.d
+        steps = d.settings.steps if (self.stable and self.strategy == "canary") else [100]
+        self.baseline = d.router.stats()
+        try:
+            for step in steps:
+                self.step = step
+                self.advance(Status.PROGRESSING, current_step=step)
+                self.set_weights(step)
+                self.bake()
+        except _Rollback as rule:
+            return self.roll_back(str(rule))
+        return self.promote()
+
+    def set_weights(self, step: int) -> None:
+        assert self.release is not None
+        backends = [Backend(self.version, self.release.url, step)]
+        if self.stable and step < 100:
+            backends.append(Backend(self.stable.name, self.stable.url, 100 - step))
+        self.d.router.set_backends(backends)
+        self.emit(
+            "traffic.shifted",
+            step=step,
+            weights={b.name: b.weight for b in backends},
+        )
+
+    def bake(self) -> None:
+        """Watch the release for one bake window; raise _Rollback when a rule fires."""
+        assert self.release is not None
+        release = self.release
+        settings = self.d.settings
+        rules = settings.rollback
+        start_stats = self.d.router.stats()
+        deadline = time.monotonic() + settings.bake_time
+        next_health = time.monotonic()
+        health_failures = 0
+        while True:
+            if rules.on_process_exit and not self.d.target.is_alive(release):
+                raise _Rollback(f"release {self.version} exited while serving traffic")
+            window = _window(self.d.router.stats(), start_stats)
+            self.progress(window)
+            verdict = error_rate_verdict(window.get(self.version, BackendStats()), rules)
+            if verdict:
+                raise _Rollback(verdict)
+            if time.monotonic() >= next_health:
+                result = check_http(release.url, settings.health)
+                next_health = time.monotonic() + settings.health.interval
+                status = result.http_status or 0
+                if rules.on_health_5xx and status >= 500:
+                    raise _Rollback(f"health check answered HTTP {status}")
+                health_failures = 0 if result.status == "ok" else health_failures + 1
+                if health_failures >= HEALTH_FAILURES_TO_ROLLBACK:
+                    raise _Rollback(f"health check failed {health_failures} times: {result.detail}")
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(POLL_INTERVAL)
+
+    # -- endings --------------------------------------------------------------------------
+
+    def traffic(self) -> dict[str, dict[str, int]]:
+        """Requests and errors per release since traffic started moving."""
+        try:
+            now = self.d.router.stats()
+        except Exception:
+            return {}
+        names = [self.version] + ([self.stable.name] if self.stable else [])
+        result = {}
+        for name in names:
+            delta = now.get(name, BackendStats()).minus(self.baseline.get(name, BackendStats()))
+            result[name] = {"requests": delta.requests, "errors": delta.errors}
+        return result
+
+    def promote(self) -> DeploymentOutcome:
+        traffic = self.traffic()
+        mine = traffic.get(self.version, {"requests": 0, "errors": 0})
+        if self.stable:
+            _stop_version(self.d.target, self.stable.name)
+        score = health_score(BackendStats(requests=mine["requests"], responses_5xx=mine["errors"]))
+        self.advance(
+            Status.SUCCEEDED,
+            completed=True,
+            health_score=score,
+            error_count=mine["errors"],
+            metadata={"traffic": traffic},
+        )
+        self.emit("deployment.succeeded", traffic=traffic, health_score=score)
+        self.progress()
+        return DeploymentOutcome(self.deployment_id, self.version, Status.SUCCEEDED, None, traffic)
+
+    def roll_back(self, reason: str) -> DeploymentOutcome:
+        """Send all traffic back to the stable release, then stop the new one.
+
+        Each step is best effort: a failing registry or sink never keeps the router from
+        being switched back.
+        """
+        with contextlib.suppress(Exception):
+            self.d.registry.update_deployment(self.deployment_id, rollback_reason=reason)
+        self.emit("rollback.triggered", reason=reason, step=self.step)
+        try:
+            self.d.router.set_backends(
+                [Backend(self.stable.name, self.stable.url, 100)] if self.stable else []
+            )
+        finally:
+            traffic = self.traffic()
+            self.stop_release()
+            mine = traffic.get(self.version, {"requests": 0, "errors": 0})
+            self.advance(
+                Status.ROLLED_BACK,
+                best_effort=True,
+                completed=True,
+                error_count=mine["errors"],
+                health_score=health_score(
+                    BackendStats(requests=mine["requests"], responses_5xx=mine["errors"])
+                ),
+                metadata={"traffic": traffic},
+            )
+            self.emit("rollback.completed", reason=reason, traffic=traffic)
+            self.emit("deployment.failed", status=Status.ROLLED_BACK.value, reason=reason)
+            self.progress()
+        return DeploymentOutcome(
+            self.deployment_id, self.version, Status.ROLLED_BACK, reason, traffic
+        )
+
+    def fail(self, reason: str) -> DeploymentOutcome:
+        self.advance(Status.FAILED, rollback_reason=reason, completed=True)
+        self.emit("deployment.failed", status=Status.FAILED.value, reason=reason)
+        self.progress()
+        return DeploymentOutcome(self.deployment_id, self.version, Status.FAILED, reason)
+
+    def stop_release(self) -> None:
+        if self.release is not None:
+            # Stopping is cleanup: if it fails, the release files let `safeship down` finish it.
+            with contextlib.suppress(Exception):
+                self.d.target.stop(self.release)
+
+
+def _window(
+    now: dict[str, BackendStats], start: dict[str, BackendStats]
+) -> dict[str, BackendStats]:
+    return {name: stats.minus(start.get(name, BackendStats())) for name, stats in now.items()}
+
+
+def _serving_backend(backends: list[Backend], exclude: str) -> Backend | None:
+    """The release that serves the environment now: the one with the most weight."""
+    serving = [b for b in backends if b.weight > 0 and b.name != exclude]
+    return max(serving, key=lambda b: b.weight) if serving else None
+
+
+def _stop_version(target: Target, version: str) -> None:
+    for release in target.releases():
+        if release.version == version:
+            target.stop(release)
+
+
+def _interruption_reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "deploy interrupted (SIGINT/SIGTERM)"
+    text = str(exc).strip().splitlines()
+    return f"deploy stopped by an error: {text[0] if text else type(exc).__name__}"

@@ -1,0 +1,221 @@
+"""The operations the CLI (and later the dashboard) call: plain arguments in, data out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from safeship.config import LoadedConfig
+from safeship.events import EventBus, JsonLinesSink, RegistrySink
+from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
+from safeship.pipeline.environment import Environment, open_environment
+from safeship.pipeline.lock import EnvironmentLock
+from safeship.pipeline.states import TAKES_TRAFFIC, Status
+from safeship.registry import DeploymentRecord, Registry
+from safeship.routing.base import Backend, BackendStats
+from safeship.targets.base import Release
+
+
+@dataclass
+class Session:
+    """What one command works with: the environment, the registry, the event bus."""
+
+    env: Environment
+    registry: Registry
+    bus: EventBus
+
+
+@contextmanager
+def open_session(
+    loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
+) -> Iterator[Session]:
+    env = open_environment(loaded, environment)
+    registry = Registry(loaded.registry_url())
+    try:
+        with _event_log(loaded, event_log) as stream:
+            bus = EventBus([JsonLinesSink(stream), RegistrySink(registry)])
+            yield Session(env, registry, bus)
+    finally:
+        registry.close()
+
+
+@contextmanager
+def _event_log(loaded: LoadedConfig, stream: TextIO | None) -> Iterator[TextIO]:
+    if stream is not None:
+        yield stream
+        return
+    path: Path = loaded.state_dir / "events.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as file:
+        yield file
+
+
+def deploy(
+    loaded: LoadedConfig,
+    environment: str,
+    version: str,
+    *,
+    commit: str | None = None,
+    triggered_by: str = "cli",
+    strategy: str | None = None,
+    on_progress: Callable[[LiveSnapshot], None] | None = None,
+    event_log: TextIO | None = None,
+) -> DeploymentOutcome:
+    with (
+        open_session(loaded, environment, event_log) as s,
+        EnvironmentLock(s.env.run_dir, environment),
+    ):
+        recover_locked(s)
+        deployer = Deployer(
+            environment, s.env.settings, s.env.target, s.env.router, s.registry, s.bus, on_progress
+        )
+        return deployer.deploy(version, commit=commit, triggered_by=triggered_by, strategy=strategy)
+
+
+def recover_locked(s: Session) -> list[DeploymentRecord]:
+    """Finish what a safeship that died mid-deploy left: traffic back to stable, records closed.
+
+    The caller holds the environment lock, so any deployment still marked active has no
+    living orchestrator.
+    """
+    orphans = s.registry.active(s.env.name)
+    if not orphans:
+        return []
+    stable = s.registry.last_succeeded(s.env.name)
+    stable_release = _running(s.env.target.releases(), stable.version if stable else None)
+    if s.env.router.is_running():
+        s.env.router.set_backends(
+            [Backend(stable_release.version, stable_release.url, 100)] if stable_release else []
+        )
+    for release in s.env.target.releases():
+        if stable_release is None or release.version != stable_release.version:
+            s.env.target.stop(release)
+    for record in orphans:
+        took_traffic = Status(record.status) in TAKES_TRAFFIC
+        final = Status.ROLLED_BACK if took_traffic else Status.ABORTED
+        s.registry.update_deployment(
+            record.id,
+            status=final.value,
+            rollback_reason="safeship stopped before the deployment finished; recovered",
+            completed=True,
+        )
+    return orphans
+
+
+def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentRecord]:
+    with (
+        open_session(loaded, environment) as s,
+        EnvironmentLock(s.env.run_dir, environment),
+    ):
+        return recover_locked(s)
+
+
+def rollback(
+    loaded: LoadedConfig,
+    environment: str,
+    *,
+    on_progress: Callable[[LiveSnapshot], None] | None = None,
+    event_log: TextIO | None = None,
+) -> DeploymentOutcome | None:
+    """Put the previous good version back (all at once) and mark the current one rolled back.
+
+    Returns None when there was only an interrupted deployment to undo (recovery did it).
+    """
+    with (
+        open_session(loaded, environment, event_log) as s,
+        EnvironmentLock(s.env.run_dir, environment),
+    ):
+        if recover_locked(s):
+            return None
+        current = s.registry.last_succeeded(environment)
+        if current is None:
+            raise RollbackImpossible(f"{environment} has no successful deployment to roll back")
+        previous = s.registry.last_succeeded(environment, before=current.id)
+        if previous is None:
+            raise RollbackImpossible(
+                f"{environment} has no earlier successful deployment than {current.version}"
+            )
+        deployer = Deployer(
+            environment, s.env.settings, s.env.target, s.env.router, s.registry, s.bus, on_progress
+        )
+        outcome = deployer.deploy(
+            previous.version,
+            commit=previous.commit_sha,
+            triggered_by="rollback",
+            strategy="all-at-once",
+        )
+        if outcome.ok:
+            s.registry.update_deployment(
+                current.id,
+                status=Status.ROLLED_BACK.value,
+                rollback_reason=f"rolled back to {previous.version} by safeship rollback",
+            )
+        return outcome
+
+
+class RollbackImpossible(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    environment: str
+    port: int
+    router_running: bool
+    backends: list[Backend]
+    stats: dict[str, BackendStats]
+    releases: list[Release]
+    alive: dict[str, bool]
+    last: DeploymentRecord | None
+
+
+def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
+    env = open_environment(loaded, environment)
+    running = env.router.is_running()
+    releases = env.target.releases()
+    with Registry(loaded.registry_url()) as registry:
+        history = registry.history(environment, limit=1)
+    return EnvironmentStatus(
+        environment=environment,
+        port=env.settings.port,
+        router_running=running,
+        backends=env.router.backends() if running else [],
+        stats=env.router.stats() if running else {},
+        releases=releases,
+        alive={r.version: env.target.is_alive(r) for r in releases},
+        last=history[0] if history else None,
+    )
+
+
+def history(
+    loaded: LoadedConfig, environment: str | None = None, limit: int = 50
+) -> list[DeploymentRecord]:
+    if environment is not None:
+        open_environment(loaded, environment)  # an unknown environment is an error, not []
+    with Registry(loaded.registry_url()) as registry:
+        return registry.history(environment, limit=limit)
+
+
+def up(loaded: LoadedConfig, environment: str) -> None:
+    """Start the environment's router (it serves 503 until a release is deployed)."""
+    open_environment(loaded, environment).router.ensure_running()
+
+
+def down(loaded: LoadedConfig, environment: str) -> int:
+    """Stop the router and every release of the environment; the number of processes stopped."""
+    env = open_environment(loaded, environment)
+    with EnvironmentLock(env.run_dir, environment):
+        stopped = 0
+        if env.router.is_running():
+            env.router.stop()
+            stopped += 1
+        releases = env.target.releases()
+        env.target.down()
+        return stopped + len(releases)
+
+
+def _running(releases: list[Release], version: str | None) -> Release | None:
+    return next((r for r in releases if r.version == version), None) if version else None

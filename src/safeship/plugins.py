@@ -1,0 +1,30 @@
+"""Adapters by name: the built-in ones, plus third parties' through entry points."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+# Built-in adapters, also found when safeship runs from a source tree without its metadata.
+_BUILTIN: dict[str, dict[str, str]] = {
+    "safeship.targets": {"local": "safeship.targets.local:LocalTarget"},
+    "safeship.routers": {"builtin": "safeship.routing.builtin:BuiltinRouter"},
+}
+
+
+class PluginNotFound(Exception):
+    pass
+
+
+def load_adapter(group: str, name: str) -> Any:
+    """The class registered as ``name`` in the entry point ``group``."""
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            return ep.load()
+    spec = _BUILTIN.get(group, {}).get(name)
+    if spec is None:
+        known = sorted({ep.name for ep in entry_points(group=group)} | set(_BUILTIN.get(group, {})))
+        raise PluginNotFound(f"no {group} adapter named {name!r} (known: {', '.join(known)})")
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,52 @@
+"""The Target port: where a version runs as a release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class TargetError(Exception):
+    """A release could not be started or managed. The message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """One running version of the service, reachable at ``url``."""
+
+    environment: str
+    version: str
+    port: int
+    pid: int | None
+    started_at: float
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Target(Protocol):
+    """Deploys versions as releases and manages their lifetime."""
+
+    def deploy(self, version: str) -> Release:
+        """Start ``version`` as a new release, not yet serving; return once it listens.
+
+        Raises TargetError when it cannot start (command missing, exits early, never listens).
+        """
+        ...
+
+    def is_alive(self, release: Release) -> bool:
+        """Whether the release's process still runs."""
+        ...
+
+    def stop(self, release: Release) -> None:
+        """Stop one release (graceful, then forced)."""
+        ...
+
+    def releases(self) -> list[Release]:
+        """Releases of this environment that are running now."""
+        ...
+
+    def down(self) -> None:
+        """Stop every release of this environment."""
+        ...

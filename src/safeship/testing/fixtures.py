@@ -1,0 +1,1 @@
+"""Pytest fixtures; see module docstring."""

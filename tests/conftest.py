@@ -1,0 +1,6 @@
+"""Shared fixtures live in the safeship.testing package (like pre-commit's testing/)."""
+
+pytest_plugins = [
+    "safeship.testing.postgres",
+    "safeship.testing.fixtures",
+]

@@ -1,0 +1,72 @@
+"""Events, the bus's failure isolation, and the error-rate rule."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from safeship.config.models import RollbackRules
+from safeship.events import Event, EventBus, JsonLinesSink
+from safeship.pipeline.analysis import error_rate_verdict, health_score
+from safeship.routing.base import BackendStats
+
+
+class Exploding:
+    def handle(self, event: Event) -> None:
+        raise RuntimeError("sink is down\nsecond line")
+
+
+def test_json_lines_sink_writes_one_object_per_event() -> None:
+    stream = io.StringIO()
+    bus = EventBus([JsonLinesSink(stream)])
+    bus.publish(Event(event="deployment.started", environment="staging", version="v2"))
+    bus.publish(Event(event="traffic.shifted", environment="staging", attributes={"step": 10}))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["deployment.started", "traffic.shifted"]
+    assert lines[1]["attributes"] == {"step": 10}
+    assert lines[0]["timestamp"].endswith("Z") or "+00:00" in lines[0]["timestamp"]
+
+
+def test_failing_sink_is_reported_and_others_still_receive() -> None:
+    errors, out = io.StringIO(), io.StringIO()
+    bus = EventBus([Exploding(), JsonLinesSink(out)], errors=errors)
+    bus.publish(Event(event="rollback.triggered", environment="prod"))
+    assert bus.failures == 1
+    assert errors.getvalue() == (
+        "safeship: event sink Exploding failed on rollback.triggered: RuntimeError: sink is down\n"
+    )
+    assert json.loads(out.getvalue())["event"] == "rollback.triggered"
+
+
+def test_otel_attribute_names() -> None:
+    event = Event(
+        event="deployment.succeeded",
+        environment="prod",
+        deployment_id="abc",
+        commit="f00",
+        attributes={"step": 100},
+    )
+    assert event.otel_attributes() == {
+        "deployment.environment.name": "prod",
+        "deployment.id": "abc",
+        "vcs.ref.head.revision": "f00",
+        "step": 100,
+    }
+
+
+def test_error_rate_rule_waits_for_enough_requests() -> None:
+    rules = RollbackRules(error_rate=0.05, min_requests=20)
+    assert error_rate_verdict(BackendStats(requests=19, responses_5xx=19), rules) is None
+    verdict = error_rate_verdict(BackendStats(requests=20, responses_5xx=4), rules)
+    assert verdict == "error rate 20.0% over 20 requests exceeds the 5.0% threshold"
+
+
+def test_error_rate_at_threshold_passes_and_connect_errors_count() -> None:
+    rules = RollbackRules(error_rate=0.05, min_requests=20)
+    assert error_rate_verdict(BackendStats(requests=100, responses_5xx=5), rules) is None
+    assert error_rate_verdict(BackendStats(requests=100, connect_errors=6), rules) is not None
+
+
+def test_health_score() -> None:
+    assert health_score(BackendStats()) == 1.0
+    assert health_score(BackendStats(requests=50, responses_5xx=10)) == 0.8
