@@ -70,7 +70,7 @@ def history_table(records: Sequence[DeploymentRecord]) -> Table:
     for column in ("id", "environment", "version", "status", "duration", "requests", "reason"):
         table.add_column(column)
     for r in records:
-        traffic = r.deployment_metadata.get("traffic") or {}
+        traffic = r.metadata.get("traffic") or {}
         requests = ", ".join(
             f"{name}: {t['requests']} ({t['errors']} err)" for name, t in traffic.items()
         )

@@ -1,1 +1,142 @@
-"""Pytest fixtures; see module docstring."""
+"""Pytest fixtures for deploying the demo service for real: a workspace, load, cleanup.
+
+Every process a test starts through a workspace is stopped by ``operations.down`` at the end,
+and the fixture then checks that none of the pids it saw is still alive.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from safeship.config import LoadedConfig, load_config
+from safeship.demo.load import LoadGenerator
+from safeship.demo.runner import free_port
+from safeship.pipeline import operations
+from safeship.pipeline.environment import Environment, open_environment
+
+ENV = "local"
+
+WORKSPACE_CONFIG = """\
+[project]
+name = "test"
+
+[environments.local]
+port = {port}
+strategy = "canary"
+steps = [10, 50, 100]
+bake_time = {bake_time}
+
+[environments.local.target]
+command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
+env = {env}
+
+[environments.local.health]
+retries = 30
+backoff = 0.1
+interval = 0.25
+
+[environments.local.rollback]
+error_rate = 0.05
+min_requests = {min_requests}
+"""
+
+
+@dataclass
+class Workspace:
+    """A directory with a safeship.toml for the demo service on a free port."""
+
+    root: Path
+    loaded: LoadedConfig
+    port: int
+    # Every pid pids() has seen; the fixture checks at teardown that none is left alive.
+    seen_pids: set[int] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> Environment:
+        return open_environment(self.loaded, ENV)
+
+    def pids(self) -> set[int]:
+        env = self.environment()
+        pids = {r.pid for r in env.target.releases() if r.pid}
+        router_pid = getattr(env.router, "pid", None)
+        if router_pid:
+            pids.add(router_pid)
+        self.seen_pids |= pids
+        return pids
+
+    def cli(self) -> list[str]:
+        return [sys.executable, "-m", "safeship"]
+
+
+def make_workspace(
+    root: Path,
+    behaviours: dict[str, str] | None = None,
+    bake_time: float = 1.0,
+    min_requests: int = 10,
+) -> Workspace:
+    port = free_port()
+    env = ", ".join(f'DEMO_BEHAVIOUR_{v.upper()} = "{b}"' for v, b in (behaviours or {}).items())
+    text = WORKSPACE_CONFIG.format(
+        port=port, bake_time=bake_time, env="{ " + env + " }", min_requests=min_requests
+    )
+    (root / "safeship.toml").write_text(text, encoding="utf-8")
+    return Workspace(root, load_config(root / "safeship.toml"), port)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def workspace_factory(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
+    made: list[Workspace] = []
+
+    def factory(**kwargs: object) -> Workspace:
+        root = tmp_path / f"ws{len(made)}"
+        root.mkdir()
+        ws = make_workspace(root, **kwargs)  # type: ignore[arg-type]
+        made.append(ws)
+        return ws
+
+    yield factory
+    seen: set[int] = set()
+    for ws in made:
+        ws.pids()
+        seen |= ws.seen_pids
+        operations.down(ws.loaded, ENV)
+    left = sorted(pid for pid in seen if _alive(pid))
+    for pid in left:
+        os.kill(pid, 9)
+    assert not left, f"processes left running after the test: {left}"
+
+
+@pytest.fixture
+def workspace(workspace_factory: Callable[..., Workspace]) -> Workspace:
+    return workspace_factory(behaviours={"bad": "error_rate=0.2"})
+
+
+@pytest.fixture
+def load_factory() -> Iterator[Callable[[str], LoadGenerator]]:
+    started: list[LoadGenerator] = []
+
+    def factory(url: str, rate: float = 100.0) -> LoadGenerator:
+        load = LoadGenerator(url + "/api/v1/items", rate=rate, max_seconds=60).start()
+        started.append(load)
+        return load
+
+    yield factory
+    for load in started:
+        load.stop()

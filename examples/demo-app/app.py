@@ -1,0 +1,1 @@
+../../src/safeship/demo/demo_app.py

@@ -1,0 +1,243 @@
+"""A demo web service whose versions misbehave on purpose, for trying safeship's safety nets.
+
+Standard library only, so it also runs as a plain script (examples/demo-app/app.py links here)::
+
+    SAFESHIP_VERSION=v2 DEMO_BEHAVIOUR_V2=error_rate=0.2 \
+        python -m safeship.demo.demo_app --port 8000
+
+Endpoints: ``GET /api/health`` and ``GET /api/v1/items``; every response carries
+``X-Release-Version``. The behaviour comes from ``DEMO_BEHAVIOUR`` (all versions), overridden by
+``DEMO_BEHAVIOUR_<VERSION>`` (see :func:`behaviour_env_name`). A spec is comma-separated items:
+``healthy``, ``crash_on_start``, ``error_rate=F``, ``latency_ms=N``, ``health_status=S``,
+``crash_after=SECONDS``, ``unhealthy_after=SECONDS`` (the health endpoint answers 500 from then on).
+
+Exit codes: 0 after SIGTERM/SIGINT, 1 for crash_on_start (and crash_after), 2 for a bad spec or
+bad arguments, 3 when the port cannot be bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any
+
+EXIT_CRASH = 1
+EXIT_BAD_SPEC = 2
+EXIT_PORT_TAKEN = 3
+
+ITEMS: list[dict[str, Any]] = [
+    {"id": 1, "name": "anvil", "price_cents": 4999},
+    {"id": 2, "name": "rocket skates", "price_cents": 12900},
+    {"id": 3, "name": "giant magnet", "price_cents": 2500},
+]
+
+
+class BehaviourError(ValueError):
+    """A behaviour spec could not be understood. The message is one line."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    crash_on_start: bool = False
+    # A Fraction, parsed from the spec's text, so "0.2" fails exactly every 5th request
+    # (binary floats would drift for rates such as 0.29).
+    error_rate: Fraction = Fraction(0)
+    latency_ms: float = 0.0
+    health_status: int = 200
+    crash_after: float | None = None
+    unhealthy_after: float | None = None
+
+
+def behaviour_env_name(version: str) -> str:
+    """``v3`` → ``DEMO_BEHAVIOUR_V3``; ``1.4.0`` → ``DEMO_BEHAVIOUR_1_4_0``."""
+    return "DEMO_BEHAVIOUR_" + re.sub(r"[^A-Z0-9]", "_", version.upper())
+
+
+def _number(key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BehaviourError(f"{key} needs a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise BehaviourError(f"{key} must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def parse_behaviour(spec: str) -> Behaviour:
+    """Parse a comma-separated behaviour spec; an empty spec means ``healthy``."""
+    fields: dict[str, Any] = {}
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item or item == "healthy":
+            continue
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if key == "crash_on_start" and not sep:
+            fields["crash_on_start"] = True
+        elif key == "error_rate" and sep:
+            _number(key, value)
+            rate = Fraction(value)
+            if rate > 1:
+                raise BehaviourError(f"error_rate must be between 0 and 1, got {value!r}")
+            fields["error_rate"] = rate
+        elif key == "latency_ms" and sep:
+            fields["latency_ms"] = _number(key, value)
+        elif key == "health_status" and sep:
+            if not value.isdigit() or not 100 <= int(value) <= 599:
+                raise BehaviourError(f"health_status must be an HTTP status, got {value!r}")
+            fields["health_status"] = int(value)
+        elif key == "crash_after" and sep:
+            fields["crash_after"] = _number(key, value)
+        elif key == "unhealthy_after" and sep:
+            fields["unhealthy_after"] = _number(key, value)
+        else:
+            raise BehaviourError(f"unknown behaviour {item!r}")
+    return Behaviour(**fields)
+
+
+def behaviour_for(version: str, environ: Mapping[str, str]) -> Behaviour:
+    """The behaviour of ``version``: its own variable if set (even empty), else DEMO_BEHAVIOUR."""
+    specific = environ.get(behaviour_env_name(version))
+    return parse_behaviour(specific if specific is not None else environ.get("DEMO_BEHAVIOUR", ""))
+
+
+def request_fails(n: int, rate: Fraction) -> bool:
+    """Whether the n-th request (1-based) fails: exactly ``rate`` of every prefix, rounded down."""
+    return math.floor(n * rate) > math.floor((n - 1) * rate)
+
+
+class _Counter:
+    """Numbers API requests across the server's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self._n += 1
+            return self._n
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, version: str, behaviour: Behaviour) -> None:
+        self.version = version
+        self.behaviour = behaviour
+        self.counter = _Counter()
+        self.started = time.monotonic()
+        super().__init__(("127.0.0.1", port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    # HTTP/1.1 keeps connections alive, as a real service behind a proxy would.
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle on, keep-alive clients would wait ~40 ms
+    # for the delayed ACK on every response.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: a line per request would flood the release log."""
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Release-Version", self.server.version)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        behaviour, version = self.server.behaviour, self.server.version
+        if path == "/api/health":
+            now = datetime.now(UTC).isoformat()
+            status = behaviour.health_status
+            turned = behaviour.unhealthy_after
+            if turned is not None and time.monotonic() - self.server.started >= turned:
+                status = 500
+            if status == 200:
+                self._send(200, {"status": "healthy", "timestamp": now, "version": version})
+            else:
+                body = {"status": "unhealthy", "timestamp": now, "version": version}
+                self._send(status, body)
+        elif path == "/api/v1/items":
+            if behaviour.latency_ms:
+                time.sleep(behaviour.latency_ms / 1000)
+            if request_fails(self.server.counter.next(), behaviour.error_rate):
+                self._send(500, {"error": "injected failure", "version": version})
+            else:
+                self._send(200, ITEMS)
+        else:
+            self._send(404, {"error": "not found", "path": path})
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"demo-app: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="safeship demo service")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    version = os.environ.get("SAFESHIP_VERSION", "dev")
+    try:
+        behaviour = behaviour_for(version, os.environ)
+    except BehaviourError as exc:
+        return _fail(EXIT_BAD_SPEC, f"bad behaviour spec for {version}: {exc}")
+    if behaviour.crash_on_start:
+        return _fail(EXIT_CRASH, f"version {version} crashes on start (crash_on_start)")
+    try:
+        server = _Server(args.port, version, behaviour)
+    except OSError as exc:
+        return _fail(EXIT_PORT_TAKEN, f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}")
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if behaviour.crash_after is not None:
+        # os._exit: a hard crash, no cleanup, like a segfaulting or OOM-killed service.
+        def crash() -> None:
+            print(f"demo-app: crash_after={behaviour.crash_after}s, exiting", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(EXIT_CRASH)
+
+        timer = threading.Timer(behaviour.crash_after, crash)
+        timer.daemon = True
+        timer.start()
+
+    # Serve from a thread: shutdown() must not be called from the thread running serve_forever,
+    # and the main thread has to stay free to run the signal handler.
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    serving.start()
+    print(f"demo-app {version} listening on http://127.0.0.1:{args.port}", flush=True)
+    while not stop.wait(0.25):
+        pass
+    server.shutdown()
+    serving.join(timeout=5)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""SQLAlchemy models of the deployment registry.
+
+Only portable column types are used so that SQLite (the default) and PostgreSQL (teams, many
+runners) store and return the same values. Any change here needs a new Alembic revision in
+``migrations/versions``; ``tests/integration/test_registry.py`` checks the two stay in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names: SQLite cannot alter an unnamed constraint later, and the
+# migration must create the very names the models declare.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime that always comes back in UTC.
+
+    PostgreSQL keeps the instant (timestamptz) but returns it in the session's time zone;
+    SQLite has no time zone at all and would silently drop tzinfo. Storing UTC and attaching
+    UTC on the way out gives the same aware value on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A naive time is ambiguous; guessing would corrupt ordering across runners.
+            raise ValueError(f"naive datetime {value.isoformat()} given; use an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    # as_uuid=False: callers pass and get plain strings; PostgreSQL still stores a native UUID.
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(255))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    triggered_by: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Not a CHECK constraint: the allowed set is validated in code so a new state needs no
+    # table rebuild on SQLite.
+    status: Mapped[str] = mapped_column(String(32))
+    current_step: Mapped[int | None] = mapped_column(Integer)
+    health_score: Mapped[float | None] = mapped_column(Float)
+    error_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rollback_reason: Mapped[str | None] = mapped_column(Text)
+    deployment_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        # Serves environment filters and the newest-first ordering of history/last_succeeded.
+        Index("ix_deployments_environment_started_at", "environment", "started_at"),
+        CheckConstraint(
+            "health_score IS NULL OR (health_score >= 0 AND health_score <= 1)",
+            name="health_score_range",
+        ),
+    )
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # NULL for environment-level events (e.g. a lock taken before any deployment row exists).
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        index=True,
+    )
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    name: Mapped[str] = mapped_column(String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

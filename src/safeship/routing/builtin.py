@@ -1,0 +1,323 @@
+"""BuiltinRouter: the Router port backed by the builtin proxy process (safeship.routing.proxy).
+
+The proxy runs detached, in its own session, so it outlives the safeship command that started
+it; this class finds it again through ``state_dir/router.json`` and drives its admin API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from safeship.routing.base import Backend, BackendStats, RouterError
+
+# Popen objects of the routers this process started, kept for the life of the process:
+# polling them reaps a router that exited (a zombie would still look alive to os.kill), and
+# keeping them referenced avoids Popen's "still running" warning when a BuiltinRouter is dropped.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class RouterInfo:
+    """The contents of router.json."""
+
+    pid: int
+    port: int
+    admin_port: int
+    started_at: float
+
+
+class BuiltinRouter:
+    """Router adapter that runs ``python -m safeship.routing.proxy`` for one environment."""
+
+    def __init__(
+        self,
+        environment: str,
+        port: int,
+        state_dir: Path,
+        *,
+        upstream_timeout: float = 30.0,
+        grace: float = 10.0,
+        startup_timeout: float = 5.0,
+        admin_timeout: float = 3.0,
+    ) -> None:
+        self.environment = environment
+        self.port = port
+        # Absolute, because the proxy runs with state_dir as its working directory.
+        self.state_dir = Path(state_dir).absolute()
+        self.upstream_timeout = upstream_timeout
+        self.grace = grace
+        self.startup_timeout = startup_timeout
+        self.admin_timeout = admin_timeout
+
+    @property
+    def info_path(self) -> Path:
+        return self.state_dir / "router.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "router.log"
+
+    @property
+    def pid(self) -> int | None:
+        """The router's pid if its process is alive, else None."""
+        info = self._live_info()
+        return info.pid if info else None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def ensure_running(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        info = self._live_info()
+        if info is not None:
+            if info.port != self.port:
+                raise RouterError(
+                    f"the {self.environment} router (pid {info.pid}) listens on port {info.port},"
+                    f" not {self.port}; stop it first"
+                )
+            # It may still be starting (another command just launched it): wait for health.
+            while self._health_pid(info) != info.pid:
+                if time.monotonic() > deadline or not _pid_alive(info.pid):
+                    raise RouterError(
+                        f"the {self.environment} router (pid {info.pid}) does not answer"
+                        f" on its admin port {info.admin_port}"
+                    )
+                time.sleep(0.05)
+            return
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not _port_free(self.port):
+            raise RouterError(f"port {self.port} is already in use by another process")
+        proc = self._spawn()
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                raise RouterError(self._exit_reason(code))
+            info = self._read_info()
+            if info is not None and info.pid == proc.pid and self._health_pid(info) == proc.pid:
+                return
+            time.sleep(0.05)
+        _terminate(proc.pid, grace=1.0)
+        raise RouterError(
+            f"the {self.environment} router did not become ready within"
+            f" {self.startup_timeout:g} s (see {self.log_path})"
+        )
+
+    def is_running(self) -> bool:
+        info = self._live_info()
+        return info is not None and self._health_pid(info) == info.pid
+
+    def stop(self) -> None:
+        """Graceful stop via the admin API; SIGTERM, then SIGKILL if it does not exit in time."""
+        info = self._live_info()
+        if info is None:
+            return
+        with contextlib.suppress(httpx.HTTPError), self._client() as client:
+            client.post(self._admin_url(info, "/admin/shutdown"))
+        # In-flight requests may take up to the grace period to finish.
+        if not _wait_exit(info.pid, self.grace + 2.0):
+            _terminate(info.pid, grace=2.0)
+        if _pid_alive(info.pid):
+            raise RouterError(f"the {self.environment} router (pid {info.pid}) did not stop")
+        # A killed router could not remove its own file.
+        self._remove_info_if(info.pid)
+
+    # -- admin API ------------------------------------------------------------------------
+
+    def set_backends(self, backends: Sequence[Backend]) -> None:
+        self._admin("PUT", "/admin/backends", {"backends": [asdict(b) for b in backends]})
+
+    def backends(self) -> list[Backend]:
+        data = self._admin("GET", "/admin/backends")
+        return [
+            Backend(name=b["name"], url=b["url"], weight=int(b["weight"])) for b in data["backends"]
+        ]
+
+    def stats(self) -> dict[str, BackendStats]:
+        data = self._admin("GET", "/admin/stats")
+        return {name: BackendStats.from_json(s) for name, s in data["backends"].items()}
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        info = self._live_info()
+        if info is None:
+            raise RouterError(f"the {self.environment} router is not running")
+        try:
+            with self._client() as client:
+                response = client.request(method, self._admin_url(info, path), json=body)
+        except httpx.HTTPError as exc:
+            raise RouterError(
+                f"router admin API {method} {path} failed: {_one_line(str(exc) or repr(exc))}"
+            ) from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400 or not isinstance(data, dict):
+            error = data.get("error") if isinstance(data, dict) else None
+            raise RouterError(
+                f"router admin API {method} {path} answered {response.status_code}:"
+                f" {_one_line(str(error or response.text))}"
+            )
+        return data
+
+    def _client(self) -> httpx.Client:
+        # trust_env=False: HTTP(S)_PROXY settings must never apply to a loopback admin API.
+        return httpx.Client(timeout=self.admin_timeout, trust_env=False)
+
+    @staticmethod
+    def _admin_url(info: RouterInfo, path: str) -> str:
+        return f"http://127.0.0.1:{info.admin_port}{path}"
+
+    def _health_pid(self, info: RouterInfo) -> int | None:
+        """The pid the admin API reports, which also guards against a reused pid."""
+        try:
+            with self._client() as client:
+                data = client.get(self._admin_url(info, "/admin/health")).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        pid = data.get("pid") if isinstance(data, dict) else None
+        return pid if isinstance(pid, int) and data.get("status") == "ok" else None
+
+    # -- files and processes --------------------------------------------------------------
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "safeship.routing.proxy",
+            "--port",
+            str(self.port),
+            "--state-dir",
+            str(self.state_dir),
+            "--environment",
+            self.environment,
+            "--upstream-timeout",
+            str(self.upstream_timeout),
+            "--grace",
+            str(self.grace),
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    # Own session: the terminal's SIGINT/SIGHUP do not reach the router.
+                    start_new_session=True,
+                    # Do not pin the caller's working directory, nor import from it.
+                    cwd=self.state_dir,
+                    env=env,
+                )
+            except OSError as exc:
+                raise RouterError(f"cannot start the router: {exc}") from exc
+        _CHILDREN[proc.pid] = proc
+        return proc
+
+    def _exit_reason(self, code: int) -> str:
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        return last or f"the {self.environment} router exited with code {code}"
+
+    def _read_info(self) -> RouterInfo | None:
+        try:
+            data = json.loads(self.info_path.read_text(encoding="utf-8"))
+            return RouterInfo(
+                pid=int(data["pid"]),
+                port=int(data["port"]),
+                admin_port=int(data["admin_port"]),
+                started_at=float(data["started_at"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _live_info(self) -> RouterInfo | None:
+        """router.json if its process is alive; a stale file (dead pid) is removed."""
+        info = self._read_info()
+        if info is None:
+            return None
+        if not _pid_alive(info.pid):
+            self._remove_info_if(info.pid)
+            return None
+        return info
+
+    def _remove_info_if(self, pid: int) -> None:
+        info = self._read_info()
+        if info is not None and info.pid == pid:
+            with contextlib.suppress(FileNotFoundError):
+                self.info_path.unlink()
+
+
+def _port_free(port: int) -> bool:
+    # SO_REUSEADDR like the proxy's own listener, so a port in TIME_WAIT does not count as used.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise RouterError(f"cannot check port {port}: {exc}") from exc
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]  # reaped; the pid may be reused from now on
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    # A zombie is dead for our purposes (its parent has not reaped it yet).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _terminate(pid: int, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; bounded."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        if _wait_exit(pid, wait):
+            return
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]

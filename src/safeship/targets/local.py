@@ -1,0 +1,371 @@
+"""The local target: each release is a detached process group on this machine.
+
+State lives in ``state_dir`` (``.safeship/run/ENV/``): ``<version>.json`` records a running
+release (pid, port, process start time, command) and ``<version>.log`` collects its output.
+Releases are started in their own session, so they outlive the safeship command that started
+them and a Ctrl-C of it; a later safeship command finds them again through the pid files.
+
+Decisions:
+
+- ``python`` (or ``python3``) as the command's first argument runs ``sys.executable``, so a
+  release started from a virtualenv uses that virtualenv without activating it.
+- Deploying a version that is already running raises TargetError instead of replacing it: the
+  running one may be serving traffic, and only the pipeline knows whether stopping it is safe.
+- A failed start kills the process group and removes the pid file; the log is kept, since it is
+  the only record of why the release failed.
+- A pid is signalled only when it is verifiably the process we started: an unreaped child of
+  this process, or one whose start time (``/proc/PID/stat`` field 22) matches the pid file.
+  When a release's leader is found dead (is_alive, releases), what it left in its process group
+  is SIGKILLed before the leader is reaped.
+- "Listening" means the port accepts a TCP connection. The port is picked free just before the
+  start, so another program grabbing it in between could be mistaken for the release (rare).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safeship.config.models import LocalTargetSettings
+from safeship.targets.base import Release, TargetError
+
+_POLL = 0.05
+# How long to wait for a release's leader to exit after SIGKILL before giving up.
+_KILL_WAIT = 3.0
+_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_PYTHON_NAMES = ("python", "python3")
+# Without /proc (e.g. macOS) liveness falls back to kill(pid, 0) and no start-time check.
+_HAVE_PROC = Path("/proc/self/stat").exists()
+
+# Children started by this process, by pid. Module-level because a child belongs to the process,
+# not to one LocalTarget object: holding the Popen keeps the pid ours (unreaped) until we reap it.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class _Record:
+    """The content of a pid file."""
+
+    pid: int
+    port: int
+    version: str
+    started_at: float
+    start_ticks: int | None
+    command: list[str]
+
+    def release(self, environment: str) -> Release:
+        return Release(environment, self.version, self.port, self.pid, self.started_at)
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks) of a process from /proc, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) is in parentheses and may itself contain spaces or ")".
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def _start_ticks(pid: int) -> int | None:
+    stat = _proc_stat(pid) if _HAVE_PROC else None
+    return stat[1] if stat else None
+
+
+def _exit_code(pid: int) -> int | None:
+    """Exit code of our exited child (negative: killed by that signal), or None while it runs.
+
+    WNOWAIT leaves the child unreaped: a zombie keeps its pid and process group id from being
+    reused, so the group can still be signalled safely. _reap() collects it afterwards.
+    """
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere (e.g. by a SIGCHLD handler)
+        _children.pop(pid, None)
+        return 0
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def _exited(pid: int) -> bool:
+    """Whether the process has exited (a zombie counts as exited)."""
+    if pid in _children:
+        return _exit_code(pid) is not None
+    if _HAVE_PROC:
+        stat = _proc_stat(pid)
+        return stat is None or stat[0] in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _reap(pid: int) -> int | None:
+    """Collect an exited child of ours; its exit code, or None if it was not ours."""
+    proc = _children.pop(pid, None)
+    if proc is None:
+        return None
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        return proc.wait(timeout=_KILL_WAIT)
+    return None
+
+
+def _killpg(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _wait_exited(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not _exited(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _last_line(log: Path, offset: int) -> str:
+    """The last non-empty line the release wrote, trimmed to fit in a one-line error."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(offset, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+class LocalTarget:
+    """Runs each release of ``environment`` as a detached process group on this machine."""
+
+    def __init__(
+        self,
+        environment: str,
+        settings: LocalTargetSettings,
+        state_dir: Path,
+        base_dir: Path,
+    ) -> None:
+        self.environment = environment
+        self.settings = settings
+        self.state_dir = state_dir
+        self.base_dir = base_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- files -----------------------------------------------------------------------------
+
+    def _pid_file(self, version: str) -> Path:
+        return self.state_dir / f"{version}.json"
+
+    def log_file(self, version: str) -> Path:
+        """Where the release's stdout and stderr go (appended across starts)."""
+        return self.state_dir / f"{version}.log"
+
+    def _write_record(self, record: _Record) -> None:
+        path = self._pid_file(record.version)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record.__dict__, indent=2) + "\n")
+        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+
+    def _read_record(self, path: Path) -> _Record | None:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            return _Record(
+                pid=int(data["pid"]),
+                port=int(data["port"]),
+                version=str(data["version"]),
+                started_at=float(data["started_at"]),
+                start_ticks=None if data.get("start_ticks") is None else int(data["start_ticks"]),
+                command=[str(a) for a in data.get("command", [])],
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _remove_record(self, version: str, pid: int) -> None:
+        """Remove the pid file, unless it now belongs to another process (a redeploy)."""
+        path = self._pid_file(version)
+        record = self._read_record(path)
+        if record is None or record.pid == pid:
+            path.unlink(missing_ok=True)
+
+    # -- identity --------------------------------------------------------------------------
+
+    def _is_ours(self, pid: int, version: str) -> bool:
+        """Whether ``pid`` is verifiably the process we started for ``version``."""
+        if pid in _children:
+            return True  # unreaped child: the pid cannot have been reused
+        record = self._read_record(self._pid_file(version))
+        if record is None or record.pid != pid:
+            return False
+        return record.start_ticks is None or record.start_ticks == _start_ticks(pid)
+
+    # -- Target protocol -------------------------------------------------------------------
+
+    def deploy(self, version: str) -> Release:
+        """Start ``version``; return once its port accepts connections. See module docstring."""
+        if not _VERSION_RE.fullmatch(version):
+            raise TargetError(f"invalid version {version!r}: use letters, digits and . _ + -")
+        running = [r for r in self.releases() if r.version == version]
+        if running:
+            raise TargetError(
+                f"release {version} is already running (pid {running[0].pid}, "
+                f"port {running[0].port}); stop it first"
+            )
+        cwd = self.base_dir if self.settings.cwd is None else self.base_dir / self.settings.cwd
+        if not cwd.is_dir():
+            raise TargetError(
+                f"working directory not found: {cwd} (environments.{self.environment}.target.cwd)"
+            )
+        port = _free_port()
+        argv = [
+            a.replace("{port}", str(port)).replace("{version}", version)
+            for a in self.settings.command
+        ]
+        if argv[0] in _PYTHON_NAMES:
+            argv[0] = sys.executable
+        env = {**os.environ, **self.settings.env, "SAFESHIP_VERSION": version, "PORT": str(port)}
+
+        log = self.log_file(version)
+        with log.open("ab") as out:
+            offset = out.tell()
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+                if offset == 0:
+                    log.unlink(missing_ok=True)  # nothing ever ran: no empty log left behind
+                what = "not found" if isinstance(exc, FileNotFoundError) else "not executable"
+                where = f"environments.{self.environment}.target.command"
+                raise TargetError(f"command {what}: {self.settings.command[0]} ({where})") from None
+        _children[proc.pid] = proc
+        started_at = time.time()
+        try:
+            record = _Record(proc.pid, port, version, started_at, _start_ticks(proc.pid), argv)
+            # Written before waiting, so a safeship killed meanwhile leaves a findable release.
+            self._write_record(record)
+            self._wait_listening(proc.pid, port, version, log, offset)
+        except BaseException:
+            # TargetError, KeyboardInterrupt, anything: never leave a half-started release.
+            self._kill(proc.pid)
+            self._remove_record(version, proc.pid)
+            raise
+        return record.release(self.environment)
+
+    def _wait_listening(self, pid: int, port: int, version: str, log: Path, offset: int) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout
+        while True:
+            code = _exit_code(pid)
+            if code is not None:
+                how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
+                said = _last_line(log, offset) or f"no output (log: {log})"
+                raise TargetError(f"release {version} {how} before listening: {said}")
+            if _listening(port):
+                return
+            if time.monotonic() >= deadline:
+                raise TargetError(
+                    f"release {version} did not listen on port {port} within "
+                    f"{self.settings.start_timeout:g}s (log: {log})"
+                )
+            time.sleep(_POLL)
+
+    def _kill(self, pid: int) -> None:
+        """SIGKILL the whole process group, then collect the leader if it is our child."""
+        _killpg(pid, signal.SIGKILL)
+        _wait_exited(pid, _KILL_WAIT)
+        _reap(pid)
+
+    def is_alive(self, release: Release) -> bool:
+        if release.pid is None or not self._is_ours(release.pid, release.version):
+            return False
+        if _exited(release.pid):
+            # The release is dead. Its leader is a zombie (so its group id is still safe to use):
+            # kill what it left in its group, then collect it if it is our child.
+            _killpg(release.pid, signal.SIGKILL)
+            _reap(release.pid)
+            return False
+        return True
+
+    def stop(self, release: Release) -> None:
+        """SIGTERM the release's process group, SIGKILL it after ``stop_timeout``.
+
+        Takes at most stop_timeout plus a few seconds. Raises TargetError only if the process
+        survives SIGKILL (e.g. stuck in uninterruptible I/O); its pid file is then kept.
+        """
+        pid = release.pid
+        if pid is None:
+            return
+        if not self._is_ours(pid, release.version):
+            # Gone, or the pid now belongs to someone else: nothing of ours to signal.
+            self._remove_record(release.version, pid)
+            return
+        if not _exited(pid):
+            _killpg(pid, signal.SIGTERM)
+            _wait_exited(pid, self.settings.stop_timeout)
+        # Also after a graceful exit: children the release left behind in its group go too.
+        # The leader is still an unreaped zombie here when it is ours, so the group id is safe.
+        _killpg(pid, signal.SIGKILL)
+        if not _wait_exited(pid, _KILL_WAIT):
+            raise TargetError(f"release {release.version} (pid {pid}) did not exit after SIGKILL")
+        _reap(pid)
+        self._remove_record(release.version, pid)
+
+    def releases(self) -> list[Release]:
+        found: list[Release] = []
+        for path in sorted(self.state_dir.glob("*.json")):
+            record = self._read_record(path)
+            if record is None:
+                continue  # not a pid file of ours (or unreadable): leave it alone
+            release = record.release(self.environment)
+            if self.is_alive(release):
+                found.append(release)
+            else:
+                self._remove_record(record.version, record.pid)
+        return sorted(found, key=lambda r: r.started_at)
+
+    def down(self) -> None:
+        """Stop every release; one that will not die does not keep the others running."""
+        errors: list[str] = []
+        for release in self.releases():
+            try:
+                self.stop(release)
+            except TargetError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise TargetError("; ".join(errors))

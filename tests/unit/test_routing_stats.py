@@ -1,0 +1,191 @@
+"""BackendStats arithmetic, the proxy's counters and the smooth weighted round-robin."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from safeship.routing.base import LATENCY_BUCKETS_MS, Backend, BackendStats
+from safeship.routing.proxy import Counters, WeightedRoundRobin, parse_backends
+
+N_BUCKETS = len(LATENCY_BUCKETS_MS) + 1
+
+
+def buckets(**at: int) -> tuple[int, ...]:
+    """A histogram with counts at bucket indexes given as b0=..., b11=..."""
+    counts = [0] * N_BUCKETS
+    for key, n in at.items():
+        counts[int(key[1:])] = n
+    return tuple(counts)
+
+
+def backend(name: str, weight: int) -> Backend:
+    return Backend(name=name, url="http://127.0.0.1:9000", weight=weight)
+
+
+# -- BackendStats ---------------------------------------------------------------------------
+
+
+def test_minus_gives_the_window_between_two_snapshots() -> None:
+    earlier = BackendStats(
+        requests=10,
+        responses_5xx=1,
+        connect_errors=2,
+        status_classes={"2xx": 7, "5xx": 1},
+        latency_buckets=buckets(b0=5, b3=3),
+        latency_sum_ms=40.0,
+    )
+    later = BackendStats(
+        requests=25,
+        responses_5xx=4,
+        connect_errors=2,
+        status_classes={"2xx": 15, "5xx": 4, "4xx": 2},
+        latency_buckets=buckets(b0=9, b3=8, b11=4),
+        latency_sum_ms=100.5,
+    )
+    window = later.minus(earlier)
+    assert window.requests == 15
+    assert window.responses_5xx == 3
+    assert window.connect_errors == 0
+    assert dict(window.status_classes) == {"2xx": 8, "5xx": 3, "4xx": 2}
+    assert window.latency_buckets == buckets(b0=4, b3=5, b11=4)
+    assert window.latency_sum_ms == pytest.approx(60.5)
+    assert window.error_rate == pytest.approx(3 / 15)
+
+
+def test_minus_of_a_snapshot_and_itself_is_empty() -> None:
+    s = BackendStats(requests=3, responses_5xx=1, latency_buckets=buckets(b2=3))
+    window = s.minus(s)
+    assert window.requests == 0
+    assert sum(window.latency_buckets) == 0
+    assert window.error_rate == 0.0
+    assert window.latency_quantile_ms(0.5) is None
+
+
+def test_error_rate_counts_5xx_and_connect_errors() -> None:
+    assert BackendStats().error_rate == 0.0
+    s = BackendStats(requests=20, responses_5xx=3, connect_errors=2)
+    assert s.errors == 5
+    assert s.error_rate == pytest.approx(0.25)
+
+
+def test_latency_quantile_is_the_upper_bound_of_the_bucket_holding_it() -> None:
+    assert BackendStats().latency_quantile_ms(0.5) is None
+    # 90 samples <= 5 ms, 9 in (50, 100], 1 above the last bound.
+    s = BackendStats(requests=100, latency_buckets=buckets(b0=90, b4=9, b11=1))
+    assert s.latency_quantile_ms(0.5) == 5
+    assert s.latency_quantile_ms(0.9) == 5
+    assert s.latency_quantile_ms(0.95) == 100
+    assert s.latency_quantile_ms(0.99) == 100
+    assert s.latency_quantile_ms(1.0) == math.inf
+
+
+# -- the proxy's counters -------------------------------------------------------------------
+
+
+def test_counters_bucket_latencies_by_inclusive_upper_bound() -> None:
+    c = Counters()
+    for ms in (0.2, 5.0, 5.1, 10000.0, 20000.0):
+        c.record_response(200, ms)
+    c.record_response(503, 30.0)
+    c.record_response(404, 1.0)
+    c.record_connect_error()
+    stats = BackendStats.from_json(c.to_json())
+    assert stats.latency_buckets == buckets(b0=3, b1=1, b3=1, b10=1, b11=1)
+    assert stats.latency_sum_ms == pytest.approx(0.2 + 5.0 + 5.1 + 10000.0 + 20000.0 + 30.0 + 1.0)
+    assert stats.requests == 8
+    assert stats.responses_5xx == 1
+    assert stats.connect_errors == 1
+    assert dict(stats.status_classes) == {"2xx": 5, "5xx": 1, "4xx": 1}
+    assert stats.error_rate == pytest.approx(2 / 8)
+
+
+# -- smooth weighted round-robin ------------------------------------------------------------
+
+
+def picks(rr: WeightedRoundRobin, n: int) -> list[str]:
+    names = []
+    for _ in range(n):
+        b = rr.next()
+        assert b is not None
+        names.append(b.name)
+    return names
+
+
+def test_swrr_matches_nginx_sequence() -> None:
+    rr = WeightedRoundRobin([backend("a", 5), backend("b", 1), backend("c", 1)])
+    assert "".join(picks(rr, 14)) == "aabacaa" * 2
+
+
+def test_swrr_splits_exactly_and_spreads_the_small_share() -> None:
+    rr = WeightedRoundRobin([backend("stable", 90), backend("canary", 10)])
+    seq = picks(rr, 300)
+    for start in range(0, 300, 100):
+        assert Counter(seq[start : start + 100]) == {"stable": 90, "canary": 10}
+    # Interleaved, not bunched: one canary in every 10 requests.
+    for start in range(0, 100, 10):
+        assert seq[start : start + 10].count("canary") == 1
+
+
+def test_swrr_skips_zero_weights_and_handles_empty() -> None:
+    rr = WeightedRoundRobin([backend("old", 0), backend("new", 100)])
+    assert set(picks(rr, 20)) == {"new"}
+    assert WeightedRoundRobin([]).next() is None
+    assert WeightedRoundRobin([backend("off", 0)]).next() is None
+
+
+def test_swrr_exclude_picks_another_backend() -> None:
+    rr = WeightedRoundRobin([backend("a", 50), backend("b", 30), backend("c", 20)])
+    for _ in range(10):
+        b = rr.next(exclude={"a"})
+        assert b is not None
+        assert b.name in {"b", "c"}
+    assert rr.next(exclude={"a", "b", "c"}) is None
+
+
+# -- validation of PUT /admin/backends ------------------------------------------------------
+
+
+def entry(name: str, weight: object, url: str = "http://127.0.0.1:9001") -> dict[str, object]:
+    return {"name": name, "url": url, "weight": weight}
+
+
+def test_parse_backends_accepts_valid_and_empty() -> None:
+    data = {
+        "backends": [entry("v1", 90), entry("v2", 10, "http://localhost:9002/")],
+    }
+    assert parse_backends(data) == [
+        Backend("v1", "http://127.0.0.1:9001", 90),
+        Backend("v2", "http://localhost:9002/", 10),
+    ]
+    assert parse_backends({"backends": []}) == []
+
+
+@pytest.mark.parametrize(
+    ("backends", "message"),
+    [
+        ([entry("a", 90)], "sum to 100"),
+        ([entry("a", 50), entry("a", 50)], "unique"),
+        ([entry("a", 101), entry("b", -1)], "0 to 100"),
+        ([entry("a", 100.0)], "integer"),
+        ([entry("a", True)], "integer"),
+        ([entry("a", 100, "http://10.0.0.1:80")], "127.0.0.1"),
+        ([entry("a", 100, "https://127.0.0.1:443")], "127.0.0.1"),
+        ([entry("a", 100, "http://127.0.0.1")], "PORT"),
+        ([entry("a b", 100)], "name"),
+        ([entry("", 100)], "name"),
+        (["a"], "object"),
+    ],
+)
+def test_parse_backends_rejects(backends: list[object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_backends({"backends": backends})
+
+
+def test_parse_backends_rejects_wrong_envelope() -> None:
+    wrong: list[object] = [[], {"backend": []}, {"backends": {}}, None]
+    for data in wrong:
+        with pytest.raises(ValueError, match="backends"):
+            parse_backends(data)
