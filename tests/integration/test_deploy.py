@@ -114,8 +114,9 @@ def test_error_rate_under_load_rolls_back_and_counts_requests_per_release(
     totals = load.stop()
     assert outcome.status is Status.ROLLED_BACK
     assert outcome.reason is not None
-    assert re.fullmatch(r"error rate \d+\.\d% over \d+ requests exceeds the 5\.0% threshold",
-                        outcome.reason)
+    assert re.fullmatch(
+        r"error rate \d+\.\d% over \d+ requests exceeds the 5\.0% threshold", outcome.reason
+    )
     assert serving(workspace) == {"good": 100}
     # The stable release answered every request it got.
     assert totals.failed["good"] == 0 and totals.failed[NO_RELEASE] == 0

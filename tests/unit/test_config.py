@@ -114,7 +114,7 @@ def test_relative_sqlite_url_resolves_against_config_dir(tmp_path: Path) -> None
 
 
 def test_find_config_messages(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="safeship.toml not found in"):
+    with pytest.raises(ConfigError, match=r"safeship\.toml not found in"):
         find_config(None, cwd=tmp_path)
     with pytest.raises(ConfigError, match="config file not found"):
         find_config(tmp_path / "nope.toml")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from safeship.pipeline.states import (
@@ -27,7 +29,7 @@ def test_happy_path_of_a_canary() -> None:
         Status.PROGRESSING,
         Status.SUCCEEDED,
     ]
-    for current, new in zip(path, path[1:], strict=False):
+    for current, new in itertools.pairwise(path):
         check_transition(current, new)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safeship.cli.common import console, load
+from safeship.cli.common import console, err_console, load
 from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
 from safeship.cli.render import outcome_line
 from safeship.pipeline import operations
+from safeship.pipeline.deploy import Interrupted
 
 
 def run(
@@ -25,6 +26,10 @@ def run(
                 triggered_by=triggered_by,
                 on_progress=display,
             )
+    except Interrupted as stopped:
+        display.close()
+        err_console.print(f"safeship: error: interrupted: {stopped}", soft_wrap=True)
+        return 130
     finally:
         display.close()
     console.print(outcome_line(outcome))

@@ -119,10 +119,11 @@ def locate_key(source: str, path: tuple[str, ...]) -> int | None:
     """The line defining the longest prefix of ``path`` (1-based), or None.
 
     A missing key is reported at the table that should hold it; a key inside an inline table
-    at the line of that inline table.
+    at the line of that inline table; a table only defined through its sub-tables at the first.
     """
     best_line: int | None = None
     best_len = 0
+    first_within: int | None = None
     table: tuple[str, ...] = ()
     for number, line in enumerate(source.splitlines(), start=1):
         header = _HEADER.match(line)
@@ -141,4 +142,8 @@ def locate_key(source: str, path: tuple[str, ...]) -> int | None:
             common += 1
         if common == len(defined) and common > best_len:
             best_line, best_len = number, common
+        elif common == len(path) and first_within is None:
+            first_within = number  # e.g. [environments.local] for the key "environments"
+    if best_len < len(path) and first_within is not None:
+        return first_within
     return best_line

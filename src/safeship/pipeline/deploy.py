@@ -17,7 +17,7 @@ from safeship.config.models import EnvironmentSettings
 from safeship.events import Event, EventBus, EventName
 from safeship.health.basic import check_http, wait_until_healthy
 from safeship.pipeline.analysis import error_rate_verdict, health_score
-from safeship.pipeline.states import TAKES_TRAFFIC, Status, check_transition
+from safeship.pipeline.states import TAKES_TRAFFIC, TERMINAL, Status, check_transition
 from safeship.registry import Registry
 from safeship.routing.base import Backend, BackendStats, Router
 from safeship.targets.base import Release, Target, TargetError
@@ -57,6 +57,14 @@ class DeploymentOutcome:
 
 class DeployRefused(Exception):
     """The deployment was not started (nothing changed). The message is one line."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a deployment; ``outcome`` says how it was left."""
+
+    def __init__(self, outcome: DeploymentOutcome) -> None:
+        super().__init__(f"{outcome.version} {outcome.status}: {outcome.reason}")
+        self.outcome = outcome
 
 
 class _Rollback(Exception):
@@ -198,13 +206,20 @@ class _Run:
         ) as exc:  # Ctrl-C, SIGTERM, a router outage: never leave it half-shifted
             reason = _interruption_reason(exc)
             if self.status in TAKES_TRAFFIC:
-                self.roll_back(reason)
-            elif self.status not in (Status.FAILED, Status.ROLLED_BACK, Status.SUCCEEDED):
+                outcome = self.roll_back(reason)
+            elif self.status in TERMINAL:
+                raise
+            else:
                 self.stop_release()
                 self.advance(
                     Status.ABORTED, best_effort=True, rollback_reason=reason, completed=True
                 )
                 self.emit("deployment.aborted", reason=reason)
+                outcome = DeploymentOutcome(
+                    self.deployment_id, self.version, Status.ABORTED, reason
+                )
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(outcome) from exc
             raise
 
     def start_release(self) -> str | None:

@@ -1,0 +1,221 @@
+"""The `safeship` command as a user runs it: real subprocesses, real signals, exit codes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from safeship.demo.load import NO_RELEASE, LoadGenerator
+from safeship.pipeline import operations
+from safeship.pipeline.lock import EnvironmentLocked
+from safeship.registry import Registry
+from safeship.testing.fixtures import ENV, Workspace
+
+WorkspaceFactory = Callable[..., Workspace]
+LoadFactory = Callable[..., LoadGenerator]
+SAFESHIP = [sys.executable, "-m", "safeship"]
+
+
+def safeship(
+    ws: Workspace | Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    cwd = ws.root if isinstance(ws, Workspace) else ws
+    return subprocess.run(
+        [*SAFESHIP, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("safeship: error: ")
+    return lines[0].removeprefix("safeship: error: ")
+
+
+def wait_for_status(ws: Workspace, status: str, step: int | None = None, limit: float = 20) -> None:
+    deadline = time.monotonic() + limit
+    with Registry(ws.loaded.registry_url()) as registry:
+        while time.monotonic() < deadline:
+            active = registry.active(ENV)
+            if (
+                active
+                and active[0].status == status
+                and (step is None or active[0].current_step == step)
+            ):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no deployment reached {status} within {limit}s")
+
+
+def serving(ws: Workspace) -> dict[str, int]:
+    return {b.name: b.weight for b in ws.environment().router.backends()}
+
+
+def test_malformed_config_is_one_line_with_file_line_and_key(tmp_path: Path) -> None:
+    (tmp_path / "safeship.toml").write_text(
+        '[environments.staging]\nport = 8080\nsteps = [10, 50]\ntarget = { command = ["x"] }\n'
+    )
+    message = assert_one_line_error(safeship(tmp_path, "config", "check"), 2)
+    assert message == "safeship.toml:3: environments.staging.steps: the last step must be 100"
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[environments\n")
+    message = assert_one_line_error(
+        safeship(tmp_path, "config", "check", "--config", str(broken)), 2
+    )
+    assert message.startswith("broken.toml:1: syntax: ")
+
+
+def test_missing_config_and_unknown_environment(tmp_path: Path, workspace: Workspace) -> None:
+    message = assert_one_line_error(safeship(tmp_path, "deploy", "local", "--version", "v1"), 2)
+    assert message.startswith("safeship.toml not found in ")
+    message = assert_one_line_error(safeship(workspace, "deploy", "prod", "--version", "v1"), 2)
+    assert message == "safeship.toml:4: environments.prod: unknown environment (configured: local)"
+
+
+def test_port_in_use_fails_cleanly_and_leaves_no_process(workspace: Workspace) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", workspace.port))
+        blocker.listen()
+        result = safeship(workspace, "deploy", "local", "--version", "v1")
+    message = assert_one_line_error(result, 1)
+    assert message == f"port {workspace.port} is already in use by another process"
+    assert workspace.pids() == set()
+    assert not list((workspace.root / ".safeship" / "run" / ENV).glob("*.json"))
+
+
+def test_command_that_does_not_exist(workspace: Workspace) -> None:
+    toml = workspace.root / "safeship.toml"
+    toml.write_text(toml.read_text().replace('"python", "-m"', '"no-such-binary-7f3a", "-m"'))
+    result = safeship(workspace, "deploy", "local", "--version", "v1")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "command not found: no-such-binary-7f3a" in result.stdout
+    assert "v1 failed" in result.stdout
+    assert [r.version for r in workspace.environment().target.releases()] == []
+
+
+def test_deploy_history_status_and_json(workspace: Workspace) -> None:
+    result = safeship(workspace, "deploy", "local", "--version", "v1", "--commit", "abc123")
+    assert result.returncode == 0, result.stderr
+    assert "v1 succeeded" in result.stdout
+    status = safeship(workspace, "status", "local")
+    assert status.returncode == 0
+    assert "release v1:" in status.stdout and "alive" in status.stdout
+    history = json.loads(safeship(workspace, "history", "local", "--json").stdout)
+    assert [(h["version"], h["status"], h["commit_sha"]) for h in history] == [
+        ("v1", "succeeded", "abc123")
+    ]
+    assert history[0]["completed_at"] is not None
+    down = safeship(workspace, "down", "local")
+    assert down.returncode == 0 and "stopped 2 process(es)" in down.stdout
+
+
+def test_ctrl_c_mid_canary_rolls_back_and_exits_130(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(bake_time=5.0)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    load = load_factory(ws.url, rate=50)
+    proc = subprocess.Popen(
+        [*SAFESHIP, "deploy", "local", "--version", "v2"],
+        cwd=ws.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_status(ws, "progressing", step=10)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    totals = load.stop()
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines() == [
+        "safeship: error: interrupted: v2 rolled_back: deploy interrupted (SIGINT/SIGTERM)"
+    ]
+    assert "Traceback" not in stderr
+    assert serving(ws) == {"v1": 100}
+    latest = operations.history(ws.loaded, ENV, limit=1)[0]
+    assert (latest.version, latest.status) == ("v2", "rolled_back")
+    assert latest.rollback_reason == "deploy interrupted (SIGINT/SIGTERM)"
+    assert totals.failed["v1"] == 0 and totals.failed[NO_RELEASE] == 0
+
+
+def test_killed_orchestrator_never_interrupts_traffic_and_recover_closes_it(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(bake_time=5.0)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    proc = subprocess.Popen(
+        [*SAFESHIP, "deploy", "local", "--version", "v2"],
+        cwd=ws.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_status(ws, "progressing", step=10)
+    deadline = time.monotonic() + 10
+    while serving(ws) != {"v2": 10, "v1": 90} and time.monotonic() < deadline:
+        time.sleep(0.05)  # the status is written before the weights move (write-ahead)
+    proc.kill()  # SIGKILL: no cleanup at all
+    proc.wait(timeout=10)
+    ws.pids()  # remember the orphaned canary's pid for the leak check
+    load = load_factory(ws.url, rate=100)
+    time.sleep(1.0)
+    mid = load.snapshot()
+    assert serving(ws) == {"v2": 10, "v1": 90}  # the router kept serving, weights intact
+    result = safeship(ws, "recover", "local")
+    totals = load.stop()
+    assert result.returncode == 0, result.stderr
+    assert "was progressing" in result.stdout
+    assert serving(ws) == {"v1": 100}
+    assert [r.version for r in ws.environment().target.releases()] == ["v1"]
+    latest = operations.history(ws.loaded, ENV, limit=1)[0]
+    assert (latest.version, latest.status) == ("v2", "rolled_back")
+    assert sum(mid.ok.values()) > 0
+    assert sum(totals.failed.values()) == 0
+
+
+def test_one_deploy_per_environment(workspace_factory: WorkspaceFactory) -> None:
+    ws = workspace_factory(bake_time=3.0)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    proc = subprocess.Popen(
+        [*SAFESHIP, "deploy", "local", "--version", "v2"],
+        cwd=ws.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_status(ws, "progressing")
+        with pytest.raises(
+            EnvironmentLocked, match=rf"locked by a running deploy \(pid {proc.pid}\)"
+        ):
+            operations.deploy(ws.loaded, ENV, "v3")
+        second = safeship(ws, "deploy", "local", "--version", "v3")
+        assert "environment local is locked" in assert_one_line_error(second, 2)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = safeship(tmp_path, "demo", timeout=90)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "v1 succeeded" in out and "v2 succeeded" in out
+    assert "v3 rolled_back: error rate" in out
+    assert "load generator totals" in out
+    assert elapsed < 60
+    assert not list(tmp_path.iterdir())  # the demo works in its own temporary directory
