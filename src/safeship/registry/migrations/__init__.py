@@ -10,6 +10,7 @@ and review the generated file in ``versions/``.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from pathlib import Path
 
@@ -23,6 +24,10 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent
 # One key per database for pg_advisory_xact_lock; any fixed 63-bit value would do, this one is
 # derived from a name so it is recognisable in pg_locks.
 _PG_LOCK_KEY = zlib.crc32(b"safeship.registry.migrations")
+
+# Alembic runs env.py through module-global proxies (alembic.context, alembic.op), so two
+# upgrades in one process must not overlap, even on different databases.
+_PROCESS_LOCK = threading.Lock()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -50,9 +55,11 @@ def upgrade(engine: Engine) -> None:
     commit, or when a crashed upgrader's session ends). On SQLite ``engine`` must start its
     transactions with BEGIN IMMEDIATE (the registry's write engine does), so the second opener
     waits on the write lock for its busy timeout. Either way the waiter then finds the schema at
-    head and does nothing.
+    head and does nothing. Within one process a lock also serialises upgrades, because Alembic
+    is not thread-safe.
     """
-    with engine.connect() as connection, connection.begin():
+    # Process lock first, database lock second: the same order everywhere, so no deadlock.
+    with _PROCESS_LOCK, engine.connect() as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
         # The transaction is already open, so Alembic treats it as external and leaves
