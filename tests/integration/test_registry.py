@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,6 +116,47 @@ def test_concurrent_opens_of_a_fresh_database_all_work(registry_url: str) -> Non
     with Registry(registry_url) as reg:
         assert sorted(r.id for r in reg.history("production")) == sorted(ids)
         assert len(ids) == opened
+
+
+# Runs in a child process: import first, say so, then open the registry when told to.
+_OPEN_WHEN_TOLD = """
+import sys
+from safeship.registry import Registry
+print("ready", flush=True)
+sys.stdin.readline()
+with Registry(sys.argv[1]) as reg:
+    print(reg.create_deployment("production", "v1", None, "runner"), flush=True)
+"""
+
+
+def test_concurrent_processes_opening_a_fresh_database_all_work(registry_url: str) -> None:
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_WHEN_TOLD, registry_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        results = [child.communicate(timeout=60) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    for child, (_, err) in zip(children, results, strict=True):
+        assert child.returncode == 0, err
+    ids = {out.strip() for out, _ in results}
+    with Registry(registry_url) as reg:
+        assert {r.id for r in reg.history("production")} == ids
 
 
 def test_schema_newer_than_the_code_is_refused(registry_url: str, raw_engine: Engine) -> None:
@@ -227,6 +271,8 @@ def test_create_rejects_empty_and_overlong_text_on_every_backend(registry: Regis
         registry.create_deployment("", "v1", None, "ci")
     with pytest.raises(RegistryError, match="version is longer than 255"):
         registry.create_deployment("staging", "v" * 256, None, "ci")
+    with pytest.raises(RegistryError, match="triggered_by contains a NUL"):
+        registry.create_deployment("staging", "v1", None, "c\x00i")
     assert registry.history() == []
 
 
@@ -411,7 +457,16 @@ def test_default_clock_is_now_in_utc(registry_url: str) -> None:
 # -- opening and errors --------------------------------------------------------------------
 
 
-def test_sqlite_creates_parent_directories_and_uses_wal(tmp_path: Any) -> None:
+def test_sqlite_relative_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Registry("sqlite:///.safeship/registry.db") as reg:
+        reg.create_deployment("staging", "v1", None, "ci")
+    assert (tmp_path / ".safeship" / "registry.db").is_file()
+
+
+def test_sqlite_creates_parent_directories_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "registry.db"
     with Registry(f"sqlite:///{path}") as reg:
         reg.create_deployment("staging", "v1", None, "ci")

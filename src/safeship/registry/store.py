@@ -237,6 +237,7 @@ class Registry:
             raise RegistryError(f"health_score must be within 0.0-1.0, got {health_score}")
         if error_count is not None and error_count < 0:
             raise RegistryError(f"error_count must not be negative, got {error_count}")
+        _check_text(Deployment.rollback_reason, rollback_reason, required=False)
         changes = _json_object("metadata", metadata)
         key = _parse_id(deployment_id)
         completed_at = self._now() if completed else None
@@ -509,13 +510,15 @@ def _is_hex(text: str) -> bool:
 def _check_text(
     attribute: InstrumentedAttribute[Any], value: str | None, *, required: bool = True
 ) -> None:
-    # Enforced here because SQLite ignores VARCHAR lengths and PostgreSQL does not: the same
-    # call must fail the same way on both.
+    # Enforced here because SQLite ignores VARCHAR lengths and accepts NUL characters, and
+    # PostgreSQL does neither: the same call must fail the same way on both.
     name = attribute.key
     if value is None or value == "":
         if required:
             raise RegistryError(f"{name} must not be empty")
         return
+    if "\x00" in value:
+        raise RegistryError(f"{name} contains a NUL character")
     length = attribute.type.length if isinstance(attribute.type, String) else None
     if length is not None and len(value) > length:
         raise RegistryError(f"{name} is longer than {length} characters")
