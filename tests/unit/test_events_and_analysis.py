@@ -70,3 +70,23 @@ def test_error_rate_at_threshold_passes_and_connect_errors_count() -> None:
 def test_health_score() -> None:
     assert health_score(BackendStats()) == 1.0
     assert health_score(BackendStats(requests=50, responses_5xx=10)) == 0.8
+
+
+def test_bus_redacts_registered_secrets_and_credentials() -> None:
+    from safeship.redaction import register_secret
+
+    register_secret("s3cr3t-value-for-bus-test")
+    stream = io.StringIO()
+    EventBus([JsonLinesSink(stream)]).publish(
+        Event(
+            event="stage.failed",
+            environment="prod",
+            attributes={
+                "reason": "bad s3cr3t-value-for-bus-test",
+                "nested": ["token sk-abcdefghijklmnopqrstuvwx"],
+            },
+        )
+    )
+    out = stream.getvalue()
+    assert "s3cr3t-value-for-bus-test" not in out and "sk-abcdef" not in out
+    assert json.loads(out)["attributes"] == {"reason": "bad ****", "nested": ["token ****"]}

@@ -113,6 +113,9 @@ def demo(
     raise typer.Exit(demo_cmd.run(keep))
 
 
+# -- command groups added by later features register here --
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate safeship.toml without deploying."""
@@ -122,7 +125,9 @@ def config_check(config: ConfigOption = None) -> None:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    for line in message.splitlines() or [""]:
+    from safeship.redaction import redact
+
+    for line in redact(message).splitlines() or [""]:
         print(f"safeship: error: {line}", file=sys.stderr)
     raise SystemExit(code)
 

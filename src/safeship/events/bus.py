@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Protocol, TextIO
 
 from safeship.events.model import Event
+from safeship.redaction import redact, redact_data
 
 
 class Sink(Protocol):
@@ -23,6 +24,8 @@ class EventBus:
         self._sinks.append(sink)
 
     def publish(self, event: Event) -> None:
+        # Sinks only ever see the redacted event: no secret reaches a log, a row or a webhook.
+        event = redact_event(event)
         for sink in self._sinks:
             try:
                 sink.handle(event)
@@ -30,12 +33,21 @@ class EventBus:
                 self.failures += 1
                 stream = self._errors or sys.stderr
                 name = type(sink).__name__
-                print(
-                    f"safeship: event sink {name} failed on {event.event}: {_one_line(exc)}",
-                    file=stream,
-                )
+                message = f"safeship: event sink {name} failed on {event.event}: {_one_line(exc)}"
+                print(redact(message), file=stream)
 
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def redact_event(event: Event) -> Event:
+    return event.model_copy(
+        update={
+            "attributes": redact_data(event.attributes),
+            "version": redact(event.version) if event.version else event.version,
+            "commit": redact(event.commit) if event.commit else event.commit,
+            "triggered_by": redact(event.triggered_by) if event.triggered_by else None,
+        }
+    )
