@@ -50,3 +50,7 @@ class Target(Protocol):
     def down(self) -> None:
         """Stop every release of this environment."""
         ...
+
+    def variables(self) -> dict[str, str]:
+        """The environment variables the target gives a release (for env checks and drift)."""
+        ...

@@ -359,6 +359,10 @@ class LocalTarget:
                 self._remove_record(record.version, record.pid)
         return sorted(found, key=lambda r: r.started_at)
 
+    def variables(self) -> dict[str, str]:
+        """The variables a new release gets from the config (not the whole process env)."""
+        return dict(self.settings.env)
+
     def down(self) -> None:
         """Stop every release; one that will not die does not keep the others running."""
         errors: list[str] = []
