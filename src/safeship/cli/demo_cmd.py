@@ -37,9 +37,9 @@ def run(keep: bool) -> int:
 
 
 def load_table(result: DemoResult) -> Table:
-    table = Table(title="load generator totals (per release that answered)", title_justify="left")
-    for column in ("release", "ok", "failed"):
-        table.add_column(column, justify="left" if column == "release" else "right")
+    table = Table(title="load generator totals", title_justify="left")
+    for column in ("answered by", "ok", "failed"):
+        table.add_column(column, justify="right" if column != "answered by" else "left")
     for release in result.load.releases():
         table.add_row(release, str(result.load.ok[release]), str(result.load.failed[release]))
     return table

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+from safeship.pipeline.states import TERMINAL
 from safeship.registry import DeploymentRecord
 from safeship.routing.base import Backend, BackendStats
 
@@ -52,7 +53,12 @@ def live_view(snapshot: LiveSnapshot) -> Group:
         (snapshot.status.value, _STATUS_STYLE.get(snapshot.status.value, "bold")),
         f"{step} · {snapshot.elapsed:.1f}s",
     )
-    return Group(header, stats_table("traffic this step", snapshot.weights, snapshot.window))
+    final = snapshot.status in TERMINAL
+    title = "traffic during the rollout" if final else "traffic this step"
+    weights = dict(snapshot.weights)
+    for name in snapshot.window:
+        weights.setdefault(name, 0)  # a rolled-back release still shows what it got
+    return Group(header, stats_table(title, weights, snapshot.window))
 
 
 def outcome_line(outcome: DeploymentOutcome) -> Text:
@@ -67,17 +73,21 @@ def outcome_line(outcome: DeploymentOutcome) -> Text:
 
 def history_table(records: Sequence[DeploymentRecord]) -> Table:
     table = Table(title="deployment history", title_justify="left")
-    for column in ("id", "environment", "version", "status", "duration", "requests", "reason"):
-        table.add_column(column)
+    several = len({r.environment for r in records}) > 1
+    columns = ["id", *(["environment"] if several else []), "version", "status", "duration"]
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    table.add_column("requests (errors)")
+    table.add_column("reason", ratio=1)
     for r in records:
         traffic = r.metadata.get("traffic") or {}
         requests = ", ".join(
-            f"{name}: {t['requests']} ({t['errors']} err)" for name, t in traffic.items()
+            f"{name} {t['requests']} ({t['errors']})" for name, t in traffic.items()
         )
         duration = r.duration_seconds
         table.add_row(
             r.id[:8],
-            r.environment,
+            *([r.environment] if several else []),
             r.version,
             Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
             f"{duration:.1f}s" if duration is not None else "-",

@@ -337,6 +337,15 @@ class _Run:
             result[name] = {"requests": delta.requests, "errors": delta.errors}
         return result
 
+    def rollout_window(self) -> dict[str, BackendStats]:
+        """Stats per release since traffic started moving (for the final live frame)."""
+        names = {self.version} | ({self.stable.name} if self.stable else set())
+        try:
+            window = _window(self.d.router.stats(), self.baseline)
+        except Exception:
+            return {}
+        return {name: stats for name, stats in window.items() if name in names}
+
     def promote(self) -> DeploymentOutcome:
         traffic = self.traffic()
         mine = traffic.get(self.version, {"requests": 0, "errors": 0})
@@ -351,7 +360,7 @@ class _Run:
             metadata={"traffic": traffic},
         )
         self.emit("deployment.succeeded", traffic=traffic, health_score=score)
-        self.progress()
+        self.progress(self.rollout_window())
         return DeploymentOutcome(self.deployment_id, self.version, Status.SUCCEEDED, None, traffic)
 
     def roll_back(self, reason: str) -> DeploymentOutcome:
@@ -383,7 +392,7 @@ class _Run:
             )
             self.emit("rollback.completed", reason=reason, traffic=traffic)
             self.emit("deployment.failed", status=Status.ROLLED_BACK.value, reason=reason)
-            self.progress()
+            self.progress(self.rollout_window())
         return DeploymentOutcome(
             self.deployment_id, self.version, Status.ROLLED_BACK, reason, traffic
         )
