@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from safeship import _processes
 from safeship.config.models import LocalTargetSettings
 from safeship.targets.base import Release, TargetError
 from safeship.targets.local import LocalTarget
@@ -341,6 +342,32 @@ def test_stale_pid_file_never_signals_a_stranger(
     finally:
         stranger.kill()
         stranger.wait(timeout=5)
+
+
+def test_stale_pid_file_never_signals_another_child_of_ours(
+    make_target: MakeTarget, state_dir: Path, tmp_path: Path
+) -> None:
+    # The pid now belongs to another unreaped child of this process (as the router is): being
+    # our child does not make it the release the pid file names, whose start time differs.
+    other = _processes.spawn_detached(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env=dict(os.environ),
+        cwd=tmp_path,
+        log_path=tmp_path / "other.log",
+    )
+    try:
+        release = Release("test", "v9", 1, other.pid, time.time())
+        record = {**release.__dict__, "start_ticks": 1, "command": ["x"]}
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / "v9.json").write_text(json.dumps(record))
+        target = make_target()
+        assert not target.is_alive(release)
+        target.stop(release)
+        assert _processes.is_running(other.pid)  # not signalled
+        assert target.releases() == []
+        assert not (state_dir / "v9.json").exists()
+    finally:
+        assert _processes.terminate(other.pid, 0, group=True)
 
 
 # -- the demo app's own process contract ---------------------------------------------------

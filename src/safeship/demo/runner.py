@@ -7,12 +7,12 @@ its requests once it takes traffic and is rolled back on its own while v2 keeps 
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safeship._processes import free_port as free_port  # also imported from here (benchmarks)
 from safeship.config import LoadedConfig, load_config
 from safeship.demo.load import NO_RELEASE, LoadGenerator, LoadTotals
 from safeship.pipeline import operations
@@ -69,12 +69,6 @@ class DemoResult:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_demo_config(workdir: Path, port: int, bake_time: float = 3.0) -> LoadedConfig:

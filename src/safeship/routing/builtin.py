@@ -10,7 +10,6 @@ import contextlib
 import errno
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,12 +21,8 @@ from typing import Any
 
 import httpx
 
+from safeship import _processes
 from safeship.routing.base import Backend, BackendStats, RouterError
-
-# Popen objects of the routers this process started, kept for the life of the process:
-# polling them reaps a router that exited (a zombie would still look alive to os.kill), and
-# keeping them referenced avoids Popen's "still running" warning when a BuiltinRouter is dropped.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class BuiltinRouter:
                 )
             # It may still be starting (another command just launched it): wait for health.
             while self._health_pid(info) != info.pid:
-                if time.monotonic() > deadline or not _pid_alive(info.pid):
+                if time.monotonic() > deadline or not _alive(info.pid):
                     raise RouterError(
                         f"the {self.environment} router (pid {info.pid}) does not answer"
                         f" on its admin port {info.admin_port}"
@@ -103,14 +98,15 @@ class BuiltinRouter:
             raise RouterError(f"port {self.port} is already in use by another process")
         proc = self._spawn()
         while time.monotonic() < deadline:
-            code = proc.poll()
+            code = _processes.exit_code(proc.pid)
             if code is not None:
+                _processes.reap(proc.pid)
                 raise RouterError(self._exit_reason(code))
             info = self._read_info()
             if info is not None and info.pid == proc.pid and self._health_pid(info) == proc.pid:
                 return
             time.sleep(0.05)
-        _terminate(proc.pid, grace=1.0)
+        _processes.terminate(proc.pid, 1.0, group=False)
         raise RouterError(
             f"the {self.environment} router did not become ready within"
             f" {self.startup_timeout:g} s (see {self.log_path})"
@@ -128,9 +124,9 @@ class BuiltinRouter:
         with contextlib.suppress(httpx.HTTPError), self._client() as client:
             client.post(self._admin_url(info, "/admin/shutdown"))
         # In-flight requests may take up to the grace period to finish.
-        if not _wait_exit(info.pid, self.grace + 2.0):
-            _terminate(info.pid, grace=2.0)
-        if _pid_alive(info.pid):
+        if not _processes.wait_exited(info.pid, self.grace + 2.0):
+            _processes.terminate(info.pid, 2.0, group=False)
+        if _alive(info.pid):
             raise RouterError(f"the {self.environment} router (pid {info.pid}) did not stop")
         # A killed router could not remove its own file.
         self._remove_info_if(info.pid)
@@ -210,23 +206,14 @@ class BuiltinRouter:
             str(self.grace),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with self.log_path.open("ab") as log:
-            try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    # Own session: the terminal's SIGINT/SIGHUP do not reach the router.
-                    start_new_session=True,
-                    # Do not pin the caller's working directory, nor import from it.
-                    cwd=self.state_dir,
-                    env=env,
-                )
-            except OSError as exc:
-                raise RouterError(f"cannot start the router: {exc}") from exc
-        _CHILDREN[proc.pid] = proc
-        return proc
+        try:
+            # Detached: the terminal's SIGINT/SIGHUP do not reach the router. cwd=state_dir:
+            # do not pin the caller's working directory, nor import from it.
+            return _processes.spawn_detached(
+                cmd, env=env, cwd=self.state_dir, log_path=self.log_path
+            )
+        except OSError as exc:
+            raise RouterError(f"cannot start the router: {exc}") from exc
 
     def _exit_reason(self, code: int) -> str:
         try:
@@ -253,7 +240,7 @@ class BuiltinRouter:
         info = self._read_info()
         if info is None:
             return None
-        if not _pid_alive(info.pid):
+        if not _alive(info.pid):
             self._remove_info_if(info.pid)
             return None
         return info
@@ -278,45 +265,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is None:
-            return True
-        del _CHILDREN[pid]  # reaped; the pid may be reused from now on
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    # A zombie is dead for our purposes (its parent has not reaped it yet).
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+def _alive(pid: int) -> bool:
+    """Whether the router process is alive (a zombie is not); a dead child of ours is reaped.
+
+    Unlike a release, a router is signalled by pid alone, never as a group, and only while it is
+    alive: nothing needs its pid kept from reuse once it is dead.
+    """
+    if _processes.is_running(pid):
         return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _terminate(pid: int, grace: float) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; bounded."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        if _wait_exit(pid, wait):
-            return
+    _processes.reap(pid)
+    return False
 
 
 def _one_line(text: str) -> str:

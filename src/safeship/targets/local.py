@@ -13,8 +13,9 @@ Decisions:
   running one may be serving traffic, and only the pipeline knows whether stopping it is safe.
 - A failed start kills the process group and removes the pid file; the log is kept, since it is
   the only record of why the release failed.
-- A pid is signalled only when it is verifiably the process we started: an unreaped child of
-  this process, or one whose start time (``/proc/PID/stat`` field 22) matches the pid file.
+- A pid is signalled only when it is verifiably the process we started: one whose start time
+  (``/proc/PID/stat`` field 22) matches the pid file, or an unreaped child of this process (see
+  safeship._processes for why each rules out pid reuse, and why a zombie counts as dead).
   When a release's leader is found dead (is_alive, releases), what it left in its process group
   is SIGKILLed before the leader is reaped.
 - "Listening" means the port accepts a TCP connection. The port is picked free just before the
@@ -23,33 +24,23 @@ Decisions:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safeship import _processes
 from safeship.config.models import LocalTargetSettings
 from safeship.targets.base import Release, TargetError
 
 _POLL = 0.05
-# How long to wait for a release's leader to exit after SIGKILL before giving up.
-_KILL_WAIT = 3.0
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _PYTHON_NAMES = ("python", "python3")
-# Without /proc (e.g. macOS) liveness falls back to kill(pid, 0) and no start-time check.
-_HAVE_PROC = Path("/proc/self/stat").exists()
-
-# Children started by this process, by pid. Module-level because a child belongs to the process,
-# not to one LocalTarget object: holding the Popen keeps the pid ours (unreaped) until we reap it.
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -65,85 +56,6 @@ class _Record:
 
     def release(self, environment: str) -> Release:
         return Release(environment, self.version, self.port, self.pid, self.started_at)
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks) of a process from /proc, or None if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name (field 2) is in parentheses and may itself contain spaces or ")".
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])
-
-
-def _start_ticks(pid: int) -> int | None:
-    stat = _proc_stat(pid) if _HAVE_PROC else None
-    return stat[1] if stat else None
-
-
-def _exit_code(pid: int) -> int | None:
-    """Exit code of our exited child (negative: killed by that signal), or None while it runs.
-
-    WNOWAIT leaves the child unreaped: a zombie keeps its pid and process group id from being
-    reused, so the group can still be signalled safely. _reap() collects it afterwards.
-    """
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:  # reaped elsewhere (e.g. by a SIGCHLD handler)
-        _children.pop(pid, None)
-        return 0
-    if info is None:
-        return None
-    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-
-
-def _exited(pid: int) -> bool:
-    """Whether the process has exited (a zombie counts as exited)."""
-    if pid in _children:
-        return _exit_code(pid) is not None
-    if _HAVE_PROC:
-        stat = _proc_stat(pid)
-        return stat is None or stat[0] in ("Z", "X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _reap(pid: int) -> int | None:
-    """Collect an exited child of ours; its exit code, or None if it was not ours."""
-    proc = _children.pop(pid, None)
-    if proc is None:
-        return None
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        return proc.wait(timeout=_KILL_WAIT)
-    return None
-
-
-def _killpg(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _wait_exited(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not _exited(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL)
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _listening(port: int) -> bool:
@@ -222,12 +134,14 @@ class LocalTarget:
 
     def _is_ours(self, pid: int, version: str) -> bool:
         """Whether ``pid`` is verifiably the process we started for ``version``."""
-        if pid in _children:
-            return True  # unreaped child: the pid cannot have been reused
         record = self._read_record(self._pid_file(version))
-        if record is None or record.pid != pid:
-            return False
-        return record.start_ticks is None or record.start_ticks == _start_ticks(pid)
+        if record is not None and record.pid == pid and record.start_ticks is not None:
+            # Checked even for a child of ours: the pid may have been reused by another child
+            # (the router, another release) since this pid file was written.
+            return record.start_ticks == _processes.start_ticks(pid)
+        if _processes.is_child(pid):
+            return True  # unreaped child: the pid cannot have been reused
+        return record is not None and record.pid == pid
 
     # -- Target protocol -------------------------------------------------------------------
 
@@ -246,7 +160,7 @@ class LocalTarget:
             raise TargetError(
                 f"working directory not found: {cwd} (environments.{self.environment}.target.cwd)"
             )
-        port = _free_port()
+        port = _processes.free_port()
         argv = [
             a.replace("{port}", str(port)).replace("{version}", version)
             for a in self.settings.command
@@ -256,28 +170,19 @@ class LocalTarget:
         env = {**os.environ, **self.settings.env, "SAFESHIP_VERSION": version, "PORT": str(port)}
 
         log = self.log_file(version)
-        with log.open("ab") as out:
-            offset = out.tell()
-            try:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-                if offset == 0:
-                    log.unlink(missing_ok=True)  # nothing ever ran: no empty log left behind
-                what = "not found" if isinstance(exc, FileNotFoundError) else "not executable"
-                where = f"environments.{self.environment}.target.command"
-                raise TargetError(f"command {what}: {self.settings.command[0]} ({where})") from None
-        _children[proc.pid] = proc
+        offset = log.stat().st_size if log.exists() else 0  # this start's output begins here
+        try:
+            proc = _processes.spawn_detached(argv, env=env, cwd=cwd, log_path=log)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            if offset == 0:
+                log.unlink(missing_ok=True)  # nothing ever ran: no empty log left behind
+            what = "not found" if isinstance(exc, FileNotFoundError) else "not executable"
+            where = f"environments.{self.environment}.target.command"
+            raise TargetError(f"command {what}: {self.settings.command[0]} ({where})") from None
         started_at = time.time()
         try:
-            record = _Record(proc.pid, port, version, started_at, _start_ticks(proc.pid), argv)
+            ticks = _processes.start_ticks(proc.pid)
+            record = _Record(proc.pid, port, version, started_at, ticks, argv)
             # Written before waiting, so a safeship killed meanwhile leaves a findable release.
             self._write_record(record)
             self._wait_listening(proc.pid, port, version, log, offset)
@@ -291,7 +196,7 @@ class LocalTarget:
     def _wait_listening(self, pid: int, port: int, version: str, log: Path, offset: int) -> None:
         deadline = time.monotonic() + self.settings.start_timeout
         while True:
-            code = _exit_code(pid)
+            code = _processes.exit_code(pid)
             if code is not None:
                 how = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
                 said = _last_line(log, offset) or f"no output (log: {log})"
@@ -307,18 +212,15 @@ class LocalTarget:
 
     def _kill(self, pid: int) -> None:
         """SIGKILL the whole process group, then collect the leader if it is our child."""
-        _killpg(pid, signal.SIGKILL)
-        _wait_exited(pid, _KILL_WAIT)
-        _reap(pid)
+        _processes.terminate(pid, 0, group=True)
 
     def is_alive(self, release: Release) -> bool:
         if release.pid is None or not self._is_ours(release.pid, release.version):
             return False
-        if _exited(release.pid):
+        if not _processes.is_running(release.pid):
             # The release is dead. Its leader is a zombie (so its group id is still safe to use):
             # kill what it left in its group, then collect it if it is our child.
-            _killpg(release.pid, signal.SIGKILL)
-            _reap(release.pid)
+            self._kill(release.pid)
             return False
         return True
 
@@ -335,15 +237,10 @@ class LocalTarget:
             # Gone, or the pid now belongs to someone else: nothing of ours to signal.
             self._remove_record(release.version, pid)
             return
-        if not _exited(pid):
-            _killpg(pid, signal.SIGTERM)
-            _wait_exited(pid, self.settings.stop_timeout)
-        # Also after a graceful exit: children the release left behind in its group go too.
-        # The leader is still an unreaped zombie here when it is ours, so the group id is safe.
-        _killpg(pid, signal.SIGKILL)
-        if not _wait_exited(pid, _KILL_WAIT):
+        # The group is SIGKILLed also after a graceful exit: children the release left behind
+        # in it go too. The leader, if ours, is an unreaped zombie until then: the group id is safe.
+        if not _processes.terminate(pid, self.settings.stop_timeout, group=True):
             raise TargetError(f"release {release.version} (pid {pid}) did not exit after SIGKILL")
-        _reap(pid)
         self._remove_record(release.version, pid)
 
     def releases(self) -> list[Release]:

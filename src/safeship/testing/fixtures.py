@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from safeship._processes import free_port, is_running
 from safeship.config import LoadedConfig, load_config
 from safeship.demo.load import LoadGenerator
-from safeship.demo.runner import free_port
 from safeship.pipeline import operations
 from safeship.pipeline.environment import Environment, open_environment
 
@@ -92,14 +92,6 @@ def make_workspace(
     return Workspace(root, load_config(root / "safeship.toml"), port)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def workspace_factory(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
     made: list[Workspace] = []
@@ -117,7 +109,7 @@ def workspace_factory(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
         ws.pids()
         seen |= ws.seen_pids
         operations.down(ws.loaded, ENV)
-    left = sorted(pid for pid in seen if _alive(pid))
+    left = sorted(pid for pid in seen if is_running(pid))
     for pid in left:
         os.kill(pid, 9)
     assert not left, f"processes left running after the test: {left}"

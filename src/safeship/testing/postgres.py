@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from safeship._processes import free_port
 
 DEFAULT_BINDIR = "/usr/lib/postgresql/15/bin"
 _START_ATTEMPTS = 3
@@ -81,13 +82,6 @@ def _as_server_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
@@ -129,7 +123,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
         for attempt in range(1, _START_ATTEMPTS + 1):
             # The port can be taken between probing and binding; retry with a new one.
-            port = _free_port()
+            port = free_port()
             options = (
                 f"-p {port} -k {base} -c listen_addresses=127.0.0.1 "
                 # Durability is pointless for a throwaway test server and costs time.
