@@ -32,6 +32,8 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/rollback_time.py
+	$(BIN)/python benchmarks/health_fanout.py
+	$(BIN)/python benchmarks/env_check.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache

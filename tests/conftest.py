@@ -3,4 +3,6 @@
 pytest_plugins = [
     "safeship.testing.postgres",
     "safeship.testing.fixtures",
+    "safeship.testing.redis",
+    "safeship.testing.services",
 ]

@@ -8,7 +8,17 @@ from typing import Any
 
 # Built-in adapters, also found when safeship runs from a source tree without its metadata.
 _BUILTIN: dict[str, dict[str, str]] = {
-    "safeship.targets": {"local": "safeship.targets.local:LocalTarget"},
+    "safeship.targets": {
+        "local": "safeship.targets.local:LocalTarget",
+        "railway": "safeship.targets.railway:RailwayTarget",
+        "command": "safeship.targets.command:CommandTarget",
+    },
+    "safeship.paths": {
+        "github-actions": "safeship.paths.github_actions:GitHubActionsPath",
+        "railway-native": "safeship.paths.railway_native:RailwayNativePath",
+        "circleci": "safeship.paths.circleci:CircleCIPath",
+        "local": "safeship.paths.local:LocalPath",
+    },
     "safeship.routers": {"builtin": "safeship.routing.builtin:BuiltinRouter"},
 }
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 def exit_code_for(exc: BaseException) -> tuple[int, str]:
     from safeship.config import ConfigError
+    from safeship.envschema.problems import EnvSchemaError, EnvSourceError
+    from safeship.paths.base import PathError
+    from safeship.paths.failover import AllPathsFailed
     from safeship.pipeline.deploy import DeployRefused
     from safeship.pipeline.lock import EnvironmentLocked
     from safeship.pipeline.operations import RollbackImpossible
@@ -14,12 +17,12 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     from safeship.targets.base import TargetError
 
     text = str(exc).strip()
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigError | EnvSchemaError | EnvSourceError):
         # Several problems in one file: one line each.
         return 2, "\n".join(exc.problems)
     if isinstance(exc, DeployRefused | EnvironmentLocked | RollbackImpossible | PluginNotFound):
         return 2, text
-    if isinstance(exc, TargetError | RouterError | RegistryError):
+    if isinstance(exc, TargetError | RouterError | RegistryError | PathError | AllPathsFailed):
         return 1, text
     first = text.splitlines()[0] if text else ""
     return 1, (

@@ -115,6 +115,71 @@ def demo(
 
 # -- command groups added by later features register here --
 
+from safeship.cli.env_cmd import env_app  # noqa: E402  (typer only: the core loads per command)
+from safeship.cli.paths_cmd import paths_app  # noqa: E402  (typer only, as above)
+
+app.add_typer(env_app, name="env")
+app.add_typer(paths_app, name="paths")
+
+
+# Health verification on its own (levels 1-4); exit 0 healthy, 1 unhealthy, 2 usage error.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 1 when degraded too.")]
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Base URL to check instead of the environment's port.")
+]
+
+
+@app.command()
+def health(
+    url: Annotated[str, typer.Argument(help="The service's base URL, e.g. http://127.0.0.1:8080.")],
+    deep: Annotated[bool, typer.Option("--deep", help="Also judge the deep endpoint.")] = False,
+    path: Annotated[str, typer.Option(help="Basic health path.")] = "/api/health",
+    deep_path: Annotated[str, typer.Option(help="Deep health path.")] = "/api/health/deep",
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 5.0,
+    strict: StrictOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Check a running service's health endpoint (and its deep endpoint); no config needed."""
+    from safeship.cli import health_cmd
+
+    raise typer.Exit(
+        health_cmd.run_health(url, deep, path, deep_path, timeout, strict, json_output)
+    )
+
+
+@app.command()
+def smoke(
+    environment: Annotated[
+        str | None, typer.Argument(help="Environment (its smoke flows).")
+    ] = None,
+    url: UrlOption = None,
+    strict: StrictOption = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run an environment's smoke flows against its port (or --url)."""
+    from safeship.cli import health_cmd
+
+    raise typer.Exit(health_cmd.run_smoke(config, environment, url, strict, json_output))
+
+
+@app.command()
+def baseline(
+    environment: Annotated[str | None, typer.Argument(help="Environment to compare with.")] = None,
+    url: UrlOption = None,
+    path: Annotated[str | None, typer.Option(help="Path to sample.")] = None,
+    requests: Annotated[int | None, typer.Option(help="Requests to send.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests at a time.")] = None,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Sample latency and errors; compare with the last successful deployment's baseline."""
+    from safeship.cli import health_cmd
+
+    overrides = {"path": path, "requests": requests, "concurrency": concurrency}
+    raise typer.Exit(health_cmd.run_baseline(config, environment, url, overrides, json_output))
+
 
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:

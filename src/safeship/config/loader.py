@@ -14,7 +14,7 @@ from safeship.config.models import SafeshipConfig
 CONFIG_FILENAME = "safeship.toml"
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
-_HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(#.*)?$")
 _ASSIGNMENT = re.compile(
     r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
 )
@@ -93,11 +93,35 @@ def parse_config(source: str, filename: str = CONFIG_FILENAME) -> SafeshipConfig
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            path = tuple(str(part) for part in error["loc"])
+            path = _data_path(data, error["loc"])
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                path += (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
             line = locate_key(source, path)
             key = ".".join(path) if path else "(top level)"
             problems.append(f"{filename}:{line or '?'}: {key}: {_message(error)}")
         raise ConfigError(problems) from None
+
+
+def _data_path(data: object, loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The error location as keys of the file: without the tags pydantic inserts for unions.
+
+    A discriminated union (e.g. a check's ``type``) puts the tag in the location
+    (``checks.0.http.url``); it is dropped where the data has no such key but a ``type``
+    with that value.
+    """
+    path: list[str] = []
+    current: object = data
+    for part in loc:
+        if isinstance(current, dict):
+            if part not in current and current.get("type") == part:
+                continue
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            current = None
+        path.append(str(part))
+    return tuple(path)
 
 
 def _message(error: object) -> str:
@@ -107,6 +131,11 @@ def _message(error: object) -> str:
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key"
+    if kind == "union_tag_not_found":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown type {ctx.get('tag')!r} (expected one of: {ctx.get('expected_tags')})"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 
@@ -115,20 +144,36 @@ def _split_key(text: str) -> tuple[str, ...]:
     return tuple(part.strip("\"'") for part in _KEY_PART.findall(text))
 
 
+def _table_path(
+    keys: tuple[str, ...], arrays: dict[tuple[str, ...], int], new_element: bool
+) -> tuple[str, ...]:
+    """A table header's keys with array-of-tables indexes inserted (``[[a]]`` -> a.N)."""
+    resolved: tuple[str, ...] = ()
+    for position, key in enumerate(keys):
+        resolved += (key,)
+        if new_element and position == len(keys) - 1:
+            arrays[resolved] = arrays.get(resolved, -1) + 1
+        if resolved in arrays:
+            resolved += (str(arrays[resolved]),)
+    return resolved
+
+
 def locate_key(source: str, path: tuple[str, ...]) -> int | None:
     """The line defining the longest prefix of ``path`` (1-based), or None.
 
     A missing key is reported at the table that should hold it; a key inside an inline table
     at the line of that inline table; a table only defined through its sub-tables at the first.
+    Elements of an array of tables (``[[a.b]]``) are numbered as in the path: ``a.b.0``.
     """
     best_line: int | None = None
     best_len = 0
     first_within: int | None = None
     table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}  # array of tables -> index of its last element
     for number, line in enumerate(source.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
-            table = _split_key(header.group(1))
+            table = _table_path(_split_key(header.group(2)), arrays, header.group(1) == "[[")
             defined = table
         else:
             assignment = _ASSIGNMENT.match(line)

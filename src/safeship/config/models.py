@@ -7,6 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# The health table and its levels live in their own module; re-exported here.
+from safeship.config.health import HealthSettings as HealthSettings
+from safeship.paths.settings import PathsSettings
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -14,6 +18,9 @@ class _Model(BaseModel):
 
 class ProjectSettings(_Model):
     name: str = "app"
+    # The environment-variable schema, relative to safeship.toml; `safeship deploy` checks the
+    # target's variables against it before starting a release when the file exists.
+    env_schema: str = "env.schema.toml"
 
 
 class RegistrySettings(_Model):
@@ -41,23 +48,6 @@ class LocalTargetSettings(_Model):
 
 class BuiltinRouterSettings(_Model):
     type: Literal["builtin"] = "builtin"
-
-
-class HealthSettings(_Model):
-    path: str = "/api/health"
-    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
-    # Bounded retries while the release starts, with a short backoff between them.
-    retries: Annotated[int, Field(ge=0, le=100)] = 20
-    backoff: Annotated[float, Field(ge=0, le=10)] = 0.2
-    # How often the pipeline re-checks health while a release takes traffic.
-    interval: Annotated[float, Field(gt=0, le=60)] = 0.5
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError("must start with /")
-        return path
 
 
 class RollbackRules(_Model):
@@ -100,6 +90,8 @@ class SafeshipConfig(_Model):
     project: ProjectSettings = ProjectSettings()
     registry: RegistrySettings = RegistrySettings()
     environments: dict[str, EnvironmentSettings]
+    # Deploy paths in failover order (`safeship paths check`); not yet used by `deploy`.
+    paths: PathsSettings = Field(default_factory=lambda: PathsSettings.model_validate({}))
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

@@ -1,12 +1,16 @@
 """A demo web service whose versions misbehave on purpose, for trying safeship's safety nets.
 
-Standard library only, so it also runs as a plain script (examples/demo-app/app.py links here)::
+Standard library only (its health endpoints use safeship.appkit, itself standard library only),
+so it also runs as a plain script from a checkout (examples/demo-app/app.py links here)::
 
     SAFESHIP_VERSION=v2 DEMO_BEHAVIOUR_V2=error_rate=0.2 \
         python -m safeship.demo.demo_app --port 8000
 
 Endpoints: ``GET /api/health`` and ``GET /api/v1/items``; every response carries
-``X-Release-Version``. The behaviour comes from ``DEMO_BEHAVIOUR`` (all versions), overridden by
+``X-Release-Version``. The health endpoints are served by safeship.appkit's WSGI app:
+``/api/health`` (liveness, as the behaviour says), ``/api/health/ready`` and
+``/api/health/deep`` (the catalogue, and the HTTP dependency at ``DEMO_DEPENDENCY_URL`` when
+that variable is set). The behaviour comes from ``DEMO_BEHAVIOUR`` (all versions), overridden by
 ``DEMO_BEHAVIOUR_<VERSION>`` (see :func:`behaviour_env_name`). A spec is comma-separated items:
 ``healthy``, ``crash_on_start``, ``error_rate=F``, ``latency_ms=N``, ``health_status=S``,
 ``crash_after=SECONDS``, ``unhealthy_after=SECONDS`` (the health endpoint answers 500 from then on).
@@ -18,6 +22,7 @@ bad arguments, 3 when the port cannot be bound.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -28,15 +33,26 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
+try:
+    from safeship.appkit.checks import http_check
+except ImportError:  # run as a plain script from a checkout: safeship's source is 2 levels up
+    sys.path.insert(
+        0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    )
+    from safeship.appkit.checks import http_check
+from safeship.appkit.core import HealthChecks, Outcome
+from safeship.appkit.wsgi import WSGIApp, wsgi_app
+
 EXIT_CRASH = 1
 EXIT_BAD_SPEC = 2
 EXIT_PORT_TAKEN = 3
+
+HEALTH_PREFIX = "/api/health"
 
 ITEMS: list[dict[str, Any]] = [
     {"id": 1, "name": "anvil", "price_cents": 4999},
@@ -139,7 +155,26 @@ class _Server(ThreadingHTTPServer):
         self.behaviour = behaviour
         self.counter = _Counter()
         self.started = time.monotonic()
+        self.health = wsgi_app(_health_checks(self))
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def health_status(self) -> int:
+        """The HTTP status liveness answers: the behaviour's, or 500 once unhealthy_after."""
+        turned = self.behaviour.unhealthy_after
+        if turned is not None and time.monotonic() - self.started >= turned:
+            return 500
+        return self.behaviour.health_status
+
+
+def _health_checks(server: _Server) -> HealthChecks:
+    health = HealthChecks(
+        HEALTH_PREFIX, info={"version": server.version}, liveness=server.health_status
+    )
+    health.add("catalogue", lambda: Outcome("ok", f"{len(ITEMS)} items"), timeout=1.0)
+    dependency = os.environ.get("DEMO_DEPENDENCY_URL")
+    if dependency:
+        health.add("dependency", http_check(dependency, timeout=1.0))
+    return health
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -154,28 +189,50 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a line per request would flood the release log."""
 
     def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), [("Content-Type", "application/json")])
+
+    def _send_bytes(self, status: int, data: bytes, headers: list[tuple[str, str]]) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Release-Version", self.server.version)
         self.end_headers()
         self.wfile.write(data)
 
+    def _serve_wsgi(self, app: WSGIApp, path: str) -> None:
+        """Answer through a WSGI app, keeping this server's HTTP/1.1 keep-alive handling."""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": self.path.partition("?")[2],
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": self.request_version,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> None:
+            started.append((status, headers))
+
+        data = b"".join(app(environ, start_response))
+        status, headers = started[-1]
+        self._send_bytes(int(status.split()[0]), data, headers)
+
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         behaviour, version = self.server.behaviour, self.server.version
-        if path == "/api/health":
-            now = datetime.now(UTC).isoformat()
-            status = behaviour.health_status
-            turned = behaviour.unhealthy_after
-            if turned is not None and time.monotonic() - self.server.started >= turned:
-                status = 500
-            if status == 200:
-                self._send(200, {"status": "healthy", "timestamp": now, "version": version})
-            else:
-                body = {"status": "unhealthy", "timestamp": now, "version": version}
-                self._send(status, body)
+        if path == HEALTH_PREFIX or path.startswith(HEALTH_PREFIX + "/"):
+            self._serve_wsgi(self.server.health, path)
         elif path == "/api/v1/items":
             if behaviour.latency_ms:
                 time.sleep(behaviour.latency_ms / 1000)

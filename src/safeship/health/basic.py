@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import httpx
 
 from safeship.config.models import HealthSettings
-from safeship.health.base import CheckResult, CheckStatus
+from safeship.health.base import CheckResult, CheckStatus, one_line
 
 NAME = "http"
 # Retry sleeps grow from settings.backoff by this factor, up to max(_BACKOFF_CAP, backoff).
@@ -27,7 +27,7 @@ def _client_for(client: httpx.Client | None, settings: HealthSettings) -> Iterat
         yield own
 
 
-def _refused(exc: BaseException) -> bool:
+def connection_refused(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     for _ in range(10):  # bounded walk down the exception chain
         if seen is None:
@@ -36,10 +36,6 @@ def _refused(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:200]
 
 
 def check_http(
@@ -62,9 +58,11 @@ def check_http(
     except httpx.TimeoutException:
         return result("failed", f"timeout after {settings.timeout:g}s")
     except httpx.ConnectError as exc:
-        return result("failed", "connection refused" if _refused(exc) else _one_line(str(exc)))
+        return result(
+            "failed", "connection refused" if connection_refused(exc) else one_line(str(exc))
+        )
     except httpx.HTTPError as exc:
-        return result("failed", _one_line(f"{type(exc).__name__}: {exc}"))
+        return result("failed", one_line(f"{type(exc).__name__}: {exc}"))
 
     code = response.status_code
     if code != 200:

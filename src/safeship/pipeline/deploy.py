@@ -15,9 +15,15 @@ from typing import Any
 
 from safeship.config.models import EnvironmentSettings
 from safeship.events import Event, EventBus, EventName
+from safeship.health.base import CheckResult
+from safeship.health.base import score as check_score
 from safeship.health.basic import check_http, wait_until_healthy
+from safeship.health.resolve import ResolveError
+from safeship.health.verify import reason as check_reason
+from safeship.health.verify import run_baseline, stopping, verify_levels_2_3
 from safeship.pipeline.analysis import error_rate_verdict, health_score
 from safeship.pipeline.states import TAKES_TRAFFIC, TERMINAL, Status, check_transition
+from safeship.redaction import redact, redact_data
 from safeship.registry import Registry
 from safeship.routing.base import Backend, BackendStats, Router
 from safeship.targets.base import Release, Target, TargetError
@@ -83,6 +89,7 @@ class Deployer:
         registry: Registry,
         bus: EventBus,
         on_progress: Callable[[LiveSnapshot], None] | None = None,
+        env_gate: Callable[[], list[str]] | None = None,
     ) -> None:
         self.environment = environment
         self.settings = settings
@@ -91,6 +98,8 @@ class Deployer:
         self.registry = registry
         self.bus = bus
         self._on_progress = on_progress
+        # Checks the target's variables against the env schema; returns the problems (redacted).
+        self.env_gate = env_gate
 
     # -- the deployment -------------------------------------------------------------------
 
@@ -129,6 +138,8 @@ class _Run:
         self.started = time.monotonic()
         self.baseline: dict[str, BackendStats] = {}
         self.deployment_id = ""
+        # Health checks of the new release (levels 1-4), for the score and the registry.
+        self.checks: list[CheckResult] = []
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -197,7 +208,7 @@ class _Run:
         )
         self.emit("deployment.started", strategy=self.strategy)
         try:
-            failure = self.start_release() or self.verify_release()
+            failure = self.validate_env() or self.start_release() or self.verify_release()
             if failure:
                 return self.fail(failure)
             return self.shift_traffic()
@@ -221,6 +232,22 @@ class _Run:
             if isinstance(exc, KeyboardInterrupt):
                 raise Interrupted(outcome) from exc
             raise
+
+    def validate_env(self) -> str | None:
+        """The env gate: an invalid environment fails the deployment before any release starts."""
+        if self.d.env_gate is None:
+            return None
+        self.advance(Status.VALIDATING)
+        self.emit("stage.started", stage="env")
+        self.progress()
+        problems = self.d.env_gate()
+        if problems:
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+            reason = f"environment check failed ({count}): " + "; ".join(problems)
+            self.emit("stage.failed", stage="env", reason=reason, problems=problems)
+            return reason
+        self.emit("stage.passed", stage="env")
+        return None
 
     def start_release(self) -> str | None:
         self.advance(Status.DEPLOYING)
@@ -247,22 +274,73 @@ class _Run:
         result = wait_until_healthy(
             release.url, self.d.settings.health, lambda: self.d.target.is_alive(release)
         )
-        self.emit(
-            "check.completed",
-            check=result.name,
-            status=result.status,
-            latency_ms=round(result.latency_ms, 1),
-            detail=result.detail,
-        )
+        self.record_checks([result])
+        reason: str | None
         if result.status != "ok":
             reason = f"health check failed: {result.detail}"
             if not self.d.target.is_alive(release):
                 reason = f"release {self.version} exited before it became healthy ({result.detail})"
+        else:
+            reason = self.verify_deep_and_smoke(release)
+        if reason:
             self.emit("stage.failed", stage="verify", reason=reason)
             self.stop_release()
             return reason
         self.emit("stage.passed", stage="verify")
         return None
+
+    def verify_deep_and_smoke(self, release: Release) -> str | None:
+        """Levels 2 and 3 (when configured), before any traffic moves; why they stop it."""
+        health = self.d.settings.health
+        try:
+            results = verify_levels_2_3(release.url, health)
+        except ResolveError as exc:
+            return f"health checks cannot run: {exc}"
+        self.record_checks(results)
+        failed = stopping(results, health.fail_on_degraded)
+        return check_reason(failed) if failed else None
+
+    def record_checks(self, results: list[CheckResult]) -> None:
+        """A check.completed event per result; the checks and their score to the registry."""
+        for result in results:
+            self.emit(
+                "check.completed",
+                check=result.name,
+                status=result.status,
+                latency_ms=round(result.latency_ms, 1),
+                detail=result.detail,
+                level=result.level,
+                critical=result.critical,
+            )
+        self.checks += results
+        self.d.registry.update_deployment(
+            self.deployment_id,
+            health_score=check_score(self.checks),
+            # Details may quote an answer that quotes a secret.
+            metadata={"checks": redact_data([r.as_dict() for r in self.checks])},
+        )
+
+    def check_baseline(self) -> None:
+        """Level 4 before promotion: sample the release, store it, compare with the last good."""
+        assert self.release is not None
+        health = self.d.settings.health
+        if health.baseline is None:
+            return
+        previous = self.d.registry.last_succeeded(self.d.environment, before=self.deployment_id)
+        report = run_baseline(
+            self.release.url,
+            health.baseline,
+            pid=self.release.pid,
+            previous=previous.metadata.get("baseline") if previous else None,
+            previous_version=previous.version if previous else None,
+            max_connections=health.max_connections,
+        )
+        self.d.registry.update_deployment(
+            self.deployment_id, metadata={"baseline": report.as_metadata()}
+        )
+        self.record_checks([report.result])
+        if report.result.status == "failed":
+            raise _Rollback(check_reason(report.result))
 
     def shift_traffic(self) -> DeploymentOutcome:
         assert self.release is not None
@@ -275,6 +353,7 @@ class _Run:
                 self.advance(Status.PROGRESSING, current_step=step)
                 self.set_weights(step)
                 self.bake()
+            self.check_baseline()
         except _Rollback as rule:
             return self.roll_back(str(rule))
         return self.promote()
@@ -351,7 +430,9 @@ class _Run:
         mine = traffic.get(self.version, {"requests": 0, "errors": 0})
         if self.stable:
             _stop_version(self.d.target, self.stable.name)
-        score = health_score(BackendStats(requests=mine["requests"], responses_5xx=mine["errors"]))
+        served = BackendStats(requests=mine["requests"], responses_5xx=mine["errors"])
+        # The lower of the traffic's score and the health checks' score.
+        score = min(health_score(served), check_score(self.checks))
         self.advance(
             Status.SUCCEEDED,
             completed=True,
@@ -369,6 +450,7 @@ class _Run:
         Each step is best effort: a failing registry or sink never keeps the router from
         being switched back.
         """
+        reason = redact(reason)  # it may quote a release's output, which may quote a secret
         with contextlib.suppress(Exception):
             self.d.registry.update_deployment(self.deployment_id, rollback_reason=reason)
         self.emit("rollback.triggered", reason=reason, step=self.step)
@@ -398,6 +480,7 @@ class _Run:
         )
 
     def fail(self, reason: str) -> DeploymentOutcome:
+        reason = redact(reason)  # it may quote a release's output, which may quote a secret
         self.advance(Status.FAILED, rollback_reason=reason, completed=True)
         self.emit("deployment.failed", status=Status.FAILED.value, reason=reason)
         self.progress()

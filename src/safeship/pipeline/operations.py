@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TextIO
 
 from safeship.config import LoadedConfig
+from safeship.envschema.gate import env_gate
 from safeship.events import EventBus, JsonLinesSink, RegistrySink
+from safeship.health.resolve import require_resolvable
 from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.environment import Environment, open_environment
 from safeship.pipeline.lock import EnvironmentLock
@@ -64,13 +66,23 @@ def deploy(
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
 ) -> DeploymentOutcome:
+    # A health check's variable that is not set is a config error now, not mid-deploy.
+    require_resolvable(loaded, environment)
     with (
         open_session(loaded, environment, event_log) as s,
         EnvironmentLock(s.env.run_dir, environment),
     ):
         recover_locked(s)
+        schema_path = loaded.base_dir / loaded.config.project.env_schema
         deployer = Deployer(
-            environment, s.env.settings, s.env.target, s.env.router, s.registry, s.bus, on_progress
+            environment,
+            s.env.settings,
+            s.env.target,
+            s.env.router,
+            s.registry,
+            s.bus,
+            on_progress,
+            env_gate=env_gate(schema_path, environment, s.env.target),
         )
         return deployer.deploy(version, commit=commit, triggered_by=triggered_by, strategy=strategy)
 

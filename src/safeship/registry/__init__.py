@@ -1,9 +1,10 @@
-"""Deployment registry: deployments and their events, on SQLite or PostgreSQL."""
+"""Deployment registry: deployments, their events and env snapshots, on SQLite or PostgreSQL."""
 
 from safeship.registry.store import (
     STATUSES,
     TERMINAL_STATUSES,
     DeploymentRecord,
+    EnvSnapshotRecord,
     EventRecord,
     Registry,
     RegistryError,
@@ -13,6 +14,7 @@ __all__ = [
     "STATUSES",
     "TERMINAL_STATUSES",
     "DeploymentRecord",
+    "EnvSnapshotRecord",
     "EventRecord",
     "Registry",
     "RegistryError",

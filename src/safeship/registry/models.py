@@ -113,3 +113,23 @@ class Event(Base):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     name: Mapped[str] = mapped_column(String(100))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EnvSnapshot(Base):
+    """An environment's variables at one moment: names, values in clear only when not secret.
+
+    ``variables`` maps each name to ``{"value": str | None, "fingerprint": str | None,
+    "secret": bool}``: a secret has only its fingerprint (a keyed hash prefix), never its value.
+    """
+
+    __tablename__ = "env_snapshots"
+
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    taken_by: Mapped[str] = mapped_column(String(255))
+    # Which fingerprint key made the fingerprints (fingerprints of two keys are not comparable).
+    fingerprint_key_id: Mapped[str | None] = mapped_column(String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_env_snapshots_environment_taken_at", "environment", "taken_at"),)

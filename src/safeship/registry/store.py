@@ -30,7 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from safeship.registry import migrations
-from safeship.registry.models import Deployment, Event
+from safeship.registry.models import Deployment, EnvSnapshot, Event
 
 STATUSES: Final = frozenset(
     {
@@ -129,6 +129,29 @@ class EventRecord:
             timestamp=row.timestamp,
             name=row.name,
             attributes=dict(row.attributes),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EnvSnapshotRecord:
+    """An environment snapshot as plain data; ``variables`` as ``Registry.add_env_snapshot``."""
+
+    id: str
+    environment: str
+    taken_at: datetime
+    taken_by: str
+    fingerprint_key_id: str | None
+    variables: dict[str, dict[str, Any]]
+
+    @classmethod
+    def _from_row(cls, row: EnvSnapshot) -> EnvSnapshotRecord:
+        return cls(
+            id=row.id,
+            environment=row.environment,
+            taken_at=row.taken_at,
+            taken_by=row.taken_by,
+            fingerprint_key_id=row.fingerprint_key_id,
+            variables={name: dict(entry) for name, entry in row.variables.items()},
         )
 
 
@@ -379,6 +402,51 @@ class Registry:
         with self._reading("read events") as session:
             return [EventRecord._from_row(row) for row in session.scalars(stmt)]
 
+    # -- environment snapshots ---------------------------------------------------------------
+
+    def add_env_snapshot(
+        self,
+        environment: str,
+        variables: Mapping[str, Mapping[str, Any]],
+        taken_by: str,
+        *,
+        fingerprint_key_id: str | None = None,
+    ) -> str:
+        """Record an environment's variables; returns the snapshot's id.
+
+        ``variables`` maps each name to ``{"value": str | None, "fingerprint": str | None,
+        "secret": bool}``. A secret entry must carry a fingerprint and no value: the registry
+        refuses to store a secret's value.
+        """
+        _check_text(EnvSnapshot.environment, environment)
+        _check_text(EnvSnapshot.taken_by, taken_by)
+        _check_text(EnvSnapshot.fingerprint_key_id, fingerprint_key_id, required=False)
+        stored = {name: _snapshot_entry(name, entry) for name, entry in variables.items()}
+        row = EnvSnapshot(
+            id=str(uuid.uuid4()),
+            environment=environment,
+            taken_at=self._now(),
+            taken_by=taken_by,
+            fingerprint_key_id=fingerprint_key_id,
+            variables=_json_object("variables", stored),
+        )
+        with self._writing("add env snapshot") as session:
+            session.add(row)
+        return row.id
+
+    def env_snapshots(self, environment: str, limit: int = 50) -> list[EnvSnapshotRecord]:
+        """Snapshots of ``environment``, newest first."""
+        if limit < 1:
+            raise RegistryError(f"limit must be positive, got {limit}")
+        stmt = (
+            select(EnvSnapshot)
+            .where(EnvSnapshot.environment == environment)
+            .order_by(EnvSnapshot.taken_at.desc(), EnvSnapshot.id.desc())
+            .limit(limit)
+        )
+        with self._reading("read env snapshots") as session:
+            return [EnvSnapshotRecord._from_row(row) for row in session.scalars(stmt)]
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _now(self) -> datetime:
@@ -522,6 +590,17 @@ def _check_text(
     length = attribute.type.length if isinstance(attribute.type, String) else None
     if length is not None and len(value) > length:
         raise RegistryError(f"{name} is longer than {length} characters")
+
+
+def _snapshot_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    value, fingerprint, secret = entry.get("value"), entry.get("fingerprint"), entry.get("secret")
+    if set(entry) - {"value", "fingerprint", "secret"} or not isinstance(secret, bool):
+        raise RegistryError(f"snapshot entry {name!r} must be {{value, fingerprint, secret}}")
+    if secret and (value is not None or not isinstance(fingerprint, str)):
+        raise RegistryError(f"snapshot entry {name!r} is secret: store its fingerprint only")
+    if not secret and not isinstance(value, str):
+        raise RegistryError(f"snapshot entry {name!r} is not secret but has no value")
+    return {"value": value, "fingerprint": fingerprint, "secret": secret}
 
 
 def _json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:

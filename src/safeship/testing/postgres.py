@@ -10,6 +10,9 @@ Fixtures:
 - ``registry_url`` (function, parametrized "sqlite" / "postgresql"): one URL per backend, so a
   test taking it runs against both. The PostgreSQL server starts only if such a test runs.
 
+``running_postgres()`` starts a server of one's own (a test that stops it, or needs other
+settings) the same way; ``PostgresServer.stop()`` stops it early.
+
 ``SAFESHIP_PG_BINDIR`` overrides the binary directory (e.g. another major version on a laptop).
 """
 
@@ -21,6 +24,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +42,8 @@ class PostgresServer:
     host: str
     port: int
     base_dir: Path
+    # pg_ctl with its data directory (run as the server's user), for stop().
+    control: tuple[str, ...] = ()
 
     @property
     def admin_url(self) -> str:
@@ -57,6 +63,15 @@ class PostgresServer:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             # FORCE: a test may leave connections open (an unclosed engine).
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+    @property
+    def running(self) -> bool:
+        return (self.base_dir / "data" / "postmaster.pid").exists()
+
+    def stop(self) -> None:
+        """Stop the server now (fast shutdown: open connections are closed)."""
+        if self.running:
+            _run([*self.control, "-m", "fast", "-w", "stop"], "pg_ctl stop")
 
 
 def _bindir() -> Path:
@@ -92,8 +107,10 @@ def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres(*settings: str) -> Iterator[PostgresServer]:
+    """A private server in a temporary directory (``settings``: extra ``name=value`` server
+    settings, e.g. ``max_connections=20``), stopped and removed afterwards."""
     bindir = _bindir()
     prefix = _as_server_user()
     # Not pytest's tmp_path: its parent is private to root, and the server runs as postgres.
@@ -128,7 +145,7 @@ def postgres_server() -> Iterator[PostgresServer]:
                 f"-p {port} -k {base} -c listen_addresses=127.0.0.1 "
                 # Durability is pointless for a throwaway test server and costs time.
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
+            ) + "".join(f" -c {setting}" for setting in settings)
             result = subprocess.run(
                 [*pg_ctl, "-w", "-t", "30", "-l", str(log), "-o", options, "start"],
                 capture_output=True,
@@ -144,11 +161,17 @@ def postgres_server() -> Iterator[PostgresServer]:
                 pytest.fail(
                     f"PostgreSQL did not start: {result.stderr.strip()}\n{tail}", pytrace=False
                 )
-        yield PostgresServer(host="127.0.0.1", port=port, base_dir=base)
+        yield PostgresServer(host="127.0.0.1", port=port, base_dir=base, control=tuple(pg_ctl))
     finally:
-        if started:
+        if started and (data / "postmaster.pid").exists():
             _run([*pg_ctl, "-m", "fast", "-w", "stop"], "pg_ctl stop", log)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture

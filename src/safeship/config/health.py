@@ -1,0 +1,378 @@
+"""The ``[environments.NAME.health]`` part of safeship.toml: the four levels of verification.
+
+Level 1 (basic) is the table's own keys; level 2 is ``deep`` (the app's deep endpoint) and
+``checks`` (safeship's own dependency checks); level 3 is ``smoke``; level 4 is ``baseline``.
+Levels 2-4 are off until their section is present.
+
+Two kinds of placeholder appear in strings: ``${NAME}`` is an environment variable (allowed in
+check URLs, header values and smoke request strings; its value is treated as a secret and
+masked in all output), ``{name}`` in a smoke step is a value captured by an earlier step of the
+same flow. The syntax is checked here; whether a variable is set is checked by
+``safeship config check`` and before a deploy (see safeship.health.resolve), because it depends
+on the machine, not on the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+# ${NAME}: an environment variable; {name}: a value captured by an earlier smoke step.
+PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}|\{([^{}]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEGMENT = re.compile(r"([^.\[\]]*)((?:\[\d+\])*)")
+
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+Seconds = Annotated[float, Field(gt=0, le=600)]
+Milliseconds = Annotated[float, Field(gt=0, le=600_000)]
+Ratio = Annotated[float, Field(gt=0, le=1)]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, int) else value
+
+
+# One status or a list of them: expect_status = 200, or expect_status = [200, 204].
+Statuses = Annotated[list[HttpStatus], BeforeValidator(_listed), Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def parse_json_path(path: str) -> tuple[str | int, ...]:
+    """``"$"`` is the whole body; ``"items.0.id"`` and ``"$.items[0].id"`` go down keys and indexes.
+
+    A segment of digits is an index into an array (or a key, on an object). Raises ValueError.
+    """
+    text = path.removeprefix("$").removeprefix(".") if path.startswith("$") else path
+    if not text:
+        if path.startswith("$"):
+            return ()
+        raise ValueError("empty JSON path (use $ for the whole body)")
+    parts: list[str | int] = []
+    for segment in text.split("."):
+        match = _SEGMENT.fullmatch(segment)
+        if match is None or not (match.group(1) or match.group(2)):
+            raise ValueError(f"invalid JSON path {path!r} (e.g. $, items.0.id, data[0].name)")
+        key, indexes = match.groups()
+        if key:
+            parts.append(int(key) if key.isdigit() else key)
+        parts.extend(int(i) for i in re.findall(r"\d+", indexes))
+    return tuple(parts)
+
+
+def placeholders(text: str) -> tuple[list[str], list[str]]:
+    """(environment variable names, capture names) referenced in ``text``, in order.
+
+    Raises ValueError for a placeholder whose name is not a valid identifier.
+    """
+    env: list[str] = []
+    captures: list[str] = []
+    for match in PLACEHOLDER.finditer(text):
+        variable, capture = match.group(1), match.group(2)
+        name = variable if variable is not None else capture
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"{match.group(0)!r} is not a valid placeholder name")
+        (env if variable is not None else captures).append(name)
+    return env, captures
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a JSON-like value (dict values and list items, recursively)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings_in(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    return []
+
+
+def check_url(url: str, schemes: tuple[str, ...], *, host_required: bool = True) -> str:
+    """Validate a URL's scheme and host; raises ValueError with a one-line message."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"invalid URL {url!r}: {exc}") from None
+    if parts.scheme not in schemes:
+        expected = ", ".join(f"{s}://" for s in schemes)
+        raise ValueError(f"URL must start with {expected}")
+    if host_required and not parts.hostname:
+        raise ValueError(f"URL {url!r} has no host")
+    return url
+
+
+def _url_or_reference(url: str, schemes: tuple[str, ...], host_required: bool = True) -> str:
+    env, captures = placeholders(url)
+    if captures:
+        raise ValueError("only ${NAME} environment variables can be used in a check URL")
+    if env:
+        return url  # checked once the variable is resolved (safeship config check, deploy)
+    return check_url(url, schemes, host_required=host_required)
+
+
+def _no_captures(text: str) -> str:
+    _, captures = placeholders(text)
+    if captures:
+        raise ValueError(f"{{{captures[0]}}} is only available in smoke steps")
+    return text
+
+
+def _absolute_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError("must start with /")
+    return path
+
+
+class Assertion(_Model):
+    """One assertion on a JSON body; every condition given must hold."""
+
+    path: str = "$"
+    equals: Any = None
+    exists: bool | None = None
+    is_array: bool | None = None
+    length: Annotated[int, Field(ge=0)] | None = None
+    min_length: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _valid_path(cls, path: str) -> str:
+        parse_json_path(path)
+        return path
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> Assertion:
+        conditions = {"equals", "exists", "is_array", "length", "min_length"}
+        if not conditions & self.model_fields_set:
+            raise ValueError("needs one of: equals, exists, is_array, length, min_length")
+        return self
+
+
+class DeepSettings(_Model):
+    """Level 2a: the app's own deep endpoint, parsed and judged check by check."""
+
+    path: str = "/api/health/deep"
+    timeout: Seconds = 5.0
+    # A check the app reports slower than this (its "latency", ms) is degraded.
+    latency_budget_ms: Milliseconds | None = None
+    critical: bool = True
+
+    _path = field_validator("path")(_absolute_path)
+
+
+class _Check(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+    timeout: Seconds = 5.0
+    # A failed critical check stops a deployment; a failed non-critical one only degrades it.
+    critical: bool = True
+
+
+class PostgresCheckSettings(_Check):
+    """Connect, time ``SELECT 1``, and compare connections in use with max_connections."""
+
+    type: Literal["postgres"]
+    url: str
+    latency_budget_ms: Milliseconds = 100.0
+    pool_alarm: Ratio = 0.8
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _url_or_reference(url, ("postgresql", "postgres"))
+
+
+class RedisCheckSettings(_Check):
+    """PING latency and used_memory / maxmemory from INFO."""
+
+    type: Literal["redis"]
+    url: str
+    latency_budget_ms: Milliseconds = 50.0
+    memory_alarm: Ratio = 0.9
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _url_or_reference(url, ("redis", "rediss"))
+
+
+class HttpCheckSettings(_Check):
+    """Any HTTP API: status, latency, optionally a JSON body and assertions on it."""
+
+    type: Literal["http"]
+    url: str
+    method: HttpMethod = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect_status: Statuses = [200]
+    latency_budget_ms: Milliseconds = 1000.0
+    expect_json: bool = False
+    assertions: list[Assertion] = Field(default_factory=list, alias="assert")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _url_or_reference(url, ("http", "https"))
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for value in headers.values():
+            _no_captures(value)
+        return headers
+
+
+class TcpCheckSettings(_Check):
+    """A TCP connect to host:port."""
+
+    type: Literal["tcp"]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    latency_budget_ms: Milliseconds = 100.0
+
+
+CheckSettings = Annotated[
+    PostgresCheckSettings | RedisCheckSettings | HttpCheckSettings | TcpCheckSettings,
+    Field(discriminator="type"),
+]
+
+
+class StepSettings(_Model):
+    """One request of a smoke flow."""
+
+    name: str | None = None
+    method: HttpMethod = "GET"
+    path: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = Field(default=None, alias="json")
+    expect_status: Statuses = [200]
+    latency_budget_ms: Milliseconds | None = None
+    timeout: Seconds | None = None
+    assertions: list[Assertion] = Field(default_factory=list, alias="assert")
+    # Values taken from this step's JSON answer for later steps: {name = "json.path"}.
+    capture: dict[str, str] = Field(default_factory=dict)
+
+    _path = field_validator("path")(_absolute_path)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.method} {self.path}"
+
+    def templates(self) -> list[str]:
+        """Every string of the request that may hold placeholders."""
+        return [self.path, *self.headers.values(), *strings_in(self.body)]
+
+    @field_validator("capture")
+    @classmethod
+    def _capture(cls, capture: dict[str, str]) -> dict[str, str]:
+        for name, path in capture.items():
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"capture name {name!r} is not a valid identifier")
+            parse_json_path(path)
+        return capture
+
+    @model_validator(mode="after")
+    def _placeholder_syntax(self) -> StepSettings:
+        for text in self.templates():
+            placeholders(text)
+        return self
+
+
+class FlowSettings(_Model):
+    """A smoke test: steps run in order, each may use values captured by the earlier ones."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    critical: bool = True
+    steps: Annotated[list[StepSettings], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _captures_defined_before_use(self) -> FlowSettings:
+        known: set[str] = set()
+        for number, step in enumerate(self.steps, start=1):
+            for text in step.templates():
+                for name in placeholders(text)[1]:
+                    if name not in known:
+                        raise ValueError(
+                            f"step {number} ({step.label}) uses {{{name}}}, "
+                            "which no earlier step captures"
+                        )
+            known |= step.capture.keys()
+        return self
+
+
+class SmokeSettings(_Model):
+    """Level 3: flows of requests against the critical paths; flows run concurrently."""
+
+    timeout: Seconds = 10.0  # per step, unless the step sets its own
+    flows: list[FlowSettings] = Field(default_factory=list)
+
+    @field_validator("flows")
+    @classmethod
+    def _distinct_names(cls, flows: list[FlowSettings]) -> list[FlowSettings]:
+        names = [flow.name for flow in flows]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"flow names must be distinct: {', '.join(duplicates)}")
+        return flows
+
+
+class BaselineSettings(_Model):
+    """Level 4: a bounded sample of requests, compared with the previous good deployment."""
+
+    path: str = "/api/health"
+    method: HttpMethod = "GET"
+    requests: Annotated[int, Field(ge=1, le=100_000)] = 100
+    concurrency: Annotated[int, Field(ge=1, le=200)] = 4
+    timeout: Seconds = 5.0  # per request
+    max_seconds: Seconds = 60.0  # the whole sample stops after this, however many were sent
+    # Regression when mean > ratio x baseline, p95 > ratio x baseline, or the error rate
+    # exceeds the baseline's by more than this fraction (0.01 = 1 percentage point).
+    max_mean_ratio: Annotated[float, Field(ge=1)] = 1.5
+    max_p95_ratio: Annotated[float, Field(ge=1)] = 2.0
+    max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.01
+    # Latency changes smaller than this many ms are noise, whatever the ratio.
+    min_latency_delta_ms: Annotated[float, Field(ge=0)] = 10.0
+    on_regression: Literal["rollback", "warn"] = "rollback"
+
+    _path = field_validator("path")(_absolute_path)
+
+
+class HealthSettings(_Model):
+    # Level 1: GET path until it answers 200 {"status": "healthy"}.
+    path: str = "/api/health"
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Bounded retries while the release starts, with a short backoff between them.
+    retries: Annotated[int, Field(ge=0, le=100)] = 20
+    backoff: Annotated[float, Field(ge=0, le=10)] = 0.2
+    # How often the pipeline re-checks health while a release takes traffic.
+    interval: Annotated[float, Field(gt=0, le=60)] = 0.5
+    # Whether a degraded verdict (slow, pool nearly full, ...) stops a deployment too.
+    fail_on_degraded: bool = False
+    # How many HTTP connections levels 2-4 may open at once.
+    max_connections: Annotated[int, Field(ge=1, le=1000)] = 10
+    deep: DeepSettings | None = None
+    checks: list[CheckSettings] = Field(default_factory=list)
+    smoke: SmokeSettings | None = None
+    baseline: BaselineSettings | None = None
+
+    _path = field_validator("path")(_absolute_path)
+
+    @field_validator("checks")
+    @classmethod
+    def _distinct_check_names(cls, checks: list[CheckSettings]) -> list[CheckSettings]:
+        names = [check.name for check in checks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"check names must be distinct: {', '.join(duplicates)}")
+        return checks

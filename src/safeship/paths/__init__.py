@@ -1,0 +1,1 @@
+"""Deploy paths (GitHub Actions, Railway's own build, CircleCI, this machine) and failover."""

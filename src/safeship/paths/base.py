@@ -1,0 +1,49 @@
+"""The DeployPath port: one way a deploy can run (a CI provider, the platform, this machine)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class PathError(Exception):
+    """A path could not be checked or triggered. The message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one run of a path ended.
+
+    ``started`` tells whether the deploy itself began: a run refused before any step (billing,
+    a pipeline that errored at setup) did not deploy anything, so failing over is safe; one that
+    failed later may have deployed, so the pipeline decides (verify, roll back) instead.
+    """
+
+    run_id: str
+    ok: bool
+    conclusion: str
+    started: bool = True
+    detail: str = ""
+    url: str | None = None
+
+
+class DeployPath(Protocol):
+    name: str
+
+    def is_available(self) -> Availability:
+        """Whether a deploy through this path can start now, and why not. Never raises."""
+        ...
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        """Start a run; its id. PathError when it cannot start."""
+        ...
+
+    def follow(self, run_id: str) -> RunOutcome:
+        """Wait (bounded) until the run ends. PathError when it cannot be followed."""
+        ...

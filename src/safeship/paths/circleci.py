@@ -1,0 +1,94 @@
+"""The circleci path: trigger a pipeline and follow its workflows.
+
+API: https://circleci.com/docs/api/v2/ (triggerPipeline, listWorkflowsByPipelineId,
+getCurrentUser; header Circle-Token). Availability: the token works (GET /api/v2/me).
+A pipeline whose workflows all end not_run or unauthorized never started a deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from safeship.httpapi import ApiError, JsonApi, RetryPolicy
+from safeship.paths.base import Availability, PathError, RunOutcome
+from safeship.paths.settings import CircleCIPathSettings
+
+DONE = frozenset({"success", "failed", "error", "canceled", "not_run", "unauthorized"})
+NOT_STARTED = frozenset({"not_run", "unauthorized"})
+
+
+class CircleCIPath:
+    name = "circleci"
+
+    def __init__(
+        self,
+        settings: CircleCIPathSettings,
+        token: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self._token = token or os.environ.get(settings.token_env, "").strip() or None
+        self._sleep = sleep
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self._token:
+            headers["Circle-Token"] = self._token
+        self._api = JsonApi(
+            "circleci",
+            headers,
+            timeout=settings.request_timeout,
+            retry=RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait),
+            secrets=[self._token] if self._token else [],
+            sleep=sleep,
+        )
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        url = f"{self.settings.api_url.rstrip('/')}/api/v2{path}"
+        try:
+            return self._api.request(method, url, json=body)[1]
+        except ApiError as exc:
+            raise PathError(str(exc)) from None
+
+    def is_available(self) -> Availability:
+        if not self._token:
+            return Availability(False, f"{self.settings.token_env} is not set")
+        try:
+            self._call("GET", "/me")
+        except PathError as exc:
+            return Availability(False, str(exc))
+        return Availability(True, "CircleCI token accepted")
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        if not self._token:
+            raise PathError(f"circleci: {self.settings.token_env} is not set")
+        parameters = {"version": version, "environment": environment}
+        if commit:
+            parameters["commit"] = commit
+        body = {"branch": self.settings.branch, "parameters": parameters}
+        answer = self._call("POST", f"/project/{self.settings.project_slug}/pipeline", body)
+        pipeline_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(pipeline_id, str) or not pipeline_id:
+            raise PathError("circleci: malformed answer: the pipeline has no id")
+        return pipeline_id
+
+    def follow(self, run_id: str) -> RunOutcome:
+        deadline = time.monotonic() + self.settings.run_timeout
+        while True:
+            answer = self._call("GET", f"/pipeline/{run_id}/workflow")
+            items = answer.get("items") if isinstance(answer, dict) else None
+            if not isinstance(items, list):
+                raise PathError(f"circleci: malformed answer for pipeline {run_id}: no items")
+            statuses = [str(i.get("status")) for i in items if isinstance(i, dict)]
+            if statuses and all(s in DONE for s in statuses):
+                if all(s == "success" for s in statuses):
+                    return RunOutcome(run_id, True, "success")
+                bad = next(s for s in statuses if s != "success")
+                started = not all(s in NOT_STARTED for s in statuses)
+                return RunOutcome(run_id, False, bad, started, f"workflow {bad}")
+            if time.monotonic() >= deadline:
+                limit = self.settings.run_timeout
+                raise PathError(f"circleci: pipeline {run_id} not finished after {limit:g} s")
+            self._sleep(self.settings.poll_interval)

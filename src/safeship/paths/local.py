@@ -1,0 +1,40 @@
+"""The local path: run the deploy from this machine (the emergency path). Always available.
+
+The deploy itself is the caller's (the pipeline runs it in-process): ``runner`` is called by
+``follow`` with (version, commit, environment) and returns whether the deploy succeeded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+from safeship.paths.base import Availability, PathError, RunOutcome
+
+Runner = Callable[[str, str | None, str], bool]
+
+
+class LocalPath:
+    name = "local"
+
+    def __init__(self, runner: Runner | None = None) -> None:
+        self._runner = runner
+        self._pending: dict[str, tuple[str, str | None, str]] = {}
+        self._ids = itertools.count(1)
+
+    def is_available(self) -> Availability:
+        return Availability(True, "this machine")
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        run_id = f"local-{int(time.time())}-{next(self._ids)}"
+        self._pending[run_id] = (version, commit, environment)
+        return run_id
+
+    def follow(self, run_id: str) -> RunOutcome:
+        if run_id not in self._pending:
+            raise PathError(f"local: no run {run_id}")
+        if self._runner is None:
+            raise PathError("local: no deploy runner was given to the local path")
+        ok = self._runner(*self._pending.pop(run_id))
+        return RunOutcome(run_id, ok, "success" if ok else "failure")

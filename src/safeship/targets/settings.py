@@ -1,0 +1,60 @@
+"""Settings of the railway and command targets (safeship.toml ``[environments.X.target]``).
+
+Kept here, beside their adapters, until the config's target union takes them in.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RAILWAY_ENDPOINT = "https://backboard.railway.com/graphql/v2"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RailwayConnection(_Model):
+    """How to reach one Railway service; shared by the railway target and railway-native path."""
+
+    # Overridable for tests and proxies.
+    endpoint: str = RAILWAY_ENDPOINT
+    project_id: Annotated[str, Field(min_length=1)]
+    environment_id: Annotated[str, Field(min_length=1)]
+    service_id: Annotated[str, Field(min_length=1)]
+    # The token is read from this environment variable, never from the file.
+    token_env: str = "RAILWAY_TOKEN"
+    # account and team tokens go in "Authorization: Bearer"; project tokens in
+    # "Project-Access-Token".
+    token_kind: Literal["account", "team", "project"] = "account"
+    request_timeout: Annotated[float, Field(gt=0, le=120)] = 15.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    max_retry_wait: Annotated[float, Field(ge=0, le=300)] = 30.0
+    poll_interval: Annotated[float, Field(gt=0, le=60)] = 3.0
+    deploy_timeout: Annotated[float, Field(gt=0, le=7200)] = 1200.0
+    # Build and deploy log lines quoted in the error of a failed deployment.
+    log_lines: Annotated[int, Field(ge=1, le=200)] = 5
+
+
+class RailwayTargetSettings(RailwayConnection):
+    """Deploy through Railway's GraphQL API."""
+
+    type: Literal["railway"] = "railway"
+
+
+class CommandTargetSettings(_Model):
+    """The user's own scripts. Argument lists, no shell; "{version}" becomes the version."""
+
+    type: Literal["command"] = "command"
+    deploy: Annotated[list[str], Field(min_length=1)]
+    # Exit 0: the version is up. Without it, a release counts as alive once deployed.
+    status: list[str] | None = None
+    rollback: list[str] | None = None
+    stop: list[str] | None = None
+    # Prints KEY=VALUE lines (or a JSON object) of the environment's variables.
+    variables: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: Annotated[float, Field(gt=0, le=7200)] = 600.0
+    status_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0

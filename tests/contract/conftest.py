@@ -1,0 +1,39 @@
+"""Fixtures for the contract tests: each provider's loopback server, started and stopped per
+test (a fresh state and a free port each time). Server code lives beside this file
+(loopback.py, railway_api.py, github_api.py, circleci_api.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeVar
+
+import pytest
+from circleci_api import CircleCIServer
+from github_api import GitHubServer
+from loopback import ContractServer
+from railway_api import RailwayServer
+
+S = TypeVar("S", bound=ContractServer)
+
+
+def _serve(server: S) -> Iterator[S]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def railway_api() -> Iterator[RailwayServer]:
+    yield from _serve(RailwayServer())
+
+
+@pytest.fixture
+def github_api() -> Iterator[GitHubServer]:
+    yield from _serve(GitHubServer())
+
+
+@pytest.fixture
+def circleci_api() -> Iterator[CircleCIServer]:
+    yield from _serve(CircleCIServer())

@@ -1,0 +1,251 @@
+"""A loopback contract server for the GitHub REST API (Actions) and GitHub's status page API.
+
+Shapes written from GitHub's documentation, not recorded from the live API:
+- https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+  (POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches with "ref", "inputs"
+  (at most 25) and "return_run_details": true → 200 {"workflow_run_id", "run_url",
+  "html_url"}; without it 204 No Content)
+- https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run and
+  #list-workflow-runs-for-a-workflow (status queued / in_progress / completed, conclusion,
+  run_started_at, created_at, updated_at; {"total_count", "workflow_runs"})
+- https://docs.github.com/en/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run
+  ({"total_count", "jobs": [{id, status, conclusion, steps, check_run_url}]})
+- https://docs.github.com/en/rest/checks/runs#list-check-run-annotations (a job's id is its
+  check run's id; annotations [{path, annotation_level, message, ...}])
+- https://docs.github.com/en/billing (a job not started for billing: the run concludes
+  "failure" within seconds, its job has no steps, and the annotation reads "The job was not
+  started because recent account payments have failed or your spending limit needs to be
+  increased. ...")
+- https://docs.github.com/en/rest/authentication ("Authorization: Bearer TOKEN"; 401
+  {"message": "Bad credentials"}), https://docs.github.com/en/rest/about-the-rest-api/api-versions
+  (X-GitHub-Api-Version: 2022-11-28)
+- https://www.githubstatus.com/api (Atlassian Statuspage v2: GET /api/v2/components.json →
+  {"components": [{"id", "name", "status": operational | degraded_performance |
+  partial_outage | major_outage}]})
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from loopback import ContractServer, error
+
+OWNER = "acme"
+REPO = "shop"
+WORKFLOW = "deploy.yml"
+TOKEN = "ghp_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
+BILLING_MESSAGE = (
+    "The job was not started because recent account payments have failed or your spending "
+    "limit needs to be increased. Please check the 'Billing & plans' section of your settings."
+)
+API_VERSIONS = ("2022-11-28", "2026-03-10")
+
+
+@dataclass
+class FakeRun:
+    id: int
+    inputs: dict[str, Any]
+    status: str = "queued"
+    conclusion: str | None = None
+    script: list[tuple[str, str | None]] = field(default_factory=list)
+    billing: bool = False
+    created_at: str = "2026-03-01T10:00:00Z"
+    updated_at: str = "2026-03-01T10:00:00Z"
+
+
+class GitHubServer(ContractServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.status_url = f"{self.url}/api/v2/components.json"
+        self.actions_status = "operational"
+        self.actions_component_name = "Actions"
+        self.billing_failed = False
+        self.fail_next_run = False
+        self._ids = itertools.count(9001)
+        self.runs: dict[int, FakeRun] = {}
+        self.dispatches: list[dict[str, Any]] = []
+
+    def routes(self, app: web.Application) -> None:
+        base = "/repos/{owner}/{repo}"
+        app.router.add_get("/api/v2/components.json", self._components)
+        app.router.add_post(base + "/actions/workflows/{workflow}/dispatches", self._dispatch)
+        app.router.add_get(base + "/actions/workflows/{workflow}/runs", self._list_runs)
+        app.router.add_get(base + "/actions/runs/{run_id}", self._get_run)
+        app.router.add_get(base + "/actions/runs/{run_id}/jobs", self._jobs)
+        app.router.add_get(base + "/check-runs/{check_id}/annotations", self._annotations)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def add_billing_failed_run(self) -> FakeRun:
+        """A recent run that GitHub refused to start for billing."""
+        run = FakeRun(
+            next(self._ids),
+            {},
+            "completed",
+            "failure",
+            billing=True,
+            created_at="2026-03-01T10:00:00Z",
+            updated_at="2026-03-01T10:00:03Z",
+        )
+        self.runs[run.id] = run
+        return run
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def _check(self, request: web.Request) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        if not auth:
+            return error(401, "Requires authentication")
+        if auth not in (f"Bearer {TOKEN}", f"token {TOKEN}"):
+            return error(401, "Bad credentials")
+        version = request.headers.get("X-GitHub-Api-Version")
+        if version is not None and version not in API_VERSIONS:
+            return error(400, f"Unsupported 'X-GitHub-Api-Version' header: {version}")
+        info = request.match_info
+        if (info.get("owner"), info.get("repo")) != (OWNER, REPO):
+            return error(404, "Not Found")
+        if "workflow" in info and info["workflow"] != WORKFLOW:
+            return error(404, "Not Found")
+        return None
+
+    def _run_json(self, run: FakeRun) -> dict[str, Any]:
+        api = f"{self.url}/repos/{OWNER}/{REPO}/actions/runs/{run.id}"
+        return {
+            "id": run.id,
+            "name": "deploy",
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "event": "workflow_dispatch",
+            "created_at": run.created_at,
+            "run_started_at": run.created_at,
+            "updated_at": run.updated_at,
+            "url": api,
+            "html_url": f"https://github.com/{OWNER}/{REPO}/actions/runs/{run.id}",
+            "jobs_url": f"{api}/jobs",
+        }
+
+    def _run(self, request: web.Request) -> FakeRun | None:
+        try:
+            return self.runs.get(int(request.match_info.get("run_id", "")))
+        except ValueError:
+            return None
+
+    # -- routes ----------------------------------------------------------------------------
+
+    async def _components(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "page": {"id": "kctbh9vrtdwd", "name": "GitHub"},
+                "components": [
+                    {"id": "brv1bkgrwx7q", "name": "Git Operations", "status": "operational"},
+                    {"id": "8l4ygp009s5s", "name": "API Requests", "status": "operational"},
+                    {
+                        "id": "br0l2tvcx85d",
+                        "name": self.actions_component_name,
+                        "status": self.actions_status,
+                    },
+                ],
+            }
+        )
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict) or not isinstance(body.get("ref"), str):
+            return error(422, 'Invalid request. "ref" wasn\'t supplied.')
+        inputs = body.get("inputs", {})
+        if not isinstance(inputs, dict) or len(inputs) > 25:
+            return error(422, "Invalid request. inputs must be an object of at most 25 keys.")
+        self.dispatches.append(body)
+        run = FakeRun(next(self._ids), inputs)
+        if self.billing_failed:
+            run.billing = True
+            run.status, run.conclusion = "completed", "failure"
+            run.updated_at = "2026-03-01T10:00:02Z"
+        elif self.fail_next_run:
+            run.script = [("in_progress", None), ("completed", "failure")]
+            self.fail_next_run = False
+        else:
+            run.script = [("in_progress", None), ("completed", "success")]
+        self.runs[run.id] = run
+        if body.get("return_run_details") is not True:
+            return web.Response(status=204)
+        details = self._run_json(run)
+        return web.json_response(
+            {"workflow_run_id": run.id, "run_url": details["url"], "html_url": details["html_url"]}
+        )
+
+    async def _list_runs(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        per_page = min(int(request.query.get("per_page", "30")), 100)
+        runs = sorted(self.runs.values(), key=lambda r: r.id, reverse=True)[:per_page]
+        return web.json_response(
+            {"total_count": len(self.runs), "workflow_runs": [self._run_json(r) for r in runs]}
+        )
+
+    async def _get_run(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        run = self._run(request)
+        if run is None:
+            return error(404, "Not Found")
+        if run.script:
+            run.status, run.conclusion = run.script.pop(0)
+            run.updated_at = "2026-03-01T10:03:00Z"
+        return web.json_response(self._run_json(run))
+
+    async def _jobs(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        run = self._run(request)
+        if run is None:
+            return error(404, "Not Found")
+        steps = (
+            []
+            if run.billing
+            else [
+                {"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1}
+            ]
+        )
+        job = {
+            "id": run.id * 10,
+            "run_id": run.id,
+            "name": "deploy",
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "steps": steps,
+            "check_run_url": f"{self.url}/repos/{OWNER}/{REPO}/check-runs/{run.id * 10}",
+        }
+        return web.json_response({"total_count": 1, "jobs": [job]})
+
+    async def _annotations(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        check_id = int(request.match_info["check_id"])
+        run = self.runs.get(check_id // 10)
+        if run is None or check_id % 10:
+            return error(404, "Not Found")
+        if not run.billing:
+            return web.json_response([])
+        return web.json_response(
+            [
+                {
+                    "path": ".github",
+                    "start_line": 1,
+                    "end_line": 1,
+                    "annotation_level": "failure",
+                    "title": "",
+                    "message": BILLING_MESSAGE,
+                }
+            ]
+        )

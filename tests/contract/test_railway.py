@@ -1,0 +1,245 @@
+"""The railway target against the loopback Railway GraphQL server (railway_api.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from railway_api import (
+    ACCOUNT_TOKEN,
+    ENVIRONMENT,
+    PROJECT,
+    PROJECT_TOKEN,
+    SERVICE,
+    RailwayServer,
+)
+
+from safeship.targets.base import TargetError
+from safeship.targets.railway import RailwayDeployFailed, RailwayTarget
+from safeship.targets.settings import RailwayTargetSettings
+
+
+def settings(server: RailwayServer, **overrides: Any) -> RailwayTargetSettings:
+    values: dict[str, Any] = {
+        "endpoint": server.graphql_url,
+        "project_id": PROJECT,
+        "environment_id": ENVIRONMENT,
+        "service_id": SERVICE,
+        "poll_interval": 0.01,
+        "request_timeout": 0.5,
+        "retries": 2,
+        "max_retry_wait": 2.0,
+        "deploy_timeout": 5.0,
+    }
+    values.update(overrides)
+    return RailwayTargetSettings(**values)
+
+
+def target(server: RailwayServer, token: str = ACCOUNT_TOKEN, **overrides: Any) -> RailwayTarget:
+    return RailwayTarget("production", settings(server, **overrides), token=token)
+
+
+def assert_one_line(message: str, *secrets: str) -> None:
+    assert "\n" not in message
+    assert message.startswith("railway: ")
+    for secret in secrets:
+        assert secret not in message
+
+
+def test_deploy_follows_the_triggered_deployment_to_success(railway_api: RailwayServer) -> None:
+    previous = railway_api.previous_success_id
+    release = target(railway_api).deploy("v1.4.0", commit="abc123")
+
+    assert release.version == "v1.4.0"
+    assert release.deployment_id == railway_api.deployments[0].id != previous
+    assert railway_api.find(release.deployment_id).status == "SUCCESS"  # type: ignore[union-attr]
+    assert railway_api.find(previous).status == "REMOVED"  # type: ignore[union-attr]
+    deploy_call = railway_api.received[0]
+    assert deploy_call.headers["Authorization"] == f"Bearer {ACCOUNT_TOKEN}"
+    assert deploy_call.body["variables"] == {
+        "serviceId": SERVICE,
+        "environmentId": ENVIRONMENT,
+        "commitSha": "abc123",
+    }
+    # Only the triggered id is followed, never "the latest".
+    assert railway_api.operations == ["serviceInstanceDeployV2"] + ["deployment"] * 3
+    followed = {r.body["variables"]["id"] for r in railway_api.received[1:]}
+    assert followed == {release.deployment_id}
+
+
+def test_project_token_goes_in_project_access_token_header(railway_api: RailwayServer) -> None:
+    railway = target(railway_api, token=PROJECT_TOKEN, token_kind="project")
+    assert railway.variables() == {"DATABASE_URL": "postgres://db/app", "PORT": "8080"}
+    headers = railway_api.received[0].headers
+    assert headers["Project-Access-Token"] == PROJECT_TOKEN
+    assert "Authorization" not in headers
+
+
+def test_crashed_deploy_raises_with_log_lines_then_rolls_back(
+    railway_api: RailwayServer,
+) -> None:
+    previous = railway_api.previous_success_id
+    railway_api.crash_next = True
+    railway = target(railway_api)
+
+    with pytest.raises(RailwayDeployFailed) as failed:
+        railway.deploy("v1.5.0")
+
+    message = str(failed.value)
+    assert_one_line(message, ACCOUNT_TOKEN)
+    assert failed.value.status == "CRASHED"
+    assert f"deployment {failed.value.deployment_id} ended CRASHED" in message
+    assert "Error: Cannot find module 'express'" in message
+    assert "Build succeeded" in message
+
+    assert railway.rollback() == previous
+    assert railway_api.rollbacks == [previous]
+    assert railway_api.operations[-1] == "deploymentRollback"
+    assert railway_api.deployments[0].status == "SUCCESS"
+
+
+def test_failed_build_quotes_the_build_log(railway_api: RailwayServer) -> None:
+    railway_api.fail_build_next = True
+    with pytest.raises(RailwayDeployFailed, match=r"ended FAILED: .*missing script: build"):
+        target(railway_api).deploy("v1.5.0")
+
+
+def test_429_with_retry_after_is_retried_then_succeeds(railway_api: RailwayServer) -> None:
+    railway_api.fail("429", times=1)
+    started = time.monotonic()
+    assert target(railway_api).variables()["PORT"] == "8080"
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 3.0  # waited the Retry-After second, once
+    assert len(railway_api.received) == 2
+
+
+def test_429_on_a_mutation_is_retried_too(railway_api: RailwayServer) -> None:
+    railway_api.fail("429", times=1)
+    target(railway_api).upsert_variables({"FEATURE_X": "on"})
+    assert railway_api.variables["FEATURE_X"] == "on"
+
+
+def test_html_throttle_page_is_one_clear_error(railway_api: RailwayServer) -> None:
+    railway_api.fail("html", times=None)
+    with pytest.raises(TargetError) as failed:
+        target(railway_api, max_retry_wait=0.05).deploy("v1.4.0")
+    message = str(failed.value)
+    assert_one_line(message, ACCOUNT_TOKEN)
+    assert "HTML throttle or outage page (HTTP 503), not JSON" in message
+    assert "<html" not in message.lower()
+    # The deploy mutation is retried on a throttle page, within the bound.
+    assert len(railway_api.received) == 3
+
+
+def test_bad_token_is_one_line_without_the_token(
+    railway_api: RailwayServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = "rw-acct-Wrong7Token3Value9Xk2Lm5Pq8Rs1Tu4Vy"
+    with pytest.raises(TargetError) as failed:
+        target(railway_api, token=bad).deploy("v1.4.0")
+    message = str(failed.value)
+    assert_one_line(message, bad, ACCOUNT_TOKEN)
+    assert "token in RAILWAY_TOKEN was rejected (Not Authorized)" in message
+    printed = capsys.readouterr()
+    assert bad not in printed.out + printed.err
+    assert railway_api.operations == []  # nothing was carried out
+
+
+def test_missing_token_variable_is_one_line(
+    railway_api: RailwayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAILWAY_TOKEN_TEST", raising=False)
+    with pytest.raises(TargetError, match="RAILWAY_TOKEN_TEST is not set"):
+        RailwayTarget("production", settings(railway_api, token_env="RAILWAY_TOKEN_TEST"))
+
+
+def test_unknown_service_id_is_one_line(railway_api: RailwayServer) -> None:
+    with pytest.raises(TargetError) as failed:
+        target(railway_api, service_id="svc-nope").deploy("v1.4.0")
+    assert_one_line(str(failed.value), ACCOUNT_TOKEN)
+    assert "serviceInstanceDeployV2 failed: Service not found" in str(failed.value)
+
+
+def test_unknown_deployment_id_is_one_line(railway_api: RailwayServer) -> None:
+    with pytest.raises(TargetError, match="deployment failed: Deployment not found"):
+        target(railway_api).client.wait("dep-9999")
+
+
+def test_timeout_on_a_query_is_retried_and_bounded(railway_api: RailwayServer) -> None:
+    railway_api.fail("hang", times=1)
+    started = time.monotonic()
+    assert target(railway_api, request_timeout=0.3).variables()["PORT"] == "8080"
+    assert time.monotonic() - started < 3.0
+
+
+def test_timeout_on_the_deploy_mutation_is_not_retried(railway_api: RailwayServer) -> None:
+    railway_api.fail("hang", times=1)
+    started = time.monotonic()
+    with pytest.raises(TargetError, match=r"no answer within 0\.3 s \(not retried"):
+        target(railway_api, request_timeout=0.3).deploy("v1.4.0")
+    assert time.monotonic() - started < 2.0
+    assert len(railway_api.received) == 1
+
+
+def test_server_errors_retried_for_queries_not_for_mutations(railway_api: RailwayServer) -> None:
+    railway_api.fail("502", times=1)
+    assert target(railway_api).variables()["PORT"] == "8080"
+    railway_api.fail("502", times=1)
+    with pytest.raises(TargetError, match=r"server error \(HTTP 502\).*serviceInstanceDeployV2"):
+        target(railway_api).deploy("v1.4.0")
+
+
+def test_gives_up_after_bounded_retries(railway_api: RailwayServer) -> None:
+    railway_api.fail("500", times=None)
+    with pytest.raises(TargetError, match="gave up after 3 attempts: server error"):
+        target(railway_api).variables()
+    assert len(railway_api.received) == 3
+
+
+def test_variables_upsert_skips_deploys(railway_api: RailwayServer) -> None:
+    railway = target(railway_api)
+    railway.upsert_variables({"NEXTAUTH_URL": "https://shop.example"})
+    upsert = railway_api.upserts[0]
+    assert upsert["skipDeploys"] is True
+    assert upsert["variables"] == {"NEXTAUTH_URL": "https://shop.example"}
+    assert (upsert["projectId"], upsert["environmentId"], upsert["serviceId"]) == (
+        PROJECT,
+        ENVIRONMENT,
+        SERVICE,
+    )
+    assert railway.variables()["NEXTAUTH_URL"] == "https://shop.example"
+
+
+def test_releases_is_alive_and_stop(railway_api: RailwayServer) -> None:
+    railway = target(railway_api)
+    [release] = railway.releases()
+    assert release.version == railway_api.previous_success_id
+    assert railway.is_alive(release)
+    railway.stop(release)
+    assert not railway.is_alive(release)
+    assert railway.releases() == []
+
+
+def test_server_rejects_malformed_requests(railway_api: RailwayServer) -> None:
+    auth = {"Authorization": f"Bearer {ACCOUNT_TOKEN}"}
+    url = railway_api.graphql_url
+    no_query = httpx.post(url, json={"variables": {}}, headers=auth)
+    unknown = httpx.post(url, json={"query": "query x { nope }", "variables": {}}, headers=auth)
+    missing = httpx.post(
+        url,
+        json={
+            "query": "query deployment($id: String!) { deployment(id: $id) { id } }",
+            "variables": {},
+        },
+        headers=auth,
+    )
+    no_auth = httpx.post(
+        url,
+        json={
+            "query": "query variables { variables }",
+            "variables": {"projectId": PROJECT, "environmentId": ENVIRONMENT},
+        },
+    )
+    assert [r.status_code for r in (no_query, unknown, missing, no_auth)] == [400, 400, 400, 401]
