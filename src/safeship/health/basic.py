@@ -54,6 +54,8 @@ def check_http(
 
     try:
         with _client_for(client, settings) as http:
+            # The clock starts at the request: creating a client (TLS context) is not latency.
+            start = time.perf_counter()
             response = http.get(url, timeout=settings.timeout)
     except httpx.TimeoutException:
         return result("failed", f"timeout after {settings.timeout:g}s")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from safeship.config.models import EnvironmentSettings
 from safeship.events import Event, EventBus, EventName
 from safeship.health.base import CheckResult
@@ -136,7 +138,7 @@ class _Run:
         self.release: Release | None = None
         self.stable: Backend | None = None
         self.started = time.monotonic()
-        self.baseline: dict[str, BackendStats] = {}
+        self.stats_at_start: dict[str, BackendStats] = {}
         self.deployment_id = ""
         # Health checks of the new release (levels 1-4), for the score and the registry.
         self.checks: list[CheckResult] = []
@@ -212,9 +214,8 @@ class _Run:
             if failure:
                 return self.fail(failure)
             return self.shift_traffic()
-        except (
-            BaseException
-        ) as exc:  # Ctrl-C, SIGTERM, a router outage: never leave it half-shifted
+        # Ctrl-C, SIGTERM, a router outage: never leave the environment half-shifted.
+        except BaseException as exc:
             reason = _interruption_reason(exc)
             if self.status in TAKES_TRAFFIC:
                 outcome = self.roll_back(reason)
@@ -346,7 +347,7 @@ class _Run:
         assert self.release is not None
         d = self.d
         steps = d.settings.steps if (self.stable and self.strategy == "canary") else [100]
-        self.baseline = d.router.stats()
+        self.stats_at_start = d.router.stats()
         try:
             for step in steps:
                 self.step = step
@@ -373,7 +374,11 @@ class _Run:
     def bake(self) -> None:
         """Watch the release for one bake window; raise _Rollback when a rule fires."""
         assert self.release is not None
-        release = self.release
+        # One client for the whole bake: a new one per check would build a TLS context each time.
+        with httpx.Client(timeout=self.d.settings.health.timeout, trust_env=False) as http:
+            self._watch(self.release, http)
+
+    def _watch(self, release: Release, http: httpx.Client) -> None:
         settings = self.d.settings
         rules = settings.rollback
         start_stats = self.d.router.stats()
@@ -389,7 +394,7 @@ class _Run:
             if verdict:
                 raise _Rollback(verdict)
             if time.monotonic() >= next_health:
-                result = check_http(release.url, settings.health)
+                result = check_http(release.url, settings.health, http)
                 next_health = time.monotonic() + settings.health.interval
                 status = result.http_status or 0
                 if rules.on_health_5xx and status >= 500:
@@ -412,7 +417,9 @@ class _Run:
         names = [self.version] + ([self.stable.name] if self.stable else [])
         result = {}
         for name in names:
-            delta = now.get(name, BackendStats()).minus(self.baseline.get(name, BackendStats()))
+            delta = now.get(name, BackendStats()).minus(
+                self.stats_at_start.get(name, BackendStats())
+            )
             result[name] = {"requests": delta.requests, "errors": delta.errors}
         return result
 
@@ -420,7 +427,7 @@ class _Run:
         """Stats per release since traffic started moving (for the final live frame)."""
         names = {self.version} | ({self.stable.name} if self.stable else set())
         try:
-            window = _window(self.d.router.stats(), self.baseline)
+            window = _window(self.d.router.stats(), self.stats_at_start)
         except Exception:
             return {}
         return {name: stats for name, stats in window.items() if name in names}
