@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from safeship._toml import locate_key, toml_syntax_problem
 from safeship.envschema.problems import EnvSchemaError
 from safeship.envschema.types import (
     ALL_KEYS,
@@ -42,7 +43,6 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Frameworks inline variables with these prefixes into the JavaScript sent to browsers
 # (Next.js, Vite, Create React App): such a variable is public whatever the schema says.
 BROWSER_PREFIXES = ("NEXT_PUBLIC_", "VITE_", "REACT_APP_")
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,7 @@ def parse_schema(source: str, path: Path | str = SCHEMA_FILENAME) -> Schema:
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = _TOML_POSITION.search(message)
-        line = match.group(1) if match else "?"
-        raise EnvSchemaError(
-            [f"{path.name}:{line}: syntax: {_TOML_POSITION.sub('', message)}"]
-        ) from None
+        raise EnvSchemaError([toml_syntax_problem(exc, path.name)]) from None
     return _SchemaParser(source, path).parse(data)
 
 
@@ -117,9 +112,6 @@ class _SchemaParser:
         self.problems: list[str] = []
 
     def problem(self, key: tuple[str, ...], message: str) -> None:
-        # Imported here: the config package pulls in pydantic, which a valid schema never needs.
-        from safeship.config.loader import locate_key
-
         line = locate_key(self.source, key)
         self.problems.append(f"{self.path.name}:{line or '?'}: {'.'.join(key)}: {message}")
 
