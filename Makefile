@@ -34,6 +34,9 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/rollback_time.py
 	$(BIN)/python benchmarks/health_fanout.py
 	$(BIN)/python benchmarks/env_check.py
+	$(BIN)/python benchmarks/prepush.py
+	$(BIN)/python benchmarks/judge_false_alarms.py
+	$(BIN)/python benchmarks/router_overhead.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache

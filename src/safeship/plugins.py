@@ -19,7 +19,10 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "circleci": "safeship.paths.circleci:CircleCIPath",
         "local": "safeship.paths.local:LocalPath",
     },
-    "safeship.routers": {"builtin": "safeship.routing.builtin:BuiltinRouter"},
+    "safeship.routers": {
+        "builtin": "safeship.routing.builtin:BuiltinRouter",
+        "nginx": "safeship.routing.nginx:NginxRouter",
+    },
 }
 
 

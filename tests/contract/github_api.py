@@ -19,6 +19,16 @@ Shapes written from GitHub's documentation, not recorded from the live API:
 - https://docs.github.com/en/rest/authentication ("Authorization: Bearer TOKEN"; 401
   {"message": "Bad credentials"}), https://docs.github.com/en/rest/about-the-rest-api/api-versions
   (X-GitHub-Api-Version: 2022-11-28)
+- https://docs.github.com/en/rest/deployments/deployments#create-a-deployment
+  (POST /repos/{owner}/{repo}/deployments: "ref" required; "environment", "required_contexts"
+  (array; [] skips commit-status checks, absent means all must pass), "auto_merge" (boolean,
+  default true), "payload" (object or JSON string), "description", "production_environment" →
+  201 with the deployment {"id", "sha", "ref", "environment", "payload", "statuses_url", ...})
+- https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status
+  (POST .../deployments/{deployment_id}/statuses: "state" required, one of error, failure,
+  inactive, in_progress, queued, pending, success; "description" at most 140 characters;
+  "log_url", "environment_url", "auto_inactive" → 201 {"id", "state", "description",
+  "environment_url", "log_url", "deployment_url", ...}; unknown deployment → 404)
 - https://www.githubstatus.com/api (Atlassian Statuspage v2: GET /api/v2/components.json →
   {"components": [{"id", "name", "status": operational | degraded_performance |
   partial_outage | major_outage}]})
@@ -42,6 +52,14 @@ BILLING_MESSAGE = (
     "limit needs to be increased. Please check the 'Billing & plans' section of your settings."
 )
 API_VERSIONS = ("2022-11-28", "2026-03-10")
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+
+
+@dataclass
+class FakeDeployment:
+    id: int
+    body: dict[str, Any]
+    statuses: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +85,7 @@ class GitHubServer(ContractServer):
         self._ids = itertools.count(9001)
         self.runs: dict[int, FakeRun] = {}
         self.dispatches: list[dict[str, Any]] = []
+        self.deployments: dict[int, FakeDeployment] = {}
 
     def routes(self, app: web.Application) -> None:
         base = "/repos/{owner}/{repo}"
@@ -76,6 +95,8 @@ class GitHubServer(ContractServer):
         app.router.add_get(base + "/actions/runs/{run_id}", self._get_run)
         app.router.add_get(base + "/actions/runs/{run_id}/jobs", self._jobs)
         app.router.add_get(base + "/check-runs/{check_id}/annotations", self._annotations)
+        app.router.add_post(base + "/deployments", self._create_deployment)
+        app.router.add_post(base + "/deployments/{deployment_id}/statuses", self._create_status)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -248,4 +269,75 @@ class GitHubServer(ContractServer):
                     "message": BILLING_MESSAGE,
                 }
             ]
+        )
+
+    async def _create_deployment(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict) or not isinstance(body.get("ref"), str) or not body["ref"]:
+            return error(422, 'Invalid request. "ref" wasn\'t supplied.')
+        checks: dict[str, type | tuple[type, ...]] = {
+            "environment": str,
+            "required_contexts": list,
+            "auto_merge": bool,
+            "payload": (dict, str),
+            "description": str,
+            "production_environment": bool,
+        }
+        for key, kind in checks.items():
+            if key in body and not isinstance(body[key], kind):
+                return error(422, f"Invalid request. {key} has the wrong type.")
+        deployment = FakeDeployment(next(self._ids), body)
+        self.deployments[deployment.id] = deployment
+        api = f"{self.url}/repos/{OWNER}/{REPO}/deployments/{deployment.id}"
+        return web.json_response(
+            {
+                "id": deployment.id,
+                "sha": "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
+                "ref": body["ref"],
+                "task": "deploy",
+                "payload": body.get("payload", {}),
+                "environment": body.get("environment", "production"),
+                "description": body.get("description"),
+                "created_at": "2026-03-01T10:00:00Z",
+                "updated_at": "2026-03-01T10:00:00Z",
+                "url": api,
+                "statuses_url": f"{api}/statuses",
+            },
+            status=201,
+        )
+
+    async def _create_status(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        try:
+            deployment = self.deployments.get(int(request.match_info["deployment_id"]))
+        except ValueError:
+            deployment = None
+        if deployment is None:
+            return error(404, "Not Found")
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict) or body.get("state") not in DEPLOYMENT_STATES:
+            return error(422, "Invalid request. state is not a valid deployment state.")
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > 140:
+            return error(422, "Invalid request. description is too long (maximum is 140).")
+        for key in ("environment_url", "log_url"):
+            if key in body and not isinstance(body[key], str):
+                return error(422, f"Invalid request. {key} is not a string.")
+        deployment.statuses.append(body)
+        return web.json_response(
+            {
+                "id": next(self._ids),
+                "state": body["state"],
+                "description": description,
+                "environment": deployment.body.get("environment", "production"),
+                "environment_url": body.get("environment_url", ""),
+                "log_url": body.get("log_url", ""),
+                "deployment_url": f"{self.url}/repos/{OWNER}/{REPO}/deployments/{deployment.id}",
+            },
+            status=201,
         )

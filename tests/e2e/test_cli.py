@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -15,8 +16,7 @@ import pytest
 
 from safeship.demo.load import NO_RELEASE, LoadGenerator
 from safeship.pipeline import operations
-from safeship.pipeline.lock import EnvironmentLocked
-from safeship.registry import Registry
+from safeship.registry import EnvironmentBusy, Registry
 from safeship.testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
@@ -116,6 +116,12 @@ def test_deploy_history_status_and_json(workspace: Workspace) -> None:
         ("v1", "succeeded", "abc123")
     ]
     assert history[0]["completed_at"] is not None
+    # No pre-push gate ran for this commit (as after a --no-verify push): recorded as such.
+    assert history[0]["metadata"]["prepush"] == {
+        "commit": "abc123",
+        "gate": "not_run",
+        "checked_at": None,
+    }
     down = safeship(workspace, "down", "local")
     assert down.returncode == 0 and "stopped 2 process(es)" in down.stdout
 
@@ -197,12 +203,15 @@ def test_one_deploy_per_environment(workspace_factory: WorkspaceFactory) -> None
     )
     try:
         wait_for_status(ws, "progressing")
-        with pytest.raises(
-            EnvironmentLocked, match=rf"locked by a running deploy \(pid {proc.pid}\)"
-        ):
+        running = operations.history(ws.loaded, ENV, limit=1)[0]
+        busy = (
+            rf"^local is being deployed by \S+@\S+ pid {proc.pid} since "
+            rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(deployment {running.id}\)$"
+        )
+        with pytest.raises(EnvironmentBusy, match=busy):
             operations.deploy(ws.loaded, ENV, "v3")
         second = safeship(ws, "deploy", "local", "--version", "v3")
-        assert "environment local is locked" in assert_one_line_error(second, 2)
+        assert re.match(busy, assert_one_line_error(second, 1))
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
@@ -219,3 +228,52 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "load generator totals" in out
     assert elapsed < 60
     assert not list(tmp_path.iterdir())  # the demo works in its own temporary directory
+
+
+def test_next_deploy_takes_over_a_killed_orchestrators_lease_and_recovers(
+    workspace_factory: WorkspaceFactory,
+) -> None:
+    ws = workspace_factory(bake_time=5.0)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    proc = subprocess.Popen(
+        [*SAFESHIP, "deploy", "local", "--version", "v2"],
+        cwd=ws.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_status(ws, "progressing", step=10)
+    proc.kill()  # SIGKILL: the lease stays in the registry, its heartbeat stops
+    proc.wait(timeout=10)
+    with Registry(ws.loaded.registry_url()) as registry:
+        stale = registry.lease(ENV)
+    assert stale is not None and stale.holder.endswith(f" pid {proc.pid}")
+    killed = operations.history(ws.loaded, ENV, limit=1)[0]
+    assert stale.deployment_id == killed.id
+
+    started = time.monotonic()
+    next_deploy = subprocess.Popen(
+        [*SAFESHIP, "deploy", "local", "--version", "v3"],
+        cwd=ws.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Same host, dead pid: taken over and recovered at once, well before the 10 s ttl.
+        with Registry(ws.loaded.registry_url()) as registry:
+            while (record := registry.get(killed.id)) is not None and not record.is_terminal:
+                assert time.monotonic() - started < 8, "the killed deploy was not recovered"
+                time.sleep(0.05)
+        stdout, stderr = next_deploy.communicate(timeout=60)
+    finally:
+        next_deploy.kill()
+    assert next_deploy.returncode == 0, stdout + stderr
+    assert "v3 succeeded" in stdout
+    recovered = next(r for r in operations.history(ws.loaded, ENV) if r.id == killed.id)
+    assert recovered.status == "rolled_back"
+    assert recovered.rollback_reason is not None
+    assert f"pid {proc.pid} stopped renewing its lease" in recovered.rollback_reason
+    assert serving(ws) == {"v3": 100}
+    assert [r.version for r in ws.environment().target.releases()] == ["v3"]
+    with Registry(ws.loaded.registry_url()) as registry:
+        assert registry.lease(ENV) is None  # released at the end

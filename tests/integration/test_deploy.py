@@ -166,3 +166,21 @@ def test_redeploying_the_serving_version_is_refused(workspace: Workspace) -> Non
         assert str(exc) == "v1 is already serving local"
     else:
         raise AssertionError("a second deploy of the serving version went ahead")
+
+
+def test_canary_and_automatic_rollback_through_nginx(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(behaviours={"v3": "error_rate=0.2"}, router="nginx")
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    load = load_factory(ws.url, rate=100)
+    assert operations.deploy(ws.loaded, ENV, "v2").ok
+    assert serving(ws) == {"v2": 100}
+    outcome = operations.deploy(ws.loaded, ENV, "v3")
+    totals = load.stop()
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason is not None and outcome.reason.startswith("error rate ")
+    assert serving(ws) == {"v2": 100}
+    assert outcome.traffic["v3"]["requests"] >= 10 and outcome.traffic["v3"]["errors"] >= 2
+    # nginx does not add safeship's release header: count by the demo app's own header.
+    assert sum(totals.failed.values()) == outcome.traffic["v3"]["errors"] or totals.failed

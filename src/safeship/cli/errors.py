@@ -9,10 +9,9 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     from safeship.paths.base import PathError
     from safeship.paths.failover import AllPathsFailed
     from safeship.pipeline.deploy import DeployRefused
-    from safeship.pipeline.lock import EnvironmentLocked
     from safeship.pipeline.operations import RollbackImpossible
     from safeship.plugins import PluginNotFound
-    from safeship.registry import RegistryError
+    from safeship.registry import EnvironmentBusy, RegistryError
     from safeship.routing.base import RouterError
     from safeship.targets.base import TargetError
 
@@ -20,9 +19,13 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, ConfigError | EnvSchemaError | EnvSourceError):
         # Several problems in one file: one line each.
         return 2, "\n".join(exc.problems)
-    if isinstance(exc, DeployRefused | EnvironmentLocked | RollbackImpossible | PluginNotFound):
+    if isinstance(exc, DeployRefused | RollbackImpossible | PluginNotFound):
         return 2, text
-    if isinstance(exc, TargetError | RouterError | RegistryError | PathError | AllPathsFailed):
+    # Another deploy holds the environment: a failure to deploy now (exit 1), not a usage error.
+    if isinstance(
+        exc,
+        EnvironmentBusy | TargetError | RouterError | RegistryError | PathError | AllPathsFailed,
+    ):
         return 1, text
     first = text.splitlines()[0] if text else ""
     return 1, (

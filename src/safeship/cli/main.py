@@ -121,6 +121,30 @@ from safeship.cli.paths_cmd import paths_app  # noqa: E402  (typer only, as abov
 app.add_typer(env_app, name="env")
 app.add_typer(paths_app, name="paths")
 
+from safeship.cli.hooks_cmd import hooks_app  # noqa: E402  (typer only, as above)
+
+app.add_typer(hooks_app, name="hooks")
+
+
+@app.command()
+def prepush(
+    all_files: Annotated[
+        bool, typer.Option("--all", help="Check every file, not the push.")
+    ] = False,
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Check the staged lines (the pre-commit hook).")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this check (repeatable).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The pre-push gate: secrets, env, affected tests, build, API contract, deploy impact."""
+    from safeship.cli import prepush_cmd
+
+    raise typer.Exit(prepush_cmd.run(config, all_files, staged, only or [], json_output))
+
 
 # Health verification on its own (levels 1-4); exit 0 healthy, 1 unhealthy, 2 usage error.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
+from safeship.hooks.settings import PrepushSettings
+from safeship.notify.settings import GitHubSettings
 from safeship.paths.settings import PathsSettings
 
 
@@ -47,7 +49,15 @@ class LocalTargetSettings(_Model):
 
 
 class BuiltinRouterSettings(_Model):
+    """safeship's own asyncio proxy, one process per environment."""
+
     type: Literal["builtin"] = "builtin"
+
+
+class NginxRouterSettings(_Model):
+    """A private nginx per environment: weighted upstream, graceful reloads, JSON access log."""
+
+    type: Literal["nginx"]
 
 
 class RollbackRules(_Model):
@@ -63,7 +73,9 @@ class RollbackRules(_Model):
 class EnvironmentSettings(_Model):
     port: Annotated[int, Field(ge=1, le=65535)]
     target: LocalTargetSettings
-    router: BuiltinRouterSettings = BuiltinRouterSettings()
+    router: Annotated[
+        BuiltinRouterSettings | NginxRouterSettings, Field(discriminator="type")
+    ] = BuiltinRouterSettings()
     strategy: Literal["all-at-once", "canary"] = "canary"
     # Canary traffic percentages, increasing, ending at 100.
     steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
@@ -92,6 +104,10 @@ class SafeshipConfig(_Model):
     environments: dict[str, EnvironmentSettings]
     # Deploy paths in failover order (`safeship paths check`); not yet used by `deploy`.
     paths: PathsSettings = Field(default_factory=lambda: PathsSettings.model_validate({}))
+    # The pre-push gate's checks (`safeship prepush`, the git hooks).
+    prepush: PrepushSettings = Field(default_factory=PrepushSettings)
+    # Optional: report every deploy as a GitHub deployment with statuses.
+    github: GitHubSettings | None = None
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

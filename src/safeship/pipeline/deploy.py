@@ -80,7 +80,7 @@ class _Rollback(Exception):
 
 
 class Deployer:
-    """Runs deployments of one environment. The caller holds the environment's lock."""
+    """Runs deployments of one environment. The caller holds the environment's lease."""
 
     def __init__(
         self,
@@ -92,6 +92,7 @@ class Deployer:
         bus: EventBus,
         on_progress: Callable[[LiveSnapshot], None] | None = None,
         env_gate: Callable[[], list[str]] | None = None,
+        on_created: Callable[[str], None] | None = None,
     ) -> None:
         self.environment = environment
         self.settings = settings
@@ -102,6 +103,8 @@ class Deployer:
         self._on_progress = on_progress
         # Checks the target's variables against the env schema; returns the problems (redacted).
         self.env_gate = env_gate
+        # Told the new deployment's id once its row exists (the environment lease records it).
+        self.on_created = on_created
 
     # -- the deployment -------------------------------------------------------------------
 
@@ -112,8 +115,11 @@ class Deployer:
         commit: str | None = None,
         triggered_by: str = "cli",
         strategy: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> DeploymentOutcome:
+        """Run one deployment; ``metadata`` is stored with it from the start."""
         run = _Run(self, version, commit, triggered_by, strategy or self.settings.strategy)
+        run.metadata = dict(metadata or {})
         return run.execute()
 
 
@@ -142,6 +148,8 @@ class _Run:
         self.deployment_id = ""
         # Health checks of the new release (levels 1-4), for the score and the registry.
         self.checks: list[CheckResult] = []
+        # Recorded with the deployment row when it is created (e.g. the pre-push gate's verdict).
+        self.metadata: dict[str, Any] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -204,10 +212,13 @@ class _Run:
             self.commit,
             self.triggered_by,
             metadata={
+                **self.metadata,
                 "strategy": self.strategy if self.stable else "all-at-once",
                 "stable_version": self.stable.name if self.stable else None,
             },
         )
+        if d.on_created is not None:
+            d.on_created(self.deployment_id)
         self.emit("deployment.started", strategy=self.strategy)
         try:
             failure = self.validate_env() or self.start_release() or self.verify_release()

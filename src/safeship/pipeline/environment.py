@@ -37,5 +37,6 @@ def open_environment(loaded: LoadedConfig, name: str) -> Environment:
     target_cls = load_adapter("safeship.targets", settings.target.type)
     router_cls = load_adapter("safeship.routers", settings.router.type)
     target: Target = target_cls(name, settings.target, run_dir, loaded.base_dir)
-    router: Router = router_cls(name, settings.port, run_dir)
+    # Its own directory: the target keeps one pid file (*.json) per release in run_dir.
+    router: Router = router_cls(name, settings.port, run_dir / "router")
     return Environment(name, settings, target, router, run_dir)

@@ -10,13 +10,15 @@ from typing import TextIO
 
 from safeship.config import LoadedConfig
 from safeship.envschema.gate import env_gate
-from safeship.events import EventBus, JsonLinesSink, RegistrySink
+from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
 from safeship.health.resolve import require_resolvable
+from safeship.notify.github_sink import github_sink
 from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.environment import Environment, open_environment
-from safeship.pipeline.lock import EnvironmentLock
+from safeship.pipeline.lease import DeployLease
 from safeship.pipeline.states import TAKES_TRAFFIC, Status
-from safeship.registry import DeploymentRecord, Registry
+from safeship.registry import DeploymentRecord, Lease, Registry
+from safeship.registry.leases import when
 from safeship.routing.base import Backend, BackendStats
 from safeship.targets.base import Release
 
@@ -36,11 +38,16 @@ def open_session(
 ) -> Iterator[Session]:
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
+    github = github_sink(loaded.config.github)  # None without [github] or its token
     try:
         with _event_log(loaded, event_log) as stream:
-            bus = EventBus([JsonLinesSink(stream), RegistrySink(registry)])
-            yield Session(env, registry, bus)
+            sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry)]
+            if github is not None:
+                sinks.append(github)
+            yield Session(env, registry, EventBus(sinks))
     finally:
+        if github is not None:
+            github.close()
         registry.close()
 
 
@@ -70,9 +77,9 @@ def deploy(
     require_resolvable(loaded, environment)
     with (
         open_session(loaded, environment, event_log) as s,
-        EnvironmentLock(s.env.run_dir, environment),
+        DeployLease(s.registry, environment) as lease,
     ):
-        recover_locked(s)
+        recover_locked(s, lease.taken_over)
         schema_path = loaded.base_dir / loaded.config.project.env_schema
         deployer = Deployer(
             environment,
@@ -83,15 +90,32 @@ def deploy(
             s.bus,
             on_progress,
             env_gate=env_gate(schema_path, environment, s.env.target),
+            on_created=lease.attach,
         )
-        return deployer.deploy(version, commit=commit, triggered_by=triggered_by, strategy=strategy)
+        return deployer.deploy(
+            version,
+            commit=commit,
+            triggered_by=triggered_by,
+            strategy=strategy,
+            metadata=_prepush_note(loaded, commit),
+        )
 
 
-def recover_locked(s: Session) -> list[DeploymentRecord]:
+def _prepush_note(loaded: LoadedConfig, commit: str | None) -> dict[str, object]:
+    """Whether the deployed commit passed the pre-push gate (a --no-verify push shows not_run)."""
+    if commit is None:
+        return {}
+    from safeship.hooks.gate import gate_record_for
+
+    return {"prepush": gate_record_for(commit, loaded.base_dir)}
+
+
+def recover_locked(s: Session, taken_over: Lease | None = None) -> list[DeploymentRecord]:
     """Finish what a safeship that died mid-deploy left: traffic back to stable, records closed.
 
-    The caller holds the environment lock, so any deployment still marked active has no
-    living orchestrator.
+    The caller holds the environment's lease, so any deployment still marked active has no
+    living orchestrator. ``taken_over``: the dead holder's lease the caller took over, named in
+    the reason.
     """
     orphans = s.registry.active(s.env.name)
     if not orphans:
@@ -105,13 +129,19 @@ def recover_locked(s: Session) -> list[DeploymentRecord]:
     for release in s.env.target.releases():
         if stable_release is None or release.version != stable_release.version:
             s.env.target.stop(release)
+    reason = "orchestrator lost: safeship stopped before the deployment finished; recovered"
+    if taken_over is not None:
+        reason = (
+            f"orchestrator lost: {taken_over.holder} stopped renewing its lease "
+            f"(last heartbeat {when(taken_over.heartbeat_at)}); recovered"
+        )
     for record in orphans:
         took_traffic = Status(record.status) in TAKES_TRAFFIC
         final = Status.ROLLED_BACK if took_traffic else Status.ABORTED
         s.registry.update_deployment(
             record.id,
             status=final.value,
-            rollback_reason="safeship stopped before the deployment finished; recovered",
+            rollback_reason=reason,
             completed=True,
         )
     return orphans
@@ -120,9 +150,9 @@ def recover_locked(s: Session) -> list[DeploymentRecord]:
 def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentRecord]:
     with (
         open_session(loaded, environment) as s,
-        EnvironmentLock(s.env.run_dir, environment),
+        DeployLease(s.registry, environment) as lease,
     ):
-        return recover_locked(s)
+        return recover_locked(s, lease.taken_over)
 
 
 def rollback(
@@ -138,9 +168,9 @@ def rollback(
     """
     with (
         open_session(loaded, environment, event_log) as s,
-        EnvironmentLock(s.env.run_dir, environment),
+        DeployLease(s.registry, environment) as lease,
     ):
-        if recover_locked(s):
+        if recover_locked(s, lease.taken_over):
             return None
         current = s.registry.last_succeeded(environment)
         if current is None:
@@ -151,7 +181,14 @@ def rollback(
                 f"{environment} has no earlier successful deployment than {current.version}"
             )
         deployer = Deployer(
-            environment, s.env.settings, s.env.target, s.env.router, s.registry, s.bus, on_progress
+            environment,
+            s.env.settings,
+            s.env.target,
+            s.env.router,
+            s.registry,
+            s.bus,
+            on_progress,
+            on_created=lease.attach,
         )
         outcome = deployer.deploy(
             previous.version,
@@ -219,7 +256,7 @@ def up(loaded: LoadedConfig, environment: str) -> None:
 def down(loaded: LoadedConfig, environment: str) -> int:
     """Stop the router and every release of the environment; the number of processes stopped."""
     env = open_environment(loaded, environment)
-    with EnvironmentLock(env.run_dir, environment):
+    with Registry(loaded.registry_url()) as registry, DeployLease(registry, environment):
         stopped = 0
         if env.router.is_running():
             env.router.stop()

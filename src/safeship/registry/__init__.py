@@ -1,5 +1,7 @@
-"""Deployment registry: deployments, their events and env snapshots, on SQLite or PostgreSQL."""
+"""Deployment registry: deployments, their events, env snapshots and environment leases, on
+SQLite or PostgreSQL."""
 
+from safeship.registry.leases import EnvironmentBusy, Lease, LeaseLost
 from safeship.registry.store import (
     STATUSES,
     TERMINAL_STATUSES,
@@ -15,7 +17,10 @@ __all__ = [
     "TERMINAL_STATUSES",
     "DeploymentRecord",
     "EnvSnapshotRecord",
+    "EnvironmentBusy",
     "EventRecord",
+    "Lease",
+    "LeaseLost",
     "Registry",
     "RegistryError",
 ]

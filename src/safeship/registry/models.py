@@ -133,3 +133,23 @@ class EnvSnapshot(Base):
     variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_env_snapshots_environment_taken_at", "environment", "taken_at"),)
+
+
+class EnvironmentLease(Base):
+    """Who deploys an environment now: at most one row per environment, renewed by heartbeat.
+
+    A row whose ``expires_at`` has passed belongs to a holder that stopped renewing it (killed,
+    hung, disconnected) and may be taken over. ``token`` is unique per acquisition, so a holder
+    that lost its lease can neither renew nor release its successor's.
+    """
+
+    __tablename__ = "environment_leases"
+
+    environment: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    token: Mapped[str] = mapped_column(Uuid(as_uuid=False))
+    # No foreign key: the lease is taken before the deployment row exists.
+    deployment_id: Mapped[str | None] = mapped_column(Uuid(as_uuid=False))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

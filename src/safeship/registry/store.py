@@ -29,8 +29,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from safeship.registry import migrations
-from safeship.registry.models import Deployment, EnvSnapshot, Event
+from safeship.registry import leases, migrations
+from safeship.registry.leases import Lease
+from safeship.registry.models import Deployment, EnvironmentLease, EnvSnapshot, Event
 
 STATUSES: Final = frozenset(
     {
@@ -447,6 +448,46 @@ class Registry:
         with self._reading("read env snapshots") as session:
             return [EnvSnapshotRecord._from_row(row) for row in session.scalars(stmt)]
 
+    # -- environment leases (one deploy per environment; see leases.py) ----------------------
+
+    def acquire_lease(
+        self, environment: str, holder: str, ttl: float, *, replace: str | None = None
+    ) -> Lease:
+        """Take ``environment``'s lease for ``ttl`` seconds, atomically.
+
+        Succeeds when no lease exists, when the existing one has expired, or when its token is
+        ``replace`` (the caller established that its holder is dead); the returned lease's
+        ``previous`` is then the one taken over. Raises ``EnvironmentBusy`` otherwise.
+        """
+        _check_text(EnvironmentLease.environment, environment)
+        _check_text(EnvironmentLease.holder, holder)
+        _check_ttl(ttl)
+        now = self._now()
+        with self._writing("acquire lease") as session:
+            return leases.acquire(session, environment, holder, now, ttl, replace)
+
+    def renew_lease(
+        self, environment: str, token: str, ttl: float, *, deployment_id: str | None = None
+    ) -> Lease:
+        """Extend our lease (``token``) to now + ``ttl``; ``deployment_id`` records what it
+        deploys. Raises ``LeaseLost`` when another holder has taken it over."""
+        _check_ttl(ttl)
+        if deployment_id is not None and _parse_id(deployment_id) is None:
+            raise RegistryError(f"no deployment {deployment_id!r}")
+        now = self._now()
+        with self._writing("renew lease") as session:
+            return leases.renew(session, environment, token, now, ttl, deployment_id)
+
+    def release_lease(self, environment: str, token: str) -> bool:
+        """Give our lease up; False when it was no longer ours (nothing is changed then)."""
+        with self._writing("release lease") as session:
+            return leases.release(session, environment, token)
+
+    def lease(self, environment: str) -> Lease | None:
+        """The environment's lease row (possibly expired), or None when it is free."""
+        with self._reading("read lease") as session:
+            return leases.current(session, environment)
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _now(self) -> datetime:
@@ -590,6 +631,11 @@ def _check_text(
     length = attribute.type.length if isinstance(attribute.type, String) else None
     if length is not None and len(value) > length:
         raise RegistryError(f"{name} is longer than {length} characters")
+
+
+def _check_ttl(ttl: float) -> None:
+    if not (math.isfinite(ttl) and ttl > 0):
+        raise RegistryError(f"lease ttl must be a positive number of seconds, got {ttl}")
 
 
 def _snapshot_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ port = {port}
 strategy = "canary"
 steps = [10, 50, 100]
 bake_time = {bake_time}
+router = {{ type = "{router}" }}
 
 [environments.local.target]
 command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
@@ -82,11 +83,16 @@ def make_workspace(
     behaviours: dict[str, str] | None = None,
     bake_time: float = 1.0,
     min_requests: int = 10,
+    router: str = "builtin",
 ) -> Workspace:
     port = free_port()
     env = ", ".join(f'DEMO_BEHAVIOUR_{v.upper()} = "{b}"' for v, b in (behaviours or {}).items())
     text = WORKSPACE_CONFIG.format(
-        port=port, bake_time=bake_time, env="{ " + env + " }", min_requests=min_requests
+        port=port,
+        bake_time=bake_time,
+        env="{ " + env + " }",
+        min_requests=min_requests,
+        router=router,
     )
     (root / "safeship.toml").write_text(text, encoding="utf-8")
     return Workspace(root, load_config(root / "safeship.toml"), port)

@@ -1,0 +1,318 @@
+"""The canary judge: canary vs stable over the same window, with scipy's tests.
+
+Metrics (each gets a verdict: pass, high, low or nodata):
+
+- ``error_rate``: errors (5xx and connect errors) per request. Fisher's exact test on the 2x2
+  table (errors, successes) x (canary, stable), one-sided each way. "high" needs p < alpha for
+  "canary worse" *and* the canary's rate at least ``error_rate_tolerance`` points above stable's;
+  "low" is the mirror image (a better canary; it counts as a pass).
+- ``latency``: the Mann-Whitney U test (one-sided each way, as Kayenta's judge), with an
+  effect-size tolerance on the ratio of mean latencies. "high" needs p < alpha *and*
+  canary mean >= stable mean x (1 + ``latency_tolerance``).
+
+Histograms to samples: the routers report a fixed latency histogram (``LATENCY_BUCKETS_MS``),
+not raw samples. Each request counted in bucket i becomes one sample at that bucket's midpoint
+(the open last bucket at twice the last bound), see :func:`latency_samples`. Mann-Whitney U only
+uses ranks, and any increasing map of buckets to values gives the same ranks, so the test's
+p-value does not depend on that choice: requests in one bucket are ties, which scipy's tie
+correction handles. The effect size uses the exact mean (``latency_sum_ms`` / responses) when
+the stats carry it, the midpoint mean otherwise.
+
+Score (as Kayenta): the weighted share of judged metrics that pass (pass or low), 0-100;
+nodata metrics are left out. Decision of one judgement:
+
+- ``fail``: a critical metric is high, or the score is below ``marginal_score``;
+- ``nodata``: otherwise, while any metric lacks its minimum sample size;
+- ``pass``: score >= ``pass_score``;
+- ``continue``: marginal (between the two): keep watching.
+
+:func:`decide` turns a judgement and the bake's elapsed time into the pipeline's action:
+roll back on fail at once; promote on pass once the bake time is over; on nodata (or marginal)
+at the end of the bake, extend it up to ``nodata_extension`` seconds, then apply
+``nodata_policy`` — a "pass" by policy says so in its reason, it never passes silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import fisher_exact, mannwhitneyu  # type: ignore[import-untyped]
+
+from safeship.analysis.settings import JudgeSettings
+from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats
+
+Verdict = Literal["pass", "high", "low", "nodata"]
+Decision = Literal["continue", "pass", "fail", "nodata"]
+Action = Literal["wait", "promote", "rollback"]
+
+# One representative value (ms) per histogram bucket: midpoints, the open bucket at 2x its bound.
+_BOUNDS = (0.0, *LATENCY_BUCKETS_MS)
+BUCKET_VALUES_MS: tuple[float, ...] = (
+    *((lo + hi) / 2 for lo, hi in itertools.pairwise(_BOUNDS)),
+    LATENCY_BUCKETS_MS[-1] * 2,
+)
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """One metric's comparison, with the figures behind it."""
+
+    name: str
+    verdict: Verdict
+    canary: float | None  # error rate (fraction) or mean latency (ms); None without samples
+    stable: float | None
+    n_canary: int
+    n_stable: int
+    p_high: float | None = None  # p-value of "canary worse"
+    p_low: float | None = None  # p-value of "canary better"
+    effect: float | None = None  # error: canary - stable (points); latency: canary / stable
+    critical: bool = False
+    weight: float = 1.0
+
+    def describe(self) -> str:
+        """One line: the figures and the verdict."""
+        if self.canary is None or self.stable is None:
+            return f"{self.name}: nodata (canary {self.n_canary}, stable {self.n_stable} samples)"
+        if self.name == "error_rate":
+            figures = f"canary {self.canary:.2%} vs stable {self.stable:.2%}"
+        else:
+            figures = f"canary {self.canary:.1f} ms vs stable {self.stable:.1f} ms"
+        p = f", p={self.p_high:.2g}" if self.p_high is not None else ""
+        return f"{self.name}: {self.verdict} ({figures}{p}; n={self.n_canary}/{self.n_stable})"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict per metric, the score (None when nothing could be judged) and the decision."""
+
+    verdicts: tuple[MetricVerdict, ...]
+    score: float | None
+    decision: Decision
+
+    def describe(self) -> str:
+        score = "n/a" if self.score is None else f"{self.score:.0f}"
+        parts = "; ".join(v.describe() for v in self.verdicts)
+        return f"score {score} ({self.decision}): {parts}"
+
+
+@dataclass(frozen=True)
+class BakeDecision:
+    """What the pipeline does after this poll, and why (one line)."""
+
+    action: Action
+    reason: str
+    judgement: Judgement
+
+
+def latency_samples(stats: BackendStats) -> npt.NDArray[np.float64]:
+    """One sample per response: its histogram bucket's representative value (ms)."""
+    return np.repeat(np.asarray(BUCKET_VALUES_MS, dtype=np.float64), stats.latency_buckets)
+
+
+def _mean_latency(stats: BackendStats, samples: npt.NDArray[np.float64]) -> float:
+    if stats.latency_sum_ms > 0:
+        return stats.latency_sum_ms / len(samples)
+    return float(samples.mean())
+
+
+def judge_error_rate(
+    canary: BackendStats, stable: BackendStats, settings: JudgeSettings
+) -> MetricVerdict:
+    common = {
+        "name": "error_rate",
+        "n_canary": canary.requests,
+        "n_stable": stable.requests,
+        "critical": settings.error_rate_critical,
+        "weight": settings.error_rate_weight,
+    }
+    if min(canary.requests, stable.requests) < settings.min_requests:
+        rates = [s.error_rate if s.requests else None for s in (canary, stable)]
+        return MetricVerdict(verdict="nodata", canary=rates[0], stable=rates[1], **common)  # type: ignore[arg-type]
+    table = [
+        [canary.errors, canary.requests - canary.errors],
+        [stable.errors, stable.requests - stable.errors],
+    ]
+    p_high = float(fisher_exact(table, alternative="greater").pvalue)
+    p_low = float(fisher_exact(table, alternative="less").pvalue)
+    effect = canary.error_rate - stable.error_rate
+    verdict: Verdict = "pass"
+    if p_high < settings.alpha and effect >= settings.error_rate_tolerance:
+        verdict = "high"
+    elif p_low < settings.alpha and -effect >= settings.error_rate_tolerance:
+        verdict = "low"
+    return MetricVerdict(
+        verdict=verdict,
+        canary=canary.error_rate,
+        stable=stable.error_rate,
+        p_high=p_high,
+        p_low=p_low,
+        effect=effect,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def judge_latency(
+    canary: BackendStats, stable: BackendStats, settings: JudgeSettings
+) -> MetricVerdict:
+    c, s = latency_samples(canary), latency_samples(stable)
+    common = {
+        "name": "latency",
+        "n_canary": len(c),
+        "n_stable": len(s),
+        "critical": settings.latency_critical,
+        "weight": settings.latency_weight,
+    }
+    if min(len(c), len(s)) < settings.min_latency_samples:
+        means = [_mean_latency(st, x) if len(x) else None for st, x in ((canary, c), (stable, s))]
+        return MetricVerdict(verdict="nodata", canary=means[0], stable=means[1], **common)  # type: ignore[arg-type]
+    c_mean, s_mean = _mean_latency(canary, c), _mean_latency(stable, s)
+    # All samples equal (one bucket each side, the same one): no difference to test.
+    if np.ptp(np.concatenate([c, s])) == 0:
+        p_high = p_low = 1.0
+    else:
+        p_high = float(mannwhitneyu(c, s, alternative="greater").pvalue)
+        p_low = float(mannwhitneyu(c, s, alternative="less").pvalue)
+    ratio = c_mean / s_mean if s_mean > 0 else float("inf")
+    verdict: Verdict = "pass"
+    if p_high < settings.alpha and ratio >= 1 + settings.latency_tolerance:
+        verdict = "high"
+    elif p_low < settings.alpha and ratio * (1 + settings.latency_tolerance) <= 1:
+        verdict = "low"
+    return MetricVerdict(
+        verdict=verdict,
+        canary=c_mean,
+        stable=s_mean,
+        p_high=p_high,
+        p_low=p_low,
+        effect=ratio,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def score(verdicts: Sequence[MetricVerdict]) -> float | None:
+    """Weighted share (0-100) of judged metrics that pass; None if none was judged."""
+    judged = [v for v in verdicts if v.verdict != "nodata"]
+    total = sum(v.weight for v in judged)
+    if not judged or total <= 0:
+        return None
+    passed = sum(v.weight for v in judged if v.verdict in ("pass", "low"))
+    return 100.0 * passed / total
+
+
+def judge(
+    canary: BackendStats,
+    stable: BackendStats,
+    settings: JudgeSettings,
+    *,
+    latency: tuple[BackendStats, BackendStats] | None = None,
+) -> Judgement:
+    """Compare the canary's window with the stable release's window (same time span).
+
+    ``latency``: other (canary, stable) windows for the latency metric, e.g. the ones after the
+    warm-up (:class:`CanaryBake` does that); by default the same windows as the error rate.
+    """
+    lat_canary, lat_stable = latency or (canary, stable)
+    verdicts = (
+        judge_error_rate(canary, stable, settings),
+        judge_latency(lat_canary, lat_stable, settings),
+    )
+    value = score(verdicts)
+    decision: Decision
+    critical_high = any(v.critical and v.verdict == "high" for v in verdicts)
+    if critical_high or (value is not None and value < settings.marginal_score):
+        decision = "fail"
+    elif any(v.verdict == "nodata" for v in verdicts):
+        decision = "nodata"
+    elif value is not None and value >= settings.pass_score:
+        decision = "pass"
+    else:
+        decision = "continue"
+    return Judgement(verdicts=verdicts, score=value, decision=decision)
+
+
+def decide(
+    judgement: Judgement,
+    *,
+    elapsed: float,
+    bake_time: float,
+    settings: JudgeSettings,
+    failing_for: float | None = None,
+) -> BakeDecision:
+    """The pipeline's action after one poll, ``elapsed`` seconds into a bake of ``bake_time``.
+
+    ``failing_for``: how long the judgement has been "fail" without a break (None: only this
+    poll); a fail rolls back once that reaches ``settings.sustain``. :class:`CanaryBake` keeps
+    that for the caller.
+    """
+    j = judgement
+    if j.decision == "fail":
+        failing = [v for v in j.verdicts if v.verdict == "high"]
+        held = failing_for or 0.0
+        if held >= settings.sustain:
+            return BakeDecision("rollback", "canary analysis failed: " + _figures(failing, j), j)
+        return BakeDecision(
+            "wait", f"failing for {held:.0f} of {settings.sustain:g} s: {_figures(failing, j)}", j
+        )
+    if elapsed < bake_time:
+        return BakeDecision("wait", f"baking: {j.describe()}", j)
+    if j.decision == "pass":
+        return BakeDecision("promote", f"canary analysis passed: {j.describe()}", j)
+    limit = bake_time + settings.nodata_extension
+    what = "not enough data" if j.decision == "nodata" else "marginal score"
+    if elapsed < limit:
+        return BakeDecision(
+            "wait", f"{what}: bake extended ({elapsed:.0f} of {limit:.0f} s): {j.describe()}", j
+        )
+    if j.decision == "nodata" and settings.nodata_policy == "pass":
+        return BakeDecision(
+            "promote", f"{what} after {elapsed:.0f} s; promoted by nodata_policy=pass", j
+        )
+    return BakeDecision("rollback", f"canary analysis: {what} after {elapsed:.0f} s", j)
+
+
+def _figures(failing: Sequence[MetricVerdict], j: Judgement) -> str:
+    parts = [v.describe() for v in failing] or [j.describe()]
+    score = "" if j.score is None else f" (score {j.score:.0f})"
+    return "; ".join(parts) + score
+
+
+@dataclass
+class CanaryBake:
+    """One canary step's analysis: call :meth:`poll` with the windows since the step began.
+
+    Holds the windows at the end of the warm-up (latency is judged from there) and when the
+    judgement started failing; everything else is in the arguments.
+    """
+
+    settings: JudgeSettings
+    bake_time: float
+    failing_since: float | None = None
+    at_warmup: tuple[BackendStats, BackendStats] | None = None
+
+    def poll(self, canary: BackendStats, stable: BackendStats, elapsed: float) -> BakeDecision:
+        """``canary``, ``stable``: each release's window since the step began."""
+        if self.at_warmup is None and elapsed >= self.settings.warmup:
+            self.at_warmup = (canary, stable)
+        if self.at_warmup is None:
+            latency = (BackendStats(), BackendStats())  # nodata until the warm-up is over
+        else:
+            latency = (canary.minus(self.at_warmup[0]), stable.minus(self.at_warmup[1]))
+        judgement = judge(canary, stable, self.settings, latency=latency)
+        if judgement.decision == "fail":
+            if self.failing_since is None:
+                self.failing_since = elapsed
+        else:
+            self.failing_since = None
+        held = None if self.failing_since is None else elapsed - self.failing_since
+        return decide(
+            judgement,
+            elapsed=elapsed,
+            bake_time=self.bake_time,
+            settings=self.settings,
+            failing_for=held,
+        )

@@ -1,0 +1,53 @@
+"""Settings of the canary judge (``[environments.NAME.analysis]`` in safeship.toml)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class JudgeSettings(BaseModel):
+    """How the judge compares canary and stable, and what it does without enough data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Confidence of each one-sided test (Kayenta's Mann-Whitney default is 98%).
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.98
+    # Error rate: "high" needs the canary's rate this many points (a fraction) above stable's.
+    error_rate_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.01
+    # Latency: "high" needs the canary's mean latency this fraction above stable's (0.2: +20%).
+    latency_tolerance: Annotated[float, Field(ge=0)] = 0.2
+    # Minimum requests (error rate) and latency samples, per release, before a metric is judged.
+    min_requests: Annotated[int, Field(ge=1)] = 50
+    min_latency_samples: Annotated[int, Field(ge=1)] = 50
+    # Score weights; a critical metric judged "high" fails the canary whatever the score.
+    error_rate_weight: Annotated[float, Field(gt=0)] = 1.0
+    latency_weight: Annotated[float, Field(gt=0)] = 1.0
+    error_rate_critical: bool = True
+    latency_critical: bool = False
+    # Latency is judged on the window from this many seconds into the step (a new release's
+    # first requests are slow while caches and pools fill: Kayenta's warm-up). Errors count
+    # from the first request.
+    warmup: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    # A failing judgement rolls back once it has held for this many seconds of polls, so a
+    # canary's cold start or a short blip does not (a window over since the step began
+    # keeps growing, so a real fault stays failing). 0: at the first failing poll.
+    sustain: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    # Kayenta's thresholds: score >= pass passes, >= marginal keeps watching, below fails.
+    pass_score: Annotated[float, Field(ge=0, le=100)] = 95.0
+    marginal_score: Annotated[float, Field(ge=0, le=100)] = 75.0
+    # Not enough data at the end of the bake: wait up to this many extra seconds, then apply
+    # the policy. "pass" promotes with the reason recorded; it never passes silently.
+    nodata_extension: Annotated[float, Field(ge=0, le=86400)] = 120.0
+    nodata_policy: Literal["fail", "pass"] = "fail"
+
+    @model_validator(mode="after")
+    def _marginal_below_pass(self) -> JudgeSettings:
+        if self.marginal_score > self.pass_score:
+            raise ValueError("marginal_score must not exceed pass_score")
+        return self
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence

@@ -1,0 +1,1 @@
+"""Notifications: where a deployment's outcome is reported (GitHub deployments so far)."""

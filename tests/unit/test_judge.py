@@ -1,0 +1,215 @@
+"""The canary judge on fixed samples: every verdict, the score, the decision and the bake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from safeship.analysis import CanaryBake, JudgeSettings, decide, judge, latency_samples
+from safeship.analysis.judge import BUCKET_VALUES_MS, judge_error_rate, judge_latency
+from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats
+
+N = len(LATENCY_BUCKETS_MS) + 1
+SETTINGS = JudgeSettings()
+
+
+def stats(requests: int, errors: int, latency: dict[int, int] | None = None) -> BackendStats:
+    """Stats with ``errors`` 5xx of ``requests``; latency as {bucket index: count}."""
+    counts = [0] * N
+    for i, n in (latency or {3: requests}).items():
+        counts[i] = n
+    return BackendStats(requests=requests, responses_5xx=errors, latency_buckets=tuple(counts))
+
+
+def test_histogram_becomes_one_midpoint_sample_per_response() -> None:
+    s = latency_samples(stats(5, 0, {0: 2, 11: 3}))
+    assert s.tolist() == [2.5, 2.5, 20000.0, 20000.0, 20000.0]
+    assert BUCKET_VALUES_MS[4] == 75.0  # (50, 100]
+
+
+def test_error_rate_pass_when_rates_are_close() -> None:
+    v = judge_error_rate(stats(1000, 10), stats(9000, 95), SETTINGS)
+    assert v.verdict == "pass"
+    assert v.p_high is not None and v.p_high > SETTINGS.alpha
+
+
+def test_error_rate_high_on_five_more_points() -> None:
+    v = judge_error_rate(stats(400, 24), stats(3600, 36), SETTINGS)
+    assert v.verdict == "high"
+    assert v.p_high is not None and v.p_high < 0.001
+    assert v.effect == pytest.approx(0.05)
+    assert "6.00% vs stable 1.00%" in v.describe()
+
+
+def test_error_rate_significant_but_within_tolerance_passes() -> None:
+    # 0.5% vs 0.1% is significant with this much traffic, but only 0.4 points apart.
+    v = judge_error_rate(stats(20000, 100), stats(20000, 20), SETTINGS)
+    assert v.p_high is not None and v.p_high < SETTINGS.alpha
+    assert v.verdict == "pass"
+
+
+def test_error_rate_low_when_canary_is_clearly_better() -> None:
+    v = judge_error_rate(stats(1000, 5), stats(1000, 60), SETTINGS)
+    assert v.verdict == "low"
+
+
+def test_error_rate_nodata_below_minimum_requests() -> None:
+    v = judge_error_rate(stats(49, 49), stats(5000, 0), SETTINGS)
+    assert v.verdict == "nodata"
+    assert v.p_high is None and v.canary == 1.0
+
+
+def test_latency_pass_on_same_distribution() -> None:
+    same = {2: 300, 3: 500, 4: 200}
+    v = judge_latency(stats(1000, 0, same), stats(1000, 0, same), SETTINGS)
+    assert v.verdict == "pass"
+    assert v.effect == pytest.approx(1.0)
+
+
+def test_latency_high_when_canary_doubles() -> None:
+    v = judge_latency(stats(200, 0, {3: 100, 4: 100}), stats(800, 0, {2: 400, 3: 400}), SETTINGS)
+    assert v.verdict == "high"
+    assert v.effect is not None and v.effect > 1.2
+    assert v.p_high is not None and v.p_high < SETTINGS.alpha
+
+
+def test_latency_significant_small_shift_passes_by_tolerance() -> None:
+    # Many samples: a shift of a few percent of them one bucket up is significant, not large.
+    canary = stats(20000, 0, {3: 10000, 4: 10000})
+    stable = stats(20000, 0, {3: 11000, 4: 9000})
+    v = judge_latency(canary, stable, SETTINGS)
+    assert v.p_high is not None and v.p_high < SETTINGS.alpha
+    assert v.effect is not None and v.effect < 1.2
+    assert v.verdict == "pass"
+
+
+def test_latency_low_when_canary_is_much_faster() -> None:
+    v = judge_latency(stats(500, 0, {1: 500}), stats(500, 0, {4: 500}), SETTINGS)
+    assert v.verdict == "low"
+
+
+def test_latency_uses_exact_mean_when_the_router_gives_the_sum() -> None:
+    canary = BackendStats(
+        requests=100, latency_buckets=stats(100, 0).latency_buckets, latency_sum_ms=4000.0
+    )
+    v = judge_latency(canary, canary, SETTINGS)
+    assert v.canary == 40.0 and v.verdict == "pass"
+
+
+def test_latency_nodata_below_minimum_samples() -> None:
+    v = judge_latency(stats(10, 0), stats(1000, 0), SETTINGS)
+    assert v.verdict == "nodata"
+
+
+def test_mann_whitney_p_value_does_not_depend_on_bucket_values() -> None:
+    # Ranks are all the test uses: upper bounds instead of midpoints give the same p-value.
+    from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
+
+    c, s = {3: 60, 4: 40}, {2: 30, 3: 70}
+    v = judge_latency(stats(100, 0, c), stats(100, 0, s), SETTINGS)
+    bounds = np.asarray((*LATENCY_BUCKETS_MS, 1e9))
+    cu = np.repeat(bounds, stats(100, 0, c).latency_buckets)
+    su = np.repeat(bounds, stats(100, 0, s).latency_buckets)
+    assert v.p_high == pytest.approx(mannwhitneyu(cu, su, alternative="greater").pvalue)
+
+
+def test_healthy_canary_passes_with_score_100() -> None:
+    j = judge(stats(500, 5, {3: 500}), stats(4500, 45, {3: 4500}), SETTINGS)
+    assert j.decision == "pass" and j.score == 100.0
+
+
+def test_critical_error_rate_fails_even_without_latency_data() -> None:
+    # Every request a connect error: no latency samples at all, still a clear failure.
+    canary = BackendStats(requests=100, connect_errors=100)
+    j = judge(canary, stats(900, 0), SETTINGS)
+    assert j.decision == "fail"
+    assert [v.verdict for v in j.verdicts] == ["high", "nodata"]
+
+
+def test_non_critical_latency_high_fails_by_score() -> None:
+    j = judge(stats(200, 0, {4: 200}), stats(800, 0, {2: 800}), SETTINGS)
+    assert j.score == 50.0 and j.decision == "fail"
+
+
+def test_marginal_score_continues() -> None:
+    settings = JudgeSettings(error_rate_weight=4.0, latency_weight=1.0, marginal_score=75)
+    j = judge(stats(200, 0, {4: 200}), stats(800, 0, {2: 800}), settings)
+    assert j.score == 80.0 and j.decision == "continue"
+
+
+def test_nodata_until_both_releases_have_enough() -> None:
+    j = judge(stats(20, 0), stats(180, 0), SETTINGS)
+    assert j.decision == "nodata" and j.score is None
+
+
+def test_decide_waits_during_bake_and_promotes_after() -> None:
+    j = judge(stats(500, 5), stats(4500, 45), SETTINGS)
+    assert decide(j, elapsed=10, bake_time=30, settings=SETTINGS).action == "wait"
+    done = decide(j, elapsed=30, bake_time=30, settings=SETTINGS)
+    assert done.action == "promote" and "passed" in done.reason
+
+
+def test_decide_rolls_back_once_the_failure_is_sustained_with_figures() -> None:
+    j = judge(stats(400, 24), stats(3600, 36), SETTINGS)
+    early = decide(j, elapsed=1, bake_time=30, settings=SETTINGS, failing_for=5)
+    assert early.action == "wait" and "failing for 5 of 10 s" in early.reason
+    d = decide(j, elapsed=11, bake_time=30, settings=SETTINGS, failing_for=10)
+    assert d.action == "rollback"
+    assert "error_rate: high (canary 6.00% vs stable 1.00%" in d.reason
+    at_once = JudgeSettings(sustain=0)
+    assert decide(j, elapsed=1, bake_time=30, settings=at_once).action == "rollback"
+
+
+def test_bake_needs_a_failure_held_for_sustain_seconds() -> None:
+    bake = CanaryBake(JudgeSettings(warmup=0), bake_time=60)
+    bad, good = (stats(400, 24), stats(3600, 36)), (stats(400, 4), stats(3600, 36))
+    assert bake.poll(*bad, elapsed=5).action == "wait"
+    assert bake.poll(*good, elapsed=8).action == "wait"  # the failure broke off
+    assert bake.poll(*bad, elapsed=12).action == "wait"
+    assert bake.poll(*bad, elapsed=21).action == "wait"
+    assert bake.poll(*bad, elapsed=22).action == "rollback"
+
+
+def test_bake_judges_latency_only_after_the_warmup() -> None:
+    bake = CanaryBake(JudgeSettings(sustain=0, warmup=10), bake_time=30)
+    # A cold start: the canary's first 100 requests are slow, then it matches stable.
+    slow, fast = stats(100, 0, {5: 100}), stats(900, 0, {3: 900})
+    d = bake.poll(slow, fast, elapsed=5)
+    assert d.judgement.verdicts[1].verdict == "nodata" and d.action == "wait"
+    assert bake.poll(slow, fast, elapsed=10).action == "wait"  # window from here on
+    later = (
+        BackendStats(requests=200, latency_buckets=stats(0, 0, {5: 100, 3: 100}).latency_buckets),
+        stats(1800, 0, {3: 1800}),
+    )
+    d = bake.poll(*later, elapsed=30)
+    assert d.judgement.verdicts[1].verdict == "pass"
+    assert d.action == "promote"
+
+
+def test_nodata_extends_the_bake_then_fails_by_default() -> None:
+    j = judge(stats(10, 0), stats(90, 0), SETTINGS)
+    extended = decide(j, elapsed=60, bake_time=30, settings=SETTINGS)
+    assert extended.action == "wait" and "bake extended" in extended.reason
+    final = decide(j, elapsed=150, bake_time=30, settings=SETTINGS)
+    assert final.action == "rollback" and "not enough data" in final.reason
+
+
+def test_nodata_policy_pass_says_so() -> None:
+    settings = JudgeSettings(nodata_policy="pass", nodata_extension=0)
+    j = judge(stats(10, 0), stats(90, 0), settings)
+    d = decide(j, elapsed=30, bake_time=30, settings=settings)
+    assert d.action == "promote" and "nodata_policy=pass" in d.reason
+
+
+def test_marginal_at_the_limit_rolls_back() -> None:
+    settings = JudgeSettings(error_rate_weight=4.0, nodata_extension=10)
+    j = judge(stats(200, 0, {4: 200}), stats(800, 0, {2: 800}), settings)
+    assert decide(j, elapsed=35, bake_time=30, settings=settings).action == "wait"
+    d = decide(j, elapsed=40, bake_time=30, settings=settings)
+    assert d.action == "rollback" and "marginal" in d.reason
+
+
+def test_settings_reject_marginal_above_pass() -> None:
+    with pytest.raises(ValidationError, match="marginal_score"):
+        JudgeSettings(pass_score=80, marginal_score=90)
