@@ -73,9 +73,9 @@ class RollbackRules(_Model):
 class EnvironmentSettings(_Model):
     port: Annotated[int, Field(ge=1, le=65535)]
     target: LocalTargetSettings
-    router: Annotated[
-        BuiltinRouterSettings | NginxRouterSettings, Field(discriminator="type")
-    ] = BuiltinRouterSettings()
+    router: Annotated[BuiltinRouterSettings | NginxRouterSettings, Field(discriminator="type")] = (
+        BuiltinRouterSettings()
+    )
     strategy: Literal["all-at-once", "canary"] = "canary"
     # Canary traffic percentages, increasing, ending at 100.
     steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
