@@ -11,6 +11,7 @@ from pathlib import Path
 from prepush_repos import (
     AWS_KEY,
     ENV,
+    GITHUB_TOKEN,
     commit_all,
     git,
     make_pushed_repo,
@@ -251,3 +252,23 @@ def test_affected_tests_from_the_import_graph_and_the_api_contract(tmp_path: Pat
     commit_all(repo)
     report = json.loads(safeship(repo, "prepush", "--json", "--only", "affected").stdout)
     assert report["checks"][0]["lines"][0] == "full suite"
+
+
+def test_the_hook_checks_the_pushed_branch_not_head(tmp_path: Path) -> None:
+    """`git push origin feature` from main: the hook is told the refs; feature's lines count."""
+    repo = make_pushed_repo(tmp_path)
+    assert safeship(repo, "hooks", "install").returncode == 0
+    git(repo, "checkout", "-q", "-b", "feature")
+    write(repo, "config.py", f'TOKEN = "{GITHUB_TOKEN}"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "feature with a key")  # past pre-commit
+    git(repo, "checkout", "-q", "main")  # HEAD's own push range is empty
+    push = git(repo, "push", "origin", "feature", check=False)
+    assert push.returncode != 0
+    assert "config.py:1:" in push.stderr + push.stdout
+    assert GITHUB_TOKEN not in push.stderr + push.stdout
+    assert git(repo, "ls-remote", "origin", "feature").stdout == ""
+    # A deletion pushes no content and passes.
+    refs = f"(delete) {'0' * 40} refs/heads/gone {'1' * 40}\n"
+    deleted = safeship(repo, "prepush", "--stdin-refs", stdin=refs)
+    assert deleted.returncode == 0 and "nothing pushed but deletions" in deleted.stdout

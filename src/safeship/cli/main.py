@@ -138,12 +138,20 @@ def prepush(
         list[str] | None, typer.Option("--only", help="Run only this check (repeatable).")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    stdin_refs: Annotated[
+        bool,
+        typer.Option(
+            "--stdin-refs", help="Read the pushed refs from stdin, as git gives a pre-push hook."
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """The pre-push gate: secrets, env, affected tests, build, API contract, deploy impact."""
     from safeship.cli import prepush_cmd
 
-    raise typer.Exit(prepush_cmd.run(config, all_files, staged, only or [], json_output))
+    raise typer.Exit(
+        prepush_cmd.run(config, all_files, staged, only or [], json_output, stdin_refs)
+    )
 
 
 # Health verification on its own (levels 1-4); exit 0 healthy, 1 unhealthy, 2 usage error.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safeship.hooks.gitdiff import Change, Scope, collect_change
+from safeship.hooks.gitdiff import Change, PushedRef, Scope, collect_change
 from safeship.hooks.result import CheckResult
 from safeship.hooks.settings import GateConfig, load_gate_config
 
@@ -107,9 +107,13 @@ def run_gate(
     *,
     only: frozenset[str] = frozenset(),
     use_cache: bool = True,
+    pushed: PushedRef | None = None,
 ) -> GateReport:
-    """Run the gate; raises GitError / ConfigError / BaselineError for the CLI to render."""
-    change = collect_change(cwd, scope)
+    """Run the gate; raises GitError / ConfigError / BaselineError for the CLI to render.
+
+    ``pushed``: the ref a pre-push hook is pushing (its new commits are the change).
+    """
+    change = collect_change(cwd, scope, pushed)
     if config_path is None:
         candidate = change.root / "safeship.toml"
         config_path = candidate if candidate.is_file() else None

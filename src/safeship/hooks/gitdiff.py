@@ -118,21 +118,72 @@ def _default_branch(root: Path, current: str | None) -> str | None:
     return None
 
 
-def _push_base(root: Path) -> tuple[str, list[str]]:
-    upstream = _try(root, ["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"])
+ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True)
+class PushedRef:
+    """One line git gives a pre-push hook: what is pushed, and what the remote has now."""
+
+    local_ref: str
+    local_sha: str
+    remote_ref: str
+    remote_sha: str
+
+
+def parse_pushed_refs(text: str) -> list[PushedRef]:
+    """The pre-push hook's stdin (``<local ref> <local sha> <remote ref> <remote sha>`` lines).
+
+    Deletions (a local sha of zeros) push no content and are left out.
+    """
+    refs = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 4:
+            if line.strip():
+                raise GitError(f"pre-push input line not understood: {line.strip()[:80]!r}")
+            continue
+        ref = PushedRef(*parts)
+        if ref.local_sha != ZERO_SHA:
+            refs.append(ref)
+    return refs
+
+
+def _push_base(
+    root: Path, head: str = "HEAD", pushed: PushedRef | None = None
+) -> tuple[str, list[str]]:
     notes: list[str] = []
-    if upstream:
+    remote_known = (
+        pushed is not None
+        and pushed.remote_sha != ZERO_SHA
+        and _try(root, ["rev-parse", "--verify", "-q", f"{pushed.remote_sha}^{{commit}}"])
+    )
+    upstream = (
+        None
+        if pushed is not None
+        else _try(root, ["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"])
+    )
+    if pushed is not None and remote_known:
+        ref = pushed.remote_sha  # exactly what the remote has: the push adds the rest
+    elif upstream:
         ref = upstream
     else:
-        branch = _try(root, ["symbolic-ref", "-q", "--short", "HEAD"])
-        notes.append(f"branch {branch} has no upstream" if branch else "detached HEAD (no branch)")
+        if pushed is not None:
+            notes.append(f"{pushed.remote_ref} is new on the remote")
+            branch: str | None = pushed.local_ref.removeprefix("refs/heads/")
+        else:
+            branch = _try(root, ["symbolic-ref", "-q", "--short", "HEAD"])
+            notes.append(
+                f"branch {branch} has no upstream" if branch else "detached HEAD (no branch)"
+            )
         default = _default_branch(root, branch)
         if default is None:
-            notes.append("no default branch to compare with: every file at HEAD is new")
+            label = pushed.local_ref.removeprefix("refs/heads/") if pushed else "HEAD"
+            notes.append(f"no default branch to compare with: every file at {label} is new")
             return EMPTY_TREE, notes
         ref = default
         notes.append(f"compared with {ref.removeprefix('refs/remotes/')}")
-    merge_base = _try(root, ["merge-base", ref, "HEAD"])
+    merge_base = _try(root, ["merge-base", ref, head])
     if merge_base:
         return merge_base, notes
     if _try(root, ["rev-parse", "--is-shallow-repository"]) == "true":
@@ -142,8 +193,12 @@ def _push_base(root: Path) -> tuple[str, list[str]]:
     return EMPTY_TREE, notes
 
 
-def collect_change(cwd: Path, scope: Scope) -> Change:
-    """The change of ``scope`` in the repository containing ``cwd``."""
+def collect_change(cwd: Path, scope: Scope, pushed: PushedRef | None = None) -> Change:
+    """The change of ``scope`` in the repository containing ``cwd``.
+
+    ``pushed``: the ref a pre-push hook was told about; the push scope then covers that ref's
+    new commits (which need not be HEAD's: ``git push origin other-branch``).
+    """
     root = repo_root(cwd)
     has_head = _try(root, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]) is not None
     notes: list[str] = []
@@ -156,12 +211,13 @@ def collect_change(cwd: Path, scope: Scope) -> Change:
         diff_args = ["--cached", base]
         head = "INDEX"
     else:
-        head = git(root, ["rev-parse", "HEAD"])
-        tree = git(root, ["rev-parse", "HEAD^{tree}"])
+        pushed_head = pushed.local_sha if pushed is not None and scope == "push" else "HEAD"
+        head = git(root, ["rev-parse", f"{pushed_head}^{{commit}}"])
+        tree = git(root, ["rev-parse", f"{head}^{{tree}}"])
         if scope == "all":
             base = EMPTY_TREE
         else:
-            base, notes_ = _push_base(root)
+            base, notes_ = _push_base(root, head, pushed if scope == "push" else None)
             notes += notes_
         diff_args = [base, head]
     files = _diff(root, diff_args)

@@ -16,7 +16,8 @@ from pathlib import Path
 from safeship.hooks.gitdiff import git, repo_root
 
 MARKER = "# safeship-hook: written by `safeship hooks install`"
-HOOKS = {"pre-commit": "--staged", "pre-push": ""}
+# git tells a pre-push hook on stdin which refs it pushes; the gate checks each one's range.
+HOOKS = {"pre-commit": "--staged", "pre-push": "--stdin-refs"}
 CHAINED_SUFFIX = ".safeship-chained"
 
 
@@ -47,6 +48,9 @@ def _script(hook: str, chained: bool) -> str:
         MARKER,
         "# Skip once with `git push --no-verify` (the next deploy notes it).",
     ]
+    # Chained: stdin (the pushed refs) is read once, then given to both hooks.
+    run = 'printf "%s\\n" "$input" | ' if chained else "exec "
+    end = "; exit $?" if chained else ""
     if chained:
         saved = shlex.quote(hook + CHAINED_SUFFIX)
         lines += [
@@ -55,9 +59,9 @@ def _script(hook: str, chained: bool) -> str:
         ]
     lines += [
         "if command -v safeship >/dev/null 2>&1; then",
-        f"  exec safeship prepush {args}".rstrip(),
+        f"  {run}safeship prepush {args}{end}",
         "fi",
-        f"exec {python} -m safeship prepush {args}".rstrip(),
+        f"{run}{python} -m safeship prepush {args}{end}",
     ]
     return "\n".join(lines) + "\n"
 
