@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ class Received:
     headers: dict[str, str]
     body: Any
     query: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds)
 
 
 class ContractServer:

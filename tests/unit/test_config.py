@@ -135,3 +135,33 @@ def test_arbitrary_text_never_raises_anything_but_config_error(text: str) -> Non
         parse_config(text)
     except ConfigError as exc:
         assert all(p.startswith("safeship.toml:") for p in exc.problems)
+
+
+def test_delivery_keys_default_off_and_load() -> None:
+    staging = parse_config(VALID).environments["staging"]
+    assert staging.analysis is None and staging.monitor_time == 0
+    assert staging.blue_green.keep_warm == 30
+    source = VALID.replace(
+        'strategy = "all-at-once"', 'strategy = "blue-green"\nmonitor_time = 900'
+    ) + (
+        "\n[environments.production.blue_green]\nkeep_warm = 60\n"
+        '\n[environments.production.analysis]\nmin_requests = 200\nnodata_policy = "pass"\n'
+    )
+    production = parse_config(source).environments["production"]
+    assert production.strategy == "blue-green" and production.monitor_time == 900
+    assert production.blue_green.keep_warm == 60
+    assert production.analysis is not None and production.analysis.min_requests == 200
+    assert production.analysis.nodata_policy == "pass"
+
+
+def test_unknown_judge_key_is_an_error() -> None:
+    source = VALID + "\n[environments.staging.analysis]\nmin_request = 10\n"
+    assert any("min_request" in p for p in problems(source))
+
+
+def test_pause_at_must_name_a_canary_step_below_100() -> None:
+    staging = parse_config(VALID.replace("bake_time = 2.5", "bake_time = 2.5\npause_at = [50]"))
+    assert staging.environments["staging"].pause_at == [50]
+    for wrong in ("[20]", "[100]"):
+        source = VALID.replace("bake_time = 2.5", f"bake_time = 2.5\npause_at = {wrong}")
+        assert any("each pause must be one of the steps below 100" in p for p in problems(source))

@@ -35,9 +35,10 @@ at the end of the bake, extend it up to ``nodata_extension`` seconds, then apply
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +99,15 @@ class Judgement:
         score = "n/a" if self.score is None else f"{self.score:.0f}"
         parts = "; ".join(v.describe() for v in self.verdicts)
         return f"score {score} ({self.decision}): {parts}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON data (the registry's metadata; non-finite numbers as None)."""
+
+        def finite(value: Any) -> Any:
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        metrics = [{k: finite(v) for k, v in asdict(m).items()} for m in self.verdicts]
+        return {"score": self.score, "decision": self.decision, "metrics": metrics}
 
 
 @dataclass(frozen=True)

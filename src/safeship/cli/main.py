@@ -37,12 +37,27 @@ def deploy(
     version: Annotated[str, typer.Option("--version", "-V", help="Version to deploy.")],
     commit: Annotated[str | None, typer.Option(help="Commit SHA of the version.")] = None,
     triggered_by: Annotated[str, typer.Option(help="Who or what started it.")] = "cli",
+    via_paths: Annotated[
+        bool,
+        typer.Option(
+            "--via-paths",
+            help="Deploy through [paths].order in safeship.toml, failing over to the next path.",
+        ),
+    ] = False,
+    emergency: Annotated[
+        bool,
+        typer.Option(
+            "--emergency",
+            help="Deploy from this machine, skipping CI (never the checks or the rollback).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Deploy VERSION to ENVIRONMENT: start, verify, shift traffic, roll back on failure."""
     from safeship.cli import deploy_cmd
 
-    raise typer.Exit(deploy_cmd.run(config, environment, version, commit, triggered_by))
+    mode = deploy_cmd.mode_for(via_paths=via_paths, emergency=emergency)
+    raise typer.Exit(deploy_cmd.run(config, environment, version, commit, triggered_by, mode))
 
 
 @app.command()
@@ -83,6 +98,22 @@ def recover(environment: EnvArgument, config: ConfigOption = None) -> None:
     from safeship.cli import rollback_cmd
 
     raise typer.Exit(rollback_cmd.run_recover(config, environment))
+
+
+@app.command()
+def promote(environment: EnvArgument, config: ConfigOption = None) -> None:
+    """Let a deployment paused at a step (pause_at) go on."""
+    from safeship.cli import pause_cmd
+
+    raise typer.Exit(pause_cmd.run(config, environment, "promote"))
+
+
+@app.command()
+def abort(environment: EnvArgument, config: ConfigOption = None) -> None:
+    """Roll back a deployment paused at a step (pause_at)."""
+    from safeship.cli import pause_cmd
+
+    raise typer.Exit(pause_cmd.run(config, environment, "abort"))
 
 
 @app.command()

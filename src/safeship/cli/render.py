@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Group
 from rich.table import Table
@@ -53,12 +54,50 @@ def live_view(snapshot: LiveSnapshot) -> Group:
         (snapshot.status.value, _STATUS_STYLE.get(snapshot.status.value, "bold")),
         f"{step} · {snapshot.elapsed:.1f}s",
     )
+    if snapshot.paused:
+        env = snapshot.environment
+        header.append(f" · paused: safeship promote {env} / safeship abort {env}", "bold yellow")
     final = snapshot.status in TERMINAL
     title = "traffic during the rollout" if final else "traffic this step"
     weights = dict(snapshot.weights)
     for name in snapshot.window:
         weights.setdefault(name, 0)  # a rolled-back release still shows what it got
-    return Group(header, stats_table(title, weights, snapshot.window))
+    parts: list[Table | Text] = [header, stats_table(title, weights, snapshot.window)]
+    if snapshot.judgement is not None:
+        parts.append(judgement_table(snapshot.judgement.as_dict()))
+    return Group(*parts)
+
+
+def _figure(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2%}" if metric == "error_rate" else f"{value:.1f} ms"
+
+
+def judgement_table(analysis: Mapping[str, Any]) -> Table:
+    """The canary judge's figures (``Judgement.as_dict()``): canary vs stable per metric."""
+    score = analysis.get("score")
+    step = analysis.get("step")
+    title = (
+        f"canary analysis{f' at {step}%' if step is not None else ''}: "
+        f"score {'n/a' if score is None else f'{score:.0f}'} ({analysis.get('decision')})"
+    )
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("metric", "canary", "stable", "samples", "p (worse)", "verdict"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for m in analysis.get("metrics", []):
+        name = str(m.get("name"))
+        p_high = m.get("p_high")
+        verdict = str(m.get("verdict"))
+        table.add_row(
+            name,
+            _figure(name, m.get("canary")),
+            _figure(name, m.get("stable")),
+            f"{m.get('n_canary')}/{m.get('n_stable')}",
+            "-" if p_high is None else f"{p_high:.2g}",
+            Text(verdict, style={"high": "red", "nodata": "yellow"}.get(verdict, "green")),
+        )
+    return table
 
 
 def outcome_line(outcome: DeploymentOutcome) -> Text:

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.text import Text
 
 from safeship.cli.common import console, load
-from safeship.cli.render import backends_weights, stats_table
+from safeship.cli.render import backends_weights, judgement_table, stats_table
 from safeship.pipeline import operations
 
 
@@ -34,4 +34,7 @@ def run(config: Path | None, environment: str | None) -> int:
         if s.last:
             reason = f" ({s.last.rollback_reason})" if s.last.rollback_reason else ""
             console.print(f"  last deployment: {s.last.version} {s.last.status}{reason}")
+            analysis = s.last.metadata.get("analysis")
+            if isinstance(analysis, dict):  # the canary judge's latest figures
+                console.print(judgement_table(analysis))
     return 0

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from safeship.analysis.settings import JudgeSettings
+
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.hooks.settings import PrepushSettings
@@ -70,19 +72,37 @@ class RollbackRules(_Model):
     on_process_exit: bool = True
 
 
+class BlueGreenSettings(_Model):
+    # Seconds the old release (blue) stays running after the switch: the rules keep watching
+    # green, and a rollback sends traffic straight back to blue. Then blue is stopped.
+    keep_warm: Annotated[float, Field(ge=0, le=86400)] = 30.0
+
+
 class EnvironmentSettings(_Model):
     port: Annotated[int, Field(ge=1, le=65535)]
     target: LocalTargetSettings
     router: Annotated[BuiltinRouterSettings | NginxRouterSettings, Field(discriminator="type")] = (
         BuiltinRouterSettings()
     )
-    strategy: Literal["all-at-once", "canary"] = "canary"
+    strategy: Literal["all-at-once", "canary", "blue-green"] = "canary"
     # Canary traffic percentages, increasing, ending at 100.
     steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
     # Seconds to watch each step before moving on.
     bake_time: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    # Canary steps (below 100) that wait after their bake for `safeship promote ENV` (or
+    # `safeship abort ENV`), the rules still running; no answer in pause_timeout seconds
+    # rolls back.
+    pause_at: list[int] = Field(default_factory=list)
+    pause_timeout: Annotated[float, Field(gt=0, le=86400)] = 3600.0
+    # Seconds of watching after full traffic (status "monitoring"): the rules keep running
+    # and can still roll back to the previous release, which runs until the window ends.
+    # 0: off. The seed's typical values: staging 300, production 900.
+    monitor_time: Annotated[float, Field(ge=0, le=86400)] = 0.0
+    blue_green: BlueGreenSettings = BlueGreenSettings()
     health: HealthSettings = HealthSettings()
     rollback: RollbackRules = RollbackRules()
+    # The canary judge (canary vs stable at each canary step below 100%); None: off.
+    analysis: JudgeSettings | None = None
 
     @field_validator("steps")
     @classmethod
@@ -96,6 +116,13 @@ class EnvironmentSettings(_Model):
         if steps[-1] != 100:
             raise ValueError("the last step must be 100")
         return steps
+
+    @model_validator(mode="after")
+    def _pauses_at_steps(self) -> EnvironmentSettings:
+        wrong = [p for p in self.pause_at if p not in self.steps or p == 100]
+        if wrong:
+            raise ValueError(f"pause_at {wrong}: each pause must be one of the steps below 100")
+        return self
 
 
 class SafeshipConfig(_Model):

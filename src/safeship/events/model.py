@@ -19,6 +19,9 @@ EventName = Literal[
     "deployment.succeeded",
     "deployment.failed",
     "deployment.aborted",
+    # Environment-level (deployment_id None): a deploy path left for the next, the path that ran.
+    "path.failover",
+    "path.completed",
 ]
 
 

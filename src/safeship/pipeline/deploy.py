@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from safeship.analysis.judge import BakeDecision, CanaryBake, Judgement
 from safeship.config.models import EnvironmentSettings
 from safeship.events import Event, EventBus, EventName
 from safeship.health.base import CheckResult
@@ -34,6 +35,10 @@ from safeship.targets.base import Release, Target, TargetError
 POLL_INTERVAL = 0.1
 # Consecutive failed health checks (other than a 5xx answer) that roll a release back.
 HEALTH_FAILURES_TO_ROLLBACK = 3
+# How often the canary judge's latest figures are written to the registry (`safeship status`).
+JUDGEMENT_SAVE_INTERVAL = 1.0
+# How often a paused deployment reads the registry for `safeship promote` / `safeship abort`.
+REQUEST_POLL_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class LiveSnapshot:
     weights: dict[str, int]
     window: dict[str, BackendStats]  # per release, since the current step began
     elapsed: float
+    judgement: Judgement | None = None  # the canary judge's latest, at a judged step
+    paused: bool = False  # waiting at the step for `safeship promote` / `safeship abort`
 
 
 @dataclass
@@ -150,6 +157,10 @@ class _Run:
         self.checks: list[CheckResult] = []
         # Recorded with the deployment row when it is created (e.g. the pre-push gate's verdict).
         self.metadata: dict[str, Any] = {}
+        # The canary judge's latest decision at the current step (None when not judging).
+        self.judgement: BakeDecision | None = None
+        self.judgement_saved = 0.0
+        self.paused = False
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -194,6 +205,8 @@ class _Run:
                 weights=weights,
                 window=window or {},
                 elapsed=time.monotonic() - self.started,
+                judgement=self.judgement.judgement if self.judgement else None,
+                paused=self.paused,
             )
         )
 
@@ -364,8 +377,11 @@ class _Run:
                 self.step = step
                 self.advance(Status.PROGRESSING, current_step=step)
                 self.set_weights(step)
-                self.bake()
+                self.bake(d.settings.bake_time, self.canary_analysis(step))
+                if step in d.settings.pause_at and self.stable is not None:
+                    self.pause(step)
             self.check_baseline()
+            self.monitor()
         except _Rollback as rule:
             return self.roll_back(str(rule))
         return self.promote()
@@ -382,28 +398,108 @@ class _Run:
             weights={b.name: b.weight for b in backends},
         )
 
-    def bake(self) -> None:
-        """Watch the release for one bake window; raise _Rollback when a rule fires."""
+    def canary_analysis(self, step: int) -> CanaryBake | None:
+        """The judge for this step: only with ``analysis`` set and a stable release to compare."""
+        judge = self.d.settings.analysis
+        if judge is None or self.stable is None or step >= 100:
+            return None
+        return CanaryBake(judge, self.d.settings.bake_time)
+
+    def monitor(self) -> None:
+        """After full traffic, keep the rules running for the monitoring window (blue-green:
+        while blue is kept warm). The previous release runs until it ends, for a rollback; a
+        first deployment has none to go back to, so it is not monitored."""
+        settings = self.d.settings
+        seconds = settings.monitor_time
+        if self.strategy == "blue-green":
+            seconds = max(seconds, settings.blue_green.keep_warm)
+        if seconds <= 0 or self.stable is None:
+            return
+        self.advance(Status.MONITORING)
+        self.emit("stage.started", stage="monitor", seconds=seconds)
+        self.bake(seconds)
+        self.emit("stage.passed", stage="monitor")
+
+    def pause(self, step: int) -> None:
+        """Wait at ``step`` for `safeship promote` (next step) or `safeship abort` (roll back),
+        the rules still running; no answer in ``pause_timeout`` seconds rolls back."""
+        timeout = self.d.settings.pause_timeout
+        self.d.registry.update_deployment(
+            self.deployment_id, metadata={"paused_at": step, "request": None}
+        )
+        self.emit("stage.started", stage="pause", step=step, timeout=timeout)
+        self.paused = True
+        try:
+            self.bake(timeout)
+        finally:
+            self.paused = False
+            with contextlib.suppress(Exception):
+                self.d.registry.update_deployment(
+                    self.deployment_id, metadata={"paused_at": None, "request": None}
+                )
+        self.emit("stage.passed", stage="pause", step=step)
+
+    def promote_requested(self, *, timed_out: bool) -> bool:
+        """At a pause: True on `safeship promote`; raise _Rollback on `safeship abort` or when
+        the pause timed out; False while no answer has come."""
+        record = self.d.registry.get(self.deployment_id)
+        request = record.metadata.get("request") if record else None
+        if request == "abort":
+            raise _Rollback(f"aborted at {self.step}% by `safeship abort`")
+        if request == "promote":
+            return True
+        if timed_out:
+            timeout = self.d.settings.pause_timeout
+            raise _Rollback(f"paused at {self.step}% for {timeout:g} s without `safeship promote`")
+        return False
+
+    def bake(self, seconds: float, analysis: CanaryBake | None = None) -> None:
+        """Watch the release for ``seconds`` (longer while the judge extends it); raise
+        _Rollback when a rule or the judge fires."""
         assert self.release is not None
         # One client for the whole bake: a new one per check would build a TLS context each time.
         with httpx.Client(timeout=self.d.settings.health.timeout, trust_env=False) as http:
-            self._watch(self.release, http)
+            try:
+                self._watch(self.release, http, seconds, analysis)
+            finally:
+                if analysis is not None:
+                    self.save_judgement(force=True)
+                    self.judgement = None
 
-    def _watch(self, release: Release, http: httpx.Client) -> None:
+    def _watch(
+        self, release: Release, http: httpx.Client, seconds: float, analysis: CanaryBake | None
+    ) -> None:
         settings = self.d.settings
         rules = settings.rollback
         start_stats = self.d.router.stats()
-        deadline = time.monotonic() + settings.bake_time
-        next_health = time.monotonic()
+        began = time.monotonic()
+        deadline = began + seconds
+        # The judge decides by the end of its extension plus a sustained failure at the latest;
+        # this bound only guards the loop.
+        limit = deadline + (
+            analysis.settings.nodata_extension + analysis.settings.sustain + 1.0 if analysis else 0
+        )
+        next_health = next_request = time.monotonic()
         health_failures = 0
+        decision: BakeDecision | None = None
         while True:
             if rules.on_process_exit and not self.d.target.is_alive(release):
                 raise _Rollback(f"release {self.version} exited while serving traffic")
             window = _window(self.d.router.stats(), start_stats)
+            if analysis is not None and self.stable is not None:
+                decision = analysis.poll(
+                    window.get(self.version, BackendStats()),
+                    window.get(self.stable.name, BackendStats()),
+                    time.monotonic() - began,
+                )
+                self.judgement = decision
+                self.save_judgement()
             self.progress(window)
             verdict = error_rate_verdict(window.get(self.version, BackendStats()), rules)
             if verdict:
                 raise _Rollback(verdict)
+            if decision is not None and decision.action == "rollback":
+                raise _Rollback(decision.reason)
             if time.monotonic() >= next_health:
                 result = check_http(release.url, settings.health, http)
                 next_health = time.monotonic() + settings.health.interval
@@ -413,9 +509,37 @@ class _Run:
                 health_failures = 0 if result.status == "ok" else health_failures + 1
                 if health_failures >= HEALTH_FAILURES_TO_ROLLBACK:
                     raise _Rollback(f"health check failed {health_failures} times: {result.detail}")
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if self.paused:
+                if now >= next_request:
+                    next_request = now + REQUEST_POLL_INTERVAL
+                    if self.promote_requested(timed_out=now >= deadline):
+                        return
+            elif now >= deadline and (decision is None or decision.action == "promote"):
+                if decision is not None:  # a pass by nodata_policy says so here, too
+                    self.emit(
+                        "stage.passed", stage="analysis", step=self.step, reason=decision.reason
+                    )
                 return
+            elif now >= limit:
+                assert decision is not None
+                raise _Rollback(
+                    f"canary analysis undecided after {now - began:.0f} s: " + decision.reason
+                )
             time.sleep(POLL_INTERVAL)
+
+    def save_judgement(self, *, force: bool = False) -> None:
+        """The judge's latest figures to the registry (for `safeship status`), now and then."""
+        now = time.monotonic()
+        if self.judgement is None or (
+            not force and now - self.judgement_saved < JUDGEMENT_SAVE_INTERVAL
+        ):
+            return
+        self.judgement_saved = now
+        decision = self.judgement
+        analysis = {"step": self.step, "reason": decision.reason, **decision.judgement.as_dict()}
+        with contextlib.suppress(Exception):  # the figures are for show; never stop a bake
+            self.d.registry.update_deployment(self.deployment_id, metadata={"analysis": analysis})
 
     # -- endings --------------------------------------------------------------------------
 

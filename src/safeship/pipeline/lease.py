@@ -28,13 +28,18 @@ DEFAULT_HEARTBEAT = 2.0
 _HOLDER = re.compile(r"@(?P<host>[^\s@]+) pid (?P<pid>\d+)$")
 
 
-def this_holder() -> str:
-    """Who holds a lease taken by this process: ``user@host pid N``."""
+def operator() -> str:
+    """Who runs this process: ``user@host``."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME (some containers)
         user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def this_holder() -> str:
+    """Who holds a lease taken by this process: ``user@host pid N``."""
+    return f"{operator()} pid {os.getpid()}"
 
 
 def holder_is_dead(holder: str) -> bool:

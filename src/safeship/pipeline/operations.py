@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from safeship.config import LoadedConfig
 from safeship.envschema.gate import env_gate
@@ -72,13 +72,38 @@ def deploy(
     strategy: str | None = None,
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> DeploymentOutcome:
+    """Deploy from this machine; ``metadata`` is stored with the deployment (e.g. its path)."""
     # A health check's variable that is not set is a config error now, not mid-deploy.
     require_resolvable(loaded, environment)
-    with (
-        open_session(loaded, environment, event_log) as s,
-        DeployLease(s.registry, environment) as lease,
-    ):
+    with open_session(loaded, environment, event_log) as s:
+        return deploy_in_session(
+            loaded,
+            s,
+            version,
+            commit=commit,
+            triggered_by=triggered_by,
+            strategy=strategy,
+            on_progress=on_progress,
+            metadata=metadata,
+        )
+
+
+def deploy_in_session(
+    loaded: LoadedConfig,
+    s: Session,
+    version: str,
+    *,
+    commit: str | None = None,
+    triggered_by: str = "cli",
+    strategy: str | None = None,
+    on_progress: Callable[[LiveSnapshot], None] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> DeploymentOutcome:
+    """One local deployment under the environment's lease, in an open session."""
+    environment = s.env.name
+    with DeployLease(s.registry, environment) as lease:
         recover_locked(s, lease.taken_over)
         schema_path = loaded.base_dir / loaded.config.project.env_schema
         deployer = Deployer(
@@ -97,7 +122,7 @@ def deploy(
             commit=commit,
             triggered_by=triggered_by,
             strategy=strategy,
-            metadata=_prepush_note(loaded, commit),
+            metadata={**_prepush_note(loaded, commit), **(metadata or {})},
         )
 
 

@@ -28,10 +28,11 @@ name = "test"
 
 [environments.local]
 port = {port}
-strategy = "canary"
-steps = [10, 50, 100]
+strategy = "{strategy}"
+steps = {steps}
 bake_time = {bake_time}
 router = {{ type = "{router}" }}
+{settings}
 
 [environments.local.target]
 command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
@@ -45,7 +46,7 @@ interval = 0.25
 [environments.local.rollback]
 error_rate = 0.05
 min_requests = {min_requests}
-"""
+{tables}"""
 
 
 @dataclass
@@ -84,7 +85,13 @@ def make_workspace(
     bake_time: float = 1.0,
     min_requests: int = 10,
     router: str = "builtin",
+    strategy: str = "canary",
+    steps: tuple[int, ...] = (10, 50, 100),
+    settings: str = "",
+    tables: str = "",
 ) -> Workspace:
+    """``settings``: more lines for ``[environments.local]``; ``tables``: more TOML tables
+    (e.g. ``[environments.local.analysis]``), appended at the end."""
     port = free_port()
     env = ", ".join(f'DEMO_BEHAVIOUR_{v.upper()} = "{b}"' for v, b in (behaviours or {}).items())
     text = WORKSPACE_CONFIG.format(
@@ -93,6 +100,10 @@ def make_workspace(
         env="{ " + env + " }",
         min_requests=min_requests,
         router=router,
+        strategy=strategy,
+        steps=list(steps),
+        settings=settings,
+        tables=tables,
     )
     (root / "safeship.toml").write_text(text, encoding="utf-8")
     return Workspace(root, load_config(root / "safeship.toml"), port)

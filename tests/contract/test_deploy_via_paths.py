@@ -1,0 +1,230 @@
+"""`safeship deploy ENV --version V --via-paths` as a user runs it: the paths of safeship.toml
+against the loopback GitHub and Railway servers, failover events in the JSON log and the
+registry, and the local path running a real deploy of the demo service."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from github_api import OWNER, REPO, TOKEN, GitHubServer
+from railway_api import ACCOUNT_TOKEN, ENVIRONMENT, PROJECT, SERVICE, RailwayServer
+
+from safeship.config import load_config
+from safeship.pipeline.lease import DeployLease
+from safeship.registry import Registry
+from safeship.testing.fixtures import ENV, Workspace
+
+BAD_RAILWAY_TOKEN = "rw-acct-Wrong7Token3Value9Xk2Lm5Pq8Rs1Tu4Vy"
+
+PRODUCTION = """[environments.production]
+port = 8080
+target = { command = ["python", "app.py"] }
+"""
+
+
+def paths_tables(order: list[str], github: GitHubServer, railway: RailwayServer | None) -> str:
+    text = f"""
+[paths]
+order = {json.dumps(order)}
+
+[paths.github-actions]
+repo = "{OWNER}/{REPO}"
+api_url = "{github.url}"
+status_url = "{github.status_url}"
+request_timeout = 2
+retries = 1
+poll_interval = 0.05
+run_timeout = 10
+"""
+    if railway is not None:
+        text += f"""
+[paths.railway-native]
+endpoint = "{railway.graphql_url}"
+project_id = "{PROJECT}"
+environment_id = "{ENVIRONMENT}"
+service_id = "{SERVICE}"
+poll_interval = 0.05
+request_timeout = 2
+deploy_timeout = 10
+"""
+    return text
+
+
+def safeship(
+    cwd: Path, *args: str, railway_token: str = ACCOUNT_TOKEN, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "RAILWAY_TOKEN": railway_token}
+    env.pop("SAFESHIP_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "safeship", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def logged_events(root: Path) -> list[dict[str, Any]]:
+    lines = (root / ".safeship" / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def assert_no_secret(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
+    assert "Traceback" not in result.stdout + result.stderr
+    for secret in secrets:
+        assert secret not in result.stdout + result.stderr
+
+
+def test_billing_failure_fails_over_to_railway_native_and_completes(
+    github_api: GitHubServer, railway_api: RailwayServer, tmp_path: Path
+) -> None:
+    github_api.billing_failed = True  # the dispatched run is refused for billing
+    (tmp_path / "safeship.toml").write_text(
+        PRODUCTION + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
+    )
+
+    result = safeship(
+        tmp_path, "deploy", "production", "--version", "v1.4.0", "--commit", "abc123", "--via-paths"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert_no_secret(result, TOKEN, ACCOUNT_TOKEN)
+    assert result.stdout.startswith("v1.4.0 deployed through railway-native (run ")
+    [failover_line] = result.stderr.strip().splitlines()
+    assert failover_line.startswith("failover: github-actions -> railway-native: billing: ")
+    assert len(github_api.dispatches) == 1
+    deploy_call = next(r for r in railway_api.received if "serviceInstanceDeployV2" in str(r.body))
+    assert deploy_call.body["variables"]["environmentId"] == ENVIRONMENT
+    assert deploy_call.body["variables"]["commitSha"] == "abc123"
+
+    # The JSON log: path.failover (from, to, reason), then path.completed; no deployment id.
+    events = logged_events(tmp_path)
+    assert [e["event"] for e in events] == ["path.failover", "path.completed"]
+    failover, completed = events
+    assert failover["deployment_id"] is None and failover["environment"] == "production"
+    assert failover["attributes"]["from"] == "github-actions"
+    assert failover["attributes"]["to"] == "railway-native"
+    assert failover["attributes"]["reason"].startswith("billing: The job was not started")
+    assert completed["attributes"]["path"] == "railway-native"
+    assert completed["attributes"]["ok"] is True
+    assert completed["attributes"]["conclusion"] == "SUCCESS"
+    # Railway was asked to deploy within 1 s of the failover verdict.
+    verdict_at = datetime.fromisoformat(failover["timestamp"]).timestamp()
+    assert 0 <= deploy_call.at - verdict_at < 1.0
+
+    # The same events in the registry, as environment-level events.
+    loaded = load_config(tmp_path / "safeship.toml")
+    with Registry(loaded.registry_url()) as registry:
+        stored = registry.events(None)
+    assert [e.name for e in stored] == ["path.failover", "path.completed"]
+    assert stored[0].attributes["attributes"]["to"] == "railway-native"
+
+    # The breaker now skips GitHub Actions, and `paths check` names why.
+    check = safeship(tmp_path, "paths", "check")
+    assert check.returncode == 0, check.stderr
+    github_row = next(line for line in check.stdout.splitlines() if line.startswith("github-"))
+    assert "skipped by failover: cooling down" in github_row and "billing" in github_row
+
+
+def test_every_path_failing_is_one_line_exit_1_without_tokens(
+    github_api: GitHubServer, railway_api: RailwayServer, tmp_path: Path
+) -> None:
+    github_api.add_billing_failed_run()
+    (tmp_path / "safeship.toml").write_text(
+        PRODUCTION + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
+    )
+    result = safeship(
+        tmp_path,
+        "deploy",
+        "production",
+        "--version",
+        "v1.4.0",
+        "--via-paths",
+        railway_token=BAD_RAILWAY_TOKEN,
+    )
+    assert result.returncode == 1
+    assert_no_secret(result, TOKEN, BAD_RAILWAY_TOKEN)
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("safeship: error: no deploy path could run: github-actions: billing")
+    assert "railway-native: railway: " in error and "rejected" in error
+    assert github_api.dispatches == []
+    assert not any("serviceInstanceDeployV2" in str(r.body) for r in railway_api.received)
+    names = [e["event"] for e in logged_events(tmp_path)]
+    assert names == ["path.failover", "path.failover"]
+
+
+def test_via_paths_and_emergency_together_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "safeship.toml").write_text(PRODUCTION)
+    result = safeship(
+        tmp_path, "deploy", "production", "--version", "v1", "--via-paths", "--emergency"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "safeship: error: --via-paths and --emergency exclude each other: "
+        "an emergency deploy runs from this machine only"
+    )
+
+
+def test_local_path_runs_the_pipeline_and_records_the_path(
+    github_api: GitHubServer, workspace_factory: Callable[..., Workspace]
+) -> None:
+    github_api.actions_status = "major_outage"
+    ws = workspace_factory()
+    config = ws.root / "safeship.toml"
+    config.write_text(
+        config.read_text() + paths_tables(["github-actions", "local"], github_api, None)
+    )
+
+    result = safeship(ws.root, "deploy", ENV, "--version", "v1", "--via-paths", timeout=90)
+
+    assert result.returncode == 0, result.stderr
+    assert_no_secret(result, TOKEN)
+    assert result.stdout.strip().splitlines()[-1] == "v1 succeeded (path local)"
+    assert "failover: github-actions -> local: GitHub status: Actions major_outage" in (
+        result.stderr
+    )
+    assert github_api.dispatches == []
+    with Registry(ws.loaded.registry_url()) as registry:
+        [record] = registry.history(ENV)
+        env_events = [e.name for e in registry.events(None)]
+        deploy_events = [e.name for e in registry.events(record.id)]
+    assert record.status == "succeeded" and record.metadata["path"] == "local"
+    assert record.metadata["checks"]  # health verification ran
+    assert env_events == ["path.failover", "path.completed"]
+    assert deploy_events[0] == "deployment.started" and deploy_events[-1] == "deployment.succeeded"
+    assert ws.pids()  # the release and the router run
+
+
+def test_railway_native_deploy_holds_the_environment_lease(
+    railway_api: RailwayServer, github_api: GitHubServer, tmp_path: Path
+) -> None:
+    (tmp_path / "safeship.toml").write_text(
+        PRODUCTION + paths_tables(["railway-native"], github_api, railway_api)
+    )
+    loaded = load_config(tmp_path / "safeship.toml")
+    with (
+        Registry(loaded.registry_url()) as registry,
+        DeployLease(registry, "production", holder="bob@ci-runner-7 pid 42"),
+    ):
+        busy = safeship(tmp_path, "deploy", "production", "--version", "v2", "--via-paths")
+    assert busy.returncode == 1
+    assert busy.stderr.strip().startswith(
+        "safeship: error: production is being deployed by bob@ci-runner-7 pid 42 since "
+    )
+    assert not any("serviceInstanceDeployV2" in str(r.body) for r in railway_api.received)
+
+    # Free again: the deploy runs, and leaves the lease released behind it.
+    done = safeship(tmp_path, "deploy", "production", "--version", "v2", "--via-paths")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("v2 deployed through railway-native")
+    with Registry(loaded.registry_url()) as registry:
+        assert registry.acquire_lease("production", "check", 10).holder == "check"

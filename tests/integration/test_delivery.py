@@ -1,0 +1,283 @@
+"""Progressive delivery with real deploys: the canary judge, monitoring after full traffic."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+
+from safeship.demo.load import NO_RELEASE, LoadGenerator
+from safeship.pipeline import operations
+from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+from safeship.pipeline.states import Status
+from safeship.registry import Registry
+from safeship.testing.fixtures import ENV, Workspace
+
+WorkspaceFactory = Callable[..., Workspace]
+LoadFactory = Callable[..., LoadGenerator]
+
+# Small samples and short waits, so a judged canary step takes a few seconds at 100 req/s.
+JUDGE = """
+[environments.local.analysis]
+min_requests = 20
+min_latency_samples = 20
+warmup = 0.5
+sustain = 0.5
+nodata_extension = 5
+"""
+# The fixed error-rate rule needs more requests than a test sends: only the judge can act.
+FIXED_RULE_OFF = 100_000
+
+
+def serving(ws: Workspace) -> dict[str, int]:
+    return {b.name: b.weight for b in ws.environment().router.backends()}
+
+
+def versions_running(ws: Workspace) -> list[str]:
+    return sorted(r.version for r in ws.environment().target.releases())
+
+
+def test_judge_rolls_back_a_canary_with_more_errors_than_stable(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(
+        behaviours={"bad": "error_rate=0.2"}, min_requests=FIXED_RULE_OFF, tables=JUDGE
+    )
+    assert operations.deploy(ws.loaded, ENV, "good").ok
+    load = load_factory(ws.url, rate=100)
+    judged: list[LiveSnapshot] = []
+
+    def watch(s: LiveSnapshot) -> None:
+        if s.judgement is not None:
+            judged.append(s)
+
+    outcome = operations.deploy(ws.loaded, ENV, "bad", on_progress=watch)
+    totals = load.stop()
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("canary analysis failed: error_rate: high (canary ")
+    assert "vs stable 0.00%" in outcome.reason
+    assert serving(ws) == {"good": 100}
+    assert versions_running(ws) == ["good"]
+    assert judged and {s.step for s in judged} == {10}
+    assert totals.failed["good"] == 0 and totals.failed[NO_RELEASE] == 0
+    with Registry(ws.loaded.registry_url()) as registry:
+        record = registry.get(outcome.deployment_id)
+    assert record is not None and record.rollback_reason == outcome.reason
+    analysis = record.metadata["analysis"]
+    assert analysis["step"] == 10 and analysis["decision"] == "fail"
+    error_rate = next(m for m in analysis["metrics"] if m["name"] == "error_rate")
+    assert error_rate["verdict"] == "high" and error_rate["canary"] > 0.1
+    assert error_rate["stable"] == 0.0 and error_rate["n_canary"] >= 20
+    status = subprocess.run(
+        [*ws.cli(), "status", ENV],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "COLUMNS": "160"},
+    ).stdout
+    assert "canary analysis at 10%: score" in status
+    assert "error_rate" in status and "latency" in status and "high" in status
+
+
+def test_judge_passes_a_healthy_canary_through_every_step(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(tables=JUDGE)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    load = load_factory(ws.url, rate=100)
+    decisions: dict[int | None, str] = {}
+
+    def watch(s: LiveSnapshot) -> None:
+        if s.judgement is not None:
+            decisions[s.step] = s.judgement.decision
+
+    outcome = operations.deploy(ws.loaded, ENV, "v2", on_progress=watch)
+    load.stop()
+    assert outcome.status is Status.SUCCEEDED, outcome.reason
+    assert decisions == {10: "pass", 50: "pass"}  # 100% has no stable traffic to compare
+    assert serving(ws) == {"v2": 100}
+    assert versions_running(ws) == ["v2"]
+    with Registry(ws.loaded.registry_url()) as registry:
+        record = registry.get(outcome.deployment_id)
+        events = registry.events(outcome.deployment_id)
+    assert record is not None
+    assert record.metadata["analysis"]["step"] == 50
+    assert record.metadata["analysis"]["score"] == 100.0
+    assert record.metadata["analysis"]["reason"].startswith("canary analysis passed: score 100")
+    passed = [
+        e.attributes["attributes"]
+        for e in events
+        if e.name == "stage.passed" and e.attributes["attributes"]["stage"] == "analysis"
+    ]
+    assert [p["step"] for p in passed] == [10, 50]
+    assert all(p["reason"].startswith("canary analysis passed") for p in passed)
+
+
+def test_release_turning_unhealthy_while_monitoring_rolls_back_to_the_previous(
+    workspace_factory: WorkspaceFactory,
+) -> None:
+    ws = workspace_factory(
+        behaviours={"v2": "unhealthy_after=2.5"},
+        steps=(100,),
+        bake_time=0.5,
+        settings="monitor_time = 15",
+    )
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    running_while_monitoring: list[list[str]] = []
+
+    def watch(s: LiveSnapshot) -> None:
+        if s.status is Status.MONITORING and not running_while_monitoring:
+            running_while_monitoring.append(versions_running(ws))
+            assert s.weights == {"v2": 100}
+
+    outcome = operations.deploy(ws.loaded, ENV, "v2", on_progress=watch)
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason == "health check answered HTTP 500"
+    # The previous release kept running through the window, so the rollback had it at hand.
+    assert running_while_monitoring == [["v1", "v2"]]
+    assert serving(ws) == {"v1": 100}
+    assert versions_running(ws) == ["v1"]
+    with Registry(ws.loaded.registry_url()) as registry:
+        events = registry.events(outcome.deployment_id)
+    stages = [e.attributes["attributes"]["stage"] for e in events if e.name == "stage.started"]
+    assert stages[-1] == "monitor"
+    rollback = next(e for e in events if e.name == "rollback.triggered")
+    assert rollback.attributes["attributes"]["reason"] == outcome.reason
+
+
+def test_blue_green_switches_at_once_and_stops_blue_after_keeping_it_warm(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(
+        strategy="blue-green",
+        bake_time=0.5,
+        tables="[environments.local.blue_green]\nkeep_warm = 1.5\n",
+    )
+    assert operations.deploy(ws.loaded, ENV, "blue").ok
+    load = load_factory(ws.url, rate=50)
+    seen: list[tuple[Status, int | None, dict[str, int]]] = []
+    warm: list[list[str]] = []
+
+    def watch(s: LiveSnapshot) -> None:
+        if not seen or seen[-1][:2] != (s.status, s.step):
+            seen.append((s.status, s.step, s.weights))
+        if s.status is Status.MONITORING and not warm:
+            warm.append(versions_running(ws))
+
+    outcome = operations.deploy(ws.loaded, ENV, "green", on_progress=watch)
+    totals = load.stop()
+    assert outcome.status is Status.SUCCEEDED, outcome.reason
+    traffic = [(status, step, weights) for status, step, weights in seen if weights]
+    assert (Status.PROGRESSING, 100, {"green": 100}) in traffic
+    assert (Status.MONITORING, 100, {"green": 100}) in traffic
+    assert all(weights.get("green") in (None, 100) for _, _, weights in traffic)
+    assert warm == [["blue", "green"]]
+    assert serving(ws) == {"green": 100}
+    assert versions_running(ws) == ["green"]
+    assert sum(totals.failed.values()) == 0 and totals.ok["green"] > 0
+    with Registry(ws.loaded.registry_url()) as registry:
+        record = registry.get(outcome.deployment_id)
+    assert record is not None and record.metadata["strategy"] == "blue-green"
+
+
+def test_blue_green_rolls_back_a_crashing_green_to_warm_blue(
+    workspace_factory: WorkspaceFactory, load_factory: LoadFactory
+) -> None:
+    ws = workspace_factory(
+        behaviours={"green": "crash_after=2"},
+        strategy="blue-green",
+        bake_time=0.5,
+        tables="[environments.local.blue_green]\nkeep_warm = 15\n",
+    )
+    assert operations.deploy(ws.loaded, ENV, "blue").ok
+    (blue,) = ws.environment().target.releases()
+    load = load_factory(ws.url, rate=50)
+    outcome = operations.deploy(ws.loaded, ENV, "green")
+    totals = load.stop()
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason == "release green exited while serving traffic"
+    assert serving(ws) == {"blue": 100}
+    # The same blue process, kept warm: nothing had to start for the rollback.
+    assert ws.environment().target.releases() == [blue]
+    assert totals.failed["blue"] == 0 and totals.failed[NO_RELEASE] == 0
+    assert totals.ok["blue"] > 0 and totals.ok["green"] > 0
+    with Registry(ws.loaded.registry_url()) as registry:
+        events = registry.events(outcome.deployment_id)
+    stages = [e.attributes["attributes"]["stage"] for e in events if e.name == "stage.started"]
+    assert stages[-1] == "monitor"  # green crashed while blue was kept warm
+    triggered = next(e for e in events if e.name == "rollback.triggered").timestamp
+    completed = next(e for e in events if e.name == "rollback.completed").timestamp
+    assert (completed - triggered).total_seconds() < 1.0
+
+
+def paused_deploy(ws: Workspace, answer: str) -> tuple[DeploymentOutcome, str]:
+    """Deploy v2 in a thread; once it is paused, answer with the CLI; its outcome and output."""
+    paused = threading.Event()
+
+    def watch(s: LiveSnapshot) -> None:
+        if s.paused:
+            assert s.step == 10 and s.weights == {"v1": 90, "v2": 10}
+            paused.set()
+
+    outcomes: list[DeploymentOutcome] = []
+    deploy = threading.Thread(
+        target=lambda: outcomes.append(operations.deploy(ws.loaded, ENV, "v2", on_progress=watch))
+    )
+    deploy.start()
+    try:
+        assert paused.wait(timeout=20), "the deployment never paused"
+        answered = subprocess.run(
+            [*ws.cli(), answer, ENV],
+            cwd=ws.root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    finally:
+        deploy.join(timeout=30)
+    assert not deploy.is_alive() and len(outcomes) == 1
+    return outcomes[0], answered.stdout
+
+
+def test_pause_at_a_step_waits_for_safeship_promote(workspace_factory: WorkspaceFactory) -> None:
+    ws = workspace_factory(bake_time=0.3, settings="pause_at = [10]")
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    not_paused = subprocess.run(
+        [*ws.cli(), "promote", ENV], cwd=ws.root, capture_output=True, text=True, timeout=30
+    )
+    assert not_paused.returncode == 1 and "no deployment of local is paused" in not_paused.stderr
+    outcome, output = paused_deploy(ws, "promote")
+    assert "promote requested for v2 (paused at 10%)" in output
+    assert outcome.status is Status.SUCCEEDED, outcome.reason
+    assert serving(ws) == {"v2": 100}
+    with Registry(ws.loaded.registry_url()) as registry:
+        record = registry.get(outcome.deployment_id)
+    assert record is not None
+    assert record.metadata["paused_at"] is None and record.metadata["request"] is None
+
+
+def test_safeship_abort_at_a_pause_rolls_back(workspace_factory: WorkspaceFactory) -> None:
+    ws = workspace_factory(bake_time=0.3, settings="pause_at = [10]")
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    outcome, output = paused_deploy(ws, "abort")
+    assert "abort requested for v2 (paused at 10%)" in output
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason == "aborted at 10% by `safeship abort`"
+    assert serving(ws) == {"v1": 100}
+    assert versions_running(ws) == ["v1"]
+
+
+def test_pause_without_an_answer_rolls_back_after_its_timeout(
+    workspace_factory: WorkspaceFactory,
+) -> None:
+    ws = workspace_factory(bake_time=0.3, settings="pause_at = [10]\npause_timeout = 1")
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    outcome = operations.deploy(ws.loaded, ENV, "v2")
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason == "paused at 10% for 1 s without `safeship promote`"
+    assert serving(ws) == {"v1": 100}
