@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,3 +48,8 @@ class DeployPath(Protocol):
     def follow(self, run_id: str) -> RunOutcome:
         """Wait (bounded) until the run ends. PathError when it cannot be followed."""
         ...
+
+
+def token_from(explicit: str | None, env_name: str) -> str | None:
+    """The token given, else the one in the environment variable ``env_name`` (blank: none)."""
+    return explicit or os.environ.get(env_name, "").strip() or None

@@ -7,13 +7,12 @@ A pipeline whose workflows all end not_run or unauthorized never started a deplo
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy
-from safeship.paths.base import Availability, PathError, RunOutcome
+from safeship.paths.base import Availability, PathError, RunOutcome, token_from
 from safeship.paths.settings import CircleCIPathSettings
 
 DONE = frozenset({"success", "failed", "error", "canceled", "not_run", "unauthorized"})
@@ -31,7 +30,7 @@ class CircleCIPath:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self._token = token or os.environ.get(settings.token_env, "").strip() or None
+        self._token = token_from(token, settings.token_env)
         self._sleep = sleep
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self._token:

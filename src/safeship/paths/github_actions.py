@@ -19,7 +19,6 @@ Availability, in order:
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
-from safeship.paths.base import Availability, PathError, RunOutcome
+from safeship.paths.base import Availability, PathError, RunOutcome, token_from
 from safeship.paths.settings import GitHubActionsPathSettings
 
 BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
@@ -54,7 +53,7 @@ class GitHubActionsPath:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self._token = token or os.environ.get(settings.token_env, "").strip() or None
+        self._token = token_from(token, settings.token_env)
         self._sleep = sleep
         retry = RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait)
         headers = {

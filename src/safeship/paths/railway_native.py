@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
-from safeship.paths.base import Availability, PathError, RunOutcome
+from safeship.paths.base import Availability, PathError, RunOutcome, token_from
 from safeship.paths.settings import RailwayNativePathSettings
 from safeship.targets.base import TargetError
 from safeship.targets.railway import RailwayClient, RailwayDeployFailed
@@ -23,7 +22,7 @@ class RailwayNativePath:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self._token = token or os.environ.get(settings.token_env, "").strip() or None
+        self._token = token_from(token, settings.token_env)
         self._sleep = sleep
 
     def _client(self, environment: str | None = None) -> RailwayClient:

@@ -29,26 +29,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from safeship.pipeline.states import TERMINAL, Status
 from safeship.registry import leases, migrations
 from safeship.registry.leases import Lease
 from safeship.registry.models import Deployment, EnvironmentLease, EnvSnapshot, Event
 
-STATUSES: Final = frozenset(
-    {
-        "pending",
-        "validating",
-        "awaiting_approval",
-        "deploying",
-        "verifying",
-        "progressing",
-        "monitoring",
-        "succeeded",
-        "failed",
-        "rolled_back",
-        "aborted",
-    }
-)
-TERMINAL_STATUSES: Final = frozenset({"succeeded", "failed", "rolled_back", "aborted"})
+# The state machine owns the statuses; the registry only checks what it is given against them.
+STATUSES: Final = frozenset(status.value for status in Status)
+TERMINAL_STATUSES: Final = frozenset(status.value for status in TERMINAL)
 
 # Long enough for another runner's migration or write to finish; writes here are tiny.
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
