@@ -37,6 +37,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/prepush.py
 	$(BIN)/python benchmarks/judge_false_alarms.py
 	$(BIN)/python benchmarks/router_overhead.py
+	$(BIN)/python benchmarks/crash_chaos.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,11 @@ Judged three ways:
                   poll (an error, or slower than 1 s) rolls back. A poll is modelled as one
                   ordinary request (generous: real health endpoints often miss app errors).
 
+"judge before" is the judge's method before its false-alarm fixes (see BEFORE).
+
 Prints, per approach: false rollbacks of healthy canaries, and per fault the share detected
-and the median / p90 detection time. Usage: python benchmarks/judge_false_alarms.py [HEALTHY]
+and the median / p90 detection time.
+Usage: python benchmarks/judge_false_alarms.py [HEALTHY] [SEED]
 """
 
 from __future__ import annotations
@@ -113,10 +116,15 @@ def to_stats(seconds: list[Second]) -> BackendStats:
 Approach = Callable[[Stream], int | None]
 
 SETTINGS = JudgeSettings()
+# The judge's method before the false-alarm work: every poll at the full alpha (no looks),
+# the error rate's absolute tolerance alone, latency on the mean alone, a 10 s sustain.
+BEFORE = JudgeSettings(
+    look_interval=BAKE, error_rate_relative_tolerance=0, latency_quantiles=(), sustain=10
+)
 
 
-def safeship_judge(s: Stream) -> int | None:
-    bake = CanaryBake(SETTINGS, BAKE)
+def safeship_judge(s: Stream, settings: JudgeSettings = SETTINGS) -> int | None:
+    bake = CanaryBake(settings, BAKE)
     for t in range(1, BAKE + 1):
         d = bake.poll(to_stats(s.canary[:t]), to_stats(s.stable[:t]), elapsed=t)
         if d.action == "rollback":
@@ -154,8 +162,9 @@ def script(s: Stream, rng: np.random.Generator) -> int | None:
 
 def main() -> int:
     healthy_runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    rng = np.random.default_rng(SEED)
-    poll_rng = np.random.default_rng(SEED + 1)
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else SEED
+    rng = np.random.default_rng(seed)
+    poll_rng = np.random.default_rng(seed + 1)
     faults = {
         "healthy": healthy_runs,
         "error rate +5 points": BAD_RUNS,
@@ -164,13 +173,14 @@ def main() -> int:
     streams = {f: [simulate(rng, f) for _ in range(n)] for f, n in faults.items()}
     approaches: dict[str, Approach] = {
         "safeship judge": safeship_judge,
+        "judge before": lambda s: safeship_judge(s, BEFORE),
         "fixed threshold": fixed_threshold,
         "script (sleep+poll)": lambda s: script(s, poll_rng),
     }
     started = time.perf_counter()
     print(
         f"{healthy_runs} healthy and {BAD_RUNS}+{BAD_RUNS} bad simulated canaries, {RPS} req/s,"
-        f" {CANARY_SHARE:.0%} canary, seed {SEED}\n"
+        f" {CANARY_SHARE:.0%} canary, seed {seed}\n"
     )
     header = f"{'approach':<22}{'false rollbacks':>17}"
     for fault in list(faults)[1:]:

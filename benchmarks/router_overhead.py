@@ -1,11 +1,13 @@
 """Router overhead: latency and throughput through the builtin router and nginx versus direct.
 
 One demo release (safeship.demo.demo_app, GET /api/health) on 127.0.0.1; the same bounded load
-against it directly, through BuiltinRouter (100% weight) and through NginxRouter (100%
-weight): an aiohttp client with CONCURRENCY connections in flight, REQUESTS requests per run
-after a warm-up, one fresh TCP connection per request from the client (as the builtin router
-makes to its releases). Prints p50/p99 latency, throughput, and what each router adds to
-direct. Usage: python benchmarks/router_overhead.py [REQUESTS]
+against it directly, through BuiltinRouter (100% weight), through a BuiltinRouter with sticky
+cookies whose every request carries the cookie (the pinned path: parse the cookie, look the
+release up) and through NginxRouter (100% weight): an aiohttp client with CONCURRENCY
+connections in flight, REQUESTS requests per run after a warm-up, one fresh TCP connection per
+request from the client (as the builtin router makes to its releases). Prints p50/p99 latency,
+throughput, and what each router adds to direct; sticky routing's own cost is the difference
+between the two builtin rows. Usage: python benchmarks/router_overhead.py [REQUESTS]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import aiohttp
 import httpx
 
 from safeship._processes import free_port
+from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend
 from safeship.routing.builtin import BuiltinRouter
 from safeship.routing.nginx import NginxRouter
@@ -32,8 +35,10 @@ WARMUP = 200
 TIME_LIMIT_S = 60.0
 
 
-async def load(url: str, requests: int) -> tuple[list[float], float, int]:
-    """Latencies (ms) of ``requests`` GETs, the wall time, and the failures."""
+async def load(
+    url: str, requests: int, cookies: dict[str, str] | None
+) -> tuple[list[float], float, int]:
+    """Latencies (ms) of ``requests`` GETs sending ``cookies``, the wall time, and the failures."""
     latencies: list[float] = []
     failures = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -56,15 +61,17 @@ async def load(url: str, requests: int) -> tuple[list[float], float, int]:
             failures += not ok
 
     connector = aiohttp.TCPConnector(force_close=True, limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, cookies=cookies) as session:
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
         return latencies, time.perf_counter() - started, failures
 
 
-def measure(url: str, requests: int) -> tuple[float, float, float, int]:
-    asyncio.run(load(url, WARMUP))
-    latencies, wall, failures = asyncio.run(load(url, requests))
+def measure(
+    url: str, requests: int, cookies: dict[str, str] | None = None
+) -> tuple[float, float, float, int]:
+    asyncio.run(load(url, WARMUP, cookies))
+    latencies, wall, failures = asyncio.run(load(url, requests, cookies))
     cuts = statistics.quantiles(latencies, n=100)
     return cuts[49], cuts[98], len(latencies) / wall, failures
 
@@ -81,7 +88,10 @@ def main() -> int:
     release = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         builtin = BuiltinRouter("bench", free_port(), Path(tmp) / "builtin")
+        sticky_settings = BuiltinRouterSettings(sticky="cookie")
+        sticky = BuiltinRouter("bench", free_port(), Path(tmp) / "sticky", sticky_settings)
         nginx = NginxRouter("bench", free_port(), Path(tmp) / "nginx")
+        routers = (builtin, sticky, nginx)
         try:
             deadline = time.monotonic() + 10
             while True:
@@ -93,16 +103,21 @@ def main() -> int:
                         print("router_overhead: the demo release did not start", file=sys.stderr)
                         return 1
                     time.sleep(0.05)
-            for router in (builtin, nginx):
+            for router in routers:
                 router.ensure_running()
                 router.set_backends([Backend("v1", release, 100)])
             rows = {
                 "direct": measure(release + "/api/health", requests),
                 "builtin router": measure(f"http://127.0.0.1:{builtin.port}/api/health", requests),
+                "builtin sticky": measure(
+                    f"http://127.0.0.1:{sticky.port}/api/health",
+                    requests,
+                    {sticky_settings.sticky_name: "v1"},
+                ),
                 "nginx": measure(f"http://127.0.0.1:{nginx.port}/api/health", requests),
             }
         finally:
-            for router in (builtin, nginx):
+            for router in routers:
                 router.stop()
             app.terminate()
             app.wait(5)

@@ -22,6 +22,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
     "safeship.routers": {
         "builtin": "safeship.routing.builtin:BuiltinRouter",
         "nginx": "safeship.routing.nginx:NginxRouter",
+        "platform": "safeship.routing.platform:PlatformRouter",
     },
 }
 

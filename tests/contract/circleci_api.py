@@ -10,7 +10,19 @@ Shapes written from CircleCI's documentation, not recorded from the live API:
   (GET /api/v2/pipeline/{pipeline-id}/workflow → {"items": [{"id", "name", "status", ...}],
   "next_page_token"}; status success | running | not_run | failed | error | failing | on_hold |
   canceled | unauthorized)
+- https://circleci.com/docs/api/v2/index.html#operation/triggerPipelineRun
+  (POST /api/v2/project/{project-slug}/pipeline/run with {"definition_id" (required),
+  "config": {"branch" | "tag"}, "checkout": {"branch" | "tag"}, "parameters"} → 201 with the
+  same {"id", "state", "number", "created_at"}; it supersedes triggerPipeline, which does not
+  support projects integrated through the GitHub App or GitLab. Checked through third-party
+  copies of the reference, not CircleCI's page itself)
 - https://circleci.com/docs/api/v2/index.html#operation/getCurrentUser (GET /api/v2/me)
+
+Checked with the search tool against copies of CircleCI's OpenAPI schemas (PipelineCreation:
+id, state, number, created_at; pipeline state created | errored | setup-pending | setup |
+pending; Workflow status enum as above, stopped_at nullable). Not verified: the exact error
+messages ("Project not found", "Pipeline not found", "Invalid token provided.") are this
+server's, in CircleCI's {"message"} shape.
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ class CircleCIServer(ContractServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v2/me", self._me)
         app.router.add_post("/api/v2/project/{vcs}/{org}/{repo}/pipeline", self._trigger)
+        app.router.add_post("/api/v2/project/{vcs}/{org}/{repo}/pipeline/run", self._trigger_run)
         app.router.add_get("/api/v2/pipeline/{pipeline_id}/workflow", self._workflows)
 
     @staticmethod
@@ -76,6 +89,27 @@ class CircleCIServer(ContractServer):
             return error(400, "branch or tag is required")
         if not isinstance(body.get("parameters", {}), dict):
             return error(400, "parameters must be an object")
+        return self._created(body)
+
+    async def _trigger_run(self, request: web.Request) -> web.Response:
+        problem = self._auth(request)
+        if problem:
+            return problem
+        info = request.match_info
+        if f"{info['vcs']}/{info['org']}/{info['repo']}" != SLUG:
+            return error(404, "Project not found")
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict) or not isinstance(body.get("definition_id"), str):
+            return error(400, "definition_id is required")
+        for source in ("config", "checkout"):
+            given = body.get(source, {})
+            if not isinstance(given, dict) or ("branch" in given and "tag" in given):
+                return error(400, f"{source}: only one of branch or tag may be given")
+        if not isinstance(body.get("parameters", {}), dict):
+            return error(400, "parameters must be an object")
+        return self._created(body)
+
+    def _created(self, body: dict[str, Any]) -> web.Response:
         pipeline = FakePipeline(str(uuid.uuid4()), len(self.pipelines) + 1, body)
         pipeline.script = ["running", self.next_outcome]
         self.pipelines[pipeline.id] = pipeline

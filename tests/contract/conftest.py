@@ -1,6 +1,6 @@
 """Fixtures for the contract tests: each provider's loopback server, started and stopped per
 test (a fresh state and a free port each time). Server code lives beside this file
-(loopback.py, railway_api.py, github_api.py, circleci_api.py)."""
+(loopback.py, railway_api.py, github_api.py, circleci_api.py, slack_api.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from circleci_api import CircleCIServer
 from github_api import GitHubServer
 from loopback import ContractServer
 from railway_api import RailwayServer
+from slack_api import SlackServer
 
 S = TypeVar("S", bound=ContractServer)
 
@@ -37,3 +38,8 @@ def github_api() -> Iterator[GitHubServer]:
 @pytest.fixture
 def circleci_api() -> Iterator[CircleCIServer]:
     yield from _serve(CircleCIServer())
+
+
+@pytest.fixture
+def slack_api() -> Iterator[SlackServer]:
+    yield from _serve(SlackServer())

@@ -29,9 +29,35 @@ Shapes written from GitHub's documentation, not recorded from the live API:
   inactive, in_progress, queued, pending, success; "description" at most 140 characters;
   "log_url", "environment_url", "auto_inactive" → 201 {"id", "state", "description",
   "environment_url", "log_url", "deployment_url", ...}; unknown deployment → 404)
+- https://docs.github.com/en/rest/issues/issues#create-an-issue (POST /repos/{owner}/{repo}/issues:
+  "title" required (string or integer), "body" (string or null), "labels" (strings or objects
+  with a name), "assignees", "milestone" → 201 with the issue {"id", "node_id", "number",
+  "title", "body", "state": "open", "url", "html_url", "labels", ...}; 410 when the repository
+  has issues disabled; 422 on a validation error)
 - https://www.githubstatus.com/api (Atlassian Statuspage v2: GET /api/v2/components.json →
   {"components": [{"id", "name", "status": operational | degraded_performance |
   partial_outage | major_outage}]})
+
+Checked with the search tool (docs.github.com itself is barely in its index; the checks went
+through GitHub's changelog and copies of GitHub's OpenAPI description):
+- dispatch with return_run_details: https://github.blog/changelog/2026-02-19-workflow-dispatch-
+  api-now-returns-run-ids (200 with the run's id, API URL and web URL; 204 without it).
+- check-run annotations: GitHub's OpenAPI "check-annotation" (path, blob_href, start_line,
+  end_line, start_column, end_column, annotation_level, title, message, raw_details): the
+  fields blob_href, start_column, end_column and raw_details were missing here and are added.
+- the billing annotation's text, as users quote it on GitHub's community forum: "... Please
+  check the 'Billing & plans' section in your settings" (this server said "of your
+  settings."; fixed).
+- deployments and statuses: https://developer.github.com/v3/repos/deployments/ and GitHub's
+  2016 changelog (environment_url, log_url replacing target_url, inactive, production_environment
+  true by default for "production"), copies of "create a deployment" (ref, environment,
+  auto_merge, required_contexts).
+- issues: GitHub's OpenAPI "issues/create" request (title required; body, labels, assignees,
+  milestone; labels dropped without push access).
+Not verified: auto_inactive's exact wording and default (docs.github.com's statuses page was not
+in the index; GitHub's 2018 changelog says statuses can "auto-inactivate" earlier deployments),
+the 410 answer for a repository with issues disabled, and the error messages' texts (this
+server's, in GitHub's {"message"} shape).
 """
 
 from __future__ import annotations
@@ -49,7 +75,7 @@ WORKFLOW = "deploy.yml"
 TOKEN = "ghp_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
 BILLING_MESSAGE = (
     "The job was not started because recent account payments have failed or your spending "
-    "limit needs to be increased. Please check the 'Billing & plans' section of your settings."
+    "limit needs to be increased. Please check the 'Billing & plans' section in your settings"
 )
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
@@ -86,6 +112,8 @@ class GitHubServer(ContractServer):
         self.runs: dict[int, FakeRun] = {}
         self.dispatches: list[dict[str, Any]] = []
         self.deployments: dict[int, FakeDeployment] = {}
+        self.issues: list[dict[str, Any]] = []
+        self.issues_enabled = True
 
     def routes(self, app: web.Application) -> None:
         base = "/repos/{owner}/{repo}"
@@ -97,6 +125,7 @@ class GitHubServer(ContractServer):
         app.router.add_get(base + "/check-runs/{check_id}/annotations", self._annotations)
         app.router.add_post(base + "/deployments", self._create_deployment)
         app.router.add_post(base + "/deployments/{deployment_id}/statuses", self._create_status)
+        app.router.add_post(base + "/issues", self._create_issue)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -262,11 +291,15 @@ class GitHubServer(ContractServer):
             [
                 {
                     "path": ".github",
+                    "blob_href": f"https://github.com/{OWNER}/{REPO}/blob/main/.github",
                     "start_line": 1,
                     "end_line": 1,
+                    "start_column": None,
+                    "end_column": None,
                     "annotation_level": "failure",
                     "title": "",
                     "message": BILLING_MESSAGE,
+                    "raw_details": None,
                 }
             ]
         )
@@ -338,6 +371,45 @@ class GitHubServer(ContractServer):
                 "environment_url": body.get("environment_url", ""),
                 "log_url": body.get("log_url", ""),
                 "deployment_url": f"{self.url}/repos/{OWNER}/{REPO}/deployments/{deployment.id}",
+            },
+            status=201,
+        )
+
+    async def _create_issue(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        if not self.issues_enabled:
+            return error(410, "Issues are disabled for this repo")
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict) or not isinstance(body.get("title"), str | int):
+            return error(422, "Validation Failed")
+        if not isinstance(body.get("body"), str | None):
+            return error(422, "Validation Failed")
+        labels = body.get("labels", [])
+        if not isinstance(labels, list) or not all(
+            isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("name"), str))
+            for x in labels
+        ):
+            return error(422, "Validation Failed")
+        self.issues.append(body)
+        number = len(self.issues)
+        api = f"{self.url}/repos/{OWNER}/{REPO}/issues/{number}"
+        return web.json_response(
+            {
+                "id": next(self._ids),
+                "node_id": f"I_kwDO{number:08d}",
+                "number": number,
+                "title": str(body["title"]),
+                "body": body.get("body"),
+                "state": "open",
+                "url": api,
+                "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{number}",
+                "labels": [
+                    {"name": x if isinstance(x, str) else x["name"], "color": "ededed"}
+                    for x in labels
+                ],
+                "created_at": "2026-03-01T10:00:00Z",
             },
             status=201,
         )

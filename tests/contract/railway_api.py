@@ -14,14 +14,51 @@ Shapes written from Railway's documentation, not recorded from the live API:
 - GraphQL over HTTP (https://graphql.org/learn/serving-over-http/): errors come back with
   HTTP 200 as {"errors": [{"message": ...}]}; Railway answers "Not Authorized" for a bad token.
 
+Checked against Railway's docs and its own CLI's queries (November 2026; the `search` tool):
+- https://docs.railway.com/integrations/api/manage-deployments lists deployments with
+  ``deployments(input: DeploymentListInput!, first: Int) { edges { node { id status createdAt
+  url staticUrl } } }``, ``deployment(id) { id status createdAt url staticUrl ... }`` and
+  ``buildLogs`` / ``deploymentLogs(deploymentId, limit) { timestamp message severity }``: the
+  shapes served here. ``staticUrl`` is served as a bare domain
+  (``svc-3333-production.up.railway.app``; the client prefixes https://): the docs name the
+  field without an example value, so that form is an assumption.
+- https://docs.railway.com/guides/manage-services: ``serviceInstanceDeployV2(serviceId,
+  environmentId, commitSha)`` returns the deployment id; an unknown commitSha is the error
+  "Commit not found" and no deployment is created (served here for ``unknown_commits``).
+- https://docs.rs/crate/railwayapp/latest/source/src/gql/mutations/strings/
+  VariableCollectionUpsert.graphql (Railway's CLI): ``variableCollectionUpsert(input:
+  {projectId, environmentId, serviceId, variables, skipDeploys})``, a Boolean without
+  selection; ServiceInstanceDeploy.graphql there: ``serviceInstanceDeployV2(environmentId,
+  serviceId)``.
+- ``deploymentRollback(id: String!): Boolean!``: not on a Railway docs page the search found;
+  from third-party code quoting Railway's schema introspection. The docs' guide
+  (https://docs.railway.com/guides/deployment-actions) says a rollback restores the earlier
+  deployment's image and variables: served here as a new SUCCESS deployment.
+- Statuses (https://docs.railway.com/cli/deployment): SUCCESS, FAILED, CRASHED ("crashed after
+  starting"), BUILDING, DEPLOYING, INITIALIZING, WAITING, QUEUED, REMOVED, REMOVING.
+  https://docs.railway.app/deploy/deployments: a live deployment stays SUCCESS "unless it
+  crashes, at which point it will become Crashed"; older ones are then REMOVED.
+- ``deploymentRemove(id: String!)`` without selection: as third-party code calls it; Railway's
+  CLI has the operation (https://docs.rs/crate/railwayapp/4.27.3/source/src/gql/mutations/mod.rs
+  names DeploymentRemove.graphql) but the search did not show its text.
+Not verified: the exact error texts ("Not Authorized", "Service not found", "Deployment not
+found"), the statuses SLEEPING, SKIPPED and NEEDS_APPROVAL the client also knows, and whether
+the edge answers 502 for a crashed service; no page the search found quotes them.
+
 Every deployment status query advances the deployment one step through its script
-(BUILDING → DEPLOYING → SUCCESS, or → CRASHED when ``crash_next`` was set).
+(BUILDING → DEPLOYING → SUCCESS, or → CRASHED when ``crash_next`` was set). A deployment made
+with ``crash_after_success`` set turns CRASHED that many seconds after it reached SUCCESS.
+
+The service itself: any GET on this server is the "public URL" of the serving deployment (the
+newest SUCCESS one): 200 {"status": "healthy"} as safeship's health check expects, or 502
+"Application failed to respond" (Railway's edge) when no deployment serves.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +101,21 @@ class FakeDeployment:
     script: list[str] = field(default_factory=list)
     build_logs: list[str] = field(default_factory=list)
     deploy_logs: list[str] = field(default_factory=list)
+    # Seconds after SUCCESS when it crashes (None: never), and when it reached SUCCESS.
+    crash_after: float | None = None
+    success_at: float | None = None
+
+    def current_status(self) -> str:
+        """The status now: a SUCCESS one past its crash_after is CRASHED."""
+        if (
+            self.status == "SUCCESS"
+            and self.crash_after is not None
+            and self.success_at is not None
+            and time.monotonic() - self.success_at >= self.crash_after
+        ):
+            self.status = "CRASHED"
+            self.deploy_logs.append("Error: worker exited with code 137 (out of memory)")
+        return self.status
 
 
 class RailwayServer(ContractServer):
@@ -79,6 +131,11 @@ class RailwayServer(ContractServer):
         ]
         self.crash_next = False
         self.fail_build_next = False
+        self.crash_after_success: float | None = None
+        self.unknown_commits: set[str] = set()
+        # Root fields answered with data that lacks them (a malformed answer).
+        self.malformed: set[str] = set()
+        self.static_domain = f"{SERVICE}-production.up.railway.app"
         self.variables: dict[str, str] = {"DATABASE_URL": "postgres://db/app", "PORT": "8080"}
         self.upserts: list[dict[str, Any]] = []
         self.rollbacks: list[str] = []
@@ -98,10 +155,25 @@ class RailwayServer(ContractServer):
 
     @property
     def previous_success_id(self) -> str:
-        return next(d.id for d in self.deployments if d.status == "SUCCESS")
+        return next(d.id for d in self.deployments if d.current_status() == "SUCCESS")
+
+    @property
+    def public_url(self) -> str:
+        """The service's public URL, on loopback (what ``public_url`` in the settings names)."""
+        return self.url
+
+    def serving(self) -> FakeDeployment | None:
+        return next((d for d in self.deployments if d.current_status() == "SUCCESS"), None)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/graphql/v2", self._graphql)
+        app.router.add_get("/{path:.*}", self._service)
+
+    async def _service(self, request: web.Request) -> web.Response:
+        serving = self.serving()
+        if serving is None:
+            return web.Response(text="Application failed to respond", status=502)
+        return web.json_response({"status": "healthy", "deployment": serving.id})
 
     # -- request checks --------------------------------------------------------------------
 
@@ -146,6 +218,8 @@ class RailwayServer(ContractServer):
         if auth == "bad":
             return web.json_response({"errors": [{"message": "Not Authorized"}], "data": None})
         self.operations.append(root)
+        if root in self.malformed:
+            return web.json_response({"data": {"somethingElse": True}})
         try:
             data = getattr(self, f"_op_{root}")(variables)
         except LookupError as exc:
@@ -172,6 +246,8 @@ class RailwayServer(ContractServer):
 
     def _op_serviceInstanceDeployV2(self, v: dict[str, Any]) -> str:
         self._check_ids(v["serviceId"], v["environmentId"])
+        if v.get("commitSha") in self.unknown_commits:
+            raise LookupError("Commit not found")
         if self.crash_next:
             new = self._new(
                 "QUEUED",
@@ -187,18 +263,28 @@ class RailwayServer(ContractServer):
         else:
             new = self._new("QUEUED", deploy_logs=["listening on :8080"])
             new.script = ["BUILDING", "DEPLOYING", "SUCCESS"]
+            new.crash_after = self.crash_after_success
         self.deployments.insert(0, new)
         return new.id
+
+    def _node(self, d: FakeDeployment) -> dict[str, Any]:
+        return {
+            "id": d.id,
+            "status": d.current_status(),
+            "createdAt": d.created_at,
+            "staticUrl": self.static_domain,
+        }
 
     def _op_deployment(self, v: dict[str, Any]) -> dict[str, Any]:
         d = self._deployment(v["id"])
         if d.script:
             d.status = d.script.pop(0)
             if d.status == "SUCCESS":
+                d.success_at = time.monotonic()
                 for other in self.deployments:
                     if other is not d and other.status == "SUCCESS":
                         other.status = "REMOVED"
-        return {"id": d.id, "status": d.status, "createdAt": d.created_at, "staticUrl": None}
+        return self._node(d)
 
     def _op_deployments(self, v: dict[str, Any]) -> dict[str, Any]:
         given = v["input"]
@@ -206,20 +292,17 @@ class RailwayServer(ContractServer):
             raise LookupError("input must be an object")
         self._check_ids(given.get("serviceId"), given.get("environmentId"), given.get("projectId"))
         first = int(v.get("first") or 100)
-        nodes = [
-            {"node": {"id": d.id, "status": d.status, "createdAt": d.created_at, "staticUrl": None}}
-            for d in self.deployments[:first]
-        ]
-        return {"edges": nodes}
+        return {"edges": [{"node": self._node(d)} for d in self.deployments[:first]]}
 
     def _op_deploymentRollback(self, v: dict[str, Any]) -> bool:
         d = self._deployment(v["id"])
-        if d.status not in ("SUCCESS", "REMOVED"):
+        if d.current_status() not in ("SUCCESS", "REMOVED"):
             raise LookupError("Cannot rollback to a deployment that did not succeed")
         self.rollbacks.append(d.id)
-        restored = self._new("SUCCESS")
+        restored = self._new("SUCCESS", deploy_logs=list(d.deploy_logs))
+        restored.success_at = time.monotonic()
         for other in self.deployments:
-            if other.status == "SUCCESS":
+            if other.current_status() == "SUCCESS":
                 other.status = "REMOVED"
         self.deployments.insert(0, restored)
         return True

@@ -118,3 +118,19 @@ def test_server_rejects_malformed_trigger(circleci_api: CircleCIServer) -> None:
     neither = httpx.post(url, json={"parameters": {}}, headers=headers)
     no_token = httpx.post(url, json={"branch": "main"})
     assert [both.status_code, neither.status_code, no_token.status_code] == [400, 400, 401]
+
+
+def test_github_app_projects_trigger_through_their_pipeline_definition(
+    circleci_api: CircleCIServer,
+) -> None:
+    circle = path(circleci_api, definition_id="6cb29b00-8e02-4357-8bc0-313983bf1f46")
+    outcome = circle.follow(circle.trigger("v1.4.0", "abc123", "production"))
+    assert outcome.ok
+    [pipeline] = circleci_api.pipelines.values()
+    assert pipeline.body == {
+        "definition_id": "6cb29b00-8e02-4357-8bc0-313983bf1f46",
+        "config": {"branch": "main"},
+        "checkout": {"branch": "main"},
+        "parameters": {"version": "v1.4.0", "environment": "production", "commit": "abc123"},
+    }
+    assert circleci_api.calls("/pipeline/run")

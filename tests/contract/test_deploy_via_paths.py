@@ -1,6 +1,7 @@
 """`safeship deploy ENV --version V --via-paths` as a user runs it: the paths of safeship.toml
-against the loopback GitHub and Railway servers, failover events in the JSON log and the
-registry, and the local path running a real deploy of the demo service."""
+against the loopback GitHub, Railway, CircleCI and Slack servers, failover events in the JSON
+log and the registry, GitHub deployment statuses of each path's run, Slack alerts, and the local
+path running a real deploy of the demo service."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from github_api import OWNER, REPO, TOKEN, GitHubServer
+from circleci_api import SLUG, CircleCIServer
+from circleci_api import TOKEN as CIRCLE_TOKEN
+from github_api import OWNER, REPO, TOKEN, FakeDeployment, GitHubServer
 from railway_api import ACCOUNT_TOKEN, ENVIRONMENT, PROJECT, SERVICE, RailwayServer
+from slack_api import SECRET, SlackServer
 
 from safeship.config import load_config
 from safeship.pipeline.lease import DeployLease
@@ -57,10 +61,40 @@ deploy_timeout = 10
     return text
 
 
+def reporting_tables(github: GitHubServer, slack: SlackServer) -> str:
+    """[github] (deployment statuses) and [notify.slack] (alerts) on the loopback servers."""
+    return f"""
+[github]
+repo = "{OWNER}/{REPO}"
+api_url = "{github.url}"
+request_timeout = 2
+
+[notify.slack]
+webhook_env = "SLACK_WEBHOOK_URL"
+"""
+
+
+def circleci_table(circleci: CircleCIServer) -> str:
+    return f"""
+[paths.circleci]
+project_slug = "{SLUG}"
+api_url = "{circleci.url}"
+request_timeout = 2
+retries = 1
+poll_interval = 0.05
+run_timeout = 10
+"""
+
+
 def safeship(
-    cwd: Path, *args: str, railway_token: str = ACCOUNT_TOKEN, timeout: float = 60
+    cwd: Path,
+    *args: str,
+    railway_token: str = ACCOUNT_TOKEN,
+    timeout: float = 60,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "RAILWAY_TOKEN": railway_token}
+    env.update(extra_env or {})
     env.pop("SAFESHIP_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "safeship", *args],
@@ -84,20 +118,29 @@ def assert_no_secret(result: subprocess.CompletedProcess[str], *secrets: str) ->
         assert secret not in result.stdout + result.stderr
 
 
+def by_path(github: GitHubServer) -> dict[str, FakeDeployment]:
+    """The GitHub deployments created, by the deploy path named in their payload."""
+    return {d.body["payload"]["path"]: d for d in github.deployments.values()}
+
+
 def test_billing_failure_fails_over_to_railway_native_and_completes(
-    github_api: GitHubServer, railway_api: RailwayServer, tmp_path: Path
+    github_api: GitHubServer, railway_api: RailwayServer, slack_api: SlackServer, tmp_path: Path
 ) -> None:
     github_api.billing_failed = True  # the dispatched run is refused for billing
     (tmp_path / "safeship.toml").write_text(
-        PRODUCTION + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
+        PRODUCTION
+        + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
+        + reporting_tables(github_api, slack_api)
     )
 
     result = safeship(
-        tmp_path, "deploy", "production", "--version", "v1.4.0", "--commit", "abc123", "--via-paths"
-    )
+        tmp_path,
+        "deploy", "production", "--version", "v1.4.0", "--commit", "abc123", "--via-paths",
+        extra_env={"SLACK_WEBHOOK_URL": slack_api.webhook_url},
+    )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert_no_secret(result, TOKEN, ACCOUNT_TOKEN)
+    assert_no_secret(result, TOKEN, ACCOUNT_TOKEN, SECRET)
     assert result.stdout.startswith("v1.4.0 deployed through railway-native (run ")
     [failover_line] = result.stderr.strip().splitlines()
     assert failover_line.startswith("failover: github-actions -> railway-native: billing: ")
@@ -120,6 +163,34 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
     # Railway was asked to deploy within 1 s of the failover verdict.
     verdict_at = datetime.fromisoformat(failover["timestamp"]).timestamp()
     assert 0 <= deploy_call.at - verdict_at < 1.0
+    # The same in the servers' request logs: GitHub's billing annotation (the last request
+    # the verdict needed) to Railway's deploy mutation.
+    annotation_read = github_api.calls("/annotations")[-1]
+    assert 0 <= deploy_call.at - annotation_read.at < 1.0
+
+    # GitHub: the refused run's deployment ends "error" with the reason; Railway's succeeds.
+    runs = by_path(github_api)
+    assert set(runs) == {"github-actions", "railway-native"}
+    refused, deployed = runs["github-actions"], runs["railway-native"]
+    assert refused.body["ref"] == "abc123" and refused.body["environment"] == "production"
+    assert [s["state"] for s in refused.statuses] == ["in_progress", "error"]
+    [run_id] = github_api.runs
+    run_page = f"https://github.com/{OWNER}/{REPO}/actions/runs/{run_id}"
+    assert refused.statuses[0]["log_url"] == run_page  # from the dispatch's run details
+    assert refused.statuses[1]["description"].startswith(
+        "v1.4.0 not deployed through github-actions (failed over to railway-native): billing: "
+    )
+    assert [s["state"] for s in deployed.statuses] == ["in_progress", "success"]
+    assert deployed.statuses[-1]["description"] == "v1.4.0 deployed through railway-native"
+    assert deployed.statuses[-1]["environment_url"].startswith("https://")
+    assert deployed.statuses[-1]["auto_inactive"] is True  # GitHub inactivates the older ones
+
+    # Slack: the failover alert.
+    [alert] = slack_api.messages
+    assert alert.text.startswith(
+        "safeship: production: deploy path github-actions failed over to railway-native "
+        "(deploying v1.4.0): billing: The job was not started"
+    )
 
     # The same events in the registry, as environment-level events.
     loaded = load_config(tmp_path / "safeship.toml")
@@ -228,3 +299,88 @@ def test_railway_native_deploy_holds_the_environment_lease(
     assert done.stdout.startswith("v2 deployed through railway-native")
     with Registry(loaded.registry_url()) as registry:
         assert registry.acquire_lease("production", "check", 10).holder == "check"
+
+
+def test_billing_failure_fails_over_to_circleci_with_statuses_and_an_alert(
+    github_api: GitHubServer, circleci_api: CircleCIServer, slack_api: SlackServer, tmp_path: Path
+) -> None:
+    github_api.billing_failed = True
+    (tmp_path / "safeship.toml").write_text(
+        PRODUCTION
+        + paths_tables(["github-actions", "circleci"], github_api, None)
+        + circleci_table(circleci_api)
+        + reporting_tables(github_api, slack_api)
+    )
+    env = {"CIRCLE_TOKEN": CIRCLE_TOKEN, "SLACK_WEBHOOK_URL": slack_api.webhook_url}
+
+    result = safeship(
+        tmp_path,
+        "deploy", "production", "--version", "v2.0.0", "--commit", "def456", "--via-paths",
+        "--triggered-by", "alice",
+        extra_env=env,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert_no_secret(result, TOKEN, CIRCLE_TOKEN, SECRET)
+    [pipeline] = circleci_api.pipelines.values()
+    assert result.stdout.startswith(f"v2.0.0 deployed through circleci (run {pipeline.id}: ")
+    assert pipeline.body == {
+        "branch": "main",
+        "parameters": {"version": "v2.0.0", "environment": "production", "commit": "def456"},
+    }
+    assert len(circleci_api.calls(f"/pipeline/{pipeline.id}/workflow")) == 2  # followed to the end
+    events = logged_events(tmp_path)
+    assert [e["event"] for e in events] == ["path.failover", "path.completed"]
+    assert events[0]["attributes"]["to"] == "circleci"
+    assert events[1]["attributes"]["ok"] is True
+
+    runs = by_path(github_api)
+    assert [s["state"] for s in runs["github-actions"].statuses] == ["in_progress", "error"]
+    assert (
+        "(failed over to circleci): billing: " in runs["github-actions"].statuses[-1]["description"]
+    )
+    circle = runs["circleci"]
+    assert circle.body["payload"] == {
+        "path": "circleci", "run_id": pipeline.id, "version": "v2.0.0", "triggered_by": "alice",
+    }  # fmt: skip
+    assert [s["state"] for s in circle.statuses] == ["in_progress", "success"]
+    assert all(len(s["description"]) <= 140 for s in circle.statuses)
+
+    [alert] = slack_api.messages
+    assert alert.text.startswith(
+        "safeship: production: deploy path github-actions failed over to circleci "
+        "(deploying v2.0.0): billing: "
+    )
+    assert alert.text.endswith("(triggered by alice)")
+
+
+def test_a_failed_circleci_build_is_never_silent(
+    github_api: GitHubServer, circleci_api: CircleCIServer, slack_api: SlackServer, tmp_path: Path
+) -> None:
+    github_api.actions_status = "major_outage"  # unavailable: never dispatched, no deployment
+    circleci_api.next_outcome = "failed"
+    (tmp_path / "safeship.toml").write_text(
+        PRODUCTION
+        + paths_tables(["github-actions", "circleci"], github_api, None)
+        + circleci_table(circleci_api)
+        + reporting_tables(github_api, slack_api)
+    )
+    env = {"CIRCLE_TOKEN": CIRCLE_TOKEN, "SLACK_WEBHOOK_URL": slack_api.webhook_url}
+
+    result = safeship(
+        tmp_path, "deploy", "production", "--version", "v3", "--via-paths", extra_env=env
+    )
+
+    assert result.returncode == 1
+    assert_no_secret(result, TOKEN, CIRCLE_TOKEN, SECRET)
+    assert github_api.dispatches == []
+    [circle] = github_api.deployments.values()
+    assert circle.body["payload"]["path"] == "circleci" and circle.body["ref"] == "v3"
+    assert [s["state"] for s in circle.statuses] == ["in_progress", "failure"]
+    assert circle.statuses[-1]["description"] == "v3 failed through circleci: workflow failed"
+    assert [m.text for m in slack_api.messages] == [
+        "safeship: production: deploy path github-actions failed over to circleci "
+        "(deploying v3): GitHub status: Actions major_outage (triggered by cli)",
+        f"safeship: production: v3 failed through circleci (run {circle.body['payload']['run_id']})"
+        ": workflow failed (triggered by cli)",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -90,20 +91,57 @@ def test_crashed_deploy_raises_with_log_lines_then_rolls_back(
     message = str(failed.value)
     assert_one_line(message, ACCOUNT_TOKEN)
     assert failed.value.status == "CRASHED"
-    assert f"deployment {failed.value.deployment_id} ended CRASHED" in message
+    # Status and rollback first (GitHub keeps 140 characters), then the log tail.
+    assert message.startswith(
+        f"railway: deployment {failed.value.deployment_id} ended CRASHED; "
+        f"rolled back to {previous}; logs: "
+    )
     assert "Error: Cannot find module 'express'" in message
     assert "Build succeeded" in message
 
-    assert railway.rollback() == previous
+    # The target rolled back by itself, to the deployment that served before.
     assert railway_api.rollbacks == [previous]
-    assert railway_api.operations[-1] == "deploymentRollback"
+    assert "deploymentRollback" in railway_api.operations
     assert railway_api.deployments[0].status == "SUCCESS"
+    [serving] = railway.releases()
+    assert serving.deployment_id == railway_api.deployments[0].id
+
+
+def test_crashed_first_deploy_says_there_was_nothing_to_roll_back_to(
+    railway_api: RailwayServer,
+) -> None:
+    railway_api.deployments.clear()
+    railway_api.crash_next = True
+    with pytest.raises(RailwayDeployFailed) as failed:
+        target(railway_api).deploy("v1.0.0")
+    assert "ended CRASHED; not rolled back (no earlier successful deployment" in str(failed.value)
+    assert railway_api.rollbacks == []
 
 
 def test_failed_build_quotes_the_build_log(railway_api: RailwayServer) -> None:
     railway_api.fail_build_next = True
-    with pytest.raises(RailwayDeployFailed, match=r"ended FAILED: .*missing script: build"):
+    previous = railway_api.previous_success_id
+    with pytest.raises(
+        RailwayDeployFailed,
+        match=rf"ended FAILED; rolled back to {previous}; logs: .*missing script: build",
+    ):
         target(railway_api).deploy("v1.5.0")
+    assert railway_api.rollbacks == [previous]
+
+
+def test_unknown_commit_is_one_line_and_nothing_is_rolled_back(railway_api: RailwayServer) -> None:
+    railway_api.unknown_commits.add("deadbeef")
+    with pytest.raises(TargetError) as failed:
+        target(railway_api).deploy("v1.5.0", commit="deadbeef")
+    assert str(failed.value) == "railway: serviceInstanceDeployV2 failed: Commit not found"
+    assert railway_api.rollbacks == []
+
+
+def test_release_url_is_public_url_else_the_railway_domain(railway_api: RailwayServer) -> None:
+    release = target(railway_api).deploy("v1.4.0")
+    assert release.url == f"https://{railway_api.static_domain}"
+    custom = target(railway_api, public_url="https://shop.example/").deploy("v1.4.1")
+    assert custom.url == "https://shop.example"
 
 
 def test_429_with_retry_after_is_retried_then_succeeds(railway_api: RailwayServer) -> None:
@@ -212,14 +250,58 @@ def test_variables_upsert_skips_deploys(railway_api: RailwayServer) -> None:
     assert railway.variables()["NEXTAUTH_URL"] == "https://shop.example"
 
 
-def test_releases_is_alive_and_stop(railway_api: RailwayServer) -> None:
-    railway = target(railway_api)
-    [release] = railway.releases()
-    assert release.version == railway_api.previous_success_id
-    assert railway.is_alive(release)
-    railway.stop(release)
-    assert not railway.is_alive(release)
+def test_releases_is_alive_and_stop(railway_api: RailwayServer, tmp_path: Path) -> None:
+    railway = RailwayTarget(
+        "production", settings(railway_api), tmp_path, tmp_path, token=ACCOUNT_TOKEN
+    )
+    old = railway.deploy("v1")
+    new = railway.deploy("v2")
+    # The version each deployment runs is remembered; Railway only knows ids.
+    assert [r.version for r in railway.releases()] == ["v2"]
+    assert railway.is_alive(new)
+    assert not railway.is_alive(old)  # replaced: REMOVED
+
+    # Stopping a release that a newer one replaced changes nothing (promote does that).
+    railway.stop(old)
+    assert railway_api.rollbacks == []
+    # Stopping the serving release rolls back to the one before it: never nothing serving.
+    railway.stop(new)
+    assert railway_api.rollbacks == [old.deployment_id]
+    assert not railway.is_alive(new)
+    [serving] = railway.releases()
+    assert serving.version == "v1"
+    assert serving.deployment_id not in (old.deployment_id, new.deployment_id)
+
+    railway.down()
     assert railway.releases() == []
+    assert "deploymentRemove" in railway_api.operations
+
+
+def test_stop_without_an_earlier_deployment_removes_it(railway_api: RailwayServer) -> None:
+    railway_api.deployments.clear()
+    railway = target(railway_api)
+    release = railway.deploy("v1")
+    railway.stop(release)
+    assert railway_api.rollbacks == []
+    assert railway_api.operations[-1] == "deploymentRemove"
+    assert railway.releases() == []
+
+
+def test_is_alive_asks_railway_once_per_poll_interval(railway_api: RailwayServer) -> None:
+    now = [100.0]
+    railway = RailwayTarget(
+        "production",
+        settings(railway_api, poll_interval=3.0),
+        token=ACCOUNT_TOKEN,
+        clock=lambda: now[0],
+    )
+    [release] = railway.releases()
+    asked = railway_api.operations.count("deployment")
+    assert all(railway.is_alive(release) for _ in range(30))  # the bake loop's 0.1 s polls
+    assert railway_api.operations.count("deployment") == asked + 1
+    now[0] += 3.0
+    assert railway.is_alive(release)
+    assert railway_api.operations.count("deployment") == asked + 2
 
 
 def test_server_rejects_malformed_requests(railway_api: RailwayServer) -> None:

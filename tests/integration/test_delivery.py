@@ -147,6 +147,8 @@ def test_release_turning_unhealthy_while_monitoring_rolls_back_to_the_previous(
     assert stages[-1] == "monitor"
     rollback = next(e for e in events if e.name == "rollback.triggered")
     assert rollback.attributes["attributes"]["reason"] == outcome.reason
+    assert rollback.attributes["attributes"]["rule"] == "health_5xx"
+    assert rollback.attributes["attributes"]["figures"]["http_status"] == 500
 
 
 def test_blue_green_switches_at_once_and_stops_blue_after_keeping_it_warm(
@@ -270,6 +272,12 @@ def test_safeship_abort_at_a_pause_rolls_back(workspace_factory: WorkspaceFactor
     assert outcome.reason == "aborted at 10% by `safeship abort`"
     assert serving(ws) == {"v1": 100}
     assert versions_running(ws) == ["v1"]
+    with Registry(ws.loaded.registry_url()) as registry:
+        record = registry.get(outcome.deployment_id)
+    assert record is not None and record.metadata["rollback"] == {
+        "rule": "manual",
+        "figures": {"step": 10, "status": "progressing", "by": "safeship abort"},
+    }
 
 
 def test_pause_without_an_answer_rolls_back_after_its_timeout(
@@ -281,3 +289,9 @@ def test_pause_without_an_answer_rolls_back_after_its_timeout(
     assert outcome.status is Status.ROLLED_BACK
     assert outcome.reason == "paused at 10% for 1 s without `safeship promote`"
     assert serving(ws) == {"v1": 100}
+    with Registry(ws.loaded.registry_url()) as registry:
+        record = registry.get(outcome.deployment_id)
+    assert record is not None and record.metadata["rollback"] == {
+        "rule": "pause_timeout",
+        "figures": {"step": 10, "timeout_s": 1.0},
+    }

@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from safeship import _processes
+from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, RouterError
 from safeship.routing.builtin import BuiltinRouter
 
@@ -123,8 +125,8 @@ def make_router(tmp_path: Path) -> Iterator[Callable[..., BuiltinRouter]]:
     port = free_port()
     pids: set[int] = set()
 
-    def make(**kwargs: float) -> BuiltinRouter:
-        router = BuiltinRouter("test", port, tmp_path / "router", **kwargs)
+    def make(settings: BuiltinRouterSettings | None = None, **kwargs: float) -> BuiltinRouter:
+        router = BuiltinRouter("test", port, tmp_path / "router", settings, **kwargs)
         router.ensure_running()
         pid = router.pid
         assert pid is not None
@@ -377,6 +379,56 @@ def test_stale_router_json_is_cleaned(tmp_path: Path) -> None:
     assert not router.info_path.exists()
     with pytest.raises(RouterError, match="not running"):
         router.backends()
+
+
+@pytest.mark.parametrize(
+    ("ours", "old_file"),
+    [(False, False), (True, False), (False, True)],
+    ids=["other-process", "child-of-ours", "file-without-start-time"],
+)
+def test_router_json_of_a_reused_pid_is_not_signalled(
+    tmp_path: Path, ours: bool, old_file: bool
+) -> None:
+    """A live process with the recorded pid but another start time is not the router; nor,
+    in a router.json from before start times were recorded, one that does not answer as it."""
+    argv = [sys.executable, "-c", "import time; time.sleep(60)"]
+    if ours:
+        # Our unreaped child: its pid cannot be reused, but it may have reused the dead
+        # router's pid before this command started it.
+        stranger = _processes.spawn_detached(
+            argv, env=dict(os.environ), cwd=tmp_path, log_path=tmp_path / "stranger.log"
+        )
+    else:
+        stranger = subprocess.Popen(argv)
+    router = BuiltinRouter("test", free_port(), tmp_path / "router")
+    try:
+        ticks = _processes.start_ticks(stranger.pid)
+        assert ticks is not None
+        router.state_dir.mkdir()
+        info = {"pid": stranger.pid, "port": router.port, "admin_port": free_port()}
+        info |= {"started_at": 0} if old_file else {"started_at": 0, "start_ticks": ticks + 1}
+        router.info_path.write_text(json.dumps(info))
+        # Without a start time the pid alone is trusted, until something is to be signalled.
+        assert router.pid == (stranger.pid if old_file else None)
+        assert not router.is_running()
+        router.stop()
+        assert stranger.poll() is None  # not signalled
+        assert not router.info_path.exists()  # the stale file is gone
+
+        router.ensure_running()  # a new router, not the stranger
+        pid = router.pid
+        assert pid is not None and pid != stranger.pid
+        recorded = json.loads(router.info_path.read_text())
+        assert recorded["start_ticks"] == _processes.start_ticks(pid)
+        router.stop()
+        assert pid_gone(pid)
+        assert stranger.poll() is None
+    finally:
+        if router.pid is not None:
+            kill_pid(router.pid)
+        kill_pid(stranger.pid)
+        stranger.wait(timeout=5)
+        _processes.reap(stranger.pid)
 
 
 def test_sigterm_finishes_in_flight_requests(

@@ -28,6 +28,9 @@ def test_spec_combines_items() -> None:
     )
     assert parse_behaviour("crash_on_start").crash_on_start is True
     assert parse_behaviour("unhealthy_after=1.5").unhealthy_after == 1.5
+    assert parse_behaviour("memory_growth_mb_per_s=50, cpu_burn=0.5") == Behaviour(
+        memory_growth_mb_per_s=50.0, cpu_burn=0.5
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,10 @@ def test_spec_combines_items() -> None:
         "health_status=abc",
         "crash_after=",
         "healthy,bogus=1",
+        "memory_growth_mb_per_s=-1",
+        "memory_growth_mb_per_s",
+        "cpu_burn=1.5",
+        "cpu_burn=x",
     ],
 )
 def test_bad_spec_is_one_line_error(spec: str) -> None:

@@ -7,7 +7,7 @@ import json
 
 from safeship.config.models import RollbackRules
 from safeship.events import Event, EventBus, JsonLinesSink
-from safeship.pipeline.analysis import error_rate_verdict, health_score
+from safeship.pipeline.rules import error_rate_verdict, health_score
 from safeship.routing.base import BackendStats
 
 
@@ -58,7 +58,9 @@ def test_error_rate_rule_waits_for_enough_requests() -> None:
     rules = RollbackRules(error_rate=0.05, min_requests=20)
     assert error_rate_verdict(BackendStats(requests=19, responses_5xx=19), rules) is None
     verdict = error_rate_verdict(BackendStats(requests=20, responses_5xx=4), rules)
-    assert verdict == "error rate 20.0% over 20 requests exceeds the 5.0% threshold"
+    assert verdict is not None and verdict.rule == "error_rate"
+    assert verdict.reason == "error rate 20.0% over 20 requests exceeds the 5.0% threshold"
+    assert verdict.figures == {"error_rate": 0.2, "requests": 20, "errors": 4, "threshold": 0.05}
 
 
 def test_error_rate_at_threshold_passes_and_connect_errors_count() -> None:

@@ -7,7 +7,12 @@ import pytest
 from pydantic import ValidationError
 
 from safeship.analysis import CanaryBake, JudgeSettings, decide, judge, latency_samples
-from safeship.analysis.judge import BUCKET_VALUES_MS, judge_error_rate, judge_latency
+from safeship.analysis.judge import (
+    BUCKET_VALUES_MS,
+    judge_error_rate,
+    judge_latency,
+    latency_quantile,
+)
 from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats
 
 N = len(LATENCY_BUCKETS_MS) + 1
@@ -152,9 +157,9 @@ def test_decide_waits_during_bake_and_promotes_after() -> None:
 
 def test_decide_rolls_back_once_the_failure_is_sustained_with_figures() -> None:
     j = judge(stats(400, 24), stats(3600, 36), SETTINGS)
-    early = decide(j, elapsed=1, bake_time=30, settings=SETTINGS, failing_for=5)
-    assert early.action == "wait" and "failing for 5 of 10 s" in early.reason
-    d = decide(j, elapsed=11, bake_time=30, settings=SETTINGS, failing_for=10)
+    early = decide(j, elapsed=1, bake_time=30, settings=SETTINGS, failing_for=3)
+    assert early.action == "wait" and "failing for 3 of 5 s" in early.reason
+    d = decide(j, elapsed=11, bake_time=30, settings=SETTINGS, failing_for=5)
     assert d.action == "rollback"
     assert "error_rate: high (canary 6.00% vs stable 1.00%" in d.reason
     at_once = JudgeSettings(sustain=0)
@@ -162,7 +167,7 @@ def test_decide_rolls_back_once_the_failure_is_sustained_with_figures() -> None:
 
 
 def test_bake_needs_a_failure_held_for_sustain_seconds() -> None:
-    bake = CanaryBake(JudgeSettings(warmup=0), bake_time=60)
+    bake = CanaryBake(JudgeSettings(warmup=0, sustain=10), bake_time=60)
     bad, good = (stats(400, 24), stats(3600, 36)), (stats(400, 4), stats(3600, 36))
     assert bake.poll(*bad, elapsed=5).action == "wait"
     assert bake.poll(*good, elapsed=8).action == "wait"  # the failure broke off
@@ -213,3 +218,48 @@ def test_marginal_at_the_limit_rolls_back() -> None:
 def test_settings_reject_marginal_above_pass() -> None:
     with pytest.raises(ValidationError, match="marginal_score"):
         JudgeSettings(pass_score=80, marginal_score=90)
+
+
+def test_error_rate_relative_tolerance_passes_a_noisy_few_errors() -> None:
+    # 6% vs 3.5%: significant and 2.5 points up, but under 1.5x stable's rate.
+    canary, stable = stats(2000, 100), stats(18000, 630)
+    assert judge_error_rate(canary, stable, SETTINGS).verdict == "pass"
+    absolute_only = JudgeSettings(error_rate_relative_tolerance=0)
+    assert judge_error_rate(canary, stable, absolute_only).verdict == "high"
+
+
+def test_error_rate_high_at_a_corrected_alpha_needs_more_evidence() -> None:
+    v = judge_error_rate(stats(100, 6), stats(900, 9), SETTINGS)
+    assert v.p_high is not None and 0.001 < v.p_high < SETTINGS.alpha
+    assert v.verdict == "high"
+    assert judge_error_rate(stats(100, 6), stats(900, 9), SETTINGS, alpha=0.001).verdict == "pass"
+
+
+def test_latency_quantile_is_linear_within_its_bucket() -> None:
+    s = stats(100, 0, {2: 50, 3: 50})  # (10, 25] and (25, 50]
+    assert latency_quantile(s, 0.5) == pytest.approx(25.0)
+    assert latency_quantile(s, 0.25) == pytest.approx(17.5)
+    assert latency_quantile(s, 0.9) == pytest.approx(45.0)
+    assert latency_quantile(BackendStats(), 0.5) is None
+
+
+def test_latency_tail_alone_does_not_make_a_slow_canary() -> None:
+    # Same body, a few GC-like pauses: the mean is 40% up, the median and p95 are not.
+    canary = BackendStats(requests=200, latency_buckets=stats(0, 0, {3: 196, 7: 4}).latency_buckets)
+    stable = stats(1800, 0, {3: 1800})
+    v = judge_latency(canary, stable, SETTINGS)
+    assert v.effect is not None and v.effect > 1.2
+    assert v.verdict == "pass"
+    mean_only = JudgeSettings(latency_quantiles=())
+    assert judge_latency(canary, stable, mean_only, alpha=0.5).verdict == "high"
+
+
+def test_bake_shares_alpha_between_its_looks() -> None:
+    settings = JudgeSettings(look_interval=10, warmup=0, sustain=0)
+    assert CanaryBake(settings, bake_time=60).looks == 6
+    assert CanaryBake(settings, bake_time=5).looks == 1
+    assert CanaryBake(settings, bake_time=60).alpha == pytest.approx(SETTINGS.alpha / 6)
+    # p ~ 0.01: a failure for one look, a pass when six looks share alpha.
+    window = (stats(100, 5), stats(900, 9))
+    assert CanaryBake(settings, bake_time=10).poll(*window, elapsed=5).action == "rollback"
+    assert CanaryBake(settings, bake_time=60).poll(*window, elapsed=5).action == "wait"

@@ -8,7 +8,14 @@ from collections import Counter
 import pytest
 
 from safeship.routing.base import LATENCY_BUCKETS_MS, Backend, BackendStats
-from safeship.routing.proxy import Counters, WeightedRoundRobin, parse_backends
+from safeship.routing.proxy import (
+    Counters,
+    HashSplit,
+    Sticky,
+    WeightedRoundRobin,
+    hash_bucket,
+    parse_backends,
+)
 
 N_BUCKETS = len(LATENCY_BUCKETS_MS) + 1
 
@@ -143,6 +150,69 @@ def test_swrr_exclude_picks_another_backend() -> None:
         assert b is not None
         assert b.name in {"b", "c"}
     assert rr.next(exclude={"a", "b", "c"}) is None
+
+
+# -- sticky sessions -------------------------------------------------------------------------
+
+USERS = [f"user-{i}" for i in range(2000)]
+
+
+def split(backends: list[Backend]) -> dict[str, str]:
+    table = HashSplit(backends)
+    found = {}
+    for user in USERS:
+        picked = table.pick(user)
+        assert picked is not None
+        found[user] = picked.name
+    return found
+
+
+def test_hash_bucket_is_stable_and_spread() -> None:
+    # Fixed values: a user must land in the same bucket in every router process and version
+    # (Python's own hash() differs between processes).
+    assert [hash_bucket(k) for k in ("user-1", "user-2", "")] == [68, 64, 76]
+    counts = Counter(hash_bucket(u) for u in USERS)
+    assert set(counts) <= set(range(100))
+    assert len(counts) == 100  # every bucket is used
+    assert max(counts.values()) < 60  # about 20 each
+    assert hash_bucket("\udcff") in range(100)  # a header's undecodable byte does not raise
+
+
+@pytest.mark.parametrize("canary_first", [True, False])
+def test_hash_split_keeps_canary_users_as_the_canary_grows(canary_first: bool) -> None:
+    def weights(canary: int) -> list[Backend]:
+        pair = [backend("canary", canary), backend("stable", 100 - canary)]
+        return pair if canary_first else pair[::-1]
+
+    previous: set[str] = set()
+    for step in (1, 10, 25, 50, 90, 99):
+        on_canary = {u for u, name in split(weights(step)).items() if name == "canary"}
+        assert previous <= on_canary, step
+        assert abs(len(on_canary) / len(USERS) - step / 100) < 0.04, step
+        previous = on_canary
+
+
+def test_hash_split_skips_zero_weights_and_handles_empty() -> None:
+    assert set(split([backend("old", 0), backend("new", 100)]).values()) == {"new"}
+    assert HashSplit([]).pick("user-1") is None
+    three = Counter(split([backend("a", 20), backend("b", 30), backend("c", 50)]).values())
+    assert set(three) == {"a", "b", "c"}
+    assert abs(three["c"] / len(USERS) - 0.5) < 0.04
+
+
+def test_sticky_validation() -> None:
+    assert Sticky.from_json({"sticky": "header", "sticky_name": "X-User-Id"}) == Sticky(
+        "header", "X-User-Id"
+    )
+    assert Sticky().to_json() == {"sticky": "off", "sticky_name": "safeship_release"}
+    with pytest.raises(ValueError, match="sticky must be one of off, cookie, header"):
+        Sticky.from_json({"sticky": "ip", "sticky_name": "x"})
+    with pytest.raises(ValueError, match=r"^sticky_name must be 1-128"):
+        Sticky.from_json({"sticky": "cookie", "sticky_name": "a;b"})
+    with pytest.raises(ValueError, match="strings"):
+        Sticky.from_json({"sticky": "cookie"})
+    with pytest.raises(ValueError, match="object"):
+        Sticky.from_json(["cookie"])
 
 
 # -- validation of PUT /admin/backends ------------------------------------------------------

@@ -7,6 +7,7 @@ from safeship.analysis.judge import (
     MetricVerdict,
     decide,
     judge,
+    latency_quantile,
     latency_samples,
 )
 from safeship.analysis.settings import JudgeSettings
@@ -19,5 +20,6 @@ __all__ = [
     "MetricVerdict",
     "decide",
     "judge",
+    "latency_quantile",
     "latency_samples",
 ]

@@ -4,11 +4,19 @@ Metrics (each gets a verdict: pass, high, low or nodata):
 
 - ``error_rate``: errors (5xx and connect errors) per request. Fisher's exact test on the 2x2
   table (errors, successes) x (canary, stable), one-sided each way. "high" needs p < alpha for
-  "canary worse" *and* the canary's rate at least ``error_rate_tolerance`` points above stable's;
-  "low" is the mirror image (a better canary; it counts as a pass).
+  "canary worse" *and* the canary's rate above stable's by ``error_rate_tolerance`` points or
+  by ``error_rate_relative_tolerance`` x stable's rate, whichever is larger; "low" is the
+  mirror image (a better canary; it counts as a pass).
 - ``latency``: the Mann-Whitney U test (one-sided each way, as Kayenta's judge), with an
-  effect-size tolerance on the ratio of mean latencies. "high" needs p < alpha *and*
-  canary mean >= stable mean x (1 + ``latency_tolerance``).
+  effect-size tolerance on the ratios of the mean and of each of ``latency_quantiles``. "high"
+  needs p < alpha *and* every ratio >= 1 + ``latency_tolerance`` (a GC pause or two in a heavy
+  tail moves the mean, not the median).
+
+Repeated looks: the judge is polled over and over on a growing window, and each poll is one
+more chance for noise to look significant (measured: most false alarms were such error-rate
+verdicts, p between 0.001 and 0.02, at a random moment of the bake). :class:`CanaryBake` tests
+each poll at ``alpha / looks``, one look per ``look_interval`` of the bake (Bonferroni), and
+rolls back only on a failure held for ``sustain`` seconds.
 
 Histograms to samples: the routers report a fixed latency histogram (``LATENCY_BUCKETS_MS``),
 not raw samples. Each request counted in bucket i becomes one sample at that bucket's midpoint
@@ -27,9 +35,9 @@ nodata metrics are left out. Decision of one judgement:
 - ``continue``: marginal (between the two): keep watching.
 
 :func:`decide` turns a judgement and the bake's elapsed time into the pipeline's action:
-roll back on fail at once; promote on pass once the bake time is over; on nodata (or marginal)
-at the end of the bake, extend it up to ``nodata_extension`` seconds, then apply
-``nodata_policy`` — a "pass" by policy says so in its reason, it never passes silently.
+roll back on a fail held for ``sustain`` seconds; promote on pass once the bake time is over;
+on nodata (or marginal) at the end of the bake, extend it up to ``nodata_extension`` seconds,
+then apply ``nodata_policy`` — a "pass" by policy says so in its reason, it never passes silently.
 """
 
 from __future__ import annotations
@@ -124,6 +132,32 @@ def latency_samples(stats: BackendStats) -> npt.NDArray[np.float64]:
     return np.repeat(np.asarray(BUCKET_VALUES_MS, dtype=np.float64), stats.latency_buckets)
 
 
+# The histogram's bucket edges (ms) for scipy's rv_histogram: 0, the bounds, the open bucket's
+# representative value as its upper edge.
+_EDGES = np.asarray((*_BOUNDS, BUCKET_VALUES_MS[-1] * 2 - LATENCY_BUCKETS_MS[-1]), dtype=np.float64)
+
+
+def latency_quantile(stats: BackendStats, q: float) -> float | None:
+    """Quantile ``q`` of the latency (ms), linear within its histogram bucket; None if empty."""
+    counts = np.asarray(stats.latency_buckets, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0:
+        return None
+    # What scipy.stats.rv_histogram(...).ppf gives, without building a distribution per poll.
+    cdf = np.concatenate(([0.0], np.cumsum(counts) / total))
+    # Only the edges of non-empty buckets (an empty one is a flat stretch of the cdf).
+    filled = counts > 0
+    keep = np.concatenate(([False], filled)) | np.concatenate((filled, [False]))
+    return float(np.interp(q, cdf[keep], _EDGES[keep]))
+
+
+def _ratio(canary: BackendStats, stable: BackendStats, q: float) -> float:
+    c, s = latency_quantile(canary, q), latency_quantile(stable, q)
+    if c is None or s is None:
+        return 1.0
+    return c / s if s > 0 else float("inf")
+
+
 def _mean_latency(stats: BackendStats, samples: npt.NDArray[np.float64]) -> float:
     if stats.latency_sum_ms > 0:
         return stats.latency_sum_ms / len(samples)
@@ -131,8 +165,18 @@ def _mean_latency(stats: BackendStats, samples: npt.NDArray[np.float64]) -> floa
 
 
 def judge_error_rate(
-    canary: BackendStats, stable: BackendStats, settings: JudgeSettings
+    canary: BackendStats,
+    stable: BackendStats,
+    settings: JudgeSettings,
+    *,
+    alpha: float | None = None,
 ) -> MetricVerdict:
+    """Error rate: Fisher's exact test, gated by the absolute and relative tolerances.
+
+    ``alpha``: this poll's level (default ``settings.alpha``; :class:`CanaryBake` passes the
+    level corrected for the bake's looks).
+    """
+    alpha = settings.alpha if alpha is None else alpha
     common = {
         "name": "error_rate",
         "n_canary": canary.requests,
@@ -151,9 +195,11 @@ def judge_error_rate(
     p_low = float(fisher_exact(table, alternative="less").pvalue)
     effect = canary.error_rate - stable.error_rate
     verdict: Verdict = "pass"
-    if p_high < settings.alpha and effect >= settings.error_rate_tolerance:
+    # The difference that counts: the absolute tolerance, or the relative one if larger.
+    rel = settings.error_rate_relative_tolerance
+    if p_high < alpha and effect >= max(settings.error_rate_tolerance, rel * stable.error_rate):
         verdict = "high"
-    elif p_low < settings.alpha and -effect >= settings.error_rate_tolerance:
+    elif p_low < alpha and -effect >= max(settings.error_rate_tolerance, rel * canary.error_rate):
         verdict = "low"
     return MetricVerdict(
         verdict=verdict,
@@ -167,8 +213,13 @@ def judge_error_rate(
 
 
 def judge_latency(
-    canary: BackendStats, stable: BackendStats, settings: JudgeSettings
+    canary: BackendStats,
+    stable: BackendStats,
+    settings: JudgeSettings,
+    *,
+    alpha: float | None = None,
 ) -> MetricVerdict:
+    alpha = settings.alpha if alpha is None else alpha
     c, s = latency_samples(canary), latency_samples(stable)
     common = {
         "name": "latency",
@@ -188,10 +239,14 @@ def judge_latency(
         p_high = float(mannwhitneyu(c, s, alternative="greater").pvalue)
         p_low = float(mannwhitneyu(c, s, alternative="less").pvalue)
     ratio = c_mean / s_mean if s_mean > 0 else float("inf")
+    # The effect on the mean and on each quantile: the smallest ratio counts for "high" (a
+    # slower canary is slower throughout, not in a few requests of a heavy tail), the
+    # largest for "low".
+    ratios = [ratio, *(_ratio(canary, stable, q) for q in settings.latency_quantiles)]
     verdict: Verdict = "pass"
-    if p_high < settings.alpha and ratio >= 1 + settings.latency_tolerance:
+    if p_high < alpha and min(ratios) >= 1 + settings.latency_tolerance:
         verdict = "high"
-    elif p_low < settings.alpha and ratio * (1 + settings.latency_tolerance) <= 1:
+    elif p_low < alpha and max(ratios) * (1 + settings.latency_tolerance) <= 1:
         verdict = "low"
     return MetricVerdict(
         verdict=verdict,
@@ -220,6 +275,7 @@ def judge(
     settings: JudgeSettings,
     *,
     latency: tuple[BackendStats, BackendStats] | None = None,
+    alpha: float | None = None,
 ) -> Judgement:
     """Compare the canary's window with the stable release's window (same time span).
 
@@ -228,8 +284,8 @@ def judge(
     """
     lat_canary, lat_stable = latency or (canary, stable)
     verdicts = (
-        judge_error_rate(canary, stable, settings),
-        judge_latency(lat_canary, lat_stable, settings),
+        judge_error_rate(canary, stable, settings, alpha=alpha),
+        judge_latency(lat_canary, lat_stable, settings, alpha=alpha),
     )
     value = score(verdicts)
     decision: Decision
@@ -304,6 +360,16 @@ class CanaryBake:
     failing_since: float | None = None
     at_warmup: tuple[BackendStats, BackendStats] | None = None
 
+    @property
+    def looks(self) -> int:
+        """How many looks the bake counts as: one per ``look_interval`` of the bake time."""
+        return max(1, math.ceil(self.bake_time / self.settings.look_interval - 1e-9))
+
+    @property
+    def alpha(self) -> float:
+        """Each poll's level: ``settings.alpha`` shared by the looks (Bonferroni)."""
+        return self.settings.alpha / self.looks
+
     def poll(self, canary: BackendStats, stable: BackendStats, elapsed: float) -> BakeDecision:
         """``canary``, ``stable``: each release's window since the step began."""
         if self.at_warmup is None and elapsed >= self.settings.warmup:
@@ -312,7 +378,7 @@ class CanaryBake:
             latency = (BackendStats(), BackendStats())  # nodata until the warm-up is over
         else:
             latency = (canary.minus(self.at_warmup[0]), stable.minus(self.at_warmup[1]))
-        judgement = judge(canary, stable, self.settings, latency=latency)
+        judgement = judge(canary, stable, self.settings, latency=latency, alpha=self.alpha)
         if judgement.decision == "fail":
             if self.failing_since is None:
                 self.failing_since = elapsed

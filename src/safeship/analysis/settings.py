@@ -16,8 +16,15 @@ class JudgeSettings(BaseModel):
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.98
     # Error rate: "high" needs the canary's rate this many points (a fraction) above stable's.
     error_rate_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.01
+    # ... or this fraction of stable's rate, whichever is larger (0.5: a canary at up to 1.5x
+    # stable's rate passes), so a noisy count of a few errors does not fail a canary.
+    error_rate_relative_tolerance: Annotated[float, Field(ge=0, le=100)] = 0.5
     # Latency: "high" needs the canary's mean latency this fraction above stable's (0.2: +20%).
     latency_tolerance: Annotated[float, Field(ge=0)] = 0.2
+    # ... and so must each of these latency quantiles (from the routers' histograms): the
+    # smallest of the ratios counts, so a few slow requests in a heavy tail (a GC pause) do not
+    # make a canary slow. [] judges the mean alone (as before).
+    latency_quantiles: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = (0.5, 0.95)
     # Minimum requests (error rate) and latency samples, per release, before a metric is judged.
     min_requests: Annotated[int, Field(ge=1)] = 50
     min_latency_samples: Annotated[int, Field(ge=1)] = 50
@@ -33,7 +40,13 @@ class JudgeSettings(BaseModel):
     # A failing judgement rolls back once it has held for this many seconds of polls, so a
     # canary's cold start or a short blip does not (a window over since the step began
     # keeps growing, so a real fault stays failing). 0: at the first failing poll.
-    sustain: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    sustain: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    # The judge polls the growing window every few tenths of a second, and each poll is one
+    # more chance for noise to look significant. A bake counts as one look per this many
+    # seconds (at least one), and the looks share the confidence: each poll tests at
+    # (1 - confidence) / looks (Bonferroni), so a whole bake's false alarms stay near
+    # 1 - confidence however often it polls.
+    look_interval: Annotated[float, Field(gt=0, le=3600)] = 10.0
     # Kayenta's thresholds: score >= pass passes, >= marginal keeps watching, below fails.
     pass_score: Annotated[float, Field(ge=0, le=100)] = 95.0
     marginal_score: Annotated[float, Field(ge=0, le=100)] = 75.0

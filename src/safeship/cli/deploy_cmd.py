@@ -97,7 +97,13 @@ def _deploy(
         )
         display.close()
         console.print(outcome_line(outcome).append(f" (path {paths_deploy.EMERGENCY_PATH})"))
-        _line(console.print, paths_deploy.hotfix_reminder(version, commit))
+        # The GitHub issue for the hotfix pull request, or the reminder to open one.
+        line, warning = paths_deploy.emergency_followup(
+            loaded, environment, commit, triggered_by, outcome
+        )
+        if warning:
+            _line(err_console.print, warning)
+        _line(console.print, line)
         return 0 if outcome.ok else 1
     outcome = operations.deploy(
         loaded,

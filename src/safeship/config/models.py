@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from safeship.analysis.settings import JudgeSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.hooks.settings import PrepushSettings
-from safeship.notify.settings import GitHubSettings
+from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
+from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
 
 
 class _Model(BaseModel):
@@ -54,12 +63,62 @@ class BuiltinRouterSettings(_Model):
     """safeship's own asyncio proxy, one process per environment."""
 
     type: Literal["builtin"] = "builtin"
+    # Keep one user on one release. "cookie": the first response sets a cookie naming the
+    # release that answered, and later requests go back to it while it has weight. "header":
+    # a request header naming the user (e.g. X-User-Id) is hashed onto the weights, so a user
+    # on the canary stays on it as its weight grows. Requests without either: by the weights.
+    sticky: Literal["off", "cookie", "header"] = "off"
+    # The cookie's name; with sticky = "header" the header's, which must then be given.
+    sticky_name: str = "safeship_release"
+
+    @field_validator("sticky_name")
+    @classmethod
+    def _is_token(cls, name: str) -> str:
+        # The router process checks names with the same rule (it goes into a Set-Cookie line).
+        from safeship.routing.base import check_token
+
+        return check_token(name)
+
+    @model_validator(mode="after")
+    def _header_is_named(self) -> BuiltinRouterSettings:
+        if self.sticky == "header" and "sticky_name" not in self.model_fields_set:
+            raise ValueError(
+                'sticky = "header" needs sticky_name, the header naming the user (e.g. "X-User-Id")'
+            )
+        return self
 
 
 class NginxRouterSettings(_Model):
     """A private nginx per environment: weighted upstream, graceful reloads, JSON access log."""
 
     type: Literal["nginx"]
+
+
+class PlatformRouterSettings(_Model):
+    """For targets whose platform routes to the release itself (railway, command): no process,
+    no port; the serving version is recorded, and health checks go to the release's own URL."""
+
+    type: Literal["platform"]
+
+
+# Targets that route themselves: they take the platform router (the default for them), and
+# no other target may.
+SELF_ROUTING_TARGETS = frozenset({"railway", "command"})
+
+
+def _target_tag(value: object) -> str:
+    """The target's ``type``; "local" when the table has none (the target of older configs)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "local"))
+    return str(getattr(value, "type", "local"))
+
+
+RouterSettings = BuiltinRouterSettings | NginxRouterSettings | PlatformRouterSettings
+
+TargetSettings = Annotated[
+    LocalTargetSettings | RailwayTargetSettings | CommandTargetSettings,
+    Field(discriminator="type"),
+]
 
 
 class RollbackRules(_Model):
@@ -70,6 +129,28 @@ class RollbackRules(_Model):
     # Roll back at once when the health check answers 5xx or the release process exits.
     on_health_5xx: bool = True
     on_process_exit: bool = True
+    # Failures in a row that roll back: health checks failing or timing out, a dependency
+    # degraded, a non-critical smoke flow failing. (A critical deep or smoke check failing,
+    # e.g. the database unreachable, rolls back at once.)
+    consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = 3
+    # Seconds a condition must hold at every poll to roll back (latency, resources, database
+    # pool); canary_window at a canary step below 100%, where less traffic is at risk.
+    window: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    canary_window: Annotated[float, Field(gt=0, le=86400)] = 10.0
+    # The release's p95 latency over the window above this factor x the baseline p95: the
+    # stable release's over the same window (with min_latency_samples requests), else the
+    # previous good deployment's stored level-4 baseline; without either, the rule waits.
+    latency_factor: Annotated[float, Field(gt=1, le=1000)] = 2.0
+    min_latency_samples: Annotated[int, Field(ge=1)] = 20
+    # CPU of the release's processes as a fraction of one core, and RSS as a fraction of
+    # memory_limit_mb when set (local releases only: they are sampled with psutil).
+    resource_utilization: Annotated[float, Field(gt=0, le=64)] = 0.9
+    memory_limit_mb: Annotated[float | None, Field(gt=0)] = None
+    # Connections in use / max_connections from the PostgreSQL dependency checks.
+    db_pool_utilization: Annotated[float, Field(gt=0, le=1)] = 0.95
+    # Seconds between re-runs of the deep/dependency and smoke checks during a bake (0: they
+    # run only before traffic moves).
+    checks_interval: Annotated[float, Field(ge=0, le=3600)] = 5.0
 
 
 class BlueGreenSettings(_Model):
@@ -79,11 +160,13 @@ class BlueGreenSettings(_Model):
 
 
 class EnvironmentSettings(_Model):
-    port: Annotated[int, Field(ge=1, le=65535)]
-    target: LocalTargetSettings
-    router: Annotated[BuiltinRouterSettings | NginxRouterSettings, Field(discriminator="type")] = (
-        BuiltinRouterSettings()
-    )
+    # target and router come first: the validators of port and strategy read them.
+    target: TargetSettings
+    # Default: "platform" for the railway and command targets, else "builtin".
+    router: Annotated[RouterSettings, Field(discriminator="type")] = BuiltinRouterSettings()
+    # Where the router listens; required for the builtin and nginx routers, unused by platform.
+    port: Annotated[int | None, Field(ge=1, le=65535, validate_default=True)] = None
+    # Default: "all-at-once" with the platform router (it cannot split traffic), else "canary".
     strategy: Literal["all-at-once", "canary", "blue-green"] = "canary"
     # Canary traffic percentages, increasing, ending at 100.
     steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
@@ -103,6 +186,62 @@ class EnvironmentSettings(_Model):
     rollback: RollbackRules = RollbackRules()
     # The canary judge (canary vs stable at each canary step below 100%); None: off.
     analysis: JudgeSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_defaults(cls, data: Any) -> Any:
+        """Self-routing targets default to the platform router, which defaults to all-at-once."""
+        if not isinstance(data, dict):
+            return data
+        target = data.get("target")
+        if isinstance(target, dict) and "type" not in target:
+            # In place, not on a copy: the loader maps an error's location onto the file's data,
+            # and drops the union's tag ("local") only where the table's type names it.
+            target["type"] = "local"
+        data = dict(data)
+        if "router" not in data and _target_tag(data.get("target")) in SELF_ROUTING_TARGETS:
+            data["router"] = {"type": "platform"}
+        router = data.get("router")
+        if isinstance(router, dict) and router.get("type") == "platform":
+            data.setdefault("strategy", "all-at-once")
+        return data
+
+    @field_validator("router")
+    @classmethod
+    def _router_fits_target(cls, router: RouterSettings, info: ValidationInfo) -> RouterSettings:
+        target = info.data.get("target")
+        if target is None:  # the target is invalid: that error is reported on its own
+            return router
+        kind = _target_tag(target)
+        if router.type == "platform" and kind not in SELF_ROUTING_TARGETS:
+            raise ValueError(
+                f"the platform router is for targets that route themselves (railway, command); "
+                f"the {kind} target needs the builtin or nginx router"
+            )
+        if router.type != "platform" and kind in SELF_ROUTING_TARGETS:
+            raise ValueError(
+                f'the {kind} target routes its own traffic: use router = {{ type = "platform" }}'
+            )
+        return router
+
+    @field_validator("port")
+    @classmethod
+    def _port_for_local_routers(cls, port: int | None, info: ValidationInfo) -> int | None:
+        router = info.data.get("router")
+        if port is None and router is not None and router.type != "platform":
+            raise PydanticCustomError("missing", "Field required")
+        return port
+
+    @field_validator("strategy")
+    @classmethod
+    def _platform_is_all_at_once(cls, strategy: str, info: ValidationInfo) -> str:
+        router = info.data.get("router")
+        if router is not None and router.type == "platform" and strategy != "all-at-once":
+            raise ValueError(
+                f"{strategy} needs a router that splits traffic; the platform router serves one "
+                f'release at a time: use strategy = "all-at-once"'
+            )
+        return strategy
 
     @field_validator("steps")
     @classmethod
@@ -135,11 +274,15 @@ class SafeshipConfig(_Model):
     prepush: PrepushSettings = Field(default_factory=PrepushSettings)
     # Optional: report every deploy as a GitHub deployment with statuses.
     github: GitHubSettings | None = None
+    # Optional: alerts ([notify.slack]: failovers, rollbacks, failed deploys).
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:
         seen: dict[int, str] = {}
         for name, env in self.environments.items():
+            if env.port is None:  # the platform router listens nowhere
+                continue
             if env.port in seen:
                 raise ValueError(f"environments {seen[env.port]} and {name} share port {env.port}")
             seen[env.port] = name

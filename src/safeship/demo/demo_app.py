@@ -13,7 +13,9 @@ Endpoints: ``GET /api/health`` and ``GET /api/v1/items``; every response carries
 that variable is set). The behaviour comes from ``DEMO_BEHAVIOUR`` (all versions), overridden by
 ``DEMO_BEHAVIOUR_<VERSION>`` (see :func:`behaviour_env_name`). A spec is comma-separated items:
 ``healthy``, ``crash_on_start``, ``error_rate=F``, ``latency_ms=N``, ``health_status=S``,
-``crash_after=SECONDS``, ``unhealthy_after=SECONDS`` (the health endpoint answers 500 from then on).
+``crash_after=SECONDS``, ``unhealthy_after=SECONDS`` (the health endpoint answers 500 from then on),
+``memory_growth_mb_per_s=X`` (the process's RSS grows by about X MB a second, up to 2 GB) and
+``cpu_burn=F`` (a thread busy-loops about F of a core, 0 < F <= 1).
 
 Exit codes: 0 after SIGTERM/SIGINT, 1 for crash_on_start (and crash_after), 2 for a bad spec or
 bad arguments, 3 when the port cannot be bound.
@@ -75,6 +77,8 @@ class Behaviour:
     health_status: int = 200
     crash_after: float | None = None
     unhealthy_after: float | None = None
+    memory_growth_mb_per_s: float = 0.0
+    cpu_burn: float = 0.0
 
 
 def behaviour_env_name(version: str) -> str:
@@ -118,6 +122,13 @@ def parse_behaviour(spec: str) -> Behaviour:
             fields["crash_after"] = _number(key, value)
         elif key == "unhealthy_after" and sep:
             fields["unhealthy_after"] = _number(key, value)
+        elif key == "memory_growth_mb_per_s" and sep:
+            fields["memory_growth_mb_per_s"] = _number(key, value)
+        elif key == "cpu_burn" and sep:
+            burn = _number(key, value)
+            if burn > 1:
+                raise BehaviourError(f"cpu_burn must be between 0 and 1, got {value!r}")
+            fields["cpu_burn"] = burn
         else:
             raise BehaviourError(f"unknown behaviour {item!r}")
     return Behaviour(**fields)
@@ -244,6 +255,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": "not found", "path": path})
 
 
+# memory_growth_mb_per_s stops here: a misbehaving demo must not take the machine down.
+MEMORY_GROWTH_CAP_MB = 2048
+# Growth and burn work in ticks this long (seconds).
+_TICK = 0.1
+
+
+def _grow_memory(mb_per_s: float, stop: threading.Event) -> None:
+    """Hold ever more memory, about ``mb_per_s`` MB a second, until the cap or ``stop``."""
+    held: list[bytes] = []
+    total = 0.0
+    while total < MEMORY_GROWTH_CAP_MB and not stop.wait(_TICK):
+        chunk = min(mb_per_s * _TICK, MEMORY_GROWTH_CAP_MB - total)
+        # Written bytes, not zeroed ones: untouched pages would not count in the RSS.
+        held.append(b"\x01" * int(chunk * 1_048_576))
+        total += chunk
+    stop.wait()  # keep holding it: returning would free it all
+
+
+def _burn_cpu(fraction: float, stop: threading.Event) -> None:
+    """Busy-loop ``fraction`` of every tick, sleep the rest, until ``stop``."""
+    while not stop.is_set():
+        busy_until = time.perf_counter() + fraction * _TICK
+        while time.perf_counter() < busy_until:
+            pass
+        stop.wait((1 - fraction) * _TICK)
+
+
 def _fail(code: int, message: str) -> int:
     print(f"demo-app: {message}", file=sys.stderr, flush=True)
     return code
@@ -282,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         timer = threading.Timer(behaviour.crash_after, crash)
         timer.daemon = True
         timer.start()
+
+    for wanted, work in (
+        (behaviour.memory_growth_mb_per_s, _grow_memory),
+        (behaviour.cpu_burn, _burn_cpu),
+    ):
+        if wanted:
+            threading.Thread(target=work, args=(wanted, stop), daemon=True).start()
 
     # Serve from a thread: shutdown() must not be called from the thread running serve_forever,
     # and the main thread has to stay free to run the signal handler.

@@ -16,11 +16,14 @@ import httpx
 
 from safeship.config.health import BaselineSettings, HealthSettings
 from safeship.health.base import CheckResult
-from safeship.health.baseline import Baseline, as_result, compare, measure
+from safeship.health.baseline import Baseline, _Resources, as_result, compare, measure
 from safeship.health.resolve import deep_probes, smoke_probes
 from safeship.health.runner import run_coroutine, run_probes
 
 LEVEL_NAMES = {1: "basic", 2: "deep", 3: "smoke", 4: "baseline"}
+
+# The pipeline samples a release's CPU and RSS during bakes with level 4's psutil sampler.
+ProcessResources = _Resources
 
 
 def stopping(results: Sequence[CheckResult], fail_on_degraded: bool = False) -> CheckResult | None:

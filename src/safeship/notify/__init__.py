@@ -1,1 +1,2 @@
-"""Notifications: where a deployment's outcome is reported (GitHub deployments so far)."""
+"""Notifications: GitHub deployments and statuses (in-process deploys and remote path runs),
+Slack alerts, and the GitHub issue an emergency deploy opens."""

@@ -5,23 +5,23 @@
     rollback.completed / deployment.failed → failure, with the reason
     deployment.aborted                     → error, with the reason
 
-GitHub calls run on a worker thread, in order: ``handle`` only queues, so a slow or failing
-GitHub never delays or fails a deploy or a rollback. A failed call is one warning line on
-stderr (redacted, no token); ``close`` waits a bounded time for the queue to drain.
+GitHub calls run on a worker thread, in order (``safeship.notify.worker``): ``handle`` only
+queues, so a slow or failing GitHub never delays or fails a deploy or a rollback. A failed call
+is one warning line on stderr (redacted, no token); ``close`` waits a bounded time for the queue
+to drain.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import sys
-import threading
 from typing import TextIO
 
 from safeship.events import Event
 from safeship.httpapi import RetryPolicy, one_line
 from safeship.notify.github_deployments import GitHubDeployments, State
 from safeship.notify.settings import GitHubSettings
+from safeship.notify.worker import Worker
 from safeship.redaction import redact
 
 _FINAL: dict[str, State] = {
@@ -46,31 +46,20 @@ class GitHubDeploymentSink:
         self._environment_url = environment_url
         self._log_url = log_url
         self._errors = errors
-        # safeship deployment id → GitHub deployment id (None: creating it failed).
+        # safeship deployment id → GitHub deployment id (None: creating it failed). Only the
+        # worker thread reads and writes these.
         self._github_ids: dict[str, int | None] = {}
         self._finished: set[str] = set()
-        self._queue: queue.Queue[Event | None] = queue.Queue()
-        self._worker = threading.Thread(target=self._work, name="github-deployments", daemon=True)
-        self._worker.start()
+        self._worker = Worker("github-deployments", self._warn)
 
     def handle(self, event: Event) -> None:
         if event.event in _WATCHED and event.deployment_id:
-            self._queue.put(event)
+            self._worker.submit(event.event, lambda: self._deliver(event))
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued, waiting at most ``timeout`` seconds, then stop."""
-        self._queue.put(None)
-        self._worker.join(timeout)
-        if self._worker.is_alive():
-            self._warn(f"gave up waiting after {timeout:g} s; the last statuses were not sent")
+        self._worker.close(timeout)
         self._client.close()
-
-    def _work(self) -> None:
-        while (event := self._queue.get()) is not None:
-            try:
-                self._deliver(event)
-            except Exception as exc:  # one bad call must not stop the statuses that follow
-                self._warn(f"{event.event} not reported: {exc}")
 
     def _deliver(self, event: Event) -> None:
         deployment_id = event.deployment_id
@@ -104,18 +93,36 @@ class GitHubDeploymentSink:
         self._status(known, state, description, event)
 
     def _status(self, github_id: int, state: State, description: str, event: Event) -> None:
-        url = self._environment_url
         self._client.set_status(
             github_id,
             state,
             description=description,
-            environment_url=url.replace("{environment}", event.environment) if url else None,
+            environment_url=environment_url(self._environment_url, event.environment),
             log_url=self._log_url,
         )
 
     def _warn(self, message: str) -> None:
         line = one_line(f"safeship: github deployment status: {message}", 500)
         print(redact(line), file=self._errors or sys.stderr)
+
+
+def environment_url(template: str | None, environment: str) -> str | None:
+    """The ``[github].environment_url`` of ``environment`` ({environment} replaced), or None."""
+    return template.replace("{environment}", environment) if template else None
+
+
+def github_token(settings: GitHubSettings) -> str | None:
+    return os.environ.get(settings.token_env, "").strip() or None
+
+
+def github_client(settings: GitHubSettings, token: str) -> GitHubDeployments:
+    return GitHubDeployments(
+        settings.repo,
+        token,
+        api_url=settings.api_url,
+        timeout=settings.request_timeout,
+        retry=RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait),
+    )
 
 
 def github_sink(
@@ -125,7 +132,7 @@ def github_sink(
     (then one warning line says so: a deploy never fails for want of a status)."""
     if settings is None:
         return None
-    token = os.environ.get(settings.token_env, "").strip()
+    token = github_token(settings)
     if not token:
         print(
             f"safeship: warning: [github] is configured but {settings.token_env} is not set; "
@@ -133,13 +140,9 @@ def github_sink(
             file=errors or sys.stderr,
         )
         return None
-    client = GitHubDeployments(
-        settings.repo,
-        token,
-        api_url=settings.api_url,
-        timeout=settings.request_timeout,
-        retry=RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait),
-    )
     return GitHubDeploymentSink(
-        client, environment_url=settings.environment_url, log_url=settings.log_url, errors=errors
+        github_client(settings, token),
+        environment_url=settings.environment_url,
+        log_url=settings.log_url,
+        errors=errors,
     )

@@ -1,11 +1,17 @@
-"""The optional ``[github]`` section of safeship.toml: report every deploy as a GitHub deployment.
+"""The optional ``[github]`` and ``[notify]`` sections of safeship.toml.
 
-[github]
+[github]                                        # report every deploy as a GitHub deployment
 repo = "acme/shop"
-token_env = "GITHUB_TOKEN"                      # a token with deployments: write
+token_env = "GITHUB_TOKEN"                      # a token with deployments: write (issues: write
+                                                # for the emergency issue)
 api_url = "https://api.github.com"              # GitHub Enterprise: https://HOST/api/v3
 environment_url = "https://{environment}.acme.example"   # optional; {environment} is replaced
 log_url = "https://ci.acme.example/deploys"     # optional
+issue_labels = ["hotfix"]                       # optional: labels of the emergency deploy issue
+
+[notify.slack]                                  # alerts to a Slack incoming webhook
+webhook_env = "SLACK_WEBHOOK_URL"               # the variable holding the webhook URL (a secret)
+events = ["path.failover", "rollback.triggered", "deployment.failed"]
 """
 
 from __future__ import annotations
@@ -14,10 +20,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safeship.events.model import EventName
 
-class GitHubSettings(BaseModel):
+DEFAULT_ALERTS: tuple[EventName, ...] = ("path.failover", "rollback.triggered", "deployment.failed")
+
+
+class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+class GitHubSettings(_Model):
     repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
     token_env: str = "GITHUB_TOKEN"
     api_url: str = "https://api.github.com"
@@ -26,3 +38,23 @@ class GitHubSettings(BaseModel):
     request_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     max_retry_wait: Annotated[float, Field(ge=0, le=300)] = 30.0
+    # Labels of the issue an emergency deploy opens (GitHub drops them without push access).
+    issue_labels: list[str] = Field(default_factory=list)
+
+
+class SlackSettings(_Model):
+    # The webhook URL is a credential: it is read from this variable, never from the file.
+    webhook_env: Annotated[str, Field(min_length=1)] = "SLACK_WEBHOOK_URL"
+    # Which events alert. "deployment.failed" also covers a remote path's run that failed
+    # (path.completed with ok false): that deploy ran elsewhere and has no event of its own.
+    events: Annotated[list[EventName], Field(min_length=1)] = Field(
+        default_factory=lambda: list(DEFAULT_ALERTS)
+    )
+    request_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    retries: Annotated[int, Field(ge=0, le=5)] = 2
+    # Slack answers 429 with Retry-After; a longer wait than this drops the alert (one warning).
+    max_retry_wait: Annotated[float, Field(ge=0, le=120)] = 10.0
+
+
+class NotifySettings(_Model):
+    slack: SlackSettings | None = None

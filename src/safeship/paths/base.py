@@ -24,6 +24,8 @@ class RunOutcome:
     ``started`` tells whether the deploy itself began: a run refused before any step (billing,
     a pipeline that errored at setup) did not deploy anything, so failing over is safe; one that
     failed later may have deployed, so the pipeline decides (verify, roll back) instead.
+    ``url`` is what to show the user (the run's page, or the release a platform serves);
+    ``log_url`` the run's page when the API gives one (a GitHub deployment status's log_url).
     """
 
     run_id: str
@@ -32,9 +34,14 @@ class RunOutcome:
     started: bool = True
     detail: str = ""
     url: str | None = None
+    log_url: str | None = None
 
 
 class DeployPath(Protocol):
+    """A path may also have ``run_url(run_id) -> str | None``: the page of a run it triggered,
+    when its API answered the trigger with one (a GitHub deployment's log_url from the start).
+    """
+
     name: str
 
     def is_available(self) -> Availability:

@@ -3,6 +3,11 @@
 API: https://circleci.com/docs/api/v2/ (triggerPipeline, listWorkflowsByPipelineId,
 getCurrentUser; header Circle-Token). Availability: the token works (GET /api/v2/me).
 A pipeline whose workflows all end not_run or unauthorized never started a deploy.
+
+triggerPipeline (POST /project/{slug}/pipeline, {"branch", "parameters"}) does not support
+projects integrated through the GitHub App; with ``definition_id`` set, triggerPipelineRun is
+used instead (POST /project/{slug}/pipeline/run, {"definition_id", "config": {"branch"},
+"checkout": {"branch"}, "parameters"}), which CircleCI documents as superseding it.
 """
 
 from __future__ import annotations
@@ -66,8 +71,18 @@ class CircleCIPath:
         parameters = {"version": version, "environment": environment}
         if commit:
             parameters["commit"] = commit
-        body = {"branch": self.settings.branch, "parameters": parameters}
-        answer = self._call("POST", f"/project/{self.settings.project_slug}/pipeline", body)
+        slug, branch = self.settings.project_slug, self.settings.branch
+        if self.settings.definition_id:
+            body: dict[str, Any] = {
+                "definition_id": self.settings.definition_id,
+                "config": {"branch": branch},
+                "checkout": {"branch": branch},
+                "parameters": parameters,
+            }
+            answer = self._call("POST", f"/project/{slug}/pipeline/run", body)
+        else:
+            body = {"branch": branch, "parameters": parameters}
+            answer = self._call("POST", f"/project/{slug}/pipeline", body)
         pipeline_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(pipeline_id, str) or not pipeline_id:
             raise PathError("circleci: malformed answer: the pipeline has no id")

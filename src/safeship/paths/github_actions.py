@@ -55,6 +55,7 @@ class GitHubActionsPath:
         self.settings = settings
         self._token = token_from(token, settings.token_env)
         self._sleep = sleep
+        self._run_urls: dict[str, str] = {}
         retry = RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait)
         headers = {
             "Accept": "application/vnd.github+json",
@@ -161,7 +162,14 @@ class GitHubActionsPath:
         run_id = answer.get("workflow_run_id") if isinstance(answer, dict) else None
         if not isinstance(run_id, int | str) or not str(run_id):
             raise PathError("github: the dispatch did not return a run id (return_run_details)")
+        html_url = answer.get("html_url") if isinstance(answer, dict) else None
+        if isinstance(html_url, str) and html_url:
+            self._run_urls[str(run_id)] = html_url
         return str(run_id)
+
+    def run_url(self, run_id: str) -> str | None:
+        """The run's page, from the dispatch's answer (return_run_details)."""
+        return self._run_urls.get(run_id)
 
     def follow(self, run_id: str) -> RunOutcome:
         deadline = time.monotonic() + self.settings.run_timeout
@@ -173,11 +181,12 @@ class GitHubActionsPath:
             if run.get("status") == "completed":
                 conclusion = str(run.get("conclusion"))
                 if conclusion == "success":
-                    return RunOutcome(run_id, True, conclusion, url=url)
+                    return RunOutcome(run_id, True, conclusion, url=url, log_url=url)
                 billing = self.billing_reason(run)
                 if billing:
-                    return RunOutcome(run_id, False, conclusion, False, billing, url)
-                return RunOutcome(run_id, False, conclusion, detail=f"run {conclusion}", url=url)
+                    return RunOutcome(run_id, False, conclusion, False, billing, url, url)
+                detail = f"run {conclusion}"
+                return RunOutcome(run_id, False, conclusion, detail=detail, url=url, log_url=url)
             if time.monotonic() >= deadline:
                 raise PathError(
                     f"github: run {run_id} still {run.get('status')} after "

@@ -60,6 +60,10 @@ class CircleCIPathSettings(_PollSettings):
     branch: str = "main"
     token_env: str = "CIRCLE_TOKEN"
     api_url: str = "https://circleci.com"
+    # Projects integrated through the CircleCI GitHub App (slug "circleci/ORG_ID/PROJECT_ID")
+    # are triggered through their pipeline definition (Project Settings > Pipelines): the older
+    # trigger endpoint does not support them.
+    definition_id: str | None = None
 
 
 class RailwayNativePathSettings(RailwayConnection):

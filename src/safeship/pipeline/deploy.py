@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +24,27 @@ from safeship.health.base import CheckResult
 from safeship.health.base import score as check_score
 from safeship.health.basic import check_http, wait_until_healthy
 from safeship.health.resolve import ResolveError
+from safeship.health.verify import (
+    ProcessResources,
+    levels_configured,
+    run_baseline,
+    stopping,
+    verify_levels_2_3,
+)
 from safeship.health.verify import reason as check_reason
-from safeship.health.verify import run_baseline, stopping, verify_levels_2_3
-from safeship.pipeline.analysis import error_rate_verdict, health_score
+from safeship.pipeline.rules import (
+    Streaks,
+    Sustain,
+    Verdict,
+    check_failed_verdict,
+    db_pool_verdict,
+    degraded_dependency,
+    error_rate_verdict,
+    health_score,
+    intermittent_smoke,
+    latency_verdict,
+    resources_verdict,
+)
 from safeship.pipeline.states import TAKES_TRAFFIC, TERMINAL, Status, check_transition
 from safeship.redaction import redact, redact_data
 from safeship.registry import Registry
@@ -33,12 +53,15 @@ from safeship.targets.base import Release, Target, TargetError
 
 # How often the bake loop looks at the release process and the router's stats.
 POLL_INTERVAL = 0.1
-# Consecutive failed health checks (other than a 5xx answer) that roll a release back.
-HEALTH_FAILURES_TO_ROLLBACK = 3
+# How often the release's processes are sampled (CPU, RSS) during a bake.
+RESOURCE_INTERVAL = 0.5
 # How often the canary judge's latest figures are written to the registry (`safeship status`).
 JUDGEMENT_SAVE_INTERVAL = 1.0
-# How often a paused deployment reads the registry for `safeship promote` / `safeship abort`.
+# How often a bake reads the registry for `safeship abort` (any time) / `safeship promote`
+# (at a pause).
 REQUEST_POLL_INTERVAL = 0.25
+# Snapshots of the router's stats kept per sustain window, for the latency over the last window.
+WINDOW_SNAPSHOTS = 100
 
 
 @dataclass(frozen=True)
@@ -83,7 +106,11 @@ class Interrupted(KeyboardInterrupt):
 
 
 class _Rollback(Exception):
-    """Raised inside the bake loop when a rule fires."""
+    """Raised inside the bake loop when a rule fires: which rule, and its figures."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
 
 
 class Deployer:
@@ -161,6 +188,24 @@ class _Run:
         self.judgement: BakeDecision | None = None
         self.judgement_saved = 0.0
         self.paused = False
+        # The rules' state over the whole rollout (it carries across steps into monitoring).
+        rules = deployer.settings.rollback
+        self.streaks = Streaks(rules)
+        self.sustain = Sustain()
+        # (when, router stats): snapshots for the stats over the last sustain window.
+        self.snapshots: deque[tuple[float, dict[str, BackendStats]]] = deque()
+        # The release's CPU and RSS sampler (psutil), for a local release (its pid is known).
+        self.resources: ProcessResources | None = None
+        self.resources_at = 0.0
+        self.resources_now: Verdict | None = None
+        # The deep/dependency and smoke checks re-run in a thread during bakes, so a slow
+        # check never delays the other rules.
+        self.checks_pool: ThreadPoolExecutor | None = None
+        self.checks_running: Future[list[CheckResult]] | None = None
+        self.checks_next = 0.0
+        self.db_pool_now: Verdict | None = None
+        self.stored_p95: float | None = None
+        self.stored_p95_read = False
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -242,7 +287,8 @@ class _Run:
         except BaseException as exc:
             reason = _interruption_reason(exc)
             if self.status in TAKES_TRAFFIC:
-                outcome = self.roll_back(reason)
+                rule = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+                outcome = self.roll_back(Verdict(rule, reason, {"status": self.status.value}))
             elif self.status in TERMINAL:
                 raise
             else:
@@ -365,12 +411,19 @@ class _Run:
         )
         self.record_checks([report.result])
         if report.result.status == "failed":
-            raise _Rollback(check_reason(report.result))
+            figures = {"regressions": report.regressions, **report.current.as_dict()}
+            raise _Rollback(Verdict("baseline", check_reason(report.result), figures))
 
     def shift_traffic(self) -> DeploymentOutcome:
         assert self.release is not None
         d = self.d
         steps = d.settings.steps if (self.stable and self.strategy == "canary") else [100]
+        # The rules' one-off reads (a scan of the process table, a registry query) happen now,
+        # not beside the canary's first requests, which would look slower for it.
+        if self.release.pid is not None:
+            self.resources = ProcessResources(self.release.pid)
+            self.resources_at = time.monotonic()
+        self.stored_baseline_p95()
         self.stats_at_start = d.router.stats()
         try:
             for step in steps:
@@ -383,7 +436,11 @@ class _Run:
             self.check_baseline()
             self.monitor()
         except _Rollback as rule:
-            return self.roll_back(str(rule))
+            return self.roll_back(rule.verdict)
+        finally:
+            if self.checks_pool is not None:
+                # A check still running ends within its own timeout; nobody waits for it.
+                self.checks_pool.shutdown(wait=False, cancel_futures=True)
         return self.promote()
 
     def set_weights(self, step: int) -> None:
@@ -424,9 +481,8 @@ class _Run:
         """Wait at ``step`` for `safeship promote` (next step) or `safeship abort` (roll back),
         the rules still running; no answer in ``pause_timeout`` seconds rolls back."""
         timeout = self.d.settings.pause_timeout
-        self.d.registry.update_deployment(
-            self.deployment_id, metadata={"paused_at": step, "request": None}
-        )
+        # "request" is left as it is: an abort asked for just before the pause still counts.
+        self.d.registry.update_deployment(self.deployment_id, metadata={"paused_at": step})
         self.emit("stage.started", stage="pause", step=step, timeout=timeout)
         self.paused = True
         try:
@@ -439,18 +495,40 @@ class _Run:
                 )
         self.emit("stage.passed", stage="pause", step=step)
 
-    def promote_requested(self, *, timed_out: bool) -> bool:
-        """At a pause: True on `safeship promote`; raise _Rollback on `safeship abort` or when
-        the pause timed out; False while no answer has come."""
-        record = self.d.registry.get(self.deployment_id)
-        request = record.metadata.get("request") if record else None
+    def read_request(self, *, timed_out: bool) -> bool:
+        """`safeship abort` / `safeship rollback` (at any time) raise _Rollback; at a pause,
+        True on `safeship promote`, and _Rollback once the pause timed out; else False."""
+        try:
+            record = self.d.registry.get(self.deployment_id)
+        except Exception:
+            record = None  # a registry hiccup must not roll back a healthy release
+        metadata = record.metadata if record else {}
+        request = metadata.get("request")
+        where = f"at {self.step}%" + (
+            " while monitoring" if self.status is Status.MONITORING else ""
+        )
         if request == "abort":
-            raise _Rollback(f"aborted at {self.step}% by `safeship abort`")
+            by = metadata.get("requested_by") or "abort"
+            raise _Rollback(
+                Verdict(
+                    "manual",
+                    f"aborted {where} by `safeship {by}`",
+                    {"step": self.step, "status": self.status.value, "by": f"safeship {by}"},
+                )
+            )
+        if not self.paused:
+            return False
         if request == "promote":
             return True
         if timed_out:
             timeout = self.d.settings.pause_timeout
-            raise _Rollback(f"paused at {self.step}% for {timeout:g} s without `safeship promote`")
+            raise _Rollback(
+                Verdict(
+                    "pause_timeout",
+                    f"paused at {self.step}% for {timeout:g} s without `safeship promote`",
+                    {"step": self.step, "timeout_s": timeout},
+                )
+            )
         return False
 
     def bake(self, seconds: float, analysis: CanaryBake | None = None) -> None:
@@ -480,12 +558,18 @@ class _Run:
             analysis.settings.nodata_extension + analysis.settings.sustain + 1.0 if analysis else 0
         )
         next_health = next_request = time.monotonic()
-        health_failures = 0
         decision: BakeDecision | None = None
         while True:
             if rules.on_process_exit and not self.d.target.is_alive(release):
-                raise _Rollback(f"release {self.version} exited while serving traffic")
-            window = _window(self.d.router.stats(), start_stats)
+                raise _Rollback(
+                    Verdict(
+                        "process_exit",
+                        f"release {self.version} exited while serving traffic",
+                        {"pid": release.pid},
+                    )
+                )
+            stats = self.d.router.stats()
+            window = _window(stats, start_stats)
             if analysis is not None and self.stable is not None:
                 decision = analysis.poll(
                     window.get(self.version, BackendStats()),
@@ -499,22 +583,38 @@ class _Run:
             if verdict:
                 raise _Rollback(verdict)
             if decision is not None and decision.action == "rollback":
-                raise _Rollback(decision.reason)
+                judged = decision.judgement
+                raise _Rollback(
+                    Verdict(
+                        "canary_analysis",
+                        decision.reason,
+                        {"step": self.step, "score": judged.score, "decision": judged.decision},
+                    )
+                )
             if time.monotonic() >= next_health:
                 result = check_http(release.url, settings.health, http)
                 next_health = time.monotonic() + settings.health.interval
                 status = result.http_status or 0
                 if rules.on_health_5xx and status >= 500:
-                    raise _Rollback(f"health check answered HTTP {status}")
-                health_failures = 0 if result.status == "ok" else health_failures + 1
-                if health_failures >= HEALTH_FAILURES_TO_ROLLBACK:
-                    raise _Rollback(f"health check failed {health_failures} times: {result.detail}")
+                    raise _Rollback(
+                        Verdict(
+                            "health_5xx",
+                            f"health check answered HTTP {status}",
+                            {"http_status": status, "detail": result.detail},
+                        )
+                    )
+                fired = self.streaks.observe("health_failures", None if result.ok else result)
+                if fired:
+                    raise _Rollback(fired)
+            self.watch_checks(release)
+            self.watch_sustained(release, stats)
             now = time.monotonic()
+            if now >= next_request:
+                next_request = now + REQUEST_POLL_INTERVAL
+                if self.read_request(timed_out=self.paused and now >= deadline):
+                    return
             if self.paused:
-                if now >= next_request:
-                    next_request = now + REQUEST_POLL_INTERVAL
-                    if self.promote_requested(timed_out=now >= deadline):
-                        return
+                pass  # only an answer (or the pause's timeout, above) ends a pause
             elif now >= deadline and (decision is None or decision.action == "promote"):
                 if decision is not None:  # a pass by nodata_policy says so here, too
                     self.emit(
@@ -524,9 +624,100 @@ class _Run:
             elif now >= limit:
                 assert decision is not None
                 raise _Rollback(
-                    f"canary analysis undecided after {now - began:.0f} s: " + decision.reason
+                    Verdict(
+                        "canary_analysis",
+                        f"canary analysis undecided after {now - began:.0f} s: " + decision.reason,
+                        {"step": self.step, "score": decision.judgement.score, "undecided": True},
+                    )
                 )
             time.sleep(POLL_INTERVAL)
+
+    def sustain_window(self) -> float:
+        """How long a sustained rule's condition must hold: shorter at a canary step."""
+        rules = self.d.settings.rollback
+        canary = self.stable is not None and self.step is not None and self.step < 100
+        return rules.canary_window if canary else rules.window
+
+    def watch_sustained(self, release: Release, stats: dict[str, BackendStats]) -> None:
+        """Latency, resources and the database pool: raise _Rollback once one of them held
+        at every poll for the sustain window."""
+        rules = self.d.settings.rollback
+        now = time.monotonic()
+        span = self.sustain_window()
+        # The stats over the last window: the difference with the oldest snapshot kept.
+        if not self.snapshots or now - self.snapshots[-1][0] >= span / WINDOW_SNAPSHOTS:
+            self.snapshots.append((now, stats))
+        while len(self.snapshots) > 1 and self.snapshots[1][0] <= now - span:
+            self.snapshots.popleft()
+        earlier = self.snapshots[0][1]
+        mine = stats.get(self.version, BackendStats()).minus(
+            earlier.get(self.version, BackendStats())
+        )
+        stable = None
+        if self.stable is not None:
+            name = self.stable.name
+            stable = stats.get(name, BackendStats()).minus(earlier.get(name, BackendStats()))
+        latency = latency_verdict(mine, stable, self.stored_baseline_p95(), rules)
+        if self.resources is not None and now - self.resources_at >= RESOURCE_INTERVAL:
+            cpu, rss = self.resources.read()
+            self.resources_now = resources_verdict(cpu, rss, rules)
+            self.resources_at = now
+        for rule, current in (
+            ("latency", latency),
+            ("resources", self.resources_now),
+            ("db_pool", self.db_pool_now),
+        ):
+            fired = self.sustain.observe(rule, current, now, span)
+            if fired:
+                raise _Rollback(fired)
+
+    def stored_baseline_p95(self) -> float | None:
+        """The previous good deployment's level-4 p95 (read once), for the latency rule."""
+        if not self.stored_p95_read:
+            self.stored_p95_read = True
+            with contextlib.suppress(Exception):
+                previous = self.d.registry.last_succeeded(
+                    self.d.environment, before=self.deployment_id
+                )
+                baseline = previous.metadata.get("baseline") if previous else None
+                p95 = baseline.get("p95_ms") if isinstance(baseline, dict) else None
+                if isinstance(p95, int | float) and p95 > 0:
+                    self.stored_p95 = float(p95)
+        return self.stored_p95
+
+    def watch_checks(self, release: Release) -> None:
+        """Re-run the deep/dependency and smoke checks every ``checks_interval`` (in a thread)
+        and judge their latest results; raise _Rollback when a rule fires."""
+        rules = self.d.settings.rollback
+        health = self.d.settings.health
+        if rules.checks_interval <= 0 or not levels_configured(health):
+            return
+        now = time.monotonic()
+        if self.checks_running is None:
+            if self.checks_pool is None:
+                self.checks_pool = ThreadPoolExecutor(1, thread_name_prefix="safeship-checks")
+                self.checks_next = now + rules.checks_interval  # they just ran before traffic
+            if now >= self.checks_next:
+                self.checks_running = self.checks_pool.submit(
+                    verify_levels_2_3, release.url, health
+                )
+            return
+        if not self.checks_running.done():
+            return
+        future, self.checks_running = self.checks_running, None
+        self.checks_next = now + rules.checks_interval
+        try:
+            results = future.result()
+        except Exception:
+            return  # e.g. a variable unset since verification: it was checked then
+        self.db_pool_now = db_pool_verdict(results, rules)
+        fired = (
+            check_failed_verdict(results)
+            or self.streaks.observe("dependency_degraded", degraded_dependency(results))
+            or self.streaks.observe("smoke_failures", intermittent_smoke(results))
+        )
+        if fired:
+            raise _Rollback(fired)
 
     def save_judgement(self, *, force: bool = False) -> None:
         """The judge's latest figures to the registry (for `safeship status`), now and then."""
@@ -570,8 +761,6 @@ class _Run:
     def promote(self) -> DeploymentOutcome:
         traffic = self.traffic()
         mine = traffic.get(self.version, {"requests": 0, "errors": 0})
-        if self.stable:
-            _stop_version(self.d.target, self.stable.name)
         served = BackendStats(requests=mine["requests"], responses_5xx=mine["errors"])
         # The lower of the traffic's score and the health checks' score.
         score = min(health_score(served), check_score(self.checks))
@@ -582,20 +771,36 @@ class _Run:
             error_count=mine["errors"],
             metadata={"traffic": traffic},
         )
+        # Success is recorded before the old release stops: a crash in between leaves a
+        # promoted release and a leftover one (which recover and the next deploy stop), never
+        # an open deployment whose stable is gone.
+        if self.stable:
+            with contextlib.suppress(Exception):
+                _stop_version(self.d.target, self.stable.name)
         self.emit("deployment.succeeded", traffic=traffic, health_score=score)
         self.progress(self.rollout_window())
         return DeploymentOutcome(self.deployment_id, self.version, Status.SUCCEEDED, None, traffic)
 
-    def roll_back(self, reason: str) -> DeploymentOutcome:
-        """Send all traffic back to the stable release, then stop the new one.
+    def roll_back(self, verdict: Verdict) -> DeploymentOutcome:
+        """Send all traffic back to the stable release, then stop the new one; the rule that
+        fired and its figures go to the registry (``metadata["rollback"]``) and the event.
 
         Each step is best effort: a failing registry or sink never keeps the router from
         being switched back.
         """
-        reason = redact(reason)  # it may quote a release's output, which may quote a secret
+        reason = redact(verdict.reason)  # it may quote a release's output, hence a secret
+        record = redact_data(verdict.as_record())
         with contextlib.suppress(Exception):
-            self.d.registry.update_deployment(self.deployment_id, rollback_reason=reason)
-        self.emit("rollback.triggered", reason=reason, step=self.step)
+            self.d.registry.update_deployment(
+                self.deployment_id, rollback_reason=reason, metadata={"rollback": record}
+            )
+        self.emit(
+            "rollback.triggered",
+            reason=reason,
+            step=self.step,
+            rule=record["rule"],
+            figures=record["figures"],
+        )
         try:
             self.d.router.set_backends(
                 [Backend(self.stable.name, self.stable.url, 100)] if self.stable else []

@@ -38,5 +38,6 @@ def open_environment(loaded: LoadedConfig, name: str) -> Environment:
     router_cls = load_adapter("safeship.routers", settings.router.type)
     target: Target = target_cls(name, settings.target, run_dir, loaded.base_dir)
     # Its own directory: the target keeps one pid file (*.json) per release in run_dir.
-    router: Router = router_cls(name, settings.port, run_dir / "router")
+    # Every router takes its settings; port is None only with the platform router.
+    router: Router = router_cls(name, settings.port, run_dir / "router", settings.router)
     return Environment(name, settings, target, router, run_dir)

@@ -36,18 +36,23 @@ class Session:
 def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
+    from safeship.notify.slack import slack_sink
+
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
     github = github_sink(loaded.config.github)  # None without [github] or its token
+    slack = slack_sink(loaded.config.notify.slack)  # None without [notify.slack] or its URL
     try:
         with _event_log(loaded, event_log) as stream:
             sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry)]
-            if github is not None:
-                sinks.append(github)
+            sinks += [sink for sink in (github, slack) if sink is not None]
             yield Session(env, registry, EventBus(sinks))
     finally:
+        # Each waits a bounded time for what it has queued (statuses, alerts) to be sent.
         if github is not None:
             github.close()
+        if slack is not None:
+            slack.close()
         registry.close()
 
 
@@ -143,10 +148,16 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     the reason.
     """
     orphans = s.registry.active(s.env.name)
-    if not orphans:
-        return []
     stable = s.registry.last_succeeded(s.env.name)
-    stable_release = _running(s.env.target.releases(), stable.version if stable else None)
+    releases = s.env.target.releases()
+    stable_release = _running(releases, stable.version if stable else None)
+    if not orphans:
+        # A promotion cut short after `succeeded` may have left the old release running.
+        if stable_release is not None:
+            for release in releases:
+                if release.version != stable_release.version:
+                    s.env.target.stop(release)
+        return []
     if s.env.router.is_running():
         s.env.router.set_backends(
             [Backend(stable_release.version, stable_release.url, 100)] if stable_release else []
@@ -237,7 +248,7 @@ class RollbackImpossible(Exception):
 @dataclass(frozen=True)
 class EnvironmentStatus:
     environment: str
-    port: int
+    port: int | None  # None: the platform routes (no local router port)
     router_running: bool
     backends: list[Backend]
     stats: dict[str, BackendStats]

@@ -13,21 +13,35 @@ as every local deploy does, and a path that deploys from this process through a 
 (github-actions, circleci) does not: the workflow it starts runs ``safeship deploy`` there,
 which takes the lease itself when it shares the registry.
 
+With ``[github]`` and its token, each run of a remote path is a GitHub deployment with its
+statuses (``safeship.notify.github_paths``: ``_Reported`` tells it when a path was triggered
+and how its run ended; the failover callback, why a path was left). The local path's deployment
+is reported by the event-bus sink like every in-process deploy. ``[notify.slack]`` alerts go
+through the same bus (``path.failover`` among them).
+
 ``emergency_deploy`` is the local path alone, skipping CI and nothing else: env validation,
 health verification and rollback run as in every deploy. It records who triggered it and
-``path = "local-emergency"`` in the deployment's metadata.
+``path = "local-emergency"`` in the deployment's metadata. ``emergency_followup`` then opens a
+GitHub issue for the hotfix pull request when ``[github]`` has a token, else (or when GitHub
+refuses) gives the reminder to open one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from safeship.config import LoadedConfig
 from safeship.events import Event, EventName
 from safeship.health.resolve import require_resolvable
-from safeship.paths.base import Availability, DeployPath, RunOutcome
+from safeship.httpapi import ApiError
+from safeship.notify.github_issues import EmergencyDeploy, open_issue
+from safeship.notify.github_paths import PathDeployments, path_deployments
+from safeship.notify.github_sink import github_token
+from safeship.paths.base import Availability, DeployPath, PathError, RunOutcome
 from safeship.paths.build import breaker_for, build_paths
 from safeship.paths.failover import Failover, deploy_with_failover
 from safeship.pipeline import operations
@@ -74,7 +88,10 @@ def deploy_via_paths(
     if "local" in settings.order:
         # The local path's health checks need their variables: a config error now, not later.
         require_resolvable(loaded, environment)
-    with operations.open_session(loaded, environment, event_log) as s:
+    with (
+        operations.open_session(loaded, environment, event_log) as s,
+        _reporting(loaded, environment, version, commit, triggered_by) as reporter,
+    ):
         local: list[DeploymentOutcome] = []
 
         def run_locally(version: str, commit: str | None, environment: str) -> bool:
@@ -107,13 +124,21 @@ def deploy_via_paths(
                 "path.failover",
                 {"from": failover.path, "to": failover.next_path, "reason": failover.reason},
             )
+            if reporter is not None:
+                reporter.failed_over(failover)
             if on_failover is not None:
                 on_failover(failover)
 
-        paths = [
-            _UnderLease(path, s.registry, environment) if path.name in DEPLOYS_FROM_HERE else path
-            for path in build_paths(settings, run_locally)
-        ]
+        def wrapped(path: DeployPath) -> DeployPath:
+            if path.name == "local":  # in-process: the event-bus sink reports it
+                return path
+            if reporter is not None:
+                path = _Reported(path, reporter)
+            if path.name in DEPLOYS_FROM_HERE:
+                path = _UnderLease(path, s.registry, environment)
+            return path
+
+        paths = [wrapped(path) for path in build_paths(settings, run_locally)]
         result = deploy_with_failover(
             paths,
             version,
@@ -144,6 +169,48 @@ def deploy_via_paths(
             outcome=local[-1] if result.path == "local" and local else None,
             failovers=result.failovers,
         )
+
+
+@contextmanager
+def _reporting(
+    loaded: LoadedConfig, environment: str, version: str, commit: str | None, triggered_by: str
+) -> Iterator[PathDeployments | None]:
+    reporter = path_deployments(
+        loaded.config.github, environment, version, commit, triggered_by=triggered_by
+    )
+    try:
+        yield reporter
+    finally:
+        if reporter is not None:
+            reporter.close()  # bounded: waits for the last statuses, never forever
+
+
+class _Reported:
+    """A remote path whose runs are reported as GitHub deployments: when it is triggered, and
+    how its run ends. Leaving it for the next path is reported by the failover callback."""
+
+    def __init__(self, path: DeployPath, reporter: PathDeployments) -> None:
+        self.name = path.name
+        self._path = path
+        self._reporter = reporter
+
+    def is_available(self) -> Availability:
+        return self._path.is_available()
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        run_id = self._path.trigger(version, commit, environment)
+        run_url: Callable[[str], str | None] | None = getattr(self._path, "run_url", None)
+        self._reporter.triggered(self.name, run_id, run_url(run_id) if run_url else None)
+        return run_id
+
+    def follow(self, run_id: str) -> RunOutcome:
+        try:
+            outcome = self._path.follow(run_id)
+        except PathError as exc:
+            self._reporter.not_followed(self.name, str(exc))
+            raise
+        self._reporter.finished(self.name, outcome)
+        return outcome
 
 
 class _UnderLease:
@@ -202,6 +269,43 @@ def emergency_deploy(
         event_log=event_log,
         metadata={"path": EMERGENCY_PATH, "triggered_by": triggered_by, "operator": operator()},
     )
+
+
+def emergency_followup(
+    loaded: LoadedConfig,
+    environment: str,
+    commit: str | None,
+    triggered_by: str,
+    outcome: DeploymentOutcome,
+) -> tuple[str, str | None]:
+    """After an emergency deploy: (the line to print, a warning or None).
+
+    With ``[github]`` and its token, a GitHub issue is opened and the line gives its URL;
+    otherwise, or when GitHub refuses (the warning says why), the line is the reminder.
+    """
+    version = outcome.version
+    settings = loaded.config.github
+    token = github_token(settings) if settings is not None else None
+    if settings is None or token is None:
+        return hotfix_reminder(version, commit), None
+    status = outcome.status.value + (f": {outcome.reason}" if outcome.reason else "")
+    deploy = EmergencyDeploy(
+        environment=environment,
+        version=version,
+        commit=commit,
+        triggered_by=triggered_by,
+        operator=operator(),
+        when=datetime.now(UTC).isoformat(timespec="seconds"),
+        deployment_id=outcome.deployment_id,
+        outcome=status,
+    )
+    try:
+        url = open_issue(settings, token, deploy, labels=settings.issue_labels)
+    except ApiError as exc:
+        warning = f"safeship: warning: the emergency deploy's GitHub issue was not opened: {exc}"
+        return hotfix_reminder(version, commit), warning
+    what = f"commit {commit}" if commit else f"version {version}"
+    return f"emergency deploy issue opened: {url} (open a hotfix pull request with {what})", None
 
 
 def hotfix_reminder(version: str, commit: str | None) -> str:

@@ -1,8 +1,11 @@
-"""Requests to a running deployment: `safeship promote ENV` and `safeship abort ENV`.
+"""Requests to a running deployment: `safeship promote ENV`, `safeship abort ENV`, and
+`safeship rollback ENV` while a deploy runs.
 
 The running deploy holds the environment's lease, so these commands do not take it: they leave
-the request in the paused deployment's registry metadata (``request``), which the deploy reads
-while it waits at a ``pause_at`` step.
+the request in the deployment's registry metadata (``request``, and ``requested_by``: the
+command that asked), which the deploy reads every REQUEST_POLL_INTERVAL while it bakes. An abort
+counts at any moment (progressing, monitoring, paused; one left before the first bake is read
+when it begins); a promote only at a ``pause_at`` step.
 """
 
 from __future__ import annotations
@@ -16,17 +19,44 @@ from safeship.registry import DeploymentRecord, Registry
 Request = Literal["promote", "abort"]
 
 
-class NotPaused(Exception):
-    """No deployment of the environment is waiting at a pause. The message is one line."""
+class RequestRefused(Exception):
+    """No deployment can take the request. The message is one line."""
 
 
-def request(loaded: LoadedConfig, environment: str, action: Request) -> DeploymentRecord:
-    """Ask the deployment paused in ``environment`` to go on or roll back; the deployment."""
+class NotPaused(RequestRefused):
+    """`safeship promote`: no deployment of the environment is waiting at a pause."""
+
+
+class NotRunning(RequestRefused):
+    """`safeship abort`: no deployment of the environment is running."""
+
+
+def request(
+    loaded: LoadedConfig, environment: str, action: Request, requested_by: str | None = None
+) -> DeploymentRecord:
+    """Ask the deployment running in ``environment`` to roll back (``abort``), or the one
+    paused there to go on (``promote``); the deployment. ``requested_by``: the command that
+    asks, named in the rollback's reason (default: the action's own command)."""
     open_environment(loaded, environment)  # an unknown environment is an error
     with Registry(loaded.registry_url()) as registry:
-        paused = [r for r in registry.active(environment) if r.metadata.get("paused_at")]
-        if not paused:
-            raise NotPaused(f"no deployment of {environment} is paused")
-        record = paused[0]
-        registry.update_deployment(record.id, metadata={"request": action})
+        active = registry.active(environment)
+        if action == "promote":
+            active = [r for r in active if r.metadata.get("paused_at")]
+            if not active:
+                raise NotPaused(f"no deployment of {environment} is paused")
+        elif not active:
+            raise NotRunning(f"no deployment of {environment} is running")
+        record = active[0]  # newest first; the lease allows one at a time
+        registry.update_deployment(
+            record.id, metadata={"request": action, "requested_by": requested_by or action}
+        )
         return record
+
+
+def abort_running(loaded: LoadedConfig, environment: str) -> DeploymentRecord | None:
+    """`safeship rollback` while a deploy holds the lease: leave it an abort request (it
+    rolls back to the stable release); the deployment, or None when none is running."""
+    try:
+        return request(loaded, environment, "abort", requested_by="rollback")
+    except NotRunning:
+        return None

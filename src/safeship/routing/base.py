@@ -112,3 +112,21 @@ class Router(Protocol):
     def stop(self) -> None:
         """Stop the router process (graceful)."""
         ...
+
+
+# Sticky sessions (BuiltinRouterSettings.sticky): how the builtin router keeps a user on one
+# release. Shared by the settings and the router process, which both check the name.
+STICKY_MODES = ("off", "cookie", "header")
+_TOKEN_PUNCTUATION = frozenset("!#$%&'*+-.^_`|~")
+
+
+def check_token(name: str) -> str:
+    """``name`` if it is an HTTP token (RFC 9110 section 5.6.2), else ValueError.
+
+    A token is a valid header name and cookie name and cannot break a header line.
+    """
+    if not (0 < len(name) <= 128 and name.isascii()) or not all(
+        c.isalnum() or c in _TOKEN_PUNCTUATION for c in name
+    ):
+        raise ValueError("must be 1-128 letters, digits or !#$%&'*+-.^_`|~")
+    return name

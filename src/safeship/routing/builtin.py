@@ -2,6 +2,10 @@
 
 The proxy runs detached, in its own session, so it outlives the safeship command that started
 it; this class finds it again through ``state_dir/router.json`` and drives its admin API.
+
+A router is signalled only while router.json's pid is verifiably the process that wrote it:
+its start time (``start_ticks``) must match, as for the local target's releases (see
+safeship._processes), so a pid reused since the router died is left alone.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import httpx
 
 from safeship import _processes
+from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, BackendStats, RouterError
 
 
@@ -33,6 +38,8 @@ class RouterInfo:
     port: int
     admin_port: int
     started_at: float
+    # None without /proc, and in files of routers from before it was recorded.
+    start_ticks: int | None = None
 
 
 class BuiltinRouter:
@@ -43,6 +50,7 @@ class BuiltinRouter:
         environment: str,
         port: int,
         state_dir: Path,
+        settings: BuiltinRouterSettings | None = None,
         *,
         upstream_timeout: float = 30.0,
         grace: float = 10.0,
@@ -53,6 +61,7 @@ class BuiltinRouter:
         self.port = port
         # Absolute, because the proxy runs with state_dir as its working directory.
         self.state_dir = Path(state_dir).absolute()
+        self.settings = settings or BuiltinRouterSettings()
         self.upstream_timeout = upstream_timeout
         self.grace = grace
         self.startup_timeout = startup_timeout
@@ -85,12 +94,14 @@ class BuiltinRouter:
                 )
             # It may still be starting (another command just launched it): wait for health.
             while self._health_pid(info) != info.pid:
-                if time.monotonic() > deadline or not _alive(info.pid):
+                if time.monotonic() > deadline or not _alive(info):
                     raise RouterError(
                         f"the {self.environment} router (pid {info.pid}) does not answer"
                         f" on its admin port {info.admin_port}"
                     )
                 time.sleep(0.05)
+            # Started with other settings (the config changed since): apply ours.
+            self._apply_sticky(info)
             return
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -121,12 +132,17 @@ class BuiltinRouter:
         info = self._live_info()
         if info is None:
             return
+        if info.start_ticks is None and self._health_pid(info) != info.pid:
+            # An old router.json, without the start time: signal the pid only if the router
+            # on the admin port confirms it is that process.
+            self._remove_info_if(info.pid)
+            return
         with contextlib.suppress(httpx.HTTPError), self._client() as client:
             client.post(self._admin_url(info, "/admin/shutdown"))
         # In-flight requests may take up to the grace period to finish.
         if not _processes.wait_exited(info.pid, self.grace + 2.0):
             _processes.terminate(info.pid, 2.0, group=False)
-        if _alive(info.pid):
+        if _alive(info):
             raise RouterError(f"the {self.environment} router (pid {info.pid}) did not stop")
         # A killed router could not remove its own file.
         self._remove_info_if(info.pid)
@@ -145,6 +161,17 @@ class BuiltinRouter:
     def stats(self) -> dict[str, BackendStats]:
         data = self._admin("GET", "/admin/stats")
         return {name: BackendStats.from_json(s) for name, s in data["backends"].items()}
+
+    def _apply_sticky(self, info: RouterInfo) -> None:
+        """Give a running router this object's sticky settings, unless it has them already."""
+        wanted = {"sticky": self.settings.sticky, "sticky_name": self.settings.sticky_name}
+        with contextlib.suppress(httpx.HTTPError, ValueError), self._client() as client:
+            response = client.get(self._admin_url(info, "/admin/sticky"))
+            if response.status_code == 404 and wanted["sticky"] == "off":
+                return  # a router from before sticky sessions: it has none, as wanted
+            if response.status_code == 200 and response.json() == wanted:
+                return
+        self._admin("PUT", "/admin/sticky", wanted)
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         info = self._live_info()
@@ -204,6 +231,10 @@ class BuiltinRouter:
             str(self.upstream_timeout),
             "--grace",
             str(self.grace),
+            "--sticky",
+            self.settings.sticky,
+            "--sticky-name",
+            self.settings.sticky_name,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
@@ -231,16 +262,17 @@ class BuiltinRouter:
                 port=int(data["port"]),
                 admin_port=int(data["admin_port"]),
                 started_at=float(data["started_at"]),
+                start_ticks=None if data.get("start_ticks") is None else int(data["start_ticks"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def _live_info(self) -> RouterInfo | None:
-        """router.json if its process is alive; a stale file (dead pid) is removed."""
+        """router.json if its process is alive; a stale file (dead or reused pid) is removed."""
         info = self._read_info()
         if info is None:
             return None
-        if not _alive(info.pid):
+        if not _alive(info):
             self._remove_info_if(info.pid)
             return None
         return info
@@ -265,16 +297,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _alive(pid: int) -> bool:
-    """Whether the router process is alive (a zombie is not); a dead child of ours is reaped.
+def _alive(info: RouterInfo) -> bool:
+    """Whether the router router.json names still runs: its pid is alive (a zombie is not) and
+    started at the recorded time. A dead child of ours is reaped.
 
     Unlike a release, a router is signalled by pid alone, never as a group, and only while it is
     alive: nothing needs its pid kept from reuse once it is dead.
     """
-    if _processes.is_running(pid):
-        return True
-    _processes.reap(pid)
-    return False
+    if not _processes.is_running(info.pid, info.start_ticks):
+        _processes.reap(info.pid)  # only if it is our child, which has then exited
+        return False
+    # is_running trusts an unreaped child of ours without its start time, but the pid may have
+    # been given to that child (a release, a new router) after the router in the file died.
+    return info.start_ticks is None or _processes.start_ticks(info.pid) == info.start_ticks
 
 
 def _one_line(text: str) -> str:

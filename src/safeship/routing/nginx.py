@@ -35,12 +35,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from safeship import _processes
 from safeship.routing.base import Backend, BackendStats, RouterError
 from safeship.routing.proxy import Counters, parse_backends, write_json_atomic
+
+if TYPE_CHECKING:
+    from safeship.config.models import NginxRouterSettings
 
 _TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 _READ_CHUNK = 1 << 20
@@ -104,6 +107,7 @@ class NginxRouter:
         environment: str,
         port: int,
         state_dir: Path,
+        settings: NginxRouterSettings | None = None,
         *,
         nginx: str = "nginx",
         workers: int = 1,
@@ -112,6 +116,8 @@ class NginxRouter:
     ) -> None:
         self.environment = environment
         self.port = port
+        # From safeship.toml; every router takes its settings (nginx has no options yet).
+        self.settings = settings
         self.prefix = Path(state_dir).absolute() / "nginx"
         self.nginx = nginx
         self.workers = workers

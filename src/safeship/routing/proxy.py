@@ -3,9 +3,18 @@
 Run as ``python -m safeship.routing.proxy --port P --state-dir DIR``. It lives on its own
 (BuiltinRouter starts it detached) so traffic keeps flowing when the safeship command exits.
 
+Sticky sessions (``--sticky cookie|header --sticky-name NAME``, changeable through the admin
+API): in cookie mode a client without the cookie is routed by the weights and gets a cookie
+naming the release that answered; with it, it goes back to that release while the release has
+weight (else by the weights, and the cookie is replaced). In header mode the header's value is
+hashed into [0, 100) and looked up in the cumulative weights, in list order: each release's
+range grows or shrinks at its ends only, so the users of a canary going 10 -> 50 stay on it.
+
 Files in DIR:
-  router.json    {"pid", "port", "admin_port", "started_at"}, written once both listeners are
-                 bound and removed on exit; how clients find the admin API.
+  router.json    {"pid", "start_ticks", "port", "admin_port", "started_at"}, written once both
+                 listeners are bound and removed on exit; how clients find the admin API.
+                 start_ticks (safeship._processes) tells this process from a later one that
+                 got the same pid.
   backends.json  {"backends": [...]}, rewritten on every change and loaded at start, so a
                  restarted router serves the same weights.
 
@@ -18,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -25,19 +35,20 @@ import re
 import signal
 import sys
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from safeship.routing.base import LATENCY_BUCKETS_MS, Backend
+from safeship import _processes
+from safeship.routing.base import LATENCY_BUCKETS_MS, STICKY_MODES, Backend, check_token
 
 log = logging.getLogger("safeship.router")
 
@@ -97,6 +108,64 @@ class WeightedRoundRobin:
             return None
         self._scores[best] -= total
         return self._backends[best]
+
+
+def hash_bucket(key: str) -> int:
+    """``key``'s bucket in [0, 100): the same in every process and run (unlike ``hash``)."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    # 2**64 is not a multiple of 100, but the skew is below 1e-17.
+    return int.from_bytes(digest, "big") % 100
+
+
+class HashSplit:
+    """Maps a key (a user) to a backend by its bucket against the cumulative weights.
+
+    With weights 90/10 in list order, buckets 0-89 go to the first backend and 90-99 to the
+    second; at 50/50 the second has 50-99, so every key it had at 10 is still its own.
+    """
+
+    def __init__(self, backends: Sequence[Backend]) -> None:
+        self._backends = [b for b in backends if b.weight > 0]
+        self._uppers: list[int] = []
+        upper = 0
+        for backend in self._backends:
+            upper += backend.weight
+            self._uppers.append(upper)
+
+    def pick(self, key: str) -> Backend | None:
+        if not self._backends:
+            return None
+        # Weights sum to 100, so every bucket is below the last upper bound.
+        return self._backends[bisect_right(self._uppers, hash_bucket(key))]
+
+
+@dataclass(frozen=True)
+class Sticky:
+    """How requests of one user stay on one release; the JSON keys are the settings' names."""
+
+    mode: str = "off"
+    name: str = "safeship_release"
+
+    def __post_init__(self) -> None:
+        if self.mode not in STICKY_MODES:
+            raise ValueError(f"sticky must be one of {', '.join(STICKY_MODES)}")
+        check_token(self.name)
+
+    @classmethod
+    def from_json(cls, data: object) -> Sticky:
+        """Validate ``{"sticky": MODE, "sticky_name": NAME}``; ValueError with one line."""
+        if not isinstance(data, dict):
+            raise ValueError('expected an object {"sticky": ..., "sticky_name": ...}')
+        mode, name = data.get("sticky"), data.get("sticky_name")
+        if not isinstance(mode, str) or not isinstance(name, str):
+            raise ValueError("sticky and sticky_name must be strings")
+        try:
+            return cls(mode, name)
+        except ValueError as exc:
+            raise ValueError(f"sticky_name {exc}" if mode in STICKY_MODES else str(exc)) from None
+
+    def to_json(self) -> dict[str, str]:
+        return {"sticky": self.mode, "sticky_name": self.name}
 
 
 @dataclass
@@ -203,12 +272,18 @@ class _ConnectFailed(Exception):
 class RouterServer:
     """The routing table, its counters, and the proxy and admin request handlers."""
 
-    def __init__(self, state_dir: Path, backends: list[Backend], upstream_timeout: float) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        backends: list[Backend],
+        upstream_timeout: float,
+        sticky: Sticky | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.upstream_timeout = upstream_timeout
         self.stopping = asyncio.Event()
-        self._backends = backends
-        self._rr = WeightedRoundRobin(backends)
+        self.sticky = sticky or Sticky()
+        self._set_table(backends)
         self._stats: dict[str, Counters] = {b.name: Counters() for b in backends}
         self._session: aiohttp.ClientSession | None = None
         # Logged on change only, so a dead release under load does not flood router.log.
@@ -237,36 +312,75 @@ class RouterServer:
     def replace_backends(self, backends: list[Backend]) -> None:
         # Persist first: if the disk write fails, nothing changes and the caller gets an error.
         write_json_atomic(self.state_dir / "backends.json", backends_to_json(backends))
-        self._backends = backends
-        self._rr = WeightedRoundRobin(backends)
+        self._set_table(backends)
         for b in backends:
             self._stats.setdefault(b.name, Counters())
         log.info("backends set: %s", ", ".join(f"{b.name}={b.weight}" for b in backends) or "none")
+
+    def _set_table(self, backends: list[Backend]) -> None:
+        self._backends = backends
+        self._rr = WeightedRoundRobin(backends)
+        self._split = HashSplit(backends)
+        # The releases a sticky cookie may pin a client to: only those that get traffic.
+        self._weighted = {b.name: b for b in backends if b.weight > 0}
+
+    def set_sticky(self, sticky: Sticky) -> None:
+        self.sticky = sticky
+        log.info("sticky sessions: %s %s", sticky.mode, sticky.name if sticky.mode != "off" else "")
 
     # -- proxy --------------------------------------------------------------------------
 
     async def proxy(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        backend = self._rr.next()
+        backend, pinned = self._choose(request)
         if backend is None:
             return web.Response(status=503, text="safeship router: no backends configured\n")
         headers = _upstream_headers(request)
         try:
-            return await self._forward(request, backend, body, headers)
+            return await self._forward(request, backend, body, headers, pinned)
         except _ConnectFailed:
             pass
         retry = self._rr.next(exclude={backend.name})
         if retry is None:
             return _bad_gateway(backend.name, f"release {backend.name} is unreachable")
         try:
-            return await self._forward(request, retry, body, headers)
+            return await self._forward(request, retry, body, headers, pinned)
         except _ConnectFailed:
             return _bad_gateway(
                 retry.name, f"releases {backend.name} and {retry.name} are unreachable"
             )
 
+    def _choose(self, request: web.Request) -> tuple[Backend | None, str | None]:
+        """The backend for ``request``, and the release its sticky cookie names (if any)."""
+        sticky = self.sticky
+        if sticky.mode == "cookie":
+            value = request.cookies.get(sticky.name)
+            pinned = unquote(value) if value else None
+            backend = self._weighted.get(pinned) if pinned else None
+            # A cookie naming a release without weight (rolled back, removed) is not obeyed:
+            # the client is routed by the weights and its cookie replaced.
+            return backend or self._rr.next(), pinned
+        if sticky.mode == "header":
+            key = request.headers.get(sticky.name)
+            if key:
+                return self._split.pick(key), None
+        return self._rr.next(), None
+
+    def _set_cookie(self, backend: Backend, pinned: str | None) -> str | None:
+        """The Set-Cookie value pinning the client to ``backend``; None if it already is."""
+        if self.sticky.mode != "cookie" or pinned == backend.name:
+            return None
+        # Percent-encoded: a release name may hold characters a cookie value may not (";,").
+        value = quote(backend.name, safe="")
+        return f"{self.sticky.name}={value}; Path=/; HttpOnly; SameSite=Lax"
+
     async def _forward(
-        self, request: web.Request, backend: Backend, body: bytes, headers: CIMultiDict[str]
+        self,
+        request: web.Request,
+        backend: Backend,
+        body: bytes,
+        headers: CIMultiDict[str],
+        pinned: str | None = None,
     ) -> web.StreamResponse:
         assert self._session is not None
         counters = self._stats.setdefault(backend.name, Counters())
@@ -297,6 +411,10 @@ class RouterServer:
                 headers=_downstream_headers(upstream),
             )
             response.headers[RELEASE_HEADER] = backend.name
+            cookie = self._set_cookie(backend, pinned)
+            if cookie is not None:
+                # Added, not set: the release's own cookies pass through beside it.
+                response.headers.add("Set-Cookie", cookie)
             await response.prepare(request)
             while True:
                 try:
@@ -343,6 +461,17 @@ class RouterServer:
         return web.json_response(
             {"backends": {name: c.to_json() for name, c in self._stats.items()}}
         )
+
+    async def get_sticky(self, request: web.Request) -> web.Response:
+        return web.json_response(self.sticky.to_json())
+
+    async def put_sticky(self, request: web.Request) -> web.Response:
+        try:
+            sticky = Sticky.from_json(await request.json())
+        except ValueError as exc:  # also a body that is not JSON
+            return web.json_response({"error": _describe(exc)}, status=400)
+        self.set_sticky(sticky)
+        return web.json_response(sticky.to_json())
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "pid": os.getpid()})
@@ -402,7 +531,7 @@ class _StartError(Exception):
 
 async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
     state_dir: Path = args.state_dir
-    server = RouterServer(state_dir, backends, args.upstream_timeout)
+    server = RouterServer(state_dir, backends, args.upstream_timeout, args.sticky)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stopping.set)
@@ -413,6 +542,8 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
     admin_app.router.add_get("/admin/backends", server.get_backends)
     admin_app.router.add_put("/admin/backends", server.put_backends)
     admin_app.router.add_get("/admin/stats", server.get_stats)
+    admin_app.router.add_get("/admin/sticky", server.get_sticky)
+    admin_app.router.add_put("/admin/sticky", server.put_sticky)
     admin_app.router.add_get("/admin/health", server.health)
     admin_app.router.add_post("/admin/shutdown", server.shutdown)
 
@@ -432,6 +563,7 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
             info_path,
             {
                 "pid": os.getpid(),
+                "start_ticks": _processes.start_ticks(os.getpid()),
                 "port": args.port,
                 "admin_port": admin_port,
                 "started_at": time.time(),
@@ -505,7 +637,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--grace", type=float, default=10.0, help="seconds to finish in-flight requests on stop"
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--sticky", choices=STICKY_MODES, default="off")
+    parser.add_argument(
+        "--sticky-name",
+        type=check_token,
+        default=Sticky.name,
+        help="the cookie (sticky=cookie) or request header (sticky=header) that pins a user",
+    )
+    args = parser.parse_args(argv)
+    args.sticky = Sticky(args.sticky, args.sticky_name)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,11 +7,23 @@ Decisions:
 
 - A deploy follows the deployment id that ``serviceInstanceDeployV2`` returned, never "the
   latest deployment": another push may start one meanwhile.
-- FAILED and CRASHED raise ``RailwayDeployFailed`` quoting the last build and deploy log lines,
-  so a failed platform build is never silent. Rolling back is the caller's decision
-  (``rollback()``), since only the pipeline knows whether the failed one took traffic.
+- The client (``RailwayClient.wait``) raises ``RailwayDeployFailed`` for FAILED and CRASHED,
+  quoting the last build and deploy log lines, so a failed platform build is never silent.
+  ``RailwayTarget.deploy`` (the pipeline's target) then rolls back to the previous successful
+  deployment before it raises: a crashed deployment may already have replaced the good one,
+  and the pipeline has no release to stop. Its one-line reason names the status, the
+  deployment rolled back to, then the log tail (in that order: GitHub keeps 140 characters).
 - Rollback goes to the newest SUCCESS deployment other than the current one, with
   ``deploymentRollback`` (Railway redeploys that deployment's image).
+- ``stop(release)`` means "take this release out of service", which on Railway is a rollback to
+  the deployment before it; removing it would leave nothing serving. A release that a newer
+  deployment already replaced needs nothing (Railway stopped it). ``down()`` removes.
+- ``is_alive`` is polled every 0.1 s by the pipeline's bake loop: Railway's answer is cached
+  for ``poll_interval`` seconds.
+- The release's URL (health checks) is ``public_url`` from the settings, else the deployment's
+  Railway domain (staticUrl) over https.
+- Which version each deployment runs is kept in ``state_dir/railway-target.json``; Railway
+  only knows deployment ids.
 - Railway checks health only at deploy time; safeship's monitoring window covers after it.
 - Railway runs one deployment of a service at a time: ``releases()`` is the newest SUCCESS one.
 - Mutations are not retried after a timeout or a 5xx (see safeship.httpapi).
@@ -19,6 +31,8 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -27,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
+from safeship.routing.proxy import write_json_atomic
 from safeship.targets.base import Release, TargetError
 from safeship.targets.settings import RailwayConnection, RailwayTargetSettings
 
@@ -73,10 +88,11 @@ UPSERT_VARIABLES = """mutation variableCollectionUpsert($input: VariableCollecti
 class RailwayDeployFailed(TargetError):
     """A deployment ended FAILED or CRASHED (or was removed); the message quotes its logs."""
 
-    def __init__(self, message: str, deployment_id: str, status: str) -> None:
+    def __init__(self, message: str, deployment_id: str, status: str, tail: str = "") -> None:
         super().__init__(message)
         self.deployment_id = deployment_id
         self.status = status
+        self.tail = tail  # the quoted log lines, " | "-joined
 
 
 @dataclass(frozen=True)
@@ -287,12 +303,12 @@ class RailwayClient:
         message = one_line(
             f"railway: deployment {deployment.id} ended {deployment.status}: {tail}", 600
         )
-        return RailwayDeployFailed(message, deployment.id, deployment.status)
+        return RailwayDeployFailed(message, deployment.id, deployment.status, tail)
 
 
 class RailwayTarget:
-    """The Target port on Railway, as far as Railway allows (no local port, pid or stop of a
-    single release: removing a deployment stops it)."""
+    """The Target port on Railway, as far as Railway allows (no local port or pid; one
+    deployment of the service serves at a time)."""
 
     def __init__(
         self,
@@ -303,11 +319,38 @@ class RailwayTarget:
         *,
         token: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.environment = environment
         self.settings = settings
         self.client = RailwayClient(settings, token or read_token(settings), sleep=sleep)
         self.last_deployment_id: str | None = None
+        self.state_path = state_dir / "railway-target.json" if state_dir is not None else None
+        self._clock = clock
+        # deployment id -> (when asked, alive): is_alive asks Railway once per poll_interval.
+        self._alive: dict[str, tuple[float, bool]] = {}
+
+    # -- which version each deployment runs ------------------------------------------------
+
+    def _versions(self) -> dict[str, str]:
+        if self.state_path is None:
+            return {}
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or unreadable: deployment ids stand in
+            return {}
+        versions = data.get("versions") if isinstance(data, dict) else None
+        return {str(k): str(v) for k, v in versions.items()} if isinstance(versions, dict) else {}
+
+    def _remember(self, deployment_id: str, version: str) -> None:
+        if self.state_path is None:
+            return
+        # Bounded: the newest 50 deployments are all that releases() and rollback look at.
+        versions = {**self._versions(), deployment_id: version}
+        kept = dict(list(versions.items())[-50:])
+        with contextlib.suppress(OSError):  # a lost note only shows ids instead of versions
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.state_path, {"versions": kept})
 
     def _release(self, version: str, deployment: Deployment) -> RailwayRelease:
         return RailwayRelease(
@@ -317,36 +360,129 @@ class RailwayTarget:
             pid=None,
             started_at=time.time(),
             deployment_id=deployment.id,
-            public_url=deployment.static_url,
+            public_url=self.settings.public_url or deployment.static_url,
         )
 
+    # -- the Target port -------------------------------------------------------------------
+
     def deploy(self, version: str, commit: str | None = None) -> RailwayRelease:
-        """Trigger a deployment and follow that one to SUCCESS; RailwayDeployFailed if it ends
-        FAILED or CRASHED (its id is kept in ``last_deployment_id`` for a rollback)."""
-        deployment_id = self.client.deploy(commit)
+        """Trigger a deployment and follow that one to SUCCESS. If it ends FAILED or CRASHED,
+        roll back to the previous successful deployment and raise RailwayDeployFailed naming
+        the status, the deployment rolled back to and the log tail."""
+        ran_before = {d for d, v in self._versions().items() if v == version}
+        listed = self.client.deployments() if ran_before else []
+        earlier = next(
+            (d for d in listed if d.id in ran_before and d.status in UP | {"REMOVED"}), None
+        )
+        if earlier is not None:
+            # Railway keeps earlier deployments' images: a version it ran before is redeployed
+            # from its image, not rebuilt from what the service's source holds now (which is
+            # what `safeship rollback` to that version needs).
+            redeployed = self._redeploy(earlier, listed)
+            if redeployed is None:
+                raise TargetError(
+                    f"railway: deploymentRollback to {earlier.id} ({version}) started no deployment"
+                )
+            deployment_id = redeployed
+        else:
+            deployment_id = self.client.deploy(commit)
         self.last_deployment_id = deployment_id
-        return self._release(version, self.client.wait(deployment_id))
+        self._remember(deployment_id, version)
+        try:
+            deployment = self.client.wait(deployment_id)
+        except RailwayDeployFailed as failed:
+            back = self._roll_back_after(deployment_id)
+            raise RailwayDeployFailed(
+                one_line(
+                    f"railway: deployment {deployment_id} ended {failed.status}; {back}; "
+                    f"logs: {failed.tail or 'none'}",
+                    600,
+                ),
+                deployment_id,
+                failed.status,
+                failed.tail,
+            ) from None
+        release = self._release(version, deployment)
+        if not release.url:
+            back = self._roll_back_after(deployment_id)
+            raise TargetError(
+                f"railway: deployment {deployment_id} has no public URL to check (give the "
+                f"service a Railway domain or set public_url); {back}"
+            )
+        return release
+
+    def _redeploy(self, deployment: Deployment, listed: list[Deployment]) -> str | None:
+        """deploymentRollback to ``deployment``; the id of the deployment Railway started for
+        it (None when none shows in the list). ``listed``: the deployments before."""
+        self.client.rollback(deployment.id)
+        return self._started(deployment, listed)
+
+    def _started(self, deployment: Deployment, listed: list[Deployment]) -> str | None:
+        """The deployment a rollback to ``deployment`` started: the newest one not ``listed``
+        before. It runs the same version, noted for releases()."""
+        known = {d.id for d in listed}
+        started = [d for d in self.client.deployments(first=5) if d.id not in known]
+        if not started:
+            return None
+        version = self._versions().get(deployment.id)
+        if version is not None:
+            self._remember(started[0].id, version)
+        return started[0].id
+
+    def _roll_back_after(self, failed_id: str) -> str:
+        """Roll back past ``failed_id``; what happened, for the error's reason."""
+        try:
+            previous = self.rollback(failed_id)
+        except TargetError as exc:
+            return f"not rolled back ({str(exc).removeprefix('railway: ')})"
+        version = self._versions().get(previous)
+        return f"rolled back to {previous}" + (f" ({version})" if version else "")
 
     def is_alive(self, release: Release) -> bool:
+        """Whether the release's deployment is up (SUCCESS or SLEEPING); asks Railway at most
+        once per ``poll_interval`` per deployment."""
         deployment_id = getattr(release, "deployment_id", "")
         if not deployment_id:
             return False
-        return self.client.deployment(deployment_id).status in UP
+        now = self._clock()
+        cached = self._alive.get(deployment_id)
+        if cached is not None and now - cached[0] < self.settings.poll_interval:
+            return cached[1]
+        alive = self.client.deployment(deployment_id).status in UP
+        self._alive[deployment_id] = (now, alive)
+        return alive
 
     def stop(self, release: Release) -> None:
+        """Take the release out of service: roll back to the deployment before it. Nothing to
+        do when a newer deployment replaced it already; with nothing to go back to, remove it."""
         deployment_id = getattr(release, "deployment_id", "")
-        if deployment_id:
+        if not deployment_id:
+            return
+        for deployment in self.client.deployments():
+            if deployment.id == deployment_id:
+                break
+            if deployment.status in UP:
+                return  # a newer deployment serves: Railway stopped this one
+        else:
+            return  # not among the recent deployments: long replaced
+        self._alive.pop(deployment_id, None)
+        if self.previous_successful(deployment_id) is None:
             self.client.remove(deployment_id)
+            return
+        self.rollback(deployment_id)
 
     def releases(self) -> list[Release]:
+        versions = self._versions()
         for deployment in self.client.deployments():
             if deployment.status in UP:
-                return [self._release(deployment.id, deployment)]
+                return [self._release(versions.get(deployment.id, deployment.id), deployment)]
         return []
 
     def down(self) -> None:
-        for release in self.releases():
-            self.stop(release)
+        """Remove the serving deployment (`safeship down`: nothing of it keeps running)."""
+        for deployment in self.client.deployments():
+            if deployment.status in UP:
+                self.client.remove(deployment.id)
 
     def variables(self) -> dict[str, str]:
         return self.client.variables()
@@ -354,11 +490,14 @@ class RailwayTarget:
     def upsert_variables(self, values: dict[str, str], *, skip_deploys: bool = True) -> None:
         self.client.upsert_variables(values, skip_deploys=skip_deploys)
 
-    def previous_successful(self, exclude: str | None) -> Deployment | None:
+    def previous_successful(
+        self, exclude: str | None, deployments: list[Deployment] | None = None
+    ) -> Deployment | None:
         """The deployment to roll back to: the newest SUCCESS one other than ``exclude``, else
         the newest REMOVED one (a deployment shows as REMOVED once a newer one replaced it;
         failed builds stay FAILED, so REMOVED ones once served)."""
-        candidates = [d for d in self.client.deployments() if d.id != exclude]
+        listed = self.client.deployments() if deployments is None else deployments
+        candidates = [d for d in listed if d.id != exclude]
         for wanted in (UP, frozenset({"REMOVED"})):
             for deployment in candidates:
                 if deployment.status in wanted:
@@ -369,10 +508,14 @@ class RailwayTarget:
         """Roll back to the previous successful deployment with deploymentRollback; its id.
         ``failed_deployment_id`` (default: the last one this target triggered) is never chosen."""
         exclude = failed_deployment_id or self.last_deployment_id
-        previous = self.previous_successful(exclude)
+        listed = self.client.deployments()
+        previous = self.previous_successful(exclude, listed)
         if previous is None:
             raise TargetError(
                 f"railway: no earlier successful deployment to roll back to in {self.environment}"
             )
         self.client.rollback(previous.id)
+        # Which deployment Railway started is only a note for releases(): listing it may fail.
+        with contextlib.suppress(TargetError):
+            self._started(previous, listed)
         return previous.id

@@ -1,13 +1,14 @@
 """Settings of the railway and command targets (safeship.toml ``[environments.X.target]``).
 
-Kept here, beside their adapters, until the config's target union takes them in.
+Kept here, beside their adapters; safeship.config.models takes them into its target union.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RAILWAY_ENDPOINT = "https://backboard.railway.com/graphql/v2"
 
@@ -42,6 +43,19 @@ class RailwayTargetSettings(RailwayConnection):
     """Deploy through Railway's GraphQL API."""
 
     type: Literal["railway"] = "railway"
+    # Where health checks reach the service (e.g. its custom domain). Default: the deployment's
+    # Railway domain (staticUrl) over https; a service without a public domain needs this.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return url.rstrip("/")
 
 
 class CommandTargetSettings(_Model):
