@@ -36,6 +36,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/env_check.py
 	$(BIN)/python benchmarks/prepush.py
 	$(BIN)/python benchmarks/judge_false_alarms.py
+	$(BIN)/python benchmarks/judge_real_deploys.py
 	$(BIN)/python benchmarks/router_overhead.py
 	$(BIN)/python benchmarks/crash_chaos.py
 
