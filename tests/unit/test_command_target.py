@@ -26,6 +26,7 @@ def target(tmp_path: Path, **scripts: object) -> CommandTarget:
         "status": script(f"import sys; sys.exit(open({str(marker)!r}).read() != '{{version}}')"),
         "rollback": script(f"open({str(marker)!r}, 'w').write('{{version}}')"),
         "timeout": 5,
+        "url": "https://{version}.app.example",
     }
     values.update(scripts)
     return CommandTarget(
@@ -74,3 +75,10 @@ def test_missing_program_and_variables(tmp_path: Path) -> None:
     assert env_vars.variables() == {"A": "1", "B": "two"}
     as_json = target(tmp_path, variables=script("print('{\"X\": 5}')"))
     assert as_json.variables() == {"X": "5"}
+
+
+def test_release_url_comes_from_the_url_setting_and_deploy_needs_it(tmp_path: Path) -> None:
+    release = target(tmp_path).deploy("v7")
+    assert release.url == "https://v7.app.example"
+    with pytest.raises(TargetError, match=r"command target of prod: set `url`"):
+        target(tmp_path, url=None).deploy("v8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from safeship.pipeline.states import TAKES_TRAFFIC, Status
 from safeship.registry import DeploymentRecord, Lease, Registry
 from safeship.registry.leases import when
 from safeship.routing.base import Backend, BackendStats
-from safeship.targets.base import Release
+from safeship.targets.base import Release, TargetError
 
 
 @dataclass
@@ -149,15 +150,14 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     """
     orphans = s.registry.active(s.env.name)
     stable = s.registry.last_succeeded(s.env.name)
-    releases = s.env.target.releases()
-    stable_release = _running(releases, stable.version if stable else None)
     if not orphans:
         # A promotion cut short after `succeeded` may have left the old release running.
-        if stable_release is not None:
-            for release in releases:
-                if release.version != stable_release.version:
-                    s.env.target.stop(release)
+        # Cleanup only: a target that cannot answer now fails the deploy itself, with its
+        # reason recorded.
+        with contextlib.suppress(TargetError):
+            _stop_leftovers(s, stable.version if stable else None)
         return []
+    stable_release = _running(s.env.target.releases(), stable.version if stable else None)
     if s.env.router.is_running():
         s.env.router.set_backends(
             [Backend(stable_release.version, stable_release.url, 100)] if stable_release else []
@@ -181,6 +181,17 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
             completed=True,
         )
     return orphans
+
+
+def _stop_leftovers(s: Session, stable_version: str | None) -> None:
+    """Stop every release but the running stable one (nothing when the stable is not running)."""
+    releases = s.env.target.releases()
+    stable_release = _running(releases, stable_version)
+    if stable_release is None:
+        return
+    for release in releases:
+        if release.version != stable_release.version:
+            s.env.target.stop(release)
 
 
 def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentRecord]:

@@ -25,6 +25,17 @@ class Release:
         return f"http://127.0.0.1:{self.port}"
 
 
+@dataclass(frozen=True)
+class HostedRelease(Release):
+    """A release a platform runs (no local port or pid), reached at its public URL."""
+
+    public_url: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.public_url or ""
+
+
 class Target(Protocol):
     """Deploys versions as releases and manages their lifetime."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from safeship.httpapi import one_line
-from safeship.targets.base import Release, TargetError
+from safeship.targets.base import HostedRelease, Release, TargetError
 from safeship.targets.settings import CommandTargetSettings
 
 
@@ -92,11 +92,17 @@ class CommandTarget:
         os.replace(tmp, self._state_file)
 
     def _release(self, version: str, started_at: float) -> Release:
-        return Release(self.environment, version, 0, None, started_at)
+        url = self.settings.url.replace("{version}", version) if self.settings.url else None
+        return HostedRelease(self.environment, version, 0, None, started_at, public_url=url)
 
     # -- Target ----------------------------------------------------------------------------
 
     def deploy(self, version: str) -> Release:
+        if self.settings.url is None:
+            raise TargetError(
+                f"command target of {self.environment}: set `url` (the service's URL, where "
+                "the health checks run) to deploy"
+            )
         self.run("deploy", self.settings.deploy, version, self.settings.timeout)
         state = self._state()
         started = time.time()

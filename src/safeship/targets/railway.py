@@ -42,7 +42,7 @@ from typing import Any
 
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
 from safeship.routing.proxy import write_json_atomic
-from safeship.targets.base import Release, TargetError
+from safeship.targets.base import HostedRelease, Release, TargetError
 from safeship.targets.settings import RailwayConnection, RailwayTargetSettings
 
 IN_PROGRESS = frozenset(
@@ -104,15 +104,10 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class RailwayRelease(Release):
+class RailwayRelease(HostedRelease):
     """A Railway deployment as a release: no local port or pid."""
 
     deployment_id: str = ""
-    public_url: str | None = None
-
-    @property
-    def url(self) -> str:
-        return self.public_url or ""
 
 
 def read_token(settings: RailwayConnection) -> str:

@@ -70,5 +70,8 @@ class CommandTargetSettings(_Model):
     # Prints KEY=VALUE lines (or a JSON object) of the environment's variables.
     variables: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    # The service's URL, where `safeship deploy` runs the health checks; "{version}" becomes
+    # the version. Needed to deploy (every deploy verifies health).
+    url: str | None = None
     timeout: Annotated[float, Field(gt=0, le=7200)] = 600.0
     status_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
