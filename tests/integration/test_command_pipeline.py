@@ -70,6 +70,16 @@ def test_command_target_deploys_verifies_and_records(tmp_path: Path, service: in
     status = operations.status(loaded, ENV)
     assert [(b.name, b.weight) for b in status.backends] == [("v2", 100)]
     assert status.port is None
+    shown = subprocess.run(
+        [sys.executable, "-m", "safeship", "status", ENV],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert f"{ENV} · platform-routed · router running" in shown
+    assert f"release v2: http://127.0.0.1:{service}, alive" in shown
 
 
 def test_a_failing_deploy_script_fails_the_deployment_in_one_line(

@@ -17,12 +17,13 @@ def run(config: Path | None, environment: str | None) -> int:
     for name in names:
         s = operations.status(loaded, name)
         router = "running" if s.router_running else "stopped"
-        console.print(Text.assemble((name, "bold"), f" · port {s.port} · router {router}"))
+        where = f"port {s.port}" if s.port is not None else "platform-routed"
+        console.print(Text.assemble((name, "bold"), f" · {where} · router {router}"))
         for release in s.releases:
             state = "alive" if s.alive.get(release.version) else "dead"
-            console.print(
-                f"  release {release.version}: pid {release.pid}, port {release.port}, {state}"
-            )
+            # A platform's release has no local process: its URL says where it runs.
+            at = f"pid {release.pid}, port {release.port}" if release.pid else release.url
+            console.print(f"  release {release.version}: {at}, {state}", soft_wrap=True)
         if s.router_running:
             console.print(
                 stats_table(

@@ -12,7 +12,10 @@ def run_up(config: Path | None, environment: str) -> int:
     loaded = load(config)
     operations.up(loaded, environment)
     port = loaded.config.environments[environment].port
-    console.print(f"{environment}: router listening on http://127.0.0.1:{port}")
+    if port is None:  # the platform routes: nothing listens here
+        console.print(f"{environment}: platform-routed, nothing to start here")
+    else:
+        console.print(f"{environment}: router listening on http://127.0.0.1:{port}")
     return 0
 
 
