@@ -421,3 +421,28 @@ def _answers(http: httpx.Client, port: int) -> bool:
         return http.get(f"http://127.0.0.1:{port}/api/health").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_a_release_spawned_without_its_pid_file_is_reaped(
+    make_target: MakeTarget, state_dir: Path
+) -> None:
+    """A safeship killed between the spawn and the pid file: the intent file and the token in
+    the release's environment let recover find and stop it."""
+    import psutil
+
+    target = make_target()
+    release = target.deploy("v1")
+    assert release.pid is not None
+    assert list(state_dir.glob(".*.spawning")) == []  # removed once the pid file exists
+    # The state a kill mid-spawn leaves: a running process, an intent file, no pid file.
+    token = psutil.Process(release.pid).environ()["SAFESHIP_RELEASE_TOKEN"]
+    (state_dir / "v1.json").unlink()
+    (state_dir / ".v1.spawning").write_text(token)
+    (state_dir / ".v2.spawning").write_text(uuid.uuid4().hex)  # killed before it ran
+    assert target.releases() == []
+
+    assert target.reap_untracked() == 1
+
+    assert gone(release.pid)
+    assert list(state_dir.glob(".*.spawning")) == []
+    assert target.reap_untracked() == 0

@@ -148,6 +148,11 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     living orchestrator. ``taken_over``: the dead holder's lease the caller took over, named in
     the reason.
     """
+    # A release whose pid file was never written (killed mid-spawn): only the local target
+    # spawns processes here.
+    reap_untracked = getattr(s.env.target, "reap_untracked", None)
+    if reap_untracked is not None:
+        reap_untracked()
     orphans = s.registry.active(s.env.name)
     stable = s.registry.last_succeeded(s.env.name)
     if not orphans:

@@ -24,15 +24,19 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from safeship import _processes
 from safeship.config.models import LocalTargetSettings
@@ -41,6 +45,8 @@ from safeship.targets.base import Release, TargetError
 _POLL = 0.05
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _PYTHON_NAMES = ("python", "python3")
+# Names a release in its environment until its pid file exists (see LocalTarget.deploy).
+_TOKEN_VARIABLE = "SAFESHIP_RELEASE_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,10 @@ class LocalTarget:
 
     def _pid_file(self, version: str) -> Path:
         return self.state_dir / f"{version}.json"
+
+    def _intent_file(self, version: str) -> Path:
+        """Holds the token of a release being spawned, until its pid file exists."""
+        return self.state_dir / f".{version}.spawning"
 
     def log_file(self, version: str) -> Path:
         """Where the release's stdout and stderr go (appended across starts)."""
@@ -167,7 +177,19 @@ class LocalTarget:
         ]
         if argv[0] in _PYTHON_NAMES:
             argv[0] = sys.executable
-        env = {**os.environ, **self.settings.env, "SAFESHIP_VERSION": version, "PORT": str(port)}
+        # A token in the release's environment and an intent file written before the spawn:
+        # a safeship killed between the spawn and the pid file leaves a process that
+        # `reap_untracked` (run by recover) can still find and stop.
+        token = uuid.uuid4().hex
+        env = {
+            **os.environ,
+            **self.settings.env,
+            "SAFESHIP_VERSION": version,
+            "PORT": str(port),
+            _TOKEN_VARIABLE: token,
+        }
+        intent = self._intent_file(version)
+        intent.write_text(token)
 
         log = self.log_file(version)
         offset = log.stat().st_size if log.exists() else 0  # this start's output begins here
@@ -178,6 +200,7 @@ class LocalTarget:
                 log.unlink(missing_ok=True)  # nothing ever ran: no empty log left behind
             what = "not found" if isinstance(exc, FileNotFoundError) else "not executable"
             where = f"environments.{self.environment}.target.command"
+            intent.unlink(missing_ok=True)
             raise TargetError(f"command {what}: {self.settings.command[0]} ({where})") from None
         started_at = time.time()
         try:
@@ -185,6 +208,7 @@ class LocalTarget:
             record = _Record(proc.pid, port, version, started_at, ticks, argv)
             # Written before waiting, so a safeship killed meanwhile leaves a findable release.
             self._write_record(record)
+            intent.unlink(missing_ok=True)
             self._wait_listening(proc.pid, port, version, log, offset)
         except BaseException:
             # TargetError, KeyboardInterrupt, anything: never leave a half-started release.
@@ -259,6 +283,24 @@ class LocalTarget:
     def variables(self) -> dict[str, str]:
         """The variables a new release gets from the config (not the whole process env)."""
         return dict(self.settings.env)
+
+    def reap_untracked(self) -> int:
+        """Stop releases spawned by a safeship that died before writing their pid file (found
+        by the token in their environment); how many process groups were stopped. Only for a
+        caller holding the environment's lease: otherwise a spawn may be in progress."""
+        intents = {path.read_text().strip(): path for path in self.state_dir.glob(".*.spawning")}
+        if not intents:
+            return 0
+        leaders: set[int] = set()
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if proc.environ().get(_TOKEN_VARIABLE) in intents:
+                    leaders.add(os.getpgid(proc.pid))
+        for leader in leaders:
+            _processes.terminate(leader, 0, group=True)
+        for path in intents.values():
+            path.unlink(missing_ok=True)
+        return len(leaders)
 
     def down(self) -> None:
         """Stop every release; one that will not die does not keep the others running."""
