@@ -10,10 +10,12 @@ import gc
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from safeship import _processes
@@ -29,22 +32,37 @@ from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, RouterError
 from safeship.routing.builtin import BuiltinRouter
 
-# A tiny backend: answers "<name> <method> <path>" with 200; /fail answers 500 and
-# /sleep/<s> waits s seconds first. It prints its (OS-chosen) port on stdout.
+# A tiny backend: answers "<name> <method> <path> <body>" with 200; /fail answers 500,
+# /sleep/<s> waits s seconds first, /count reads the body in pieces and answers its length,
+# /hold waits (up to 60 s) until someone asks it for /let-go. It prints its (OS-chosen) port.
 BACKEND_SCRIPT = r"""
-import sys, time
+import sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NAME = sys.argv[1]
+LET_GO = threading.Event()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def answer(self):
         length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length)
+        if self.path.startswith("/count"):
+            seen = 0
+            while seen < length:
+                chunk = self.rfile.read(min(1 << 20, length - seen))
+                if not chunk:
+                    break
+                seen += len(chunk)
+            data = str(seen).encode()
+        else:
+            data = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
             time.sleep(float(self.path.split("/")[2]))
+        if self.path.startswith("/hold"):
+            LET_GO.wait(60)
+        if self.path.startswith("/let-go"):
+            LET_GO.set()
         status = 500 if self.path.startswith("/fail") else 200
         body = f"{NAME} {self.command} {self.path} {data.decode()}".encode()
         self.send_response(status)
@@ -52,12 +70,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = answer
+    do_GET = do_POST = do_PUT = answer
 
     def log_message(self, *args):
         pass
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
 print(server.server_address[1], flush=True)
 server.serve_forever()
 """
@@ -296,9 +315,9 @@ def test_upstream_timeout_is_502_counted_as_5xx(
     router = make_router(upstream_timeout=0.3)
     router.set_backends([slow.backend(100)])
     started = time.monotonic()
-    r = client.get(url(router, "/sleep/2"))
-    assert r.status_code == 502
-    assert time.monotonic() - started < 1.5
+    r = client.get(url(router, "/sleep/30"))
+    assert r.status_code == 502  # the backend would answer 200, much later
+    assert time.monotonic() - started < 10
     assert r.headers["X-Safeship-Release"] == "slow"
     stats = router.stats()["slow"]
     assert (stats.requests, stats.responses_5xx, stats.connect_errors) == (1, 1, 0)
@@ -372,9 +391,8 @@ def test_stale_router_json_is_cleaned(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(timeout=10)
     router = BuiltinRouter("test", free_port(), tmp_path)
-    router.info_path.write_text(
-        json.dumps({"pid": dead.pid, "port": router.port, "admin_port": 1, "started_at": 0})
-    )
+    info = {"pid": dead.pid, "port": router.port, "started_at": 0}
+    router.info_path.write_text(json.dumps(info | {"admin_socket": str(tmp_path / "no.sock")}))
     assert not router.is_running()
     assert not router.info_path.exists()
     with pytest.raises(RouterError, match="not running"):
@@ -405,7 +423,7 @@ def test_router_json_of_a_reused_pid_is_not_signalled(
         ticks = _processes.start_ticks(stranger.pid)
         assert ticks is not None
         router.state_dir.mkdir()
-        info = {"pid": stranger.pid, "port": router.port, "admin_port": free_port()}
+        info = {"pid": stranger.pid, "port": router.port, "admin_socket": str(tmp_path / "x")}
         info |= {"started_at": 0} if old_file else {"started_at": 0, "start_ticks": ticks + 1}
         router.info_path.write_text(json.dumps(info))
         # Without a start time the pid alone is trusted, until something is to be signalled.
@@ -431,31 +449,294 @@ def test_router_json_of_a_reused_pid_is_not_signalled(
         _processes.reap(stranger.pid)
 
 
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait until ``condition()`` holds, polling; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
 def test_sigterm_finishes_in_flight_requests(
     make_router: Callable[..., BuiltinRouter],
     start_backend: Callable[[str], BackendProc],
+    client: httpx.Client,
 ) -> None:
     slow = start_backend("slow")
-    router = make_router(upstream_timeout=5.0)
+    router = make_router(upstream_timeout=30.0)
     router.set_backends([slow.backend(100)])
     pid = router.pid
     assert pid is not None
     results: list[httpx.Response] = []
 
     def request() -> None:
-        with httpx.Client(timeout=10.0, trust_env=False) as c:
-            results.append(c.get(url(router, "/sleep/0.7")))
+        with httpx.Client(timeout=60.0, trust_env=False) as c:
+            results.append(c.get(url(router, "/hold")))
 
     thread = threading.Thread(target=request)
     thread.start()
-    time.sleep(0.3)  # the request is now waiting on the backend
+    wait_for(lambda: router.stats()["slow"].in_flight == 1, "the request to reach the backend")
     os.kill(pid, signal.SIGTERM)
-    thread.join(timeout=10)
+    wait_for(
+        lambda: "stopping: finishing in-flight requests" in router.log_path.read_text(),
+        "the router to start stopping",
+    )
+    client.get(slow.url + "/let-go")  # the held request may answer now
+    thread.join(timeout=30)
 
     assert [r.status_code for r in results] == [200]
-    assert results[0].text.startswith("slow GET /sleep/0.7")
-    deadline = time.monotonic() + 5
-    while router.pid is not None:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    assert results[0].text.startswith("slow GET /hold")
+    wait_for(lambda: router.pid is None, "the router to exit")
     assert not router.info_path.exists()  # removed by the router itself on a graceful exit
+
+
+def test_in_flight_requests_are_counted_per_release(
+    make_router: Callable[..., BuiltinRouter],
+    start_backend: Callable[[str], BackendProc],
+    client: httpx.Client,
+) -> None:
+    held, other = start_backend("held"), start_backend("other")
+    router = make_router()
+    router.set_backends([held.backend(100), other.backend(0)])
+    assert router.stats()["held"].in_flight == 0
+    results: list[int] = []
+
+    def request() -> None:
+        with httpx.Client(timeout=60.0, trust_env=False) as c:
+            results.append(c.get(url(router, "/hold")).status_code)
+
+    threads = [threading.Thread(target=request) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: router.stats()["held"].in_flight == 3, "3 requests in flight")
+    stats = router.stats()
+    assert stats["held"].requests == 0  # counted when answered
+    assert stats["other"].in_flight == 0
+
+    client.get(held.url + "/let-go")
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == [200, 200, 200]
+    stats = router.stats()
+    assert (stats["held"].in_flight, stats["held"].requests) == (0, 3)
+
+
+def test_admin_api_and_state_are_private_to_their_owner(
+    start_backend: Callable[[str], BackendProc], client: httpx.Client
+) -> None:
+    """Another local user can neither read the router's state nor reach its admin API, even
+    with a project directory others can enter and a umask that would share everything."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test creates a second user with useradd")
+    user = f"ssrouter{os.getpid()}"
+    project = Path(tempfile.mkdtemp(prefix="safeship-router-"))
+    project.chmod(0o755)  # a project directory that other users can enter, as usual
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+        check=True,
+        capture_output=True,
+    )
+    stable, attacker = start_backend("stable"), start_backend("attacker")
+    router = BuiltinRouter("test", free_port(), project / ".safeship" / "router")
+    old_umask = os.umask(0)
+    try:
+        router.ensure_running()
+    finally:
+        os.umask(old_umask)
+    try:
+        router.set_backends([stable.backend(100)])
+        state = router.state_dir
+        socket_path = state / "admin" / "admin.sock"
+        modes = {
+            p.name: p.stat().st_mode & 0o777
+            for p in (state, state / "admin", socket_path, router.info_path, router.log_path)
+        }
+        modes["backends.json"] = (state / "backends.json").stat().st_mode & 0o777
+        assert modes == {
+            "router": 0o700,
+            "admin": 0o700,
+            "admin.sock": 0o600,
+            "router.json": 0o600,
+            "router.log": 0o600,
+            "backends.json": 0o600,
+        }
+        # What the other user tries, with the standard library only.
+        attempt = f"""
+import json, socket
+outcome = {{}}
+for name in ("router.json", "backends.json"):
+    try:
+        outcome[name] = open({str(state)!r} + "/" + name).read()
+    except OSError as exc:
+        outcome[name] = type(exc).__name__
+body = json.dumps({{"backends": [{{"name": "attacker", "url": {attacker.url!r}, "weight": 100}}]}})
+try:
+    # The admin API where router.json says it is (a TCP port, as it once was), else the socket.
+    info = json.loads(outcome["router.json"]) if "{{" in outcome["router.json"] else {{}}
+    if "admin_port" in info:
+        s = socket.create_connection(("127.0.0.1", info["admin_port"]))
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect({str(socket_path)!r})
+    head = "PUT /admin/backends HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n"
+    head += f"Content-Type: application/json\\r\\nContent-Length: {{len(body)}}\\r\\n\\r\\n"
+    s.sendall((head + body).encode())
+    outcome["admin"] = s.recv(200).decode(errors="replace")
+except OSError as exc:
+    outcome["admin"] = type(exc).__name__
+print(json.dumps(outcome))
+"""
+        run = subprocess.run(
+            ["runuser", "-u", user, "--", "/usr/bin/python3", "-c", attempt],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == {
+            "router.json": "PermissionError",
+            "backends.json": "PermissionError",
+            "admin": "PermissionError",
+        }
+        assert router.backends() == [stable.backend(100)]
+        assert releases_of(client, router, 5) == {"stable": 5}
+    finally:
+        pid = router.pid
+        router.stop()
+        if pid is not None:
+            kill_pid(pid)
+        subprocess.run(["userdel", user], check=False, capture_output=True)
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 15.0) -> bytes:
+    """Send ``request`` on a new connection and read until the router closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_absolute_form_target_is_forwarded_by_its_path(
+    make_router: Callable[..., BuiltinRouter], start_backend: Callable[[str], BackendProc]
+) -> None:
+    stable = start_backend("stable")
+    router = make_router()
+    router.set_backends([stable.backend(100)])
+    answer = raw_exchange(
+        router.port,
+        f"GET http://127.0.0.1:{router.port}/orders?id=7 HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{router.port}\r\nConnection: close\r\n\r\n".encode(),
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), answer
+    assert b"\r\nX-Safeship-Release: stable" in head
+    assert body == b"stable GET /orders?id=7 "
+
+    # A target that names no path cannot be forwarded: 400, from the router itself.
+    answer = raw_exchange(
+        router.port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"the request target must be a path" in answer
+    assert router.stats()["stable"].requests == 1
+    log_text = router.log_path.read_text()
+    assert "Traceback" not in log_text and "Error handling request" not in log_text
+
+
+def test_large_uploads_stream_through_in_bounded_memory(
+    make_router: Callable[..., BuiltinRouter],
+    start_backend: Callable[[str], BackendProc],
+) -> None:
+    sink = start_backend("sink")
+    router = make_router()
+    router.set_backends([sink.backend(100)])
+    assert router.pid is not None
+    proxy = psutil.Process(router.pid)
+    uploads, size, piece = 4, 60 * 1024 * 1024, b"x" * (1024 * 1024)
+    rss_before = proxy.memory_info().rss
+    peak = rss_before
+    answers: list[str] = []
+
+    def upload() -> None:
+        def body() -> Iterator[bytes]:
+            for _ in range(size // len(piece)):
+                yield piece
+
+        with httpx.Client(timeout=120.0, trust_env=False) as c:
+            # A generator body with a length: sent as it is produced, never whole.
+            r = c.post(url(router, "/count"), content=body(), headers={"Content-Length": str(size)})
+            answers.append(f"{r.status_code} {r.text}")
+
+    threads = [threading.Thread(target=upload) for _ in range(uploads)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        peak = max(peak, proxy.memory_info().rss)
+        time.sleep(0.05)  # sampling the router's memory, not waiting for anything
+    assert answers == [f"200 sink POST /count {size}"] * uploads
+    # 240 MB went through; buffering them would have taken the router far past this.
+    assert peak - rss_before < 64 * 1024 * 1024, f"RSS grew by {(peak - rss_before) >> 20} MB"
+
+
+def test_post_with_a_body_is_retried_when_its_release_refuses_the_connection(
+    make_router: Callable[..., BuiltinRouter],
+    start_backend: Callable[[str], BackendProc],
+    client: httpx.Client,
+) -> None:
+    stable, canary = start_backend("stable"), start_backend("canary")
+    router = make_router()
+    router.set_backends([stable.backend(50), canary.backend(50)])
+    kill_pid(canary.proc.pid)
+    canary.proc.wait(timeout=5)
+    for i in range(6):
+        r = client.post(url(router, "/orders"), content=f"order {i}".encode())
+        assert (r.status_code, r.text) == (200, f"stable POST /orders order {i}")
+    stats = router.stats()
+    assert stats["canary"].connect_errors == 3
+    assert (stats["stable"].requests, stats["stable"].in_flight) == (6, 0)
+
+
+def test_slow_header_and_idle_connections_are_closed(
+    make_router: Callable[..., BuiltinRouter],
+    start_backend: Callable[[str], BackendProc],
+    client: httpx.Client,
+) -> None:
+    stable = start_backend("stable")
+    router = make_router(BuiltinRouterSettings(header_timeout=1.0, idle_timeout=1.0))
+    router.set_backends([stable.backend(100)])
+
+    with socket.create_connection(("127.0.0.1", router.port), timeout=30) as slow:
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        closed = False
+        # A slowloris client: one more header byte every 0.2 s, never the end of the head.
+        while time.monotonic() - started < 20:
+            readable, _, _ = select.select([slow], [], [], 0.2)
+            if readable:
+                with contextlib.suppress(ConnectionResetError):
+                    data = slow.recv(1024)
+                    assert data == b"", data  # no answer: the head never ended
+                closed = True
+                break
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                slow.send(b"X")
+        assert closed, "the slow-header connection was still open after 20 s"
+        assert time.monotonic() - started >= 0.9  # not before its header timeout
+
+    # An idle keep-alive connection is closed too, after a normal exchange on it.
+    with socket.create_connection(("127.0.0.1", router.port), timeout=30) as idle:
+        idle.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"stable GET /ok "):
+            chunk = idle.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        readable, _, _ = select.select([idle], [], [], 20)
+        assert readable and idle.recv(1024) == b"", "the idle connection was not closed"
+
+    # Normal requests are not affected.
+    assert client.get(url(router, "/after")).text == "stable GET /after "

@@ -70,6 +70,11 @@ class BuiltinRouterSettings(_Model):
     sticky: Literal["off", "cookie", "header"] = "off"
     # The cookie's name; with sticky = "header" the header's, which must then be given.
     sticky_name: str = "safeship_release"
+    # Seconds a client has to send a request's whole head (from connecting, or from its first
+    # byte after a response): a slow-header client cannot hold a connection open for long.
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    # Seconds a client's keep-alive connection may stay open without a request.
+    idle_timeout: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
     @field_validator("sticky_name")
     @classmethod

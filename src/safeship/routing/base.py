@@ -37,6 +37,9 @@ class BackendStats:
     status_classes: Mapping[str, int] = field(default_factory=dict)
     latency_buckets: tuple[int, ...] = (0,) * (len(LATENCY_BUCKETS_MS) + 1)
     latency_sum_ms: float = 0.0
+    # Requests sent to the backend and not answered whole yet: a gauge, not a counter.
+    # None when the router cannot tell (nginx).
+    in_flight: int | None = None
 
     @property
     def errors(self) -> int:
@@ -61,6 +64,7 @@ class BackendStats:
                 a - b for a, b in zip(self.latency_buckets, earlier.latency_buckets, strict=True)
             ),
             latency_sum_ms=self.latency_sum_ms - earlier.latency_sum_ms,
+            in_flight=self.in_flight,  # a gauge: its value now
         )
 
     def latency_quantile_ms(self, q: float) -> float | None:
@@ -85,6 +89,7 @@ class BackendStats:
             status_classes={str(k): int(v) for k, v in data["status_classes"].items()},
             latency_buckets=tuple(int(c) for c in data["latency_buckets"]),
             latency_sum_ms=float(data["latency_sum_ms"]),
+            in_flight=None if data.get("in_flight") is None else int(data["in_flight"]),
         )
 
 

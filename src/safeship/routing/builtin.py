@@ -1,7 +1,8 @@
 """BuiltinRouter: the Router port backed by the builtin proxy process (safeship.routing.proxy).
 
 The proxy runs detached, in its own session, so it outlives the safeship command that started
-it; this class finds it again through ``state_dir/router.json`` and drives its admin API.
+it; this class finds it again through ``state_dir/router.json`` and drives its admin API over
+the Unix socket router.json names (in a 0700 directory: only this user can reach it).
 
 A router is signalled only while router.json's pid is verifiably the process that wrote it:
 its start time (``start_ticks``) must match, as for the local target's releases (see
@@ -18,16 +19,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from safeship import _processes
+from safeship import _files, _processes
 from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, BackendStats, RouterError
+from safeship.routing.proxy.state import admin_socket_path, reachable_socket_path
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class RouterInfo:
 
     pid: int
     port: int
-    admin_port: int
+    admin_socket: Path
     started_at: float
     # None without /proc, and in files of routers from before it was recorded.
     start_ticks: int | None = None
@@ -97,14 +99,14 @@ class BuiltinRouter:
                 if time.monotonic() > deadline or not _alive(info):
                     raise RouterError(
                         f"the {self.environment} router (pid {info.pid}) does not answer"
-                        f" on its admin port {info.admin_port}"
+                        f" on its admin socket {info.admin_socket}"
                     )
                 time.sleep(0.05)
             # Started with other settings (the config changed since): apply ours.
             self._apply_sticky(info)
             return
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        _files.private_dir(self.state_dir)
         if not _port_free(self.port):
             raise RouterError(f"port {self.port} is already in use by another process")
         proc = self._spawn()
@@ -137,8 +139,8 @@ class BuiltinRouter:
             # on the admin port confirms it is that process.
             self._remove_info_if(info.pid)
             return
-        with contextlib.suppress(httpx.HTTPError), self._client() as client:
-            client.post(self._admin_url(info, "/admin/shutdown"))
+        with contextlib.suppress(httpx.HTTPError, OSError), self._client(info) as client:
+            client.post(_admin_url("/admin/shutdown"))
         # In-flight requests may take up to the grace period to finish.
         if not _processes.wait_exited(info.pid, self.grace + 2.0):
             _processes.terminate(info.pid, 2.0, group=False)
@@ -165,8 +167,11 @@ class BuiltinRouter:
     def _apply_sticky(self, info: RouterInfo) -> None:
         """Give a running router this object's sticky settings, unless it has them already."""
         wanted = {"sticky": self.settings.sticky, "sticky_name": self.settings.sticky_name}
-        with contextlib.suppress(httpx.HTTPError, ValueError), self._client() as client:
-            response = client.get(self._admin_url(info, "/admin/sticky"))
+        with (
+            contextlib.suppress(httpx.HTTPError, ValueError, OSError),
+            self._client(info) as client,
+        ):
+            response = client.get(_admin_url("/admin/sticky"))
             if response.status_code == 404 and wanted["sticky"] == "off":
                 return  # a router from before sticky sessions: it has none, as wanted
             if response.status_code == 200 and response.json() == wanted:
@@ -178,9 +183,9 @@ class BuiltinRouter:
         if info is None:
             raise RouterError(f"the {self.environment} router is not running")
         try:
-            with self._client() as client:
-                response = client.request(method, self._admin_url(info, path), json=body)
-        except httpx.HTTPError as exc:
+            with self._client(info) as client:
+                response = client.request(method, _admin_url(path), json=body)
+        except (httpx.HTTPError, OSError) as exc:
             raise RouterError(
                 f"router admin API {method} {path} failed: {_one_line(str(exc) or repr(exc))}"
             ) from exc
@@ -196,20 +201,23 @@ class BuiltinRouter:
             )
         return data
 
-    def _client(self) -> httpx.Client:
-        # trust_env=False: HTTP(S)_PROXY settings must never apply to a loopback admin API.
-        return httpx.Client(timeout=self.admin_timeout, trust_env=False)
-
-    @staticmethod
-    def _admin_url(info: RouterInfo, path: str) -> str:
-        return f"http://127.0.0.1:{info.admin_port}{path}"
+    @contextlib.contextmanager
+    def _client(self, info: RouterInfo) -> Iterator[httpx.Client]:
+        """An HTTP client connected to the router's admin socket."""
+        with reachable_socket_path(info.admin_socket) as address:
+            transport = httpx.HTTPTransport(uds=address)
+            # trust_env=False: HTTP(S)_PROXY settings must never apply to the admin API.
+            with httpx.Client(
+                transport=transport, timeout=self.admin_timeout, trust_env=False
+            ) as client:
+                yield client
 
     def _health_pid(self, info: RouterInfo) -> int | None:
         """The pid the admin API reports, which also guards against a reused pid."""
         try:
-            with self._client() as client:
-                data = client.get(self._admin_url(info, "/admin/health")).json()
-        except (httpx.HTTPError, ValueError):
+            with self._client(info) as client:
+                data = client.get(_admin_url("/admin/health")).json()
+        except (httpx.HTTPError, ValueError, OSError):
             return None
         pid = data.get("pid") if isinstance(data, dict) else None
         return pid if isinstance(pid, int) and data.get("status") == "ok" else None
@@ -235,9 +243,15 @@ class BuiltinRouter:
             self.settings.sticky,
             "--sticky-name",
             self.settings.sticky_name,
+            "--header-timeout",
+            str(self.settings.header_timeout),
+            "--idle-timeout",
+            str(self.settings.idle_timeout),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
+            # Created 0600 first: spawn_detached appends to it, keeping the mode.
+            os.close(_files.open_private_fd(self.log_path))
             # Detached: the terminal's SIGINT/SIGHUP do not reach the router. cwd=state_dir:
             # do not pin the caller's working directory, nor import from it.
             return _processes.spawn_detached(
@@ -260,7 +274,10 @@ class BuiltinRouter:
             return RouterInfo(
                 pid=int(data["pid"]),
                 port=int(data["port"]),
-                admin_port=int(data["admin_port"]),
+                # A router from before the admin socket has none: it will not answer there.
+                admin_socket=Path(
+                    str(data.get("admin_socket") or admin_socket_path(self.state_dir))
+                ),
                 started_at=float(data["started_at"]),
                 start_ticks=None if data.get("start_ticks") is None else int(data["start_ticks"]),
             )
@@ -282,6 +299,11 @@ class BuiltinRouter:
         if info is not None and info.pid == pid:
             with contextlib.suppress(FileNotFoundError):
                 self.info_path.unlink()
+
+
+def _admin_url(path: str) -> str:
+    # The host is a placeholder: the request goes over the admin socket.
+    return f"http://router{path}"
 
 
 def _port_free(port: int) -> bool:

@@ -1,0 +1,397 @@
+"""The builtin router's public side: client connections, routing, and forwarding.
+
+Bodies stream both ways (nothing is held whole in memory), upstream connections are kept
+alive in one pooled session, and client connections have a deadline for each request's head
+(``head_timeout``, against slow-header clients) and for idling between requests
+(``idle_timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import quote, unquote, urlsplit
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from safeship.routing.base import Backend
+from safeship.routing.proxy.balancing import HashSplit, Sticky, WeightedRoundRobin
+from safeship.routing.proxy.state import (
+    RELEASE_HEADER,
+    Counters,
+    backends_to_json,
+    write_json_atomic,
+)
+
+log = logging.getLogger("safeship.router")
+
+# A loopback connect is refused or accepted at once; only a hung backend with a full backlog
+# makes it wait, and then the retry on another backend should not wait the full read timeout.
+CONNECT_TIMEOUT_S = 5.0
+# Idle upstream connections are closed before most servers close theirs (Node and uvicorn:
+# 5 s), so a request rarely meets a connection its release is closing at that moment (aiohttp
+# resends an idempotent request once if it does).
+UPSTREAM_KEEPALIVE_S = 4.0
+
+# RFC 9110 section 7.6.1: these describe one connection and must not be forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+class ClientConnection(web.RequestHandler):
+    """One client connection: aiohttp's handler plus a deadline for each request's head.
+
+    The deadline runs from the connection's start, and later from the first byte after a
+    response, until the router has the whole head; aiohttp's keep-alive timeout (our
+    idle_timeout) closes a connection that sends nothing between requests.
+    """
+
+    __slots__ = ("_head_timeout", "_head_timer", "_in_request")
+
+    def __init__(self, manager: web.Server, *, head_timeout: float, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._head_timeout = head_timeout
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._in_request = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_timer is None and not self._in_request:
+            self._start_head_timer()
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def request_started(self) -> None:
+        self._in_request = True
+        self._cancel_head_timer()
+
+    def request_finished(self) -> None:
+        self._in_request = False
+
+    def _start_head_timer(self) -> None:
+        self._head_timer = self._loop.call_later(self._head_timeout, self.force_close)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+
+class ProxyServer(web.Server):
+    """aiohttp's low-level server (no application, no URL dispatch) with ClientConnection."""
+
+    def __init__(self, handler: Any, *, head_timeout: float, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._head_timeout = head_timeout
+
+    def __call__(self) -> web.RequestHandler:
+        return ClientConnection(
+            self, loop=self._loop, head_timeout=self._head_timeout, **self._kwargs
+        )
+
+
+class _ConnectFailed(Exception):
+    """The request never reached the backend, so it is safe to send it elsewhere."""
+
+
+class RouterServer:
+    """The routing table, its counters, and the proxy's request handler."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        backends: list[Backend],
+        upstream_timeout: float,
+        sticky: Sticky | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.upstream_timeout = upstream_timeout
+        self.stopping = asyncio.Event()
+        self.sticky = sticky or Sticky()
+        self._set_table(backends)
+        self._stats: dict[str, Counters] = {b.name: Counters() for b in backends}
+        self._session: aiohttp.ClientSession | None = None
+        # Logged on change only, so a dead release under load does not flood router.log.
+        self._unreachable: set[str] = set()
+
+    @property
+    def backends(self) -> list[Backend]:
+        return self._backends
+
+    def stats_json(self) -> dict[str, Any]:
+        return {"backends": {name: c.to_json() for name, c in self._stats.items()}}
+
+    async def start_session(self) -> None:
+        self._session = aiohttp.ClientSession(
+            # One pool for all releases, connections kept alive between requests. A killed
+            # release's idle connections are closed by its kernel, so the next request to it
+            # opens a new one and is refused: a connect error, safe to retry elsewhere.
+            connector=aiohttp.TCPConnector(
+                limit=0, keepalive_timeout=UPSTREAM_KEEPALIVE_S, use_dns_cache=True
+            ),
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=min(CONNECT_TIMEOUT_S, self.upstream_timeout),
+                sock_read=self.upstream_timeout,
+            ),
+            # Pass bytes through untouched and keep no client state between requests.
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+
+    async def close_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def replace_backends(self, backends: list[Backend]) -> None:
+        # Persist first: if the disk write fails, nothing changes and the caller gets an error.
+        write_json_atomic(self.state_dir / "backends.json", backends_to_json(backends))
+        self._set_table(backends)
+        for b in backends:
+            self._stats.setdefault(b.name, Counters())
+        log.info("backends set: %s", ", ".join(f"{b.name}={b.weight}" for b in backends) or "none")
+
+    def _set_table(self, backends: list[Backend]) -> None:
+        self._backends = backends
+        self._rr = WeightedRoundRobin(backends)
+        self._split = HashSplit(backends)
+        # The releases a sticky cookie may pin a client to: only those that get traffic.
+        self._weighted = {b.name: b for b in backends if b.weight > 0}
+        # Worked out once per change, not per request.
+        self._origins = {b.name: b.url.rstrip("/") for b in backends}
+
+    def set_sticky(self, sticky: Sticky) -> None:
+        self.sticky = sticky
+        log.info("sticky sessions: %s %s", sticky.mode, sticky.name if sticky.mode != "off" else "")
+
+    # -- proxy --------------------------------------------------------------------------
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        connection = cast(ClientConnection, request.protocol)
+        connection.request_started()
+        try:
+            return await self._route(request)
+        finally:
+            connection.request_finished()
+
+    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+        target = _origin_form(request.raw_path)
+        if target is None:
+            return web.Response(
+                status=400, text="safeship router: the request target must be a path\n"
+            )
+        path, authority = target
+        backend, pinned = self._choose(request)
+        if backend is None:
+            return web.Response(status=503, text="safeship router: no backends configured\n")
+        headers = _upstream_headers(request, authority)
+        # Streamed, not read first: a connect error happens before the first body byte is
+        # taken from the client, so the same stream can still go to another release.
+        body = request.content if request.body_exists else None
+        try:
+            return await self._forward(request, backend, path, body, headers, pinned)
+        except _ConnectFailed:
+            pass
+        retry = self._rr.next(exclude={backend.name})
+        if retry is None:
+            return _bad_gateway(backend.name, f"release {backend.name} is unreachable")
+        try:
+            return await self._forward(request, retry, path, body, headers, pinned)
+        except _ConnectFailed:
+            return _bad_gateway(
+                retry.name, f"releases {backend.name} and {retry.name} are unreachable"
+            )
+
+    def _choose(self, request: web.BaseRequest) -> tuple[Backend | None, str | None]:
+        """The backend for ``request``, and the release its sticky cookie names (if any)."""
+        sticky = self.sticky
+        if sticky.mode == "cookie":
+            value = request.cookies.get(sticky.name)
+            pinned = unquote(value) if value else None
+            backend = self._weighted.get(pinned) if pinned else None
+            # A cookie naming a release without weight (rolled back, removed) is not obeyed:
+            # the client is routed by the weights and its cookie replaced.
+            return backend or self._rr.next(), pinned
+        if sticky.mode == "header":
+            key = request.headers.get(sticky.name)
+            if key:
+                return self._split.pick(key), None
+        return self._rr.next(), None
+
+    def _set_cookie(self, backend: Backend, pinned: str | None) -> str | None:
+        """The Set-Cookie value pinning the client to ``backend``; None if it already is."""
+        if self.sticky.mode != "cookie" or pinned == backend.name:
+            return None
+        # Percent-encoded: a release name may hold characters a cookie value may not (";,").
+        value = quote(backend.name, safe="")
+        return f"{self.sticky.name}={value}; Path=/; HttpOnly; SameSite=Lax"
+
+    async def _forward(
+        self,
+        request: web.BaseRequest,
+        backend: Backend,
+        path: str,
+        body: aiohttp.StreamReader | None,
+        headers: CIMultiDict[str],
+        pinned: str | None = None,
+    ) -> web.StreamResponse:
+        assert self._session is not None
+        counters = self._stats.get(backend.name)
+        if counters is None:
+            counters = self._stats[backend.name] = Counters()
+        url = URL(self._origins[backend.name] + path, encoded=True)
+        started = time.perf_counter()
+        counters.in_flight += 1
+        try:
+            try:
+                upstream = await self._session.request(
+                    request.method, url, headers=headers, data=body, allow_redirects=False
+                )
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                counters.record_connect_error()
+                if backend.name not in self._unreachable:
+                    self._unreachable.add(backend.name)
+                    log.warning(
+                        "release %s (%s) is unreachable: %s", backend.name, backend.url, exc
+                    )
+                raise _ConnectFailed from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                counters.record_response(502, _ms_since(started))
+                return _bad_gateway(
+                    backend.name, f"release {backend.name} failed: {describe_error(exc)}"
+                )
+            return await self._relay(request, backend, upstream, counters, started, pinned)
+        finally:
+            counters.in_flight -= 1
+
+    async def _relay(
+        self,
+        request: web.BaseRequest,
+        backend: Backend,
+        upstream: aiohttp.ClientResponse,
+        counters: Counters,
+        started: float,
+        pinned: str | None,
+    ) -> web.StreamResponse:
+        """Pass ``upstream``'s response on to the client as it arrives."""
+        if self._unreachable and backend.name in self._unreachable:
+            self._unreachable.discard(backend.name)
+            log.info("release %s is reachable again", backend.name)
+        status = upstream.status
+        try:
+            response = web.StreamResponse(
+                status=status, reason=upstream.reason, headers=_downstream_headers(upstream)
+            )
+            response.headers[RELEASE_HEADER] = backend.name
+            cookie = self._set_cookie(backend, pinned)
+            if cookie is not None:
+                # Added, not set: the release's own cookies pass through beside it.
+                response.headers.add("Set-Cookie", cookie)
+            await response.prepare(request)
+            content = upstream.content
+            while True:
+                try:
+                    chunk = await content.readany()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    # Headers are already sent, so the client sees a cut connection;
+                    # for the release's stats this is a failed request.
+                    status = 502
+                    log.warning("release %s broke off a response: %s", backend.name, exc)
+                    if request.transport is not None:
+                        request.transport.close()
+                    return response
+                if not chunk:
+                    break
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+        finally:
+            # Counted even when the client goes away mid-response: the release did answer.
+            upstream.release()
+            counters.record_response(status, _ms_since(started))
+
+
+def _origin_form(target: str) -> tuple[str, str | None] | None:
+    """(path and query, the authority of an absolute-form target) for a request target;
+    None for a target that names no path (``*``, or the authority-form of CONNECT)."""
+    if target.startswith("/"):
+        return target, None
+    # Absolute form (RFC 9112 section 3.2.2), as sent to a proxy: forward the path and query.
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/"):
+        return None
+    return (f"{path}?{parts.query}" if parts.query else path), parts.netloc.rpartition("@")[2]
+
+
+def _upstream_headers(request: web.BaseRequest, authority: str | None) -> CIMultiDict[str]:
+    incoming = request.headers
+    drop = HOP_BY_HOP
+    if "Connection" in incoming:
+        drop = drop | _connection_tokens(incoming.getall("Connection"))
+    # Content-Length stays: the body is streamed as it came, with the length the client sent.
+    headers = CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in drop)
+    if authority is not None:
+        # RFC 9112 section 3.2.2: an absolute-form target's host replaces any Host header.
+        headers["Host"] = authority
+    peer = request.remote or "unknown"
+    prior = incoming.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
+    headers.setdefault("X-Forwarded-Proto", "http")  # the router listens on plain HTTP
+    headers.setdefault("X-Forwarded-Host", authority or request.host)
+    return headers
+
+
+def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+    incoming = upstream.headers
+    drop = HOP_BY_HOP
+    if "Connection" in incoming:
+        drop = drop | _connection_tokens(incoming.getall("Connection"))
+    return CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in drop)
+
+
+def _connection_tokens(values: list[str]) -> frozenset[str]:
+    """Headers named in Connection are hop-by-hop too (RFC 9110 section 7.6.1)."""
+    return frozenset(t.strip().lower() for v in values for t in v.split(",") if t.strip())
+
+
+def _bad_gateway(release: str, reason: str) -> web.Response:
+    return web.Response(
+        status=502, text=f"safeship router: {reason}\n", headers={RELEASE_HEADER: release}
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
