@@ -182,5 +182,7 @@ def test_canary_and_automatic_rollback_through_nginx(
     assert outcome.reason is not None and outcome.reason.startswith("error rate ")
     assert serving(ws) == {"v2": 100}
     assert outcome.traffic["v3"]["requests"] >= 10 and outcome.traffic["v3"]["errors"] >= 2
-    # nginx does not add safeship's release header: count by the demo app's own header.
-    assert sum(totals.failed.values()) == outcome.traffic["v3"]["errors"] or totals.failed
+    # nginx names the release that answered (X-Safeship-Release): the stable release failed
+    # no request, and every failure the clients saw came from the bad one.
+    assert totals.failed["v2"] == 0 and totals.failed[NO_RELEASE] == 0, totals.failed
+    assert {release for release, n in totals.failed.items() if n} == {"v3"}, totals.failed

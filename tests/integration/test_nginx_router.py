@@ -12,16 +12,20 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+import test_router
 
 from safeship._processes import free_port
-from safeship.routing.base import Backend, RouterError
+from safeship.routing.base import Backend, BackendStats, RouterError
 from safeship.routing.nginx import NginxRouter, render_config
+
+# test_router's fixture for small backend processes, found by pytest under this name.
+start_backend = test_router.start_backend
 
 
 def wait_listening(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -70,6 +74,19 @@ def router(tmp_path: Path) -> Iterator[NginxRouter]:
         assert pid is None or not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
 
 
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait until ``condition()`` holds, polling; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def logged_requests(router: NginxRouter) -> int:
+    """Requests in the access log so far (nginx writes a line after each response)."""
+    return sum(s.requests for s in router.stats().values())
+
+
 def weights(urls: dict[str, str], v1: int, v2: int) -> list[Backend]:
     return [Backend("v1", urls["v1"], v1), Backend("v2", urls["v2"], v2)]
 
@@ -101,7 +118,10 @@ def test_weights_are_honoured(router: NginxRouter, releases: dict[str, str]) -> 
     router.set_backends(weights(releases, 90, 10))
     router.ensure_running()
     with httpx.Client(trust_env=False) as client:
-        seen = Counter(get(client, router).headers["X-Release-Version"] for _ in range(200))
+        answers = [get(client, router).headers for _ in range(200)]
+    # nginx names the release that answered, as the builtin router does.
+    assert [a["X-Safeship-Release"] for a in answers] == [a["X-Release-Version"] for a in answers]
+    seen = Counter(a["X-Safeship-Release"] for a in answers)
     assert abs(seen["v1"] - 180) <= 4 and abs(seen["v2"] - 20) <= 4, seen
     assert router.backends() == weights(releases, 90, 10)
 
@@ -110,6 +130,7 @@ def test_reload_under_load_drops_no_request(router: NginxRouter, releases: dict[
     router.set_backends(weights(releases, 90, 10))
     router.ensure_running()
     results: Counter[str] = Counter()
+    results_lock = threading.Lock()
     stop = threading.Event()
 
     def load() -> None:
@@ -123,17 +144,28 @@ def test_reload_under_load_drops_no_request(router: NginxRouter, releases: dict[
                     return
                 try:
                     r = get(client, router)
-                    results[f"{r.status_code} {r.headers.get('X-Release-Version')}"] += 1
+                    outcome = f"{r.status_code} {r.headers.get('X-Release-Version')}"
                 except httpx.HTTPError as exc:
-                    results[type(exc).__name__] += 1
+                    outcome = type(exc).__name__
+                with results_lock:
+                    results[outcome] += 1
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
+
+    def answered() -> int:
+        with results_lock:
+            return sum(results.values())
+
+    def wait_answers(more: int) -> None:
+        target = answered() + more
+        wait_for(lambda: answered() >= target, f"{more} more answers")
+
     for i in range(5):
-        time.sleep(0.2)
+        wait_answers(20)  # each change while requests flow
         router.set_backends(weights(releases, 50, 50) if i % 2 == 0 else weights(releases, 90, 10))
-    time.sleep(0.2)
+    wait_answers(20)
     stop.set()
     for t in threads:
         t.join(20)
@@ -152,8 +184,10 @@ def test_stats_per_release_from_the_access_log(
             (r.headers["X-Release-Version"], r.status_code)
             for r in (get(client, router, "/api/v1/items") for _ in range(100))
         )
-    time.sleep(0.1)  # nginx writes the log line after the response
+    # nginx writes a log line after each response; stats() reads them incrementally.
+    wait_for(lambda: logged_requests(router) == 100, "100 log lines")
     stats = router.stats()
+    assert {s.in_flight for s in stats.values()} == {None}  # nginx cannot tell
     assert stats["v1"].requests == statuses["v1", 200] == 50
     assert stats["v2"].requests == 50
     assert stats["v2"].responses_5xx == statuses["v2", 500] == 10  # every 5th
@@ -164,7 +198,7 @@ def test_stats_per_release_from_the_access_log(
     with httpx.Client(trust_env=False) as client:
         for _ in range(10):
             get(client, router)
-    time.sleep(0.1)
+    wait_for(lambda: logged_requests(router) == 110, "110 log lines")
     later = router.stats()
     assert later["v1"].requests + later["v2"].requests == 110
 
@@ -176,9 +210,13 @@ def test_connect_error_is_retried_and_counted(
     router.set_backends([Backend("v1", releases["v1"], 50), Backend("gone", dead, 50)])
     router.ensure_running()
     with httpx.Client(trust_env=False) as client:
-        codes = Counter(get(client, router).status_code for _ in range(20))
-    assert codes == {200: 20}
-    time.sleep(0.1)
+        answers = Counter(
+            (r.status_code, r.headers["X-Safeship-Release"])
+            for r in (get(client, router) for _ in range(20))
+        )
+    # A request retried after a connect error is named after the release that answered it.
+    assert answers == {(200, "v1"): 20}
+    wait_for(lambda: router.stats().get("v1", BackendStats()).requests == 20, "20 log lines")
     stats = router.stats()
     assert stats["gone"].connect_errors >= 1 and stats["gone"].responses_5xx == 0
     assert stats["v1"].requests == 20
@@ -230,3 +268,26 @@ def test_port_in_use_is_a_one_line_error(router: NginxRouter) -> None:
         with pytest.raises(RouterError, match="Address already in use") as info:
             router.ensure_running()
     assert "\n" not in str(info.value)
+
+
+def test_large_upload_streams_through(
+    router: NginxRouter, start_backend: Callable[[str], test_router.BackendProc]
+) -> None:
+    sink = start_backend("sink")
+    router.set_backends([sink.backend(100)])
+    router.ensure_running()
+    size, piece = 50 * 1024 * 1024, b"x" * (1024 * 1024)
+
+    def body() -> Iterator[bytes]:
+        for _ in range(size // len(piece)):
+            yield piece
+
+    with httpx.Client(trust_env=False, timeout=120) as client:
+        r = client.post(
+            f"http://127.0.0.1:{router.port}/count",
+            content=body(),
+            headers={"Content-Length": str(size)},
+        )
+    # No body size limit and no temp file (the prefix is private to safeship's user).
+    assert (r.status_code, r.text) == (200, f"sink POST /count {size}")
+    assert r.headers["X-Safeship-Release"] == "sink"

@@ -7,6 +7,11 @@ validated with ``nginx -t`` before it replaces the running file, then applied wi
 ``nginx -s reload`` (graceful: old workers finish their requests). nginx runs detached in its
 own session (``daemon off`` as our child, so it outlives the safeship command that started it).
 
+Release header: every response carries ``X-Safeship-Release: NAME``, naming the release that
+answered, as the builtin router does (a ``map`` from ``$upstream_addr``, the last address tried,
+to release names; a release cannot set the header itself). nginx cannot tell how many requests
+are in flight per release, so ``stats()`` reports ``in_flight`` as None.
+
 Stats: ``stats()`` reads the access log from where the last call stopped (the offset is kept in
 this object; a new object starts from the top, the log is emptied when nginx starts) into
 cumulative counters per release, so memory is bounded by the number of releases. Upstream
@@ -33,14 +38,14 @@ import re
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from safeship import _processes
 from safeship.routing.base import Backend, BackendStats, RouterError
-from safeship.routing.proxy import Counters, parse_backends, write_json_atomic
+from safeship.routing.proxy import RELEASE_HEADER, Counters, parse_backends, write_json_atomic
 
 if TYPE_CHECKING:
     from safeship.config.models import NginxRouterSettings
@@ -56,6 +61,7 @@ def render_config(prefix: Path, port: int, backends: Sequence[Backend], *, worke
     p = prefix.absolute()
     servers = [b for b in backends if b.weight > 0]
     temp = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in _TEMP_DIRS)
+    release_map = _release_map(servers)
     if servers:
         lines = "\n".join(
             f"        server {_address(b.url)} weight={b.weight} max_fails=0;" for b in servers
@@ -70,6 +76,15 @@ def render_config(prefix: Path, port: int, backends: Sequence[Backend], *, worke
             "            proxy_set_header X-Forwarded-Proto $scheme;\n"
             "            proxy_next_upstream error timeout;\n"
             "            proxy_connect_timeout 5s;\n"
+            # Bodies stream both ways, as through the builtin router: no size limit and no
+            # temp files (the prefix is private to safeship's user, and nginx workers started
+            # by root run as another user).
+            "            client_max_body_size 0;\n"
+            "            proxy_request_buffering off;\n"
+            "            proxy_max_temp_file_size 0;\n"
+            # Only nginx names the release that answered; a release's own header is dropped.
+            f"            proxy_hide_header {RELEASE_HEADER};\n"
+            f"            add_header {RELEASE_HEADER} $safeship_release always;\n"
         )
     else:
         upstream = ""
@@ -89,7 +104,7 @@ http {{
         '"request_time":$request_time,"upstream_response_time":"$upstream_response_time"}}';
     access_log {p}/logs/access.log safeship;
 {temp}
-{upstream}
+{release_map}{upstream}
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -227,7 +242,10 @@ class NginxRouter:
         except ValueError as exc:
             raise RouterError(f"invalid backends: {exc}") from exc
         state = self._read_state()
-        names = {**state.get("names", {}), **{_address(b.url): b.name for b in checked}}
+        names = {
+            **state.get("names", {}),
+            **{address: b.name for b in checked for address in _upstream_addresses(b.url)},
+        }
         if self.is_running():
             self.apply(render_config(self.prefix, self.port, checked, workers=self.workers))
         self.prefix.mkdir(parents=True, exist_ok=True)
@@ -273,7 +291,11 @@ class NginxRouter:
                     log.seek(self._offset)
         except FileNotFoundError:
             pass
-        return {name: BackendStats.from_json(c.to_json()) for name, c in self._counters.items()}
+        # The access log tells nothing of requests still in flight: None, "cannot tell".
+        return {
+            name: replace(BackendStats.from_json(c.to_json()), in_flight=None)
+            for name, c in self._counters.items()
+        }
 
     def _count(self, line: bytes, names: dict[str, str]) -> None:
         try:
@@ -355,6 +377,37 @@ class NginxRouter:
 def _address(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port}"
+
+
+def _upstream_addresses(url: str) -> list[str]:
+    """How nginx writes this release's address in $upstream_addr: resolved, so localhost is
+    127.0.0.1 (and [::1] where it resolves to that too)."""
+    parts = urlsplit(url)
+    if parts.hostname == "localhost":
+        return [f"127.0.0.1:{parts.port}", f"[::1]:{parts.port}"]
+    return [_address(url)]
+
+
+def _release_map(servers: Sequence[Backend]) -> str:
+    """``map $upstream_addr $safeship_release``: the name of the release that answered.
+
+    $upstream_addr lists every server tried ("a, b" after a retry; " : " after an internal
+    redirect); the release that answered is the last one, matched at the end.
+    """
+    lines = []
+    dollar = ""
+    for backend in servers:
+        # In a map value "$" starts a variable, so a literal "$" comes from a geo block.
+        name = backend.name.replace("\\", "\\\\").replace('"', '\\"')
+        if "$" in name:
+            name = name.replace("$", "${safeship_dollar}")
+            dollar = '    geo $safeship_dollar {\n        default "$";\n    }\n'
+        for address in _upstream_addresses(backend.url):
+            lines.append(f'        "~(^|[,:] ){re.escape(address)}$" "{name}";\n')
+    return (
+        f"{dollar}    map $upstream_addr $safeship_release {{\n"
+        f'        default "";\n{"".join(lines)}    }}\n'
+    )
 
 
 def _split(value: str) -> list[str]:
