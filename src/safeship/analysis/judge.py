@@ -96,8 +96,9 @@ class MetricVerdict:
     critical: bool = False
     weight: float = 1.0
     # Latency: canary / stable of the mean and of quantiles, as {"mean": 1.6, "p50": 1.6, ...};
-    # "high" needs every judged one at least ``threshold``.
+    # "high" needs each of ``gated`` (the mean and the judged quantiles) at least ``threshold``.
     ratios: Mapping[str, float] = field(default_factory=dict)
+    gated: tuple[str, ...] = ()
     # The effect the verdict needed: latency, the smallest ratio; error rate, the points above
     # stable's rate.
     threshold: float | None = None
@@ -115,8 +116,8 @@ class MetricVerdict:
             figures = f"canary {self.canary:.1f} ms vs stable {self.stable:.1f} ms"
             if self.ratios:
                 figures += ", x " + " ".join(f"{k} {v:.2f}" for k, v in self.ratios.items())
-                if self.threshold is not None:
-                    figures += f" (high: all >= {self.threshold:.2f})"
+                if self.threshold is not None and self.gated:
+                    figures += f" (high: {', '.join(self.gated)} >= {self.threshold:.2f})"
         p = f", p={self.p_high:.2g}" if self.p_high is not None else ""
         if p and self.alpha is not None:
             p += f" (alpha {self.alpha:.2g})"
@@ -301,6 +302,7 @@ def judge_latency(
         p_low=p_low,
         effect=ratio,
         ratios={k: round(v, 3) for k, v in ratios.items()},
+        gated=("mean", *judged),
         **common,  # type: ignore[arg-type]
     )
 
@@ -426,9 +428,12 @@ class CanaryBake:
 
     def looks_at(self, elapsed: float) -> int:
         """How many looks the bake counts as by ``elapsed``: one per ``look_interval`` of the
-        bake time, and of the extension once it runs past the bake."""
-        span = max(self.bake_time, elapsed)
-        return max(1, math.ceil(span / self.settings.look_interval - 1e-9))
+        bake time, and one more per full ``look_interval`` of an extension (the polls just
+        after the bake's end still belong to its last look)."""
+        interval = self.settings.look_interval
+        bake = max(1, math.ceil(self.bake_time / interval - 1e-9))
+        extension = max(0.0, elapsed - self.bake_time)
+        return bake + math.floor(extension / interval + 1e-9)
 
     @property
     def looks(self) -> int:
