@@ -9,11 +9,12 @@ rate off by a random factor (lognormal, sigma 0.15), a shared incident in 30% of
 20% errors on both releases, as when a dependency hiccups), lognormal latency (median 20-80 ms,
 sigma 0.5) with the canary's median off by a few percent, a cold start (the canary's first 5 s
 are 30% slower) and rare GC pauses (1% of requests 5x slower) on both.
-Bad canaries: the error rate +5 points, or every latency x2 (so p95 x2), from the start.
+Bad canaries: the error rate +1 or +5 points, or every latency x2 (so p95 x2), from the start.
 
 Judged three ways:
   safeship judge  safeship.analysis.judge every second on the windows since the step began;
-                  bake 60 s (a rollback as soon as the judge fails; promote at 60 s).
+                  bake 60 s, then the judge's own extension (nodata_extension) when it asks
+                  for one: a rollback when it says so, a promotion when it says so.
   fixed threshold Argo Rollouts' style: every 10 s, the canary's error rate over the interval
                   must be < 5% and its p95 < 1.5x the stable's usual p95; failureLimit 1
                   (the second failed measurement aborts); 6 measurements.
@@ -23,8 +24,10 @@ Judged three ways:
 
 "judge before" is the judge's method before its false-alarm fixes (see BEFORE).
 
-Prints, per approach: false rollbacks of healthy canaries, and per fault the share detected
-and the median / p90 detection time.
+Prints, per approach: false rollbacks of healthy canaries with the median / p90 seconds to
+their promotion (what an extension costs a healthy deploy), and per fault the share detected
+and the median / p90 detection time. Run the same script with an older safeship on
+PYTHONPATH for a before/after on the same simulated streams.
 Usage: python benchmarks/judge_false_alarms.py [HEALTHY] [SEED]
 """
 
@@ -45,7 +48,10 @@ RPS = 50
 CANARY_SHARE = 0.10
 BAKE = 60  # seconds of one canary step
 SCRIPT_END = 30 + 10 * 10
-SIM_SECONDS = max(BAKE, SCRIPT_END)
+# The judge may extend the bake by nodata_extension (default 120 s) and then hold a failure
+# for sustain (5 s).
+JUDGE_END = BAKE + 130
+SIM_SECONDS = max(JUDGE_END, SCRIPT_END)
 BAD_RUNS = 100
 SEED = 20260501
 
@@ -72,6 +78,8 @@ def simulate(rng: np.random.Generator, fault: str) -> Stream:
     canary_err = base_err * rng.lognormal(0, 0.15)
     if fault == "error rate +5 points":
         canary_err += 0.05
+    if fault == "error rate +1 point":
+        canary_err += 0.01
     median = rng.uniform(20, 80)
     canary_median = median * rng.lognormal(0, 0.03)
     if fault == "latency x2":
@@ -123,13 +131,19 @@ BEFORE = JudgeSettings(
 )
 
 
+# The seconds at which the judge promoted healthy canaries, per approach (the cost of its
+# extensions); filled by safeship_judge.
+PROMOTED_AT: dict[int, list[int]] = {}
+
+
 def safeship_judge(s: Stream, settings: JudgeSettings = SETTINGS) -> int | None:
     bake = CanaryBake(settings, BAKE)
-    for t in range(1, BAKE + 1):
+    for t in range(1, JUDGE_END + 1):
         d = bake.poll(to_stats(s.canary[:t]), to_stats(s.stable[:t]), elapsed=t)
         if d.action == "rollback":
             return t
         if d.action == "promote":
+            PROMOTED_AT.setdefault(id(settings), []).append(t)
             return None
     return None
 
@@ -167,6 +181,7 @@ def main() -> int:
     poll_rng = np.random.default_rng(seed + 1)
     faults = {
         "healthy": healthy_runs,
+        "error rate +1 point": BAD_RUNS,
         "error rate +5 points": BAD_RUNS,
         "latency x2": BAD_RUNS,
     }
@@ -182,14 +197,17 @@ def main() -> int:
         f"{healthy_runs} healthy and {BAD_RUNS}+{BAD_RUNS} bad simulated canaries, {RPS} req/s,"
         f" {CANARY_SHARE:.0%} canary, seed {seed}\n"
     )
-    header = f"{'approach':<22}{'false rollbacks':>17}"
+    header = f"{'approach':<22}{'false rollbacks':>17}{'healthy promoted at, med/p90 s':>32}"
     for fault in list(faults)[1:]:
-        header += f"{fault + ': detected, median/p90 s':>44}"
+        header += f"{fault + ': detected, med/p90 s':>40}"
     print(header)
     for name, approach in approaches.items():
+        PROMOTED_AT.clear()
         healthy = [approach(s) for s in streams["healthy"]]
         false_rate = sum(t is not None for t in healthy) / len(healthy)
-        row = f"{name:<22}{false_rate:>16.1%} "
+        promoted = next(iter(PROMOTED_AT.values()), [])
+        at = f"{np.median(promoted):.0f} / {np.percentile(promoted, 90):.0f}" if promoted else "-"
+        row = f"{name:<22}{false_rate:>16.1%} {at:>31}"
         for fault in list(faults)[1:]:
             times = [t for t in (approach(s) for s in streams[fault]) if t is not None]
             detected = len(times) / len(streams[fault])
@@ -198,7 +216,7 @@ def main() -> int:
                 cell = f"{detected:.0%}, {med:.0f} / {p90:.0f}"
             else:
                 cell = f"{detected:.0%}, - / -"
-            row += f"{cell:>44}"
+            row += f"{cell:>40}"
         print(row)
     print(f"\n(judged in {time.perf_counter() - started:.1f} s of wall time; goal: judge <= 1%)")
     return 0

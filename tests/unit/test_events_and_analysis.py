@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 from safeship.config.models import RollbackRules
 from safeship.events import Event, EventBus, JsonLinesSink
@@ -92,3 +94,15 @@ def test_bus_redacts_registered_secrets_and_credentials() -> None:
     out = stream.getvalue()
     assert "s3cr3t-value-for-bus-test" not in out and "sk-abcdef" not in out
     assert json.loads(out)["attributes"] == {"reason": "bad ****", "nested": ["token ****"]}
+
+
+def test_config_and_analysis_import_without_scipy_or_numpy() -> None:
+    # Every command reads the config, whose models hold the judge's settings: scipy.stats
+    # alone took 0.9 s at start-up. The judge imports it where it computes.
+    code = (
+        "import sys, safeship.config, safeship.analysis, safeship.pipeline.rules;"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'numpy'));"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from bisect import bisect_left
 from collections import Counter
 
 import pytest
 
-from safeship.routing.base import LATENCY_BUCKETS_MS, Backend, BackendStats
+from safeship.routing.base import (
+    LATENCY_BUCKETS_MS,
+    Backend,
+    BackendStats,
+    latency_bucket_bounds,
+    sparse_latency_buckets,
+)
 from safeship.routing.proxy import (
     Counters,
     HashSplit,
@@ -78,15 +86,61 @@ def test_error_rate_counts_5xx_and_connect_errors() -> None:
     assert s.error_rate == pytest.approx(0.25)
 
 
-def test_latency_quantile_is_the_upper_bound_of_the_bucket_holding_it() -> None:
+def at(ms: float) -> int:
+    """The index of the bucket a router counts a response of ``ms`` in."""
+    return bisect_left(LATENCY_BUCKETS_MS, ms)
+
+
+def test_latency_quantile_is_linear_within_the_bucket_holding_it() -> None:
     assert BackendStats().latency_quantile_ms(0.5) is None
-    # 90 samples <= 5 ms, 9 in (50, 100], 1 above the last bound.
-    s = BackendStats(requests=100, latency_buckets=buckets(b0=90, b4=9, b11=1))
-    assert s.latency_quantile_ms(0.5) == 5
-    assert s.latency_quantile_ms(0.9) == 5
-    assert s.latency_quantile_ms(0.95) == 100
-    assert s.latency_quantile_ms(0.99) == 100
+    # 90 samples in the bucket holding 5 ms, 9 in the one holding 100 ms, 1 in the open one.
+    counts = [0] * N_BUCKETS
+    counts[at(5)], counts[at(100)], counts[-1] = 90, 9, 1
+    s = BackendStats(requests=100, latency_buckets=tuple(counts))
+    lo5, hi5 = latency_bucket_bounds(at(5))
+    lo100, hi100 = latency_bucket_bounds(at(100))
+    assert s.latency_quantile_ms(0.45) == pytest.approx(lo5 + (hi5 - lo5) * 0.5)
+    assert s.latency_quantile_ms(0.9) == pytest.approx(hi5)
+    assert s.latency_quantile_ms(0.95) == pytest.approx(lo100 + (hi100 - lo100) * 5 / 9)
     assert s.latency_quantile_ms(1.0) == math.inf
+
+
+def test_latency_buckets_are_at_most_5_percent_wide_from_0_1_ms_to_120_s() -> None:
+    bounds = LATENCY_BUCKETS_MS
+    assert bounds[0] <= 0.101 and bounds[-1] >= 120_000
+    assert all(b > a for a, b in itertools.pairwise(bounds))
+    assert max(b / a for a, b in itertools.pairwise(bounds)) <= 1.05
+    # Cheap to carry: a few hundred counters per release.
+    assert len(bounds) + 1 <= 400
+
+
+@pytest.mark.parametrize("ms", [0.37, 1.0, 3.3, 8.6, 13.9, 47.0, 999.0, 65_432.0])
+def test_a_latency_read_back_from_its_bucket_is_within_5_percent(ms: float) -> None:
+    counts = [0] * N_BUCKETS
+    counts[at(ms)] = 1
+    s = BackendStats(requests=1, latency_buckets=tuple(counts))
+    for q in (0.0, 0.5, 1.0):
+        value = s.latency_quantile_ms(q)
+        assert value is not None and abs(value - ms) <= 0.05 * ms
+
+
+def test_stats_json_reads_the_full_list_and_the_sparse_form() -> None:
+    counts = [0] * N_BUCKETS
+    counts[at(9.0)], counts[at(14.0)], counts[-1] = 3, 2, 1
+    full = {
+        "requests": 6,
+        "responses_5xx": 0,
+        "connect_errors": 0,
+        "status_classes": {"2xx": 6},
+        "latency_buckets": counts,
+        "latency_sum_ms": 1.0,
+    }
+    sparse = {**full, "latency_buckets": sparse_latency_buckets(counts)}
+    assert len(sparse["latency_buckets"]) == 3
+    assert BackendStats.from_json(full) == BackendStats.from_json(sparse)
+    assert BackendStats.from_json(sparse).latency_buckets == tuple(counts)
+    with pytest.raises(ValueError, match="counters"):
+        BackendStats.from_json({**full, "latency_buckets": [1, 2, 3]})
 
 
 # -- the proxy's counters -------------------------------------------------------------------
@@ -94,14 +148,20 @@ def test_latency_quantile_is_the_upper_bound_of_the_bucket_holding_it() -> None:
 
 def test_counters_bucket_latencies_by_inclusive_upper_bound() -> None:
     c = Counters()
-    for ms in (0.2, 5.0, 5.1, 10000.0, 20000.0):
+    exact = LATENCY_BUCKETS_MS[100]  # a bound itself belongs to the bucket it ends
+    for ms in (0.05, exact, exact * 1.001, 10000.0, 200000.0):
         c.record_response(200, ms)
     c.record_response(503, 30.0)
     c.record_response(404, 1.0)
     c.record_connect_error()
     stats = BackendStats.from_json(c.to_json())
-    assert stats.latency_buckets == buckets(b0=3, b1=1, b3=1, b10=1, b11=1)
-    assert stats.latency_sum_ms == pytest.approx(0.2 + 5.0 + 5.1 + 10000.0 + 20000.0 + 30.0 + 1.0)
+    expected = [0] * N_BUCKETS
+    for index in (0, 100, 101, at(10000.0), N_BUCKETS - 1, at(30.0), at(1.0)):
+        expected[index] += 1
+    assert stats.latency_buckets == tuple(expected)
+    assert stats.latency_sum_ms == pytest.approx(
+        0.05 + exact + exact * 1.001 + 10000.0 + 200000.0 + 30.0 + 1.0
+    )
     assert stats.requests == 8
     assert stats.responses_5xx == 1
     assert stats.connect_errors == 1

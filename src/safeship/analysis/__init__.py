@@ -1,4 +1,9 @@
-"""Canary analysis: the judge compares a canary with the stable release over the same window."""
+"""Canary analysis: the judge compares a canary with the stable release over the same window.
+
+Importing this package (as the config models do, for :class:`JudgeSettings`) imports neither
+numpy nor scipy: the judge imports them inside the functions that run the tests, so
+`safeship status` and every other command that only reads the config start without them.
+"""
 
 from safeship.analysis.judge import (
     BakeDecision,

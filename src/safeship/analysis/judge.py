@@ -42,29 +42,42 @@ then apply ``nodata_policy`` — a "pass" by policy says so in its reason, it ne
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
-from scipy.stats import fisher_exact, mannwhitneyu  # type: ignore[import-untyped]
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from safeship.analysis.settings import JudgeSettings
-from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats
+from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats, latency_bucket_bounds
 
-Verdict = Literal["pass", "high", "low", "nodata"]
-Decision = Literal["continue", "pass", "fail", "nodata"]
+if TYPE_CHECKING:  # numpy and scipy are imported where the tests run (0.9 s at start-up)
+    import numpy as np
+    import numpy.typing as npt
+
+Verdict = Literal["pass", "high", "low", "undecided", "nodata"]
+Decision = Literal["continue", "pass", "fail", "undecided", "nodata"]
 Action = Literal["wait", "promote", "rollback"]
 
-# One representative value (ms) per histogram bucket: midpoints, the open bucket at 2x its bound.
-_BOUNDS = (0.0, *LATENCY_BUCKETS_MS)
-BUCKET_VALUES_MS: tuple[float, ...] = (
-    *((lo + hi) / 2 for lo, hi in itertools.pairwise(_BOUNDS)),
-    LATENCY_BUCKETS_MS[-1] * 2,
+
+def _representative_ms(index: int) -> float:
+    """The value standing for bucket ``index``'s responses: the one closest, relatively, to
+    every value in (lower, upper] (2 lower upper / (lower + upper), as DDSketch); the first
+    bucket's midpoint; the open last bucket at twice its bound."""
+    lower, upper = latency_bucket_bounds(index)
+    if math.isinf(upper):
+        return 2 * lower
+    if lower == 0:
+        return upper / 2
+    return 2 * lower * upper / (lower + upper)
+
+
+# One representative value (ms) per histogram bucket.
+BUCKET_VALUES_MS: tuple[float, ...] = tuple(
+    _representative_ms(i) for i in range(len(LATENCY_BUCKETS_MS) + 1)
 )
+# The latency quantiles whose canary/stable ratios every latency verdict records (those the
+# settings judge are added to these).
+REPORTED_QUANTILES = (0.5, 0.95)
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,14 @@ class MetricVerdict:
     effect: float | None = None  # error: canary - stable (points); latency: canary / stable
     critical: bool = False
     weight: float = 1.0
+    # Latency: canary / stable of the mean and of quantiles, as {"mean": 1.6, "p50": 1.6, ...};
+    # "high" needs each of ``gated`` (the mean and the judged quantiles) at least ``threshold``.
+    ratios: Mapping[str, float] = field(default_factory=dict)
+    gated: tuple[str, ...] = ()
+    # The effect the verdict needed: latency, the smallest ratio; error rate, the points above
+    # stable's rate.
+    threshold: float | None = None
+    alpha: float | None = None  # the level p_high was tested at (corrected for looks)
 
     def describe(self) -> str:
         """One line: the figures and the verdict."""
@@ -89,9 +110,17 @@ class MetricVerdict:
             return f"{self.name}: nodata (canary {self.n_canary}, stable {self.n_stable} samples)"
         if self.name == "error_rate":
             figures = f"canary {self.canary:.2%} vs stable {self.stable:.2%}"
+            if self.threshold is not None:
+                figures += f", +{self.threshold:.2%} needed"
         else:
             figures = f"canary {self.canary:.1f} ms vs stable {self.stable:.1f} ms"
+            if self.ratios:
+                figures += ", x " + " ".join(f"{k} {v:.2f}" for k, v in self.ratios.items())
+                if self.threshold is not None and self.gated:
+                    figures += f" (high: {', '.join(self.gated)} >= {self.threshold:.2f})"
         p = f", p={self.p_high:.2g}" if self.p_high is not None else ""
+        if p and self.alpha is not None:
+            p += f" (alpha {self.alpha:.2g})"
         return f"{self.name}: {self.verdict} ({figures}{p}; n={self.n_canary}/{self.n_stable})"
 
 
@@ -112,6 +141,8 @@ class Judgement:
         """The figures as JSON data (the registry's metadata; non-finite numbers as None)."""
 
         def finite(value: Any) -> Any:
+            if isinstance(value, Mapping):
+                return {k: finite(v) for k, v in value.items()}
             return None if isinstance(value, float) and not math.isfinite(value) else value
 
         metrics = [{k: finite(v) for k, v in asdict(m).items()} for m in self.verdicts]
@@ -129,39 +160,31 @@ class BakeDecision:
 
 def latency_samples(stats: BackendStats) -> npt.NDArray[np.float64]:
     """One sample per response: its histogram bucket's representative value (ms)."""
+    import numpy as np
+
     return np.repeat(np.asarray(BUCKET_VALUES_MS, dtype=np.float64), stats.latency_buckets)
-
-
-# The histogram's bucket edges (ms) for scipy's rv_histogram: 0, the bounds, the open bucket's
-# representative value as its upper edge.
-_EDGES = np.asarray((*_BOUNDS, BUCKET_VALUES_MS[-1] * 2 - LATENCY_BUCKETS_MS[-1]), dtype=np.float64)
 
 
 def latency_quantile(stats: BackendStats, q: float) -> float | None:
     """Quantile ``q`` of the latency (ms), linear within its histogram bucket; None if empty."""
-    counts = np.asarray(stats.latency_buckets, dtype=np.float64)
-    total = counts.sum()
-    if total <= 0:
-        return None
-    # What scipy.stats.rv_histogram(...).ppf gives, without building a distribution per poll.
-    cdf = np.concatenate(([0.0], np.cumsum(counts) / total))
-    # Only the edges of non-empty buckets (an empty one is a flat stretch of the cdf).
-    filled = counts > 0
-    keep = np.concatenate(([False], filled)) | np.concatenate((filled, [False]))
-    return float(np.interp(q, cdf[keep], _EDGES[keep]))
+    return stats.latency_quantile_ms(q)
 
 
-def _ratio(canary: BackendStats, stable: BackendStats, q: float) -> float:
+def _quantile_ratio(canary: BackendStats, stable: BackendStats, q: float) -> float:
     c, s = latency_quantile(canary, q), latency_quantile(stable, q)
-    if c is None or s is None:
+    if c is None or s is None or c == s:  # equal: both in the open bucket (inf) too
         return 1.0
-    return c / s if s > 0 else float("inf")
+    return c / s if s > 0 else math.inf
 
 
 def _mean_latency(stats: BackendStats, samples: npt.NDArray[np.float64]) -> float:
     if stats.latency_sum_ms > 0:
         return stats.latency_sum_ms / len(samples)
     return float(samples.mean())
+
+
+def _quantile_name(q: float) -> str:
+    return f"p{q * 100:g}"
 
 
 def judge_error_rate(
@@ -174,8 +197,13 @@ def judge_error_rate(
     """Error rate: Fisher's exact test, gated by the absolute and relative tolerances.
 
     ``alpha``: this poll's level (default ``settings.alpha``; :class:`CanaryBake` passes the
-    level corrected for the bake's looks).
+    level corrected for the bake's looks). "undecided": the canary's rate is above stable's by
+    the tolerance, but p is only below ``settings.undecided_p``, not alpha — too little
+    evidence to fail it, too much to promote it (a 1% canary beside a 0% stable at 5 req/s
+    shows one error in 20 s): the bake goes on.
     """
+    from scipy.stats import fisher_exact  # type: ignore[import-untyped]
+
     alpha = settings.alpha if alpha is None else alpha
     common = {
         "name": "error_rate",
@@ -183,6 +211,7 @@ def judge_error_rate(
         "n_stable": stable.requests,
         "critical": settings.error_rate_critical,
         "weight": settings.error_rate_weight,
+        "alpha": alpha,
     }
     if min(canary.requests, stable.requests) < settings.min_requests:
         rates = [s.error_rate if s.requests else None for s in (canary, stable)]
@@ -197,8 +226,11 @@ def judge_error_rate(
     verdict: Verdict = "pass"
     # The difference that counts: the absolute tolerance, or the relative one if larger.
     rel = settings.error_rate_relative_tolerance
-    if p_high < alpha and effect >= max(settings.error_rate_tolerance, rel * stable.error_rate):
+    needed = max(settings.error_rate_tolerance, rel * stable.error_rate)
+    if effect >= needed and p_high < alpha:
         verdict = "high"
+    elif effect >= needed and p_high < settings.undecided_p:
+        verdict = "undecided"
     elif p_low < alpha and -effect >= max(settings.error_rate_tolerance, rel * canary.error_rate):
         verdict = "low"
     return MetricVerdict(
@@ -208,6 +240,7 @@ def judge_error_rate(
         p_high=p_high,
         p_low=p_low,
         effect=effect,
+        threshold=needed,
         **common,  # type: ignore[arg-type]
     )
 
@@ -219,6 +252,11 @@ def judge_latency(
     *,
     alpha: float | None = None,
 ) -> MetricVerdict:
+    """Latency: Mann-Whitney U on the histograms' representative values, gated by the ratios
+    of the mean and of ``settings.latency_quantiles`` (every one >= 1 + latency_tolerance)."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
     alpha = settings.alpha if alpha is None else alpha
     c, s = latency_samples(canary), latency_samples(stable)
     common = {
@@ -227,6 +265,8 @@ def judge_latency(
         "n_stable": len(s),
         "critical": settings.latency_critical,
         "weight": settings.latency_weight,
+        "alpha": alpha,
+        "threshold": 1 + settings.latency_tolerance,
     }
     if min(len(c), len(s)) < settings.min_latency_samples:
         means = [_mean_latency(st, x) if len(x) else None for st, x in ((canary, c), (stable, s))]
@@ -238,15 +278,21 @@ def judge_latency(
     else:
         p_high = float(mannwhitneyu(c, s, alternative="greater").pvalue)
         p_low = float(mannwhitneyu(c, s, alternative="less").pvalue)
-    ratio = c_mean / s_mean if s_mean > 0 else float("inf")
-    # The effect on the mean and on each quantile: the smallest ratio counts for "high" (a
-    # slower canary is slower throughout, not in a few requests of a heavy tail), the
-    # largest for "low".
-    ratios = [ratio, *(_ratio(canary, stable, q) for q in settings.latency_quantiles)]
+    ratio = c_mean / s_mean if s_mean > 0 else math.inf
+    # The effect on the mean and on each quantile: the smallest judged ratio counts for "high"
+    # (a slower canary is slower throughout, not in a few requests of a heavy tail), the
+    # largest for "low". The p50 and p95 ratios are recorded whether judged or not.
+    judged = {
+        _quantile_name(q): _quantile_ratio(canary, stable, q) for q in settings.latency_quantiles
+    }
+    ratios = {"mean": ratio, **judged}
+    for q in REPORTED_QUANTILES:
+        ratios.setdefault(_quantile_name(q), _quantile_ratio(canary, stable, q))
+    effects = [ratio, *judged.values()]
     verdict: Verdict = "pass"
-    if p_high < alpha and min(ratios) >= 1 + settings.latency_tolerance:
+    if p_high < alpha and min(effects) >= 1 + settings.latency_tolerance:
         verdict = "high"
-    elif p_low < alpha and max(ratios) * (1 + settings.latency_tolerance) <= 1:
+    elif p_low < alpha and max(effects) * (1 + settings.latency_tolerance) <= 1:
         verdict = "low"
     return MetricVerdict(
         verdict=verdict,
@@ -255,13 +301,18 @@ def judge_latency(
         p_high=p_high,
         p_low=p_low,
         effect=ratio,
+        ratios={k: round(v, 3) for k, v in ratios.items()},
+        gated=("mean", *judged),
         **common,  # type: ignore[arg-type]
     )
 
 
 def score(verdicts: Sequence[MetricVerdict]) -> float | None:
-    """Weighted share (0-100) of judged metrics that pass; None if none was judged."""
-    judged = [v for v in verdicts if v.verdict != "nodata"]
+    """Weighted share (0-100) of judged metrics that pass; None if none was judged.
+
+    Metrics without data and undecided ones are left out: neither passed nor failed yet.
+    """
+    judged = [v for v in verdicts if v.verdict not in ("nodata", "undecided")]
     total = sum(v.weight for v in judged)
     if not judged or total <= 0:
         return None
@@ -294,6 +345,8 @@ def judge(
         decision = "fail"
     elif any(v.verdict == "nodata" for v in verdicts):
         decision = "nodata"
+    elif any(v.verdict == "undecided" for v in verdicts):
+        decision = "undecided"
     elif value is not None and value >= settings.pass_score:
         decision = "pass"
     else:
@@ -329,7 +382,10 @@ def decide(
     if j.decision == "pass":
         return BakeDecision("promote", f"canary analysis passed: {j.describe()}", j)
     limit = bake_time + settings.nodata_extension
-    what = "not enough data" if j.decision == "nodata" else "marginal score"
+    what = {
+        "nodata": "not enough data",
+        "undecided": "canary worse but not yet significantly",
+    }.get(j.decision, "marginal score")
     if elapsed < limit:
         return BakeDecision(
             "wait", f"{what}: bake extended ({elapsed:.0f} of {limit:.0f} s): {j.describe()}", j
@@ -337,6 +393,16 @@ def decide(
     if j.decision == "nodata" and settings.nodata_policy == "pass":
         return BakeDecision(
             "promote", f"{what} after {elapsed:.0f} s; promoted by nodata_policy=pass", j
+        )
+    if j.decision == "undecided":
+        # The extension gave the difference every chance to become significant and it did
+        # not: a fail now would be a guess (most such canaries are healthy with a few unlucky
+        # errors), so it passes, saying so.
+        return BakeDecision(
+            "promote",
+            f"canary analysis passed: no significant difference after {elapsed:.0f} s "
+            f"(the bake and its extension): {j.describe()}",
+            j,
         )
     return BakeDecision("rollback", f"canary analysis: {what} after {elapsed:.0f} s", j)
 
@@ -360,15 +426,27 @@ class CanaryBake:
     failing_since: float | None = None
     at_warmup: tuple[BackendStats, BackendStats] | None = None
 
+    def looks_at(self, elapsed: float) -> int:
+        """How many looks the bake counts as by ``elapsed``: one per ``look_interval`` of the
+        bake time, and one more per full ``look_interval`` of an extension (the polls just
+        after the bake's end still belong to its last look)."""
+        interval = self.settings.look_interval
+        bake = max(1, math.ceil(self.bake_time / interval - 1e-9))
+        extension = max(0.0, elapsed - self.bake_time)
+        return bake + math.floor(extension / interval + 1e-9)
+
     @property
     def looks(self) -> int:
-        """How many looks the bake counts as: one per ``look_interval`` of the bake time."""
-        return max(1, math.ceil(self.bake_time / self.settings.look_interval - 1e-9))
+        """Looks over the bake time (an extension adds its own, see :meth:`looks_at`)."""
+        return self.looks_at(0.0)
+
+    def alpha_at(self, elapsed: float) -> float:
+        """Each poll's level: ``settings.alpha`` shared by the looks (Bonferroni)."""
+        return self.settings.alpha / self.looks_at(elapsed)
 
     @property
     def alpha(self) -> float:
-        """Each poll's level: ``settings.alpha`` shared by the looks (Bonferroni)."""
-        return self.settings.alpha / self.looks
+        return self.alpha_at(0.0)
 
     def poll(self, canary: BackendStats, stable: BackendStats, elapsed: float) -> BakeDecision:
         """``canary``, ``stable``: each release's window since the step began."""
@@ -378,7 +456,8 @@ class CanaryBake:
             latency = (BackendStats(), BackendStats())  # nodata until the warm-up is over
         else:
             latency = (canary.minus(self.at_warmup[0]), stable.minus(self.at_warmup[1]))
-        judgement = judge(canary, stable, self.settings, latency=latency, alpha=self.alpha)
+        alpha = self.alpha_at(elapsed)
+        judgement = judge(canary, stable, self.settings, latency=latency, alpha=alpha)
         if judgement.decision == "fail":
             if self.failing_since is None:
                 self.failing_since = elapsed

@@ -23,9 +23,11 @@ _STATUS_STYLE = {
 
 
 def _ms(value: float | None) -> str:
+    # The p95 is read from the routers' histogram (within a few percent); infinity: in its
+    # open last bucket, above 120 s.
     if value is None:
         return "-"
-    return ">10s" if value == float("inf") else f"≤{value:g}ms"
+    return ">120s" if value == float("inf") else f"{value:.1f}ms"
 
 
 def stats_table(title: str, weights: Mapping[str, int], stats: Mapping[str, BackendStats]) -> Table:
@@ -95,7 +97,12 @@ def judgement_table(analysis: Mapping[str, Any]) -> Table:
             _figure(name, m.get("stable")),
             f"{m.get('n_canary')}/{m.get('n_stable')}",
             "-" if p_high is None else f"{p_high:.2g}",
-            Text(verdict, style={"high": "red", "nodata": "yellow"}.get(verdict, "green")),
+            Text(
+                verdict,
+                style={"high": "red", "nodata": "yellow", "undecided": "yellow"}.get(
+                    verdict, "green"
+                ),
+            ),
         )
     return table
 

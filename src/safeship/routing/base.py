@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# Upper bounds (milliseconds) of the latency histogram buckets; the last bucket is open.
-LATENCY_BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+# The latency histogram: geometric bucket bounds, as Prometheus' native histograms (schema 4):
+# bound i is 2 ** (i / 16) ms, so each bucket is 4.4% wide (a value read back from its bucket
+# is off by at most 4.4%, and by 2.2% from the middle). They cover 0.1 ms (the first bucket
+# holds everything at or below it) to 120 s; the last bucket, above 120 s, is open. Powers of
+# two land exactly on bounds (1, 2, 4, ... ms). 324 bounds: 325 counters per release.
+LATENCY_BUCKET_GROWTH = 2 ** (1 / 16)
+_FIRST_EXPONENT = math.ceil(16 * math.log2(0.1))  # the first bound at or above 0.1 ms
+_LAST_EXPONENT = math.ceil(16 * math.log2(120_000))  # the last at or above 120 s
+# Upper bounds (milliseconds, inclusive) of the latency histogram buckets; the last bucket is
+# open. A router counts a response of L ms in bucket ``bisect_left(LATENCY_BUCKETS_MS, L)`` of
+# ``len(LATENCY_BUCKETS_MS) + 1`` counters (the builtin router and the nginx log reader alike).
+LATENCY_BUCKETS_MS: tuple[float, ...] = tuple(
+    2 ** (i / 16) for i in range(_FIRST_EXPONENT, _LAST_EXPONENT + 1)
+)
+
+
+def latency_bucket_bounds(index: int) -> tuple[float, float]:
+    """(lower, upper] bounds (ms) of bucket ``index``; the first starts at 0, the open last
+    bucket ends at infinity."""
+    lower = LATENCY_BUCKETS_MS[index - 1] if index > 0 else 0.0
+    upper = LATENCY_BUCKETS_MS[index] if index < len(LATENCY_BUCKETS_MS) else math.inf
+    return lower, upper
+
+
+def sparse_latency_buckets(counts: Sequence[int]) -> dict[str, int]:
+    """The non-zero counters as ``{"index": count}``: the stats JSON's compact form (a few
+    dozen filled buckets out of 325), which :meth:`BackendStats.from_json` reads as well as
+    the full list."""
+    return {str(i): n for i, n in enumerate(counts) if n}
+
+
+def _dense_latency_buckets(data: Sequence[Any] | Mapping[str, Any]) -> tuple[int, ...]:
+    size = len(LATENCY_BUCKETS_MS) + 1
+    if isinstance(data, Mapping):
+        counts = [0] * size
+        for key, n in data.items():
+            counts[int(key)] = int(n)  # an index out of range is an error (IndexError)
+        return tuple(counts)
+    if len(data) != size:
+        raise ValueError(f"latency_buckets has {len(data)} counters, expected {size}")
+    return tuple(int(c) for c in data)
 
 
 class RouterError(Exception):
@@ -28,7 +68,8 @@ class BackendStats:
     """Cumulative counters for one backend since the router started.
 
     Counters only grow, so the stats of a window are the difference of two snapshots.
-    ``latency_buckets`` has len(LATENCY_BUCKETS_MS) + 1 counts (the last is the open bucket).
+    ``latency_buckets`` has len(LATENCY_BUCKETS_MS) + 1 counts (the last is the open bucket);
+    in JSON, the full list or the sparse ``{"index": count}`` of :func:`sparse_latency_buckets`.
     """
 
     requests: int = 0
@@ -68,17 +109,25 @@ class BackendStats:
         )
 
     def latency_quantile_ms(self, q: float) -> float | None:
-        """Upper bound of the bucket holding quantile ``q``; None without samples."""
+        """Quantile ``q`` (0-1) of the latency (ms), linear within the bucket that holds it;
+        None without samples, infinity when it falls in the open last bucket.
+
+        The rank ``q * total`` is placed among the bucket's own counts: with 50 responses in
+        (10, 25] and 50 above, the median is 25 and the 25th percentile 17.5.
+        """
         total = sum(self.latency_buckets)
         if total == 0:
             return None
         rank = q * total
         seen = 0
         for i, count in enumerate(self.latency_buckets):
+            if count and seen + count >= rank:
+                lower, upper = latency_bucket_bounds(i)
+                if math.isinf(upper):
+                    return math.inf
+                return lower + (upper - lower) * max(rank - seen, 0) / count
             seen += count
-            if seen >= rank and count:
-                return LATENCY_BUCKETS_MS[i] if i < len(LATENCY_BUCKETS_MS) else float("inf")
-        return float("inf")
+        return math.inf
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BackendStats:
@@ -87,7 +136,7 @@ class BackendStats:
             responses_5xx=int(data["responses_5xx"]),
             connect_errors=int(data["connect_errors"]),
             status_classes={str(k): int(v) for k, v in data["status_classes"].items()},
-            latency_buckets=tuple(int(c) for c in data["latency_buckets"]),
+            latency_buckets=_dense_latency_buckets(data["latency_buckets"]),
             latency_sum_ms=float(data["latency_sum_ms"]),
             in_flight=None if data.get("in_flight") is None else int(data["in_flight"]),
         )
