@@ -93,4 +93,13 @@ class CommandTargetSettings(_Model):
         parts = urlsplit(url.replace("{version}", "v"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL")
+        template = urlsplit(url)
+        in_host = (template.hostname or "").split("{version}")
+        if template.netloc.count("{version}") != len(in_host) - 1 or any(
+            not after.startswith(".") for after in in_host[1:]
+        ):
+            raise ValueError(
+                "{version} in the URL's host must be followed by its domain "
+                "(e.g. https://app-{version}.example.com): a version never names the host"
+            )
         return url
