@@ -165,3 +165,218 @@ def test_pause_at_must_name_a_canary_step_below_100() -> None:
     for wrong in ("[20]", "[100]"):
         source = VALID.replace("bake_time = 2.5", f"bake_time = 2.5\npause_at = {wrong}")
         assert any("each pause must be one of the steps below 100" in p for p in problems(source))
+
+
+# -- strict types, bounds and names (issue 11 §4): each value once accepted silently ----------
+
+LOCAL = """\
+[environments.staging]
+port = 8080
+target = { command = ["python", "app.py", "--port", "{port}"] }
+"""
+
+
+def only_problem(source: str) -> str:
+    (problem,) = problems(source)
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "steps = [true, 100]",
+            "safeship.toml:4: environments.staging.steps.0: must be an integer, "
+            "not the boolean true",
+        ),
+        (
+            'steps = ["10", 100]',
+            "safeship.toml:4: environments.staging.steps.0: must be an integer, "
+            "not the string '10'",
+        ),
+        (
+            'bake_time = "3"',
+            "safeship.toml:4: environments.staging.bake_time: must be a number, not the string '3'",
+        ),
+        (
+            "bake_time = nan",
+            "safeship.toml:4: environments.staging.bake_time: must be a finite number "
+            "(not nan or inf)",
+        ),
+        (
+            "bake_time = 1979-05-27",
+            "safeship.toml:4: environments.staging.bake_time: a date or time is not a valid "
+            "value here",
+        ),
+        (
+            "[environments.staging.rollback]\nmin_requests = 99999999999999999999999",
+            "safeship.toml:5: environments.staging.rollback.min_requests: number too large "
+            "(integers fit in 64 bits)",
+        ),
+        (
+            "[environments.staging.rollback]\nmin_requests = 99999999999",
+            "safeship.toml:5: environments.staging.rollback.min_requests: Input should be less "
+            "than or equal to 1000000",
+        ),
+    ],
+)
+def test_values_are_not_coerced_and_are_bounded(extra: str, expected: str) -> None:
+    assert only_problem(LOCAL + extra + "\n") == expected
+
+
+def test_port_must_be_an_integer_not_a_bool() -> None:
+    assert only_problem(LOCAL.replace("port = 8080", "port = true")) == (
+        "safeship.toml:2: environments.staging.port: must be an integer, not the boolean true"
+    )
+
+
+def test_whole_numbers_still_fill_float_settings() -> None:
+    assert parse_config(LOCAL + "bake_time = 3\n").environments["staging"].bake_time == 3.0
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ('[""]', "the program (the first argument) must not be empty"),
+        ("[]", "needs at least the program to run"),
+        (
+            '["{unknown}"]',
+            "unknown placeholder {unknown} in '{unknown}' (known here: {port}, {version})",
+        ),
+        ('["app", "\\u0000"]', "argument '\\x00' contains a NUL character"),
+    ],
+)
+def test_local_command_needs_a_program_and_known_placeholders(command: str, message: str) -> None:
+    source = LOCAL.replace('["python", "app.py", "--port", "{port}"]', command)
+    assert (
+        only_problem(source) == f"safeship.toml:3: environments.staging.target.command: {message}"
+    )
+
+
+def test_shell_style_variables_and_literal_braces_pass_through() -> None:
+    source = LOCAL.replace('"{port}"', '"{port}", "${HOME}", "{}", "{\\"a\\": 1}"')
+    assert parse_config(source).environments["staging"].target.command[-3:] == [
+        "${HOME}",
+        "{}",
+        '{"a": 1}',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown_key"),
+    [
+        ('""', '""'),
+        ('"../../etc"', '"../../etc"'),
+        ('"st\\u0000g"', '"st\\u0000g"'),
+        ("Prod", "Prod"),
+    ],
+)
+def test_environment_names_follow_the_pattern(name: str, shown_key: str) -> None:
+    problem = only_problem(LOCAL.replace("environments.staging", f"environments.{name}"))
+    assert problem.startswith(f"safeship.toml:1: environments.{shown_key}: ")
+    assert "environment name" in problem
+    assert "\x00" not in problem
+
+
+def test_names_in_use_are_valid() -> None:
+    for name in ("local", "staging", "production", "prod", "my-env", "eu_west-1", "x" * 63):
+        assert name in parse_config(LOCAL.replace("staging", name)).environments
+    assert "environment name" in only_problem(LOCAL.replace("staging", "x" * 64))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../../etc/passwd",
+        "/api/./health",
+        "/api/%2e%2E/health",
+        "//evil.example/health",
+        "/x\\r\\nHost: evil",
+        "/x\\u001b[31m",
+        "/a b",
+        "/a\\\\b",
+        "api/health",
+    ],
+)
+def test_health_paths_stay_on_the_service(path: str) -> None:
+    source = LOCAL + f'[environments.staging.health]\npath = "{path}"\n'
+    assert only_problem(source).startswith("safeship.toml:5: environments.staging.health.path: ")
+
+
+def test_health_paths_may_have_a_query() -> None:
+    source = LOCAL + '[environments.staging.health]\npath = "/api/health?full=1"\n'
+    assert parse_config(source).environments["staging"].health.path == "/api/health?full=1"
+
+
+def test_smoke_paths_and_headers_are_checked() -> None:
+    flow = (
+        "[[environments.staging.health.smoke.flows]]\n"
+        'name = "checkout"\n'
+        'steps = [{ path = "/cart/{id}/../admin" }]\n'
+    )
+    assert "must not contain . or .. segments" in only_problem(LOCAL + flow)
+    header = flow.replace('"/cart/{id}/../admin"', '"/cart", headers = { X-A = "1\\r\\nX-B: 2" }')
+    assert "header X-A must be printable ASCII" in only_problem(LOCAL + header)
+
+
+def test_urls_are_bounded_and_printable() -> None:
+    check = '[[environments.staging.health.checks]]\nname = "api"\ntype = "http"\nurl = "{url}"\n'
+    long_url = "http://example.com/" + "a" * 70_000
+    assert "characters long (at most 2048)" in only_problem(LOCAL + check.format(url=long_url))
+    problem = only_problem(LOCAL + check.format(url="http://example.com/\\u0007"))
+    assert problem.startswith("safeship.toml:7: environments.staging.health.checks.0.url: ")
+
+
+def test_command_target_scripts_and_url() -> None:
+    command = """\
+[environments.web]
+[environments.web.target]
+type = "command"
+deploy = ["deploy.sh", "{version}"]
+url = "https://app-{version}.example.com"
+"""
+    assert parse_config(command).environments["web"].target.url is not None
+    bad_script = command.replace('"{version}"]', '"{port}"]')
+    assert "unknown placeholder {port}" in only_problem(bad_script)
+    for url in ("http://{version}", "http://{version}@example.com", "https://x{version}"):
+        problem = only_problem(command.replace("https://app-{version}.example.com", url))
+        assert problem.startswith("safeship.toml:5: environments.web.target.url: ")
+        assert "a version never names the host" in problem
+
+
+def test_deep_nesting_is_a_syntax_error_at_its_line() -> None:
+    source = LOCAL + "x = " + "[" * 5000 + "]" * 5000 + "\n"
+    assert only_problem(source) == (
+        "safeship.toml:4: syntax: arrays or tables nested deeper than 32"
+    )
+    dotted = LOCAL + "[" + ".".join(["a"] * 40) + "]\n"
+    assert only_problem(dotted).startswith("safeship.toml:4: a.a.a.")
+
+
+def test_nesting_inside_strings_and_comments_is_not_counted() -> None:
+    text = '"/' + "[" * 100 + '"'
+    source = LOCAL + f"# {'[' * 100}\n" + f"[environments.staging.health]\npath = {text}\n"
+    assert parse_config(source).environments["staging"].health.path == "/" + "[" * 100
+    deep = LOCAL + 'x = ["]", ' + "[" * 2000 + "]" * 2000 + "]\n"
+    assert only_problem(deep).startswith("safeship.toml:4: syntax: ")
+
+
+def test_invalid_utf8_names_the_line_not_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "safeship.toml"
+    path.write_bytes(LOCAL.encode() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        "safeship.toml:4: syntax: not valid UTF-8 (byte 0xe9 at column 6); save the file as UTF-8"
+    ]
+
+
+def test_oversized_and_unreadable_configs(tmp_path: Path) -> None:
+    path = tmp_path / "safeship.toml"
+    path.write_text(LOCAL + "#" * (2 * 1024 * 1024))
+    with pytest.raises(ConfigError, match="larger than 1048576 bytes"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="config file not found"):
+        find_config(tmp_path / ("x" * 10_000))
+    with pytest.raises(ConfigError, match="config file not found"):
+        find_config(Path("/dev/zero"))

@@ -13,6 +13,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from safeship.cli import params
+
 app = typer.Typer(
     name="safeship",
     help="Ship web services safely: deploy, verify, canary, automatic rollback.",
@@ -28,15 +30,23 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
 ]
-EnvArgument = Annotated[str, typer.Argument(help="Environment name from safeship.toml.")]
+EnvArgument = Annotated[
+    str, typer.Argument(help="Environment name from safeship.toml.", callback=params.environment)
+]
 
 
 @app.command()
 def deploy(
     environment: EnvArgument,
-    version: Annotated[str, typer.Option("--version", "-V", help="Version to deploy.")],
-    commit: Annotated[str | None, typer.Option(help="Commit SHA of the version.")] = None,
-    triggered_by: Annotated[str, typer.Option(help="Who or what started it.")] = "cli",
+    version: Annotated[
+        str, typer.Option("--version", "-V", help="Version to deploy.", callback=params.version)
+    ],
+    commit: Annotated[
+        str | None, typer.Option(help="Commit SHA of the version.", callback=params.commit)
+    ] = None,
+    triggered_by: Annotated[
+        str, typer.Option(help="Who or what started it.", callback=params.triggered_by)
+    ] = "cli",
     via_paths: Annotated[
         bool,
         typer.Option(
@@ -62,7 +72,9 @@ def deploy(
 
 @app.command()
 def status(
-    environment: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    environment: Annotated[
+        str | None, typer.Argument(help="Environment (default: all).", callback=params.environment)
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Releases running, traffic weights and live stats."""
@@ -73,7 +85,9 @@ def status(
 
 @app.command()
 def history(
-    environment: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    environment: Annotated[
+        str | None, typer.Argument(help="Environment (default: all).", callback=params.environment)
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
@@ -166,7 +180,8 @@ def prepush(
         bool, typer.Option("--staged", help="Check the staged lines (the pre-commit hook).")
     ] = False,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only this check (repeatable).")
+        list[str] | None,
+        typer.Option("--only", help="Run only this check (repeatable).", callback=params.texts),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     stdin_refs: Annotated[
@@ -189,13 +204,21 @@ def prepush(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 1 when degraded too.")]
 UrlOption = Annotated[
-    str | None, typer.Option("--url", help="Base URL to check instead of the environment's port.")
+    str | None,
+    typer.Option(
+        "--url", help="Base URL to check instead of the environment's port.", callback=params.url
+    ),
 ]
 
 
 @app.command()
 def health(
-    url: Annotated[str, typer.Argument(help="The service's base URL, e.g. http://127.0.0.1:8080.")],
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="The service's base URL, e.g. http://127.0.0.1:8080.", callback=params.url
+        ),
+    ],
     deep: Annotated[bool, typer.Option("--deep", help="Also judge the deep endpoint.")] = False,
     path: Annotated[str, typer.Option(help="Basic health path.")] = "/api/health",
     deep_path: Annotated[str, typer.Option(help="Deep health path.")] = "/api/health/deep",
@@ -214,7 +237,8 @@ def health(
 @app.command()
 def smoke(
     environment: Annotated[
-        str | None, typer.Argument(help="Environment (its smoke flows).")
+        str | None,
+        typer.Argument(help="Environment (its smoke flows).", callback=params.environment),
     ] = None,
     url: UrlOption = None,
     strict: StrictOption = False,
@@ -229,9 +253,12 @@ def smoke(
 
 @app.command()
 def baseline(
-    environment: Annotated[str | None, typer.Argument(help="Environment to compare with.")] = None,
+    environment: Annotated[
+        str | None,
+        typer.Argument(help="Environment to compare with.", callback=params.environment),
+    ] = None,
     url: UrlOption = None,
-    path: Annotated[str | None, typer.Option(help="Path to sample.")] = None,
+    path: Annotated[str | None, typer.Option(help="Path to sample.", callback=params.text)] = None,
     requests: Annotated[int | None, typer.Option(help="Requests to send.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests at a time.")] = None,
     json_output: JsonOption = False,

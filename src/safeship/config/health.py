@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,9 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from safeship.validation import check_header, check_text, check_url_path, check_url_text
+
 # ${NAME}: an environment variable; {name}: a value captured by an earlier smoke step.
 PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}|\{([^{}]*)\}")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# An environment variable's name (also a capture's).
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = re.compile(r"([^.\[\]]*)((?:\[\d+\])*)")
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -37,6 +41,11 @@ Seconds = Annotated[float, Field(gt=0, le=600)]
 Milliseconds = Annotated[float, Field(gt=0, le=600_000)]
 Ratio = Annotated[float, Field(gt=0, le=1)]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
+# A flow's or a step's name, printed in every report.
+Label = Annotated[
+    str, Field(min_length=1, max_length=100), AfterValidator(lambda n: check_text("name", n, 100))
+]
+Length = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 
 def _listed(value: Any) -> Any:
@@ -83,7 +92,7 @@ def placeholders(text: str) -> tuple[list[str], list[str]]:
     for match in PLACEHOLDER.finditer(text):
         variable, capture = match.group(1), match.group(2)
         name = variable if variable is not None else capture
-        if not _NAME.fullmatch(name):
+        if not NAME.fullmatch(name):
             raise ValueError(f"{match.group(0)!r} is not a valid placeholder name")
         (env if variable is not None else captures).append(name)
     return env, captures
@@ -102,6 +111,7 @@ def strings_in(value: Any) -> list[str]:
 
 def check_url(url: str, schemes: tuple[str, ...], *, host_required: bool = True) -> str:
     """Validate a URL's scheme and host; raises ValueError with a one-line message."""
+    check_url_text(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -116,6 +126,7 @@ def check_url(url: str, schemes: tuple[str, ...], *, host_required: bool = True)
 
 
 def _url_or_reference(url: str, schemes: tuple[str, ...], host_required: bool = True) -> str:
+    check_url_text(url)
     env, captures = placeholders(url)
     if captures:
         raise ValueError("only ${NAME} environment variables can be used in a check URL")
@@ -132,9 +143,21 @@ def _no_captures(text: str) -> str:
 
 
 def _absolute_path(path: str) -> str:
-    if not path.startswith("/"):
-        raise ValueError("must start with /")
-    return path
+    """An absolute URL path on the service's own host (no dot segments, CR/LF or controls)."""
+    return check_url_path(path)
+
+
+def _headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        check_header(name, value)
+        _no_captures(value)
+    return headers
+
+
+def _step_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        check_header(name, value)
+    return headers
 
 
 class Assertion(_Model):
@@ -144,8 +167,8 @@ class Assertion(_Model):
     equals: Any = None
     exists: bool | None = None
     is_array: bool | None = None
-    length: Annotated[int, Field(ge=0)] | None = None
-    min_length: Annotated[int, Field(ge=0)] | None = None
+    length: Length | None = None
+    min_length: Length | None = None
 
     @field_validator("path")
     @classmethod
@@ -214,7 +237,7 @@ class HttpCheckSettings(_Check):
     type: Literal["http"]
     url: str
     method: HttpMethod = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
     expect_status: Statuses = [200]
     latency_budget_ms: Milliseconds = 1000.0
     expect_json: bool = False
@@ -225,19 +248,12 @@ class HttpCheckSettings(_Check):
     def _url(cls, url: str) -> str:
         return _url_or_reference(url, ("http", "https"))
 
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for value in headers.values():
-            _no_captures(value)
-        return headers
-
 
 class TcpCheckSettings(_Check):
     """A TCP connect to host:port."""
 
     type: Literal["tcp"]
-    host: Annotated[str, Field(min_length=1)]
+    host: Annotated[str, Field(min_length=1, max_length=253), AfterValidator(check_url_text)]
     port: Annotated[int, Field(ge=1, le=65535)]
     latency_budget_ms: Milliseconds = 100.0
 
@@ -251,10 +267,10 @@ CheckSettings = Annotated[
 class StepSettings(_Model):
     """One request of a smoke flow."""
 
-    name: str | None = None
+    name: Label | None = None
     method: HttpMethod = "GET"
     path: str
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Annotated[dict[str, str], AfterValidator(_step_headers)] = Field(default_factory=dict)
     body: Any = Field(default=None, alias="json")
     expect_status: Statuses = [200]
     latency_budget_ms: Milliseconds | None = None
@@ -277,7 +293,7 @@ class StepSettings(_Model):
     @classmethod
     def _capture(cls, capture: dict[str, str]) -> dict[str, str]:
         for name, path in capture.items():
-            if not _NAME.fullmatch(name):
+            if not NAME.fullmatch(name):
                 raise ValueError(f"capture name {name!r} is not a valid identifier")
             parse_json_path(path)
         return capture
@@ -292,9 +308,9 @@ class StepSettings(_Model):
 class FlowSettings(_Model):
     """A smoke test: steps run in order, each may use values captured by the earlier ones."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Label
     critical: bool = True
-    steps: Annotated[list[StepSettings], Field(min_length=1)]
+    steps: Annotated[list[StepSettings], Field(min_length=1, max_length=100)]
 
     @model_validator(mode="after")
     def _captures_defined_before_use(self) -> FlowSettings:
@@ -315,7 +331,7 @@ class SmokeSettings(_Model):
     """Level 3: flows of requests against the critical paths; flows run concurrently."""
 
     timeout: Seconds = 10.0  # per step, unless the step sets its own
-    flows: list[FlowSettings] = Field(default_factory=list)
+    flows: Annotated[list[FlowSettings], Field(max_length=100)] = Field(default_factory=list)
 
     @field_validator("flows")
     @classmethod
@@ -338,11 +354,11 @@ class BaselineSettings(_Model):
     max_seconds: Seconds = 60.0  # the whole sample stops after this, however many were sent
     # Regression when mean > ratio x baseline, p95 > ratio x baseline, or the error rate
     # exceeds the baseline's by more than this fraction (0.01 = 1 percentage point).
-    max_mean_ratio: Annotated[float, Field(ge=1)] = 1.5
-    max_p95_ratio: Annotated[float, Field(ge=1)] = 2.0
+    max_mean_ratio: Annotated[float, Field(ge=1, le=1000)] = 1.5
+    max_p95_ratio: Annotated[float, Field(ge=1, le=1000)] = 2.0
     max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.01
     # Latency changes smaller than this many ms are noise, whatever the ratio.
-    min_latency_delta_ms: Annotated[float, Field(ge=0)] = 10.0
+    min_latency_delta_ms: Annotated[float, Field(ge=0, le=600_000)] = 10.0
     on_regression: Literal["rollback", "warn"] = "rollback"
 
     _path = field_validator("path")(_absolute_path)
@@ -362,7 +378,7 @@ class HealthSettings(_Model):
     # How many HTTP connections levels 2-4 may open at once.
     max_connections: Annotated[int, Field(ge=1, le=1000)] = 10
     deep: DeepSettings | None = None
-    checks: list[CheckSettings] = Field(default_factory=list)
+    checks: Annotated[list[CheckSettings], Field(max_length=100)] = Field(default_factory=list)
     smoke: SmokeSettings | None = None
     baseline: BaselineSettings | None = None
 

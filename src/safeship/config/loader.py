@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import tomllib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from safeship._toml import locate_key, toml_syntax_problem
+from safeship._toml import (
+    TomlError,
+    decode_toml,
+    format_key,
+    locate_key,
+    parse_toml,
+    scalar_problems,
+    toml_syntax_problem,
+)
 from safeship.config.models import SafeshipConfig
+from safeship.validation import shown
 
 CONFIG_FILENAME = "safeship.toml"
+# No config comes near this; a bigger file is a mistake (or /dev/zero behind a symlink).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 __all__ = ["locate_key", "toml_syntax_problem"]  # re-exported: callers import them from here
 
@@ -54,32 +65,64 @@ class LoadedConfig:
 def find_config(explicit: Path | None, cwd: Path | None = None) -> Path:
     """The config path: ``--config`` when given, else safeship.toml in the current directory."""
     if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError([f"{explicit}: config file not found"])
+        if not _is_file(explicit):
+            raise ConfigError([f"{_shown_path(explicit)}: config file not found"])
         return explicit
     candidate = (cwd or Path.cwd()) / CONFIG_FILENAME
-    if not candidate.is_file():
+    if not _is_file(candidate):
         raise ConfigError(
             [f"{CONFIG_FILENAME} not found in {candidate.parent} (use --config PATH)"]
         )
     return candidate
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL in it
+        return False
+
+
+def _shown_path(path: Path) -> str:
+    text = str(path)
+    return text if text.isprintable() and len(text) <= 200 else repr(text[:200])
+
+
 def load_config(path: Path) -> LoadedConfig:
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError([f"{_shown_path(path)}: cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{_shown_path(path)}: larger than {MAX_CONFIG_BYTES} bytes"])
+    try:
+        source = decode_toml(raw, path.name)
+    except TomlError as exc:
+        raise ConfigError([exc.problem]) from None
     return LoadedConfig(parse_config(source, path.name), path.resolve())
 
 
 def parse_config(source: str, filename: str = CONFIG_FILENAME) -> SafeshipConfig:
+    """Validate safeship.toml's text strictly: no coercion from bool or str, bounded values.
+
+    The data is validated as JSON in strict mode: a number is never taken from a string or a
+    bool, and arrays still fill tuples (strict Python mode would refuse them).
+    """
     try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([toml_syntax_problem(exc, filename)]) from None
+        data = parse_toml(source, filename)
+    except TomlError as exc:
+        raise ConfigError([exc.problem]) from None
+    scalars = scalar_problems(data)
+    if scalars:
+        raise ConfigError(
+            [
+                f"{filename}:{locate_key(source, path) or '?'}: {format_key(path)}: {message}"
+                for path, message in scalars
+            ]
+        )
     try:
-        return SafeshipConfig.model_validate(data)
+        return SafeshipConfig.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -87,8 +130,7 @@ def parse_config(source: str, filename: str = CONFIG_FILENAME) -> SafeshipConfig
             if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 path += (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
             line = locate_key(source, path)
-            key = ".".join(path) if path else "(top level)"
-            problems.append(f"{filename}:{line or '?'}: {key}: {_message(error)}")
+            problems.append(f"{filename}:{line or '?'}: {format_key(path)}: {_message(error)}")
         raise ConfigError(problems) from None
 
 
@@ -96,14 +138,17 @@ def _data_path(data: object, loc: tuple[int | str, ...]) -> tuple[str, ...]:
     """The error location as keys of the file: without the tags pydantic inserts for unions.
 
     A discriminated union (e.g. a check's ``type``) puts the tag in the location
-    (``checks.0.http.url``); it is dropped where the data has no such key but a ``type``
-    with that value.
+    (``checks.0.http.url``); it is dropped where the data has no such key and the location
+    goes on (a missing key is always the last part). A dict's key that fails its rule is
+    reported at the key (pydantic adds ``[key]``).
     """
     path: list[str] = []
     current: object = data
-    for part in loc:
+    for position, part in enumerate(loc):
+        if part == "[key]":
+            continue
         if isinstance(current, dict):
-            if part not in current and current.get("type") == part:
+            if part not in current and position < len(loc) - 1:
                 continue
             current = current.get(part)
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
@@ -126,5 +171,38 @@ def _message(error: object) -> str:
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         return f"unknown type {ctx.get('tag')!r} (expected one of: {ctx.get('expected_tags')})"
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, not {_toml_value(error.get('input'))}"
+    if kind == "too_long" and isinstance(error.get("input"), list | dict):
+        return f"at most {error.get('ctx', {}).get('max_length')} items"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
+
+
+# Strict validation's type errors, said in TOML's words.
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "tuple_type": "an array",
+}
+
+
+def _toml_value(value: object) -> str:
+    """How a value from the file reads in a message: its kind, and the value when short."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {shown(value, 20)}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "this value"

@@ -6,6 +6,7 @@ import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +24,37 @@ from safeship.hooks.settings import PrepushSettings
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
+from safeship.validation import (
+    MAX_URL,
+    check_argv,
+    check_environment_name,
+    check_text,
+)
+
+# safeship.toml is validated strictly (see safeship.config.loader.parse_config): these types
+# add what strictness does not give, a name's rule and bounds.
+EnvironmentName = Annotated[str, AfterValidator(check_environment_name)]
+# A count of requests or samples: more than a million is a typo.
+Count = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+def _file_path(path: str) -> str:
+    check_text("path", path, 4096)
+    return path
+
+
+def _environment_variables(env: dict[str, str]) -> dict[str, str]:
+    from safeship.config.health import NAME
+
+    for name, value in env.items():
+        if not NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+        if "\x00" in value:
+            raise ValueError(f"the value of {name} contains a NUL character")
+    return env
+
+
+Variables = Annotated[dict[str, str], AfterValidator(_environment_variables)]
 
 
 class _Model(BaseModel):
@@ -30,10 +62,10 @@ class _Model(BaseModel):
 
 
 class ProjectSettings(_Model):
-    name: str = "app"
+    name: Annotated[str, AfterValidator(lambda name: check_text("name", name, 100))] = "app"
     # The environment-variable schema, relative to safeship.toml; `safeship deploy` checks the
     # target's variables against it before starting a release when the file exists.
-    env_schema: str = "env.schema.toml"
+    env_schema: Annotated[str, AfterValidator(_file_path)] = "env.schema.toml"
 
 
 class RegistrySettings(_Model):
@@ -42,6 +74,7 @@ class RegistrySettings(_Model):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
+        check_text("URL", url, MAX_URL)
         if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return url
@@ -52,9 +85,11 @@ class LocalTargetSettings(_Model):
 
     type: Literal["local"] = "local"
     # Argument list, no shell. "{port}" becomes the release's port, "{version}" its version.
-    command: Annotated[list[str], Field(min_length=1)]
-    env: dict[str, str] = Field(default_factory=dict)
-    cwd: str | None = None
+    command: Annotated[
+        list[str], AfterValidator(lambda argv: check_argv(argv, ("port", "version")))
+    ]
+    env: Variables = Field(default_factory=dict)
+    cwd: Annotated[str, AfterValidator(_file_path)] | None = None
     start_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
     stop_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
 
@@ -130,7 +165,7 @@ class RollbackRules(_Model):
     # Roll back when the canary's error rate over the bake window exceeds this fraction.
     error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
     # ... judged only once the window holds at least this many requests.
-    min_requests: Annotated[int, Field(ge=1)] = 20
+    min_requests: Count = 20
     # Roll back at once when the health check answers 5xx or the release process exits.
     on_health_5xx: bool = True
     on_process_exit: bool = True
@@ -146,11 +181,11 @@ class RollbackRules(_Model):
     # stable release's over the same window (with min_latency_samples requests), else the
     # previous good deployment's stored level-4 baseline; without either, the rule waits.
     latency_factor: Annotated[float, Field(gt=1, le=1000)] = 2.0
-    min_latency_samples: Annotated[int, Field(ge=1)] = 20
+    min_latency_samples: Count = 20
     # CPU of the release's processes as a fraction of one core, and RSS as a fraction of
     # memory_limit_mb when set (local releases only: they are sampled with psutil).
     resource_utilization: Annotated[float, Field(gt=0, le=64)] = 0.9
-    memory_limit_mb: Annotated[float | None, Field(gt=0)] = None
+    memory_limit_mb: Annotated[float | None, Field(gt=0, le=16 * 1024 * 1024)] = None
     # Connections in use / max_connections from the PostgreSQL dependency checks.
     db_pool_utilization: Annotated[float, Field(gt=0, le=1)] = 0.95
     # Seconds between re-runs of the deep/dependency and smoke checks during a bake (0: they
@@ -174,13 +209,15 @@ class EnvironmentSettings(_Model):
     # Default: "all-at-once" with the platform router (it cannot split traffic), else "canary".
     strategy: Literal["all-at-once", "canary", "blue-green"] = "canary"
     # Canary traffic percentages, increasing, ending at 100.
-    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    steps: Annotated[list[int], Field(max_length=100)] = Field(
+        default_factory=lambda: [10, 50, 100]
+    )
     # Seconds to watch each step before moving on.
     bake_time: Annotated[float, Field(ge=0, le=3600)] = 5.0
     # Canary steps (below 100) that wait after their bake for `safeship promote ENV` (or
     # `safeship abort ENV`), the rules still running; no answer in pause_timeout seconds
     # rolls back.
-    pause_at: list[int] = Field(default_factory=list)
+    pause_at: Annotated[list[int], Field(max_length=100)] = Field(default_factory=list)
     pause_timeout: Annotated[float, Field(gt=0, le=86400)] = 3600.0
     # Seconds of watching after full traffic (status "monitoring"): the rules keep running
     # and can still roll back to the previous release, which runs until the window ends.
@@ -272,7 +309,7 @@ class EnvironmentSettings(_Model):
 class SafeshipConfig(_Model):
     project: ProjectSettings = ProjectSettings()
     registry: RegistrySettings = RegistrySettings()
-    environments: dict[str, EnvironmentSettings]
+    environments: dict[EnvironmentName, EnvironmentSettings]
     # Deploy paths in failover order (`safeship paths check`); not yet used by `deploy`.
     paths: PathsSettings = Field(default_factory=lambda: PathsSettings.model_validate({}))
     # The pre-push gate's checks (`safeship prepush`, the git hooks).

@@ -41,9 +41,10 @@ import psutil
 from safeship import _processes
 from safeship.config.models import LocalTargetSettings
 from safeship.targets.base import Release, TargetError
+from safeship.validation import VERSION_PATTERN
 
 _POLL = 0.05
-_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_VERSION_RE = re.compile(VERSION_PATTERN)  # every target's rule (safeship.validation)
 _PYTHON_NAMES = ("python", "python3")
 # Names a release in its environment until its pid file exists (see LocalTarget.deploy).
 _TOKEN_VARIABLE = "SAFESHIP_RELEASE_TOKEN"

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from safeship.validation import check_argv, check_url_text
 
 RAILWAY_ENDPOINT = "https://backboard.railway.com/graphql/v2"
 
@@ -58,20 +60,46 @@ class RailwayTargetSettings(RailwayConnection):
         return url.rstrip("/")
 
 
+# A script's argument list: "{version}" is its only placeholder.
+Script = Annotated[list[str], AfterValidator(lambda argv: check_argv(argv, ("version",)))]
+
+
 class CommandTargetSettings(_Model):
     """The user's own scripts. Argument lists, no shell; "{version}" becomes the version."""
 
     type: Literal["command"] = "command"
-    deploy: Annotated[list[str], Field(min_length=1)]
+    deploy: Script
     # Exit 0: the version is up. Without it, a release counts as alive once deployed.
-    status: list[str] | None = None
-    rollback: list[str] | None = None
-    stop: list[str] | None = None
+    status: Script | None = None
+    rollback: Script | None = None
+    stop: Script | None = None
     # Prints KEY=VALUE lines (or a JSON object) of the environment's variables.
-    variables: list[str] | None = None
+    variables: Annotated[list[str], AfterValidator(lambda argv: check_argv(argv, ()))] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     # The service's URL, where `safeship deploy` runs the health checks; "{version}" becomes
     # the version. Needed to deploy (every deploy verifies health).
     url: str | None = None
     timeout: Annotated[float, Field(gt=0, le=7200)] = 600.0
     status_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        # "{version}" is substituted as it is: a version cannot change the host (its rule,
+        # safeship.validation.check_version, has no : / ? # @).
+        if url is None:
+            return None
+        check_url_text(url)
+        parts = urlsplit(url.replace("{version}", "v"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        template = urlsplit(url)
+        in_host = (template.hostname or "").split("{version}")
+        if template.netloc.count("{version}") != len(in_host) - 1 or any(
+            not after.startswith(".") for after in in_host[1:]
+        ):
+            raise ValueError(
+                "{version} in the URL's host must be followed by its domain "
+                "(e.g. https://app-{version}.example.com): a version never names the host"
+            )
+        return url
