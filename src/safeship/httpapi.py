@@ -28,6 +28,7 @@ Decisions:
 from __future__ import annotations
 
 import email.utils
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -71,6 +72,11 @@ def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
     """``text`` redacted, on one line, trimmed to ``limit`` characters."""
     flat = " ".join(redact(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def notice_to_stderr(line: str) -> None:
+    """Where a client's one-line notes go by default (what reconciling found): stderr."""
+    print(f"safeship: {one_line(line, 400)}", file=sys.stderr, flush=True)
 
 
 def _parse_retry_after(value: str | None, now: float) -> float | None:

@@ -48,14 +48,13 @@ import contextlib
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
+from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
 from safeship.routing.proxy import write_json_atomic
 from safeship.targets.base import HostedRelease, Release, TargetError
 from safeship.targets.settings import RailwayConnection, RailwayTargetSettings
@@ -145,10 +144,6 @@ def _why(failure: TargetError) -> str:
         return "the connection dropped"
     status = re.search(r"HTTP (5\d\d)", text)
     return f"Railway answered HTTP {status.group(1)}" if status else "the request failed"
-
-
-def _notice_to_stderr(line: str) -> None:
-    print(f"safeship: {one_line(line, 400)}", file=sys.stderr, flush=True)
 
 
 def _deployment(node: Any) -> Deployment:
@@ -490,7 +485,7 @@ class RailwayTarget:
         token: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        notice: Callable[[str], None] | None = _notice_to_stderr,
+        notice: Callable[[str], None] | None = notice_to_stderr,
     ) -> None:
         self.environment = environment
         self.settings = settings
