@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,8 +18,12 @@ class PathError(Exception):
 
 @dataclass(frozen=True)
 class Availability:
+    """``settled``: the answer is the configuration's, not a passing outage (the path cannot
+    deploy this environment at all), so the failover does not put the path in cool-down."""
+
     ok: bool
     reason: str = ""
+    settled: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,17 @@ class RunOutcome:
 
 
 class DeployPath(Protocol):
-    """A path may also have ``run_url(run_id) -> str | None``: the page of a run it triggered,
-    when its API answered the trigger with one (a GitHub deployment's log_url from the start).
+    """A path may also have:
+
+    - ``run_url(run_id) -> str | None``: the page of a run it triggered, when its API answered
+      the trigger with one (a GitHub deployment's log_url from the start);
+    - ``in_process = True``: its run is the normal pipeline in this process (local,
+      railway-native: ``safeship.paths.local.InProcessPath``), reported and recorded like any
+      deploy from here; a path without it starts a job elsewhere (a CI workflow that runs
+      ``safeship deploy`` there);
+    - ``refuses(environment, target_settings) -> str | None``: why it cannot deploy that
+      environment (e.g. railway-native for a target that is not railway); the path then counts
+      as unavailable for that deploy.
     """
 
     name: str
@@ -60,6 +73,29 @@ class DeployPath(Protocol):
     def follow(self, run_id: str) -> RunOutcome:
         """Wait (bounded) until the run ends. PathError when it cannot be followed."""
         ...
+
+
+# The variables a CI sets in every job, and the deploy path a deploy run in that job took.
+CI_PATHS = (("GITHUB_ACTIONS", "github-actions"), ("CIRCLECI", "circleci"))
+
+
+def ci_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """The CI path this process runs in (a workflow a CI path started runs ``safeship deploy``
+    there): "github-actions" when GITHUB_ACTIONS=true, "circleci" when CIRCLECI=true, else None.
+    Documented by GitHub (https://docs.github.com/en/actions/reference/variables-reference:
+    GITHUB_ACTIONS "always set to true" in a workflow) and CircleCI
+    (https://circleci.com/docs/reference/variables/: CIRCLECI "true")."""
+    env = os.environ if environ is None else environ
+    for variable, path in CI_PATHS:
+        if env.get(variable, "").strip().lower() == "true":
+            return path
+    return None
+
+
+def ci_path_note(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{"path": ...}`` for a deployment recorded from inside a CI job (``ci_path``), else {}."""
+    path = ci_path(environ)
+    return {"path": path} if path else {}
 
 
 def token_from(explicit: str | None, env_name: str) -> str | None:
