@@ -3,9 +3,18 @@ rate limits honoured, one-line errors that never contain a credential.
 
 Decisions:
 
-- Retried: 429 always (the request was refused, not processed), and 5xx, timeouts and
-  connection errors only for idempotent requests. A mutation that timed out or got a 502 may
-  have been carried out, so repeating it could deploy twice: the caller gets the error instead.
+- A request that may have been carried out is never sent twice. Every request is idempotent
+  (a read: GET, a GraphQL query) or not (a mutation, a POST that starts something); the caller
+  says which (``idempotent=``; by default GET, HEAD, PUT and DELETE are).
+- Any request is retried when it provably did not take effect: the connection could not be
+  opened (refused, DNS, TLS handshake, connect timeout, no free connection in the pool: nothing
+  was sent), or the server answered 429 or 503 (it refused the request; RFC 9110 §15.5.30 and
+  §15.6.4), honouring Retry-After within ``max_wait``.
+- An idempotent request is also retried after a failure once it was sent: a read timeout, a
+  dropped connection, another 5xx.
+- A non-idempotent request that failed after it was sent (no answer in time, the connection
+  dropped, a 5xx other than 503) is not resent: ``ApiError.maybe_applied`` is True, and the
+  caller reconciles (looks for what the request created) instead of guessing.
 - The wait before a retry is the server's: ``Retry-After`` (seconds or an HTTP date), else
   ``X-RateLimit-Reset`` when ``X-RateLimit-Remaining`` is 0 (epoch seconds when large, else
   seconds from now), else exponential backoff. A wait longer than ``max_wait`` is not slept
@@ -19,6 +28,7 @@ Decisions:
 from __future__ import annotations
 
 import email.utils
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,15 +39,26 @@ import httpx
 from safeship.redaction import redact, register_secret
 
 _MAX_MESSAGE = 300
+# Answers that say the request was refused, not processed: retried whatever the request.
 _THROTTLE_STATUSES = (429, 503)
+# Failures before anything was sent: the request cannot have reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class ApiError(Exception):
-    """An API call failed; the message is one line without credentials."""
+    """An API call failed; the message is one line without credentials.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``maybe_applied``: a non-idempotent request failed after it was sent (no answer, the
+    connection dropped, a 5xx): the server may have carried it out. It was not resent; the
+    caller reconciles (looks for its effect) before doing anything else.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, *, maybe_applied: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.maybe_applied = maybe_applied
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,11 @@ def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
     """``text`` redacted, on one line, trimmed to ``limit`` characters."""
     flat = " ".join(redact(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def notice_to_stderr(line: str) -> None:
+    """Where a client's one-line notes go by default (what reconciling found): stderr."""
+    print(f"safeship: {one_line(line, 400)}", file=sys.stderr, flush=True)
 
 
 def _parse_retry_after(value: str | None, now: float) -> float | None:
@@ -128,8 +154,10 @@ class JsonApi:
     def close(self) -> None:
         self._client.close()
 
-    def _fail(self, what: str, status: int | None = None) -> ApiError:
-        return ApiError(one_line(f"{self.service}: {what}"), status)
+    def _fail(
+        self, what: str, status: int | None = None, *, maybe_applied: bool = False
+    ) -> ApiError:
+        return ApiError(one_line(f"{self.service}: {what}"), status, maybe_applied=maybe_applied)
 
     def request(
         self,
@@ -145,29 +173,35 @@ class JsonApi:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
         attempts = max(1, self.retry.attempts)
         last = "no answer"
+        host = httpx.URL(url).host
         for attempt in range(attempts):
             final = attempt == attempts - 1
             backoff = self.retry.backoff * (2**attempt)
             try:
                 response = self._client.request(method, url, json=json, params=params)
-            except httpx.TimeoutException:
-                last = f"no answer within {self._timeout:g} s"
-                if not idempotent:
-                    raise self._fail(
-                        f"{last} (not retried: the request may have been carried out)"
-                    ) from None
+            except _NOT_SENT as exc:  # nothing was sent: safe to try again, mutation or not
+                last = f"cannot reach {host}: {type(exc).__name__}"
                 if not final:
                     self._sleep(min(backoff, self.retry.max_wait))
                 continue
-            except httpx.TransportError as exc:
-                last = f"cannot reach {httpx.URL(url).host}: {type(exc).__name__}"
+            except httpx.TransportError as exc:  # sent, then no (complete) answer
+                if isinstance(exc, httpx.TimeoutException):
+                    last = f"no answer within {self._timeout:g} s"
+                else:
+                    last = f"the connection to {host} dropped ({type(exc).__name__})"
+                if not idempotent:
+                    raise self._fail(
+                        f"{last} after the request was sent (not resent: it may have been "
+                        "carried out)",
+                        maybe_applied=True,
+                    ) from None
                 if not final:
                     self._sleep(min(backoff, self.retry.max_wait))
                 continue
             status = response.status_code
             html = _is_html(response)
             throttled = status in _THROTTLE_STATUSES
-            if status == 429 or status >= 500 or html:
+            if throttled or status >= 500 or html:
                 if html:
                     kind = "throttle or outage page" if throttled or status >= 500 else "page"
                     last = f"answered with an HTML {kind} (HTTP {status}), not JSON"
@@ -175,8 +209,14 @@ class JsonApi:
                     last = "rate limited (HTTP 429)"
                 else:
                     last = f"server error (HTTP {status})"
-                retryable = status == 429 or (html and throttled) or (idempotent and status >= 500)
-                if not retryable:
+                if not (throttled or (idempotent and status >= 500)):
+                    if status >= 500:  # a mutation answered 500/502/504 may have been applied
+                        raise self._fail(
+                            f"{last} after the request was sent (not resent: it may have been "
+                            "carried out)",
+                            status,
+                            maybe_applied=True,
+                        )
                     raise self._fail(last, status)
                 wait = server_wait(response.headers, time.time())
                 if wait is not None and wait > self.retry.max_wait:

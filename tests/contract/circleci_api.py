@@ -17,6 +17,11 @@ Shapes written from CircleCI's documentation, not recorded from the live API:
   support projects integrated through the GitHub App or GitLab. Checked through third-party
   copies of the reference, not CircleCI's page itself)
 - https://circleci.com/docs/api/v2/index.html#operation/getCurrentUser (GET /api/v2/me)
+- https://circleci.com/docs/api/v2/index.html#operation/listPipelinesForProject
+  (GET /api/v2/project/{project-slug}/pipeline?branch= → {"items": [Pipeline], "next_page_token"},
+  newest first; Pipeline: id, errors, project_slug, updated_at, number, state, created_at,
+  trigger {type, received_at, actor {login, avatar_url}}, vcs {branch, ...}). Checked through a
+  copy of CircleCI's OpenAPI "PipelineList" schema (the search tool), not CircleCI's page.
 
 Checked with the search tool against copies of CircleCI's OpenAPI schemas (PipelineCreation:
 id, state, number, created_at; pipeline state created | errored | setup-pending | setup |
@@ -45,6 +50,7 @@ class FakePipeline:
     body: dict[str, Any]
     script: list[str] = field(default_factory=list)
     status: str = "running"
+    created_at: str = "2026-03-01T10:00:00Z"
 
 
 class CircleCIServer(ContractServer):
@@ -56,6 +62,7 @@ class CircleCIServer(ContractServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v2/me", self._me)
         app.router.add_post("/api/v2/project/{vcs}/{org}/{repo}/pipeline", self._trigger)
+        app.router.add_get("/api/v2/project/{vcs}/{org}/{repo}/pipeline", self._list)
         app.router.add_post("/api/v2/project/{vcs}/{org}/{repo}/pipeline/run", self._trigger_run)
         app.router.add_get("/api/v2/pipeline/{pipeline_id}/workflow", self._workflows)
 
@@ -110,7 +117,9 @@ class CircleCIServer(ContractServer):
         return self._created(body)
 
     def _created(self, body: dict[str, Any]) -> web.Response:
-        pipeline = FakePipeline(str(uuid.uuid4()), len(self.pipelines) + 1, body)
+        number = len(self.pipelines) + 1
+        pipeline = FakePipeline(str(uuid.uuid4()), number, body)
+        pipeline.created_at = f"2026-03-01T10:{number % 60:02d}:00Z"
         pipeline.script = ["running", self.next_outcome]
         self.pipelines[pipeline.id] = pipeline
         return web.json_response(
@@ -118,10 +127,42 @@ class CircleCIServer(ContractServer):
                 "id": pipeline.id,
                 "state": "created",
                 "number": pipeline.number,
-                "created_at": "2026-03-01T10:00:00Z",
+                "created_at": pipeline.created_at,
             },
             status=201,
         )
+
+    async def _list(self, request: web.Request) -> web.Response:
+        problem = self._auth(request)
+        if problem:
+            return problem
+        info = request.match_info
+        if f"{info['vcs']}/{info['org']}/{info['repo']}" != SLUG:
+            return error(404, "Project not found")
+        branch = request.query.get("branch")
+        items = []
+        for pipeline in sorted(self.pipelines.values(), key=lambda p: p.number, reverse=True):
+            given = pipeline.body.get("branch") or pipeline.body.get("checkout", {}).get("branch")
+            if branch is not None and given != branch:
+                continue
+            items.append(
+                {
+                    "id": pipeline.id,
+                    "errors": [],
+                    "project_slug": SLUG,
+                    "updated_at": pipeline.created_at,
+                    "number": pipeline.number,
+                    "state": "created",
+                    "created_at": pipeline.created_at,
+                    "trigger": {
+                        "type": "api",
+                        "received_at": pipeline.created_at,
+                        "actor": {"login": "deploy-bot", "avatar_url": None},
+                    },
+                    "vcs": {"branch": given, "provider_name": "GitHub"},
+                }
+            )
+        return web.json_response({"items": items[:20], "next_page_token": None})
 
     async def _workflows(self, request: web.Request) -> web.Response:
         problem = self._auth(request)

@@ -9,6 +9,11 @@ of them) whatever the route:
     "html"                 503 with an HTML throttle page (what a CDN in front answers)
     "hang"                 no answer for ``hang_seconds`` (the client's timeout must fire)
     "401" / "403"          the credentials are refused
+
+``drop_after(match)`` is the ambiguous failure: the next request that ``match`` accepts is
+carried out (its handler runs, so a mutation takes effect), then the connection is closed
+before any answer is written, as when a connection drops after the server received the
+request. The client sees a dropped connection and cannot know whether the request was applied.
 """
 
 from __future__ import annotations
@@ -52,8 +57,10 @@ class ContractServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.received: list[Received] = []
-        self._faults: list[str] = []
+        self._faults: list[tuple[str, Callable[[Received], bool] | None]] = []
         self._sticky_fault: str | None = None
+        self._drops: list[Callable[[Received], bool]] = []
+        self.dropped: list[Received] = []  # requests carried out, then left without an answer
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -61,24 +68,48 @@ class ContractServer:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def fail(self, mode: str, times: int | None = 1) -> None:
-        """Answer the next ``times`` requests (None: every request) with fault ``mode``."""
+    def fail(
+        self,
+        mode: str,
+        times: int | None = 1,
+        match: Callable[[Received], bool] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (None: every request) with fault ``mode``; with
+        ``match``, only requests it accepts (e.g. one mutation) count."""
         assert mode in FAULTS, mode
         with self._lock:
             if times is None:
+                assert match is None, "a sticky fault applies to every request"
                 self._sticky_fault = mode
             else:
-                self._faults.extend([mode] * times)
+                self._faults.extend([(mode, match)] * times)
 
     def heal(self) -> None:
         with self._lock:
             self._faults.clear()
             self._sticky_fault = None
+            self._drops.clear()
 
-    def _next_fault(self) -> str | None:
+    def drop_after(self, match: Callable[[Received], bool], times: int = 1) -> None:
+        """Carry out the next ``times`` requests ``match`` accepts, then drop their connection
+        without answering."""
         with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
+            self._drops.extend([match] * times)
+
+    def _take_drop(self, received: Received) -> bool:
+        with self._lock:
+            for index, match in enumerate(self._drops):
+                if match(received):
+                    del self._drops[index]
+                    return True
+        return False
+
+    def _next_fault(self, received: Received) -> str | None:
+        with self._lock:
+            for index, (mode, match) in enumerate(self._faults):
+                if match is None or match(received):
+                    del self._faults[index]
+                    return mode
             return self._sticky_fault
 
     @staticmethod
@@ -106,10 +137,17 @@ class ContractServer:
                 body = await request.json()
             except ValueError:
                 body = raw.decode(errors="replace")
-        self.received.append(
-            Received(request.method, request.path, dict(request.headers), body, dict(request.query))
+        received = Received(
+            request.method, request.path, dict(request.headers), body, dict(request.query)
         )
-        fault = self._next_fault()
+        self.received.append(received)
+        if self._take_drop(received):
+            await handler(request)  # carried out...
+            self.dropped.append(received)
+            assert request.transport is not None
+            request.transport.abort()  # ...and the connection drops before the answer
+            return web.Response(status=599)  # never reaches the client
+        fault = self._next_fault(received)
         if fault == "hang":
             await asyncio.sleep(self.hang_seconds)
             return web.json_response({"message": "too late"}, status=504)

@@ -46,8 +46,17 @@ found"), the statuses SLEEPING, SKIPPED and NEEDS_APPROVAL the client also knows
 the edge answers 502 for a crashed service; no page the search found quotes them.
 
 Every deployment status query advances the deployment one step through its script
-(BUILDING → DEPLOYING → SUCCESS, or → CRASHED when ``crash_next`` was set). A deployment made
-with ``crash_after_success`` set turns CRASHED that many seconds after it reached SUCCESS.
+(BUILDING → DEPLOYING → SUCCESS, or → CRASHED when ``crash_next`` was set, or BUILDING →
+FAILED when ``fail_build_next`` was set). A deployment made with ``crash_after_success`` set
+turns CRASHED that many seconds after it reached SUCCESS.
+
+Which deployment serves follows https://docs.railway.com/reference/deployments: a deployment
+becomes Active (SUCCESS) and the older ones are removed; "a Deployment will remain in the
+Active state unless it crashes, at which point it will become Crashed", so a CRASHED one had
+taken over (the older SUCCESS one is REMOVED when it turns CRASHED here, as if it had been
+SUCCESS between two polls); a FAILED one stopped during its build or deploy, and the one that
+served before still serves (https://docs.railway.app/diagnose/healthchecks: a deploy whose
+healthcheck never passes "will be marked as failed", traffic never switched to it).
 
 The service itself: any GET on this server is the "public URL" of the serving deployment (the
 newest SUCCESS one): 200 {"status": "healthy"} as safeship's health check expects, or 502
@@ -59,11 +68,12 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from loopback import ContractServer
+from loopback import ContractServer, Received
 
 PROJECT = "proj-1111"
 ENVIRONMENT = "env-2222"
@@ -118,6 +128,17 @@ class FakeDeployment:
         return self.status
 
 
+def mutation(name: str) -> Callable[[Received], bool]:
+    """Matches the requests carrying mutation ``name`` (for ``fail`` and ``drop_after``)."""
+
+    def match(received: Received) -> bool:
+        body = received.body
+        query = body.get("query") if isinstance(body, dict) else None
+        return isinstance(query, str) and f"mutation {name}" in query
+
+    return match
+
+
 class RailwayServer(ContractServer):
     def __init__(self) -> None:
         super().__init__()
@@ -149,6 +170,10 @@ class RailwayServer(ContractServer):
             created_at=f"2026-03-01T10:{next(self._clock):02d}:00Z",
             **logs,
         )
+
+    def arrived(self, name: str) -> int:
+        """How many requests carrying mutation ``name`` reached this server (faults included)."""
+        return sum(1 for r in self.received if mutation(name)(r))
 
     def find(self, deployment_id: str) -> FakeDeployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
@@ -279,7 +304,7 @@ class RailwayServer(ContractServer):
         d = self._deployment(v["id"])
         if d.script:
             d.status = d.script.pop(0)
-            if d.status == "SUCCESS":
+            if d.status in ("SUCCESS", "CRASHED"):  # CRASHED: it was Active, then crashed
                 d.success_at = time.monotonic()
                 for other in self.deployments:
                     if other is not d and other.status == "SUCCESS":

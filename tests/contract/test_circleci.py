@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from circleci_api import SLUG, TOKEN, CircleCIServer
+from loopback import Received
 
 from safeship.paths.base import PathError
 from safeship.paths.circleci import CircleCIPath
@@ -88,11 +89,45 @@ def test_429_retried_then_succeeds(circleci_api: CircleCIServer) -> None:
     assert 0.9 <= time.monotonic() - started < 3.0
 
 
-def test_hang_on_trigger_is_not_retried(circleci_api: CircleCIServer) -> None:
-    circleci_api.fail("hang", times=1)
-    with pytest.raises(PathError, match=r"no answer within 0.3 s \(not retried"):
-        path(circleci_api).trigger("v1.4.0", None, "staging")
+def is_trigger(received: Received) -> bool:
+    return received.method == "POST" and received.path.endswith("/pipeline")
+
+
+def test_hang_on_trigger_is_not_resent(circleci_api: CircleCIServer) -> None:
+    circleci_api.fail("hang", times=1, match=is_trigger)
+    with pytest.raises(PathError) as failed:
+        path(circleci_api, reconcile_timeout=0.5).trigger("v1.4.0", None, "staging")
+    assert str(failed.value) == (
+        "circleci: no answer came after the pipeline trigger was sent, and no new pipeline "
+        "appeared within 0.5 s; not resent: check circleci before trying again"
+    )
     assert circleci_api.pipelines == {}
+    assert len([r for r in circleci_api.received if is_trigger(r)]) == 1
+
+
+def test_dropped_trigger_adopts_the_pipeline_it_created(circleci_api: CircleCIServer) -> None:
+    """CircleCI created the pipeline, then the connection dropped before the answer: one
+    trigger arrives, and the pipeline that appeared is followed."""
+    circleci_api.drop_after(is_trigger)
+    notes: list[str] = []
+    circle = CircleCIPath(
+        CircleCIPathSettings(
+            project_slug=SLUG, api_url=circleci_api.url, poll_interval=0.01, request_timeout=0.5
+        ),
+        token=TOKEN,
+        notice=notes.append,
+    )
+
+    pipeline_id = circle.trigger("v1.4.0", "abc123", "staging")
+
+    [pipeline] = circleci_api.pipelines.values()
+    assert pipeline_id == pipeline.id
+    assert len([r for r in circleci_api.received if is_trigger(r)]) == 1
+    assert notes == [
+        "circleci: the connection dropped after the pipeline trigger was sent; adopted "
+        f"pipeline {pipeline.id} created at {pipeline.created_at}"
+    ]
+    assert circle.follow(pipeline_id).ok
 
 
 def test_5xx_while_following_is_retried(circleci_api: CircleCIServer) -> None:

@@ -33,6 +33,40 @@ target = { command = ["python", "app.py"] }
 """
 
 
+def railway_production(railway: RailwayServer) -> str:
+    """production on the loopback Railway: the environment a railway-native deploy runs."""
+    return f"""[environments.production]
+bake_time = 0.2
+
+[environments.production.target]
+type = "railway"
+endpoint = "{railway.graphql_url}"
+project_id = "{PROJECT}"
+environment_id = "{ENVIRONMENT}"
+service_id = "{SERVICE}"
+public_url = "{railway.public_url}"
+poll_interval = 0.05
+request_timeout = 2
+retries = 1
+max_retry_wait = 0.5
+deploy_timeout = 10
+
+[environments.production.health]
+retries = 3
+backoff = 0.05
+interval = 0.1
+timeout = 2
+"""
+
+
+def history(root: Path, environment: str = "production") -> list[dict[str, Any]]:
+    """`safeship history ENV --json`, as a user reads it."""
+    result = safeship(root, "history", environment, "--json")
+    assert result.returncode == 0, result.stderr
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
 def paths_tables(order: list[str], github: GitHubServer, railway: RailwayServer | None) -> str:
     text = f"""
 [paths]
@@ -119,8 +153,13 @@ def assert_no_secret(result: subprocess.CompletedProcess[str], *secrets: str) ->
 
 
 def by_path(github: GitHubServer) -> dict[str, FakeDeployment]:
-    """The GitHub deployments created, by the deploy path named in their payload."""
-    return {d.body["payload"]["path"]: d for d in github.deployments.values()}
+    """The GitHub deployments of CI paths' runs, by the deploy path named in their payload (a
+    deploy run in this process is reported by the event-bus sink, without a path)."""
+    return {
+        d.body["payload"]["path"]: d
+        for d in github.deployments.values()
+        if "path" in d.body.get("payload", {})
+    }
 
 
 def test_billing_failure_fails_over_to_railway_native_and_completes(
@@ -128,7 +167,7 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
 ) -> None:
     github_api.billing_failed = True  # the dispatched run is refused for billing
     (tmp_path / "safeship.toml").write_text(
-        PRODUCTION
+        railway_production(railway_api)
         + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
         + reporting_tables(github_api, slack_api)
     )
@@ -141,25 +180,31 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
 
     assert result.returncode == 0, result.stderr
     assert_no_secret(result, TOKEN, ACCOUNT_TOKEN, SECRET)
-    assert result.stdout.startswith("v1.4.0 deployed through railway-native (run ")
+    # The railway-native path ran the pipeline here: its outcome line, with the path.
+    assert result.stdout.strip().splitlines()[-1] == "v1.4.0 succeeded (path railway-native)"
     [failover_line] = result.stderr.strip().splitlines()
     assert failover_line.startswith("failover: github-actions -> railway-native: billing: ")
     assert len(github_api.dispatches) == 1
     deploy_call = next(r for r in railway_api.received if "serviceInstanceDeployV2" in str(r.body))
     assert deploy_call.body["variables"]["environmentId"] == ENVIRONMENT
     assert deploy_call.body["variables"]["commitSha"] == "abc123"
+    assert railway_api.operations.count("serviceInstanceDeployV2") == 1
+    # Health verification ran on the release's URL (the service's public URL).
+    assert any(r.method == "GET" and r.path == "/api/health" for r in railway_api.received)
 
-    # The JSON log: path.failover (from, to, reason), then path.completed; no deployment id.
+    # The JSON log: path.failover, the deployment's own events, then path.completed.
     events = logged_events(tmp_path)
-    assert [e["event"] for e in events] == ["path.failover", "path.completed"]
-    failover, completed = events
+    names = [e["event"] for e in events]
+    assert names[0] == "path.failover" and names[-1] == "path.completed"
+    assert names[1] == "deployment.started" and "deployment.succeeded" in names
+    failover, completed = events[0], events[-1]
     assert failover["deployment_id"] is None and failover["environment"] == "production"
     assert failover["attributes"]["from"] == "github-actions"
     assert failover["attributes"]["to"] == "railway-native"
     assert failover["attributes"]["reason"].startswith("billing: The job was not started")
     assert completed["attributes"]["path"] == "railway-native"
     assert completed["attributes"]["ok"] is True
-    assert completed["attributes"]["conclusion"] == "SUCCESS"
+    assert completed["attributes"]["conclusion"] == "success"
     # Railway was asked to deploy within 1 s of the failover verdict.
     verdict_at = datetime.fromisoformat(failover["timestamp"]).timestamp()
     assert 0 <= deploy_call.at - verdict_at < 1.0
@@ -168,10 +213,19 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
     annotation_read = github_api.calls("/annotations")[-1]
     assert 0 <= deploy_call.at - annotation_read.at < 1.0
 
-    # GitHub: the refused run's deployment ends "error" with the reason; Railway's succeeds.
-    runs = by_path(github_api)
-    assert set(runs) == {"github-actions", "railway-native"}
-    refused, deployed = runs["github-actions"], runs["railway-native"]
+    # The registry (`safeship history`): the deployment, with the path that ran it.
+    [row] = history(tmp_path)
+    assert (row["version"], row["status"], row["metadata"]["path"]) == (
+        "v1.4.0",
+        "succeeded",
+        "railway-native",
+    )
+    assert row["metadata"]["checks"]  # health verification ran
+    assert completed["attributes"]["deployment_id"] == row["id"]
+
+    # GitHub: the refused run's deployment ends "error" with the reason; the deploy run here
+    # is reported from its events like every deploy from this machine.
+    refused = by_path(github_api)["github-actions"]
     assert refused.body["ref"] == "abc123" and refused.body["environment"] == "production"
     assert [s["state"] for s in refused.statuses] == ["in_progress", "error"]
     [run_id] = github_api.runs
@@ -180,10 +234,10 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
     assert refused.statuses[1]["description"].startswith(
         "v1.4.0 not deployed through github-actions (failed over to railway-native): billing: "
     )
+    [deployed] = [d for d in github_api.deployments.values() if d is not refused]
+    assert deployed.body["payload"]["safeship_deployment_id"] == row["id"]
     assert [s["state"] for s in deployed.statuses] == ["in_progress", "success"]
-    assert deployed.statuses[-1]["description"] == "v1.4.0 deployed through railway-native"
-    assert deployed.statuses[-1]["environment_url"].startswith("https://")
-    assert deployed.statuses[-1]["auto_inactive"] is True  # GitHub inactivates the older ones
+    assert deployed.statuses[-1]["description"] == "v1.4.0 deployed"
 
     # Slack: the failover alert.
     [alert] = slack_api.messages
@@ -192,7 +246,7 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
         "(deploying v1.4.0): billing: The job was not started"
     )
 
-    # The same events in the registry, as environment-level events.
+    # The environment-level events in the registry too.
     loaded = load_config(tmp_path / "safeship.toml")
     with Registry(loaded.registry_url()) as registry:
         stored = registry.events(None)
@@ -206,12 +260,77 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
     assert "skipped by failover: cooling down" in github_row and "billing" in github_row
 
 
+def test_crashing_railway_native_deploy_is_rolled_back_and_recorded(
+    github_api: GitHubServer, railway_api: RailwayServer, slack_api: SlackServer, tmp_path: Path
+) -> None:
+    """Through railway-native a CRASHED deployment used to stay (no deploymentRollback), with no
+    registry row: now the pipeline rolls it back, records it, and alerts."""
+    (tmp_path / "safeship.toml").write_text(
+        railway_production(railway_api)
+        + paths_tables(["railway-native"], github_api, railway_api)
+        + reporting_tables(github_api, slack_api)
+    )
+    env = {"SLACK_WEBHOOK_URL": slack_api.webhook_url, "COLUMNS": "1000"}
+    good = safeship(tmp_path, "deploy", "production", "--version", "v1", "--via-paths")
+    assert good.returncode == 0, good.stderr
+    v1_deployment = railway_api.serving().id  # type: ignore[union-attr]
+    railway_api.crash_next = True
+
+    result = safeship(
+        tmp_path, "deploy", "production", "--version", "v2", "--via-paths", extra_env=env
+    )
+
+    assert result.returncode == 1
+    assert_no_secret(result, TOKEN, ACCOUNT_TOKEN, SECRET)
+    crashed = railway_api.deployments[1].id  # the rollback's redeploy is newest
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith(
+        f"v2 failed: railway: deployment {crashed} ended CRASHED; rolled back to "
+        f"{v1_deployment} (v1); logs: "
+    )
+    assert last.endswith("(path railway-native)")
+    assert railway_api.rollbacks == [v1_deployment]
+    assert railway_api.serving() is not None  # v1's image serves again
+
+    rows = history(tmp_path)
+    assert [(r["version"], r["status"], r["metadata"]["path"]) for r in rows] == [
+        ("v2", "failed", "railway-native"),
+        ("v1", "succeeded", "railway-native"),
+    ]
+    assert "ended CRASHED; rolled back to" in rows[0]["rollback_reason"]
+    # GitHub says failure with the reason; Slack alerts the failed deployment.
+    [v2] = [d for d in github_api.deployments.values() if d.body["payload"]["version"] == "v2"]
+    assert v2.statuses[-1]["state"] == "failure"
+    assert "ended CRASHED; rolled back to" in v2.statuses[-1]["description"]
+    assert any(m.text.startswith("safeship: production: v2 failed") for m in slack_api.messages)
+
+
+def test_railway_native_refuses_an_environment_whose_target_is_not_railway(
+    github_api: GitHubServer, railway_api: RailwayServer, tmp_path: Path
+) -> None:
+    """It would deploy Railway while the environment's checks and records are another
+    target's: unavailable for that environment (not cooled down: it is the configuration)."""
+    (tmp_path / "safeship.toml").write_text(
+        PRODUCTION + paths_tables(["railway-native"], github_api, railway_api)
+    )
+    result = safeship(tmp_path, "deploy", "production", "--version", "v2", "--via-paths")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "safeship: error: no deploy path could run: railway-native: production's target is "
+        "local, not railway: the railway-native path deploys only a railway target"
+    )
+    assert railway_api.operations.count("serviceInstanceDeployV2") == 0
+    check = safeship(tmp_path, "paths", "check")
+    assert "cooling down" not in check.stdout
+
+
 def test_every_path_failing_is_one_line_exit_1_without_tokens(
     github_api: GitHubServer, railway_api: RailwayServer, tmp_path: Path
 ) -> None:
     github_api.add_billing_failed_run()
     (tmp_path / "safeship.toml").write_text(
-        PRODUCTION + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
+        railway_production(railway_api)
+        + paths_tables(["github-actions", "railway-native"], github_api, railway_api)
     )
     result = safeship(
         tmp_path,
@@ -279,7 +398,8 @@ def test_railway_native_deploy_holds_the_environment_lease(
     railway_api: RailwayServer, github_api: GitHubServer, tmp_path: Path
 ) -> None:
     (tmp_path / "safeship.toml").write_text(
-        PRODUCTION + paths_tables(["railway-native"], github_api, railway_api)
+        railway_production(railway_api)
+        + paths_tables(["railway-native"], github_api, railway_api)
     )
     loaded = load_config(tmp_path / "safeship.toml")
     with (
@@ -296,7 +416,7 @@ def test_railway_native_deploy_holds_the_environment_lease(
     # Free again: the deploy runs, and leaves the lease released behind it.
     done = safeship(tmp_path, "deploy", "production", "--version", "v2", "--via-paths")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("v2 deployed through railway-native")
+    assert done.stdout.strip().splitlines()[-1] == "v2 succeeded (path railway-native)"
     with Registry(loaded.registry_url()) as registry:
         assert registry.acquire_lease("production", "check", 10).holder == "check"
 

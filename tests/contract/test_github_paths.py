@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from github_api import OWNER, REPO, TOKEN, WORKFLOW, GitHubServer
+from loopback import Received
 from railway_api import ACCOUNT_TOKEN, ENVIRONMENT, PROJECT, SERVICE, RailwayServer
 
+from safeship.paths.base import PathError
 from safeship.paths.failover import CircuitBreaker, Failover, deploy_with_failover
 from safeship.paths.github_actions import GitHubActionsPath
 from safeship.paths.railway_native import RailwayNativePath
@@ -67,6 +69,45 @@ def test_dispatch_returns_the_run_id_and_follows_it(github_api: GitHubServer) ->
     dispatch = github_api.calls("/dispatches")[0]
     assert dispatch.headers["Authorization"] == f"Bearer {TOKEN}"
     assert dispatch.headers["X-GitHub-Api-Version"] == "2022-11-28"
+
+
+def is_dispatch(received: Received) -> bool:
+    return received.method == "POST" and received.path.endswith("/dispatches")
+
+
+def test_dropped_dispatch_adopts_the_run_it_created(github_api: GitHubServer) -> None:
+    """GitHub created the run, then the connection dropped before the answer: one dispatch
+    arrives (no second workflow run), and the run that appeared is followed."""
+    github_api.add_billing_failed_run()  # an older run, there before the dispatch
+    github_api.drop_after(is_dispatch)
+    notes: list[str] = []
+    path = GitHubActionsPath(gh_settings(github_api), token=TOKEN, notice=notes.append)
+
+    run_id = path.trigger("v1.4.0", None, "production")
+
+    assert len(github_api.dispatches) == 1
+    newest = max(github_api.runs)
+    assert run_id == str(newest)
+    assert notes == [
+        "github: the connection dropped after the workflow dispatch was sent; adopted run "
+        f"{newest} created at {github_api.runs[newest].created_at}"
+    ]
+    assert path.run_url(run_id) == f"https://github.com/{OWNER}/{REPO}/actions/runs/{newest}"
+    assert path.follow(run_id).ok
+
+
+def test_unanswered_dispatch_with_no_new_run_is_one_line_not_resent(
+    github_api: GitHubServer,
+) -> None:
+    github_api.fail("hang", times=1, match=is_dispatch)
+    path = GitHubActionsPath(gh_settings(github_api, reconcile_timeout=0.3), token=TOKEN)
+    with pytest.raises(PathError) as failed:
+        path.trigger("v1.4.0", None, "production")
+    assert str(failed.value) == (
+        "github: no answer came after the workflow dispatch was sent, and no new run appeared "
+        "within 0.3 s; not resent: check github before trying again"
+    )
+    assert len(github_api.calls("/dispatches")) == 1 and github_api.runs == {}
 
 
 def test_run_failing_after_start_is_not_a_failover_case(github_api: GitHubServer) -> None:

@@ -15,6 +15,7 @@ from railway_api import (
     PROJECT_TOKEN,
     SERVICE,
     RailwayServer,
+    mutation,
 )
 
 from safeship.targets.base import TargetError
@@ -57,7 +58,7 @@ def test_deploy_follows_the_triggered_deployment_to_success(railway_api: Railway
     assert release.deployment_id == railway_api.deployments[0].id != previous
     assert railway_api.find(release.deployment_id).status == "SUCCESS"  # type: ignore[union-attr]
     assert railway_api.find(previous).status == "REMOVED"  # type: ignore[union-attr]
-    deploy_call = railway_api.received[0]
+    deploy_call = railway_api.received[1]  # after the list of what existed before
     assert deploy_call.headers["Authorization"] == f"Bearer {ACCOUNT_TOKEN}"
     assert deploy_call.body["variables"] == {
         "serviceId": SERVICE,
@@ -65,8 +66,8 @@ def test_deploy_follows_the_triggered_deployment_to_success(railway_api: Railway
         "commitSha": "abc123",
     }
     # Only the triggered id is followed, never "the latest".
-    assert railway_api.operations == ["serviceInstanceDeployV2"] + ["deployment"] * 3
-    followed = {r.body["variables"]["id"] for r in railway_api.received[1:]}
+    assert railway_api.operations == ["deployments", "serviceInstanceDeployV2"] + ["deployment"] * 3
+    followed = {r.body["variables"]["id"] for r in railway_api.received[2:]}
     assert followed == {release.deployment_id}
 
 
@@ -118,15 +119,32 @@ def test_crashed_first_deploy_says_there_was_nothing_to_roll_back_to(
     assert railway_api.rollbacks == []
 
 
-def test_failed_build_quotes_the_build_log(railway_api: RailwayServer) -> None:
+def test_failed_build_quotes_the_build_log_and_rolls_nothing_back(
+    railway_api: RailwayServer,
+) -> None:
+    """A FAILED build never replaced the serving deployment: no deploymentRollback (it would
+    redeploy what already serves)."""
     railway_api.fail_build_next = True
     previous = railway_api.previous_success_id
     with pytest.raises(
         RailwayDeployFailed,
-        match=rf"ended FAILED; rolled back to {previous}; logs: .*missing script: build",
+        match=rf"ended FAILED; not rolled back: it never replaced {previous}, which still "
+        r"serves; logs: .*missing script: build",
     ):
         target(railway_api).deploy("v1.5.0")
-    assert railway_api.rollbacks == [previous]
+    assert railway_api.rollbacks == []
+    assert "deploymentRollback" not in railway_api.operations
+    assert railway_api.previous_success_id == previous  # it serves, untouched
+
+
+def test_failed_build_with_nothing_serving_before_rolls_nothing_back(
+    railway_api: RailwayServer,
+) -> None:
+    railway_api.deployments[0].status = "REMOVED"  # nothing serves; REMOVED ones remain
+    railway_api.fail_build_next = True
+    with pytest.raises(RailwayDeployFailed, match="not rolled back: it never served, and nothing"):
+        target(railway_api).deploy("v1.5.0")
+    assert railway_api.rollbacks == []
 
 
 def test_unknown_commit_is_one_line_and_nothing_is_rolled_back(railway_api: RailwayServer) -> None:
@@ -197,7 +215,8 @@ def test_unknown_service_id_is_one_line(railway_api: RailwayServer) -> None:
     with pytest.raises(TargetError) as failed:
         target(railway_api, service_id="svc-nope").deploy("v1.4.0")
     assert_one_line(str(failed.value), ACCOUNT_TOKEN)
-    assert "serviceInstanceDeployV2 failed: Service not found" in str(failed.value)
+    # The deployments are listed before the deploy mutation (what existed before it).
+    assert str(failed.value) == "railway: deployments failed: Service not found"
 
 
 def test_unknown_deployment_id_is_one_line(railway_api: RailwayServer) -> None:
@@ -212,21 +231,145 @@ def test_timeout_on_a_query_is_retried_and_bounded(railway_api: RailwayServer) -
     assert time.monotonic() - started < 3.0
 
 
-def test_timeout_on_the_deploy_mutation_is_not_retried(railway_api: RailwayServer) -> None:
-    railway_api.fail("hang", times=1)
+def test_timeout_on_the_deploy_mutation_is_not_resent(railway_api: RailwayServer) -> None:
+    """No answer in time, and no deployment appeared: one line, nothing resent."""
+    railway_api.fail("hang", times=1, match=mutation("serviceInstanceDeployV2"))
     started = time.monotonic()
-    with pytest.raises(TargetError, match=r"no answer within 0\.3 s \(not retried"):
+    with pytest.raises(TargetError) as failed:
         target(railway_api, request_timeout=0.3).deploy("v1.4.0")
-    assert time.monotonic() - started < 2.0
-    assert len(railway_api.received) == 1
+    assert str(failed.value) == (
+        "railway: no answer came after serviceInstanceDeployV2 was sent, and no new deployment "
+        "appeared within 0.3 s; not resent: check Railway before trying again"
+    )
+    assert time.monotonic() - started < 3.0
+    assert railway_api.arrived("serviceInstanceDeployV2") == 1
 
 
 def test_server_errors_retried_for_queries_not_for_mutations(railway_api: RailwayServer) -> None:
     railway_api.fail("502", times=1)
     assert target(railway_api).variables()["PORT"] == "8080"
-    railway_api.fail("502", times=1)
-    with pytest.raises(TargetError, match=r"server error \(HTTP 502\).*serviceInstanceDeployV2"):
+    assert len(railway_api.received) == 2
+    railway_api.fail("502", times=1, match=mutation("serviceInstanceDeployV2"))
+    with pytest.raises(
+        TargetError,
+        match=r"^railway: Railway answered HTTP 502 after serviceInstanceDeployV2 was sent, and "
+        r"no new deployment appeared",
+    ):
         target(railway_api).deploy("v1.4.0")
+    assert railway_api.arrived("serviceInstanceDeployV2") == 1
+
+
+def test_dropped_connection_after_the_deploy_mutation_adopts_its_deployment(
+    railway_api: RailwayServer,
+) -> None:
+    """Railway received serviceInstanceDeployV2 and created the deployment, then the connection
+    dropped before the answer: exactly one mutation arrives, and the deploy follows the
+    deployment that appeared."""
+    railway_api.drop_after(mutation("serviceInstanceDeployV2"))
+    notes: list[str] = []
+    railway = RailwayTarget(
+        "production", settings(railway_api), token=ACCOUNT_TOKEN, notice=notes.append
+    )
+
+    release = railway.deploy("v1.4.0", commit="abc123")
+
+    assert railway_api.arrived("serviceInstanceDeployV2") == 1
+    assert len(railway_api.dropped) == 1
+    created = railway_api.deployments[0]
+    assert release.deployment_id == created.id and created.status == "SUCCESS"
+    assert notes == [
+        "railway: the connection dropped after serviceInstanceDeployV2 was sent; adopted "
+        f"deployment {created.id} created at {created.created_at}"
+    ]
+
+
+def test_dropped_deploy_mutation_with_two_new_deployments_fails_clearly(
+    railway_api: RailwayServer,
+) -> None:
+    """Another deploy started meanwhile: which deployment is ours cannot be told; nothing is
+    adopted or resent."""
+    railway = target(railway_api)
+    before = railway.client.deployments()
+    railway_api.deployments.insert(0, railway_api._new("BUILDING"))  # someone else's
+    railway_api.drop_after(mutation("serviceInstanceDeployV2"))
+    with pytest.raises(TargetError) as failed:
+        railway.client.deploy(None, known=before)
+    message = str(failed.value)
+    assert message.startswith(
+        "railway: the connection dropped after serviceInstanceDeployV2 was sent, and 2 "
+        "deployments appeared since ("
+    )
+    assert message.endswith(
+        "cannot tell which is this request's; not resent: check Railway before trying again"
+    )
+    assert railway_api.arrived("serviceInstanceDeployV2") == 1
+
+
+def test_dropped_rollback_is_adopted_not_resent(railway_api: RailwayServer) -> None:
+    railway = target(railway_api)
+    railway.deploy("v1.4.0")
+    previous = railway_api.deployments[1].id  # the one v1.4.0 replaced (REMOVED)
+    railway_api.drop_after(mutation("deploymentRollback"))
+
+    assert railway.rollback() == previous
+
+    assert railway_api.arrived("deploymentRollback") == 1
+    assert railway_api.rollbacks == [previous]
+    assert railway.client.notes[-1].startswith(
+        f"railway: the connection dropped after deploymentRollback to {previous} was sent; "
+        "adopted deployment "
+    )
+
+
+def test_dropped_upsert_is_confirmed_by_reading_back(railway_api: RailwayServer) -> None:
+    railway = target(railway_api)
+    railway_api.drop_after(mutation("variableCollectionUpsert"))
+    railway.upsert_variables({"FEATURE_X": "on"})
+    assert railway_api.arrived("variableCollectionUpsert") == 1
+    assert railway_api.variables["FEATURE_X"] == "on"
+    assert railway.client.notes == [
+        "railway: the connection dropped after variableCollectionUpsert was sent; the "
+        "variables read back hold the new values: it was carried out"
+    ]
+
+
+def test_unanswered_upsert_is_resent_once_only_with_skip_deploys(
+    railway_api: RailwayServer,
+) -> None:
+    upsert = mutation("variableCollectionUpsert")
+    # Not carried out (the server never answered nor applied it): with skipDeploys, setting
+    # the same values again cannot redeploy, so it is sent once more.
+    railway_api.fail("hang", times=1, match=upsert)
+    railway = target(railway_api, request_timeout=0.3)
+    railway.upsert_variables({"FEATURE_X": "on"})
+    assert railway_api.arrived("variableCollectionUpsert") == 2
+    assert [u["variables"] for u in railway_api.upserts] == [{"FEATURE_X": "on"}]
+
+    # Without skipDeploys a resend could start a second deployment: one line instead.
+    railway_api.fail("hang", times=1, match=upsert)
+    with pytest.raises(TargetError) as failed:
+        railway.upsert_variables({"FEATURE_Y": "on"}, skip_deploys=False)
+    assert str(failed.value) == (
+        "railway: no answer came after variableCollectionUpsert was sent, and the variables do "
+        "not hold the new values; not resent (without skipDeploys a resend could redeploy)"
+    )
+    assert railway_api.arrived("variableCollectionUpsert") == 3
+
+
+def test_queries_are_retried_after_a_dropped_connection(railway_api: RailwayServer) -> None:
+    railway_api.drop_after(lambda r: "query variables" in str(r.body))
+    assert target(railway_api).variables()["PORT"] == "8080"
+    assert len(railway_api.received) == 2
+
+
+def test_mutation_retried_after_503_and_429_which_refuse_it(railway_api: RailwayServer) -> None:
+    deploy = mutation("serviceInstanceDeployV2")
+    railway_api.fail("503", times=1, match=deploy)
+    railway_api.fail("429", times=1, match=deploy)  # Retry-After: 1
+    release = target(railway_api).deploy("v1.4.0")
+    assert railway_api.arrived("serviceInstanceDeployV2") == 3
+    assert railway_api.operations.count("serviceInstanceDeployV2") == 1  # carried out once
+    assert release.deployment_id == railway_api.deployments[0].id
 
 
 def test_gives_up_after_bounded_retries(railway_api: RailwayServer) -> None:

@@ -317,11 +317,11 @@ def safeship_cli(
         (
             "bad token",
             "v1 failed: railway: the token in RAILWAY_TOKEN was rejected (Not Authorized) "
-            "(serviceInstanceDeployV2)",
+            "(deployments)",
         ),
         (
             "unknown service",
-            "v1 failed: railway: serviceInstanceDeployV2 failed: Service not found",
+            "v1 failed: railway: deployments failed: Service not found",
         ),
         (
             "malformed answer",

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from safeship.httpapi import ApiError, one_line
 
 
 class PathError(Exception):
@@ -13,8 +18,12 @@ class PathError(Exception):
 
 @dataclass(frozen=True)
 class Availability:
+    """``settled``: the answer is the configuration's, not a passing outage (the path cannot
+    deploy this environment at all), so the failover does not put the path in cool-down."""
+
     ok: bool
     reason: str = ""
+    settled: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,17 @@ class RunOutcome:
 
 
 class DeployPath(Protocol):
-    """A path may also have ``run_url(run_id) -> str | None``: the page of a run it triggered,
-    when its API answered the trigger with one (a GitHub deployment's log_url from the start).
+    """A path may also have:
+
+    - ``run_url(run_id) -> str | None``: the page of a run it triggered, when its API answered
+      the trigger with one (a GitHub deployment's log_url from the start);
+    - ``in_process = True``: its run is the normal pipeline in this process (local,
+      railway-native: ``safeship.paths.local.InProcessPath``), reported and recorded like any
+      deploy from here; a path without it starts a job elsewhere (a CI workflow that runs
+      ``safeship deploy`` there);
+    - ``refuses(environment, target_settings) -> str | None``: why it cannot deploy that
+      environment (e.g. railway-native for a target that is not railway); the path then counts
+      as unavailable for that deploy.
     """
 
     name: str
@@ -57,6 +75,105 @@ class DeployPath(Protocol):
         ...
 
 
+# The variables a CI sets in every job, and the deploy path a deploy run in that job took.
+CI_PATHS = (("GITHUB_ACTIONS", "github-actions"), ("CIRCLECI", "circleci"))
+
+
+def ci_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """The CI path this process runs in (a workflow a CI path started runs ``safeship deploy``
+    there): "github-actions" when GITHUB_ACTIONS=true, "circleci" when CIRCLECI=true, else None.
+    Documented by GitHub (https://docs.github.com/en/actions/reference/variables-reference:
+    GITHUB_ACTIONS "always set to true" in a workflow) and CircleCI
+    (https://circleci.com/docs/reference/variables/: CIRCLECI "true")."""
+    env = os.environ if environ is None else environ
+    for variable, path in CI_PATHS:
+        if env.get(variable, "").strip().lower() == "true":
+            return path
+    return None
+
+
+def ci_path_note(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{"path": ...}`` for a deployment recorded from inside a CI job (``ci_path``), else {}."""
+    path = ci_path(environ)
+    return {"path": path} if path else {}
+
+
 def token_from(explicit: str | None, env_name: str) -> str | None:
     """The token given, else the one in the environment variable ``env_name`` (blank: none)."""
     return explicit or os.environ.get(env_name, "").strip() or None
+
+
+@dataclass(frozen=True)
+class Created:
+    """Something a trigger request creates (a workflow run, a pipeline): its id and when."""
+
+    id: str
+    created_at: str = ""
+    url: str | None = None
+
+
+def what_failed(failure: ApiError) -> str:
+    """How an ambiguous request failed, for the reconcile line."""
+    text = str(failure)
+    if "no answer within" in text:
+        return "no answer came"
+    if "dropped" in text:
+        return "the connection dropped"
+    status = re.search(r"HTTP (5\d\d)", text)
+    return f"the server answered HTTP {status.group(1)}" if status else "the request failed"
+
+
+def adopt_created(
+    service: str,
+    request: str,
+    failure: ApiError,
+    listing: Callable[[], list[Created]],
+    known: set[str],
+    *,
+    noun: str,
+    timeout: float,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Created, str]:
+    """After ``request`` failed ambiguously (``failure.maybe_applied``): the one item that
+    ``listing`` shows and ``known`` (listed just before the request) did not, and the line that
+    says it was adopted. PathError, one line, nothing resent, when none appears within
+    ``timeout`` or more than one did (another trigger ran meanwhile)."""
+    why = what_failed(failure)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            new = [item for item in listing() if item.id not in known]
+        except (ApiError, PathError) as exc:
+            detail = str(exc).removeprefix(f"{service}: ")
+            raise PathError(
+                one_line(
+                    f"{service}: {why} after {request} was sent, and what it created could not "
+                    f"be listed ({detail}); not resent: check {service} before trying again"
+                )
+            ) from None
+        if len(new) == 1:
+            item = new[0]
+            when = f" created at {item.created_at}" if item.created_at else ""
+            return (
+                item,
+                f"{service}: {why} after {request} was sent; adopted {noun} {item.id}{when}",
+            )
+        if len(new) > 1:
+            ids = ", ".join(item.id for item in new)
+            raise PathError(
+                one_line(
+                    f"{service}: {why} after {request} was sent, and {len(new)} {noun}s appeared "
+                    "since "
+                    f"({ids}): cannot tell which is this request's; not resent: check "
+                    f"{service} before trying again"
+                )
+            )
+        if time.monotonic() >= deadline:
+            raise PathError(
+                one_line(
+                    f"{service}: {why} after {request} was sent, and no new {noun} appeared "
+                    f"within {timeout:g} s; not resent: check {service} before trying again"
+                )
+            )
+        sleep(interval)

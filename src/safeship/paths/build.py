@@ -3,6 +3,7 @@ registered in the ``safeship.paths`` entry point group (a class taking the Paths
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from safeship.paths.base import DeployPath
@@ -11,8 +12,13 @@ from safeship.paths.local import LocalPath, Runner
 from safeship.paths.settings import PathsSettings
 from safeship.plugins import load_adapter
 
+# The pipeline runner for an in-process path, by the path's name (recorded with the deploy).
+RunnerFor = Callable[[str], Runner]
 
-def build_path(name: str, settings: PathsSettings, runner: Runner | None = None) -> DeployPath:
+
+def build_path(name: str, settings: PathsSettings, run_here: RunnerFor | None = None) -> DeployPath:
+    """The path ``name``. ``run_here``: the pipeline runner of the paths that deploy from this
+    process (local, railway-native); without it they can be checked, not run."""
     if name == "github-actions" and settings.github_actions is not None:
         from safeship.paths.github_actions import GitHubActionsPath
 
@@ -24,16 +30,18 @@ def build_path(name: str, settings: PathsSettings, runner: Runner | None = None)
     if name == "railway-native" and settings.railway_native is not None:
         from safeship.paths.railway_native import RailwayNativePath
 
-        return RailwayNativePath(settings.railway_native)
+        return RailwayNativePath(
+            settings.railway_native, runner=run_here(name) if run_here else None
+        )
     if name == "local":
-        return LocalPath(runner)
+        return LocalPath(run_here(name) if run_here else None)
     adapter = load_adapter("safeship.paths", name)
     path: DeployPath = adapter(settings)
     return path
 
 
-def build_paths(settings: PathsSettings, runner: Runner | None = None) -> list[DeployPath]:
-    return [build_path(name, settings, runner) for name in settings.order]
+def build_paths(settings: PathsSettings, run_here: RunnerFor | None = None) -> list[DeployPath]:
+    return [build_path(name, settings, run_here) for name in settings.order]
 
 
 def breaker_for(settings: PathsSettings, base_dir: Path) -> CircuitBreaker:

@@ -8,6 +8,12 @@ triggerPipeline (POST /project/{slug}/pipeline, {"branch", "parameters"}) does n
 projects integrated through the GitHub App; with ``definition_id`` set, triggerPipelineRun is
 used instead (POST /project/{slug}/pipeline/run, {"definition_id", "config": {"branch"},
 "checkout": {"branch"}, "parameters"}), which CircleCI documents as superseding it.
+
+A trigger is never sent twice. The project's pipelines on the branch are listed before it
+(listPipelinesForProject, GET /project/{slug}/pipeline?branch=); when the trigger fails after
+it was sent (no answer, the connection dropped, a 5xx), the pipeline that appears since (within
+``reconcile_timeout``) is adopted and followed, with one line saying so; none, or more than one,
+is a one-line PathError.
 """
 
 from __future__ import annotations
@@ -16,8 +22,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from safeship.httpapi import ApiError, JsonApi, RetryPolicy
-from safeship.paths.base import Availability, PathError, RunOutcome, token_from
+from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr
+from safeship.paths.base import (
+    Availability,
+    Created,
+    PathError,
+    RunOutcome,
+    adopt_created,
+    token_from,
+)
 from safeship.paths.settings import CircleCIPathSettings
 
 DONE = frozenset({"success", "failed", "error", "canceled", "not_run", "unauthorized"})
@@ -33,10 +46,13 @@ class CircleCIPath:
         token: str | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        notice: Callable[[str], None] | None = notice_to_stderr,
     ) -> None:
         self.settings = settings
         self._token = token_from(token, settings.token_env)
         self._sleep = sleep
+        self._notice = notice
+        self.notes: list[str] = []  # what reconciling found, one line each
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self._token:
             headers["Circle-Token"] = self._token
@@ -49,12 +65,29 @@ class CircleCIPath:
             sleep=sleep,
         )
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = f"{self.settings.api_url.rstrip('/')}/api/v2{path}"
+    def _url(self, path: str) -> str:
+        return f"{self.settings.api_url.rstrip('/')}/api/v2{path}"
+
+    def _call(
+        self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
         try:
-            return self._api.request(method, url, json=body)[1]
+            return self._api.request(method, self._url(path), json=body, params=params)[1]
         except ApiError as exc:
             raise PathError(str(exc)) from None
+
+    def _pipelines(self) -> list[Created]:
+        """The project's recent pipelines on the branch, newest first."""
+        slug, branch = self.settings.project_slug, self.settings.branch
+        answer = self._call("GET", f"/project/{slug}/pipeline", params={"branch": branch})
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise PathError("circleci: malformed answer: the pipeline list has no items")
+        return [
+            Created(str(item["id"]), str(item.get("created_at") or ""))
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
 
     def is_available(self) -> Availability:
         if not self._token:
@@ -79,10 +112,31 @@ class CircleCIPath:
                 "checkout": {"branch": branch},
                 "parameters": parameters,
             }
-            answer = self._call("POST", f"/project/{slug}/pipeline/run", body)
+            url = self._url(f"/project/{slug}/pipeline/run")
         else:
             body = {"branch": branch, "parameters": parameters}
-            answer = self._call("POST", f"/project/{slug}/pipeline", body)
+            url = self._url(f"/project/{slug}/pipeline")
+        before = {pipeline.id for pipeline in self._pipelines()}
+        try:
+            _, answer = self._api.request("POST", url, json=body, idempotent=False)
+        except ApiError as exc:
+            if not exc.maybe_applied:
+                raise PathError(str(exc)) from None
+            pipeline, line = adopt_created(
+                "circleci",
+                "the pipeline trigger",
+                exc,
+                self._pipelines,
+                before,
+                noun="pipeline",
+                timeout=self.settings.reconcile_timeout,
+                interval=self.settings.poll_interval,
+                sleep=self._sleep,
+            )
+            self.notes.append(line)
+            if self._notice is not None:
+                self._notice(line)
+            return pipeline.id
         pipeline_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(pipeline_id, str) or not pipeline_id:
             raise PathError("circleci: malformed answer: the pipeline has no id")

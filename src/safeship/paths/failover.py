@@ -2,10 +2,11 @@
 
 A path is left for the next one when it is unavailable, cannot be triggered, or its run ended
 before the deploy started (``RunOutcome.started`` False, e.g. GitHub refusing the job for
-billing). Each such verdict trips the breaker for ``cooldown`` seconds and is reported to
-``on_failover`` at once; the next path is tried without any wait. A run that started and failed
-is returned as it is: the deploy may have happened, so verifying and rolling back is the
-pipeline's, not another path's.
+billing). Each such verdict trips the breaker for ``cooldown`` seconds (not a ``settled``
+unavailability: the configuration, not an outage) and is reported to ``on_failover`` at
+once; the next path is tried without any wait. A run that started and failed is returned as
+it is: the deploy may have happened, so verifying and rolling back is the pipeline's, not
+another path's.
 
 The breaker's state is a small JSON file (``{path: {"until": epoch, "reason": str}}``) written
 atomically; an unreadable file counts as empty (the worst case is one retry too early).
@@ -129,7 +130,7 @@ def deploy_with_failover(
             leave(index, availability_reason, trip=True)
             continue
         if not availability.ok:
-            leave(index, availability.reason or "unavailable", trip=True)
+            leave(index, availability.reason or "unavailable", trip=not availability.settled)
             continue
         try:
             run_id = path.trigger(version, commit, environment)

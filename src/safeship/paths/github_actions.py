@@ -15,6 +15,11 @@ Availability, in order:
    check-run annotation on that job says it was not started for billing or a spending limit,
    the path is unavailable for billing. (That is how GitHub reports it; it is not
    ``startup_failure``.)
+
+A dispatch is never sent twice. The workflow's recent runs are listed before it; when the
+dispatch fails after it was sent (no answer, the connection dropped, a 5xx), the run that
+appears since (within ``reconcile_timeout``) is adopted and followed, with one line saying so;
+none, or more than one (another dispatch meanwhile), is a one-line PathError.
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
-from safeship.paths.base import Availability, PathError, RunOutcome, token_from
+from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
+from safeship.paths.base import (
+    Availability,
+    Created,
+    PathError,
+    RunOutcome,
+    adopt_created,
+    token_from,
+)
 from safeship.paths.settings import GitHubActionsPathSettings
 
 BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
@@ -51,10 +63,13 @@ class GitHubActionsPath:
         token: str | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        notice: Callable[[str], None] | None = notice_to_stderr,
     ) -> None:
         self.settings = settings
         self._token = token_from(token, settings.token_env)
         self._sleep = sleep
+        self._notice = notice
+        self.notes: list[str] = []  # what reconciling found, one line each
         self._run_urls: dict[str, str] = {}
         retry = RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait)
         headers = {
@@ -155,10 +170,27 @@ class GitHubActionsPath:
             inputs["commit"] = commit
         body = {"ref": self.settings.ref, "inputs": inputs, "return_run_details": True}
         url = self._url(f"/actions/workflows/{self.settings.workflow}/dispatches")
+        before = {run.id for run in self._dispatched_runs()}
         try:
             _, answer = self._api.request("POST", url, json=body, idempotent=False)
         except ApiError as exc:
-            raise PathError(str(exc)) from None
+            if not exc.maybe_applied:
+                raise PathError(str(exc)) from None
+            run, line = adopt_created(
+                "github",
+                "the workflow dispatch",
+                exc,
+                self._dispatched_runs,
+                before,
+                noun="run",
+                timeout=self.settings.reconcile_timeout,
+                interval=self.settings.poll_interval,
+                sleep=self._sleep,
+            )
+            self._note(line)
+            if run.url:
+                self._run_urls[run.id] = run.url
+            return run.id
         run_id = answer.get("workflow_run_id") if isinstance(answer, dict) else None
         if not isinstance(run_id, int | str) or not str(run_id):
             raise PathError("github: the dispatch did not return a run id (return_run_details)")
@@ -166,6 +198,31 @@ class GitHubActionsPath:
         if isinstance(html_url, str) and html_url:
             self._run_urls[str(run_id)] = html_url
         return str(run_id)
+
+    def _dispatched_runs(self) -> list[Created]:
+        """The workflow's recent workflow_dispatch runs, newest first."""
+        body = self._get(
+            f"/actions/workflows/{self.settings.workflow}/runs",
+            event="workflow_dispatch",
+            per_page=20,
+        )
+        runs = body.get("workflow_runs") if isinstance(body, dict) else None
+        if not isinstance(runs, list):
+            raise PathError("github: malformed answer: no workflow_runs")
+        return [
+            Created(
+                str(run["id"]),
+                str(run.get("created_at") or ""),
+                run["html_url"] if isinstance(run.get("html_url"), str) else None,
+            )
+            for run in runs
+            if isinstance(run, dict) and isinstance(run.get("id"), int | str)
+        ]
+
+    def _note(self, line: str) -> None:
+        self.notes.append(line)
+        if self._notice is not None:
+            self._notice(line)
 
     def run_url(self, run_id: str) -> str | None:
         """The run's page, from the dispatch's answer (return_run_details)."""

@@ -2,6 +2,9 @@
 
 The deploy itself is the caller's (the pipeline runs it in-process): ``runner`` is called by
 ``follow`` with (version, commit, environment) and returns whether the deploy succeeded.
+``InProcessPath`` is that shape, shared with the railway-native path: a path whose run is the
+normal pipeline in this process (lock, registry row with the path, env gate, target deploy,
+health verification, rollback, events), not a job somewhere else.
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ from safeship.paths.base import Availability, PathError, RunOutcome
 Runner = Callable[[str, str | None, str], bool]
 
 
-class LocalPath:
-    name = "local"
+class InProcessPath:
+    """A path whose run is ``runner`` (the pipeline, in this process). ``target_types``: the
+    environment target types it can deploy (None: any)."""
+
+    name = "in-process"
+    in_process = True
+    target_types: frozenset[str] | None = None
 
     def __init__(self, runner: Runner | None = None) -> None:
         self._runner = runner
@@ -27,14 +35,18 @@ class LocalPath:
         return Availability(True, "this machine")
 
     def trigger(self, version: str, commit: str | None, environment: str) -> str:
-        run_id = f"local-{int(time.time())}-{next(self._ids)}"
+        run_id = f"{self.name}-{int(time.time())}-{next(self._ids)}"
         self._pending[run_id] = (version, commit, environment)
         return run_id
 
     def follow(self, run_id: str) -> RunOutcome:
         if run_id not in self._pending:
-            raise PathError(f"local: no run {run_id}")
+            raise PathError(f"{self.name}: no run {run_id}")
         if self._runner is None:
-            raise PathError("local: no deploy runner was given to the local path")
+            raise PathError(f"{self.name}: no deploy runner was given to the {self.name} path")
         ok = self._runner(*self._pending.pop(run_id))
         return RunOutcome(run_id, ok, "success" if ok else "failure")
+
+
+class LocalPath(InProcessPath):
+    name = "local"

@@ -1,42 +1,47 @@
-"""The railway-native path: deploy with Railway's own build through its GraphQL API."""
+"""The railway-native path: Railway's own build, started from this process through its API.
+
+Its run is the normal pipeline in this process (``InProcessPath``): the environment's railway
+target deploys (``serviceInstanceDeployV2`` with the commit), under the environment's lease,
+with the registry row, env gate, health checks on the release's URL and rollback of every
+deploy. So the path only adds its availability (the token and Railway's API answer) and the
+check that it deploys the service the environment's target names: an environment whose target
+is not railway, or whose ids differ from ``[paths.railway-native]``, cannot use it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from safeship.paths.base import Availability, PathError, RunOutcome, token_from
+from safeship.paths.base import Availability, PathError, token_from
+from safeship.paths.local import InProcessPath, Runner
 from safeship.paths.settings import RailwayNativePathSettings
 from safeship.targets.base import TargetError
-from safeship.targets.railway import RailwayClient, RailwayDeployFailed
+from safeship.targets.railway import RailwayClient
 
 
-class RailwayNativePath:
+class RailwayNativePath(InProcessPath):
     name = "railway-native"
+    target_types = frozenset({"railway"})
 
     def __init__(
         self,
         settings: RailwayNativePathSettings,
         token: str | None = None,
         *,
+        runner: Runner | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__(runner)
         self.settings = settings
         self._token = token_from(token, settings.token_env)
         self._sleep = sleep
 
-    def _client(self, environment: str | None = None) -> RailwayClient:
-        if not self._token:
-            raise PathError(f"railway: {self.settings.token_env} is not set")
-        settings = self.settings
-        if environment is not None:
-            env_id = settings.environment_ids.get(environment, settings.environment_id)
-            settings = settings.model_copy(update={"environment_id": env_id})
-        return RailwayClient(settings, self._token, sleep=self._sleep)
-
     def is_available(self) -> Availability:
+        if not self._token:
+            return Availability(False, f"railway: {self.settings.token_env} is not set")
         try:
-            client = self._client()
+            client = RailwayClient(self.settings, self._token, sleep=self._sleep)
             try:
                 client.deployments(first=1)  # proves the token and the ids
             finally:
@@ -45,23 +50,25 @@ class RailwayNativePath:
             return Availability(False, str(exc))
         return Availability(True, "Railway API reachable, token accepted")
 
-    def trigger(self, version: str, commit: str | None, environment: str) -> str:
-        client = self._client(environment)
-        try:
-            return client.deploy(commit)
-        except TargetError as exc:
-            raise PathError(str(exc)) from None
-        finally:
-            client.close()
-
-    def follow(self, run_id: str) -> RunOutcome:
-        client = self._client()
-        try:
-            deployment = client.wait(run_id)
-        except RailwayDeployFailed as exc:
-            return RunOutcome(run_id, False, exc.status, True, str(exc))
-        except TargetError as exc:
-            raise PathError(str(exc)) from None
-        finally:
-            client.close()
-        return RunOutcome(run_id, True, deployment.status, url=deployment.static_url)
+    def refuses(self, environment: str, target: object) -> str | None:
+        """Why this path cannot deploy ``environment``, whose target settings are ``target``;
+        None when it can."""
+        kind = getattr(target, "type", None)
+        if kind != "railway":
+            return (
+                f"{environment}'s target is {kind}, not railway: the railway-native path "
+                "deploys only a railway target"
+            )
+        s = self.settings
+        wanted = {
+            "project_id": s.project_id,
+            "service_id": s.service_id,
+            "environment_id": s.environment_ids.get(environment, s.environment_id),
+        }
+        for key, value in wanted.items():
+            if getattr(target, key, None) != value:
+                return (
+                    f"[paths.railway-native] {key} {value!r} is not {environment}'s target's "
+                    f"({getattr(target, key, None)!r})"
+                )
+        return None

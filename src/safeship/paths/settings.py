@@ -39,6 +39,9 @@ class _PollSettings(_Model):
     max_retry_wait: Annotated[float, Field(ge=0, le=300)] = 30.0
     poll_interval: Annotated[float, Field(gt=0, le=120)] = 5.0
     run_timeout: Annotated[float, Field(gt=0, le=14400)] = 1800.0
+    # After a trigger failed once sent (no answer, the connection dropped, a 5xx), how long to
+    # look for the run it may have created before giving up (it is never resent).
+    reconcile_timeout: Annotated[float, Field(gt=0, le=300)] = 30.0
 
 
 class GitHubActionsPathSettings(_PollSettings):

@@ -14,6 +14,7 @@ from safeship.envschema.gate import env_gate
 from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
 from safeship.health.resolve import require_resolvable
 from safeship.notify.github_sink import github_sink
+from safeship.paths.base import ci_path_note
 from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.environment import Environment, open_environment
 from safeship.pipeline.lease import DeployLease
@@ -128,7 +129,8 @@ def deploy_in_session(
             commit=commit,
             triggered_by=triggered_by,
             strategy=strategy,
-            metadata={**_prepush_note(loaded, commit), **(metadata or {})},
+            # The path: the caller's, else the CI job's this runs in (a CI path's workflow).
+            metadata={**_prepush_note(loaded, commit), **ci_path_note(), **(metadata or {})},
         )
 
 

@@ -1,23 +1,26 @@
 """Deploying through the ``[paths]`` in failover order, and the emergency deploy from here.
 
-``deploy_via_paths`` runs ``deploy_with_failover`` over the configured paths: a remote path
-(github-actions, circleci, railway-native, a plugin's) is triggered and followed; the ``local``
-path runs the normal in-process pipeline (``operations.deploy_in_session``, under the
-environment's lease) with ``path = "local"`` in the deployment's metadata. Each path left for
-the next is a ``path.failover`` event and the path that ran a ``path.completed`` event, both
-environment-level (no deployment id) on the same bus as the deploy's own events.
+``deploy_via_paths`` runs ``deploy_with_failover`` over the configured paths. Whichever path
+runs a deploy, the same sequence holds:
 
-Two deploys of one environment never run at once: the local path takes the environment's lease
-as every local deploy does, and a path that deploys from this process through a platform's API
-(railway-native) holds it from its trigger to the end of its run (``_UnderLease``). A CI path
-(github-actions, circleci) does not: the workflow it starts runs ``safeship deploy`` there,
-which takes the lease itself when it shares the registry.
+- A path that deploys from this process (``in_process``: local, railway-native) runs the normal
+  pipeline, ``operations.deploy_in_session`` with the environment's target, under the
+  environment's lease: the registry row with ``path`` in its metadata, the env gate, the
+  target's deploy (with the commit, for a target that takes one: Railway builds that commit),
+  health verification on the release's URL, rollback on a failed deploy or verification,
+  events, the GitHub status (the event-bus sink) and alerts. A path that cannot deploy the
+  environment (``refuses``: railway-native for a target that is not railway, or for another
+  service) is unavailable for this deploy and the next one is tried.
+- A CI path (github-actions, circleci) starts a workflow that runs ``safeship deploy`` there;
+  that run takes the lease, writes the deployment row (its path from the CI's variables, see
+  ``safeship.paths.base.ci_path``) and runs every gate when it shares the registry. This process
+  records the run and how it ended: ``path.completed`` (run id, ok, conclusion) and a GitHub
+  deployment per run (``safeship.notify.github_paths``: ``_Reported`` tells it when the path was
+  triggered and how its run ended; the failover callback, why a path was left).
 
-With ``[github]`` and its token, each run of a remote path is a GitHub deployment with its
-statuses (``safeship.notify.github_paths``: ``_Reported`` tells it when a path was triggered
-and how its run ended; the failover callback, why a path was left). The local path's deployment
-is reported by the event-bus sink like every in-process deploy. ``[notify.slack]`` alerts go
-through the same bus (``path.failover`` among them).
+Each path left for the next is a ``path.failover`` event and the path that ran a
+``path.completed`` event, both environment-level (no deployment id) on the same bus as the
+deploy's own events. ``[notify.slack]`` alerts go through the same bus.
 
 ``emergency_deploy`` is the local path alone, skipping CI and nothing else: env validation,
 health verification and rollback run as in every deploy. It records who triggered it and
@@ -28,6 +31,8 @@ refuses) gives the reminder to open one.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,22 +49,22 @@ from safeship.notify.github_sink import github_token
 from safeship.paths.base import Availability, DeployPath, PathError, RunOutcome
 from safeship.paths.build import breaker_for, build_paths
 from safeship.paths.failover import Failover, deploy_with_failover
+from safeship.paths.local import Runner
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
-from safeship.pipeline.lease import DeployLease, operator
-from safeship.registry import Registry
+from safeship.pipeline.lease import operator
+from safeship.targets.base import Release, Target
 
 EMERGENCY_PATH = "local-emergency"
-# Paths whose run is driven from this process (not a CI job running safeship itself).
-DEPLOYS_FROM_HERE = frozenset({"railway-native"})
 
 
 @dataclass(frozen=True)
 class PathsDeployResult:
     """Which path ran the deploy and how it ended.
 
-    ``outcome`` is the local deployment's when the ``local`` path ran, else None (the run was
-    a remote one: ``run_id``, ``conclusion``, ``detail``, ``url`` describe it).
+    ``outcome`` is the deployment's when a path ran it in this process (local,
+    railway-native), else None (a CI run elsewhere: ``run_id``, ``conclusion``, ``detail``,
+    ``url`` describe it).
     """
 
     path: str
@@ -70,6 +75,11 @@ class PathsDeployResult:
     url: str | None = None
     outcome: DeploymentOutcome | None = None
     failovers: list[Failover] = field(default_factory=list)
+
+
+def in_process(path: DeployPath) -> bool:
+    """Whether ``path`` runs the pipeline in this process (see ``DeployPath``)."""
+    return bool(getattr(path, "in_process", False))
 
 
 def deploy_via_paths(
@@ -85,27 +95,27 @@ def deploy_via_paths(
 ) -> PathsDeployResult:
     """Deploy through the first configured path that can; ``AllPathsFailed`` if none could."""
     settings = loaded.config.paths
-    if "local" in settings.order:
-        # The local path's health checks need their variables: a config error now, not later.
-        require_resolvable(loaded, environment)
     with (
         operations.open_session(loaded, environment, event_log) as s,
         _reporting(loaded, environment, version, commit, triggered_by) as reporter,
     ):
-        local: list[DeploymentOutcome] = []
+        ran_here: dict[str, DeploymentOutcome] = {}
 
-        def run_locally(version: str, commit: str | None, environment: str) -> bool:
-            outcome = operations.deploy_in_session(
-                loaded,
-                s,
-                version,
-                commit=commit,
-                triggered_by=triggered_by,
-                on_progress=on_progress,
-                metadata={"path": "local"},
-            )
-            local.append(outcome)
-            return outcome.ok
+        def run_here(path_name: str) -> Runner:
+            def run(version: str, commit: str | None, environment: str) -> bool:
+                outcome = operations.deploy_in_session(
+                    loaded,
+                    _with_commit(s, commit),
+                    version,
+                    commit=commit,
+                    triggered_by=triggered_by,
+                    on_progress=on_progress,
+                    metadata={"path": path_name},
+                )
+                ran_here[path_name] = outcome
+                return outcome.ok
+
+            return run
 
         def publish(name: EventName, attributes: dict[str, Any]) -> None:
             s.bus.publish(
@@ -130,15 +140,17 @@ def deploy_via_paths(
                 on_failover(failover)
 
         def wrapped(path: DeployPath) -> DeployPath:
-            if path.name == "local":  # in-process: the event-bus sink reports it
-                return path
-            if reporter is not None:
-                path = _Reported(path, reporter)
-            if path.name in DEPLOYS_FROM_HERE:
-                path = _UnderLease(path, s.registry, environment)
-            return path
+            if in_process(path):  # the pipeline's events report it, as every deploy from here
+                refuses: Callable[[str, object], str | None] | None
+                refuses = getattr(path, "refuses", None)
+                reason = refuses(environment, s.env.settings.target) if refuses else None
+                return _Refused(path, reason) if reason else path
+            return _Reported(path, reporter) if reporter is not None else path
 
-        paths = [wrapped(path) for path in build_paths(settings, run_locally)]
+        paths = [wrapped(path) for path in build_paths(settings, run_here)]
+        if any(in_process(path) for path in paths):
+            # The health checks' variables: a config error now, not mid-deploy.
+            require_resolvable(loaded, environment)
         result = deploy_with_failover(
             paths,
             version,
@@ -157,6 +169,9 @@ def deploy_via_paths(
                 "conclusion": out.conclusion,
                 "detail": out.detail,
                 "url": out.url,
+                "deployment_id": (
+                    ran_here[result.path].deployment_id if result.path in ran_here else None
+                ),
             },
         )
         return PathsDeployResult(
@@ -166,9 +181,49 @@ def deploy_via_paths(
             conclusion=out.conclusion,
             detail=out.detail,
             url=out.url,
-            outcome=local[-1] if result.path == "local" and local else None,
+            outcome=ran_here.get(result.path),
             failovers=result.failovers,
         )
+
+
+def _with_commit(s: operations.Session, commit: str | None) -> operations.Session:
+    """``s`` whose target deploys ``commit`` when its ``deploy`` takes one (Railway builds that
+    commit); otherwise ``s`` itself."""
+    target = s.env.target
+    if commit is None or "commit" not in inspect.signature(target.deploy).parameters:
+        return s
+    env = dataclasses.replace(s.env, target=_CommitTarget(target, commit))
+    return dataclasses.replace(s, env=env)
+
+
+class _CommitTarget:
+    """A target whose deploy(version) deploys ``commit``; everything else is the target's."""
+
+    def __init__(self, target: Target, commit: str) -> None:
+        self._target = target
+        self._commit = commit
+
+    def deploy(self, version: str) -> Release:
+        deploy: Callable[..., Release] = self._target.deploy
+        return deploy(version, commit=self._commit)
+
+    def is_alive(self, release: Release) -> bool:
+        return self._target.is_alive(release)
+
+    def stop(self, release: Release) -> None:
+        self._target.stop(release)
+
+    def releases(self) -> list[Release]:
+        return self._target.releases()
+
+    def down(self) -> None:
+        self._target.down()
+
+    def variables(self) -> dict[str, str]:
+        return self._target.variables()
+
+    def __getattr__(self, name: str) -> Any:  # e.g. rollback, reap_untracked
+        return getattr(self._target, name)
 
 
 @contextmanager
@@ -185,8 +240,26 @@ def _reporting(
             reporter.close()  # bounded: waits for the last statuses, never forever
 
 
+class _Refused:
+    """An in-process path that cannot deploy this environment: unavailable, with the reason."""
+
+    def __init__(self, path: DeployPath, reason: str) -> None:
+        self.name = path.name
+        self._path = path
+        self._reason = reason
+
+    def is_available(self) -> Availability:
+        return Availability(False, self._reason, settled=True)  # no cool-down: it is config
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        raise PathError(f"{self.name}: {self._reason}")
+
+    def follow(self, run_id: str) -> RunOutcome:
+        raise PathError(f"{self.name}: {self._reason}")
+
+
 class _Reported:
-    """A remote path whose runs are reported as GitHub deployments: when it is triggered, and
+    """A CI path whose runs are reported as GitHub deployments: when it is triggered, and
     how its run ends. Leaving it for the next path is reported by the failover callback."""
 
     def __init__(self, path: DeployPath, reporter: PathDeployments) -> None:
@@ -211,41 +284,6 @@ class _Reported:
             raise
         self._reporter.finished(self.name, outcome)
         return outcome
-
-
-class _UnderLease:
-    """A path run under the environment's lease, taken before its trigger and released when
-    its run has been followed to the end (or could not start). ``EnvironmentBusy`` is not a
-    reason to fail over: it ends the deploy."""
-
-    def __init__(self, path: DeployPath, registry: Registry, environment: str) -> None:
-        self.name = path.name
-        self._path = path
-        self._registry = registry
-        self._environment = environment
-        self._held: dict[str, DeployLease] = {}
-
-    def is_available(self) -> Availability:
-        return self._path.is_available()
-
-    def trigger(self, version: str, commit: str | None, environment: str) -> str:
-        lease = DeployLease(self._registry, self._environment)
-        lease.acquire()
-        try:
-            run_id = self._path.trigger(version, commit, environment)
-        except BaseException:
-            lease.release()
-            raise
-        self._held[run_id] = lease
-        return run_id
-
-    def follow(self, run_id: str) -> RunOutcome:
-        lease = self._held.pop(run_id, None)
-        try:
-            return self._path.follow(run_id)
-        finally:
-            if lease is not None:
-                lease.release()
 
 
 def emergency_deploy(

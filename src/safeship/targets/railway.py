@@ -26,7 +26,20 @@ Decisions:
   only knows deployment ids.
 - Railway checks health only at deploy time; safeship's monitoring window covers after it.
 - Railway runs one deployment of a service at a time: ``releases()`` is the newest SUCCESS one.
-- Mutations are not retried after a timeout or a 5xx (see safeship.httpapi).
+- A mutation is never sent twice (see safeship.httpapi): it is resent only when it provably
+  did not reach Railway. After an ambiguous failure (no answer, the connection dropped, a 5xx)
+  the client reconciles instead. ``serviceInstanceDeployV2`` and ``deploymentRollback``: the
+  service's deployments are listed before the request; a deployment that appears after it is
+  the request's, adopted with one line ("the connection dropped after serviceInstanceDeployV2
+  was sent; adopted deployment X created at T"). None within ``request_timeout``, or more than
+  one (another deploy ran meanwhile): one line, nothing resent. ``variableCollectionUpsert``:
+  the variables are read back; values already there confirm it; values missing are sent once
+  more only with ``skipDeploys`` (setting the same values again is harmless, a redeploy is
+  not). ``deploymentRemove``: the deployment's status is read back.
+- Roll back only what took over. Railway's docs: a FAILED deployment stopped during its build
+  or deploy and never became Active (the serving one is not replaced); a CRASHED one was Active
+  and then crashed. So FAILED rolls back only when the deployment that served before is no
+  longer up; CRASHED always rolls back.
 """
 
 from __future__ import annotations
@@ -34,13 +47,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
+from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
 from safeship.routing.proxy import write_json_atomic
 from safeship.targets.base import HostedRelease, Release, TargetError
 from safeship.targets.settings import RailwayConnection, RailwayTargetSettings
@@ -85,6 +99,10 @@ UPSERT_VARIABLES = """mutation variableCollectionUpsert($input: VariableCollecti
 }"""
 
 
+class MaybeApplied(TargetError):
+    """A mutation failed after it was sent: Railway may have carried it out (not resent)."""
+
+
 class RailwayDeployFailed(TargetError):
     """A deployment ended FAILED or CRASHED (or was removed); the message quotes its logs."""
 
@@ -117,6 +135,17 @@ def read_token(settings: RailwayConnection) -> str:
     return token
 
 
+def _why(failure: TargetError) -> str:
+    """What went wrong with an ambiguous request, for the reconcile line."""
+    text = str(failure)
+    if "no answer within" in text:
+        return "no answer came"
+    if "dropped" in text:
+        return "the connection dropped"
+    status = re.search(r"HTTP (5\d\d)", text)
+    return f"Railway answered HTTP {status.group(1)}" if status else "the request failed"
+
+
 def _deployment(node: Any) -> Deployment:
     if not isinstance(node, dict) or not isinstance(node.get("id"), str):
         raise TargetError("railway: malformed answer: a deployment without an id")
@@ -138,8 +167,12 @@ class RailwayClient:
         token: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        # What reconciling found after an ambiguous failure, one line each (also to ``notice``).
+        self.notes: list[str] = []
+        self._notice = notice
         if settings.token_kind == "project":
             headers = {"Project-Access-Token": token}
         else:
@@ -169,6 +202,8 @@ class RailwayClient:
                 idempotent=not mutation,
             )
         except ApiError as exc:
+            if exc.maybe_applied:
+                raise MaybeApplied(f"{exc} ({name})") from None
             raise TargetError(f"{exc} ({name})") from None
         if not isinstance(body, dict):
             raise TargetError(f"railway: malformed answer to {name}: not a JSON object")
@@ -191,15 +226,73 @@ class RailwayClient:
 
     # -- operations ------------------------------------------------------------------------
 
-    def deploy(self, commit: str | None = None) -> str:
+    def deploy(self, commit: str | None = None, known: list[Deployment] | None = None) -> str:
+        """Trigger a deployment; its id. ``known``: the service's deployments listed just before
+        (listed here when not given), to find the request's deployment after an ambiguous
+        failure."""
         s = self.settings
         variables: dict[str, Any] = {"serviceId": s.service_id, "environmentId": s.environment_id}
         if commit:
             variables["commitSha"] = commit
-        result = self.graphql(DEPLOY, variables, mutation=True)
+        before = self.deployments() if known is None else known
+        try:
+            result = self.graphql(DEPLOY, variables, mutation=True)
+        except MaybeApplied as exc:
+            return self.adopt("serviceInstanceDeployV2", exc, before).id
         if not isinstance(result, str) or not result:
             raise TargetError("railway: malformed answer to serviceInstanceDeployV2: no id")
         return result
+
+    def adopt(self, operation: str, failure: MaybeApplied, before: list[Deployment]) -> Deployment:
+        """After ``operation`` failed ambiguously: the one deployment that appeared since
+        ``before`` was listed, adopted with a note. TargetError (one line, nothing resent) when
+        none appears within ``request_timeout`` or more than one did."""
+        known = {d.id for d in before}
+        why = _why(failure)
+        deadline = time.monotonic() + self.settings.request_timeout
+        while True:
+            try:
+                new = [d for d in self.deployments() if d.id not in known]
+            except TargetError as exc:
+                raise TargetError(
+                    one_line(
+                        f"railway: {why} after {operation} was sent, and the deployments could "
+                        f"not be listed to see whether it was carried out "
+                        f"({str(exc).removeprefix('railway: ')}); not resent: check Railway "
+                        "before trying again"
+                    )
+                ) from None
+            if len(new) == 1:
+                adopted = new[0]
+                when = f" created at {adopted.created_at}" if adopted.created_at else ""
+                self.note(
+                    f"railway: {why} after {operation} was sent; adopted deployment "
+                    f"{adopted.id}{when}"
+                )
+                return adopted
+            if len(new) > 1:
+                ids = ", ".join(d.id for d in new)
+                raise TargetError(
+                    one_line(
+                        f"railway: {why} after {operation} was sent, and {len(new)} deployments "
+                        f"appeared since ({ids}): cannot tell which is this request's; not "
+                        "resent: check Railway before trying again"
+                    )
+                )
+            if time.monotonic() >= deadline:
+                raise TargetError(
+                    one_line(
+                        f"railway: {why} after {operation} was sent, and no new deployment "
+                        f"appeared within {self.settings.request_timeout:g} s; not resent: "
+                        "check Railway before trying again"
+                    )
+                )
+            self._sleep(self.settings.poll_interval)
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+        if self._notice is not None:
+            self._notice(line)
 
     def deployment(self, deployment_id: str) -> Deployment:
         node = self.graphql(DEPLOYMENT, {"id": deployment_id})
@@ -241,12 +334,43 @@ class RailwayClient:
                 ]
         return lines
 
-    def rollback(self, deployment_id: str) -> None:
-        if self.graphql(ROLLBACK, {"id": deployment_id}, mutation=True) is not True:
+    def rollback(self, deployment_id: str, known: list[Deployment] | None = None) -> str | None:
+        """deploymentRollback to ``deployment_id`` (Railway starts a new deployment of its
+        image); the new deployment's id when the list shows it, else None. ``known``: the
+        deployments listed just before (listed here when not given)."""
+        before = self.deployments() if known is None else known
+        try:
+            answer = self.graphql(ROLLBACK, {"id": deployment_id}, mutation=True)
+        except MaybeApplied as exc:
+            return self.adopt(f"deploymentRollback to {deployment_id}", exc, before).id
+        if answer is not True:
             raise TargetError(f"railway: deploymentRollback of {deployment_id} was refused")
+        known_ids = {d.id for d in before}
+        # Which deployment Railway started is a note for releases(): listing it may fail.
+        with contextlib.suppress(TargetError):
+            started = [d for d in self.deployments(first=5) if d.id not in known_ids]
+            return started[0].id if started else None
+        return None
 
     def remove(self, deployment_id: str) -> None:
-        if self.graphql(REMOVE, {"id": deployment_id}, mutation=True) is not True:
+        try:
+            answer = self.graphql(REMOVE, {"id": deployment_id}, mutation=True)
+        except MaybeApplied as exc:
+            # Read back rather than resend: removing is done once it shows REMOVING/REMOVED.
+            status = self.deployment(deployment_id).status
+            if status in GONE:
+                self.note(
+                    f"railway: {_why(exc)} after deploymentRemove was sent; {deployment_id} "
+                    f"is {status}: it was carried out"
+                )
+                return
+            raise TargetError(
+                one_line(
+                    f"railway: {_why(exc)} after deploymentRemove was sent, and "
+                    f"{deployment_id} is still {status}; not resent: check Railway"
+                )
+            ) from None
+        if answer is not True:
             raise TargetError(f"railway: deploymentRemove of {deployment_id} was refused")
 
     def variables(self) -> dict[str, str]:
@@ -272,8 +396,54 @@ class RailwayClient:
             "variables": values,
             "skipDeploys": skip_deploys,
         }
-        if self.graphql(UPSERT_VARIABLES, {"input": payload}, mutation=True) is not True:
-            raise TargetError("railway: variableCollectionUpsert was refused")
+        for attempt in (1, 2):
+            try:
+                answer = self.graphql(UPSERT_VARIABLES, {"input": payload}, mutation=True)
+            except MaybeApplied as exc:
+                if self._upserted(values, exc, skip_deploys=skip_deploys, first=attempt == 1):
+                    return
+                continue  # the values are not there and resending cannot redeploy: once more
+            if answer is not True:
+                raise TargetError("railway: variableCollectionUpsert was refused")
+            return
+
+    def _upserted(
+        self, values: dict[str, str], failure: MaybeApplied, *, skip_deploys: bool, first: bool
+    ) -> bool:
+        """After an ambiguous upsert: True when the variables read back hold ``values``; False
+        when they do not and it may be sent once more (the first time, with skipDeploys); else
+        TargetError."""
+        why = _why(failure)
+        try:
+            current = self.variables()
+        except TargetError as exc:
+            raise TargetError(
+                one_line(
+                    f"railway: {why} after variableCollectionUpsert was sent, and the variables "
+                    f"could not be read back ({str(exc).removeprefix('railway: ')}); not resent"
+                )
+            ) from None
+        if all(current.get(key) == value for key, value in values.items()):
+            self.note(
+                f"railway: {why} after variableCollectionUpsert was sent; the variables read "
+                "back hold the new values: it was carried out"
+            )
+            return True
+        if skip_deploys and first:
+            # skipDeploys: setting the same values again changes nothing more and starts no
+            # deployment, so a second send is safe (the one case a mutation is resent).
+            self.note(
+                f"railway: {why} after variableCollectionUpsert was sent, and the variables do "
+                "not hold the new values yet; sent once more (skipDeploys: it cannot redeploy)"
+            )
+            return False
+        raise TargetError(
+            one_line(
+                f"railway: {why} after variableCollectionUpsert was sent, and the variables do "
+                "not hold the new values; not resent"
+                + ("" if skip_deploys else " (without skipDeploys a resend could redeploy)")
+            )
+        )
 
     def wait(self, deployment_id: str, *, timeout: float | None = None) -> Deployment:
         """Follow one deployment until it is up; RailwayDeployFailed if it fails, TargetError on
@@ -315,10 +485,14 @@ class RailwayTarget:
         token: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        notice: Callable[[str], None] | None = notice_to_stderr,
     ) -> None:
         self.environment = environment
         self.settings = settings
-        self.client = RailwayClient(settings, token or read_token(settings), sleep=sleep)
+        # ``notice``: where a reconcile's one line goes (after an ambiguous failure).
+        self.client = RailwayClient(
+            settings, token or read_token(settings), sleep=sleep, notice=notice
+        )
         self.last_deployment_id: str | None = None
         self.state_path = state_dir / "railway-target.json" if state_dir is not None else None
         self._clock = clock
@@ -362,10 +536,14 @@ class RailwayTarget:
 
     def deploy(self, version: str, commit: str | None = None) -> RailwayRelease:
         """Trigger a deployment and follow that one to SUCCESS. If it ends FAILED or CRASHED,
-        roll back to the previous successful deployment and raise RailwayDeployFailed naming
-        the status, the deployment rolled back to and the log tail."""
+        roll back what took over (see the module's notes) and raise RailwayDeployFailed naming
+        the status, what happened to the serving deployment and the log tail."""
+        # Listed first: which deployment serves now (did the new one replace it?), and the ids
+        # that existed before the request (which deployment is the request's, if its answer
+        # is lost).
+        listed = self.client.deployments()
+        serving_before = next((d for d in listed if d.status in UP), None)
         ran_before = {d for d, v in self._versions().items() if v == version}
-        listed = self.client.deployments() if ran_before else []
         earlier = next(
             (d for d in listed if d.id in ran_before and d.status in UP | {"REMOVED"}), None
         )
@@ -380,13 +558,13 @@ class RailwayTarget:
                 )
             deployment_id = redeployed
         else:
-            deployment_id = self.client.deploy(commit)
+            deployment_id = self.client.deploy(commit, known=listed)
         self.last_deployment_id = deployment_id
         self._remember(deployment_id, version)
         try:
             deployment = self.client.wait(deployment_id)
         except RailwayDeployFailed as failed:
-            back = self._roll_back_after(deployment_id)
+            back = self._after_failure(failed, serving_before)
             raise RailwayDeployFailed(
                 one_line(
                     f"railway: deployment {deployment_id} ended {failed.status}; {back}; "
@@ -406,23 +584,39 @@ class RailwayTarget:
             )
         return release
 
+    def _after_failure(self, failed: RailwayDeployFailed, serving_before: Deployment | None) -> str:
+        """Roll back a failed deployment only if it took over; what happened, for the reason.
+
+        CRASHED: it was Active, then crashed (Railway's docs), so it replaced the serving one.
+        FAILED: its build or deploy stopped before it became Active; the deployment that served
+        before still serves, unless Railway shows it is no longer up.
+        """
+        if failed.status != "CRASHED":
+            if serving_before is None:
+                return "not rolled back: it never served, and nothing served before it"
+            try:
+                still_up = self.client.deployment(serving_before.id).status in UP
+            except TargetError:
+                still_up = False  # cannot tell: put the previous one back to be sure
+            if still_up:
+                version = self._versions().get(serving_before.id)
+                named = serving_before.id + (f" ({version})" if version else "")
+                return f"not rolled back: it never replaced {named}, which still serves"
+        return self._roll_back_after(failed.deployment_id)
+
     def _redeploy(self, deployment: Deployment, listed: list[Deployment]) -> str | None:
         """deploymentRollback to ``deployment``; the id of the deployment Railway started for
         it (None when none shows in the list). ``listed``: the deployments before."""
-        self.client.rollback(deployment.id)
-        return self._started(deployment, listed)
+        started = self.client.rollback(deployment.id, known=listed)
+        self._note_started(deployment, started)
+        return started
 
-    def _started(self, deployment: Deployment, listed: list[Deployment]) -> str | None:
-        """The deployment a rollback to ``deployment`` started: the newest one not ``listed``
-        before. It runs the same version, noted for releases()."""
-        known = {d.id for d in listed}
-        started = [d for d in self.client.deployments(first=5) if d.id not in known]
-        if not started:
-            return None
+    def _note_started(self, deployment: Deployment, started: str | None) -> None:
+        """A rollback to ``deployment`` started ``started``: it runs the same version, noted for
+        releases()."""
         version = self._versions().get(deployment.id)
-        if version is not None:
-            self._remember(started[0].id, version)
-        return started[0].id
+        if started is not None and version is not None:
+            self._remember(started, version)
 
     def _roll_back_after(self, failed_id: str) -> str:
         """Roll back past ``failed_id``; what happened, for the error's reason."""
@@ -509,8 +703,5 @@ class RailwayTarget:
             raise TargetError(
                 f"railway: no earlier successful deployment to roll back to in {self.environment}"
             )
-        self.client.rollback(previous.id)
-        # Which deployment Railway started is only a note for releases(): listing it may fail.
-        with contextlib.suppress(TargetError):
-            self._started(previous, listed)
+        self._note_started(previous, self.client.rollback(previous.id, known=listed))
         return previous.id
