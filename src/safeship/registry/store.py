@@ -177,7 +177,7 @@ class Registry:
         self.readonly = False
         self._missing = False
         if self.path is not None:
-            state = _file_state(self.path)
+            state = file_state(self.path)
             if state == "empty":
                 raise RegistryError(empty_registry_message(self.path))
             self._missing = state == "missing"
@@ -186,7 +186,7 @@ class Registry:
             self._use(_empty_engine())
         elif self.readonly:
             assert self.path is not None
-            self._use(_readonly_engine(self.path))
+            self._use(readonly_engine(self.path))
             self._check_revision()
         else:
             self._open_writable(parsed)
@@ -206,7 +206,7 @@ class Registry:
         try:
             self._use(_create_engine(parsed))
         except ArgumentError as exc:
-            raise RegistryError(f"invalid registry URL {self.url}: {_first_line(exc)}") from exc
+            raise RegistryError(f"invalid registry URL {self.url}: {first_line(exc)}") from exc
         self._migrate(self._writer)
         if self.path is not None:
             for path in _sqlite_files(self.path):
@@ -223,7 +223,7 @@ class Registry:
             # Typically a revision this code does not know: a newer safeship migrated it.
             writer.dispose()
             raise RegistryError(
-                f"cannot open registry {self.url}: {_first_line(exc)} "
+                f"cannot open registry {self.url}: {first_line(exc)} "
                 "(was it upgraded by a newer safeship?)"
             ) from exc
 
@@ -260,7 +260,7 @@ class Registry:
                 _create_sqlite_file(self.path, self._migrate)
             except OSError as exc:
                 raise RegistryError(f"cannot create registry {self.url}: {exc}") from exc
-            if _file_state(self.path) == "empty":  # another program made it meanwhile
+            if file_state(self.path) == "empty":  # another program made it meanwhile
                 raise RegistryError(empty_registry_message(self.path))
             previous = self._engine
             self._open_writable(self._parsed)
@@ -596,7 +596,7 @@ class Registry:
     def _describe(self, exc: BaseException) -> str:
         """One line about ``exc``, without the password even if a driver echoed it."""
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        text = _first_line(cause)
+        text = first_line(cause)
         if self._password:
             text = text.replace(self._password, "***")
         return text
@@ -739,7 +739,7 @@ def _json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return data
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 
@@ -778,7 +778,7 @@ def _sqlite_files(path: Path) -> list[Path]:
 _SIDE_FILES: Final = ("-wal", "-shm", "-journal")
 
 
-def _file_state(path: Path) -> str:
+def file_state(path: Path) -> str:
     """missing, empty (0 bytes), readonly (we may not write it or its directory), or ok."""
     try:
         size = path.stat().st_size
@@ -801,7 +801,7 @@ def _empty_engine() -> Engine:
     return engine
 
 
-def _readonly_engine(path: Path) -> Engine:
+def readonly_engine(path: Path) -> Engine:
     """Read ``path`` without writing anything beside it.
 
     WAL mode needs the -shm file: with it present SQLite reads read-only; without it (the last
@@ -811,7 +811,8 @@ def _readonly_engine(path: Path) -> Engine:
     """
     uri = "file:" + pathname2url(str(path.resolve()))
     shm = path.with_name(path.name + "-shm")
-    uri += "?mode=ro" if shm.exists() else "?immutable=1"
+    can_make_shm = os.access(path.parent, os.W_OK | os.X_OK)
+    uri += "?mode=ro" if shm.exists() or can_make_shm else "?immutable=1"
 
     def connect() -> sqlite3.Connection:
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
