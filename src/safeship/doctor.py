@@ -12,9 +12,9 @@ import os
 import shutil
 import socket
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -56,6 +56,7 @@ def diagnose(
     *,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[Finding]:
     """Every finding, in the order of the checks; a config that does not load stops the checks
     that need it (the state directory's permissions are still checked)."""
@@ -77,7 +78,7 @@ def diagnose(
         findings += check_permissions(state, base=state.parent)
         return findings
     findings.append(_check_config(loaded))
-    findings += check_registry(loaded)
+    findings += check_registry(loaded, clock)
     findings += check_routers(loaded.config)
     findings += check_ports(loaded)
     findings += check_tokens(loaded.config, environ)
@@ -112,10 +113,12 @@ def _registry_file(loaded: LoadedConfig) -> Path | None:
         return None
 
 
-def check_registry(loaded: LoadedConfig) -> list[Finding]:
+def check_registry(
+    loaded: LoadedConfig, clock: Callable[[], datetime] | None = None
+) -> list[Finding]:
     from safeship.registry.inspect import probe
 
-    found = probe(loaded.registry_url())
+    found = probe(loaded.registry_url(), clock)
     subject = _masked(loaded.config.registry.url)  # as written in safeship.toml
     if found.error is not None:
         fix = (

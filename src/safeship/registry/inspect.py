@@ -4,6 +4,7 @@ does its server think it is. For ``safeship doctor``: opening a ``Registry`` wou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ class RegistryProbe:
         return self.revision == self.head
 
 
-def probe(url: str) -> RegistryProbe:
+def probe(url: str, clock: Callable[[], datetime] | None = None) -> RegistryProbe:
     """What the registry at ``url`` is like, read-only; never raises for an unreachable one."""
     head = migrations.head_revision()
     try:
@@ -85,7 +86,7 @@ def probe(url: str) -> RegistryProbe:
             if backend == "postgresql":
                 server_time = connection.execute(text("SELECT now()")).scalar_one()
                 return result(
-                    path, revision=revision, server_time=server_time, local_time=datetime.now(UTC)
+                    path, revision=revision, server_time=server_time, local_time=(clock or _now)()
                 )
             return result(path, revision=revision)
     except SQLAlchemyError as exc:
@@ -95,3 +96,7 @@ def probe(url: str) -> RegistryProbe:
         return result(path, error=message)
     finally:
         engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
