@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+# docs/reference.md: every key of safeship.toml, from the config models (a test checks it is current).
+docs: $(VENV)/.dev
+	$(BIN)/python scripts/gen_reference.py
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/cli_startup.py

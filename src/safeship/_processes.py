@@ -32,6 +32,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from safeship._files import open_private_fd
+
 # How long to wait for a process to exit after SIGKILL (and for a reap) before giving up.
 KILL_WAIT = 3.0
 _POLL = 0.05
@@ -57,10 +59,11 @@ def spawn_detached(
 
     Its own session: it outlives us, and the terminal's Ctrl-C and hangup do not reach it; its
     pid is also its process group id. stdin is /dev/null. The child stays registered (see the
-    module docstring) until ``reap``. Raises OSError (e.g. FileNotFoundError) if it cannot be
+    module docstring) until ``reap``. The log is a private (0600) file: it holds what the app
+    printed, secrets among it. Raises OSError (e.g. FileNotFoundError) if it cannot be
     started; ``log_path`` has been created by then.
     """
-    with log_path.open("ab") as log:
+    with os.fdopen(open_private_fd(log_path), "ab") as log:
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,

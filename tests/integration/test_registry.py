@@ -72,6 +72,7 @@ def _free_port() -> int:
 
 
 def test_opening_applies_migrations_to_head(registry: Registry, raw_engine: Engine) -> None:
+    registry.create_deployment("staging", "v1", None, "ci")  # a SQLite file is made on write
     tables = set(inspect(raw_engine).get_table_names())
     assert {"deployments", "events", "alembic_version"} <= tables
     with raw_engine.connect() as conn:
@@ -80,6 +81,7 @@ def test_opening_applies_migrations_to_head(registry: Registry, raw_engine: Engi
 
 
 def test_models_and_migrations_agree(registry: Registry, raw_engine: Engine) -> None:
+    registry.create_deployment("staging", "v1", None, "ci")
     with raw_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -160,7 +162,8 @@ def test_concurrent_processes_opening_a_fresh_database_all_work(registry_url: st
 
 
 def test_schema_newer_than_the_code_is_refused(registry_url: str, raw_engine: Engine) -> None:
-    Registry(registry_url).close()
+    with Registry(registry_url) as reg:
+        reg.create_deployment("staging", "v1", None, "ci")
     with raw_engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(RegistryError, match="9999_future"):

@@ -17,6 +17,8 @@ def run(config: Path | None, environment: str | None, limit: int, json_output: b
     records = operations.history(load(config), environment, limit)
     if json_output:
         print(json.dumps([dataclasses.asdict(r) for r in records], indent=2, default=_json_default))
+    elif not records:
+        console.print("no deployments yet")
     else:
         console.print(history_table(records))
     return 0

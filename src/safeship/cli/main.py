@@ -271,6 +271,24 @@ def baseline(
     raise typer.Exit(health_cmd.run_baseline(config, environment, url, overrides, json_output))
 
 
+@app.command()
+def doctor(json_output: JsonOption = False, config: ConfigOption = None) -> None:
+    """Check what a deploy needs (config, registry, router, ports, tokens, file permissions)."""
+    from safeship.cli import doctor_cmd
+
+    raise typer.Exit(doctor_cmd.run(config, json_output))
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="The project's directory.")] = Path("."),
+) -> None:
+    """Write a commented safeship.toml (and env.schema.toml) for the project; never overwrites."""
+    from safeship.cli import init_cmd
+
+    raise typer.Exit(init_cmd.run(directory))
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate safeship.toml without deploying."""

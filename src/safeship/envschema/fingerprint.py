@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safeship._files import FILE_MODE, private_dir
 from safeship.envschema.problems import EnvSourceError
 from safeship.redaction import register_secret
 
@@ -57,8 +58,9 @@ def load_key(state_dir: Path, environ: Mapping[str, str] | None = None) -> Finge
     text = secrets.token_hex(32)
     tmp = path.with_name(f".{KEY_FILENAME}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_dir(state_dir)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="ascii") as file:
             file.write(text + "\n")
         # link() publishes the complete file atomically and fails if another process got there

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeship._files import private_dir, write_private
 from safeship.hooks.gitdiff import Change, PushedRef, Scope, collect_change
 from safeship.hooks.result import CheckResult
 from safeship.hooks.settings import GateConfig, load_gate_config
@@ -163,12 +163,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomically; a cache that cannot be written is only a slower next run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data), encoding="utf-8")
-        temporary.replace(path)
+            write_private(ignore, "*\n")
+        write_private(path, json.dumps(data))
     except OSError:
         pass

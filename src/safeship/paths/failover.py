@@ -15,13 +15,13 @@ atomically; an unreadable file counts as empty (the worst case is one retry too 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeship._files import write_private
 from safeship.paths.base import DeployPath, PathError, RunOutcome
 
 
@@ -66,10 +66,7 @@ class CircuitBreaker:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.state_file)
+        write_private(self.state_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def open_reason(self, path: str) -> str | None:
         """Why ``path`` is skipped now (it failed and its cool-down has not ended), or None."""

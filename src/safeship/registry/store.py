@@ -8,10 +8,14 @@ be shared by threads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import secrets
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
+from urllib.request import pathname2url
 
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, String, create_engine, event, select
@@ -29,10 +34,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from safeship._files import FILE_MODE, make_private, private_dir
 from safeship.pipeline.states import TERMINAL, Status
 from safeship.registry import leases, migrations
 from safeship.registry.leases import Lease
-from safeship.registry.models import Deployment, EnvironmentLease, EnvSnapshot, Event
+from safeship.registry.models import Base, Deployment, EnvironmentLease, EnvSnapshot, Event
 
 # The state machine owns the statuses; the registry only checks what it is given against them.
 STATUSES: Final = frozenset(status.value for status in Status)
@@ -148,35 +154,118 @@ class Registry:
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
     Opening it applies pending migrations (safe when several processes open it at once).
+
+    A SQLite registry file is private (0600, its new directories 0700) and is never created by
+    reading: until the first write, a registry whose file does not exist reads as empty, so
+    ``history`` and ``status`` leave a configured path alone. The first write builds the
+    database complete under a temporary name and links it into place; an existing file of 0
+    bytes therefore never is one safeship made (it was truncated) and is refused rather than
+    silently re-created, which would lose the history. A file this process may not write (or
+    in a directory it may not write, such as a read-only ``.safeship/``) is opened read-only:
+    reads work, writes fail with one line.
     """
 
     def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
         parsed = _parse_url(url)
+        self._parsed = parsed
         self._password = parsed.password
         # Shown in messages as the user wrote it (before the driver mapping), password masked.
         self.url = make_url(url).render_as_string(hide_password=True)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._creating = threading.Lock()
+        self.path = sqlite_file(parsed)
+        self.readonly = False
+        self._missing = False
+        if self.path is not None:
+            state = file_state(self.path)
+            if state == "empty":
+                raise RegistryError(empty_registry_message(self.path))
+            self._missing = state == "missing"
+            self.readonly = state == "readonly"
+        if self._missing:
+            self._use(_empty_engine())
+        elif self.readonly:
+            assert self.path is not None
+            self._use(readonly_engine(self.path))
+            self._check_revision()
+        else:
+            self._open_writable(parsed)
+
+    @property
+    def exists(self) -> bool:
+        """False while a SQLite registry's file has not been created (nothing was written)."""
+        return not self._missing
+
+    def _use(self, engine: Engine) -> None:
+        self._engine = engine
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._writer = engine.execution_options(**{_IMMEDIATE: True})
+        self._write = sessionmaker(self._writer, expire_on_commit=False)
+
+    def _open_writable(self, parsed: URL) -> None:
         try:
-            self._engine = _create_engine(parsed)
+            self._use(_create_engine(parsed))
         except ArgumentError as exc:
-            raise RegistryError(f"invalid registry URL {self.url}: {_first_line(exc)}") from exc
-        except OSError as exc:
-            raise RegistryError(f"cannot create the directory of {self.url}: {exc}") from exc
-        self._read = sessionmaker(self._engine, expire_on_commit=False)
-        writer = self._engine.execution_options(**{_IMMEDIATE: True})
-        self._write = sessionmaker(writer, expire_on_commit=False)
+            raise RegistryError(f"invalid registry URL {self.url}: {first_line(exc)}") from exc
+        self._migrate(self._writer)
+        if self.path is not None:
+            for path in _sqlite_files(self.path):
+                with contextlib.suppress(PermissionError):
+                    make_private(path)
+
+    def _migrate(self, writer: Engine) -> None:
         try:
             migrations.upgrade(writer)
         except SQLAlchemyError as exc:
-            self._engine.dispose()
+            writer.dispose()
             raise RegistryError(f"cannot open registry {self.url}: {self._describe(exc)}") from exc
         except CommandError as exc:
             # Typically a revision this code does not know: a newer safeship migrated it.
-            self._engine.dispose()
+            writer.dispose()
             raise RegistryError(
-                f"cannot open registry {self.url}: {_first_line(exc)} "
+                f"cannot open registry {self.url}: {first_line(exc)} "
                 "(was it upgraded by a newer safeship?)"
             ) from exc
+
+    def _check_revision(self) -> None:
+        """A read-only registry cannot be migrated: it must already be at this code's head."""
+        head = migrations.head_revision()
+        try:
+            with self._engine.connect() as connection:
+                revision = migrations.current_revision(connection)
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise RegistryError(f"cannot open registry {self.url}: {self._describe(exc)}") from exc
+        if revision != head:
+            self._engine.dispose()
+            raise RegistryError(
+                f"registry {self.url} is read-only and at revision {revision or 'none'}, "
+                f"not {head}: open it once where it can be written to migrate it"
+            )
+
+    def _ensure_writable(self) -> None:
+        """Before a write: refuse on a read-only file; create a missing one (see the class)."""
+        if self.readonly:
+            raise RegistryError(
+                f"registry {self.url} is read-only here (no write permission on the file or "
+                "its directory)"
+            )
+        if not self._missing:
+            return
+        with self._creating:
+            if not self._missing:
+                return
+            assert self.path is not None
+            try:
+                _create_sqlite_file(self.path, self._migrate)
+            except OSError as exc:
+                raise RegistryError(f"cannot create registry {self.url}: {exc}") from exc
+            if file_state(self.path) == "empty":  # another program made it meanwhile
+                raise RegistryError(empty_registry_message(self.path))
+            previous = self._engine
+            self._open_writable(self._parsed)
+            self._missing = False
+            previous.dispose()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -491,6 +580,7 @@ class Registry:
 
     @contextmanager
     def _writing(self, action: str) -> Iterator[Session]:
+        self._ensure_writable()
         with self._guard(action), self._write() as session, session.begin():
             yield session
 
@@ -506,7 +596,7 @@ class Registry:
     def _describe(self, exc: BaseException) -> str:
         """One line about ``exc``, without the password even if a driver echoed it."""
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        text = _first_line(cause)
+        text = first_line(cause)
         if self._password:
             text = text.replace(self._password, "***")
         return text
@@ -545,8 +635,6 @@ def _create_engine(url: URL) -> Engine:
         # One shared connection, or every pooled connection would see its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        if not url.query.get("uri"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
@@ -651,6 +739,116 @@ def _json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return data
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+# -- the SQLite file ---------------------------------------------------------------------------
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a ``sqlite:///path`` URL; None for PostgreSQL, memory and ``uri=true`` forms."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ":memory:"
+    if database == ":memory:" or url.query.get("mode") == "memory" or url.query.get("uri"):
+        return None
+    return Path(database)
+
+
+def registry_file(url: str) -> Path | None:
+    """``sqlite_file`` of a registry URL as configured (None when it is not a plain file)."""
+    return sqlite_file(_parse_url(url))
+
+
+def empty_registry_message(path: Path) -> str:
+    return (
+        f"registry {path} is empty (0 bytes): safeship never leaves an empty registry, so it "
+        "was truncated or made by something else; restore it from a backup, or delete it to "
+        "start a new history"
+    )
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    """The database and the files SQLite keeps beside it."""
+    return [path, *(path.with_name(path.name + suffix) for suffix in _SIDE_FILES)]
+
+
+_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+
+
+def file_state(path: Path) -> str:
+    """missing, empty (0 bytes), readonly (we may not write it or its directory), or ok."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        raise RegistryError(f"cannot open registry {path}: {exc.strerror or exc}") from exc
+    if size == 0:
+        return "empty"
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    return "ok" if writable else "readonly"
+
+
+def _empty_engine() -> Engine:
+    """An empty in-memory registry at head: what a registry that does not exist yet reads as."""
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def readonly_engine(path: Path) -> Engine:
+    """Read ``path`` without writing anything beside it.
+
+    WAL mode needs the -shm file: with it present SQLite reads read-only; without it (the last
+    writer cleaned up) and no right to create it, only ``immutable`` opens the file, which is
+    sound here because nobody else can write in that directory either (a -wal file would have
+    been left behind).
+    """
+    uri = "file:" + pathname2url(str(path.resolve()))
+    shm = path.with_name(path.name + "-shm")
+    can_make_shm = os.access(path.parent, os.W_OK | os.X_OK)
+    uri += "?mode=ro" if shm.exists() or can_make_shm else "?immutable=1"
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        return connection
+
+    engine = create_engine("sqlite://", creator=connect)
+    event.listen(engine, "connect", _sqlite_on_connect_readonly)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect_readonly(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _create_sqlite_file(path: Path, migrate: Callable[[Engine], None]) -> None:
+    """Build the registry complete beside ``path`` and link it into place (unless another
+    process got there first, whose database then stands)."""
+    if not path.parent.exists():
+        private_dir(path.parent)  # only what is missing: an existing parent is the user's
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        os.close(fd)
+        engine = _create_engine(make_url("sqlite:///" + str(tmp)))
+        try:
+            migrate(engine.execution_options(**{_IMMEDIATE: True}))
+            # WAL is recorded in the file; leave no -wal content behind the link.
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            engine.dispose()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        for leftover in _sqlite_files(tmp):
+            leftover.unlink(missing_ok=True)
