@@ -210,31 +210,45 @@ def locate_key(source: str, path: tuple[str, ...]) -> int | None:
     A missing key is reported at the table that should hold it; a key inside an inline table
     at the line of that inline table; a table only defined through its sub-tables at the first.
     Elements of an array of tables (``[[a.b]]``) are numbered as in the path: ``a.b.0``.
+    To locate many keys of one file, build one ``KeyIndex`` and ask it.
     """
-    best_line: int | None = None
-    best_len = 0
-    first_within: int | None = None
-    table: tuple[str, ...] = ()
-    arrays: dict[tuple[str, ...], int] = {}  # array of tables -> index of its last element
-    for number, line in enumerate(source.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            table = _table_path(_split_key(header.group(2)), arrays, header.group(1) == "[[")
-            defined = table
-        else:
-            assignment = _ASSIGNMENT.match(line)
-            if not assignment:
-                continue
-            defined = table + _split_key(assignment.group(1))
-        common = 0
-        for a, b in zip(defined, path, strict=False):
-            if a != b:
-                break
-            common += 1
-        if common == len(defined) and common > best_len:
-            best_line, best_len = number, common
-        elif common == len(path) and first_within is None:
-            first_within = number  # e.g. [environments.local] for the key "environments"
-    if best_len < len(path) and first_within is not None:
-        return first_within
-    return best_line
+    return KeyIndex(source).line(path)
+
+
+class KeyIndex:
+    """Where each key of a TOML source is defined: one pass over the file, then each lookup
+    costs the length of the key (not of the file), so reporting every problem of a large file
+    stays linear."""
+
+    def __init__(self, source: str) -> None:
+        # The first line defining each key; the first line defining a key below each prefix.
+        self._defined: dict[tuple[str, ...], int] = {}
+        self._within: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        arrays: dict[tuple[str, ...], int] = {}  # array of tables -> index of its last element
+        for number, line in enumerate(source.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                table = _table_path(_split_key(header.group(2)), arrays, header.group(1) == "[[")
+                defined = table
+            else:
+                assignment = _ASSIGNMENT.match(line)
+                if not assignment:
+                    continue
+                defined = table + _split_key(assignment.group(1))
+            self._defined.setdefault(defined, number)
+            for end in range(len(defined)):
+                self._within.setdefault(defined[:end], number)
+
+    def line(self, path: tuple[str, ...]) -> int | None:
+        """The line of ``path`` as ``locate_key`` finds it."""
+        if not path:
+            return None
+        if path in self._defined:
+            return self._defined[path]
+        if path in self._within:
+            return self._within[path]  # e.g. [environments.local] for the key "environments"
+        for end in range(len(path) - 1, 0, -1):
+            if path[:end] in self._defined:
+                return self._defined[path[:end]]
+        return None

@@ -87,8 +87,8 @@ A = { type = "string", min_length = 3 }
         ),
         (
             '[base]\nA = { type = "string", pattern = "^(G-[A-Z" }\n',
-            "env.schema.toml:2: base.A.pattern: bad regular expression: "
-            "unterminated character set at position 4",
+            "env.schema.toml:2: base.A.pattern: bad regular expression (RE2 syntax: no "
+            "lookarounds or backreferences): missing ]: [A-Z",
         ),
         (
             '[base]\nA = { type = "enum" }\n',

@@ -27,6 +27,15 @@ from dotenv.parser import parse_stream
 from dotenv.variables import parse_variables
 
 from safeship.envschema import problems as codes
+from safeship.envschema.limits import (
+    MAX_ENV_FILE_BYTES,
+    MAX_ENV_KEYS,
+    MAX_ENV_LINE_BYTES,
+    MAX_ENV_LINES,
+    InputRefused,
+    read_limited,
+    size,
+)
 from safeship.envschema.problems import EnvSourceError, Problem
 
 # Linux refuses to start a process whose single environment entry ("KEY=value" and its NUL) is
@@ -52,17 +61,46 @@ class EnvFile:
 def read_env_file(path: Path, context: Mapping[str, str] | None = None) -> EnvFile:
     """Parse ``path``; ``context`` holds variables earlier files set (for ``${NAME}``)."""
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_ENV_FILE_BYTES)
     except FileNotFoundError:
         raise EnvSourceError([f"{path}: file not found"]) from None
     except IsADirectoryError:
         raise EnvSourceError([f"{path}: is a directory, not a .env file"]) from None
+    except InputRefused as exc:
+        raise EnvSourceError([f"{path}: {exc}"]) from None
     except OSError as exc:
         raise EnvSourceError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     return parse_env_text(raw, path, context)
 
 
+def _check_bounds(raw: bytes, path: Path) -> None:
+    """Refuse a file over the bounds of ``limits`` before parsing it (EnvSourceError)."""
+    if len(raw) > MAX_ENV_FILE_BYTES:
+        raise EnvSourceError(
+            [f"{path}: is larger than {size(MAX_ENV_FILE_BYTES)}, the most safeship reads here"]
+        )
+    lines = raw.count(b"\n") + 1
+    if lines > MAX_ENV_LINES:
+        raise EnvSourceError(
+            [f"{path}: has {lines} lines; a .env file may have at most {MAX_ENV_LINES}"]
+        )
+    start = 0
+    for number in range(1, lines + 1):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        if end - start > MAX_ENV_LINE_BYTES:
+            raise EnvSourceError(
+                [
+                    f"{path}:{number}: the line is {size(end - start)} long; a line may be at "
+                    f"most {size(MAX_ENV_LINE_BYTES)} (no process can receive such an entry)"
+                ]
+            )
+        start = end + 1
+
+
 def parse_env_text(raw: bytes, path: Path, context: Mapping[str, str] | None = None) -> EnvFile:
+    """What ``raw`` sets; EnvSourceError when it is over a bound of ``limits``."""
+    _check_bounds(raw, path)
     result = EnvFile(path)
     text = _decode(raw, result)
     known: dict[str, str] = dict(context or {})
@@ -104,20 +142,24 @@ def parse_env_text(raw: bytes, path: Path, context: Mapping[str, str] | None = N
                     f"{path}:{line}",
                 )
             )
-        size = len(name.encode()) + 2 + len(value.encode("utf-8", "surrogatepass"))
-        if size > MAX_ENTRY_BYTES:
+        entry = len(name.encode()) + 2 + len(value.encode("utf-8", "surrogatepass"))
+        if entry > MAX_ENTRY_BYTES:
             result.problems.append(
                 Problem(
                     name,
                     codes.VALUE_TOO_LARGE,
-                    f"value is {_size(size)}: a process cannot receive an environment entry "
-                    f"over {_size(MAX_ENTRY_BYTES)} (Linux MAX_ARG_STRLEN); the value is ignored",
+                    f"value is {size(entry)}: a process cannot receive an environment entry "
+                    f"over {size(MAX_ENTRY_BYTES)} (Linux MAX_ARG_STRLEN); the value is ignored",
                     f"{path}:{line}",
                 )
             )
             result.values.pop(name, None)
             result.lines[name] = line
             continue
+        if name not in result.lines and len(result.lines) >= MAX_ENV_KEYS:
+            raise EnvSourceError(
+                [f"{path}:{line}: {name}: more than {MAX_ENV_KEYS} variables in one file"]
+            )
         result.values[name] = value
         result.lines[name] = line
         known[name] = value
@@ -158,11 +200,3 @@ def _decode(raw: bytes, result: EnvFile) -> str:
             )
             lines[number - 1] = b""
     return b"\n".join(lines).decode("utf-8")
-
-
-def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MiB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KiB"
-    return f"{n} bytes"

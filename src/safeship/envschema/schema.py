@@ -22,7 +22,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from safeship._toml import locate_key, toml_syntax_problem
+from safeship._toml import KeyIndex, toml_syntax_problem
+from safeship.envschema.limits import (
+    MAX_EXTENDS_DEPTH,
+    MAX_SCHEMA_BYTES,
+    MAX_SCHEMA_TABLES,
+    MAX_SCHEMA_VARIABLES,
+    InputRefused,
+    read_limited,
+    size,
+)
+from safeship.envschema.patterns import compile_pattern
 from safeship.envschema.problems import EnvSchemaError
 from safeship.envschema.types import (
     ALL_KEYS,
@@ -83,23 +93,33 @@ class Schema:
 
 def load_schema(path: Path) -> Schema:
     try:
-        source = path.read_bytes().decode("utf-8")
+        raw = read_limited(path, MAX_SCHEMA_BYTES)
     except FileNotFoundError:
         raise EnvSchemaError([f"{path}: schema file not found"]) from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise EnvSchemaError([f"{path.name}:{line}: syntax: not valid UTF-8"]) from None
+    except InputRefused as exc:
+        raise EnvSchemaError([f"{path}: {exc}"]) from None
     except OSError as exc:
         raise EnvSchemaError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise EnvSchemaError([f"{path.name}:{line}: syntax: not valid UTF-8"]) from None
     return parse_schema(source, path)
 
 
 def parse_schema(source: str, path: Path | str = SCHEMA_FILENAME) -> Schema:
     path = Path(path)
+    if len(source) > MAX_SCHEMA_BYTES:
+        raise EnvSchemaError(
+            [f"{path.name}: is larger than {size(MAX_SCHEMA_BYTES)}, the most safeship reads here"]
+        )
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
         raise EnvSchemaError([toml_syntax_problem(exc, path.name)]) from None
+    except RecursionError:  # arrays nested thousands deep
+        raise EnvSchemaError([f"{path.name}: syntax: values nested too deeply"]) from None
     return _SchemaParser(source, path).parse(data)
 
 
@@ -110,12 +130,31 @@ class _SchemaParser:
         self.source = source
         self.path = path
         self.problems: list[str] = []
+        self._index: KeyIndex | None = None
 
     def problem(self, key: tuple[str, ...], message: str) -> None:
-        line = locate_key(self.source, key)
+        if self._index is None:  # one pass over the file, whatever the number of problems
+            self._index = KeyIndex(self.source)
+        line = self._index.line(key)
         self.problems.append(f"{self.path.name}:{line or '?'}: {'.'.join(key)}: {message}")
 
     def parse(self, data: Mapping[str, Any]) -> Schema:
+        if len(data) > MAX_SCHEMA_TABLES:
+            table = list(data)[MAX_SCHEMA_TABLES]
+            self.problem(
+                (table,), f"more than {MAX_SCHEMA_TABLES} tables; a schema may have at most that"
+            )
+            raise EnvSchemaError(self.problems)
+        count = 0
+        for table, content in data.items():
+            count += len(content) if isinstance(content, dict) else 0
+            if count > MAX_SCHEMA_VARIABLES:
+                self.problem(
+                    (table,),
+                    f"more than {MAX_SCHEMA_VARIABLES} variables in the schema; "
+                    "it may have at most that",
+                )
+                raise EnvSchemaError(self.problems)
         own: dict[str, dict[str, VariableSpec]] = {}
         parents: dict[str, str] = {}
         for table, content in data.items():
@@ -155,35 +194,64 @@ class _SchemaParser:
     def resolve_extends(
         self, own: Mapping[str, object], parents: Mapping[str, str]
     ) -> dict[str, tuple[str, ...]]:
+        """Each table's chain (itself, its parent, ...), in time linear in the number of tables.
+
+        Each table is walked once: a walk stops at a table already resolved (or already found
+        broken). An unknown parent, a cycle and a chain deeper than MAX_EXTENDS_DEPTH are each
+        reported once, at the table that causes it; the tables that extend a broken one are not
+        reported again.
+        """
         chains: dict[str, tuple[str, ...]] = {}
-        reported: set[frozenset[str]] = set()
+        broken: set[str] = set()
         for table in own:
-            chain = [table]
-            while chain[-1] in parents:
-                parent = parents[chain[-1]]
-                if parent not in own:
-                    known = ", ".join(t for t in own if t != chain[-1]) or "none"
+            walk: list[str] = []
+            position: dict[str, int] = {}
+            current = table
+            base: tuple[str, ...] | None
+            while True:
+                if current in chains:
+                    base = chains[current]
+                    break
+                if current in broken:
+                    base = None
+                    break
+                if current in position:
+                    cycle = walk[position[current] :]
+                    path = " → ".join([*cycle, current])
+                    self.problem((cycle[-1], EXTENDS), f"extends forms a cycle: {path}")
+                    base = None
+                    break
+                if current not in own:
+                    child = walk[-1]
+                    known = ", ".join(t for t in own if t != child) or "none"
                     self.problem(
-                        (chain[-1], EXTENDS),
-                        f"extends {parent!r}, which is not a table of this schema "
+                        (child, EXTENDS),
+                        f"extends {current!r}, which is not a table of this schema "
                         f"(tables: {known})",
                     )
-                    chain = []
+                    base = None
                     break
-                if parent in chain:
-                    cycle = chain[chain.index(parent) :]
-                    if frozenset(cycle) not in reported:
-                        reported.add(frozenset(cycle))
-                        path = " → ".join([*cycle, parent])
-                        self.problem((cycle[-1], EXTENDS), f"extends forms a cycle: {path}")
-                    chain = []
+                position[current] = len(walk)
+                walk.append(current)
+                if current not in parents:
+                    base = ()
                     break
-                chain.append(parent)
-            if chain:
-                chains[table] = tuple(chain)
-        # Each unknown parent is reported once, at the table that names it.
-        self.problems = list(dict.fromkeys(self.problems))
-        return chains
+                current = parents[current]
+            for name in reversed(walk):
+                if base is not None and len(base) >= MAX_EXTENDS_DEPTH:
+                    self.problem(
+                        (name, EXTENDS),
+                        f"makes a chain longer than {MAX_EXTENDS_DEPTH} tables "
+                        f"({' → '.join((name, *base[:3]))} → ...); extends may go at most "
+                        f"{MAX_EXTENDS_DEPTH} tables deep",
+                    )
+                    base = None
+                if base is None:
+                    broken.add(name)
+                    continue
+                base = (name, *base)
+                chains[name] = base
+        return {table: chains[table] for table in own if table in chains}
 
     def variable(self, table: str, name: str, rules: Any) -> VariableSpec | None:
         key = (table, name)
@@ -270,9 +338,9 @@ class _SchemaParser:
                 self.problem((*key, "pattern"), "must be a string (a regular expression)")
             else:
                 try:
-                    fields["pattern"] = re.compile(pattern)
-                except re.error as exc:
-                    self.problem((*key, "pattern"), f"bad regular expression: {exc}")
+                    fields["pattern"] = compile_pattern(pattern)
+                except ValueError as exc:
+                    self.problem((*key, "pattern"), str(exc))
         if type_name == "enum":
             values = rules.get("values")
             if values is None:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from safeship.envschema import problems as codes
+from safeship.envschema.patterns import Pattern
 
 TYPES = (
     "string",
@@ -96,7 +97,7 @@ class VariableSpec:
     min_length: int | None = None
     max_length: int | None = None
     startswith: str | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
     values: tuple[str, ...] | None = None
     value: str | None = None
     # The schema table that defines it (an environment may inherit it from another).
