@@ -42,7 +42,7 @@ _MAX_MESSAGE = 300
 # Answers that say the request was refused, not processed: retried whatever the request.
 _THROTTLE_STATUSES = (429, 503)
 # Failures before anything was sent: the request cannot have reached the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ApiError(Exception):
@@ -196,6 +196,8 @@ class JsonApi:
             backoff = self.retry.backoff * (2**attempt)
             try:
                 response = self._client.request(method, url, json=json, params=params)
+            except httpx.UnsupportedProtocol:
+                raise self._fail("the API URL is not http:// or https://") from None
             except _NOT_SENT as exc:  # nothing was sent: safe to try again, mutation or not
                 last = f"cannot reach {host}: {type(exc).__name__}"
                 if not final:
