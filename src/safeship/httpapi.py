@@ -42,7 +42,7 @@ _MAX_MESSAGE = 300
 # Answers that say the request was refused, not processed: retried whatever the request.
 _THROTTLE_STATUSES = (429, 503)
 # Failures before anything was sent: the request cannot have reached the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ApiError(Exception):
@@ -50,15 +50,22 @@ class ApiError(Exception):
 
     ``maybe_applied``: a non-idempotent request failed after it was sent (no answer, the
     connection dropped, a 5xx): the server may have carried it out. It was not resent; the
-    caller reconciles (looks for its effect) before doing anything else.
+    caller reconciles (looks for its effect) before doing anything else. ``what``: how it
+    failed, for the caller's line ("the connection dropped", "no answer came", ...).
     """
 
     def __init__(
-        self, message: str, status: int | None = None, *, maybe_applied: bool = False
+        self,
+        message: str,
+        status: int | None = None,
+        *,
+        maybe_applied: bool = False,
+        what: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
         self.maybe_applied = maybe_applied
+        self.what = what
 
 
 @dataclass(frozen=True)
@@ -154,10 +161,20 @@ class JsonApi:
     def close(self) -> None:
         self._client.close()
 
-    def _fail(
-        self, what: str, status: int | None = None, *, maybe_applied: bool = False
-    ) -> ApiError:
-        return ApiError(one_line(f"{self.service}: {what}"), status, maybe_applied=maybe_applied)
+    def _fail(self, what: str, status: int | None = None) -> ApiError:
+        return ApiError(one_line(f"{self.service}: {what}"), status)
+
+    def _maybe_applied(self, what: str, short: str, status: int | None = None) -> ApiError:
+        """A non-idempotent request failed after it was sent: not resent, for reconciling."""
+        return ApiError(
+            one_line(
+                f"{self.service}: {what} after the request was sent (not resent: it may have "
+                "been carried out)"
+            ),
+            status,
+            maybe_applied=True,
+            what=short,
+        )
 
     def request(
         self,
@@ -179,6 +196,8 @@ class JsonApi:
             backoff = self.retry.backoff * (2**attempt)
             try:
                 response = self._client.request(method, url, json=json, params=params)
+            except httpx.UnsupportedProtocol:
+                raise self._fail("the API URL is not http:// or https://") from None
             except _NOT_SENT as exc:  # nothing was sent: safe to try again, mutation or not
                 last = f"cannot reach {host}: {type(exc).__name__}"
                 if not final:
@@ -186,15 +205,12 @@ class JsonApi:
                 continue
             except httpx.TransportError as exc:  # sent, then no (complete) answer
                 if isinstance(exc, httpx.TimeoutException):
-                    last = f"no answer within {self._timeout:g} s"
+                    last, short = f"no answer within {self._timeout:g} s", "no answer came"
                 else:
                     last = f"the connection to {host} dropped ({type(exc).__name__})"
+                    short = "the connection dropped"
                 if not idempotent:
-                    raise self._fail(
-                        f"{last} after the request was sent (not resent: it may have been "
-                        "carried out)",
-                        maybe_applied=True,
-                    ) from None
+                    raise self._maybe_applied(last, short) from None
                 if not final:
                     self._sleep(min(backoff, self.retry.max_wait))
                 continue
@@ -211,12 +227,8 @@ class JsonApi:
                     last = f"server error (HTTP {status})"
                 if not (throttled or (idempotent and status >= 500)):
                     if status >= 500:  # a mutation answered 500/502/504 may have been applied
-                        raise self._fail(
-                            f"{last} after the request was sent (not resent: it may have been "
-                            "carried out)",
-                            status,
-                            maybe_applied=True,
-                        )
+                        short = f"the server answered HTTP {status}"
+                        raise self._maybe_applied(last, short, status)
                     raise self._fail(last, status)
                 wait = server_wait(response.headers, time.time())
                 if wait is not None and wait > self.retry.max_wait:

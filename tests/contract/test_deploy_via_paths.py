@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from circleci_api import SLUG, CircleCIServer
 from circleci_api import TOKEN as CIRCLE_TOKEN
 from github_api import OWNER, REPO, TOKEN, FakeDeployment, GitHubServer
@@ -398,8 +399,7 @@ def test_railway_native_deploy_holds_the_environment_lease(
     railway_api: RailwayServer, github_api: GitHubServer, tmp_path: Path
 ) -> None:
     (tmp_path / "safeship.toml").write_text(
-        railway_production(railway_api)
-        + paths_tables(["railway-native"], github_api, railway_api)
+        railway_production(railway_api) + paths_tables(["railway-native"], github_api, railway_api)
     )
     loaded = load_config(tmp_path / "safeship.toml")
     with (
@@ -504,3 +504,62 @@ def test_a_failed_circleci_build_is_never_silent(
         f"safeship: production: v3 failed through circleci (run {circle.body['payload']['run_id']})"
         ": workflow failed (triggered by cli)",
     ]
+
+
+@pytest.mark.parametrize("ci", ["github-actions", "circleci"])
+def test_a_ci_path_records_its_run_and_the_workflows_deploy_records_the_deployment(
+    github_api: GitHubServer,
+    railway_api: RailwayServer,
+    circleci_api: CircleCIServer,
+    tmp_path: Path,
+    ci: str,
+) -> None:
+    """A CI path's run is `safeship deploy` inside the CI job: that run takes the lease, writes
+    the deployment row and runs every gate (the contract servers cannot run a workflow, so the
+    test runs the job's command itself, with the inputs the path sent and the variable the CI
+    sets). This process records the run: path.completed with its id and outcome."""
+    (tmp_path / "safeship.toml").write_text(
+        railway_production(railway_api)
+        + paths_tables([ci], github_api, None)
+        + circleci_table(circleci_api)
+    )
+    env = {"CIRCLE_TOKEN": CIRCLE_TOKEN}
+
+    result = safeship(
+        tmp_path, "deploy", "production", "--version", "v3", "--commit", "c3", "--via-paths",
+        extra_env=env,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"v3 deployed through {ci} (run ")
+    [completed] = [e for e in logged_events(tmp_path) if e["event"] == "path.completed"]
+    assert completed["attributes"]["path"] == ci and completed["attributes"]["ok"] is True
+    assert completed["attributes"]["deployment_id"] is None  # not deployed by this process
+    assert history(tmp_path) == []  # nor recorded as a deployment here: the job's run does
+    assert railway_api.operations.count("serviceInstanceDeployV2") == 0
+
+    # The job: the workflow's `safeship deploy` with the path's inputs, in the CI's variables.
+    if ci == "github-actions":
+        [dispatch] = github_api.dispatches
+        [run_id] = github_api.runs
+        inputs, job_env, run = dispatch["inputs"], {"GITHUB_ACTIONS": "true"}, str(run_id)
+    else:
+        [pipeline] = circleci_api.pipelines.values()
+        inputs, job_env, run = pipeline.body["parameters"], {"CIRCLECI": "true"}, pipeline.id
+    assert completed["attributes"]["run_id"] == run
+    job = safeship(
+        tmp_path,
+        "deploy", inputs["environment"], "--version", inputs["version"], "--commit",
+        inputs["commit"], "--triggered-by", ci,
+        extra_env=job_env,
+    )  # fmt: skip
+    assert job.returncode == 0, job.stderr
+
+    [row] = history(tmp_path)
+    assert (row["version"], row["commit_sha"], row["status"], row["metadata"]["path"]) == (
+        "v3",
+        "c3",
+        "succeeded",
+        ci,
+    )
+    assert row["metadata"]["checks"]  # the job ran the health checks

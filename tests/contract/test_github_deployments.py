@@ -136,7 +136,11 @@ def test_429_and_5xx_on_statuses_are_retried_but_creating_is_not(
     api.set_status(github_id, "in_progress")
     assert [s["state"] for s in github_api.deployments[github_id].statuses] == ["in_progress"]
     github_api.fail("502", times=1)
-    with pytest.raises(ApiError, match=r"^github deployments: server error \(HTTP 502\)$"):
+    with pytest.raises(
+        ApiError,
+        match=r"^github deployments: server error \(HTTP 502\) after the request was sent "
+        r"\(not resent: it may have been carried out\)$",
+    ):
         api.create("abc123", "staging", payload={})
     assert len(github_api.deployments) == 1  # a POST that may have been carried out: no retry
 
@@ -158,8 +162,8 @@ def test_a_failing_or_hanging_github_never_blocks_or_fails_the_deploy_and_hides_
     lines = errors.getvalue().splitlines()
     assert lines == [
         "safeship: github deployment status: deployment.started not reported: "
-        "github deployments: no answer within 1 s (not retried: the request may have been "
-        "carried out)"
+        "github deployments: no answer within 1 s after the request was sent (not resent: it "
+        "may have been carried out)"
     ]
     # The bad token is rejected on a later create, in one line, without the token.
     sink = GitHubDeploymentSink(client(github_api, token=TOKEN + "x"), errors=errors)

@@ -18,8 +18,11 @@ from railway_api import ACCOUNT_TOKEN, ENVIRONMENT, PROJECT, SERVICE, RailwaySer
 from safeship.paths.base import PathError
 from safeship.paths.failover import CircuitBreaker, Failover, deploy_with_failover
 from safeship.paths.github_actions import GitHubActionsPath
+from safeship.paths.local import Runner
 from safeship.paths.railway_native import RailwayNativePath
 from safeship.paths.settings import GitHubActionsPathSettings, RailwayNativePathSettings
+from safeship.targets.railway import RailwayTarget
+from safeship.targets.settings import RailwayTargetSettings
 
 
 def gh_settings(server: GitHubServer, **overrides: Any) -> GitHubActionsPathSettings:
@@ -49,6 +52,20 @@ def rw_settings(server: RailwayServer) -> RailwayNativePathSettings:
         request_timeout=0.5,
         deploy_timeout=5.0,
     )
+
+
+def railway_runner(server: RailwayServer) -> Runner:
+    """What the pipeline does for the railway-native path, reduced to its target's deploy
+    (the whole pipeline through it: test_deploy_via_paths.py)."""
+
+    def run(version: str, commit: str | None, environment: str) -> bool:
+        settings = RailwayTargetSettings(
+            **rw_settings(server).model_dump(exclude={"environment_ids"})
+        )
+        target = RailwayTarget(environment, settings, token=ACCOUNT_TOKEN)
+        return bool(target.deploy(version, commit).url)
+
+    return run
 
 
 def test_dispatch_returns_the_run_id_and_follows_it(github_api: GitHubServer) -> None:
@@ -167,7 +184,9 @@ def test_billing_failure_fails_over_to_railway_native_within_a_second(
     github_api.billing_failed = True  # every new run is refused for billing
     paths = [
         GitHubActionsPath(gh_settings(github_api), token=TOKEN),
-        RailwayNativePath(rw_settings(railway_api), token=ACCOUNT_TOKEN),
+        RailwayNativePath(
+            rw_settings(railway_api), token=ACCOUNT_TOKEN, runner=railway_runner(railway_api)
+        ),
     ]
     events: list[tuple[Failover, float]] = []
     breaker = CircuitBreaker(tmp_path / "breaker.json", cooldown=600)
@@ -199,7 +218,9 @@ def test_billing_verdict_to_railway_trigger_under_one_second(
 ) -> None:
     github_api.add_billing_failed_run()
     triggered: list[float] = []
-    railway = RailwayNativePath(rw_settings(railway_api), token=ACCOUNT_TOKEN)
+    railway = RailwayNativePath(
+        rw_settings(railway_api), token=ACCOUNT_TOKEN, runner=railway_runner(railway_api)
+    )
     original = railway.trigger
 
     def timed_trigger(version: str, commit: str | None, environment: str) -> str:

@@ -252,7 +252,7 @@ def test_server_errors_retried_for_queries_not_for_mutations(railway_api: Railwa
     railway_api.fail("502", times=1, match=mutation("serviceInstanceDeployV2"))
     with pytest.raises(
         TargetError,
-        match=r"^railway: Railway answered HTTP 502 after serviceInstanceDeployV2 was sent, and "
+        match=r"^railway: the server answered HTTP 502 after serviceInstanceDeployV2 was sent, and "
         r"no new deployment appeared",
     ):
         target(railway_api).deploy("v1.4.0")

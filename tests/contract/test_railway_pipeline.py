@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from github_api import OWNER, REPO, TOKEN, GitHubServer
-from railway_api import ACCOUNT_TOKEN, ENVIRONMENT, PROJECT, SERVICE, RailwayServer
+from railway_api import ACCOUNT_TOKEN, ENVIRONMENT, PROJECT, SERVICE, RailwayServer, mutation
 
 from safeship.config import ConfigError, LoadedConfig, load_config, parse_config
 from safeship.httpapi import one_line
@@ -367,3 +367,54 @@ def test_missing_token_is_one_line_exit_1(
         "safeship: error: railway: RAILWAY_TOKEN is not set (the Railway API token)"
     )
     assert railway_api.operations == []
+
+
+@pytest.mark.usefixtures("tokens")
+def test_failed_build_is_not_rolled_back(
+    railway_api: RailwayServer, github_api: GitHubServer, tmp_path: Path
+) -> None:
+    """A FAILED build never replaced the serving deployment: a deploymentRollback would only
+    redeploy what serves (Railway's rollback restarts that image)."""
+    loaded = write_config(tmp_path, railway_api, github_api)
+    assert deploy(loaded, "v1").ok
+    v1_deployment = railway_api.serving().id  # type: ignore[union-attr]
+    railway_api.fail_build_next = True
+
+    outcome = deploy(loaded, "v2")
+
+    assert outcome.status is Status.FAILED
+    reason = outcome.reason or ""
+    assert f"ended FAILED; not rolled back: it never replaced {v1_deployment} (v1), which " in (
+        reason
+    )
+    assert "missing script: build" in reason
+    assert railway_api.rollbacks == [] and "deploymentRollback" not in railway_api.operations
+    assert railway_api.serving().id == v1_deployment  # type: ignore[union-attr]
+    assert serving(loaded) == [Backend("v1", railway_api.public_url, 100)]
+    [record] = operations.history(loaded, ENV, limit=1)
+    assert (record.version, record.status) == ("v2", "failed")
+    assert github_statuses(github_api, "v2")[-1]["state"] == "failure"
+
+
+def test_deploy_adopts_the_deployment_when_the_connection_drops_after_the_mutation(
+    railway_api: RailwayServer, github_api: GitHubServer, tmp_path: Path
+) -> None:
+    """Railway received serviceInstanceDeployV2 and created the deployment; the answer was
+    lost. The old client resent it (4 deployments); now exactly one arrives, and the deploy
+    follows the deployment that appeared and says so in one line."""
+    write_config(tmp_path, railway_api, github_api)
+    railway_api.drop_after(mutation("serviceInstanceDeployV2"))
+
+    result = safeship_cli(tmp_path, "deploy", ENV, "--version", "v1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert railway_api.arrived("serviceInstanceDeployV2") == 1
+    created = railway_api.serving()
+    assert created is not None
+    assert (
+        "safeship: railway: the connection dropped after serviceInstanceDeployV2 was sent; "
+        f"adopted deployment {created.id} created at {created.created_at}"
+    ) in result.stderr.splitlines()
+    assert result.stdout.strip().splitlines()[-1] == "v1 succeeded"
+    for secret in (ACCOUNT_TOKEN, TOKEN):
+        assert secret not in result.stdout + result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -112,17 +111,6 @@ class Created:
     url: str | None = None
 
 
-def what_failed(failure: ApiError) -> str:
-    """How an ambiguous request failed, for the reconcile line."""
-    text = str(failure)
-    if "no answer within" in text:
-        return "no answer came"
-    if "dropped" in text:
-        return "the connection dropped"
-    status = re.search(r"HTTP (5\d\d)", text)
-    return f"the server answered HTTP {status.group(1)}" if status else "the request failed"
-
-
 def adopt_created(
     service: str,
     request: str,
@@ -139,7 +127,7 @@ def adopt_created(
     ``listing`` shows and ``known`` (listed just before the request) did not, and the line that
     says it was adopted. PathError, one line, nothing resent, when none appears within
     ``timeout`` or more than one did (another trigger ran meanwhile)."""
-    why = what_failed(failure)
+    why = failure.what or "the request failed"
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,7 +99,12 @@ UPSERT_VARIABLES = """mutation variableCollectionUpsert($input: VariableCollecti
 
 
 class MaybeApplied(TargetError):
-    """A mutation failed after it was sent: Railway may have carried it out (not resent)."""
+    """A mutation failed after it was sent: Railway may have carried it out (not resent).
+    ``what``: how it failed ("the connection dropped", "no answer came", ...)."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what or "the request failed"
 
 
 class RailwayDeployFailed(TargetError):
@@ -133,17 +137,6 @@ def read_token(settings: RailwayConnection) -> str:
     if not token:
         raise TargetError(f"railway: {settings.token_env} is not set (the Railway API token)")
     return token
-
-
-def _why(failure: TargetError) -> str:
-    """What went wrong with an ambiguous request, for the reconcile line."""
-    text = str(failure)
-    if "no answer within" in text:
-        return "no answer came"
-    if "dropped" in text:
-        return "the connection dropped"
-    status = re.search(r"HTTP (5\d\d)", text)
-    return f"Railway answered HTTP {status.group(1)}" if status else "the request failed"
 
 
 def _deployment(node: Any) -> Deployment:
@@ -203,7 +196,7 @@ class RailwayClient:
             )
         except ApiError as exc:
             if exc.maybe_applied:
-                raise MaybeApplied(f"{exc} ({name})") from None
+                raise MaybeApplied(f"{exc} ({name})", exc.what) from None
             raise TargetError(f"{exc} ({name})") from None
         if not isinstance(body, dict):
             raise TargetError(f"railway: malformed answer to {name}: not a JSON object")
@@ -248,7 +241,7 @@ class RailwayClient:
         ``before`` was listed, adopted with a note. TargetError (one line, nothing resent) when
         none appears within ``request_timeout`` or more than one did."""
         known = {d.id for d in before}
-        why = _why(failure)
+        why = failure.what
         deadline = time.monotonic() + self.settings.request_timeout
         while True:
             try:
@@ -360,13 +353,13 @@ class RailwayClient:
             status = self.deployment(deployment_id).status
             if status in GONE:
                 self.note(
-                    f"railway: {_why(exc)} after deploymentRemove was sent; {deployment_id} "
+                    f"railway: {exc.what} after deploymentRemove was sent; {deployment_id} "
                     f"is {status}: it was carried out"
                 )
                 return
             raise TargetError(
                 one_line(
-                    f"railway: {_why(exc)} after deploymentRemove was sent, and "
+                    f"railway: {exc.what} after deploymentRemove was sent, and "
                     f"{deployment_id} is still {status}; not resent: check Railway"
                 )
             ) from None
@@ -413,7 +406,7 @@ class RailwayClient:
         """After an ambiguous upsert: True when the variables read back hold ``values``; False
         when they do not and it may be sent once more (the first time, with skipDeploys); else
         TargetError."""
-        why = _why(failure)
+        why = failure.what
         try:
             current = self.variables()
         except TargetError as exc:
