@@ -14,6 +14,7 @@ from safeship.config import find_config, load_config
 from safeship.health.base import overall
 from safeship.health.deep import judge_report
 from safeship.pipeline.environment import open_environment
+from safeship.registry import Registry
 from safeship.testing.services import FakeService, Reply
 
 Services = Callable[[], FakeService]
@@ -128,6 +129,26 @@ def test_railway_public_url_is_used_without_asking_the_api(
     result = safeship(tmp_path, "smoke", "production", env={"RAILWAY_TOKEN": None})
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"smoke of {service.url}" in result.stdout
+
+
+def test_railway_baseline_compares_with_the_last_deploy_without_a_token(
+    tmp_path: Path, fake_service: Services
+) -> None:
+    service = fake_service().on("GET", "/api/health", HEALTHY)
+    (tmp_path / "safeship.toml").write_text(
+        '[project]\nname = "t"\n\n[environments.production.target]\ntype = "railway"\n'
+        'project_id = "p"\nenvironment_id = "e"\nservice_id = "s"\n'
+        f'public_url = "{service.url}"\n'
+    )
+    loaded = load_config(find_config(tmp_path / "safeship.toml"))
+    with Registry(loaded.registry_url()) as registry:
+        previous = registry.create_deployment("production", "v1", None, "test")
+        registry.update_deployment(previous, status="succeeded", completed=True)
+    result = safeship(
+        tmp_path, "baseline", "production", "--requests", "3", "--json", env={"RAILWAY_TOKEN": None}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["target"] == service.url
 
 
 # -- 4. a URL's password never printed ----------------------------------------------------------

@@ -207,11 +207,15 @@ def _last_good(
 ) -> tuple[DeploymentRecord | None, int | None]:
     """The environment's last succeeded deployment and the pid of its running release."""
     from safeship.pipeline.environment import open_environment
+    from safeship.targets.base import TargetError
 
     with Registry(loaded.registry_url()) as registry:
         previous = registry.last_succeeded(environment)
     if previous is None:
         return None, None
-    releases = open_environment(loaded, environment).target.releases()
+    try:
+        releases = open_environment(loaded, environment).target.releases()
+    except TargetError:  # e.g. no platform token: the pid only adds CPU and memory figures
+        return previous, None
     pid = next((r.pid for r in releases if r.version == previous.version), None)
     return previous, pid
