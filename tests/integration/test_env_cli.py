@@ -148,7 +148,7 @@ def test_check_from_the_target_names_the_config_line(project: Path) -> None:
 
 
 def test_malformed_dotenv_lines_are_one_line_each_never_a_traceback(project: Path) -> None:
-    huge = "x" * (1024 * 1024)
+    huge = "x" * (200 * 1024)  # over 128 KiB, under the 256 KiB line bound
     content = (
         dotenv(VALID_PRODUCTION).encode()
         + b"NEXT_PUBLIC_API_TIMEOUT=7000\n"  # duplicate, line 8
@@ -166,7 +166,7 @@ def test_malformed_dotenv_lines_are_one_line_each_never_a_traceback(project: Pat
         "open?) [dotenv_syntax]",
         "error: .env:10: LATIN: not valid UTF-8 (byte 0xe9 at column 10); the line is ignored "
         "[dotenv_encoding]",
-        "error: .env:11: BIG: value is 1.0 MiB: a process cannot receive an environment entry "
+        "error: .env:11: BIG: value is 200 KiB: a process cannot receive an environment entry "
         "over 128 KiB (Linux MAX_ARG_STRLEN); the value is ignored [value_too_large]",
         "warning: .env:8: NEXT_PUBLIC_API_TIMEOUT: is set again (first on line 2); the last "
         "value wins [dotenv_duplicate]",
@@ -190,8 +190,8 @@ def test_malformed_dotenv_lines_are_one_line_each_never_a_traceback(project: Pat
         ),
         (
             '[production]\nA = { type = "string", pattern = "[" }\n',
-            "env.schema.toml:2: production.A.pattern: bad regular expression: "
-            "unterminated character set at position 0",
+            "env.schema.toml:2: production.A.pattern: bad regular expression (RE2 syntax: no "
+            "lookarounds or backreferences): missing ]: [",
         ),
         (
             "[production\n",
@@ -207,6 +207,33 @@ def test_schema_errors_exit_2_with_file_line_key(project: Path, schema: str, mes
     assert result.returncode == 2
     assert result.stderr == f"safeship: error: {message}\n"
     assert result.stdout == ""
+
+
+def test_hostile_inputs_are_one_line_and_exit_2(project: Path) -> None:
+    # `--env-file /dev/zero` never ended; a catastrophic pattern took minutes.
+    zero = safeship(project, "env", "check", "production", "--env-file", "/dev/zero")
+    no_traceback(zero)
+    assert (zero.returncode, zero.stderr) == (
+        2,
+        "safeship: error: /dev/zero: is a character device, not a file safeship reads\n",
+    )
+    (project / "env.schema.toml").write_text(
+        '[production]\nA = { type = "string", pattern = "(a+)+b" }\n'
+        'B = { type = "string", pattern = "(?!x)y" }\n'
+    )
+    (project / ".env").write_text("A=" + "a" * 40 + "\n")
+    schema = safeship(project, "env", "check", "production")
+    no_traceback(schema)
+    assert (schema.returncode, schema.stderr) == (
+        2,
+        "safeship: error: env.schema.toml:3: production.B.pattern: bad regular expression "
+        "(RE2 syntax: no lookarounds or backreferences): invalid perl operator: (?!\n",
+    )
+    (project / "env.schema.toml").write_text(
+        '[production]\nA = { type = "string", pattern = "(a+)+b" }\n'
+    )
+    slow = safeship(project, "env", "check", "production")
+    assert slow.returncode == 1 and "[pattern_mismatch]" in slow.stdout
 
 
 def test_usage_errors_exit_2(project: Path) -> None:

@@ -68,9 +68,14 @@ async def test_asgi_endpoints_answer_in_safeships_format() -> None:
     report = deep.json()
     assert deep.status_code == 200 and report["status"] == "degraded"
     database, cache = report["checks"]["database"], report["checks"]["cache"]
-    assert database == {"status": "ok", "latency": database["latency"]}
+    assert database == {"status": "ok", "latency": database["latency"], "critical": True}
     assert isinstance(database["latency"], int) and 0 <= database["latency"] < 1000
-    assert cache == {"status": "degraded", "latency": cache["latency"], "detail": "memory 91%"}
+    assert cache == {
+        "status": "degraded",
+        "latency": cache["latency"],
+        "critical": False,
+        "detail": "memory 91%",
+    }
     # safeship's deep level reads it as it is.
     judged = {r.name: r.status for r in judge_report(report, http_status=200)}
     assert judged == {
@@ -141,7 +146,7 @@ async def test_checks_run_concurrently_each_under_its_timeout() -> None:
     assert elapsed < 0.9  # 3 x 0.3 s in sequence would be 0.9 s, plus the 0.4 s timeouts
     assert [checks[f"slow-{n}"]["status"] for n in range(3)] == ["ok"] * 3
     assert checks["hangs"] == {"status": "failed", "latency": checks["hangs"]["latency"],
-                               "detail": "timeout after 0.4s"}  # fmt: skip
+                               "critical": True, "detail": "timeout after 0.4s"}  # fmt: skip
     assert 400 <= checks["hangs"]["latency"] < 900
     assert checks["hangs-async"]["detail"] == "timeout after 0.4s"
     assert answer.status_code == 503

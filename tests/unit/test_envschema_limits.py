@@ -1,9 +1,10 @@
 """Hostile input, bounded work: schema patterns on RE2, extends resolved in linear time and
 capped, .env and schema files capped in size, lines and keys, devices refused at once.
 
-Time bounds here are generous (seconds) and only catch what used to take minutes or never end:
-``(a+)+b`` took 4 s at 26 characters on Python's re, a 2,000-level extends chain 28 s, and
-``--env-file /dev/zero`` never returned.
+Time bounds here are generous (seconds of this process's CPU time, which a loaded machine does
+not inflate) and only catch what used to take minutes or never end: ``(a+)+b`` took 4 s at 26
+characters on Python's re, a 2,000-level extends chain 28 s, and ``--env-file /dev/zero`` never
+returned (reading it is all CPU).
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ def chain(levels: int) -> str:
 def test_a_catastrophic_pattern_matches_in_linear_time() -> None:
     spec = parse_schema('[base]\nA = { type = "string", pattern = "(a+)+b" }\n')
     variable = spec.environment("base").variables["A"]
-    start = time.monotonic()
+    start = time.process_time()
     for length in (26, 40, 100_000):
         with pytest.raises(ValueProblem) as caught:
             parse_value(variable, "a" * length)
         assert caught.value.code == "pattern_mismatch"
     assert parse_value(variable, "aaab") == "aaab"
-    assert time.monotonic() - start < 2.0  # Python's re: > 30 s at 40 characters
+    assert time.process_time() - start < 2.0  # Python's re: > 30 s at 40 characters
 
 
 @pytest.mark.parametrize(
@@ -121,12 +122,12 @@ def test_a_deeper_chain_is_one_error_at_the_table_that_goes_over() -> None:
 def test_a_2000_level_chain_is_refused_quickly() -> None:
     # Was 28 s: every table walked its whole chain. Now each table is walked once, and the
     # table count is capped before anything is resolved.
-    start = time.monotonic()
+    start = time.process_time()
     [problem] = schema_errors(chain(2_000))
     assert f"more than {MAX_SCHEMA_TABLES} tables" in problem
     [problem] = schema_errors(chain(MAX_SCHEMA_TABLES))
     assert "extends may go at most" in problem
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_cycles_and_unknown_parents_are_still_reported_once() -> None:
@@ -157,11 +158,11 @@ def test_a_schema_with_too_many_variables_is_refused() -> None:
 def test_thousands_of_problems_are_located_in_one_pass() -> None:
     # Each problem used to scan the whole file for its line: 2,000 problems took 20 s.
     text = "[base]\n" + "".join(f'V{i} = {{ type = "nope" }}\n' for i in range(2_000))
-    start = time.monotonic()
+    start = time.process_time()
     problems = schema_errors(text)
     assert len(problems) == 2_000
     assert problems[-1].startswith("env.schema.toml:2001: base.V1999.type: unknown type 'nope'")
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_a_schema_file_is_read_only_up_to_its_cap(tmp_path: Path) -> None:
@@ -186,11 +187,11 @@ def test_deeply_nested_toml_is_one_line() -> None:
 
 
 def test_dev_zero_is_refused_at_once() -> None:
-    start = time.monotonic()
+    start = time.process_time()
     with pytest.raises(EnvSourceError) as caught:
         read_env_file(Path("/dev/zero"))
     assert caught.value.problems == ["/dev/zero: is a character device, not a file safeship reads"]
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_a_file_over_the_size_cap_is_refused_without_reading_it_all(tmp_path: Path) -> None:
@@ -199,14 +200,14 @@ def test_a_file_over_the_size_cap_is_refused_without_reading_it_all(tmp_path: Pa
     with path.open("w") as out:
         for i in range(1_000_000):
             out.write(f"KEY_{i}=value\n")
-    start = time.monotonic()
+    start = time.process_time()
     with pytest.raises(EnvSourceError) as caught:
         read_env_file(path)
     assert caught.value.problems == [
         f"{path}: is larger than {MAX_ENV_FILE_BYTES // (1024 * 1024)}.0 MiB, "
         "the most safeship reads here"
     ]
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_too_many_keys_is_refused_naming_the_line() -> None:

@@ -4,7 +4,6 @@ exception, and a value reported valid re-validates to the same typed value."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from safeship.envschema.patterns import compile_pattern
 from safeship.envschema.problems import EnvSchemaError
 from safeship.envschema.schema import EnvironmentSchema, _SchemaParser
 from safeship.envschema.sources import Variables
@@ -41,7 +41,7 @@ def specs(draw: st.DrawFn, name: str) -> VariableSpec:
             "min_length": draw(st.none() | st.integers(0, 20)),
             "max_length": draw(st.none() | st.integers(0, 200)),
             "startswith": draw(st.none() | st.sampled_from(["a", "http", "sk-", "é"])),
-            "pattern": draw(st.none() | st.sampled_from(PATTERNS).map(re.compile)),
+            "pattern": draw(st.none() | st.sampled_from(PATTERNS).map(compile_pattern)),
         }
     elif type_name == "enum":
         rules["values"] = tuple(draw(st.lists(st.text(min_size=1), min_size=1, unique=True)))

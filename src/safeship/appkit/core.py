@@ -11,9 +11,10 @@ Three endpoints under a prefix the app chooses (``/api/health`` below, safeship'
 Readiness and deep answer in the format safeship's deep level parses::
 
     {"status": "healthy|degraded|unhealthy", "timestamp": "...",
-     "checks": {"database": {"status": "ok", "latency": 45}, ...}}
+     "checks": {"database": {"status": "ok", "latency": 45, "critical": true}, ...}}
 
-Each check is ok / degraded / failed with its latency in ms (a ``detail`` line when not ok). A
+Each check is ok / degraded / failed with its latency in ms, whether it is critical (so safeship
+judges it as the app does), and a ``detail`` line when not ok. A
 failed critical check makes the answer unhealthy (HTTP 503); a degraded or failed non-critical
 check makes it degraded (200). Checks run concurrently, each under its own timeout (a check
 still running then is reported failed; a synchronous one runs in a daemon thread, so a hung
@@ -243,7 +244,11 @@ class HealthChecks:
         report: dict[str, dict[str, Any]] = {}
         overall = "healthy"
         for check, (outcome, latency_ms) in zip(checks, outcomes, strict=True):
-            entry: dict[str, Any] = {"status": outcome.status, "latency": round(latency_ms)}
+            entry: dict[str, Any] = {
+                "status": outcome.status,
+                "latency": round(latency_ms),
+                "critical": check.critical,
+            }
             if outcome.status != "ok" and outcome.detail:
                 entry["detail"] = outcome.detail
             report[check.name] = entry

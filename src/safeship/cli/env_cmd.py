@@ -465,18 +465,26 @@ def _variables(
 def _target_variables(
     config: Path | None, environment: str
 ) -> tuple[dict[str, str], Callable[[str], str | None]]:
-    """The variables the environment's target gives a release, and where each is configured."""
-    from safeship.config.loader import locate_key
+    """The variables the environment's target gives a release, and where each comes from."""
+    from safeship._toml import KeyIndex
+    from safeship.envschema.sources import target_source
     from safeship.pipeline.environment import open_environment
 
     loaded = _config(config, required=True)
     assert loaded is not None
     variables = open_environment(loaded, environment).target.variables()
-    source = loaded.path.read_text(encoding="utf-8")
+    settings = loaded.config.environments[environment].target
+    platform = target_source(settings.type, environment)
+    if settings.type != "local":
+        # Railway's API, a command target's variables script, a plugin: not a line of the file.
+        return variables, lambda name: platform
+    # The local target gives a release exactly its `env` table: each name is a line of it
+    # (the table's own line for an inline table).
+    index = KeyIndex(loaded.path.read_text(encoding="utf-8"))
 
     def locate(name: str) -> str | None:
-        line = locate_key(source, ("environments", environment, "target", "env", name))
-        return f"{loaded.path.name}:{line}" if line else None
+        line = index.line(("environments", environment, "target", "env", name))
+        return f"{loaded.path.name}:{line}" if line else platform
 
     return variables, locate
 

@@ -2,15 +2,21 @@
 
 Exit codes: 0 healthy (degraded too, unless --strict), 1 unhealthy or a regression beyond the
 thresholds, 2 usage or config error.
+
+Every line goes through ``safeship.redaction.redact``: each text is redacted where it enters a
+table (so a column too narrow cannot split a secret out of the mask's reach), and the rendered
+output is redacted again as it is written (``_emit``), whatever it holds.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -41,6 +47,20 @@ def _usage(exc: UsageError) -> int:
     return 2
 
 
+def _emit(*renderables: RenderableType) -> None:
+    """Render to text, then write it redacted: the one way this module prints a table."""
+    with console.capture() as captured:
+        for renderable in renderables:
+            console.print(renderable)
+    sys.stdout.write(redact(captured.get()))
+    sys.stdout.flush()
+
+
+def _text(value: str, style: str = "") -> Text:
+    """A table cell or title: redacted, and never read as Rich markup."""
+    return Text(redact(value), style=style)
+
+
 def _exit(verdict: Overall, strict: bool) -> int:
     if verdict == "unhealthy" or (strict and verdict == "degraded"):
         return 1
@@ -52,25 +72,33 @@ def _print_json(data: Any) -> None:
 
 
 def checks_table(title: str, results: Sequence[CheckResult]) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=_text(title), title_justify="left")
     for column in ("check", "level", "status", "latency", "detail"):
         table.add_column(column, justify="right" if column == "latency" else "left")
     for r in results:
         critical = "" if r.critical else " (non-critical)"
         table.add_row(
-            r.name,
+            _text(r.name),
             LEVEL_NAMES.get(r.level, str(r.level)),
-            Text(r.status + critical, style=_STYLE.get(r.status, "")),
+            _text(r.status + critical, _STYLE.get(r.status, "")),
             f"{r.latency_ms:.0f} ms",
-            Text(redact(r.detail)),
+            _text(r.detail),
         )
     return table
 
 
 def _print_report(report: HealthReport, what: str) -> None:
-    console.print(checks_table(f"{what} of {report.target}", report.results))
     verdict = report.verdict
-    console.print(Text.assemble(f"{what}: ", (verdict, f"bold {_STYLE[verdict]}")))
+    warnings = [
+        Text.assemble(("warning: ", "bold yellow"), _text(f"{r.name} {r.status}: {r.detail}"))
+        for r in report.results
+        if not r.ok and not r.blocking and r.name != "deep"
+    ]
+    _emit(
+        checks_table(f"{what} of {report.target}", report.results),
+        *warnings,
+        Text.assemble(f"{what}: ", (verdict, f"bold {_STYLE[verdict]}")),
+    )
 
 
 def run_health(
@@ -141,11 +169,11 @@ def _ms(value: float | None) -> str:
 def _print_baseline(run: BaselineRun) -> None:
     report = run.report
     current, previous = report.current, report.previous
-    table = Table(title=f"baseline of {run.target}{current.path}", title_justify="left")
+    table = Table(title=_text(f"baseline of {run.target}{current.path}"), title_justify="left")
     table.add_column("figure")
     table.add_column("now", justify="right")
     label = f"previous ({report.previous_version})" if previous else "previous"
-    table.add_column(label, justify="right")
+    table.add_column(_text(label), justify="right")
     rows: list[tuple[str, str, str]] = [
         ("requests", str(current.requests), str(previous.requests) if previous else "-"),
         (
@@ -177,13 +205,14 @@ def _print_baseline(run: BaselineRun) -> None:
         )
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    lines: list[RenderableType] = [table]
     if report.regressions:
         for line in report.regressions:
-            console.print(Text.assemble(("regression: ", "bold red"), line))
+            lines.append(Text.assemble(("regression: ", "bold red"), _text(line)))
     elif current.mean_ms is None:
-        console.print(Text("no request was answered", style="bold red"))
+        lines.append(Text("no request was answered", style="bold red"))
     elif previous is None:
-        console.print("no earlier baseline to compare with")
+        lines.append(Text("no earlier baseline to compare with"))
     else:
-        console.print(Text("no regression", style="green"))
+        lines.append(Text("no regression", style="green"))
+    _emit(*lines)

@@ -20,7 +20,8 @@ class Variables:
     """The values one environment has, with where each came from and what reading found."""
 
     values: dict[str, str] = field(default_factory=dict)
-    # Name -> "file:line" or "safeship.toml:12"; none for the process environment.
+    # Name -> ".env:4", "safeship.toml:12" or "railway production variables" (see
+    # target_source); none for the process environment.
     locations: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     # Names that a source meant to set but could not (a value too large, a bad line): already
@@ -39,6 +40,11 @@ class Variables:
         self.unreadable.discard(name)
         if declared:
             self.declared.add(name)
+
+
+def target_source(target_type: str, environment: str) -> str:
+    """How a message names variables a target holds: ``railway production variables``."""
+    return f"{target_type} {environment} variables"
 
 
 def collect(

@@ -3,11 +3,17 @@
 The endpoint answers (200 when healthy or degraded, 503 when unhealthy)::
 
     {"status": "healthy|degraded|unhealthy",
-     "checks": {"database": {"status": "ok", "latency": 45}, ...}}
+     "checks": {"database": {"status": "ok", "latency": 45, "critical": true},
+                "cache": {"status": "failed", "latency": 3, "critical": false}, ...}}
 
 Each reported check becomes a result named ``deep:<name>`` (ok / degraded / failed, its
 latency in ms as the app measured it, its ``detail`` or ``error`` text if any), followed by one
 result named ``deep`` for the endpoint's overall status.
+
+Criticality is the app's to say, as safeship.appkit does: a failed ``"critical": false`` check
+degrades the verdict, a failed critical one makes it unhealthy. A check without the key is
+critical when the app answered ``unhealthy`` (or 5xx), and not when it answered ``healthy`` or
+``degraded``: the app itself judged that failure survivable. So safeship and the app agree.
 """
 
 from __future__ import annotations
@@ -45,10 +51,12 @@ def judge_report(
     checks = body.get("checks", {})
     if not isinstance(checks, dict):
         return [CheckResult(NAME, "failed", 0.0, "checks is not an object", http_status)]
-    for name, report in checks.items():
-        results.append(_judge_check(str(name), report, latency_budget_ms))
     status = body["status"]
     overall = _OVERALL.get(status, "failed")
+    # What a check that does not say its criticality is taken as (see the module docstring).
+    fatal = overall == "failed" or (http_status is not None and http_status >= 500)
+    for name, report in checks.items():
+        results.append(_judge_check(str(name), report, latency_budget_ms, critical=fatal))
     detail = "" if overall == "ok" else f"status is {status!r}"
     if http_status is not None and http_status >= 500 and overall == "ok":
         overall, detail = "failed", f"HTTP {http_status} with status {status!r}"
@@ -59,10 +67,13 @@ def judge_report(
     return [*results, CheckResult(NAME, overall, 0.0, detail, http_status)]
 
 
-def _judge_check(name: str, report: Any, budget: float | None) -> CheckResult:
+def _judge_check(name: str, report: Any, budget: float | None, *, critical: bool) -> CheckResult:
     label = f"{NAME}:{name}"
     if not isinstance(report, dict):
-        return CheckResult(label, "failed", 0.0, "report is not an object")
+        return CheckResult(label, "failed", 0.0, "report is not an object", critical=critical)
+    said = report.get("critical")
+    if isinstance(said, bool):
+        critical = said
     latency = report.get("latency", report.get("latency_ms", 0))
     latency_ms = float(latency) if isinstance(latency, int | float) else 0.0
     raw = report.get("status")
@@ -73,7 +84,7 @@ def _judge_check(name: str, report: Any, budget: float | None) -> CheckResult:
         detail = f"status is {raw!r}"
     if status == "ok" and budget is not None and latency_ms > budget:
         status, detail = "degraded", f"{latency_ms:.0f} ms, over the {budget:g} ms budget"
-    return CheckResult(label, status, latency_ms, detail)
+    return CheckResult(label, status, latency_ms, detail, critical=critical)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@ a baseline. Plain arguments in, reports out; rendering is the CLI's."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from safeship.config import LoadedConfig
+from safeship.config import EnvironmentSettings, LoadedConfig
 from safeship.config.health import BaselineSettings, DeepSettings, HealthSettings, check_url
 from safeship.health.base import CheckResult, Overall, overall
 from safeship.health.basic import check_http
@@ -16,6 +18,7 @@ from safeship.health.deep import DeepEndpoint
 from safeship.health.resolve import require_resolvable, smoke_probes
 from safeship.health.runner import run_sync
 from safeship.health.verify import BaselineReport, run_baseline
+from safeship.redaction import register_secret
 from safeship.registry import DeploymentRecord, Registry
 
 
@@ -58,6 +61,9 @@ def check_service(
 ) -> HealthReport:
     """Level 1 (one attempt) and, with ``deep``, the app's deep endpoint, at ``url``."""
     base = _base_url(url)
+    # A password in the URL is a secret from now on: masked in whatever quotes it.
+    with contextlib.suppress(ValueError):
+        register_secret(urlsplit(base).password)
     try:
         settings = HealthSettings(path=path, timeout=timeout)
     except ValidationError as exc:
@@ -86,7 +92,8 @@ def _environment(loaded: LoadedConfig, environment: str | None, wants: str) -> s
     from safeship.pipeline.environment import open_environment
 
     if environment is not None:
-        open_environment(loaded, environment)  # an unknown name is a config error
+        if environment not in loaded.config.environments:
+            open_environment(loaded, environment)  # raises the config error, at file:line
         return environment
     names = sorted(loaded.config.environments)
     if len(names) == 1:
@@ -95,7 +102,37 @@ def _environment(loaded: LoadedConfig, environment: str | None, wants: str) -> s
 
 
 def _environment_url(loaded: LoadedConfig, environment: str) -> str:
-    return f"http://127.0.0.1:{loaded.config.environments[environment].port}"
+    """Where ``environment`` serves: its router's port on this machine; with the platform
+    router, the serving release's URL (else the URL the target's settings give); else a usage
+    error asking for --url."""
+    from safeship.pipeline.environment import open_environment
+    from safeship.targets.base import TargetError
+
+    settings = loaded.config.environments[environment]
+    if settings.router.type != "platform" and settings.port is not None:
+        return f"http://127.0.0.1:{settings.port}"
+    why = ""
+    try:
+        releases = open_environment(loaded, environment).target.releases()
+    except TargetError as exc:
+        releases, why = [], f" ({str(exc).rstrip('.')})"
+    url = next((r.url for r in reversed(releases) if r.url), None) or _configured_url(settings)
+    if url:
+        return _base_url(url)
+    raise UsageError(
+        f"{environment} is routed by its platform ({settings.target.type} target) and no "
+        f"release URL is known{why}: give the service's URL with --url"
+    )
+
+
+def _configured_url(settings: EnvironmentSettings) -> str | None:
+    """The service URL a platform target's settings name, when it needs no version filled in
+    (railway ``public_url``; command ``url`` without ``{version}``)."""
+    for key in ("public_url", "url"):
+        value = getattr(settings.target, key, None)
+        if isinstance(value, str) and value and "{" not in value:
+            return value
+    return None
 
 
 def smoke(loaded: LoadedConfig, environment: str | None, url: str | None) -> HealthReport:
@@ -170,11 +207,15 @@ def _last_good(
 ) -> tuple[DeploymentRecord | None, int | None]:
     """The environment's last succeeded deployment and the pid of its running release."""
     from safeship.pipeline.environment import open_environment
+    from safeship.targets.base import TargetError
 
     with Registry(loaded.registry_url()) as registry:
         previous = registry.last_succeeded(environment)
     if previous is None:
         return None, None
-    releases = open_environment(loaded, environment).target.releases()
+    try:
+        releases = open_environment(loaded, environment).target.releases()
+    except TargetError:  # e.g. no platform token: the pid only adds CPU and memory figures
+        return previous, None
     pid = next((r.pid for r in releases if r.version == previous.version), None)
     return previous, pid

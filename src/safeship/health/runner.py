@@ -80,7 +80,11 @@ async def bounded(probe: Probe, http: httpx.AsyncClient) -> list[CheckResult]:
     except Exception as exc:
         detail = one_line(f"{type(exc).__name__}: {exc}")
     else:
-        return [replace(r, critical=probe.critical, level=probe.level) for r in results]
+        # A non-critical probe makes all its results non-critical; a critical one keeps what
+        # each result says (a deep endpoint reports which of its checks are critical).
+        return [
+            replace(r, critical=probe.critical and r.critical, level=probe.level) for r in results
+        ]
     latency = (time.perf_counter() - start) * 1000
     return [CheckResult(probe.name, "failed", latency, detail, None, probe.critical, probe.level)]
 
