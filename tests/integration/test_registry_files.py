@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +142,25 @@ def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(path).execute("select 1 from sqlite_master").fetchall()
+
+
+def test_history_on_a_truncated_registry_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "safeship.toml").write_text(
+        '[environments.local]\nport = 18998\n\n[environments.local.target]\ncommand = ["x"]\n'
+    )
+    state = tmp_path / ".safeship"
+    with Registry(f"sqlite:///{state / 'registry.db'}") as registry:
+        registry.create_deployment("local", "v1", None, "ci")
+    (state / "registry.db").write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "safeship", "history"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("safeship: error: registry ")
+    assert "registry.db is empty (0 bytes)" in line
+    assert (state / "registry.db").stat().st_size == 0
