@@ -38,6 +38,9 @@ CONNECT_TIMEOUT_S = 5.0
 # 5 s), so a request rarely meets a connection its release is closing at that moment (aiohttp
 # resends an idempotent request once if it does).
 UPSTREAM_KEEPALIVE_S = 4.0
+# A response with a Content-Length up to this is read whole before it is passed on (one write
+# instead of three); a longer or unsized one streams.
+SMALL_BODY_BYTES = 64 * 1024
 
 # RFC 9110 section 7.6.1: these describe one connection and must not be forwarded.
 HOP_BY_HOP = frozenset(
@@ -303,14 +306,27 @@ class RouterServer:
             log.info("release %s is reachable again", backend.name)
         status = upstream.status
         try:
-            response = web.StreamResponse(
-                status=status, reason=upstream.reason, headers=_downstream_headers(upstream)
-            )
-            response.headers[RELEASE_HEADER] = backend.name
+            headers = _downstream_headers(upstream)
+            headers[RELEASE_HEADER] = backend.name
             cookie = self._set_cookie(backend, pinned)
             if cookie is not None:
                 # Added, not set: the release's own cookies pass through beside it.
-                response.headers.add("Set-Cookie", cookie)
+                headers.add("Set-Cookie", cookie)
+            response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
+            length = upstream.content_length
+            if length is not None and length <= SMALL_BODY_BYTES:
+                # Most answers are small: read whole, they go out in one write with the head.
+                try:
+                    body = await upstream.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    status = 502
+                    log.warning("release %s broke off a response: %s", backend.name, exc)
+                    return _bad_gateway(
+                        backend.name, f"release {backend.name} failed: {describe_error(exc)}"
+                    )
+                await response.prepare(request)
+                await response.write_eof(body)
+                return response
             await response.prepare(request)
             content = upstream.content
             while True:
