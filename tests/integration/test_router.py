@@ -740,3 +740,28 @@ def test_slow_header_and_idle_connections_are_closed(
 
     # Normal requests are not affected.
     assert client.get(url(router, "/after")).text == "stable GET /after "
+
+
+def test_expect_100_continue_is_answered_before_the_body_streams(
+    make_router: Callable[..., BuiltinRouter], start_backend: Callable[[str], BackendProc]
+) -> None:
+    stable = start_backend("stable")
+    router = make_router()
+    router.set_backends([stable.backend(100)])
+    with socket.create_connection(("127.0.0.1", router.port), timeout=15) as sock:
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 5\r\nConnection: close\r\n\r\n"
+        )
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(1)  # byte by byte: read no further than the interim answer
+            assert chunk, interim
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert answer.endswith(b"stable POST /upload hello")

@@ -61,6 +61,10 @@ HOP_BY_HOP = frozenset(
 )
 
 
+# Expect is answered by the router itself (100 Continue), so it is not passed on either.
+_NOT_FORWARDED = HOP_BY_HOP | {"expect"}
+
+
 class ClientConnection(web.RequestHandler):
     """One client connection: aiohttp's handler plus a deadline for each request's head.
 
@@ -211,6 +215,14 @@ class RouterServer:
                 status=400, text="safeship router: the request target must be a path\n"
             )
         path, authority = target
+        expect = request.headers.get("Expect")
+        if expect is not None and request.version >= aiohttp.HttpVersion11:
+            if expect.lower() != "100-continue":
+                return web.Response(status=417, text="safeship router: unknown Expect\n")
+            if request.body_exists:
+                # Answered here, as nginx does: the body is then streamed to the release.
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0
         backend, pinned = self._choose(request)
         if backend is None:
             return web.Response(status=503, text="safeship router: no backends configured\n")
@@ -389,7 +401,7 @@ def _origin_form(target: str) -> tuple[str, str | None] | None:
 
 def _upstream_headers(request: web.BaseRequest, authority: str | None) -> CIMultiDict[str]:
     incoming = request.headers
-    drop = HOP_BY_HOP
+    drop = _NOT_FORWARDED
     if "Connection" in incoming:
         drop = drop | _connection_tokens(incoming.getall("Connection"))
     # Content-Length stays: the body is streamed as it came, with the length the client sent.
