@@ -765,3 +765,24 @@ def test_expect_100_continue_is_answered_before_the_body_streams(
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert answer.endswith(b"stable POST /upload hello")
+
+
+def test_admin_socket_works_in_a_state_dir_too_deep_for_a_socket_address(
+    tmp_path: Path, start_backend: Callable[[str], BackendProc], client: httpx.Client
+) -> None:
+    # A Unix socket address holds at most 107 bytes; this path is longer.
+    router = BuiltinRouter("test", free_port(), tmp_path / ("d" * 60) / ("e" * 60))
+    assert len(str(router.state_dir / "admin" / "admin.sock")) > 107
+    stable = start_backend("stable")
+    router.ensure_running()
+    try:
+        router.set_backends([stable.backend(100)])
+        assert router.backends() == [stable.backend(100)]
+        assert releases_of(client, router, 2) == {"stable": 2}
+    finally:
+        pid = router.pid
+        router.stop()
+        if pid is not None:
+            kill_pid(pid)
+    assert not router.is_running()
+    assert not (router.state_dir / "admin" / "admin.sock").exists()
