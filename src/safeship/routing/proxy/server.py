@@ -36,10 +36,11 @@ log = logging.getLogger("safeship.router")
 # A loopback connect is refused or accepted at once; only a hung backend with a full backlog
 # makes it wait, and then the retry on another backend should not wait the full read timeout.
 CONNECT_TIMEOUT_S = 5.0
-# Idle upstream connections are closed before most servers close theirs (Node and uvicorn:
-# 5 s), so a request rarely meets a connection its release is closing at that moment (aiohttp
-# resends an idempotent request once if it does).
-UPSTREAM_KEEPALIVE_S = 4.0
+# Idle upstream connections are closed before most servers close theirs (gunicorn: 2 s, Node
+# and uvicorn: 5 s), so a request rarely meets a connection its release is closing at that
+# moment: aiohttp then resends an idempotent request once, but a POST gets a 502. Under load a
+# connection is reused within milliseconds, so a short idle life costs nothing.
+UPSTREAM_KEEPALIVE_S = 1.5
 # A response with a Content-Length up to this is read whole before it is passed on (one write
 # instead of three); a longer or unsized one streams.
 SMALL_BODY_BYTES = 64 * 1024
