@@ -34,7 +34,8 @@ from safeship.routing.builtin import BuiltinRouter
 
 # A tiny backend: answers "<name> <method> <path> <body>" with 200; /fail answers 500,
 # /sleep/<s> waits s seconds first, /count reads the body in pieces and answers its length,
-# /hold waits (up to 60 s) until someone asks it for /let-go. It prints its (OS-chosen) port.
+# /headers answers the request's headers ("Name: value|" each), /hold waits (up to 60 s)
+# until someone asks it for /let-go. It prints its (OS-chosen) port.
 BACKEND_SCRIPT = r"""
 import sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,9 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 seen += len(chunk)
             data = str(seen).encode()
+        elif self.path.startswith("/headers"):
+            self.rfile.read(length)
+            data = "".join(f"{k}: {v}|" for k, v in self.headers.items()).encode()
         else:
             data = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
@@ -786,3 +790,29 @@ def test_admin_socket_works_in_a_state_dir_too_deep_for_a_socket_address(
             kill_pid(pid)
     assert not router.is_running()
     assert not (router.state_dir / "admin" / "admin.sock").exists()
+
+
+def test_hop_by_hop_headers_stay_with_their_connection(
+    make_router: Callable[..., BuiltinRouter], start_backend: Callable[[str], BackendProc]
+) -> None:
+    stable = start_backend("stable")
+    router = make_router()
+    router.set_backends([stable.backend(100)])
+    answer = raw_exchange(
+        router.port,
+        b"GET /headers HTTP/1.1\r\nHost: shop.example\r\nConnection: close, X-Hop\r\n"
+        b"X-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: a\r\nX-Kept: b\r\n"
+        b"X-Forwarded-For: 203.0.113.7\r\n\r\n",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), answer
+    received = body.decode().split(" ", 3)[3].split("|")
+    names = [line.split(":")[0].lower() for line in received if line]
+    # Headers of the client's connection are not passed on; the others are, repeated ones too.
+    assert "x-hop" not in names and "keep-alive" not in names, received
+    assert [line for line in received if line.lower().startswith("x-kept")] == [
+        "X-Kept: a",
+        "X-Kept: b",
+    ]
+    assert "Host: shop.example" in received
+    assert "X-Forwarded-For: 203.0.113.7, 127.0.0.1" in received

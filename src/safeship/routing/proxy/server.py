@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from safeship.routing.base import Backend
@@ -406,7 +406,7 @@ def _upstream_headers(request: web.BaseRequest, authority: str | None) -> CIMult
     if "Connection" in incoming:
         drop = drop | _connection_tokens(incoming.getall("Connection"))
     # Content-Length stays: the body is streamed as it came, with the length the client sent.
-    headers = CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in drop)
+    headers = _copy_without(incoming, drop)
     if authority is not None:
         # RFC 9112 section 3.2.2: an absolute-form target's host replaces any Host header.
         headers["Host"] = authority
@@ -423,7 +423,18 @@ def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
     drop = HOP_BY_HOP
     if "Connection" in incoming:
         drop = drop | _connection_tokens(incoming.getall("Connection"))
-    return CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in drop)
+    return _copy_without(incoming, drop)
+
+
+def _copy_without(
+    incoming: CIMultiDictProxy[str] | CIMultiDict[str], drop: frozenset[str]
+) -> CIMultiDict[str]:
+    """A copy of ``incoming`` without the headers named in ``drop`` (lower case)."""
+    headers = CIMultiDict(incoming)  # copied in C, repeated headers and all
+    for name in drop:
+        if name in headers:  # most are absent, and a lookup is cheaper than a deletion
+            del headers[name]  # every header of that name
+    return headers
 
 
 def _connection_tokens(values: list[str]) -> frozenset[str]:
