@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, unquote, urlsplit
@@ -114,7 +115,13 @@ class ClientConnection(web.RequestHandler):
 class ProxyServer(web.Server):
     """aiohttp's low-level server (no application, no URL dispatch) with ClientConnection."""
 
-    def __init__(self, handler: Any, *, head_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        *,
+        head_timeout: float,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._head_timeout = head_timeout
 
