@@ -291,3 +291,33 @@ def test_large_upload_streams_through(
     # No body size limit and no temp file (the prefix is private to safeship's user).
     assert (r.status_code, r.text) == (200, f"sink POST /count {size}")
     assert r.headers["X-Safeship-Release"] == "sink"
+
+
+def test_state_is_private_whatever_the_umask(router: NginxRouter, releases: dict[str, str]) -> None:
+    old_umask = os.umask(0)
+    try:
+        router.set_backends(weights(releases, 100, 0))
+        router.ensure_running()
+    finally:
+        os.umask(old_umask)
+    modes = {
+        str(path.relative_to(router.prefix)): path.stat().st_mode & 0o777
+        for path in (
+            router.prefix,
+            router.prefix / "logs",
+            router.conf_path,
+            router.prefix / "backends.json",
+            router.prefix / "router.json",
+            router.access_log,
+        )
+    }
+    assert modes == {
+        ".": 0o700,
+        "logs": 0o700,
+        "nginx.conf": 0o600,
+        "backends.json": 0o600,
+        "router.json": 0o600,
+        "logs/access.log": 0o600,
+    }
+    with httpx.Client(trust_env=False) as client:
+        assert get(client, router).headers["X-Safeship-Release"] == "v1"

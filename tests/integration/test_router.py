@@ -34,7 +34,8 @@ from safeship.routing.builtin import BuiltinRouter
 
 # A tiny backend: answers "<name> <method> <path> <body>" with 200; /fail answers 500,
 # /sleep/<s> waits s seconds first, /count reads the body in pieces and answers its length,
-# /hold waits (up to 60 s) until someone asks it for /let-go. It prints its (OS-chosen) port.
+# /headers answers the request's headers ("Name: value|" each), /hold waits (up to 60 s)
+# until someone asks it for /let-go. It prints its (OS-chosen) port.
 BACKEND_SCRIPT = r"""
 import sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,9 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 seen += len(chunk)
             data = str(seen).encode()
+        elif self.path.startswith("/headers"):
+            self.rfile.read(length)
+            data = "".join(f"{k}: {v}|" for k, v in self.headers.items()).encode()
         else:
             data = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
@@ -740,3 +744,75 @@ def test_slow_header_and_idle_connections_are_closed(
 
     # Normal requests are not affected.
     assert client.get(url(router, "/after")).text == "stable GET /after "
+
+
+def test_expect_100_continue_is_answered_before_the_body_streams(
+    make_router: Callable[..., BuiltinRouter], start_backend: Callable[[str], BackendProc]
+) -> None:
+    stable = start_backend("stable")
+    router = make_router()
+    router.set_backends([stable.backend(100)])
+    with socket.create_connection(("127.0.0.1", router.port), timeout=15) as sock:
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 5\r\nConnection: close\r\n\r\n"
+        )
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(1)  # byte by byte: read no further than the interim answer
+            assert chunk, interim
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert answer.endswith(b"stable POST /upload hello")
+
+
+def test_admin_socket_works_in_a_state_dir_too_deep_for_a_socket_address(
+    tmp_path: Path, start_backend: Callable[[str], BackendProc], client: httpx.Client
+) -> None:
+    # A Unix socket address holds at most 107 bytes; this path is longer.
+    router = BuiltinRouter("test", free_port(), tmp_path / ("d" * 60) / ("e" * 60))
+    assert len(str(router.state_dir / "admin" / "admin.sock")) > 107
+    stable = start_backend("stable")
+    router.ensure_running()
+    try:
+        router.set_backends([stable.backend(100)])
+        assert router.backends() == [stable.backend(100)]
+        assert releases_of(client, router, 2) == {"stable": 2}
+    finally:
+        pid = router.pid
+        router.stop()
+        if pid is not None:
+            kill_pid(pid)
+    assert not router.is_running()
+    assert not (router.state_dir / "admin" / "admin.sock").exists()
+
+
+def test_hop_by_hop_headers_stay_with_their_connection(
+    make_router: Callable[..., BuiltinRouter], start_backend: Callable[[str], BackendProc]
+) -> None:
+    stable = start_backend("stable")
+    router = make_router()
+    router.set_backends([stable.backend(100)])
+    answer = raw_exchange(
+        router.port,
+        b"GET /headers HTTP/1.1\r\nHost: shop.example\r\nConnection: close, X-Hop\r\n"
+        b"X-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: a\r\nX-Kept: b\r\n"
+        b"X-Forwarded-For: 203.0.113.7\r\n\r\n",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), answer
+    received = body.decode().split(" ", 3)[3].split("|")
+    names = [line.split(":")[0].lower() for line in received if line]
+    # Headers of the client's connection are not passed on; the others are, repeated ones too.
+    assert "x-hop" not in names and "keep-alive" not in names, received
+    assert [line for line in received if line.lower().startswith("x-kept")] == [
+        "X-Kept: a",
+        "X-Kept: b",
+    ]
+    assert "Host: shop.example" in received
+    assert "X-Forwarded-For: 203.0.113.7, 127.0.0.1" in received

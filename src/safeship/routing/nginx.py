@@ -25,8 +25,10 @@ keep-alive connection open across a reload may find it closed by the old worker 
 sends its next request (the usual keep-alive race; browsers and most HTTP clients retry an
 idempotent request on a fresh connection).
 
-Files in ``state_dir/nginx``: nginx.conf, backends.json ({"backends": [...], "names": {...}}),
-router.json ({"pid", "port", "start_ticks"}), nginx.pid, logs/access.log, logs/error.log, temp/.
+Files in ``state_dir/nginx`` (0700 whatever the umask; safeship's own files 0600): nginx.conf,
+backends.json ({"backends": [...], "names": {...}}), router.json ({"pid", "port",
+"start_ticks"}), nginx.pid, logs/access.log, logs/error.log, temp/ (unused: bodies stream, and
+nginx workers started by root run as another user, who cannot enter the prefix).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from safeship import _processes
+from safeship import _files, _processes
 from safeship.routing.base import Backend, BackendStats, RouterError
 from safeship.routing.proxy import RELEASE_HEADER, Counters, parse_backends, write_json_atomic
 
@@ -165,12 +167,13 @@ class NginxRouter:
                     f" {info['port']}, not {self.port}; stop it first"
                 )
             return
+        # Private to safeship's user (0700), whatever the umask: the logs show the traffic.
         for sub in ("logs", "temp", *(f"temp/{d}" for d in _TEMP_DIRS)):
-            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+            _files.private_dir(self.prefix / sub)
         config = render_config(self.prefix, self.port, self.backends(), workers=self.workers)
         self._validate_and_install(config)
         # A fresh nginx starts a fresh log: stats are cumulative since the router started.
-        self.access_log.write_bytes(b"")
+        _files.write_private(self.access_log, b"")
         with contextlib.suppress(FileNotFoundError):
             (self.prefix / "nginx.pid").unlink()
         self._offset, self._counters = 0, {}
@@ -248,7 +251,6 @@ class NginxRouter:
         }
         if self.is_running():
             self.apply(render_config(self.prefix, self.port, checked, workers=self.workers))
-        self.prefix.mkdir(parents=True, exist_ok=True)
         write_json_atomic(
             self.prefix / "backends.json",
             {"backends": [asdict(b) for b in checked], "names": names},
@@ -322,7 +324,7 @@ class NginxRouter:
 
     def _validate_and_install(self, config: str) -> None:
         candidate = self.prefix / "nginx.conf.next"
-        candidate.write_text(config, encoding="utf-8")
+        _files.write_private(candidate, config)
         result = self._run("-c", str(candidate), "-t")
         if result.returncode != 0:
             raise RouterError(f"nginx -t rejected the config: {_nginx_error(result.stderr)}")

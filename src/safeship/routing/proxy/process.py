@@ -49,6 +49,8 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
         head_timeout=args.header_timeout,
         keepalive_timeout=args.idle_timeout,
         access_log=None,
+        # Idle clients are closed by idle_timeout; TCP keep-alive probes would add nothing.
+        tcp_keepalive=False,
         # Bodies pass through as they came, compressed or not.
         auto_decompress=False,
     )

@@ -9,15 +9,18 @@ alive in one pooled session, and client connections have a deadline for each req
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from safeship.routing.base import Backend
@@ -34,10 +37,15 @@ log = logging.getLogger("safeship.router")
 # A loopback connect is refused or accepted at once; only a hung backend with a full backlog
 # makes it wait, and then the retry on another backend should not wait the full read timeout.
 CONNECT_TIMEOUT_S = 5.0
-# Idle upstream connections are closed before most servers close theirs (Node and uvicorn:
-# 5 s), so a request rarely meets a connection its release is closing at that moment (aiohttp
-# resends an idempotent request once if it does).
-UPSTREAM_KEEPALIVE_S = 4.0
+# Idle upstream connections are closed before most servers close theirs (gunicorn: 2 s, Node
+# and uvicorn: 5 s), so a request rarely meets a connection its release is closing at that
+# moment: aiohttp then resends an idempotent request once, but a POST gets a 502. Under load a
+# connection is reused within milliseconds, so a short idle life costs nothing.
+UPSTREAM_KEEPALIVE_S = 1.5
+# A response with a Content-Length up to this is read whole before it is passed on (one write
+# instead of three); a longer or unsized one streams.
+SMALL_BODY_BYTES = 64 * 1024
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 # RFC 9110 section 7.6.1: these describe one connection and must not be forwarded.
 HOP_BY_HOP = frozenset(
@@ -53,6 +61,10 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+
+
+# Expect is answered by the router itself (100 Continue), so it is not passed on either.
+_NOT_FORWARDED = HOP_BY_HOP | {"expect"}
 
 
 class ClientConnection(web.RequestHandler):
@@ -103,7 +115,13 @@ class ClientConnection(web.RequestHandler):
 class ProxyServer(web.Server):
     """aiohttp's low-level server (no application, no URL dispatch) with ClientConnection."""
 
-    def __init__(self, handler: Any, *, head_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        *,
+        head_timeout: float,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._head_timeout = head_timeout
 
@@ -205,6 +223,14 @@ class RouterServer:
                 status=400, text="safeship router: the request target must be a path\n"
             )
         path, authority = target
+        expect = request.headers.get("Expect")
+        if expect is not None and request.version >= aiohttp.HttpVersion11:
+            if expect.lower() != "100-continue":
+                return web.Response(status=417, text="safeship router: unknown Expect\n")
+            if request.body_exists:
+                # Answered here, as nginx does: the body is then streamed to the release.
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0
         backend, pinned = self._choose(request)
         if backend is None:
             return web.Response(status=503, text="safeship router: no backends configured\n")
@@ -302,15 +328,30 @@ class RouterServer:
             self._unreachable.discard(backend.name)
             log.info("release %s is reachable again", backend.name)
         status = upstream.status
+        if not upstream.content.is_eof():
+            _ack_now(upstream)
         try:
-            response = web.StreamResponse(
-                status=status, reason=upstream.reason, headers=_downstream_headers(upstream)
-            )
-            response.headers[RELEASE_HEADER] = backend.name
+            headers = _downstream_headers(upstream)
+            headers[RELEASE_HEADER] = backend.name
             cookie = self._set_cookie(backend, pinned)
             if cookie is not None:
                 # Added, not set: the release's own cookies pass through beside it.
-                response.headers.add("Set-Cookie", cookie)
+                headers.add("Set-Cookie", cookie)
+            response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
+            length = upstream.content_length
+            if length is not None and length <= SMALL_BODY_BYTES:
+                # Most answers are small: read whole, they go out in one write with the head.
+                try:
+                    body = await upstream.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    status = 502
+                    log.warning("release %s broke off a response: %s", backend.name, exc)
+                    return _bad_gateway(
+                        backend.name, f"release {backend.name} failed: {describe_error(exc)}"
+                    )
+                await response.prepare(request)
+                await response.write_eof(body)
+                return response
             await response.prepare(request)
             content = upstream.content
             while True:
@@ -335,6 +376,22 @@ class RouterServer:
             counters.record_response(status, _ms_since(started))
 
 
+def _ack_now(upstream: aiohttp.ClientResponse) -> None:
+    """Acknowledge what the release sent so far at once, not after the delayed-ACK timer.
+
+    A release that writes its head and its body in two writes without TCP_NODELAY (Python's
+    http.server, for one) holds the body back (Nagle) until its head is acknowledged; on a
+    kept-alive connection Linux delays that ACK by up to 40 ms. TCP_QUICKACK sends it now.
+    """
+    if _TCP_QUICKACK is None or upstream.connection is None:
+        return
+    transport = upstream.connection.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+
+
 def _origin_form(target: str) -> tuple[str, str | None] | None:
     """(path and query, the authority of an absolute-form target) for a request target;
     None for a target that names no path (``*``, or the authority-form of CONNECT)."""
@@ -352,11 +409,11 @@ def _origin_form(target: str) -> tuple[str, str | None] | None:
 
 def _upstream_headers(request: web.BaseRequest, authority: str | None) -> CIMultiDict[str]:
     incoming = request.headers
-    drop = HOP_BY_HOP
+    drop = _NOT_FORWARDED
     if "Connection" in incoming:
         drop = drop | _connection_tokens(incoming.getall("Connection"))
     # Content-Length stays: the body is streamed as it came, with the length the client sent.
-    headers = CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in drop)
+    headers = _copy_without(incoming, drop)
     if authority is not None:
         # RFC 9112 section 3.2.2: an absolute-form target's host replaces any Host header.
         headers["Host"] = authority
@@ -373,7 +430,18 @@ def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
     drop = HOP_BY_HOP
     if "Connection" in incoming:
         drop = drop | _connection_tokens(incoming.getall("Connection"))
-    return CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in drop)
+    return _copy_without(incoming, drop)
+
+
+def _copy_without(
+    incoming: CIMultiDictProxy[str] | CIMultiDict[str], drop: frozenset[str]
+) -> CIMultiDict[str]:
+    """A copy of ``incoming`` without the headers named in ``drop`` (lower case)."""
+    headers = CIMultiDict(incoming)  # copied in C, repeated headers and all
+    for name in drop:
+        if name in headers:  # most are absent, and a lookup is cheaper than a deletion
+            del headers[name]  # every header of that name
+    return headers
 
 
 def _connection_tokens(values: list[str]) -> frozenset[str]:
