@@ -130,14 +130,13 @@ def main() -> int:
                 failed = load.snapshot().failed[version] - before
                 reason = outcome.reason or ""
                 caught = outcome.status is Status.ROLLED_BACK
-                # A rollback names the failing figures; a pass, the judge's last look per step.
-                detail = (
-                    reason
-                    if caught
-                    else " | ".join(
-                        f"{step}%: {text}" for step, text in sorted((watch.judged or {}).items())
-                    )
-                )
+                # A rollback names the failing figures; a step passed, the judge's last look.
+                passed = [
+                    f"{step}%: {text}"
+                    for step, text in sorted((watch.judged or {}).items())
+                    if not caught or step != watch.step
+                ]
+                detail = " | ".join([*passed, *([reason] if caught else [])])
                 run = Run(
                     fault,
                     version,

@@ -370,7 +370,7 @@ def test_undecided_at_the_end_of_the_extension_passes_and_says_so() -> None:
     d = bake.poll(stats(250, 2), stats(2250, 0), elapsed=50)
     assert d.judgement.verdicts[0].verdict == "undecided"
     assert d.action == "promote"
-    assert "no significant difference after 50 s" in d.reason
+    assert "still undecided after 50 s" in d.reason
 
 
 def test_looks_grow_with_the_extension() -> None:
@@ -399,3 +399,27 @@ def test_a_host_tail_shared_by_both_releases_does_not_hide_a_slower_canary() -> 
     # Judging the p95 too (the previous default) passes it.
     with_p95 = JudgeSettings(latency_quantiles=(0.5, 0.95))
     assert judge_latency(canary, stable, with_p95, alpha=0.01).verdict == "pass"
+
+
+def test_latency_significantly_slower_near_the_tolerance_is_undecided() -> None:
+    # 1.15x: significant, under the 1.2x of "high" but within half the tolerance of it. With
+    # 50 samples that is a 1.3x canary read low as often as a 1.1x one read high: keep baking.
+    canary = stats(300, 0, {23.0: 300})
+    stable = stats(2700, 0, {20.0: 2700})
+    v = judge_latency(canary, stable, SETTINGS)
+    assert v.ratios["p50"] == pytest.approx(1.15, abs=0.05)
+    assert v.verdict == "undecided"
+    assert judge(canary, stable, SETTINGS).decision == "undecided"
+    # 1.05x, significant: a pass by the tolerance, as before.
+    slight = stats(300, 0, {21.0: 300})
+    assert judge_latency(slight, stable, SETTINGS).verdict == "pass"
+
+
+def test_a_failure_that_broke_off_does_not_promote_until_the_pass_holds() -> None:
+    bake = CanaryBake(JudgeSettings(warmup=0, sustain=5), bake_time=20)
+    bad, good = (stats(400, 24), stats(3600, 36)), (stats(400, 4), stats(3600, 36))
+    bake.poll(BackendStats(), BackendStats(), elapsed=0)
+    assert bake.poll(*bad, elapsed=20).action == "wait"  # failing for 0 of 5 s
+    held = bake.poll(*good, elapsed=21)
+    assert held.action == "wait" and "passing for 1 of 5 s after a failure" in held.reason
+    assert bake.poll(*good, elapsed=26).action == "promote"
