@@ -423,3 +423,11 @@ def test_a_failure_that_broke_off_does_not_promote_until_the_pass_holds() -> Non
     held = bake.poll(*good, elapsed=21)
     assert held.action == "wait" and "passing for 1 of 5 s after a failure" in held.reason
     assert bake.poll(*good, elapsed=26).action == "promote"
+
+
+def test_a_suspect_error_rate_stays_undecided_while_its_rate_wanders_under_the_tolerance() -> None:
+    # 1 error in 250 (0.4%) beside none in 2250: under the half point, still p = 0.1.
+    v = judge_error_rate(stats(250, 1), stats(2250, 0), SETTINGS, alpha=0.004)
+    assert v.verdict == "undecided"
+    # 1 in 600 (0.17%): under half the tolerance, a pass.
+    assert judge_error_rate(stats(600, 1), stats(5400, 0), SETTINGS).verdict == "pass"

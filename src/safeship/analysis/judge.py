@@ -6,8 +6,8 @@ Metrics (each gets a verdict: pass, high, low, undecided or nodata):
   table (errors, successes) x (canary, stable), one-sided each way. "high" needs p < alpha for
   "canary worse" *and* the canary's rate above stable's by ``error_rate_tolerance`` points or
   by ``error_rate_relative_tolerance`` x stable's rate, whichever is larger; "low" is the
-  mirror image (a better canary; it counts as a pass). "undecided": above by the tolerance
-  with p below ``undecided_p`` but not alpha — a canary at 1% beside a stable at 0% shows one
+  mirror image (a better canary; it counts as a pass). "undecided": above by half the
+  tolerance with p below ``undecided_p`` but not alpha — a canary at 1% beside 0% shows one
   error in its first 100 requests (p = 0.1 at a 10% step); promoting it then is the clock
   deciding, not the statistics, so the bake goes on.
 - ``latency``: the Mann-Whitney U test (one-sided each way, as Kayenta's judge), with an
@@ -242,7 +242,12 @@ def judge_error_rate(
     needed = max(settings.error_rate_tolerance, rel * stable.error_rate)
     if effect >= needed and p_high < alpha:
         verdict = "high"
-    elif effect >= needed and p_high < settings.undecided_p:
+    elif effect >= needed / 2 and alpha <= p_high < settings.undecided_p:
+        # Not significant yet. Half the tolerance keeps a suspect canary under watch while its
+        # observed rate wanders: 1 error in 250 requests (0.4%) beside none is still suspect
+        # at p = 0.1 (with the full tolerance as the exit, half of the simulated 1% canaries
+        # promoted there). A significant difference under the tolerance is known well enough:
+        # it passes.
         verdict = "undecided"
     elif p_low < alpha and -effect >= max(settings.error_rate_tolerance, rel * canary.error_rate):
         verdict = "low"

@@ -31,10 +31,12 @@ class JudgeSettings(BaseModel):
     # x1.35-1.59). The p50 and p95 ratios are recorded with every verdict either way.
     latency_quantiles: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = (0.5,)
     # A canary's error rate above stable's by the tolerance whose p is below alpha is "high";
-    # with p only below this it is "undecided": not promoted at the end of the bake, which is
-    # extended (up to nodata_extension) until the difference is significant (then it fails)
-    # or gone (then it passes). Still undecided at the end of the extension: it passes, saying
-    # so. 0 turns this off (promote at the end of the bake on anything not significant).
+    # above by half the tolerance with p only below this, it is "undecided": not promoted at
+    # the end of the bake, which is extended (up to nodata_extension) until the difference is
+    # significant (then it fails) or gone (then it passes). Still undecided at the end of the
+    # extension: it passes, saying so. 0 turns this off (promote at the end of the bake on
+    # anything not significant). Latency is undecided the same way when its ratios are within
+    # half the tolerance of "high".
     undecided_p: Annotated[float, Field(ge=0, le=1)] = 0.25
     # Minimum requests (error rate) and latency samples, per release, before a metric is judged.
     min_requests: Annotated[int, Field(ge=1)] = 50
