@@ -117,7 +117,10 @@ def main() -> int:
         assert operations.deploy(loaded, ENV, "stable0").ok
         port = loaded.config.environments[ENV].port
         load = LoadGenerator(
-            f"http://127.0.0.1:{port}/api/v1/items", rate=RATE, max_seconds=total_runs * 400.0
+            f"http://127.0.0.1:{port}/api/v1/items",
+            rate=RATE,
+            max_seconds=total_runs * 400.0,
+            max_requests=int(RATE * total_runs * 400),
         )
         load.start()
         for fault, versions in names.items():
