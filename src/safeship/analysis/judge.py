@@ -453,6 +453,12 @@ class CanaryBake:
     at_warmup: tuple[BackendStats, BackendStats] | None = None
     last_failing: float | None = None  # the last poll judged "fail"
 
+    def __post_init__(self) -> None:
+        # scipy.stats takes 0.9 s to import (far more on a loaded host): here, before the
+        # bake's clock and loop start, not in its first poll, which would hold every rule
+        # (process exit, health) for that long while the canary takes traffic.
+        import scipy.stats  # type: ignore[import-untyped]  # noqa: F401
+
     def looks_at(self, elapsed: float) -> int:
         """How many looks the bake counts as by ``elapsed``: one per ``look_interval`` of the
         bake time, and one more per full ``look_interval`` of an extension (the polls just
