@@ -197,9 +197,9 @@ def main() -> int:
         f"{healthy_runs} healthy and {BAD_RUNS}+{BAD_RUNS} bad simulated canaries, {RPS} req/s,"
         f" {CANARY_SHARE:.0%} canary, seed {seed}\n"
     )
-    header = f"{'approach':<22}{'false rollbacks':>17}{'healthy promoted at, med/p90 s':>32}"
+    header = f"{'approach':<22}{'false rollbacks':>17}{'healthy promoted at, med/p90 s':>33}"
     for fault in list(faults)[1:]:
-        header += f"{fault + ': detected, med/p90 s':>40}"
+        header += f"{fault + ': detected, med/p90 s':>42}"
     print(header)
     for name, approach in approaches.items():
         PROMOTED_AT.clear()
@@ -207,7 +207,7 @@ def main() -> int:
         false_rate = sum(t is not None for t in healthy) / len(healthy)
         promoted = next(iter(PROMOTED_AT.values()), [])
         at = f"{np.median(promoted):.0f} / {np.percentile(promoted, 90):.0f}" if promoted else "-"
-        row = f"{name:<22}{false_rate:>16.1%} {at:>31}"
+        row = f"{name:<22}{false_rate:>16.1%} {at:>32}"
         for fault in list(faults)[1:]:
             times = [t for t in (approach(s) for s in streams[fault]) if t is not None]
             detected = len(times) / len(streams[fault])
@@ -216,7 +216,7 @@ def main() -> int:
                 cell = f"{detected:.0%}, {med:.0f} / {p90:.0f}"
             else:
                 cell = f"{detected:.0%}, - / -"
-            row += f"{cell:>40}"
+            row += f"{cell:>42}"
         print(row)
     print(f"\n(judged in {time.perf_counter() - started:.1f} s of wall time; goal: judge <= 1%)")
     return 0

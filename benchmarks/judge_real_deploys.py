@@ -86,7 +86,10 @@ def main() -> int:
         port = loaded.config.environments[ENV].port
         # Bounded: stops by itself after the longest the deploys can take.
         load = LoadGenerator(
-            f"http://127.0.0.1:{port}/api/v1/items", rate=RATE, max_seconds=deploys * 120.0
+            f"http://127.0.0.1:{port}/api/v1/items",
+            rate=RATE,
+            max_seconds=deploys * 300.0,
+            max_requests=int(RATE * deploys * 300),
         )
         load.start()
         for i, version in enumerate(names[1:], start=1):

@@ -117,7 +117,10 @@ def main() -> int:
         assert operations.deploy(loaded, ENV, "stable0").ok
         port = loaded.config.environments[ENV].port
         load = LoadGenerator(
-            f"http://127.0.0.1:{port}/api/v1/items", rate=RATE, max_seconds=total_runs * 400.0
+            f"http://127.0.0.1:{port}/api/v1/items",
+            rate=RATE,
+            max_seconds=total_runs * 400.0,
+            max_requests=int(RATE * total_runs * 400),
         )
         load.start()
         for fault, versions in names.items():
@@ -130,14 +133,13 @@ def main() -> int:
                 failed = load.snapshot().failed[version] - before
                 reason = outcome.reason or ""
                 caught = outcome.status is Status.ROLLED_BACK
-                # A rollback names the failing figures; a pass, the judge's last look per step.
-                detail = (
-                    reason
-                    if caught
-                    else " | ".join(
-                        f"{step}%: {text}" for step, text in sorted((watch.judged or {}).items())
-                    )
-                )
+                # A rollback names the failing figures; a step passed, the judge's last look.
+                passed = [
+                    f"{step}%: {text}"
+                    for step, text in sorted((watch.judged or {}).items())
+                    if not caught or step != watch.step
+                ]
+                detail = " | ".join([*passed, *([reason] if caught else [])])
                 run = Run(
                     fault,
                     version,

@@ -1,10 +1,10 @@
-"""The smallest regression the canary judge's defaults catch, per step and stable error rate.
+"""The smallest regression the canary judge's defaults catch, per stable error rate.
 
-Simulated (seeded, no real waiting), one canary step at a time: RATE requests/s in total
-(default 50), SHARE of them on the canary (10% and 50%), bake 20 s (the setup of issue 11's
-independent measurement), the judge with its defaults (``JudgeSettings()``) polled every second
-through :class:`safeship.analysis.CanaryBake`, up to the end of its extension. Requests arrive
-as Poisson counts per second; each fails at its release's rate (independently).
+Simulated (seeded, no real waiting): a canary rollout at RATE requests/s in total (default 50)
+in the setup of issue 11's independent measurement — steps 10% then 50%, bake 20 s each, the
+judge with its defaults (``JudgeSettings()``), a fresh :class:`safeship.analysis.CanaryBake`
+per step polled every POLL (2) seconds up to the end of its extension. Requests arrive as
+Poisson counts per second; each fails at its release's rate, independently.
 
   error rate   stable at 0%, 0.1%, 1% or 5%, the canary that many points higher (a grid);
                latency identical on both (one histogram bucket), so only the error rate
@@ -12,11 +12,11 @@ as Poisson counts per second; each fails at its release's rate (independently).
   latency      lognormal, median 20 ms, sigma 0.5 (p95 ~45 ms), 1% of requests 5x slower
                (GC pauses) on both; the canary's every latency x RATIO (a grid); no errors.
 
-A run is caught when the judge rolls back within the step (bake, extension and sustain).
-Prints, per case, the share caught at each grid point up to the first caught in at least 95%
-of runs (larger ones are not run), then that smallest regression with its median seconds to
-the rollback.
-Usage: python benchmarks/judge_sensitivity.py [RUNS (50)] [RATE (50)] [SEED]
+A run is caught when the judge rolls back at the 10% or the 50% step. Prints, per case, the
+share caught at each grid point (and the share of those at 10%) up to the first caught in at
+least 95% of runs (larger ones are not run), then that smallest regression with the median
+seconds from the start of the rollout to the rollback.
+Usage: python benchmarks/judge_sensitivity.py [RUNS (25)] [RATE (50)] [SEED]
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats
 BAKE = 20.0
 SHARES = (0.10, 0.50)
 STABLE_RATES = (0.0, 0.001, 0.01, 0.05)
-POINTS = (0.0025, 0.005, 0.01, 0.02, 0.05, 0.1)
-RATIOS = (1.1, 1.2, 1.3, 1.5, 2.0, 3.0)
+POINTS = (0.005, 0.01, 0.02, 0.05, 0.1)
+RATIOS = (1.2, 1.3, 1.5, 2.0, 3.0)
 GOAL = 0.95
 SEED = 20261130
+# The judge is polled every POLL seconds (the pipeline polls every 0.1 s; every 2 s keeps this
+# simulation to minutes: each poll runs Fisher's and Mann-Whitney's tests).
+POLL = 2
 SETTINGS = JudgeSettings()
 N_BUCKETS = len(LATENCY_BUCKETS_MS) + 1
 ONE_BUCKET = bisect_left(LATENCY_BUCKETS_MS, 20.0)
@@ -90,6 +93,8 @@ def one_step(
             acc[1] += errors
             acc[2] = acc[2] + counts
             acc[3] += total_ms
+        if t % POLL:
+            continue
         windows = [
             BackendStats(
                 requests=int(acc[0]),
@@ -103,7 +108,20 @@ def one_step(
         if decision.action == "rollback":
             return float(t)
         if decision.action == "promote":
-            return None
+            return -float(t)  # promoted after t seconds
+    return None
+
+
+def one_rollout(
+    rng: np.random.Generator, rate: float, canary: Source, stable: Source
+) -> tuple[float, float] | None:
+    """(step share, seconds from the rollout's start) of the rollback; None if promoted."""
+    spent = 0.0
+    for share in SHARES:
+        t = one_step(rng, rate, share, canary, stable)
+        if t is not None and t > 0:
+            return share, spent + t
+        spent += abs(t) if t is not None else 0.0
     return None
 
 
@@ -111,7 +129,6 @@ def sweep(
     label: str,
     grid: tuple[float, ...],
     make: Callable[[float], tuple[Source, Source]],
-    share: float,
     runs: int,
     rate: float,
     rng: np.random.Generator,
@@ -121,18 +138,20 @@ def sweep(
     cells, smallest = [], "none in the grid"
     for x in grid:
         canary, stable = make(x)
-        times = [one_step(rng, rate, share, canary, stable) for _ in range(runs)]
-        caught = [t for t in times if t is not None]
-        cells.append(f"{fmt(x)} {len(caught) / runs:.0%}")
+        results = [one_rollout(rng, rate, canary, stable) for _ in range(runs)]
+        caught = [r for r in results if r is not None]
+        at_first = sum(1 for r in caught if r[0] == SHARES[0])
+        cells.append(f"{fmt(x)} {len(caught) / runs:.0%} ({at_first} at {SHARES[0]:.0%})")
         if len(caught) / runs >= GOAL:
-            smallest = f"{fmt(x)} ({np.median(caught):.0f} s median)"
+            seconds = float(np.median([r[1] for r in caught]))
+            smallest = f"{fmt(x)} ({seconds:.0f} s median, {at_first / runs:.0%} at 10%)"
             break  # larger regressions are caught at least as often
-    print(f"  {label:34} " + ", ".join(cells), flush=True)
+    print(f"  {label:30} " + ", ".join(cells), flush=True)
     return smallest
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 25
     rate = float(sys.argv[2]) if len(sys.argv) > 2 else 50.0
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else SEED
     rng = np.random.default_rng(seed)
@@ -141,36 +160,36 @@ def main() -> int:
         f"{runs} simulated runs per point, {rate:g} req/s, bake {BAKE:g} s + extension "
         f"{SETTINGS.nodata_extension:g} s, judge defaults, seed {seed}; share caught:"
     )
-    table: list[tuple[str, str, str]] = []
-    for share in SHARES:
-        for stable_rate in STABLE_RATES:
-            smallest = sweep(
-                f"{share:.0%} canary, stable {stable_rate:.1%} errors, +",
-                POINTS,
-                lambda d, s=stable_rate: (error_source(s + d), error_source(s)),
-                share,
-                runs,
-                rate,
-                rng,
-                lambda d: f"{d * 100:g}",
-            )
-            table.append((f"{share:.0%}", f"error rate, stable at {stable_rate:.1%}", smallest))
+    table: list[tuple[str, str]] = []
+    for stable_rate in STABLE_RATES:
         smallest = sweep(
-            f"{share:.0%} canary, latency x",
-            RATIOS,
-            lambda r: (latency_source(r), latency_source(1.0)),
-            share,
+            f"stable {stable_rate:.1%} errors, +points",
+            POINTS,
+            lambda d, s=stable_rate: (error_source(s + d), error_source(s)),
             runs,
             rate,
             rng,
-            lambda r: f"{r:g}",
+            lambda d: f"{d * 100:g}",
         )
-        table.append((f"{share:.0%}", "latency (every response x)", smallest))
-    print(f"\nsmallest regression caught in >= {GOAL:.0%} of runs ({rate:g} req/s in total):")
-    print("| canary share | metric | smallest caught (points / ratio) |")
-    print("|---|---|---|")
-    for share_text, metric, smallest in table:
-        print(f"| {share_text} | {metric} | {smallest} |")
+        table.append((f"error rate (+points), stable at {stable_rate:.1%}", f"+{smallest}"))
+    smallest = sweep(
+        "latency x",
+        RATIOS,
+        lambda r: (latency_source(r), latency_source(1.0)),
+        runs,
+        rate,
+        rng,
+        lambda r: f"{r:g}",
+    )
+    table.append(("latency (every response x ratio)", f"x{smallest}"))
+    print(
+        f"\nsmallest regression caught in >= {GOAL:.0%} of rollouts "
+        f"({rate:g} req/s, steps 10% and 50%, bake {BAKE:g} s):"
+    )
+    print("| metric | smallest caught (median seconds to the rollback, share caught at 10%) |")
+    print("|---|---|")
+    for metric, smallest in table:
+        print(f"| {metric} | {smallest} |")
     print(f"\n({time.perf_counter() - started:.0f} s of wall time)")
     return 0
 

@@ -106,3 +106,15 @@ def test_config_and_analysis_import_without_scipy_or_numpy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_canary_bake_loads_scipy_before_its_clock_starts() -> None:
+    # The pipeline builds the bake, then starts the bake's clock and loop: the 0.9 s import
+    # must not land in the first poll, which holds every rule while the canary takes traffic.
+    code = (
+        "import sys; from safeship.analysis import CanaryBake, JudgeSettings;"
+        "before = 'scipy.stats' in sys.modules; CanaryBake(JudgeSettings(), 10.0);"
+        "print(before, 'scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

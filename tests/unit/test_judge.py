@@ -320,7 +320,7 @@ def test_a_2x_latency_regression_under_a_fixed_overhead_is_high_with_its_ratios(
     assert min(v.ratios.values()) >= 1.2 and v.ratios["mean"] == pytest.approx(v.effect, rel=1e-3)
     text = v.describe()
     assert "x mean 1." in text and " p50 1." in text and " p95 1." in text
-    assert "(high: mean, p50 >= 1.20)" in text
+    assert "(high: p50 >= 1.20)" in text
 
 
 def test_every_latency_verdict_records_the_mean_p50_and_p95_ratios() -> None:
@@ -370,7 +370,7 @@ def test_undecided_at_the_end_of_the_extension_passes_and_says_so() -> None:
     d = bake.poll(stats(250, 2), stats(2250, 0), elapsed=50)
     assert d.judgement.verdicts[0].verdict == "undecided"
     assert d.action == "promote"
-    assert "no significant difference after 50 s" in d.reason
+    assert "still undecided after 50 s" in d.reason
 
 
 def test_looks_grow_with_the_extension() -> None:
@@ -399,3 +399,45 @@ def test_a_host_tail_shared_by_both_releases_does_not_hide_a_slower_canary() -> 
     # Judging the p95 too (the previous default) passes it.
     with_p95 = JudgeSettings(latency_quantiles=(0.5, 0.95))
     assert judge_latency(canary, stable, with_p95, alpha=0.01).verdict == "pass"
+
+
+def test_latency_significantly_slower_near_the_tolerance_is_undecided() -> None:
+    # 1.15x: significant, under the 1.2x of "high" but within half the tolerance of it. With
+    # 50 samples that is a 1.3x canary read low as often as a 1.1x one read high: keep baking.
+    canary = stats(300, 0, {23.0: 300})
+    stable = stats(2700, 0, {20.0: 2700})
+    v = judge_latency(canary, stable, SETTINGS)
+    assert v.ratios["p50"] == pytest.approx(1.15, abs=0.05)
+    assert v.verdict == "undecided"
+    assert judge(canary, stable, SETTINGS).decision == "undecided"
+    # 1.05x, significant: a pass by the tolerance, as before.
+    slight = stats(300, 0, {21.0: 300})
+    assert judge_latency(slight, stable, SETTINGS).verdict == "pass"
+
+
+def test_a_failure_that_broke_off_does_not_promote_until_the_pass_holds() -> None:
+    bake = CanaryBake(JudgeSettings(warmup=0, sustain=5), bake_time=20)
+    bad, good = (stats(400, 24), stats(3600, 36)), (stats(400, 4), stats(3600, 36))
+    bake.poll(BackendStats(), BackendStats(), elapsed=0)
+    assert bake.poll(*bad, elapsed=20).action == "wait"  # failing for 0 of 5 s
+    held = bake.poll(*good, elapsed=21)
+    assert held.action == "wait" and "passing for 1 of 5 s after a failure" in held.reason
+    assert bake.poll(*good, elapsed=26).action == "promote"
+
+
+def test_a_suspect_error_rate_stays_undecided_while_its_rate_wanders_under_the_tolerance() -> None:
+    # 1 error in 250 (0.4%) beside none in 2250: under the half point, still p = 0.1.
+    v = judge_error_rate(stats(250, 1), stats(2250, 0), SETTINGS, alpha=0.004)
+    assert v.verdict == "undecided"
+    # 1 in 600 (0.17%): under half the tolerance, a pass.
+    assert judge_error_rate(stats(600, 1), stats(5400, 0), SETTINGS).verdict == "pass"
+
+
+def test_a_tail_on_the_stable_release_does_not_hide_a_slower_canary() -> None:
+    # Measured: a canary twice as slow read mean x0.92 (a burst of slow stable requests),
+    # p50 x1.18; more samples read p50 x1.3-1.4. The median is judged, not the mean.
+    stable = stats(600, 0, {12.0: 540, 150.0: 60})  # 10% of stable's requests in a host stall
+    canary = stats(70, 0, {16.0: 70})
+    v = judge_latency(canary, stable, SETTINGS)
+    assert v.ratios["mean"] < 1.0 and v.ratios["p50"] > 1.2
+    assert v.gated == ("p50",) and v.verdict == "high"

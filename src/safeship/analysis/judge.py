@@ -1,43 +1,57 @@
 """The canary judge: canary vs stable over the same window, with scipy's tests.
 
-Metrics (each gets a verdict: pass, high, low or nodata):
+Metrics (each gets a verdict: pass, high, low, undecided or nodata):
 
 - ``error_rate``: errors (5xx and connect errors) per request. Fisher's exact test on the 2x2
   table (errors, successes) x (canary, stable), one-sided each way. "high" needs p < alpha for
   "canary worse" *and* the canary's rate above stable's by ``error_rate_tolerance`` points or
   by ``error_rate_relative_tolerance`` x stable's rate, whichever is larger; "low" is the
-  mirror image (a better canary; it counts as a pass).
+  mirror image (a better canary; it counts as a pass). "undecided": above by half the
+  tolerance with p below ``undecided_p`` but not alpha — a canary at 1% beside 0% shows one
+  error in its first 100 requests (p = 0.1 at a 10% step); promoting it then is the clock
+  deciding, not the statistics, so the bake goes on.
 - ``latency``: the Mann-Whitney U test (one-sided each way, as Kayenta's judge), with an
-  effect-size tolerance on the ratios of the mean and of each of ``latency_quantiles``. "high"
-  needs p < alpha *and* every ratio >= 1 + ``latency_tolerance`` (a GC pause or two in a heavy
-  tail moves the mean, not the median).
+  effect-size tolerance on the canary/stable ratios of each of ``latency_quantiles`` (the
+  median by default; the mean when it is empty). "high" needs p < alpha *and* each of those
+  ratios >= 1 + ``latency_tolerance`` (a GC pause or two in a heavy tail moves the mean, not
+  the median; so does the host's own tail, shared by both releases). The verdict records the
+  mean, p50 and p95 ratios (``ratios``) and which ones it needed (``gated``), whatever it is.
 
 Repeated looks: the judge is polled over and over on a growing window, and each poll is one
 more chance for noise to look significant (measured: most false alarms were such error-rate
 verdicts, p between 0.001 and 0.02, at a random moment of the bake). :class:`CanaryBake` tests
-each poll at ``alpha / looks``, one look per ``look_interval`` of the bake (Bonferroni), and
-rolls back only on a failure held for ``sustain`` seconds.
+each poll at ``alpha / looks``, one look per ``look_interval`` of the bake and one more per
+full ``look_interval`` of an extension (Bonferroni), and rolls back only on a failure held for
+``sustain`` seconds.
 
-Histograms to samples: the routers report a fixed latency histogram (``LATENCY_BUCKETS_MS``),
-not raw samples. Each request counted in bucket i becomes one sample at that bucket's midpoint
-(the open last bucket at twice the last bound), see :func:`latency_samples`. Mann-Whitney U only
-uses ranks, and any increasing map of buckets to values gives the same ranks, so the test's
-p-value does not depend on that choice: requests in one bucket are ties, which scipy's tie
-correction handles. The effect size uses the exact mean (``latency_sum_ms`` / responses) when
-the stats carry it, the midpoint mean otherwise.
+Histograms to samples: the routers report a latency histogram (``LATENCY_BUCKETS_MS``: bounds
+2^(i/16) ms, buckets 4.4% wide from 0.1 ms to 120 s), not raw samples. Each request counted in
+bucket i becomes one sample at that bucket's representative value, 2·lower·upper/(lower+upper)
+(within 2.2% of any latency in the bucket; the open last bucket at twice the last bound), see
+:func:`latency_samples`. Mann-Whitney U only uses ranks, and any increasing map of buckets to
+values gives the same ranks, so the test's p-value does not depend on that choice: requests in
+one bucket are ties, which scipy's tie correction handles. The mean uses the exact sum
+(``latency_sum_ms`` / responses) when the stats carry it; quantiles are interpolated linearly
+inside their bucket (:meth:`BackendStats.latency_quantile_ms`).
 
 Score (as Kayenta): the weighted share of judged metrics that pass (pass or low), 0-100;
-nodata metrics are left out. Decision of one judgement:
+nodata and undecided metrics are left out. Decision of one judgement:
 
 - ``fail``: a critical metric is high, or the score is below ``marginal_score``;
 - ``nodata``: otherwise, while any metric lacks its minimum sample size;
+- ``undecided``: otherwise, while any metric is undecided;
 - ``pass``: score >= ``pass_score``;
 - ``continue``: marginal (between the two): keep watching.
 
 :func:`decide` turns a judgement and the bake's elapsed time into the pipeline's action:
 roll back on a fail held for ``sustain`` seconds; promote on pass once the bake time is over;
-on nodata (or marginal) at the end of the bake, extend it up to ``nodata_extension`` seconds,
-then apply ``nodata_policy`` — a "pass" by policy says so in its reason, it never passes silently.
+on nodata, undecided or marginal at the end of the bake, extend it up to ``nodata_extension``
+seconds; then nodata follows ``nodata_policy`` (a "pass" by policy says so in its reason, it
+never passes silently), undecided passes saying that no significant difference appeared, and
+marginal rolls back.
+
+numpy and scipy are imported inside the functions that compute: importing this module (the
+config models import the settings through this package) stays cheap for every command.
 """
 
 from __future__ import annotations
@@ -229,7 +243,12 @@ def judge_error_rate(
     needed = max(settings.error_rate_tolerance, rel * stable.error_rate)
     if effect >= needed and p_high < alpha:
         verdict = "high"
-    elif effect >= needed and p_high < settings.undecided_p:
+    elif effect >= needed / 2 and alpha <= p_high < settings.undecided_p:
+        # Not significant yet. Half the tolerance keeps a suspect canary under watch while its
+        # observed rate wanders: 1 error in 250 requests (0.4%) beside none is still suspect
+        # at p = 0.1 (with the full tolerance as the exit, half of the simulated 1% canaries
+        # promoted there). A significant difference under the tolerance is known well enough:
+        # it passes.
         verdict = "undecided"
     elif p_low < alpha and -effect >= max(settings.error_rate_tolerance, rel * canary.error_rate):
         verdict = "low"
@@ -279,20 +298,27 @@ def judge_latency(
         p_high = float(mannwhitneyu(c, s, alternative="greater").pvalue)
         p_low = float(mannwhitneyu(c, s, alternative="less").pvalue)
     ratio = c_mean / s_mean if s_mean > 0 else math.inf
-    # The effect on the mean and on each quantile: the smallest judged ratio counts for "high"
-    # (a slower canary is slower throughout, not in a few requests of a heavy tail), the
-    # largest for "low". The p50 and p95 ratios are recorded whether judged or not.
+    # The effect at each judged quantile (the mean without any): the smallest ratio counts
+    # for "high" (a slower canary is slower throughout, not in a few requests of a heavy
+    # tail), the largest for "low". The mean, p50 and p95 ratios are recorded whatever is
+    # judged.
     judged = {
         _quantile_name(q): _quantile_ratio(canary, stable, q) for q in settings.latency_quantiles
-    }
+    } or {"mean": ratio}
     ratios = {"mean": ratio, **judged}
     for q in REPORTED_QUANTILES:
         ratios.setdefault(_quantile_name(q), _quantile_ratio(canary, stable, q))
-    effects = [ratio, *judged.values()]
+    effects = list(judged.values())
     verdict: Verdict = "pass"
-    if p_high < alpha and min(effects) >= 1 + settings.latency_tolerance:
+    tolerance = settings.latency_tolerance
+    if p_high < alpha and min(effects) >= 1 + tolerance:
         verdict = "high"
-    elif p_low < alpha and max(effects) * (1 + settings.latency_tolerance) <= 1:
+    elif p_high < settings.undecided_p and min(effects) >= 1 + tolerance / 2:
+        # Slower, within half the tolerance of "high", or by the tolerance but not yet
+        # significantly: with 50 samples a ratio is known to a few tenths (measured on a busy
+        # host: a 1.3x canary read 1.15x at its first look), so more samples decide.
+        verdict = "undecided"
+    elif p_low < alpha and max(effects) * (1 + tolerance) <= 1:
         verdict = "low"
     return MetricVerdict(
         verdict=verdict,
@@ -302,7 +328,7 @@ def judge_latency(
         p_low=p_low,
         effect=ratio,
         ratios={k: round(v, 3) for k, v in ratios.items()},
-        gated=("mean", *judged),
+        gated=tuple(judged),
         **common,  # type: ignore[arg-type]
     )
 
@@ -395,13 +421,13 @@ def decide(
             "promote", f"{what} after {elapsed:.0f} s; promoted by nodata_policy=pass", j
         )
     if j.decision == "undecided":
-        # The extension gave the difference every chance to become significant and it did
-        # not: a fail now would be a guess (most such canaries are healthy with a few unlucky
-        # errors), so it passes, saying so.
+        # The extension gave the difference every chance to become significant (or large
+        # enough) and it did not: a fail now would be a guess (most such canaries are healthy
+        # with a few unlucky errors), so it passes, saying so.
         return BakeDecision(
             "promote",
-            f"canary analysis passed: no significant difference after {elapsed:.0f} s "
-            f"(the bake and its extension): {j.describe()}",
+            f"canary analysis passed: still undecided after {elapsed:.0f} s (the bake and "
+            f"its extension), no regression established: {j.describe()}",
             j,
         )
     return BakeDecision("rollback", f"canary analysis: {what} after {elapsed:.0f} s", j)
@@ -425,6 +451,13 @@ class CanaryBake:
     bake_time: float
     failing_since: float | None = None
     at_warmup: tuple[BackendStats, BackendStats] | None = None
+    last_failing: float | None = None  # the last poll judged "fail"
+
+    def __post_init__(self) -> None:
+        # scipy.stats takes 0.9 s to import (far more on a loaded host): here, before the
+        # bake's clock and loop start, not in its first poll, which would hold every rule
+        # (process exit, health) for that long while the canary takes traffic.
+        import scipy.stats  # type: ignore[import-untyped]  # noqa: F401
 
     def looks_at(self, elapsed: float) -> int:
         """How many looks the bake counts as by ``elapsed``: one per ``look_interval`` of the
@@ -448,6 +481,12 @@ class CanaryBake:
     def alpha(self) -> float:
         return self.alpha_at(0.0)
 
+    @property
+    def _limit(self) -> float:
+        # The end of the extension: the pipeline's own bound is this plus sustain, so a pass
+        # held back for sustain seconds here still ends within it.
+        return self.bake_time + self.settings.nodata_extension
+
     def poll(self, canary: BackendStats, stable: BackendStats, elapsed: float) -> BakeDecision:
         """``canary``, ``stable``: each release's window since the step began."""
         if self.at_warmup is None and elapsed >= self.settings.warmup:
@@ -461,13 +500,27 @@ class CanaryBake:
         if judgement.decision == "fail":
             if self.failing_since is None:
                 self.failing_since = elapsed
+            self.last_failing = elapsed
         else:
             self.failing_since = None
         held = None if self.failing_since is None else elapsed - self.failing_since
-        return decide(
+        decision = decide(
             judgement,
             elapsed=elapsed,
             bake_time=self.bake_time,
             settings=self.settings,
             failing_for=held,
         )
+        # The sustain works both ways: a failure that broke off a moment ago does not let the
+        # next passing poll promote (a ratio hovering at the tolerance would promote on its
+        # first dip); the pass must hold for ``sustain`` seconds first.
+        since_fail = None if self.last_failing is None else elapsed - self.last_failing
+        recovering = since_fail is not None and since_fail < self.settings.sustain
+        if decision.action == "promote" and recovering and elapsed < self._limit:
+            return BakeDecision(
+                "wait",
+                f"passing for {since_fail:.0f} of {self.settings.sustain:g} s after a "
+                f"failure: {judgement.describe()}",
+                judgement,
+            )
+        return decision
