@@ -102,14 +102,18 @@ def format_key(path: tuple[str, ...]) -> str:
         return "(top level)"
     parts = []
     for part in path:
-        if _BARE_KEY.fullmatch(part):
+        if len(part) > 40:  # cut, as a value is in a message (safeship.validation.shown)
+            parts.append(f'{_quoted(part[:40])[:-1]}..." ({len(part)} characters)')
+        elif _BARE_KEY.fullmatch(part):
             parts.append(part)
         else:
-            escaped = "".join(
-                c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in part
-            )
-            parts.append(f'"{escaped}"')
+            parts.append(_quoted(part))
     return ".".join(parts)
+
+
+def _quoted(key: str) -> str:
+    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in key)
+    return f'"{escaped}"'
 
 
 def _too_deep(data: object) -> tuple[str, ...] | None:
