@@ -127,28 +127,28 @@ def check_environment_name(name: str) -> str:
     )
 
 
-def check_url_path(path: str, what: str = "path") -> str:
+def check_url_path(path: str) -> str:
     """An absolute URL path, e.g. ``/api/health?full=1``: it stays on the service's host.
 
     Refused: a relative path, ``//host`` (another host), ``.`` and ``..`` segments (plain or
     percent-encoded), a backslash, whitespace and control characters (CR/LF would split the
-    request line). A query string is allowed.
+    request line). A query string is allowed. Messages name the rule, then the path.
     """
     if not path.startswith("/"):
-        raise InvalidIdentifier(f"{what} {shown(path)} must start with /")
+        raise InvalidIdentifier(f"must start with /: {shown(path)}")
     if len(path) > MAX_URL:
-        raise InvalidIdentifier(f"{what} is {len(path)} characters long (at most {MAX_URL})")
+        raise InvalidIdentifier(f"is {len(path)} characters long (at most {MAX_URL})")
     if path.startswith("//"):
-        raise InvalidIdentifier(f"{what} {shown(path)} must not start with // (another host)")
+        raise InvalidIdentifier(f"must not start with // (another host): {shown(path)}")
     char = _control_character(path)
     if char is not None:
-        raise InvalidIdentifier(f"{what} {shown(path)} contains the control character {char!r}")
+        raise InvalidIdentifier(f"contains the control character {char!r}: {shown(path)}")
     if "\\" in path or any(c.isspace() for c in path):
-        raise InvalidIdentifier(f"{what} {shown(path)} contains a backslash or whitespace")
+        raise InvalidIdentifier(f"contains a backslash or whitespace: {shown(path)}")
     route = path.split("?", 1)[0].split("#", 1)[0]
     segments = route.lower().replace("%2e", ".").split("/")
     if any(segment in _DOT_SEGMENTS for segment in segments):
-        raise InvalidIdentifier(f"{what} {shown(path)} must not contain . or .. segments")
+        raise InvalidIdentifier(f"must not contain . or .. segments: {shown(path)}")
     return path
 
 

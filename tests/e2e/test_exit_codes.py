@@ -109,7 +109,7 @@ def test_config_values_once_accepted_silently(tmp_path: Path) -> None:
     )
     assert one_line_error(safeship(tmp_path, "config", "check")) == (
         "safeship.toml:5: environments.staging.health.path: "
-        "path '/../../etc/passwd' must not contain . or .. segments"
+        "must not contain . or .. segments: '/../../etc/passwd'"
     )
 
 
@@ -133,7 +133,7 @@ def test_health_url_and_path_are_checked_before_any_request(tmp_path: Path) -> N
     line = one_line_error(
         safeship(tmp_path, "health", "http://127.0.0.1:9", "--path", "/x\r\nX: y")
     )
-    assert line == "--path: path '/x\\r\\nX: y' contains the control character '\\r'"
+    assert line == "--path: contains the control character '\\r': '/x\\r\\nX: y'"
 
 
 @contextlib.contextmanager
