@@ -171,6 +171,8 @@ def check_url_text(url: str, what: str = "URL") -> str:
 
 # {name} in an argument list; ${NAME} (a shell's syntax, passed through as it is) is not one.
 _ARGV_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# An environment variable's name, as POSIX shells take it.
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # An HTTP header's name (RFC 9110 token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 
@@ -205,3 +207,14 @@ def check_header(name: str, value: str) -> None:
         raise InvalidIdentifier(
             f"header {name} must be printable ASCII (no control characters or line breaks)"
         )
+
+
+def check_variables(env: dict[str, str]) -> dict[str, str]:
+    """Environment variables for a process: POSIX names, values without NUL (which no process
+    environment can hold)."""
+    for name, value in env.items():
+        if not _VARIABLE.fullmatch(name):
+            raise InvalidIdentifier(f"{shown(name)} is not a valid environment variable name")
+        if "\x00" in value:
+            raise InvalidIdentifier(f"the value of {name} contains a NUL character")
+    return env
