@@ -75,7 +75,7 @@ def parse_toml(source: str, filename: str) -> dict[str, Any]:
 
 def scalar_problems(data: object) -> list[tuple[tuple[str, ...], str]]:
     """Values no setting takes, with where they are: dates and times, nan and inf, integers
-    beyond 64 bits. Checked before validation so that no model meets them."""
+    beyond 64 bits, strings holding NUL. Checked before validation so that no model meets them."""
     found: list[tuple[tuple[str, ...], str]] = []
     stack: list[tuple[tuple[str, ...], object]] = [((), data)]
     while stack:
@@ -86,6 +86,8 @@ def scalar_problems(data: object) -> list[tuple[tuple[str, ...], str]]:
             stack.extend(((*path, str(i)), v) for i, v in reversed(list(enumerate(value))))
         elif isinstance(value, datetime | date | time):
             found.append((path, "a date or time is not a valid value here"))
+        elif isinstance(value, str) and "\x00" in value:
+            found.append((path, "contains a NUL character"))
         elif isinstance(value, float) and not math.isfinite(value):
             found.append((path, "must be a finite number (not nan or inf)"))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
@@ -102,14 +104,18 @@ def format_key(path: tuple[str, ...]) -> str:
         return "(top level)"
     parts = []
     for part in path:
-        if _BARE_KEY.fullmatch(part):
+        if len(part) > 40:  # cut, as a value is in a message (safeship.validation.shown)
+            parts.append(f'{_quoted(part[:40])[:-1]}..." ({len(part)} characters)')
+        elif _BARE_KEY.fullmatch(part):
             parts.append(part)
         else:
-            escaped = "".join(
-                c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in part
-            )
-            parts.append(f'"{escaped}"')
+            parts.append(_quoted(part))
     return ".".join(parts)
+
+
+def _quoted(key: str) -> str:
+    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in key)
+    return f'"{escaped}"'
 
 
 def _too_deep(data: object) -> tuple[str, ...] | None:

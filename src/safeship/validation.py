@@ -127,28 +127,28 @@ def check_environment_name(name: str) -> str:
     )
 
 
-def check_url_path(path: str, what: str = "path") -> str:
+def check_url_path(path: str) -> str:
     """An absolute URL path, e.g. ``/api/health?full=1``: it stays on the service's host.
 
     Refused: a relative path, ``//host`` (another host), ``.`` and ``..`` segments (plain or
     percent-encoded), a backslash, whitespace and control characters (CR/LF would split the
-    request line). A query string is allowed.
+    request line). A query string is allowed. Messages name the rule, then the path.
     """
     if not path.startswith("/"):
-        raise InvalidIdentifier(f"{what} {shown(path)} must start with /")
+        raise InvalidIdentifier(f"must start with /: {shown(path)}")
     if len(path) > MAX_URL:
-        raise InvalidIdentifier(f"{what} is {len(path)} characters long (at most {MAX_URL})")
+        raise InvalidIdentifier(f"is {len(path)} characters long (at most {MAX_URL})")
     if path.startswith("//"):
-        raise InvalidIdentifier(f"{what} {shown(path)} must not start with // (another host)")
+        raise InvalidIdentifier(f"must not start with // (another host): {shown(path)}")
     char = _control_character(path)
     if char is not None:
-        raise InvalidIdentifier(f"{what} {shown(path)} contains the control character {char!r}")
+        raise InvalidIdentifier(f"contains the control character {char!r}: {shown(path)}")
     if "\\" in path or any(c.isspace() for c in path):
-        raise InvalidIdentifier(f"{what} {shown(path)} contains a backslash or whitespace")
+        raise InvalidIdentifier(f"contains a backslash or whitespace: {shown(path)}")
     route = path.split("?", 1)[0].split("#", 1)[0]
     segments = route.lower().replace("%2e", ".").split("/")
     if any(segment in _DOT_SEGMENTS for segment in segments):
-        raise InvalidIdentifier(f"{what} {shown(path)} must not contain . or .. segments")
+        raise InvalidIdentifier(f"must not contain . or .. segments: {shown(path)}")
     return path
 
 
@@ -171,6 +171,8 @@ def check_url_text(url: str, what: str = "URL") -> str:
 
 # {name} in an argument list; ${NAME} (a shell's syntax, passed through as it is) is not one.
 _ARGV_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# An environment variable's name, as POSIX shells take it.
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # An HTTP header's name (RFC 9110 token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 
@@ -205,3 +207,14 @@ def check_header(name: str, value: str) -> None:
         raise InvalidIdentifier(
             f"header {name} must be printable ASCII (no control characters or line breaks)"
         )
+
+
+def check_variables(env: dict[str, str]) -> dict[str, str]:
+    """Environment variables for a process: POSIX names, values without NUL (which no process
+    environment can hold)."""
+    for name, value in env.items():
+        if not _VARIABLE.fullmatch(name):
+            raise InvalidIdentifier(f"{shown(name)} is not a valid environment variable name")
+        if "\x00" in value:
+            raise InvalidIdentifier(f"the value of {name} contains a NUL character")
+    return env

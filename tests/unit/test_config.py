@@ -235,22 +235,20 @@ def test_whole_numbers_still_fill_float_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("command", "message"),
+    ("command", "problem"),
     [
-        ('[""]', "the program (the first argument) must not be empty"),
-        ("[]", "needs at least the program to run"),
+        ('[""]', "command: the program (the first argument) must not be empty"),
+        ("[]", "command: needs at least the program to run"),
         (
             '["{unknown}"]',
-            "unknown placeholder {unknown} in '{unknown}' (known here: {port}, {version})",
+            "command: unknown placeholder {unknown} in '{unknown}' (known here: {port}, {version})",
         ),
-        ('["app", "\\u0000"]', "argument '\\x00' contains a NUL character"),
+        ('["app", "\\u0000"]', "command.1: contains a NUL character"),
     ],
 )
-def test_local_command_needs_a_program_and_known_placeholders(command: str, message: str) -> None:
+def test_local_command_needs_a_program_and_known_placeholders(command: str, problem: str) -> None:
     source = LOCAL.replace('["python", "app.py", "--port", "{port}"]', command)
-    assert (
-        only_problem(source) == f"safeship.toml:3: environments.staging.target.command: {message}"
-    )
+    assert only_problem(source) == f"safeship.toml:3: environments.staging.target.{problem}"
 
 
 def test_shell_style_variables_and_literal_braces_pass_through() -> None:
@@ -338,6 +336,8 @@ url = "https://app-{version}.example.com"
     assert parse_config(command).environments["web"].target.url is not None
     bad_script = command.replace('"{version}"]', '"{port}"]')
     assert "unknown placeholder {port}" in only_problem(bad_script)
+    bad_env = command + 'env = { "A=B" = "1" }\n'
+    assert "'A=B' is not a valid environment variable name" in only_problem(bad_env)
     for url in ("http://{version}", "http://{version}@example.com", "https://x{version}"):
         problem = only_problem(command.replace("https://app-{version}.example.com", url))
         assert problem.startswith("safeship.toml:5: environments.web.target.url: ")

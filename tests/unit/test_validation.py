@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import string
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safeship.cli.errors import exit_code_for
+from safeship.cli.errors import FAILURES, PROBLEM_LISTS, USAGE_ERRORS, exit_code_for
 from safeship.validation import (
     InvalidIdentifier,
     check_commit,
@@ -127,3 +128,14 @@ def test_error_lines_never_carry_control_characters() -> None:
     code, message = exit_code_for(ValueError("bad \x1b[2J value\r"))
     assert code == 1 and "unexpected ValueError" in message
     assert message.isprintable() and "\\x1b[2J" in message
+
+
+def test_every_mapped_exception_name_exists() -> None:
+    # cli/errors names the classes instead of importing them (a usage error exits at once).
+    for names, code in ((USAGE_ERRORS, 2), (PROBLEM_LISTS, 2), (FAILURES, 1)):
+        for name in names:
+            module, _, attribute = name.partition(":")
+            cls = getattr(importlib.import_module(module), attribute)
+            exc = cls.__new__(cls)
+            exc.args = ("boom",)
+            assert exit_code_for(exc) == (code, "boom"), name

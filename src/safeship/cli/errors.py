@@ -9,6 +9,7 @@ control character from the input reaches the terminal).
 from __future__ import annotations
 
 import errno
+import sys
 
 
 def exit_code_for(exc: BaseException) -> tuple[int, str]:
@@ -16,36 +17,54 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     return code, "\n".join(_printable(line) for line in message.splitlines())
 
 
-def _classify(exc: BaseException) -> tuple[int, str]:
-    from safeship.config import ConfigError
-    from safeship.envschema.problems import EnvSchemaError, EnvSourceError
-    from safeship.paths.base import PathError
-    from safeship.paths.failover import AllPathsFailed
-    from safeship.pipeline.deploy import DeployRefused
-    from safeship.pipeline.operations import RollbackImpossible
-    from safeship.plugins import PluginNotFound
-    from safeship.registry import EnvironmentBusy, RegistryError
-    from safeship.routing.base import RouterError
-    from safeship.targets.base import TargetError
-    from safeship.validation import InvalidIdentifier
+# Exceptions by their public name, looked up among the modules already imported (an instance
+# of a class implies its module is loaded): a usage error exits at once, without importing the
+# pipeline, the registry and the judge only to compare classes.
+USAGE_ERRORS = (
+    "safeship.pipeline.deploy:DeployRefused",
+    "safeship.pipeline.operations:RollbackImpossible",
+    "safeship.plugins:PluginNotFound",
+    "safeship.validation:InvalidIdentifier",
+)
+# Another deploy holds the environment: a failure to deploy now (exit 1), not a usage error.
+FAILURES = (
+    "safeship.registry:EnvironmentBusy",
+    "safeship.targets.base:TargetError",
+    "safeship.routing.base:RouterError",
+    "safeship.registry:RegistryError",
+    "safeship.paths.base:PathError",
+    "safeship.paths.failover:AllPathsFailed",
+)
+# Several problems in one file (exit 2): one line each.
+PROBLEM_LISTS = (
+    "safeship.config:ConfigError",
+    "safeship.envschema.problems:EnvSchemaError",
+    "safeship.envschema.problems:EnvSourceError",
+)
 
+
+def _is(exc: BaseException, names: tuple[str, ...]) -> bool:
+    for name in names:
+        module, _, attribute = name.partition(":")
+        cls = getattr(sys.modules.get(module), attribute, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
+
+
+def _classify(exc: BaseException) -> tuple[int, str]:
     text = str(exc).strip()
-    if isinstance(exc, ConfigError | EnvSchemaError | EnvSourceError):
-        # Several problems in one file: one line each.
-        return 2, "\n".join(exc.problems)
-    if isinstance(exc, DeployRefused | RollbackImpossible | PluginNotFound | InvalidIdentifier):
+    if _is(exc, PROBLEM_LISTS):
+        return 2, "\n".join(getattr(exc, "problems", [text]))
+    if _is(exc, USAGE_ERRORS):
         return 2, text
-    # Another deploy holds the environment: a failure to deploy now (exit 1), not a usage error.
-    if isinstance(
-        exc,
-        EnvironmentBusy | TargetError | RouterError | RegistryError | PathError | AllPathsFailed,
-    ):
+    if _is(exc, FAILURES):
         return 1, text
     if isinstance(exc, OSError) and exc.strerror:
         return _os_error(exc)
     if isinstance(exc, RecursionError):
         return 2, "input nested too deeply (arrays, tables or JSON)"
-    if _is_invalid_url(exc):
+    if _is(exc, ("httpx:InvalidURL",)):
         return 2, f"invalid URL: {text}"
     first = text.splitlines()[0] if text else ""
     return 1, (
@@ -66,14 +85,6 @@ def _os_error(exc: OSError) -> tuple[int, str]:
     if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
         return 2, f"{message} (check {'its' if path else 'the'} owner and permissions)"
     return 1, message
-
-
-def _is_invalid_url(exc: BaseException) -> bool:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency
-        return False
-    return isinstance(exc, httpx.InvalidURL)
 
 
 def _printable(line: str) -> str:

@@ -42,9 +42,7 @@ Milliseconds = Annotated[float, Field(gt=0, le=600_000)]
 Ratio = Annotated[float, Field(gt=0, le=1)]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
 # A flow's or a step's name, printed in every report.
-Label = Annotated[
-    str, Field(min_length=1, max_length=100), AfterValidator(lambda n: check_text("name", n, 100))
-]
+Label = Annotated[str, AfterValidator(lambda name: check_text("name", name, 100))]
 Length = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 

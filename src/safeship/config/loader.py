@@ -85,7 +85,7 @@ def _is_file(path: Path) -> bool:
 
 def _shown_path(path: Path) -> str:
     text = str(path)
-    return text if text.isprintable() and len(text) <= 200 else repr(text[:200])
+    return text if text.isprintable() and len(text) <= 200 else shown(text, 200)
 
 
 def load_config(path: Path) -> LoadedConfig:

@@ -29,6 +29,7 @@ from safeship.validation import (
     check_argv,
     check_environment_name,
     check_text,
+    check_variables,
 )
 
 # safeship.toml is validated strictly (see safeship.config.loader.parse_config): these types
@@ -43,18 +44,7 @@ def _file_path(path: str) -> str:
     return path
 
 
-def _environment_variables(env: dict[str, str]) -> dict[str, str]:
-    from safeship.config.health import NAME
-
-    for name, value in env.items():
-        if not NAME.fullmatch(name):
-            raise ValueError(f"{name!r} is not a valid environment variable name")
-        if "\x00" in value:
-            raise ValueError(f"the value of {name} contains a NUL character")
-    return env
-
-
-Variables = Annotated[dict[str, str], AfterValidator(_environment_variables)]
+Variables = Annotated[dict[str, str], AfterValidator(check_variables)]
 
 
 class _Model(BaseModel):

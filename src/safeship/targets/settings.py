@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from safeship.validation import check_argv, check_url_text
+from safeship.validation import check_argv, check_url_text, check_variables
 
 RAILWAY_ENDPOINT = "https://backboard.railway.com/graphql/v2"
 
@@ -75,7 +75,7 @@ class CommandTargetSettings(_Model):
     stop: Script | None = None
     # Prints KEY=VALUE lines (or a JSON object) of the environment's variables.
     variables: Annotated[list[str], AfterValidator(lambda argv: check_argv(argv, ()))] | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Annotated[dict[str, str], AfterValidator(check_variables)] = Field(default_factory=dict)
     # The service's URL, where `safeship deploy` runs the health checks; "{version}" becomes
     # the version. Needed to deploy (every deploy verifies health).
     url: str | None = None
