@@ -37,6 +37,9 @@ class BackendStats:
     status_classes: Mapping[str, int] = field(default_factory=dict)
     latency_buckets: tuple[int, ...] = (0,) * (len(LATENCY_BUCKETS_MS) + 1)
     latency_sum_ms: float = 0.0
+    # Requests to this backend not yet answered, now (not cumulative); None: the router cannot
+    # tell (nginx).
+    in_flight: int | None = None
 
     @property
     def errors(self) -> int:
@@ -85,6 +88,7 @@ class BackendStats:
             status_classes={str(k): int(v) for k, v in data["status_classes"].items()},
             latency_buckets=tuple(int(c) for c in data["latency_buckets"]),
             latency_sum_ms=float(data["latency_sum_ms"]),
+            in_flight=data.get("in_flight"),
         )
 
 
