@@ -2,10 +2,11 @@
 no request in flight to it, or the drain timeout has passed.
 
 A router that cannot count what is in flight (``BackendStats.in_flight`` None: nginx) gets a
-bounded grace instead: the longest answer the release has given (the upper bound of its highest
-latency bucket, at least ``MIN_GRACE``), capped by the drain timeout. A request that outlasts
-every earlier one may still be cut there; a router with the counter never cuts one before the
-timeout.
+bounded grace instead, counted from the moment the release left traffic: its p99 latency so far
+(the upper bound of the router's bucket holding it, at least ``MIN_GRACE``), capped by the
+drain timeout. Not the longest answer: one outlier (a 10 s request at start-up) would make
+every stop wait the whole timeout. A request slower than the p99 may still be cut there; a
+router with the counter never cuts one before the timeout.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from safeship.routing.base import BackendStats, Router
 
 # How often the router's count is read while draining.
 DRAIN_POLL = 0.1
-# The least a release is given when the router cannot count its in-flight requests.
+# The least a release is given when the router cannot count its in-flight requests, and the
+# latency quantile that sets the grace above it.
 MIN_GRACE = 0.5
+GRACE_QUANTILE = 0.99
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,12 @@ class Drained:
 
 def grace_for(stats: BackendStats, timeout: float) -> float:
     """How long to wait for a release whose in-flight requests the router cannot count."""
-    longest_ms = stats.latency_quantile_ms(1.0)
-    if longest_ms is None:
+    p99_ms = stats.latency_quantile_ms(GRACE_QUANTILE)
+    if p99_ms is None:
         return min(timeout, MIN_GRACE)
-    if math.isinf(longest_ms):
+    if math.isinf(p99_ms):
         return timeout
-    return min(timeout, max(MIN_GRACE, longest_ms / 1000))
+    return min(timeout, max(MIN_GRACE, p99_ms / 1000))
 
 
 def drain(

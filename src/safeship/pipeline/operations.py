@@ -286,12 +286,20 @@ class EnvironmentStatus:
     releases: list[Release]
     alive: dict[str, bool]
     last: DeploymentRecord | None
+    # Why the releases could not be listed (e.g. a platform token that is not set): the
+    # registry's part of the status is shown all the same.
+    target_error: str | None = None
 
 
 def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
     env = open_environment(loaded, environment)
     running = env.router.is_running()
-    releases = env.target.releases()
+    target_error: str | None = None
+    try:
+        releases = env.target.releases()
+        alive = {r.version: env.target.is_alive(r) for r in releases}
+    except TargetError as exc:
+        releases, alive, target_error = [], {}, str(exc)
     with Registry(loaded.registry_url()) as registry:
         history = registry.history(environment, limit=1)
     return EnvironmentStatus(
@@ -301,8 +309,9 @@ def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
         backends=env.router.backends() if running else [],
         stats=env.router.stats() if running else {},
         releases=releases,
-        alive={r.version: env.target.is_alive(r) for r in releases},
+        alive=alive,
         last=history[0] if history else None,
+        target_error=target_error,
     )
 
 
