@@ -65,12 +65,13 @@ def test_rollback_moves_traffic_back_at_once_without_a_bake(
     assert operations.deploy(ws.loaded, ENV, "v2").ok
     # Before: the rollback deployed v1 all at once and baked it for the whole bake_time.
     set_bake_time(ws, 120)
-    started = time.monotonic()
-    result = safeship(ws, "rollback", ENV)
-    took = time.monotonic() - started
+    result = safeship(ws, "rollback", ENV, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().splitlines()[-1] == "v1 succeeded"
-    assert took < 60, f"safeship rollback took {took:.1f} s"
+    # The rollback's own deployment, from its row to its end (the command's start-up aside,
+    # which is seconds on a loaded machine): well under the 120 s bake it used to wait.
+    took = operations.history(ws.loaded, ENV, limit=1)[0].duration_seconds
+    assert took is not None and took < 30, f"the rollback deployment took {took} s"
     assert serving(ws) == {"v1": 100}
     assert [r.version for r in ws.environment().target.releases()] == ["v1"]
     history = operations.history(ws.loaded, ENV, limit=3)

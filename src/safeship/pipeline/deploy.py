@@ -824,17 +824,12 @@ class _Run:
         """
         reason = redact(verdict.reason)  # it may quote a release's output, hence a secret
         record = redact_data(verdict.as_record())
-        traffic = self.traffic()
-        mine = traffic.get(self.version, {"requests": 0, "errors": 0})
+        # Only a local file before the switch: the traffic figures are read after it.
         update: dict[str, Any] = {
             "status": Status.ROLLED_BACK.value,
             "rollback_reason": reason,
             "completed": True,
-            "error_count": mine["errors"],
-            "health_score": health_score(
-                BackendStats(requests=mine["requests"], responses_5xx=mine["errors"])
-            ),
-            "metadata": {"rollback": record, "traffic": traffic},
+            "metadata": {"rollback": record},
         }
         intent = self.d.run_dir is not None
         if self.d.run_dir is not None:
@@ -848,6 +843,8 @@ class _Run:
             )
         finally:
             self.left_traffic[self.version] = time.monotonic()
+            traffic = self.traffic()
+            mine = traffic.get(self.version, {"requests": 0, "errors": 0})
             self.emit(
                 "rollback.triggered",
                 reason=reason,
@@ -855,8 +852,18 @@ class _Run:
                 rule=record["rule"],
                 figures=record["figures"],
             )
-            fields = {k: v for k, v in update.items() if k != "status"}
-            if self.advance(Status.ROLLED_BACK, best_effort=True, **fields) and intent:
+            recorded = self.advance(
+                Status.ROLLED_BACK,
+                best_effort=True,
+                rollback_reason=reason,
+                completed=True,
+                error_count=mine["errors"],
+                health_score=health_score(
+                    BackendStats(requests=mine["requests"], responses_5xx=mine["errors"])
+                ),
+                metadata={"rollback": record, "traffic": traffic},
+            )
+            if recorded and intent:
                 safe_clear(self.d.run_dir, self.deployment_id)
             drained = self.drain(self.version) if self.release is not None else None
             self.stop_release()
