@@ -20,9 +20,15 @@ release (checked) and the final status is recorded.
   memory growth    the canary's RSS grows MEMORY_GROWTH MB/s; clock from the moment its RSS
                    passes the rule's limit (read from /proc at every live frame)
 
+With --manual-rollback it measures `safeship rollback ENV` instead (issue 11 section 6): RUNS
+times, a healthy version is deployed over the stable one and `safeship rollback` (the CLI, in
+a subprocess) is timed from its start until it exits, the stable version serving 100% (checked)
+and the rollback recorded. Under the same load.
+
 A fault the pipeline does not catch lets its version promote: counted as missed, and the stable
 version is deployed again before the next run. Prints median and max seconds per fault beside
 the goal. Usage: python benchmarks/rollback_time.py [RUNS (5)] [--faults a,b,...]
+  [--manual-rollback]
   (fault names: crash-on-start, crash-in-canary, 5xx-health, error-rate-20, error-rate-5pp,
    latency-2x, memory-growth)
 """
@@ -33,6 +39,7 @@ import argparse
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -242,7 +249,12 @@ def parse_args() -> tuple[int, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="?", type=int, default=5)
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated fault names")
+    parser.add_argument(
+        "--manual-rollback", action="store_true", help="time `safeship rollback` instead"
+    )
     args = parser.parse_args()
+    if args.manual_rollback:
+        return args.runs, []
     chosen = [f.strip() for f in args.faults.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in FAULTS]
     if unknown or not chosen or args.runs < 1:
@@ -256,8 +268,47 @@ def parse_args() -> tuple[int, list[str]]:
     return args.runs, [f for f in chosen if f not in missing]
 
 
+def manual_rollbacks(
+    root: Path, loaded: LoadedConfig, runs: int
+) -> tuple[list[float], list[float]]:
+    """Seconds `safeship rollback` took, per run, as a command and as the rollback's own
+    deployment (its registry row, started to completed: the command's start-up aside)."""
+    took: list[float] = []
+    recorded: list[float] = []
+    env = open_environment(loaded, ENV)
+    for run in range(runs):
+        version = f"next-{run}"
+        outcome = operations.deploy(loaded, ENV, version)
+        assert outcome.ok, outcome.reason
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "safeship", "rollback", ENV],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        seconds = time.perf_counter() - started
+        assert result.returncode == 0, result.stdout + result.stderr
+        serving = {b.name: b.weight for b in env.router.backends()}
+        assert serving == {"stable": 100}, serving
+        row = operations.history(loaded, ENV, limit=1)[0]
+        assert row.triggered_by == "rollback" and row.duration_seconds is not None
+        print(
+            f"  safeship rollback run {run + 1:2}: {seconds:6.2f}s "
+            f"(the rollback deployment {row.duration_seconds:.2f}s)",
+            file=sys.stderr,
+        )
+        took.append(seconds)
+        recorded.append(row.duration_seconds)
+    return took, recorded
+
+
 def main() -> None:
     runs, faults = parse_args()
+    if not faults:
+        main_manual(runs)
+        return
     root = Path(tempfile.mkdtemp(prefix="safeship-bench-"))
     port = free_port()
     loaded = write_config(root, port, faults, runs, 0.0)
@@ -294,6 +345,32 @@ def main() -> None:
         operations.down(loaded, ENV)
     stable_failed = sum(n for name, n in totals.failed.items() if name.startswith("stable"))
     report(results, runs, p95, stable_failed + totals.failed[NO_RELEASE])
+
+
+def main_manual(runs: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="safeship-bench-"))
+    port = free_port()
+    loaded = write_config(root, port, [], runs, 0.0)
+    load: LoadGenerator | None = None
+    try:
+        assert operations.deploy(loaded, ENV, "stable").ok
+        load = LoadGenerator(
+            f"http://127.0.0.1:{port}/api/v1/items", rate=LOAD_RATE, max_seconds=3600
+        )
+        load.start()
+        took, recorded = manual_rollbacks(root, loaded, runs)
+        totals = load.stop()
+    finally:
+        if load is not None:
+            load.stop()
+        operations.down(loaded, ENV)
+    failed = sum(totals.failed.values())
+    print(
+        f"\n`safeship rollback`, {runs} runs, load {LOAD_RATE} req/s (bake_time 3 s, monitor "
+        f"{MONITOR_TIME:g} s): command median {statistics.median(took):.2f} s, max "
+        f"{max(took):.2f} s; its deployment median {statistics.median(recorded):.2f} s, max "
+        f"{max(recorded):.2f} s; failed answers: {failed}"
+    )
 
 
 # What caught a fault, by the start of the rollback reason.

@@ -15,6 +15,7 @@ import pytest
 from safeship._processes import free_port
 from safeship.config import load_config
 from safeship.pipeline import operations
+from safeship.pipeline.deploy import LiveSnapshot
 from safeship.pipeline.states import Status
 
 ENV = "prod"
@@ -93,3 +94,53 @@ def test_a_failing_deploy_script_fails_the_deployment_in_one_line(
     assert outcome.status is Status.FAILED
     assert outcome.reason is not None and "\n" not in outcome.reason
     assert "push rejected: quota exceeded" in outcome.reason
+
+
+def test_a_rollback_runs_the_configured_rollback_script(tmp_path: Path, service: int) -> None:
+    """The platform serves whatever the deploy script pushed: rolling back a release that
+    took over runs the rollback script for the previous version."""
+    deployed = tmp_path / "deployed.txt"
+    rolled = tmp_path / "rolled-back.txt"
+    broken = tmp_path / "BROKEN"
+
+    def script(code: str) -> str:
+        return ", ".join(f'"{a}"' for a in [sys.executable, "-c", code])
+
+    # v2 counts as down once BROKEN exists (the process-exit rule then fires).
+    status = f"import os, sys; sys.exit(os.path.exists({str(broken)!r}) and '{{version}}' == 'v2')"
+    deploy = script(f"open({str(deployed)!r}, 'w').write('{{version}}')")
+    rollback = script(f"open({str(rolled)!r}, 'a').write('{{version}};')")
+    (tmp_path / "safeship.toml").write_text(
+        f"""
+[environments.{ENV}]
+bake_time = 30
+
+[environments.{ENV}.target]
+type = "command"
+deploy = [{deploy}]
+rollback = [{rollback}]
+status = [{script(status)}]
+url = "http://127.0.0.1:{service}"
+timeout = 10
+"""
+    )
+    loaded = load_config(tmp_path / "safeship.toml")
+    first = loaded.config.environments[ENV].model_copy(update={"bake_time": 0.2})
+    loaded.config.environments[ENV] = first
+    assert operations.deploy(loaded, ENV, "v1").ok
+    assert not rolled.exists()
+    loaded = load_config(tmp_path / "safeship.toml")
+
+    def break_v2(snapshot: LiveSnapshot) -> None:
+        if snapshot.status is Status.PROGRESSING:
+            broken.touch()
+
+    outcome = operations.deploy(loaded, ENV, "v2", on_progress=break_v2)
+
+    assert outcome.status is Status.ROLLED_BACK, outcome.reason
+    assert outcome.reason == "release v2 exited while serving traffic"
+    assert deployed.read_text() == "v2"  # the deploy script pushed v2 ...
+    assert rolled.read_text() == "v1;"  # ... and the rollback script put v1 back, once
+    current = operations.status(loaded, ENV)
+    assert [(b.name, b.weight) for b in current.backends] == [("v1", 100)]
+    assert [r.version for r in current.releases] == ["v1"]

@@ -77,7 +77,9 @@ def _deploy(
         )
         display.close()
         if result.outcome is not None:
-            console.print(outcome_line(result.outcome).append(f" (path {result.path})"))
+            console.print(
+                outcome_line(result.outcome).append(f" (path {result.path})"), soft_wrap=True
+            )
         else:
             state = "deployed" if result.ok else "failed"
             line = f"{version} {state} through {result.path} (run {result.run_id}: "
@@ -96,7 +98,9 @@ def _deploy(
             on_progress=display,
         )
         display.close()
-        console.print(outcome_line(outcome).append(f" (path {paths_deploy.EMERGENCY_PATH})"))
+        console.print(
+            outcome_line(outcome).append(f" (path {paths_deploy.EMERGENCY_PATH})"), soft_wrap=True
+        )
         # The GitHub issue for the hotfix pull request, or the reminder to open one.
         line, warning = paths_deploy.emergency_followup(
             loaded, environment, commit, triggered_by, outcome
@@ -114,7 +118,7 @@ def _deploy(
         on_progress=display,
     )
     display.close()
-    console.print(outcome_line(outcome))
+    console.print(outcome_line(outcome), soft_wrap=True)
     return 0 if outcome.ok else 1
 
 

@@ -9,17 +9,27 @@ from types import FrameType
 
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from safeship.cli.render import live_view
 from safeship.pipeline.deploy import LiveSnapshot
+from safeship.pipeline.states import TERMINAL, Status
+
+# Outside a terminal: a summary line this often (seconds) between state changes.
+SUMMARY_INTERVAL = 10.0
 
 
 class LiveDisplay:
+    """A deploy's progress: an updating view on a terminal; otherwise (CI logs, pipes) one
+    line per state change, each step's verdict with its figures, and a summary every
+    SUMMARY_INTERVAL seconds."""
+
     def __init__(self, console: Console) -> None:
         self._console = console
         self._live: Live | None = None
-        self._last_key: tuple[str, str, int | None] | None = None
-        self._last_stats_line = 0.0
+        self._last_key: tuple[str, str, int | None, bool] | None = None
+        self._last: LiveSnapshot | None = None
+        self._last_summary = 0.0
 
     def __call__(self, snapshot: LiveSnapshot) -> None:
         if self._console.is_terminal:
@@ -28,28 +38,57 @@ class LiveDisplay:
                 self._live.start()
             self._live.update(live_view(snapshot))
             return
-        key = (snapshot.version, snapshot.status.value, snapshot.step)
+        key = (snapshot.version, snapshot.status.value, snapshot.step, snapshot.paused)
         if key == self._last_key:
-            # Without a terminal to redraw, a line of live figures every second instead.
-            if snapshot.window and snapshot.elapsed - self._last_stats_line >= 1.0:
-                self._last_stats_line = snapshot.elapsed
-                self._console.print("           " + _figures(snapshot))
+            if snapshot.window and snapshot.elapsed - self._last_summary >= SUMMARY_INTERVAL:
+                self._last_summary = snapshot.elapsed
+                self._print(snapshot, f"{_state(snapshot)}: {_figures(snapshot)}")
+            self._last = snapshot
             return
-        if key != self._last_key:
-            self._last_key = key
-            step = f" step {snapshot.step}%" if snapshot.step is not None else ""
-            weights = ", ".join(f"{n} {w}%" for n, w in sorted(snapshot.weights.items()))
-            self._last_stats_line = snapshot.elapsed
-            self._console.print(
-                f"  [{snapshot.elapsed:5.1f}s] {snapshot.version} {snapshot.status.value}{step}"
-                + (f"  traffic: {weights}" if weights else "")
-            )
+        previous = self._last
+        if previous is not None and previous.step is not None and previous.window:
+            # The step that just ended: how it ended, and what it saw.
+            self._print(previous, _verdict(previous, snapshot))
+        self._last_key = key
+        self._last = snapshot
+        self._last_summary = snapshot.elapsed
+        weights = ", ".join(f"{n} {w}%" for n, w in sorted(snapshot.weights.items()))
+        self._print(snapshot, _state(snapshot) + (f"  traffic: {weights}" if weights else ""))
+
+    def _print(self, snapshot: LiveSnapshot, text: str) -> None:
+        line = f"  [{snapshot.elapsed:5.1f}s] {snapshot.version} {text}"
+        self._console.print(Text(line), soft_wrap=True)
 
     def close(self) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
         self._last_key = None
+        self._last = None
+
+
+def _state(snapshot: LiveSnapshot) -> str:
+    if snapshot.paused and snapshot.status not in TERMINAL:
+        return f"paused at {snapshot.step}%: safeship promote|abort"
+    step = f" step {snapshot.step}%" if snapshot.step is not None else ""
+    return f"{snapshot.status.value}{step}"
+
+
+def _verdict(ended: LiveSnapshot, now: LiveSnapshot) -> str:
+    """``step 10% passed: v2: 120 req, 0 err (0.0%) | v1: ...; judge: pass (score 100)``."""
+    if now.status is Status.ROLLED_BACK:
+        how = "failed"
+    elif ended.paused and not now.paused:
+        how = "answered"
+    elif now.paused and now.step == ended.step:
+        how = "baked"
+    else:
+        how = "passed"
+    where = "monitoring" if ended.status is Status.MONITORING else f"step {ended.step}%"
+    text = f"{where} {how}: {_figures(ended)}"
+    if ended.judgement is not None:
+        text += f"; judge: {ended.judgement.describe()}"
+    return text
 
 
 @contextmanager

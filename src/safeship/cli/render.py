@@ -135,12 +135,23 @@ def history_table(records: Sequence[DeploymentRecord]) -> Table:
             r.id[:8],
             *([r.environment] if several else []),
             r.version,
-            Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
+            Text(deployment_state(r), style=_STATUS_STYLE.get(r.status, "")),
             f"{duration:.1f}s" if duration is not None else "-",
             requests or "-",
             r.rollback_reason or "",
         )
     return table
+
+
+def deployment_state(record: DeploymentRecord) -> str:
+    """The deployment's status as a person reads it: ``paused at 50%: safeship promote|abort``
+    while it waits at a pause, ``progressing at 50%`` at a step, else the status."""
+    paused = record.metadata.get("paused_at")
+    if paused and not record.is_terminal:
+        return f"paused at {paused}%: safeship promote|abort"
+    if record.status == "progressing" and record.current_step is not None:
+        return f"progressing at {record.current_step}%"
+    return record.status
 
 
 def backends_weights(backends: Sequence[Backend]) -> dict[str, int]:

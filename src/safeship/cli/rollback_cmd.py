@@ -35,7 +35,7 @@ def run(config: Path | None, environment: str) -> int:
     if outcome is None:
         console.print(f"{environment}: interrupted deployment rolled back to the stable release")
         return 0
-    console.print(outcome_line(outcome))
+    console.print(outcome_line(outcome), soft_wrap=True)
     return 0 if outcome.ok else 1
 
 

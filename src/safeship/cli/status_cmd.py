@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.text import Text
 
 from safeship.cli.common import console, load
-from safeship.cli.render import backends_weights, judgement_table, stats_table
+from safeship.cli.render import backends_weights, deployment_state, judgement_table, stats_table
 from safeship.pipeline import operations
 
 
@@ -24,6 +24,8 @@ def run(config: Path | None, environment: str | None) -> int:
             # A platform's release has no local process: its URL says where it runs.
             at = f"pid {release.pid}, port {release.port}" if release.pid else release.url
             console.print(f"  release {release.version}: {at}, {state}", soft_wrap=True)
+        if s.target_error is not None:
+            console.print(Text(f"  releases: unknown ({s.target_error})"), soft_wrap=True)
         if s.router_running:
             console.print(
                 stats_table(
@@ -34,7 +36,10 @@ def run(config: Path | None, environment: str | None) -> int:
             )
         if s.last:
             reason = f" ({s.last.rollback_reason})" if s.last.rollback_reason else ""
-            console.print(f"  last deployment: {s.last.version} {s.last.status}{reason}")
+            console.print(
+                Text(f"  last deployment: {s.last.version} {deployment_state(s.last)}{reason}"),
+                soft_wrap=True,
+            )
             analysis = s.last.metadata.get("analysis")
             if isinstance(analysis, dict):  # the canary judge's latest figures
                 console.print(judgement_table(analysis))

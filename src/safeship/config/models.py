@@ -213,6 +213,11 @@ class EnvironmentSettings(_Model):
     # and can still roll back to the previous release, which runs until the window ends.
     # 0: off. The seed's typical values: staging 300, production 900.
     monitor_time: Annotated[float, Field(ge=0, le=86400)] = 0.0
+    # Seconds a release that left traffic is given to finish its requests in flight before it
+    # is stopped (it stops as soon as the router counts none; a router that cannot count them
+    # waits for the release's longest answer so far, within this bound). Default: the builtin
+    # router's upstream timeout.
+    drain_timeout: Annotated[float, Field(ge=0, le=3600)] = 30.0
     blue_green: BlueGreenSettings = BlueGreenSettings()
     health: HealthSettings = HealthSettings()
     rollback: RollbackRules = RollbackRules()

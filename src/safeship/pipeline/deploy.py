@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +33,8 @@ from safeship.health.verify import (
     verify_levels_2_3,
 )
 from safeship.health.verify import reason as check_reason
+from safeship.pipeline.drain import Drained, drain
+from safeship.pipeline.intent import safe_clear, write_intent
 from safeship.pipeline.rules import (
     Streaks,
     Sustain,
@@ -127,6 +130,7 @@ class Deployer:
         on_progress: Callable[[LiveSnapshot], None] | None = None,
         env_gate: Callable[[], list[str]] | None = None,
         on_created: Callable[[str], None] | None = None,
+        run_dir: Path | None = None,
     ) -> None:
         self.environment = environment
         self.settings = settings
@@ -139,6 +143,9 @@ class Deployer:
         self.env_gate = env_gate
         # Told the new deployment's id once its row exists (the environment lease records it).
         self.on_created = on_created
+        # Where a rollback writes its registry update before moving traffic (pipeline.intent);
+        # None: no intent file (the registry write then follows the switch all the same).
+        self.run_dir = run_dir
 
     # -- the deployment -------------------------------------------------------------------
 
@@ -150,10 +157,16 @@ class Deployer:
         triggered_by: str = "cli",
         strategy: str | None = None,
         metadata: dict[str, Any] | None = None,
+        bake: bool = True,
     ) -> DeploymentOutcome:
-        """Run one deployment; ``metadata`` is stored with it from the start."""
+        """Run one deployment; ``metadata`` is stored with it from the start.
+
+        ``bake=False`` (a manual rollback): once the release is healthy, all traffic moves to
+        it at once, with no bake, no level-4 baseline and no monitoring window.
+        """
         run = _Run(self, version, commit, triggered_by, strategy or self.settings.strategy)
         run.metadata = dict(metadata or {})
+        run.bakes = bake
         return run.execute()
 
 
@@ -206,6 +219,10 @@ class _Run:
         self.db_pool_now: Verdict | None = None
         self.stored_p95: float | None = None
         self.stored_p95_read = False
+        # False: a manual rollback, traffic moves at once (Deployer.deploy's ``bake``).
+        self.bakes = True
+        # When each release left traffic (monotonic), for the drain before its stop.
+        self.left_traffic: dict[str, float] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -222,8 +239,9 @@ class _Run:
             )
         )
 
-    def advance(self, status: Status, *, best_effort: bool = False, **fields: Any) -> None:
-        """Record the new status (write-ahead), then let the caller act on it."""
+    def advance(self, status: Status, *, best_effort: bool = False, **fields: Any) -> bool:
+        """Record the new status (write-ahead), then let the caller act on it; whether the
+        registry took it (False only when ``best_effort``)."""
         check_transition(self.status, status)
         try:
             self.d.registry.update_deployment(self.deployment_id, status=status.value, **fields)
@@ -231,7 +249,10 @@ class _Run:
             if not best_effort:
                 raise
             # A registry outage must not keep a rollback from finishing.
+            self.status = status
+            return False
         self.status = status
+        return True
 
     def progress(self, window: dict[str, BackendStats] | None = None) -> None:
         if self.d._on_progress is None:
@@ -417,7 +438,8 @@ class _Run:
     def shift_traffic(self) -> DeploymentOutcome:
         assert self.release is not None
         d = self.d
-        steps = d.settings.steps if (self.stable and self.strategy == "canary") else [100]
+        canary = self.stable and self.strategy == "canary" and self.bakes
+        steps = d.settings.steps if canary else [100]
         # The rules' one-off reads (a scan of the process table, a registry query) happen now,
         # not beside the canary's first requests, which would look slower for it.
         if self.release.pid is not None:
@@ -430,11 +452,14 @@ class _Run:
                 self.step = step
                 self.advance(Status.PROGRESSING, current_step=step)
                 self.set_weights(step)
+                if not self.bakes:
+                    continue
                 self.bake(d.settings.bake_time, self.canary_analysis(step))
                 if step in d.settings.pause_at and self.stable is not None:
                     self.pause(step)
-            self.check_baseline()
-            self.monitor()
+            if self.bakes:
+                self.check_baseline()
+                self.monitor()
         except _Rollback as rule:
             return self.roll_back(rule.verdict)
         finally:
@@ -449,6 +474,8 @@ class _Run:
         if self.stable and step < 100:
             backends.append(Backend(self.stable.name, self.stable.url, 100 - step))
         self.d.router.set_backends(backends)
+        if self.stable and step >= 100:
+            self.left_traffic[self.stable.name] = time.monotonic()
         self.emit(
             "traffic.shifted",
             step=step,
@@ -773,58 +800,86 @@ class _Run:
         )
         # Success is recorded before the old release stops: a crash in between leaves a
         # promoted release and a leftover one (which recover and the next deploy stop), never
-        # an open deployment whose stable is gone.
+        # an open deployment whose stable is gone. It stops once drained.
+        drained: dict[str, Any] = {}
         if self.stable:
+            name = self.stable.name
+            drained = {"drained": self.drain(name).as_dict()}
             with contextlib.suppress(Exception):
-                _stop_version(self.d.target, self.stable.name)
-        self.emit("deployment.succeeded", traffic=traffic, health_score=score)
+                _stop_version(self.d.target, name)
+        self.emit("deployment.succeeded", traffic=traffic, health_score=score, **drained)
         self.progress(self.rollout_window())
         return DeploymentOutcome(self.deployment_id, self.version, Status.SUCCEEDED, None, traffic)
 
     def roll_back(self, verdict: Verdict) -> DeploymentOutcome:
-        """Send all traffic back to the stable release, then stop the new one; the rule that
-        fired and its figures go to the registry (``metadata["rollback"]``) and the event.
+        """Send all traffic back to the stable release, record it, then stop the new one once
+        drained; the rule that fired and its figures go to the registry
+        (``metadata["rollback"]``) and the event.
 
-        Each step is best effort: a failing registry or sink never keeps the router from
-        being switched back.
+        The traffic switch never waits on the registry: the update is written ahead to an
+        intent file in the run directory (pipeline.intent), the router moves, and only then is
+        the registry written (a locked or unreachable registry delays the record, and recovery
+        completes it from the intent). Each step is best effort: a failing registry or sink
+        never keeps the router from being switched back.
         """
         reason = redact(verdict.reason)  # it may quote a release's output, hence a secret
         record = redact_data(verdict.as_record())
-        with contextlib.suppress(Exception):
-            self.d.registry.update_deployment(
-                self.deployment_id, rollback_reason=reason, metadata={"rollback": record}
-            )
-        self.emit(
-            "rollback.triggered",
-            reason=reason,
-            step=self.step,
-            rule=record["rule"],
-            figures=record["figures"],
-        )
+        # Only a local file before the switch: the traffic figures are read after it.
+        update: dict[str, Any] = {
+            "status": Status.ROLLED_BACK.value,
+            "rollback_reason": reason,
+            "completed": True,
+            "metadata": {"rollback": record},
+        }
+        intent = self.d.run_dir is not None
+        if self.d.run_dir is not None:
+            try:
+                write_intent(self.d.run_dir, self.deployment_id, update)
+            except OSError:
+                intent = False  # a read-only run directory must not hold the switch either
         try:
             self.d.router.set_backends(
                 [Backend(self.stable.name, self.stable.url, 100)] if self.stable else []
             )
         finally:
+            self.left_traffic[self.version] = time.monotonic()
             traffic = self.traffic()
-            self.stop_release()
             mine = traffic.get(self.version, {"requests": 0, "errors": 0})
-            self.advance(
+            self.emit(
+                "rollback.triggered",
+                reason=reason,
+                step=self.step,
+                rule=record["rule"],
+                figures=record["figures"],
+            )
+            recorded = self.advance(
                 Status.ROLLED_BACK,
                 best_effort=True,
+                rollback_reason=reason,
                 completed=True,
                 error_count=mine["errors"],
                 health_score=health_score(
                     BackendStats(requests=mine["requests"], responses_5xx=mine["errors"])
                 ),
-                metadata={"traffic": traffic},
+                metadata={"rollback": record, "traffic": traffic},
             )
-            self.emit("rollback.completed", reason=reason, traffic=traffic)
+            if recorded and intent:
+                safe_clear(self.d.run_dir, self.deployment_id)
+            drained = self.drain(self.version) if self.release is not None else None
+            self.stop_release()
+            extra = {"drained": drained.as_dict()} if drained else {}
+            self.emit("rollback.completed", reason=reason, traffic=traffic, **extra)
             self.emit("deployment.failed", status=Status.ROLLED_BACK.value, reason=reason)
             self.progress(self.rollout_window())
         return DeploymentOutcome(
             self.deployment_id, self.version, Status.ROLLED_BACK, reason, traffic
         )
+
+    def drain(self, name: str) -> Drained:
+        """Wait (bounded by the drain timeout since ``name`` left traffic) until the router has
+        no request in flight to ``name``."""
+        since = self.left_traffic.get(name)
+        return drain(self.d.router, name, self.d.settings.drain_timeout, since=since)
 
     def fail(self, reason: str) -> DeploymentOutcome:
         reason = redact(reason)  # it may quote a release's output, which may quote a secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from safeship.health.resolve import require_resolvable
 from safeship.notify.github_sink import github_sink
 from safeship.paths.base import ci_path_note
 from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
+from safeship.pipeline.drain import drain
 from safeship.pipeline.environment import Environment, open_environment
+from safeship.pipeline.intent import complete_pending
 from safeship.pipeline.lease import DeployLease
 from safeship.pipeline.states import TAKES_TRAFFIC, Status
 from safeship.registry import DeploymentRecord, Lease, Registry
@@ -123,6 +126,7 @@ def deploy_in_session(
             on_progress,
             env_gate=env_gate(schema_path, environment, s.env.target),
             on_created=lease.attach,
+            run_dir=s.env.run_dir,
         )
         return deployer.deploy(
             version,
@@ -150,6 +154,9 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     living orchestrator. ``taken_over``: the dead holder's lease the caller took over, named in
     the reason.
     """
+    # A rollback that switched traffic but could not write the registry (locked, unreachable,
+    # or safeship died in between): its record, from the write-ahead intent.
+    complete_pending(s.env.run_dir, s.registry)
     # A release whose pid file was never written (killed mid-spawn): only the local target
     # spawns processes here.
     reap_untracked = getattr(s.env.target, "reap_untracked", None)
@@ -165,12 +172,16 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
             _stop_leftovers(s, stable.version if stable else None)
         return []
     stable_release = _running(s.env.target.releases(), stable.version if stable else None)
-    if s.env.router.is_running():
+    router_running = s.env.router.is_running()
+    if router_running:
         s.env.router.set_backends(
             [Backend(stable_release.version, stable_release.url, 100)] if stable_release else []
         )
+    left = time.monotonic()
     for release in s.env.target.releases():
         if stable_release is None or release.version != stable_release.version:
+            if router_running:  # requests in flight on it finish first
+                drain(s.env.router, release.version, s.env.settings.drain_timeout, since=left)
             s.env.target.stop(release)
     reason = "orchestrator lost: safeship stopped before the deployment finished; recovered"
     if taken_over is not None:
@@ -243,12 +254,16 @@ def rollback(
             s.bus,
             on_progress,
             on_created=lease.attach,
+            run_dir=s.env.run_dir,
         )
+        # In an incident: traffic moves as soon as the release answers its health checks; no
+        # bake and no monitoring hold the command (`safeship status` / the rules watch after).
         outcome = deployer.deploy(
             previous.version,
             commit=previous.commit_sha,
             triggered_by="rollback",
             strategy="all-at-once",
+            bake=False,
         )
         if outcome.ok:
             s.registry.update_deployment(
@@ -273,12 +288,20 @@ class EnvironmentStatus:
     releases: list[Release]
     alive: dict[str, bool]
     last: DeploymentRecord | None
+    # Why the releases could not be listed (e.g. a platform token that is not set): the
+    # registry's part of the status is shown all the same.
+    target_error: str | None = None
 
 
 def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
     env = open_environment(loaded, environment)
     running = env.router.is_running()
-    releases = env.target.releases()
+    target_error: str | None = None
+    try:
+        releases = env.target.releases()
+        alive = {r.version: env.target.is_alive(r) for r in releases}
+    except TargetError as exc:
+        releases, alive, target_error = [], {}, str(exc)
     with Registry(loaded.registry_url()) as registry:
         history = registry.history(environment, limit=1)
     return EnvironmentStatus(
@@ -288,8 +311,9 @@ def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
         backends=env.router.backends() if running else [],
         stats=env.router.stats() if running else {},
         releases=releases,
-        alive={r.version: env.target.is_alive(r) for r in releases},
+        alive=alive,
         last=history[0] if history else None,
+        target_error=target_error,
     )
 
 

@@ -10,6 +10,10 @@ Decisions:
 - Which versions were deployed is kept in ``state_dir/command-target.json`` (current and
   previous), since the scripts only act; ``rollback()`` deploys back to the previous one with
   the rollback script.
+- On a platform the deploy script replaces the serving version, so taking the current release
+  out of service (``stop``, which the pipeline calls when it rolls back or when verification
+  fails) runs the rollback script for the previous version when both exist, as the Railway
+  target rolls back; the stop script runs otherwise (a first deployment, no rollback script).
 """
 
 from __future__ import annotations
@@ -123,6 +127,16 @@ class CommandTarget:
         return True
 
     def stop(self, release: Release) -> None:
+        state = self._state()
+        current = state.get("current")
+        serving = isinstance(current, dict) and current.get("version") == release.version
+        if (
+            serving
+            and self.settings.rollback is not None
+            and isinstance(state.get("previous"), dict)
+        ):
+            self.rollback()
+            return
         if self.settings.stop is None:
             raise TargetError(f"command target of {self.environment} has no stop script")
         self.run("stop", self.settings.stop, release.version, self.settings.timeout)
