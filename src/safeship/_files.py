@@ -8,6 +8,7 @@ registry holds the deployment history. Every writer of state goes through these 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import TextIO
@@ -56,6 +57,11 @@ def write_private(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def write_private_json(path: Path, data: object) -> None:
+    """``data`` as indented JSON, replacing ``path`` atomically as a 0600 file."""
+    write_private(path, json.dumps(data, indent=2) + "\n")
 
 
 def open_private_fd(path: Path, *, append: bool = True) -> int:

@@ -69,11 +69,6 @@ def test_a_deploy_under_umask_0_leaves_its_logs_and_registry_private(
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the one-line changes in targets/local.py, pipeline/operations.py and "
-    "routing/proxy.py (owned by others): remove this marker when they land",
-)
 def test_a_deploy_under_umask_0_leaves_every_state_file_private(
     workspace_factory: WorkspaceFactory, umask_0: None
 ) -> None:

@@ -346,7 +346,7 @@ class _Run:
         self.emit("stage.started", stage="deploy")
         self.progress()
         try:
-            self.release = self.d.target.deploy(self.version)
+            self.release = self.d.target.deploy(self.version, commit=self.commit)
         except TargetError as exc:
             self.emit("stage.failed", stage="deploy", reason=str(exc))
             return str(exc)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from safeship._files import open_private_text
 from safeship.config import LoadedConfig
 from safeship.envschema.gate import env_gate
 from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
@@ -67,8 +68,7 @@ def _event_log(loaded: LoadedConfig, stream: TextIO | None) -> Iterator[TextIO]:
         yield stream
         return
     path: Path = loaded.state_dir / "events.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as file:
+    with open_private_text(path) as file:
         yield file
 
 

@@ -31,8 +31,6 @@ refuses) gives the reminder to open one.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,7 +51,6 @@ from safeship.paths.local import Runner
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.lease import operator
-from safeship.targets.base import Release, Target
 
 EMERGENCY_PATH = "local-emergency"
 
@@ -105,7 +102,7 @@ def deploy_via_paths(
             def run(version: str, commit: str | None, environment: str) -> bool:
                 outcome = operations.deploy_in_session(
                     loaded,
-                    _with_commit(s, commit),
+                    s,
                     version,
                     commit=commit,
                     triggered_by=triggered_by,
@@ -184,46 +181,6 @@ def deploy_via_paths(
             outcome=ran_here.get(result.path),
             failovers=result.failovers,
         )
-
-
-def _with_commit(s: operations.Session, commit: str | None) -> operations.Session:
-    """``s`` whose target deploys ``commit`` when its ``deploy`` takes one (Railway builds that
-    commit); otherwise ``s`` itself."""
-    target = s.env.target
-    if commit is None or "commit" not in inspect.signature(target.deploy).parameters:
-        return s
-    env = dataclasses.replace(s.env, target=_CommitTarget(target, commit))
-    return dataclasses.replace(s, env=env)
-
-
-class _CommitTarget:
-    """A target whose deploy(version) deploys ``commit``; everything else is the target's."""
-
-    def __init__(self, target: Target, commit: str) -> None:
-        self._target = target
-        self._commit = commit
-
-    def deploy(self, version: str) -> Release:
-        deploy: Callable[..., Release] = self._target.deploy
-        return deploy(version, commit=self._commit)
-
-    def is_alive(self, release: Release) -> bool:
-        return self._target.is_alive(release)
-
-    def stop(self, release: Release) -> None:
-        self._target.stop(release)
-
-    def releases(self) -> list[Release]:
-        return self._target.releases()
-
-    def down(self) -> None:
-        self._target.down()
-
-    def variables(self) -> dict[str, str]:
-        return self._target.variables()
-
-    def __getattr__(self, name: str) -> Any:  # e.g. rollback, reap_untracked
-        return getattr(self._target, name)
 
 
 @contextmanager

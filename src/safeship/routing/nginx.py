@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from safeship import _files, _processes
 from safeship.routing.base import Backend, BackendStats, RouterError
-from safeship.routing.proxy import RELEASE_HEADER, Counters, parse_backends, write_json_atomic
+from safeship.routing.proxy import RELEASE_HEADER, Counters, parse_backends
 
 if TYPE_CHECKING:
     from safeship.config.models import NginxRouterSettings
@@ -202,7 +202,7 @@ class NginxRouter:
                 raise RouterError(f"nginx exited with code {code}: {self._last_error()}")
             # nginx writes its pid file once its listening sockets are bound.
             if _read_pid(self.prefix / "nginx.pid") == proc.pid:
-                write_json_atomic(
+                _files.write_private_json(
                     self.prefix / "router.json",
                     {
                         "pid": proc.pid,
@@ -251,7 +251,7 @@ class NginxRouter:
         }
         if self.is_running():
             self.apply(render_config(self.prefix, self.port, checked, workers=self.workers))
-        write_json_atomic(
+        _files.write_private_json(
             self.prefix / "backends.json",
             {"backends": [asdict(b) for b in checked], "names": names},
         )

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from safeship._files import write_private_json
 from safeship.routing.base import Backend, BackendStats, RouterError
-from safeship.routing.proxy import write_json_atomic
 
 if TYPE_CHECKING:
     from safeship.config.models import PlatformRouterSettings
@@ -56,8 +56,7 @@ class PlatformRouter:
 
     def ensure_running(self) -> None:
         if not self.state_path.exists():
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.state_path, {"backends": []})
+            write_private_json(self.state_path, {"backends": []})
 
     def is_running(self) -> bool:
         return self.state_path.exists()
@@ -72,8 +71,7 @@ class PlatformRouter:
             )
         for backend in serving:
             _check_url(backend)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.state_path, {"backends": [asdict(b) for b in serving]})
+        write_private_json(self.state_path, {"backends": [asdict(b) for b in serving]})
 
     def backends(self) -> list[Backend]:
         try:

@@ -39,8 +39,11 @@ class HostedRelease(Release):
 class Target(Protocol):
     """Deploys versions as releases and manages their lifetime."""
 
-    def deploy(self, version: str) -> Release:
+    def deploy(self, version: str, commit: str | None = None) -> Release:
         """Start ``version`` as a new release, not yet serving; return once it listens.
+
+        ``commit`` is the commit the deploy was asked for: a platform that builds from the
+        repository (Railway) builds that one; a target that runs what it is given ignores it.
 
         Raises TargetError when it cannot start (command missing, exits early, never listens).
         """

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from safeship._files import private_dir, write_private
 from safeship.httpapi import one_line
 from safeship.targets.base import HostedRelease, Release, TargetError
 from safeship.targets.settings import CommandTargetSettings
@@ -43,7 +44,7 @@ class CommandTarget:
         self.settings = settings
         self.state_dir = state_dir
         self.base_dir = base_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
 
     # -- scripts ---------------------------------------------------------------------------
 
@@ -91,9 +92,7 @@ class CommandTarget:
         return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict[str, Any]) -> None:
-        tmp = self._state_file.with_name(f".{self._state_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, self._state_file)
+        write_private(self._state_file, json.dumps(data, indent=2) + "\n")
 
     def _release(self, version: str, started_at: float) -> Release:
         url = self.settings.url.replace("{version}", version) if self.settings.url else None
@@ -101,7 +100,7 @@ class CommandTarget:
 
     # -- Target ----------------------------------------------------------------------------
 
-    def deploy(self, version: str) -> Release:
+    def deploy(self, version: str, commit: str | None = None) -> Release:
         if self.settings.url is None:
             raise TargetError(
                 f"command target of {self.environment}: set `url` (the service's URL, where "

@@ -39,6 +39,7 @@ from typing import Any
 import psutil
 
 from safeship import _processes
+from safeship._files import private_dir, write_private
 from safeship.config.models import LocalTargetSettings
 from safeship.targets.base import Release, TargetError
 from safeship.validation import VERSION_PATTERN
@@ -99,7 +100,7 @@ class LocalTarget:
         self.settings = settings
         self.state_dir = state_dir
         self.base_dir = base_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
 
     # -- files -----------------------------------------------------------------------------
 
@@ -116,9 +117,8 @@ class LocalTarget:
 
     def _write_record(self, record: _Record) -> None:
         path = self._pid_file(record.version)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record.__dict__, indent=2) + "\n")
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+        # Atomic: readers see the old file or the whole new one.
+        write_private(path, json.dumps(record.__dict__, indent=2) + "\n")
 
     def _read_record(self, path: Path) -> _Record | None:
         try:
@@ -156,7 +156,7 @@ class LocalTarget:
 
     # -- Target protocol -------------------------------------------------------------------
 
-    def deploy(self, version: str) -> Release:
+    def deploy(self, version: str, commit: str | None = None) -> Release:
         """Start ``version``; return once its port accepts connections. See module docstring."""
         if not _VERSION_RE.fullmatch(version):
             raise TargetError(f"invalid version {version!r}: use letters, digits and . _ + -")
@@ -190,7 +190,7 @@ class LocalTarget:
             _TOKEN_VARIABLE: token,
         }
         intent = self._intent_file(version)
-        intent.write_text(token)
+        write_private(intent, token)
 
         log = self.log_file(version)
         offset = log.stat().st_size if log.exists() else 0  # this start's output begins here

@@ -53,8 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safeship._files import write_private_json
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
-from safeship.routing.proxy import write_json_atomic
 from safeship.targets.base import HostedRelease, Release, TargetError
 from safeship.targets.settings import RailwayConnection, RailwayTargetSettings
 
@@ -511,8 +511,7 @@ class RailwayTarget:
         versions = {**self._versions(), deployment_id: version}
         kept = dict(list(versions.items())[-50:])
         with contextlib.suppress(OSError):  # a lost note only shows ids instead of versions
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.state_path, {"versions": kept})
+            write_private_json(self.state_path, {"versions": kept})
 
     def _release(self, version: str, deployment: Deployment) -> RailwayRelease:
         return RailwayRelease(

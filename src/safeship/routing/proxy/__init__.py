@@ -51,7 +51,6 @@ from safeship.routing.proxy.state import (
     backends_to_json,
     load_backends,
     parse_backends,
-    write_json_atomic,
 )
 
 __all__ = [
@@ -65,5 +64,4 @@ __all__ = [
     "hash_bucket",
     "load_backends",
     "parse_backends",
-    "write_json_atomic",
 ]

@@ -18,12 +18,12 @@ from typing import Any
 from aiohttp import web
 
 from safeship import _processes
-from safeship._files import private_dir
+from safeship._files import private_dir, write_private_json
 from safeship.routing.base import STICKY_MODES, Backend, check_token
 from safeship.routing.proxy.admin import admin_app, bind_admin_socket, remove_admin_socket
 from safeship.routing.proxy.balancing import Sticky
 from safeship.routing.proxy.server import ProxyServer, RouterServer
-from safeship.routing.proxy.state import admin_socket_path, load_backends, write_json_atomic
+from safeship.routing.proxy.state import admin_socket_path, load_backends
 
 log = logging.getLogger("safeship.router")
 
@@ -65,7 +65,7 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
     socket_path = admin_socket_path(state_dir)
     try:
         await _listen(proxy_runner, admin_runner, args.port, socket_path)
-        write_json_atomic(
+        write_private_json(
             info_path,
             {
                 "pid": os.getpid(),

@@ -23,13 +23,13 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from safeship._files import write_private_json
 from safeship.routing.base import Backend
 from safeship.routing.proxy.balancing import HashSplit, Sticky, WeightedRoundRobin
 from safeship.routing.proxy.state import (
     RELEASE_HEADER,
     Counters,
     backends_to_json,
-    write_json_atomic,
 )
 
 log = logging.getLogger("safeship.router")
@@ -187,7 +187,7 @@ class RouterServer:
 
     def replace_backends(self, backends: list[Backend]) -> None:
         # Persist first: if the disk write fails, nothing changes and the caller gets an error.
-        write_json_atomic(self.state_dir / "backends.json", backends_to_json(backends))
+        write_private_json(self.state_dir / "backends.json", backends_to_json(backends))
         self._set_table(backends)
         for b in backends:
             self._stats.setdefault(b.name, Counters())

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from safeship._files import write_private
 from safeship.routing.base import LATENCY_BUCKETS_MS, Backend
 
 # The response header naming the release that answered (nginx stamps it too).
@@ -117,12 +116,6 @@ def _check_url(name: str, url: str) -> None:
 
 def backends_to_json(backends: Sequence[Backend]) -> dict[str, Any]:
     return {"backends": [asdict(b) for b in backends]}
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Readers see the old file or the new one, never a half-written one; the file is 0600
-    and its directory 0700 (safeship._files.write_private)."""
-    write_private(path, json.dumps(data, indent=2) + "\n")
 
 
 def load_backends(state_dir: Path) -> list[Backend]:
