@@ -194,7 +194,7 @@ def main() -> int:
     }
     started = time.perf_counter()
     print(
-        f"{healthy_runs} healthy and {BAD_RUNS}+{BAD_RUNS} bad simulated canaries, {RPS} req/s,"
+        f"{healthy_runs} healthy and {BAD_RUNS} bad per fault simulated canaries, {RPS} req/s,"
         f" {CANARY_SHARE:.0%} canary, seed {seed}\n"
     )
     header = f"{'approach':<22}{'false rollbacks':>17}{'healthy promoted at, med/p90 s':>33}"

@@ -176,7 +176,7 @@ def test_latency_over_twice_the_stable_p95_rolls_back(
     stored, event = rollback_record(ws, outcome)
     assert stored["rule"] == "latency"
     figures = stored["figures"]
-    assert figures["p95_ms"] >= 500 and figures["baseline"] == "stable"
+    assert figures["p95_ms"] >= 290 and figures["baseline"] == "stable"  # 300 ms, +-4.4%
     assert figures["baseline_p95_ms"] <= 100 and figures["factor"] == 2.0
     assert figures["samples"] >= 10 and figures["sustained_s"] >= 1.0
     assert event["step"] == 50

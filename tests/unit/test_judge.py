@@ -374,11 +374,11 @@ def test_undecided_at_the_end_of_the_extension_passes_and_says_so() -> None:
 
 
 def test_looks_grow_with_the_extension() -> None:
-    bake = CanaryBake(JudgeSettings(look_interval=10), bake_time=20)
+    bake = CanaryBake(JudgeSettings(look_interval=10, nodata_extension=120), bake_time=20)
     assert bake.looks == 2 and bake.alpha_at(15) == pytest.approx(0.01)
-    assert bake.looks_at(20.5) == 2  # the bake's last look, not a new one
-    assert bake.looks_at(30) == 3
-    assert bake.looks_at(45) == 4 and bake.alpha_at(45) == pytest.approx(0.005)
+    assert bake.looks_at(29.5) == 2  # the bake's last look, not a new one
+    # Then the extension's 12 looks at once: its level does not shrink only as 1/k.
+    assert bake.looks_at(30) == 14 and bake.alpha_at(45) == pytest.approx(0.02 / 14)
 
 
 def test_a_host_tail_shared_by_both_releases_does_not_hide_a_slower_canary() -> None:
