@@ -12,14 +12,15 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship.config.health import Assertion
 from safeship.health.base import CheckResult, CheckStatus, one_line
 from safeship.health.basic import connection_refused
 from safeship.health.request import Expectation, send
+
+if TYPE_CHECKING:
+    import httpx
 
 LEVEL = 2
 

@@ -12,11 +12,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Protocol, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from safeship.health.base import CheckResult, one_line
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -45,6 +46,8 @@ def http_client(max_connections: int = DEFAULT_MAX_CONNECTIONS) -> httpx.AsyncCl
     ``trust_env=False``: an HTTP(S)_PROXY variable must not reroute checks of a release.
     Timeouts are set per request by each check.
     """
+    import httpx
+
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )

@@ -12,14 +12,15 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship.config.health import PLACEHOLDER, Assertion
 from safeship.health.base import CheckResult
 from safeship.health.jsonbody import found, lookup
 from safeship.health.request import Expectation, send
+
+if TYPE_CHECKING:
+    import httpx
 
 LEVEL = 3
 

@@ -7,21 +7,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from safeship.config import LoadedConfig
-from safeship.envschema.gate import env_gate
-from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
-from safeship.health.resolve import require_resolvable
-from safeship.notify.github_sink import github_sink
-from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.environment import Environment, open_environment
-from safeship.pipeline.lease import DeployLease
 from safeship.pipeline.states import TAKES_TRAFFIC, Status
-from safeship.registry import DeploymentRecord, Lease, Registry
-from safeship.registry.leases import when
 from safeship.routing.base import Backend, BackendStats
 from safeship.targets.base import Release, TargetError
+
+# The deploy machinery (httpx, the judge, the notifiers) and the registry (SQLAlchemy, Alembic)
+# are imported by the operations that use them: `safeship status` and `config check` start fast.
+if TYPE_CHECKING:
+    from safeship.events import EventBus
+    from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+    from safeship.registry import DeploymentRecord, Lease, Registry
 
 
 @dataclass
@@ -37,7 +36,10 @@ class Session:
 def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
+    from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
+    from safeship.notify.github_sink import github_sink
     from safeship.notify.slack import slack_sink
+    from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
@@ -81,6 +83,8 @@ def deploy(
     metadata: dict[str, Any] | None = None,
 ) -> DeploymentOutcome:
     """Deploy from this machine; ``metadata`` is stored with the deployment (e.g. its path)."""
+    from safeship.health.resolve import require_resolvable
+
     # A health check's variable that is not set is a config error now, not mid-deploy.
     require_resolvable(loaded, environment)
     with open_session(loaded, environment, event_log) as s:
@@ -108,6 +112,10 @@ def deploy_in_session(
     metadata: dict[str, Any] | None = None,
 ) -> DeploymentOutcome:
     """One local deployment under the environment's lease, in an open session."""
+    from safeship.envschema.gate import env_gate
+    from safeship.pipeline.deploy import Deployer
+    from safeship.pipeline.lease import DeployLease
+
     environment = s.env.name
     with DeployLease(s.registry, environment) as lease:
         recover_locked(s, lease.taken_over)
@@ -148,6 +156,8 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     living orchestrator. ``taken_over``: the dead holder's lease the caller took over, named in
     the reason.
     """
+    from safeship.registry.leases import when
+
     # A release whose pid file was never written (killed mid-spawn): only the local target
     # spawns processes here.
     reap_untracked = getattr(s.env.target, "reap_untracked", None)
@@ -200,6 +210,8 @@ def _stop_leftovers(s: Session, stable_version: str | None) -> None:
 
 
 def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentRecord]:
+    from safeship.pipeline.lease import DeployLease
+
     with (
         open_session(loaded, environment) as s,
         DeployLease(s.registry, environment) as lease,
@@ -218,6 +230,9 @@ def rollback(
 
     Returns None when there was only an interrupted deployment to undo (recovery did it).
     """
+    from safeship.pipeline.deploy import Deployer
+    from safeship.pipeline.lease import DeployLease
+
     with (
         open_session(loaded, environment, event_log) as s,
         DeployLease(s.registry, environment) as lease,
@@ -274,6 +289,8 @@ class EnvironmentStatus:
 
 
 def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
+    from safeship.registry import Registry
+
     env = open_environment(loaded, environment)
     running = env.router.is_running()
     releases = env.target.releases()
@@ -294,6 +311,8 @@ def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
 def history(
     loaded: LoadedConfig, environment: str | None = None, limit: int = 50
 ) -> list[DeploymentRecord]:
+    from safeship.registry import Registry
+
     if environment is not None:
         open_environment(loaded, environment)  # an unknown environment is an error, not []
     with Registry(loaded.registry_url()) as registry:
@@ -307,6 +326,9 @@ def up(loaded: LoadedConfig, environment: str) -> None:
 
 def down(loaded: LoadedConfig, environment: str) -> int:
     """Stop the router and every release of the environment; the number of processes stopped."""
+    from safeship.pipeline.lease import DeployLease
+    from safeship.registry import Registry
+
     env = open_environment(loaded, environment)
     with Registry(loaded.registry_url()) as registry, DeployLease(registry, environment):
         stopped = 0

@@ -21,13 +21,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship import _processes
 from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, BackendStats, RouterError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ class BuiltinRouter:
 
     def stop(self) -> None:
         """Graceful stop via the admin API; SIGTERM, then SIGKILL if it does not exit in time."""
+        import httpx
+
         info = self._live_info()
         if info is None:
             return
@@ -164,6 +167,8 @@ class BuiltinRouter:
 
     def _apply_sticky(self, info: RouterInfo) -> None:
         """Give a running router this object's sticky settings, unless it has them already."""
+        import httpx
+
         wanted = {"sticky": self.settings.sticky, "sticky_name": self.settings.sticky_name}
         with contextlib.suppress(httpx.HTTPError, ValueError), self._client() as client:
             response = client.get(self._admin_url(info, "/admin/sticky"))
@@ -174,6 +179,8 @@ class BuiltinRouter:
         self._admin("PUT", "/admin/sticky", wanted)
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        import httpx
+
         info = self._live_info()
         if info is None:
             raise RouterError(f"the {self.environment} router is not running")
@@ -197,6 +204,8 @@ class BuiltinRouter:
         return data
 
     def _client(self) -> httpx.Client:
+        import httpx  # here: `safeship status` of a stopped router needs no HTTP client
+
         # trust_env=False: HTTP(S)_PROXY settings must never apply to a loopback admin API.
         return httpx.Client(timeout=self.admin_timeout, trust_env=False)
 
@@ -206,6 +215,8 @@ class BuiltinRouter:
 
     def _health_pid(self, info: RouterInfo) -> int | None:
         """The pid the admin API reports, which also guards against a reused pid."""
+        import httpx
+
         try:
             with self._client() as client:
                 data = client.get(self._admin_url(info, "/admin/health")).json()
