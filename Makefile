@@ -20,14 +20,18 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime
 	$(BIN)/safeship demo
 
+# One pytest worker per core (pytest-xdist); each worker starts its own PostgreSQL, and every
+# test its own Redis, nginx and demo processes, on free ports in its own temporary directories.
+# The 25 slowest tests are listed at the end.
 test: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --durations=25
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/cli_startup.py

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from safeship.pipeline.states import TERMINAL, Status
+from safeship.deployment_status import TERMINAL, Status
 from safeship.registry import leases, migrations
 from safeship.registry.leases import Lease
 from safeship.registry.models import Deployment, EnvironmentLease, EnvSnapshot, Event
