@@ -7,7 +7,6 @@ Details never include a URL (it may hold a password): the check's name says what
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
@@ -195,6 +194,8 @@ class TcpCheck:
     level: int = LEVEL
 
     async def run(self, http: httpx.AsyncClient) -> list[CheckResult]:
+        import asyncio  # here: `config check` imports this module and runs no event loop
+
         start = time.perf_counter()
         try:
             _, writer = await asyncio.open_connection(self.host, self.port)

@@ -8,7 +8,6 @@ run: a probe still running at its timeout is cancelled and reported failed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -62,6 +61,8 @@ async def run_probes(
     A probe's timeout starts when it gets its turn, so waiting for a slot never counts
     against it.
     """
+    import asyncio  # here (and below): `config check` imports this module, runs no event loop
+
     slots = asyncio.Semaphore(concurrency)
 
     async def one(probe: Probe) -> list[CheckResult]:
@@ -74,6 +75,8 @@ async def run_probes(
 
 async def bounded(probe: Probe, http: httpx.AsyncClient) -> list[CheckResult]:
     """The probe under its timeout; a timeout or an exception becomes a failed result."""
+    import asyncio
+
     start = time.perf_counter()
     try:
         async with asyncio.timeout(probe.timeout):
@@ -94,6 +97,7 @@ def run_coroutine(
 ) -> T:
     """Run ``factory(client)`` from synchronous code (the pipeline, the CLI) on a fresh event
     loop, with a bounded client closed afterwards."""
+    import asyncio
 
     async def main() -> T:
         async with http_client(max_connections) as http:

@@ -8,7 +8,6 @@ A flow stops at its first failed step; the steps after it are not sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -111,6 +110,8 @@ class Flow:
         expect = Expectation(
             step.expect_status, bool(step.capture), step.assertions, step.latency_budget_ms
         )
+        import asyncio  # here: `config check` imports this module and runs no event loop
+
         url = self.base_url.rstrip("/") + str(substitute(step.path, captures))
         headers = {k: str(substitute(v, captures)) for k, v in step.headers.items()}
         try:
