@@ -30,7 +30,8 @@ from safeship.routing.base import Backend, RouterError
 from safeship.routing.builtin import BuiltinRouter
 
 # A tiny backend: answers "<name> <method> <path>" with 200; /fail answers 500 and
-# /sleep/<s> waits s seconds first. It prints its (OS-chosen) port on stdout.
+# /sleep/<s> waits s seconds first (saying "sleeping <path>" on stdout as it starts). It prints
+# its (OS-chosen) port on stdout.
 BACKEND_SCRIPT = r"""
 import sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
+            print("sleeping", self.path, flush=True)
             time.sleep(float(self.path.split("/")[2]))
         status = 500 if self.path.startswith("/fail") else 200
         body = f"{NAME} {self.command} {self.path} {data.decode()}".encode()
@@ -296,9 +298,9 @@ def test_upstream_timeout_is_502_counted_as_5xx(
     router = make_router(upstream_timeout=0.3)
     router.set_backends([slow.backend(100)])
     started = time.monotonic()
-    r = client.get(url(router, "/sleep/2"))
+    r = client.get(url(router, "/sleep/20"))
     assert r.status_code == 502
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # cut at the 0.3 s upstream timeout, not after 20 s
     assert r.headers["X-Safeship-Release"] == "slow"
     stats = router.stats()["slow"]
     assert (stats.requests, stats.responses_5xx, stats.connect_errors) == (1, 1, 0)
@@ -444,16 +446,19 @@ def test_sigterm_finishes_in_flight_requests(
 
     def request() -> None:
         with httpx.Client(timeout=10.0, trust_env=False) as c:
-            results.append(c.get(url(router, "/sleep/0.7")))
+            results.append(c.get(url(router, "/sleep/1.5")))
 
     thread = threading.Thread(target=request)
     thread.start()
-    time.sleep(0.3)  # the request is now waiting on the backend
+    # Wait until the request is waiting on the backend (it says so), then stop the router.
+    assert slow.proc.stdout is not None
+    ready, _, _ = select.select([slow.proc.stdout], [], [], 10.0)
+    assert ready and slow.proc.stdout.readline() == "sleeping /sleep/1.5\n"
     os.kill(pid, signal.SIGTERM)
     thread.join(timeout=10)
 
     assert [r.status_code for r in results] == [200]
-    assert results[0].text.startswith("slow GET /sleep/0.7")
+    assert results[0].text.startswith("slow GET /sleep/1.5")
     deadline = time.monotonic() + 5
     while router.pid is not None:
         assert time.monotonic() < deadline
