@@ -22,10 +22,11 @@ demo: $(VENV)/.runtime
 
 # One pytest worker per core (pytest-xdist); each worker starts its own PostgreSQL, and every
 # test its own Redis, nginx and demo processes, on free ports in its own temporary directories.
-# The 25 slowest tests are listed at the end.
+# worksteal: an idle worker takes queued tests from a busy one (the e2e tests take much longer
+# than the unit tests). The 25 slowest tests are listed at the end.
 test: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
-	$(BIN)/pytest -n auto --durations=25
+	$(BIN)/pytest -n auto --dist worksteal --durations=25
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks

@@ -4,7 +4,7 @@ a baseline. Plain arguments in, reports out; rendering is the CLI's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -16,7 +16,9 @@ from safeship.health.deep import DeepEndpoint
 from safeship.health.resolve import require_resolvable, smoke_probes
 from safeship.health.runner import run_sync
 from safeship.health.verify import BaselineReport, run_baseline
-from safeship.registry import DeploymentRecord, Registry
+
+if TYPE_CHECKING:  # `safeship health URL` never opens the registry (SQLAlchemy, Alembic)
+    from safeship.registry import DeploymentRecord
 
 
 class UsageError(Exception):
@@ -170,6 +172,7 @@ def _last_good(
 ) -> tuple[DeploymentRecord | None, int | None]:
     """The environment's last succeeded deployment and the pid of its running release."""
     from safeship.pipeline.environment import open_environment
+    from safeship.registry import Registry
 
     with Registry(loaded.registry_url()) as registry:
         previous = registry.last_succeeded(environment)
