@@ -20,14 +20,19 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.runtime
 	$(BIN)/safeship demo
 
+# One pytest worker per core (pytest-xdist); each worker starts its own PostgreSQL, and every
+# test its own Redis, nginx and demo processes, on free ports in its own temporary directories.
+# worksteal: an idle worker takes queued tests from a busy one (the e2e tests take much longer
+# than the unit tests). The 25 slowest tests are listed at the end.
 test: $(VENV)/.dev
 	bash scripts/install-test-deps.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal --durations=25
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # docs/reference.md: every key of safeship.toml, from the config models (a test checks it is current).
 docs: $(VENV)/.dev

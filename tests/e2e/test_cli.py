@@ -25,7 +25,7 @@ SAFESHIP = [sys.executable, "-m", "safeship"]
 
 
 def safeship(
-    ws: Workspace | Path, *args: str, timeout: float = 60
+    ws: Workspace | Path, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     cwd = ws.root if isinstance(ws, Workspace) else ws
     return subprocess.run(
@@ -42,7 +42,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
     return lines[0].removeprefix("safeship: error: ")
 
 
-def wait_for_status(ws: Workspace, status: str, step: int | None = None, limit: float = 20) -> None:
+# Generous limits on waiting for a condition: a loaded machine (or xdist) starts processes slowly.
+def wait_for_status(
+    ws: Workspace, status: str, step: int | None = None, limit: float = 120
+) -> None:
     deadline = time.monotonic() + limit
     with Registry(ws.loaded.registry_url()) as registry:
         while time.monotonic() < deadline:

@@ -90,7 +90,7 @@ def test_judge_rolls_back_a_canary_with_more_errors_than_stable(
         cwd=ws.root,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
         check=True,
         env={**os.environ, "COLUMNS": "160"},
     ).stdout
@@ -246,17 +246,17 @@ def paused_deploy(ws: Workspace, answer: str) -> tuple[DeploymentOutcome, str]:
     )
     deploy.start()
     try:
-        assert paused.wait(timeout=20), "the deployment never paused"
+        assert paused.wait(timeout=120), "the deployment never paused"
         answered = subprocess.run(
             [*ws.cli(), answer, ENV],
             cwd=ws.root,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=120,
             check=True,
         )
     finally:
-        deploy.join(timeout=30)
+        deploy.join(timeout=120)
     assert not deploy.is_alive() and len(outcomes) == 1
     return outcomes[0], answered.stdout
 
@@ -265,7 +265,7 @@ def test_pause_at_a_step_waits_for_safeship_promote(workspace_factory: Workspace
     ws = workspace_factory(bake_time=0.3, settings="pause_at = [10]")
     assert operations.deploy(ws.loaded, ENV, "v1").ok
     not_paused = subprocess.run(
-        [*ws.cli(), "promote", ENV], cwd=ws.root, capture_output=True, text=True, timeout=30
+        [*ws.cli(), "promote", ENV], cwd=ws.root, capture_output=True, text=True, timeout=120
     )
     assert not_paused.returncode == 1 and "no deployment of local is paused" in not_paused.stderr
     outcome, output = paused_deploy(ws, "promote")

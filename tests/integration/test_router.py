@@ -62,6 +62,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             data = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
+            print("sleeping", self.path, flush=True)
             time.sleep(float(self.path.split("/")[2]))
         if self.path.startswith("/hold"):
             LET_GO.wait(60)

@@ -79,7 +79,7 @@ def deploy_and_act(
     )
     deploy.start()
     try:
-        assert reached.wait(timeout=30), "the deployment never got there"
+        assert reached.wait(timeout=120), "the deployment never got there"
         answer = action()
     finally:
         deploy.join(timeout=60)
@@ -97,7 +97,7 @@ def set_bake_time(ws: Workspace, seconds: float) -> None:
 
 def cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*ws.cli(), *args], cwd=ws.root, capture_output=True, text=True, timeout=30
+        [*ws.cli(), *args], cwd=ws.root, capture_output=True, text=True, timeout=120
     )
 
 
@@ -348,7 +348,7 @@ def test_healthy_deploy_under_every_rule_fires_none(
 def test_safeship_abort_in_the_middle_of_a_step(workspace_factory: WorkspaceFactory) -> None:
     ws = workspace_factory(steps=(50, 100), bake_time=0.3)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 30)
+    set_bake_time(ws, 120)  # the request ends it; long enough for a slow CLI to arrive
     outcome, answer = deploy_and_act(
         ws,
         "v2",
@@ -370,7 +370,7 @@ def test_safeship_abort_in_the_middle_of_a_step(workspace_factory: WorkspaceFact
 def test_safeship_abort_while_monitoring_and_promote_refused(
     workspace_factory: WorkspaceFactory,
 ) -> None:
-    ws = workspace_factory(steps=(100,), bake_time=0.3, settings="monitor_time = 30")
+    ws = workspace_factory(steps=(100,), bake_time=0.3, settings="monitor_time = 120")
     assert operations.deploy(ws.loaded, ENV, "v1").ok
 
     def promote_then_abort() -> tuple[subprocess.CompletedProcess[str], ...]:
@@ -403,7 +403,7 @@ def test_safeship_rollback_during_a_deploy_asks_it_to_roll_back(
 ) -> None:
     ws = workspace_factory(steps=(50, 100), bake_time=0.3)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 30)
+    set_bake_time(ws, 120)  # the request ends it; long enough for a slow CLI to arrive
     config = ws.root / "safeship.toml"
     assert run_rollback_while_running(config, ENV) is None  # nothing runs: not for it
     outcome, code = deploy_and_act(

@@ -155,7 +155,7 @@ def test_wait_exited_is_bounded(spawn: Spawn) -> None:
     proc = spawn("sleep", "30")
     start = time.monotonic()
     assert not _processes.wait_exited(proc.pid, 0.3)
-    assert 0.3 <= time.monotonic() - start < 2.0
+    assert 0.3 <= time.monotonic() - start < 10  # not the 30 s the process sleeps
 
 
 def test_terminate_escalates_to_sigkill(spawn: Spawn, tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_terminate_escalates_to_sigkill(spawn: Spawn, tmp_path: Path) -> None:
     start = time.monotonic()
     assert _processes.terminate(proc.pid, 0.5, group=False)
     elapsed = time.monotonic() - start
-    assert 0.5 <= elapsed < 0.5 + _processes.KILL_WAIT
+    assert 0.5 <= elapsed < 10  # bounded: the grace, then SIGKILL (it ignores SIGTERM)
     assert proc.returncode == -signal.SIGKILL  # reaped by terminate
     assert not _processes.is_child(proc.pid) and proc_state(proc.pid) is None
 

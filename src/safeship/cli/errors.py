@@ -28,16 +28,16 @@ USAGE_ERRORS = (
 )
 # Another deploy holds the environment: a failure to deploy now (exit 1), not a usage error.
 FAILURES = (
-    "safeship.registry:EnvironmentBusy",
+    "safeship.registry.leases:EnvironmentBusy",
     "safeship.targets.base:TargetError",
     "safeship.routing.base:RouterError",
-    "safeship.registry:RegistryError",
+    "safeship.registry.store:RegistryError",
     "safeship.paths.base:PathError",
     "safeship.paths.failover:AllPathsFailed",
 )
 # Several problems in one file (exit 2): one line each.
 PROBLEM_LISTS = (
-    "safeship.config:ConfigError",
+    "safeship.config.loader:ConfigError",
     "safeship.envschema.problems:EnvSchemaError",
     "safeship.envschema.problems:EnvSourceError",
 )

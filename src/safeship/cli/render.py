@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.states import TERMINAL
-from safeship.registry import DeploymentRecord
 from safeship.routing.base import Backend, BackendStats
+
+if TYPE_CHECKING:  # only annotations: `status` and `history` do not load the deploy machinery
+    from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+    from safeship.registry import DeploymentRecord
 
 _STATUS_STYLE = {
     "succeeded": "green",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
-
 from safeship.events.model import Event
 
 if TYPE_CHECKING:
@@ -16,6 +14,8 @@ class JsonLinesSink:
     """Writes each event as one JSON object per line (to stderr or a log file)."""
 
     def __init__(self, stream: TextIO) -> None:
+        import structlog  # here: the config models import the events package
+
         self._log: Any = structlog.wrap_logger(
             structlog.PrintLogger(stream),
             processors=[structlog.processors.JSONRenderer(sort_keys=False)],

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-import httpx
+from typing import TYPE_CHECKING
 
 from safeship.config.models import HealthSettings
 from safeship.health.base import CheckResult, CheckStatus, one_line
+
+if TYPE_CHECKING:
+    import httpx
 
 NAME = "http"
 # Retry sleeps grow from settings.backoff by this factor, up to max(_BACKOFF_CAP, backoff).
@@ -19,6 +21,8 @@ _BACKOFF_CAP = 1.0
 
 @contextmanager
 def _client_for(client: httpx.Client | None, settings: HealthSettings) -> Iterator[httpx.Client]:
+    import httpx
+
     if client is not None:
         yield client
         return
@@ -45,6 +49,8 @@ def check_http(
 
     A JSON ``status`` of "degraded" gives a degraded result; everything else not ok is failed.
     """
+    import httpx
+
     url = base_url.rstrip("/") + settings.path
     start = time.perf_counter()
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship.health.base import CheckResult, CheckStatus, one_line
 from safeship.health.request import Expectation, send
+
+if TYPE_CHECKING:
+    import httpx
 
 NAME = "deep"
 LEVEL = 2

@@ -7,19 +7,19 @@ Details never include a URL (it may hold a password): the check's name says what
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship.config.health import Assertion
 from safeship.health.base import CheckResult, CheckStatus, one_line
 from safeship.health.basic import connection_refused
 from safeship.health.request import Expectation, send
+
+if TYPE_CHECKING:
+    import httpx
 
 LEVEL = 2
 
@@ -194,6 +194,8 @@ class TcpCheck:
     level: int = LEVEL
 
     async def run(self, http: httpx.AsyncClient) -> list[CheckResult]:
+        import asyncio  # here: `config check` imports this module and runs no event loop
+
         start = time.perf_counter()
         try:
             _, writer = await asyncio.open_connection(self.host, self.port)

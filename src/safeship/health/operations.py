@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -19,7 +19,9 @@ from safeship.health.resolve import require_resolvable, smoke_probes
 from safeship.health.runner import run_sync
 from safeship.health.verify import BaselineReport, run_baseline
 from safeship.redaction import register_secret
-from safeship.registry import DeploymentRecord, Registry
+
+if TYPE_CHECKING:  # `safeship health URL` never opens the registry (SQLAlchemy, Alembic)
+    from safeship.registry import DeploymentRecord
 
 
 class UsageError(Exception):
@@ -207,6 +209,7 @@ def _last_good(
 ) -> tuple[DeploymentRecord | None, int | None]:
     """The environment's last succeeded deployment and the pid of its running release."""
     from safeship.pipeline.environment import open_environment
+    from safeship.registry import Registry
     from safeship.targets.base import TargetError
 
     with Registry(loaded.registry_url()) as registry:

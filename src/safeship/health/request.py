@@ -8,14 +8,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship.config.health import Assertion
 from safeship.health.base import CheckResult, CheckStatus, one_line
 from safeship.health.basic import connection_refused
 from safeship.health.jsonbody import first_failed
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ async def send(
     body: Any = None,
 ) -> Answer:
     """Send one request and judge the answer; never raises for an HTTP or network failure."""
+    import httpx
+
     start = time.perf_counter()
 
     def done(status: CheckStatus, detail: str, code: int | None, parsed: Any = None) -> Answer:

@@ -8,15 +8,15 @@ run: a probe still running at its timeout is cancelled and reported failed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Protocol, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from safeship.health.base import CheckResult, one_line
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -45,6 +45,8 @@ def http_client(max_connections: int = DEFAULT_MAX_CONNECTIONS) -> httpx.AsyncCl
     ``trust_env=False``: an HTTP(S)_PROXY variable must not reroute checks of a release.
     Timeouts are set per request by each check.
     """
+    import httpx
+
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
@@ -59,6 +61,8 @@ async def run_probes(
     A probe's timeout starts when it gets its turn, so waiting for a slot never counts
     against it.
     """
+    import asyncio  # here (and below): `config check` imports this module, runs no event loop
+
     slots = asyncio.Semaphore(concurrency)
 
     async def one(probe: Probe) -> list[CheckResult]:
@@ -71,6 +75,8 @@ async def run_probes(
 
 async def bounded(probe: Probe, http: httpx.AsyncClient) -> list[CheckResult]:
     """The probe under its timeout; a timeout or an exception becomes a failed result."""
+    import asyncio
+
     start = time.perf_counter()
     try:
         async with asyncio.timeout(probe.timeout):
@@ -95,6 +101,7 @@ def run_coroutine(
 ) -> T:
     """Run ``factory(client)`` from synchronous code (the pipeline, the CLI) on a fresh event
     loop, with a bounded client closed afterwards."""
+    import asyncio
 
     async def main() -> T:
         async with http_client(max_connections) as http:

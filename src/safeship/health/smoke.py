@@ -8,18 +8,18 @@ A flow stops at its first failed step; the steps after it are not sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship.config.health import PLACEHOLDER, Assertion
 from safeship.health.base import CheckResult
 from safeship.health.jsonbody import found, lookup
 from safeship.health.request import Expectation, send
+
+if TYPE_CHECKING:
+    import httpx
 
 LEVEL = 3
 
@@ -110,6 +110,8 @@ class Flow:
         expect = Expectation(
             step.expect_status, bool(step.capture), step.assertions, step.latency_budget_ms
         )
+        import asyncio  # here: `config check` imports this module and runs no event loop
+
         url = self.base_url.rstrip("/") + str(substitute(step.path, captures))
         headers = {k: str(substitute(v, captures)) for k, v in step.headers.items()}
         try:

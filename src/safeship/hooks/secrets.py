@@ -70,9 +70,8 @@ class Finding:
 def _settings_and_known(root: Path) -> tuple[dict[str, Any], set[tuple[str, str]]]:
     path = root / BASELINE_FILENAME
     if not path.is_file():
-        plugins = [
-            {"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()
-        ]
+        classes: list[type[Any]] = list(get_mapping_from_secret_type_to_class().values())
+        plugins = [{"name": cls.__name__} for cls in classes]
         return {"plugins_used": plugins}, set()
     try:
         data = ds_baseline.upgrade(ds_baseline.load_from_file(str(path)))

@@ -14,10 +14,12 @@ import contextlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safeship._files import write_private
-from safeship.registry import Registry
+
+if TYPE_CHECKING:
+    from safeship.registry import Registry
 
 _SUFFIX = ".intent"
 _PREFIX = "rollback-"

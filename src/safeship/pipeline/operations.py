@@ -8,25 +8,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from safeship._files import open_private_text
 from safeship.config import LoadedConfig
-from safeship.envschema.gate import env_gate
-from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
-from safeship.health.resolve import require_resolvable
-from safeship.notify.github_sink import github_sink
-from safeship.paths.base import ci_path_note
-from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.drain import drain
 from safeship.pipeline.environment import Environment, open_environment
 from safeship.pipeline.intent import complete_pending
-from safeship.pipeline.lease import DeployLease
 from safeship.pipeline.states import TAKES_TRAFFIC, Status
-from safeship.registry import DeploymentRecord, Lease, Registry
-from safeship.registry.leases import when
 from safeship.routing.base import Backend, BackendStats
 from safeship.targets.base import Release, TargetError
+
+# The deploy machinery (httpx, the judge, the notifiers) and the registry (SQLAlchemy, Alembic)
+# are imported by the operations that use them: `safeship status` and `config check` start fast.
+if TYPE_CHECKING:
+    from safeship.events import EventBus
+    from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+    from safeship.registry import DeploymentRecord, Lease, Registry
 
 
 @dataclass
@@ -42,7 +40,10 @@ class Session:
 def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
+    from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
+    from safeship.notify.github_sink import github_sink
     from safeship.notify.slack import slack_sink
+    from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
@@ -85,6 +86,8 @@ def deploy(
     metadata: dict[str, Any] | None = None,
 ) -> DeploymentOutcome:
     """Deploy from this machine; ``metadata`` is stored with the deployment (e.g. its path)."""
+    from safeship.health.resolve import require_resolvable
+
     # A health check's variable that is not set is a config error now, not mid-deploy.
     require_resolvable(loaded, environment)
     with open_session(loaded, environment, event_log) as s:
@@ -112,6 +115,11 @@ def deploy_in_session(
     metadata: dict[str, Any] | None = None,
 ) -> DeploymentOutcome:
     """One local deployment under the environment's lease, in an open session."""
+    from safeship.envschema.gate import env_gate
+    from safeship.paths.base import ci_path_note
+    from safeship.pipeline.deploy import Deployer
+    from safeship.pipeline.lease import DeployLease
+
     environment = s.env.name
     with DeployLease(s.registry, environment) as lease:
         recover_locked(s, lease.taken_over)
@@ -154,6 +162,8 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     living orchestrator. ``taken_over``: the dead holder's lease the caller took over, named in
     the reason.
     """
+    from safeship.registry.leases import when
+
     # A rollback that switched traffic but could not write the registry (locked, unreachable,
     # or safeship died in between): its record, from the write-ahead intent.
     complete_pending(s.env.run_dir, s.registry)
@@ -213,6 +223,8 @@ def _stop_leftovers(s: Session, stable_version: str | None) -> None:
 
 
 def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentRecord]:
+    from safeship.pipeline.lease import DeployLease
+
     with (
         open_session(loaded, environment) as s,
         DeployLease(s.registry, environment) as lease,
@@ -231,6 +243,9 @@ def rollback(
 
     Returns None when there was only an interrupted deployment to undo (recovery did it).
     """
+    from safeship.pipeline.deploy import Deployer
+    from safeship.pipeline.lease import DeployLease
+
     with (
         open_session(loaded, environment, event_log) as s,
         DeployLease(s.registry, environment) as lease,
@@ -294,6 +309,8 @@ class EnvironmentStatus:
 
 
 def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
+    from safeship.registry import Registry
+
     env = open_environment(loaded, environment)
     running = env.router.is_running()
     target_error: str | None = None
@@ -320,6 +337,8 @@ def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
 def history(
     loaded: LoadedConfig, environment: str | None = None, limit: int = 50
 ) -> list[DeploymentRecord]:
+    from safeship.registry import Registry
+
     if environment is not None:
         open_environment(loaded, environment)  # an unknown environment is an error, not []
     with Registry(loaded.registry_url()) as registry:
@@ -333,6 +352,9 @@ def up(loaded: LoadedConfig, environment: str) -> None:
 
 def down(loaded: LoadedConfig, environment: str) -> int:
     """Stop the router and every release of the environment; the number of processes stopped."""
+    from safeship.pipeline.lease import DeployLease
+    from safeship.registry import Registry
+
     env = open_environment(loaded, environment)
     with Registry(loaded.registry_url()) as registry, DeployLease(registry, environment):
         stopped = 0

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    VALIDATING = "validating"
-    AWAITING_APPROVAL = "awaiting_approval"
-    DEPLOYING = "deploying"
-    VERIFYING = "verifying"
-    PROGRESSING = "progressing"
-    MONITORING = "monitoring"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # never took traffic
-    ROLLED_BACK = "rolled_back"  # took traffic and was reverted
-    ABORTED = "aborted"  # stopped by a person or a crash of safeship before it took traffic
-
-
-TERMINAL: frozenset[Status] = frozenset(
-    {Status.SUCCEEDED, Status.FAILED, Status.ROLLED_BACK, Status.ABORTED}
-)
+# The statuses themselves live low in the layers (the registry stores them).
+from safeship.deployment_status import TERMINAL as TERMINAL
+from safeship.deployment_status import Status as Status
 
 # Statuses in which the new release may be serving traffic: leaving them means a rollback.
 TAKES_TRAFFIC: frozenset[Status] = frozenset({Status.PROGRESSING, Status.MONITORING})

@@ -35,7 +35,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from safeship._files import FILE_MODE, make_private, private_dir
-from safeship.pipeline.states import TERMINAL, Status
+from safeship.deployment_status import TERMINAL, Status
 from safeship.registry import leases, migrations
 from safeship.registry.leases import Lease
 from safeship.registry.models import Base, Deployment, EnvironmentLease, EnvSnapshot, Event

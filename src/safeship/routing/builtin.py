@@ -22,14 +22,15 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from safeship import _files, _processes
 from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, BackendStats, RouterError
 from safeship.routing.proxy.state import admin_socket_path, reachable_socket_path
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ class BuiltinRouter:
 
     def stop(self) -> None:
         """Graceful stop via the admin API; SIGTERM, then SIGKILL if it does not exit in time."""
+        import httpx
+
         info = self._live_info()
         if info is None:
             return
@@ -166,6 +169,8 @@ class BuiltinRouter:
 
     def _apply_sticky(self, info: RouterInfo) -> None:
         """Give a running router this object's sticky settings, unless it has them already."""
+        import httpx
+
         wanted = {"sticky": self.settings.sticky, "sticky_name": self.settings.sticky_name}
         with (
             contextlib.suppress(httpx.HTTPError, ValueError, OSError),
@@ -179,6 +184,8 @@ class BuiltinRouter:
         self._admin("PUT", "/admin/sticky", wanted)
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        import httpx
+
         info = self._live_info()
         if info is None:
             raise RouterError(f"the {self.environment} router is not running")
@@ -204,6 +211,8 @@ class BuiltinRouter:
     @contextlib.contextmanager
     def _client(self, info: RouterInfo) -> Iterator[httpx.Client]:
         """An HTTP client connected to the router's admin socket."""
+        import httpx  # here: `safeship status` of a stopped router needs no HTTP client
+
         with reachable_socket_path(info.admin_socket) as address:
             transport = httpx.HTTPTransport(uds=address)
             # trust_env=False: HTTP(S)_PROXY settings must never apply to the admin API.
@@ -214,6 +223,8 @@ class BuiltinRouter:
 
     def _health_pid(self, info: RouterInfo) -> int | None:
         """The pid the admin API reports, which also guards against a reused pid."""
+        import httpx
+
         try:
             with self._client(info) as client:
                 data = client.get(_admin_url("/admin/health")).json()
