@@ -244,3 +244,33 @@ def locate_key(source: str, path: tuple[str, ...]) -> int | None:
     if best_len < len(path) and first_within is not None:
         return first_within
     return best_line
+
+
+def locate_keys(source: str, paths: list[tuple[str, ...]]) -> list[int | None]:
+    """``locate_key`` for each of ``paths``, in one pass over the file (a file of many problems
+    is read once, not once per problem)."""
+    best_line: list[int | None] = [None] * len(paths)
+    best_len = [0] * len(paths)
+    first_within: list[int | None] = [None] * len(paths)
+    table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}
+    for number, line in enumerate(source.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _table_path(_split_key(header.group(2)), arrays, header.group(1) == "[[")
+            defined = table
+        else:
+            assignment = _ASSIGNMENT.match(line)
+            if not assignment:
+                continue
+            defined = table + _split_key(assignment.group(1))
+        size = len(defined)
+        for i, path in enumerate(paths):  # tuple comparisons: C speed
+            if size > best_len[i] and path[:size] == defined:
+                best_line[i], best_len[i] = number, size
+            elif first_within[i] is None and defined[: len(path)] == path:
+                first_within[i] = number
+    return [
+        within if best_len[i] < len(paths[i]) and within is not None else best_line[i]
+        for i, within in enumerate(first_within)
+    ]
