@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from safeship._toml import locate_keys
 from safeship.config import ConfigError, find_config, load_config, parse_config
 from safeship.config.loader import locate_key
+from safeship.config.models import LocalTargetSettings
+from safeship.targets.settings import CommandTargetSettings
 
 VALID = """\
 [project]
@@ -255,7 +257,9 @@ def test_local_command_needs_a_program_and_known_placeholders(command: str, prob
 
 def test_shell_style_variables_and_literal_braces_pass_through() -> None:
     source = LOCAL.replace('"{port}"', '"{port}", "${HOME}", "{}", "{\\"a\\": 1}"')
-    assert parse_config(source).environments["staging"].target.command[-3:] == [
+    target = parse_config(source).environments["staging"].target
+    assert isinstance(target, LocalTargetSettings)
+    assert target.command[-3:] == [
         "${HOME}",
         "{}",
         '{"a": 1}',
@@ -335,7 +339,8 @@ type = "command"
 deploy = ["deploy.sh", "{version}"]
 url = "https://app-{version}.example.com"
 """
-    assert parse_config(command).environments["web"].target.url is not None
+    target = parse_config(command).environments["web"].target
+    assert isinstance(target, CommandTargetSettings) and target.url is not None
     bad_script = command.replace('"{version}"]', '"{port}"]')
     assert "unknown placeholder {port}" in only_problem(bad_script)
     bad_env = command + 'env = { "A=B" = "1" }\n'
