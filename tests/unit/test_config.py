@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from safeship._toml import locate_keys
 from safeship.config import ConfigError, find_config, load_config, parse_config
 from safeship.config.loader import locate_key
+from safeship.config.models import LocalTargetSettings
+from safeship.targets.settings import CommandTargetSettings
 
 VALID = """\
 [project]
@@ -253,7 +257,9 @@ def test_local_command_needs_a_program_and_known_placeholders(command: str, prob
 
 def test_shell_style_variables_and_literal_braces_pass_through() -> None:
     source = LOCAL.replace('"{port}"', '"{port}", "${HOME}", "{}", "{\\"a\\": 1}"')
-    assert parse_config(source).environments["staging"].target.command[-3:] == [
+    target = parse_config(source).environments["staging"].target
+    assert isinstance(target, LocalTargetSettings)
+    assert target.command[-3:] == [
         "${HOME}",
         "{}",
         '{"a": 1}',
@@ -333,7 +339,8 @@ type = "command"
 deploy = ["deploy.sh", "{version}"]
 url = "https://app-{version}.example.com"
 """
-    assert parse_config(command).environments["web"].target.url is not None
+    target = parse_config(command).environments["web"].target
+    assert isinstance(target, CommandTargetSettings) and target.url is not None
     bad_script = command.replace('"{version}"]', '"{port}"]')
     assert "unknown placeholder {port}" in only_problem(bad_script)
     bad_env = command + 'env = { "A=B" = "1" }\n'
@@ -380,3 +387,27 @@ def test_oversized_and_unreadable_configs(tmp_path: Path) -> None:
         find_config(tmp_path / ("x" * 10_000))
     with pytest.raises(ConfigError, match="config file not found"):
         find_config(Path("/dev/zero"))
+
+
+def test_thousands_of_problems_are_counted_not_listed() -> None:
+    # Each listed problem is located in the file: listing 20,000 took quadratic time.
+    source = LOCAL + "".join(f"key{i} = 1\n" for i in range(20_000))
+    started = time.process_time()
+    found = problems(source)
+    assert time.process_time() - started < 2
+    assert len(found) == 21
+    assert found[0] == "safeship.toml:4: environments.staging.key0: unknown key"
+    assert found[-1] == "safeship.toml: 19980 more problems (fix these first)"
+
+
+def test_locate_keys_agrees_with_locate_key() -> None:
+    paths = [
+        ("environments", "staging", "steps"),
+        ("environments", "production", "port"),
+        ("environments",),
+        ("environments", "staging", "target", "command", "0"),
+        ("nothing",),
+        ("environments", "production", "colour"),
+        ("project",),
+    ]
+    assert locate_keys(VALID, paths) == [locate_key(VALID, path) for path in paths]

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from safeship._toml import (
+    KeyIndex,
     TomlError,
     decode_toml,
     format_key,
@@ -23,6 +24,9 @@ from safeship.validation import shown
 CONFIG_FILENAME = "safeship.toml"
 # No config comes near this; a bigger file is a mistake (or /dev/zero behind a symlink).
 MAX_CONFIG_BYTES = 1024 * 1024
+# Problems reported (each located in the file); the rest are counted. Bounds the work and the
+# output for a file of thousands of wrong keys.
+MAX_PROBLEMS = 20
 
 __all__ = ["locate_key", "toml_syntax_problem"]  # re-exported: callers import them from here
 
@@ -115,23 +119,31 @@ def parse_config(source: str, filename: str = CONFIG_FILENAME) -> SafeshipConfig
         raise ConfigError([exc.problem]) from None
     scalars = scalar_problems(data)
     if scalars:
-        raise ConfigError(
-            [
-                f"{filename}:{locate_key(source, path) or '?'}: {format_key(path)}: {message}"
-                for path, message in scalars
-            ]
-        )
+        raise ConfigError(_problems(source, filename, scalars))
     try:
         return SafeshipConfig.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
+        found = []
+        for error in exc.errors(include_url=False):
             path = _data_path(data, error["loc"])
             if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 path += (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
-            line = locate_key(source, path)
-            problems.append(f"{filename}:{line or '?'}: {format_key(path)}: {_message(error)}")
-        raise ConfigError(problems) from None
+            found.append((path, _message(error)))
+        raise ConfigError(_problems(source, filename, found)) from None
+
+
+def _problems(source: str, filename: str, found: list[tuple[tuple[str, ...], str]]) -> list[str]:
+    """``file:line: key: message`` for the first MAX_PROBLEMS, then how many more there are."""
+    first = found[:MAX_PROBLEMS]
+    index = KeyIndex(source)
+    lines = [index.line(path) for path, _ in first]
+    problems = [
+        f"{filename}:{line or '?'}: {format_key(path)}: {message}"
+        for (path, message), line in zip(first, lines, strict=True)
+    ]
+    if len(found) > MAX_PROBLEMS:
+        problems.append(f"{filename}: {len(found) - MAX_PROBLEMS} more problems (fix these first)")
+    return problems
 
 
 def _data_path(data: object, loc: tuple[int | str, ...]) -> tuple[str, ...]:
