@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safeship._toml import locate_keys
 from safeship.config import ConfigError, find_config, load_config, parse_config
 from safeship.config.loader import locate_key
 from safeship.config.models import LocalTargetSettings
@@ -398,16 +397,3 @@ def test_thousands_of_problems_are_counted_not_listed() -> None:
     assert len(found) == 21
     assert found[0] == "safeship.toml:4: environments.staging.key0: unknown key"
     assert found[-1] == "safeship.toml: 19980 more problems (fix these first)"
-
-
-def test_locate_keys_agrees_with_locate_key() -> None:
-    paths = [
-        ("environments", "staging", "steps"),
-        ("environments", "production", "port"),
-        ("environments",),
-        ("environments", "staging", "target", "command", "0"),
-        ("nothing",),
-        ("environments", "production", "colour"),
-        ("project",),
-    ]
-    assert locate_keys(VALID, paths) == [locate_key(VALID, path) for path in paths]
