@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from safeship.routing.base import LATENCY_BUCKETS_MS, Backend
+from safeship.routing.base import LATENCY_BUCKETS_MS, Backend, sparse_latency_buckets
 
 # The response header naming the release that answered (nginx stamps it too).
 RELEASE_HEADER = "X-Safeship-Release"
@@ -64,7 +64,10 @@ class Counters:
         self.connect_errors += 1
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        # Sparse: a few dozen filled buckets of 325, polled every second per release.
+        data["latency_buckets"] = sparse_latency_buckets(self.latency_buckets)
+        return data
 
 
 def parse_backends(data: object) -> list[Backend]:
