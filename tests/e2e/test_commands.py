@@ -221,7 +221,8 @@ def test_read_only_commands_on_railway_need_no_token(tmp_path: Path) -> None:
     (tmp_path / "safeship.toml").write_text(RAILWAY)
     history = safeship(tmp_path, "history", "production")
     assert history.returncode == 0, history.stderr
-    assert "deployment history" in history.stdout
+    assert history.stdout == "no deployments yet\n"  # and no registry file was created
+    assert not (tmp_path / ".safeship").exists()
     status = safeship(tmp_path, "status", "production")
     assert status.returncode == 0, status.stderr
     assert "production · platform-routed" in status.stdout

@@ -8,7 +8,10 @@ import pytest
 
 from safeship.cli import errors
 
-TABLES = [*errors._USAGE_PROBLEMS, *errors._REFUSED, *errors._FAILURES]
+TABLES = [
+    tuple(entry.split(":"))
+    for entry in (*errors.USAGE_ERRORS, *errors.FAILURES, *errors.PROBLEM_LISTS)
+]
 
 
 @pytest.mark.parametrize(("module", "name"), TABLES)

@@ -125,7 +125,7 @@ def parse_config(source: str, filename: str = CONFIG_FILENAME) -> SafeshipConfig
     except ValidationError as exc:
         found = []
         for error in exc.errors(include_url=False):
-            path = _data_path(data, error["loc"])
+            path = _data_path(data, error["loc"], missing=error["type"] == "missing")
             if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
                 path += (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
             found.append((path, _message(error)))
@@ -146,12 +146,15 @@ def _problems(source: str, filename: str, found: list[tuple[tuple[str, ...], str
     return problems
 
 
-def _data_path(data: object, loc: tuple[int | str, ...]) -> tuple[str, ...]:
+def _data_path(
+    data: object, loc: tuple[int | str, ...], *, missing: bool = False
+) -> tuple[str, ...]:
     """The error location as keys of the file: without the tags pydantic inserts for unions.
 
     A discriminated union (e.g. a check's ``type``) puts the tag in the location
     (``checks.0.http.url``); it is dropped where the data has no such key and the location
-    goes on (a missing key is always the last part). A dict's key that fails its rule is
+    goes on, or ends there for an error of the model itself (only a ``missing`` error names a
+    key the data lacks, as its last part). A dict's key that fails its rule is
     reported at the key (pydantic adds ``[key]``).
     """
     path: list[str] = []
@@ -160,7 +163,7 @@ def _data_path(data: object, loc: tuple[int | str, ...]) -> tuple[str, ...]:
         if part == "[key]":
             continue
         if isinstance(current, dict):
-            if part not in current and position < len(loc) - 1:
+            if part not in current and (position < len(loc) - 1 or not missing):
                 continue
             current = current.get(part)
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
