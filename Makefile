@@ -29,8 +29,8 @@ test: $(VENV)/.dev
 	$(BIN)/pytest -n auto --dist worksteal --durations=25
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src testing tests benchmarks
+	$(BIN)/ruff format --check src testing tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

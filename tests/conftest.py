@@ -1,8 +1,9 @@
-"""Shared fixtures live in the safeship.testing package (like pre-commit's testing/)."""
+"""Shared fixtures live in the repository's testing/ package (like pre-commit's), outside the
+installed package: safeship itself never imports pytest."""
 
 pytest_plugins = [
-    "safeship.testing.postgres",
-    "safeship.testing.fixtures",
-    "safeship.testing.redis",
-    "safeship.testing.services",
+    "testing.postgres",
+    "testing.fixtures",
+    "testing.redis",
+    "testing.services",
 ]

@@ -15,7 +15,7 @@ from safeship.httpapi import RetryPolicy
 from safeship.notify.settings import SlackSettings
 from safeship.notify.slack import SlackAlertSink, SlackWebhook, slack_sink
 from safeship.pipeline import operations
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 DEFAULT = ("path.failover", "rollback.triggered", "deployment.failed")

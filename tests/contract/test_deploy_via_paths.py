@@ -24,7 +24,7 @@ from slack_api import SECRET, SlackServer
 from safeship.config import load_config
 from safeship.pipeline.lease import DeployLease
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 BAD_RAILWAY_TOKEN = "rw-acct-Wrong7Token3Value9Xk2Lm5Pq8Rs1Tu4Vy"
 

@@ -17,7 +17,7 @@ from safeship.notify.github_sink import GitHubDeploymentSink, github_sink
 from safeship.notify.settings import GitHubSettings
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import Deployer
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 

@@ -17,7 +17,7 @@ import pytest
 from safeship.demo.load import NO_RELEASE, LoadGenerator
 from safeship.pipeline import operations
 from safeship.registry import EnvironmentBusy, Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 LoadFactory = Callable[..., LoadGenerator]

@@ -18,7 +18,7 @@ import pytest
 from safeship.config import load_config
 from safeship.pipeline import operations
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 SAFESHIP = [sys.executable, "-m", "safeship"]

@@ -29,7 +29,7 @@ import pytest
 from safeship.config import load_config
 from safeship.pipeline import operations
 from safeship.registry import DeploymentRecord, Registry
-from safeship.testing.fixtures import ENV, WORKSPACE_CONFIG, Workspace
+from testing.fixtures import ENV, WORKSPACE_CONFIG, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 SAFESHIP = [sys.executable, "-m", "safeship"]

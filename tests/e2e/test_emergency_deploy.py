@@ -21,7 +21,7 @@ from github_api import OWNER, REPO, TOKEN, GitHubServer
 
 from safeship.pipeline.lease import operator
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 SAFESHIP = [sys.executable, "-m", "safeship"]

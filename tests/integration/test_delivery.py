@@ -20,7 +20,7 @@ from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 LoadFactory = Callable[..., LoadGenerator]

@@ -17,7 +17,7 @@ from safeship._processes import free_port
 from safeship.doctor import Finding, diagnose
 from safeship.pipeline import operations
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 

@@ -17,7 +17,7 @@ from safeship.envschema.gate import env_gate
 from safeship.pipeline import operations
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 

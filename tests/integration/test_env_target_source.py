@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from safeship.testing.services import FakeService, Reply
+from testing.services import FakeService, Reply
 
 Services = Callable[[], FakeService]
 SCHEMA = '[production]\nGA_ID = { type = "string", pattern = "^G-[A-Z0-9]+$" }\n'

@@ -15,7 +15,7 @@ import pytest
 from safeship.appkit import HealthChecks, HealthMiddleware, Outcome, asgi_app, http_check, wsgi_app
 from safeship.appkit.asgi import Receive, Scope, Send
 from safeship.health.deep import judge_report
-from safeship.testing.services import FakeService, Reply
+from testing.services import FakeService, Reply
 
 # The async tests run on asyncio through anyio's pytest plugin (a dev dependency).
 anyio_mark = pytest.mark.anyio

@@ -15,8 +15,8 @@ import pytest
 
 from safeship.config import load_config
 from safeship.pipeline import operations
-from safeship.testing.fixtures import ENV, Workspace
-from safeship.testing.services import FakeService, Reply
+from testing.fixtures import ENV, Workspace
+from testing.services import FakeService, Reply
 
 WorkspaceFactory = Callable[..., Workspace]
 Services = Callable[[], FakeService]

@@ -15,7 +15,7 @@ from safeship.health.base import overall
 from safeship.health.deep import judge_report
 from safeship.pipeline.environment import open_environment
 from safeship.registry import Registry
-from safeship.testing.services import FakeService, Reply
+from testing.services import FakeService, Reply
 
 Services = Callable[[], FakeService]
 HEALTHY = Reply(200, {"status": "healthy"})

@@ -20,7 +20,7 @@ from safeship.health.resolve import smoke_probes
 from safeship.health.runner import run_sync
 from safeship.health.verify import verify_levels_2_3
 from safeship.redaction import redact
-from safeship.testing.services import FakeService, Reply, Request
+from testing.services import FakeService, Reply, Request
 
 Services = Callable[[], FakeService]
 

@@ -18,8 +18,8 @@ from safeship.config import ConfigError, load_config
 from safeship.pipeline import operations
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
-from safeship.testing.services import FakeService, Reply
+from testing.fixtures import ENV, Workspace
+from testing.services import FakeService, Reply
 
 WorkspaceFactory = Callable[..., Workspace]
 

@@ -13,7 +13,7 @@ import pytest
 from safeship.appkit import HealthChecks, postgres_check
 from safeship.health.dependencies import PostgresCheck
 from safeship.health.runner import run_sync
-from safeship.testing.postgres import running_postgres
+from testing.postgres import running_postgres
 
 pytestmark = pytest.mark.postgres
 

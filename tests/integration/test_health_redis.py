@@ -13,7 +13,7 @@ import redis
 from safeship.appkit import HealthChecks, redis_check
 from safeship.health.dependencies import RedisCheck
 from safeship.health.runner import run_sync
-from safeship.testing.redis import RedisServer, start_redis
+from testing.redis import RedisServer, start_redis
 
 RedisFactory = Callable[..., RedisServer]
 

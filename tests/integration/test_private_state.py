@@ -26,7 +26,7 @@ from safeship.hooks import gate
 from safeship.paths.failover import CircuitBreaker
 from safeship.pipeline import operations
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
+from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
 SYSTEM_PYTHON = Path("/usr/bin/python3")

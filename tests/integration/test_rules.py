@@ -27,8 +27,8 @@ from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.intent import write_intent
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
-from safeship.testing.fixtures import ENV, Workspace
-from safeship.testing.postgres import running_postgres
+from testing.fixtures import ENV, Workspace
+from testing.postgres import running_postgres
 
 WorkspaceFactory = Callable[..., Workspace]
 LoadFactory = Callable[..., LoadGenerator]
