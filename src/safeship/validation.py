@@ -39,6 +39,14 @@ class InvalidIdentifier(ValueError):
     """A name, identifier or argument that breaks its rule; the message is one line."""
 
 
+def printable(line: str) -> str:
+    """``line`` with control and other invisible characters escaped (``\\x1b``): what safeship
+    prints of stored or user-given text never drives the terminal."""
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+
+
 def shown(value: str, limit: int = 40) -> str:
     """``value`` quoted for a message: escapes visible, long values cut."""
     if len(value) > limit:

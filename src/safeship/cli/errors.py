@@ -11,10 +11,12 @@ from __future__ import annotations
 import errno
 import sys
 
+from safeship.validation import printable
+
 
 def exit_code_for(exc: BaseException) -> tuple[int, str]:
     code, message = _classify(exc)
-    return code, "\n".join(_printable(line) for line in message.splitlines())
+    return code, "\n".join(printable(line) for line in message.splitlines())
 
 
 # Exceptions by their public name, looked up among the modules already imported (an instance
@@ -85,10 +87,3 @@ def _os_error(exc: OSError) -> tuple[int, str]:
     if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
         return 2, f"{message} (check {'its' if path else 'the'} owner and permissions)"
     return 1, message
-
-
-def _printable(line: str) -> str:
-    """``line`` with control and other invisible characters escaped (``\\x1b``)."""
-    if line.isprintable():
-        return line
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from safeship.pipeline.states import TERMINAL
 from safeship.routing.base import Backend, BackendStats
+from safeship.validation import printable
 
 if TYPE_CHECKING:  # only annotations: `status` and `history` do not load the deploy machinery
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
@@ -136,11 +137,12 @@ def history_table(records: Sequence[DeploymentRecord]) -> Table:
         table.add_row(
             r.id[:8],
             *([r.environment] if several else []),
-            r.version,
+            # Rows written before versions were validated may hold escape sequences.
+            printable(r.version),
             Text(deployment_state(r), style=_STATUS_STYLE.get(r.status, "")),
             f"{duration:.1f}s" if duration is not None else "-",
             requests or "-",
-            r.rollback_reason or "",
+            printable(r.rollback_reason or ""),
         )
     return table
 
