@@ -5,12 +5,11 @@ Railway was cited as `safeship.toml:8`)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from testing.cli import safeship
 from testing.services import FakeService, Reply
 
 Services = Callable[[], FakeService]
@@ -18,16 +17,8 @@ SCHEMA = '[production]\nGA_ID = { type = "string", pattern = "^G-[A-Z0-9]+$" }\n
 PATTERN_ERROR = "GA_ID: must match the pattern '^G-[A-Z0-9]+$' (got 'UA-1') [pattern_mismatch]"
 
 
-def safeship(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "safeship", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "RAILWAY_TOKEN": "rw-test-token"},
-    )
+# The command target needs no token; the railway one reads it (never printed).
+TOKEN: dict[str, str | None] = {"RAILWAY_TOKEN": "rw-test-token"}
 
 
 def project(root: Path, target: str) -> Path:
@@ -47,7 +38,7 @@ def test_a_railway_variable_is_named_by_its_source(tmp_path: Path, fake_service:
         'type = "railway"\nproject_id = "p"\nenvironment_id = "e"\nservice_id = "s"\n'
         f'endpoint = "{railway.url}/graphql/v2"\n',
     )
-    result = safeship(root, "env", "check", "production", "--from-target")
+    result = safeship(root, "env", "check", "production", "--from-target", env=TOKEN)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == (
         f"error: railway production variables: {PATTERN_ERROR}"
@@ -59,7 +50,7 @@ def test_a_railway_variable_is_named_by_its_source(tmp_path: Path, fake_service:
 def test_a_command_targets_variables_are_named_by_its_source(tmp_path: Path) -> None:
     script = json.dumps([sys.executable, "-c", "print('GA_ID=UA-1')"])
     root = project(tmp_path, f'type = "command"\ndeploy = ["true"]\nvariables = {script}\n')
-    result = safeship(root, "env", "check", "production", "--from-target")
+    result = safeship(root, "env", "check", "production", "--from-target", env=TOKEN)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == f"error: command production variables: {PATTERN_ERROR}"
 
@@ -76,6 +67,6 @@ def test_a_local_targets_variable_is_still_a_line_of_safeship_toml(tmp_path: Pat
                                                     "[environments.production]\nport = 18190\n"
                                                     "[environments.production.target]")
     )  # fmt: skip
-    result = safeship(root, "env", "check", "production", "--from-target")
+    result = safeship(root, "env", "check", "production", "--from-target", env=TOKEN)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == f"error: safeship.toml:11: {PATTERN_ERROR}"

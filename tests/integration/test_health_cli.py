@@ -15,40 +15,12 @@ import pytest
 
 from safeship.config import load_config
 from safeship.pipeline import operations
+from testing.cli import one_line_error, safeship
 from testing.fixtures import ENV, Workspace
 from testing.services import FakeService, Reply
 
 WorkspaceFactory = Callable[..., Workspace]
 Services = Callable[[], FakeService]
-
-
-def safeship(
-    cwd: Path, *args: str, env: dict[str, str | None] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; ``env`` adds variables (None removes one)."""
-    environ = {**os.environ, "COLUMNS": "200"}
-    for name, value in (env or {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    return subprocess.run(
-        [sys.executable, "-m", "safeship", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=environ,
-    )
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("safeship: error: ")
-    return line.removeprefix("safeship: error: ")
 
 
 @pytest.fixture

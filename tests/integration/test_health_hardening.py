@@ -4,9 +4,6 @@ table output, and a deep endpoint's non-critical failures judged as the app judg
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,39 +12,12 @@ from safeship.health.base import overall
 from safeship.health.deep import judge_report
 from safeship.pipeline.environment import open_environment
 from safeship.registry import Registry
+from testing.cli import one_line_error, safeship
 from testing.services import FakeService, Reply
 
 Services = Callable[[], FakeService]
 HEALTHY = Reply(200, {"status": "healthy"})
 PASSWORD = "hunter2-9f8e7d"
-
-
-def safeship(
-    cwd: Path, *args: str, env: dict[str, str | None] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "COLUMNS": "200"}
-    for name, value in (env or {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    return subprocess.run(
-        [sys.executable, "-m", "safeship", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=environ,
-    )
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("safeship: error: ")
-    return line.removeprefix("safeship: error: ")
 
 
 # -- 3. a platform-routed environment without --url --------------------------------------------
