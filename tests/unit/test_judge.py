@@ -441,3 +441,15 @@ def test_a_tail_on_the_stable_release_does_not_hide_a_slower_canary() -> None:
     v = judge_latency(canary, stable, SETTINGS)
     assert v.ratios["mean"] < 1.0 and v.ratios["p50"] > 1.2
     assert v.gated == ("p50",) and v.verdict == "high"
+
+
+def test_latency_slower_by_less_than_the_minimum_difference_passes() -> None:
+    # A healthy canary's cold start below a millisecond: +30%, significant, but 0.3 ms.
+    v = judge_latency(stats(1000, 0, {1.3: 1000}), stats(1000, 0, {1.0: 1000}), SETTINGS)
+    assert v.verdict == "pass" and v.p_high is not None and v.p_high < SETTINGS.alpha
+    # The same ratio at web latencies is a regression.
+    v = judge_latency(stats(1000, 0, {13.0: 1000}), stats(1000, 0, {10.0: 1000}), SETTINGS)
+    assert v.verdict == "high"
+    strict = JudgeSettings(latency_min_difference_ms=0)
+    v = judge_latency(stats(1000, 0, {1.3: 1000}), stats(1000, 0, {1.0: 1000}), strict)
+    assert v.verdict == "high"

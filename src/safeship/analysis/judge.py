@@ -191,6 +191,20 @@ def _quantile_ratio(canary: BackendStats, stable: BackendStats, q: float) -> flo
     return c / s if s > 0 else math.inf
 
 
+def _slower_by(
+    canary: BackendStats, stable: BackendStats, settings: JudgeSettings, mean_difference: float
+) -> bool:
+    """Whether the canary is slower by ``latency_min_difference_ms`` at every judged quantile
+    (in the mean when none is judged), as the ratios are gated."""
+    if not settings.latency_quantiles:
+        return mean_difference >= settings.latency_min_difference_ms
+    for q in settings.latency_quantiles:
+        c, s = latency_quantile(canary, q), latency_quantile(stable, q)
+        if c is None or s is None or c - s < settings.latency_min_difference_ms:
+            return False
+    return True
+
+
 def _mean_latency(stats: BackendStats, samples: npt.NDArray[np.float64]) -> float:
     if stats.latency_sum_ms > 0:
         return stats.latency_sum_ms / len(samples)
@@ -311,9 +325,10 @@ def judge_latency(
     effects = list(judged.values())
     verdict: Verdict = "pass"
     tolerance = settings.latency_tolerance
-    if p_high < alpha and min(effects) >= 1 + tolerance:
+    noticeable = _slower_by(canary, stable, settings, c_mean - s_mean)
+    if noticeable and p_high < alpha and min(effects) >= 1 + tolerance:
         verdict = "high"
-    elif p_high < settings.undecided_p and min(effects) >= 1 + tolerance / 2:
+    elif noticeable and p_high < settings.undecided_p and min(effects) >= 1 + tolerance / 2:
         # Slower, within half the tolerance of "high", or by the tolerance but not yet
         # significantly: with 50 samples a ratio is known to a few tenths (measured on a busy
         # host: a 1.3x canary read 1.15x at its first look), so more samples decide.

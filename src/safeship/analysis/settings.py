@@ -30,6 +30,11 @@ class JudgeSettings(BaseModel):
     # p95 (the previous default) it passed 1 of 3 such canaries in the independent
     # measurement. The mean, p50 and p95 ratios are recorded with every verdict either way.
     latency_tolerance: Annotated[float, Field(ge=0)] = 0.2
+    # ... and the canary at least this many milliseconds above stable's (at the same quantiles,
+    # or in the mean): below a
+    # millisecond a fresh process's cold caches read as +30% (seen: a healthy canary at 1.3 ms
+    # beside 1.0 ms judged "high"), a difference no user of a web service notices.
+    latency_min_difference_ms: Annotated[float, Field(ge=0, le=60_000)] = 1.0
     latency_quantiles: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = (0.5,)
     # A canary's error rate above stable's by the tolerance whose p is below alpha is "high";
     # above by half the tolerance with p only below this, it is "undecided": not promoted at
