@@ -194,6 +194,7 @@ def test_create_records_a_pending_deployment(registry: Registry) -> None:
         error_count=0,
         rollback_reason=None,
         metadata={"path": "github-actions"},
+        path="github-actions",  # the bag's known keys are mirrored into typed fields
     )
     assert record.duration_seconds is None
     assert not record.is_terminal

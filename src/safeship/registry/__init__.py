@@ -1,20 +1,54 @@
-"""Deployment registry: deployments, their events, env snapshots and environment leases, on
-SQLite or PostgreSQL."""
+"""Deployment registry: deployments, their events and typed records, env snapshots and
+environment leases, on SQLite or PostgreSQL.
 
-from safeship.registry.leases import EnvironmentBusy, Lease, LeaseLost
-from safeship.registry.store import (
-    STATUSES,
-    TERMINAL_STATUSES,
-    DeploymentRecord,
-    EnvSnapshotRecord,
-    EventRecord,
-    Registry,
-    RegistryError,
-)
+The names are loaded on first use (PEP 562), so that importing the package (or one record
+type) does not load the whole registry: start-up time of every command counts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from safeship.registry.errors import RegistryError
+    from safeship.registry.leases import EnvironmentBusy, LeaseLost
+    from safeship.registry.records import (
+        STATUSES,
+        TERMINAL_STATUSES,
+        BaselineRecord,
+        CheckResultRecord,
+        DeploymentRecord,
+        EnvSnapshotRecord,
+        EventRecord,
+        Lease,
+        RequestRecord,
+        StepResult,
+    )
+    from safeship.registry.store import Registry
+
+_HOMES = {
+    "STATUSES": "records",
+    "TERMINAL_STATUSES": "records",
+    "BaselineRecord": "records",
+    "CheckResultRecord": "records",
+    "DeploymentRecord": "records",
+    "EnvSnapshotRecord": "records",
+    "EventRecord": "records",
+    "Lease": "records",
+    "RequestRecord": "records",
+    "StepResult": "records",
+    "EnvironmentBusy": "leases",
+    "LeaseLost": "leases",
+    "Registry": "store",
+    "RegistryError": "errors",
+}
 
 __all__ = [
     "STATUSES",
     "TERMINAL_STATUSES",
+    "BaselineRecord",
+    "CheckResultRecord",
     "DeploymentRecord",
     "EnvSnapshotRecord",
     "EnvironmentBusy",
@@ -23,4 +57,15 @@ __all__ = [
     "LeaseLost",
     "Registry",
     "RegistryError",
+    "RequestRecord",
+    "StepResult",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -14,15 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from safeship.registry import migrations
-from safeship.registry.store import (
-    RegistryError,
-    _parse_url,
-    empty_registry_message,
-    file_state,
-    first_line,
-    readonly_engine,
-    sqlite_file,
-)
+from safeship.registry.engine import parse_url, readonly_engine, sqlite_file
+from safeship.registry.errors import RegistryError, first_line
+from safeship.registry.files import empty_registry_message, file_state
 
 # Seconds to wait for a PostgreSQL server in a diagnosis (a deploy waits longer).
 PROBE_TIMEOUT_S = 5
@@ -49,7 +43,7 @@ def probe(url: str, clock: Callable[[], datetime] | None = None) -> RegistryProb
     """What the registry at ``url`` is like, read-only; never raises for an unreachable one."""
     head = migrations.head_revision()
     try:
-        parsed = _parse_url(url)
+        parsed = parse_url(url)
     except RegistryError as exc:
         return RegistryProbe(url, "?", None, False, None, head, None, None, str(exc))
     masked = make_url(url).render_as_string(hide_password=True)

@@ -1,4 +1,4 @@
-"""Environment leases: the registry's lock of one deploy per environment.
+"""Environment leases repository: the registry's lock of one deploy per environment.
 
 A lease row names its holder and expires ``ttl`` seconds after its last heartbeat. Acquiring is
 one transaction: insert the row, or overwrite it when it has expired (or when the caller proves
@@ -15,44 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from safeship.registry.records import Lease
+from safeship.registry.sql import Row, Tx, db_id, db_time, to_id, to_optional_id, to_time
 
-from safeship.registry.models import EnvironmentLease
+__all__ = ["EnvironmentBusy", "Lease", "LeaseLost", "when"]
 
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A lease row as plain data. ``previous``: the expired lease this one replaced, if any."""
-
-    environment: str
-    holder: str
-    token: str
-    deployment_id: str | None
-    acquired_at: datetime
-    heartbeat_at: datetime
-    expires_at: datetime
-    previous: Lease | None = None
-
-    @property
-    def taken_over(self) -> bool:
-        return self.previous is not None
-
-    @classmethod
-    def _from_row(cls, row: EnvironmentLease, previous: Lease | None = None) -> Lease:
-        return cls(
-            environment=row.environment,
-            holder=row.holder,
-            token=row.token,
-            deployment_id=row.deployment_id,
-            acquired_at=row.acquired_at,
-            heartbeat_at=row.heartbeat_at,
-            expires_at=row.expires_at,
-            previous=previous,
-        )
+_COLUMNS = "environment, holder, token, deployment_id, acquired_at, heartbeat_at, expires_at"
 
 
 def when(moment: datetime) -> str:
@@ -82,65 +52,119 @@ def advisory_key(environment: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _lease(row: Row, previous: Lease | None = None) -> Lease:
+    return Lease(
+        environment=row[0],
+        holder=row[1],
+        token=to_id(row[2]),
+        deployment_id=to_optional_id(row[3]),
+        acquired_at=to_time(row[4]),
+        heartbeat_at=to_time(row[5]),
+        expires_at=to_time(row[6]),
+        previous=previous,
+    )
+
+
+def _row(tx: Tx, environment: str, *, for_update: bool = False) -> Lease | None:
+    lock = " FOR UPDATE" if for_update and tx.dialect != "sqlite" else ""
+    rows = tx.rows(
+        f"SELECT {_COLUMNS} FROM environment_leases WHERE environment = :environment{lock}",
+        {"environment": environment},
+    )
+    return _lease(rows[0]) if rows else None
+
+
 def acquire(
-    session: Session,
-    environment: str,
-    holder: str,
-    now: datetime,
-    ttl: float,
-    replace: str | None,
+    tx: Tx, environment: str, holder: str, now: datetime, ttl: float, replace: str | None
 ) -> Lease:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(advisory_key(environment))))
-    expires = now + timedelta(seconds=ttl)
-    row = session.get(EnvironmentLease, environment, with_for_update=True)
+    if tx.dialect == "postgresql":
+        tx.rows("SELECT pg_advisory_xact_lock(:key)", {"key": advisory_key(environment)})
+    existing = _row(tx, environment, for_update=True)
     previous: Lease | None = None
-    if row is None:
-        row = EnvironmentLease(environment=environment)
-        session.add(row)
-    elif row.expires_at <= now or (replace is not None and row.token == replace):
-        previous = Lease._from_row(row)
+    if existing is not None:
+        if existing.expires_at <= now or (replace is not None and existing.token == replace):
+            previous = existing
+        else:
+            raise EnvironmentBusy(existing)
+    lease = Lease(
+        environment=environment,
+        holder=holder,
+        token=str(uuid.uuid4()),
+        deployment_id=None,
+        acquired_at=now,
+        heartbeat_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        previous=previous,
+    )
+    values = {
+        "environment": environment,
+        "holder": holder,
+        "token": db_id(lease.token),
+        "acquired_at": db_time(tx, now),
+        "expires_at": db_time(tx, lease.expires_at),
+    }
+    if existing is None:
+        tx.run(
+            f"INSERT INTO environment_leases ({_COLUMNS}) VALUES (:environment, :holder, "
+            ":token, NULL, :acquired_at, :acquired_at, :expires_at)",
+            values,
+        )
     else:
-        raise EnvironmentBusy(Lease._from_row(row))
-    row.holder = holder
-    row.token = str(uuid.uuid4())
-    row.deployment_id = None
-    row.acquired_at = now
-    row.heartbeat_at = now
-    row.expires_at = expires
-    session.flush()
-    return Lease._from_row(row, previous)
+        tx.run(
+            "UPDATE environment_leases SET holder = :holder, token = :token, "
+            "deployment_id = NULL, acquired_at = :acquired_at, heartbeat_at = :acquired_at, "
+            "expires_at = :expires_at WHERE environment = :environment",
+            values,
+        )
+    return lease
 
 
 def renew(
-    session: Session,
+    tx: Tx,
     environment: str,
     token: str,
     now: datetime,
     ttl: float,
     deployment_id: str | None,
 ) -> Lease:
-    row = session.get(EnvironmentLease, environment, with_for_update=True)
-    if row is None or row.token != token:
-        holder = f" (now held by {row.holder})" if row is not None else ""
+    existing = _row(tx, environment, for_update=True)
+    if existing is None or existing.token != _canonical(token):
+        holder = f" (now held by {existing.holder})" if existing is not None else ""
         raise LeaseLost(f"the lease on {environment} was lost{holder}")
-    row.heartbeat_at = now
-    row.expires_at = now + timedelta(seconds=ttl)
-    if deployment_id is not None:
-        row.deployment_id = deployment_id
-    session.flush()
-    return Lease._from_row(row)
+    expires = now + timedelta(seconds=ttl)
+    tx.run(
+        "UPDATE environment_leases SET heartbeat_at = :now, expires_at = :expires, "
+        "deployment_id = COALESCE(:deployment_id, deployment_id) WHERE environment = :environment",
+        {
+            "now": db_time(tx, now),
+            "expires": db_time(tx, expires),
+            "deployment_id": db_id(deployment_id) if deployment_id is not None else None,
+            "environment": environment,
+        },
+    )
+    renewed = _row(tx, environment)
+    assert renewed is not None
+    return renewed
 
 
-def release(session: Session, environment: str, token: str) -> bool:
-    result = session.execute(
-        delete(EnvironmentLease).where(
-            EnvironmentLease.environment == environment, EnvironmentLease.token == token
+def release(tx: Tx, environment: str, token: str) -> bool:
+    canonical = _canonical(token)
+    if canonical is None:
+        return False
+    return bool(
+        tx.run(
+            "DELETE FROM environment_leases WHERE environment = :environment AND token = :token",
+            {"environment": environment, "token": db_id(canonical)},
         )
     )
-    return bool(getattr(result, "rowcount", 0))
 
 
-def current(session: Session, environment: str) -> Lease | None:
-    row = session.get(EnvironmentLease, environment)
-    return Lease._from_row(row) if row is not None else None
+def current(tx: Tx, environment: str) -> Lease | None:
+    return _row(tx, environment)
+
+
+def _canonical(token: str) -> str | None:
+    try:
+        return str(uuid.UUID(token))
+    except (ValueError, TypeError, AttributeError):
+        return None

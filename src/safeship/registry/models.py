@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -89,6 +90,11 @@ class Deployment(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     rollback_reason: Mapped[str | None] = mapped_column(Text)
     deployment_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Typed fields (revision 0004), moved out of ``deployment_metadata``.
+    path: Mapped[str | None] = mapped_column(String(100))
+    strategy: Mapped[str | None] = mapped_column(String(32))
+    rollback_rule: Mapped[str | None] = mapped_column(String(64))
+    gate_verdict: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         # Serves environment filters and the newest-first ordering of history/last_succeeded.
@@ -153,3 +159,93 @@ class EnvironmentLease(Base):
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def _deployment_fk() -> ForeignKey:
+    return ForeignKey("deployments.id", ondelete="CASCADE")
+
+
+class DeploymentRequest(Base):
+    """A person's request to a running deployment: pause, abort, rollback, resume, promote."""
+
+    __tablename__ = "deployment_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk(), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StepResultRow(Base):
+    """The canary judge's figures and the traffic at one step of a deployment."""
+
+    __tablename__ = "step_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk(), index=True)
+    step_index: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    canary_error_rate: Mapped[float | None] = mapped_column(Float)
+    stable_error_rate: Mapped[float | None] = mapped_column(Float)
+    error_p_value: Mapped[float | None] = mapped_column(Float)
+    canary_latency_ms: Mapped[float | None] = mapped_column(Float)
+    stable_latency_ms: Mapped[float | None] = mapped_column(Float)
+    latency_ratio: Mapped[float | None] = mapped_column(Float)
+    canary_requests: Mapped[int | None] = mapped_column(Integer)
+    canary_errors: Mapped[int | None] = mapped_column(Integer)
+    stable_requests: Mapped[int | None] = mapped_column(Integer)
+    stable_errors: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CheckResultRow(Base):
+    """One health check's outcome at a deployment's verification."""
+
+    __tablename__ = "check_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk(), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    critical: Mapped[bool] = mapped_column(Boolean)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BaselineRow(Base):
+    """A release's level-4 performance sample (see ``records.BaselineRecord``)."""
+
+    __tablename__ = "baselines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(255))
+    # SET NULL: a baseline outlives the row it was measured in (it is the next one's reference).
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False), ForeignKey("deployments.id", ondelete="SET NULL")
+    )
+    path: Mapped[str] = mapped_column(String(255))
+    sample_count: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    error_rate: Mapped[float] = mapped_column(Float)
+    mean_ms: Mapped[float | None] = mapped_column(Float)
+    p50_ms: Mapped[float | None] = mapped_column(Float)
+    p95_ms: Mapped[float | None] = mapped_column(Float)
+    p99_ms: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index(
+            "ix_baselines_environment_version_created_at", "environment", "version", "created_at"
+        ),
+    )

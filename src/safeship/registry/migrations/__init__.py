@@ -13,14 +13,21 @@ from __future__ import annotations
 import threading
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, func, select
+from safeship.registry.sql import Tx
+
+if TYPE_CHECKING:
+    # Alembic (and its Mako templates) costs a third of a second to import: only a migration
+    # or a diagnosis imports it, never an opener of a registry that is at HEAD already.
+    from alembic.config import Config
+    from sqlalchemy import Connection, Engine
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
+
+# The newest revision in versions/: what an opener compares a database with before deciding
+# to load Alembic. tests/integration/test_registry.py keeps it equal to Alembic's own head.
+HEAD: Final = "0004"
 
 # One key per database for pg_advisory_xact_lock; any fixed 63-bit value would do, this one is
 # derived from a name so it is recognisable in pg_locks.
@@ -33,6 +40,8 @@ _PROCESS_LOCK = threading.Lock()
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config for the packaged scripts, optionally bound to ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     # Silences Alembic's legacy-splitting warning; there is one path, so os.pathsep is safe.
@@ -43,7 +52,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    """The newest revision these scripts know."""
+    """The newest revision these scripts know, as Alembic reads them (see ``HEAD``)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migration scripts found"
     return head
@@ -51,6 +62,8 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision a database is at (None: not a safeship registry, or an empty one)."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -64,6 +77,9 @@ def upgrade(engine: Engine) -> None:
     head and does nothing. Within one process a lock also serialises upgrades, because Alembic
     is not thread-safe.
     """
+    from alembic import command
+    from sqlalchemy import func, select
+
     # Process lock first, database lock second: the same order everywhere, so no deadlock.
     with _PROCESS_LOCK, engine.connect() as connection, connection.begin():
         if connection.dialect.name == "postgresql":
@@ -71,3 +87,19 @@ def upgrade(engine: Engine) -> None:
         # The transaction is already open, so Alembic treats it as external and leaves
         # committing to the ``begin()`` block above.
         command.upgrade(alembic_config(connection), "head")
+
+
+def revision_of(tx: Tx) -> str | None:
+    """``current_revision`` with one plain query, without Alembic."""
+    if tx.dialect == "sqlite":
+        exists = tx.rows(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name",
+            {"name": "alembic_version"},
+        )
+    else:
+        exists = tx.rows("SELECT to_regclass(:name)", {"name": "alembic_version"})
+        exists = [row for row in exists if row[0] is not None]
+    if not exists:
+        return None
+    rows = tx.rows("SELECT version_num FROM alembic_version")
+    return str(rows[0][0]) if rows else None
