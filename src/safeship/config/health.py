@@ -55,7 +55,7 @@ Statuses = Annotated[list[HttpStatus], BeforeValidator(_listed), Field(min_lengt
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def parse_json_path(path: str) -> tuple[str | int, ...]:

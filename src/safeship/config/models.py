@@ -48,7 +48,7 @@ Variables = Annotated[dict[str, str], AfterValidator(check_variables)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ProjectSettings(_Model):
