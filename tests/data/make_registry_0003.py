@@ -69,23 +69,53 @@ ANALYSIS = {
     "score": 96.0,
     "decision": "pass",
     "metrics": [
-        {"name": "error_rate", "verdict": "pass", "canary": 0.004, "stable": 0.005,
-         "n_canary": 250, "n_stable": 750, "p_high": 0.61, "p_low": 0.39, "effect": -0.001,
-         "critical": True, "weight": 1.0},
-        {"name": "latency", "verdict": "pass", "canary": 10.2, "stable": 10.0,
-         "n_canary": 250, "n_stable": 750, "p_high": 0.44, "p_low": 0.56, "effect": 1.02,
-         "critical": False, "weight": 1.0},
+        {
+            "name": "error_rate",
+            "verdict": "pass",
+            "canary": 0.004,
+            "stable": 0.005,
+            "n_canary": 250,
+            "n_stable": 750,
+            "p_high": 0.61,
+            "p_low": 0.39,
+            "effect": -0.001,
+            "critical": True,
+            "weight": 1.0,
+        },
+        {
+            "name": "latency",
+            "verdict": "pass",
+            "canary": 10.2,
+            "stable": 10.0,
+            "n_canary": 250,
+            "n_stable": 750,
+            "p_high": 0.44,
+            "p_low": 0.56,
+            "effect": 1.02,
+            "critical": False,
+            "weight": 1.0,
+        },
     ],
-}  # fmt: skip
+}
 
 
 def write(registry: Registry) -> None:
     # 1. A canary promoted after its checks, baseline and analysis.
     first = registry.create_deployment(
-        "production", "v1.1.0", "a1b2c3d", "ci@github",
-        {"prepush": {"commit": "a1b2c3d", "gate": "passed", "checked_at": "2026-11-01T08:59:00Z"},
-         "strategy": "canary", "stable_version": "v1.0.0"},
-    )  # fmt: skip
+        "production",
+        "v1.1.0",
+        "a1b2c3d",
+        "ci@github",
+        {
+            "prepush": {
+                "commit": "a1b2c3d",
+                "gate": "passed",
+                "checked_at": "2026-11-01T08:59:00Z",
+            },
+            "strategy": "canary",
+            "stable_version": "v1.0.0",
+        },
+    )
     registry.update_deployment(
         first, status="deploying", metadata={"release": {"port": 9101, "pid": 4242}}
     )
@@ -102,7 +132,14 @@ def write(registry: Registry) -> None:
         first, status="progressing", current_step=25, metadata={"analysis": ANALYSIS}
     )
     traffic = {"v1.1.0": {"requests": 250, "errors": 1}, "v1.0.0": {"requests": 750, "errors": 4}}
-    registry.update_deployment(first, status="succeeded", completed=True, health_score=0.83, error_count=1, metadata={"traffic": traffic})  # fmt: skip
+    registry.update_deployment(
+        first,
+        status="succeeded",
+        completed=True,
+        health_score=0.83,
+        error_count=1,
+        metadata={"traffic": traffic},
+    )
     registry.add_event(first, "deployment.succeeded", registry._now(), {"health_score": 0.83})
 
     # 2. Rolled back by a rule, after `safeship rollback` left an abort request.
@@ -121,9 +158,14 @@ def write(registry: Registry) -> None:
     }
     traffic = {"v1.2.0": {"requests": 100, "errors": 12}, "v1.1.0": {"requests": 900, "errors": 3}}
     registry.update_deployment(
-        second, status="rolled_back", rollback_reason="error rate 12.0% over 100 requests exceeds the 5.0% threshold",
-        completed=True, error_count=12, health_score=0.88, metadata={"rollback": rollback, "traffic": traffic},
-    )  # fmt: skip
+        second,
+        status="rolled_back",
+        rollback_reason="error rate 12.0% over 100 requests exceeds the 5.0% threshold",
+        completed=True,
+        error_count=12,
+        health_score=0.88,
+        metadata={"rollback": rollback, "traffic": traffic},
+    )
     registry.add_event(second, "rollback.triggered", registry._now(), {"rule": "error_rate"})
 
     # 3. Paused at 50 % with a promote waiting (still running when the upgrade comes).
@@ -141,32 +183,58 @@ def write(registry: Registry) -> None:
 
     # 4. An emergency deploy from a laptop, and 5. one that failed its checks.
     fourth = registry.create_deployment(
-        "production", "v1.2.1", "c3d4e5f", "carol",
-        {"path": "local-emergency", "triggered_by": "ci-down", "operator": "carol@laptop", "strategy": "all-at-once", "stable_version": None},
-    )  # fmt: skip
+        "production",
+        "v1.2.1",
+        "c3d4e5f",
+        "carol",
+        {
+            "path": "local-emergency",
+            "triggered_by": "ci-down",
+            "operator": "carol@laptop",
+            "strategy": "all-at-once",
+            "stable_version": None,
+        },
+    )
     registry.update_deployment(fourth, status="succeeded", completed=True, health_score=1.0)
     fifth = registry.create_deployment(
         "staging", "v2.0.1", None, "bob", {"strategy": "all-at-once", "stable_version": None}
     )
-    registry.update_deployment(fifth, status="failed", completed=True, health_score=0.0,
-                               metadata={"checks": [check("http", "failed", 1, 5000.0, "connection refused")]})  # fmt: skip
+    registry.update_deployment(
+        fifth,
+        status="failed",
+        completed=True,
+        health_score=0.0,
+        metadata={"checks": [check("http", "failed", 1, 5000.0, "connection refused")]},
+    )
 
     registry.add_event(None, "lock.taken", registry._now(), {"environment": "production"})
-    registry.add_env_snapshot("production", {"API_URL": {"value": "https://api.example.com", "fingerprint": None, "secret": False}}, "ci")  # fmt: skip
+    registry.add_env_snapshot(
+        "production",
+        {"API_URL": {"value": "https://api.example.com", "fingerprint": None, "secret": False}},
+        "ci",
+    )
 
 
 def as_data(registry: Registry) -> list[dict[str, Any]]:
     return [
         {
-            "id": r.id, "environment": r.environment, "version": r.version, "commit_sha": r.commit_sha,
-            "triggered_by": r.triggered_by, "status": r.status, "started_at": r.started_at.isoformat(),
+            "id": r.id,
+            "environment": r.environment,
+            "version": r.version,
+            "commit_sha": r.commit_sha,
+            "triggered_by": r.triggered_by,
+            "status": r.status,
+            "started_at": r.started_at.isoformat(),
             "completed_at": r.completed_at.isoformat() if r.completed_at else None,
-            "current_step": r.current_step, "health_score": r.health_score, "error_count": r.error_count,
-            "rollback_reason": r.rollback_reason, "metadata": r.metadata,
+            "current_step": r.current_step,
+            "health_score": r.health_score,
+            "error_count": r.error_count,
+            "rollback_reason": r.rollback_reason,
+            "metadata": r.metadata,
             "events": [e.name for e in registry.events(r.id)],
         }
         for r in registry.history(limit=100)
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:

@@ -257,8 +257,8 @@ def _step(bag: Mapping[str, Any], deployment_id: str, when: datetime) -> dict[st
     metrics = {m.get("name"): m for m in analysis.get("metrics") or () if isinstance(m, Mapping)}
     errors = metrics.get("error_rate") or metrics.get("errors") or {}
     latency = metrics.get("latency") or {}
-    traffic = bag.get("traffic") if isinstance(bag.get("traffic"), Mapping) else {}
-    canary, stable = _traffic_sides(traffic, bag)
+    traffic = bag.get("traffic")
+    canary, stable = _traffic_sides(traffic if isinstance(traffic, Mapping) else {}, bag)
     return {
         "deployment_id": deployment_id,
         "step_index": 0,  # the bag kept only the latest step's figures
