@@ -77,17 +77,31 @@ def make_project(root: Path) -> None:
             registry.update_deployment(deployment, status="succeeded", completed=True)
 
 
+def measured_tree_env() -> dict[str, str]:
+    """The environment of the timed commands: they import the same safeship as this script
+    (a relative PYTHONPATH such as ``src`` would not resolve in the project directory, and
+    the commands would silently time another checkout)."""
+    import safeship
+
+    source = str(Path(safeship.__file__).resolve().parents[1])
+    paths = [source, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def time_once(argv: list[str], cwd: Path) -> tuple[float, float]:
     """Wall and CPU seconds of one run; fails loudly if the command fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
+    done = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv[2:])} failed ({done.returncode}): {done.stderr[-400:]!r}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
+
+
+ENV = measured_tree_env()
 
 
 def main() -> None:

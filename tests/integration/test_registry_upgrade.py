@@ -196,3 +196,26 @@ def test_an_upgraded_registry_takes_new_deployments(old_registry_url: str) -> No
         assert [r.version for r in registry.history("production", limit=2)] == ["v1.3.0", "v1.2.1"]
         last = registry.last_succeeded("production")
         assert last is not None and last.path == "github-actions"
+
+
+def test_a_downgrade_to_0003_keeps_every_deployment_and_event(old_registry_url: str) -> None:
+    from safeship.registry.engine import open_engine, parse_url, writer
+
+    Registry(old_registry_url).close()  # upgrades
+    # The registry's own engine: on SQLite with foreign keys on, so a table rebuild of
+    # deployments would cascade into events.
+    engine = open_engine(parse_url(old_registry_url))
+    try:
+        with writer(engine).begin() as connection:
+            command.downgrade(alembic_config(connection), "0003")
+        with engine.connect() as connection:
+            counts = [
+                connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("deployments", "events")
+            ]
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("deployments")}
+    finally:
+        engine.dispose()
+    assert _revision(old_registry_url) == "0003"
+    assert counts == [5, 3]
+    assert "rollback_rule" not in columns and "deployment_metadata" in columns

@@ -160,9 +160,9 @@ def downgrade() -> None:
     op.drop_table("step_results")
     op.drop_index(op.f("ix_deployment_requests_deployment_id"), table_name="deployment_requests")
     op.drop_table("deployment_requests")
-    with op.batch_alter_table("deployments") as batch:
-        for column in ("gate_verdict", "rollback_rule", "strategy", "path"):
-            batch.drop_column(column)
+    # Plain DROP COLUMN (SQLite >= 3.35), for the reason given in upgrade().
+    for column in ("gate_verdict", "rollback_rule", "strategy", "path"):
+        op.execute(f"ALTER TABLE deployments DROP COLUMN {column}")
 
 
 # -- moving the metadata bag's known keys -----------------------------------------------------
