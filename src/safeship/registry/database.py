@@ -63,6 +63,7 @@ class Database:
         self.missing = state == "missing"
         self.readonly = state == "readonly"
         if self.missing:
+            self._prepare_first_write()
             return
         if not self.readonly:
             self._tighten()
@@ -81,6 +82,20 @@ class Database:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+    def _prepare_first_write(self) -> None:
+        """Load what building the file takes (SQLAlchemy, Alembic) now, at open.
+
+        A registry that does not exist yet is mostly opened by a first deploy, whose first
+        write builds it: that write must not also pay half a second of imports, between a
+        decision the deploy times (a failover verdict) and the action it leads to. Reads of the
+        missing file use the empty engine made here.
+        """
+        import alembic.command  # noqa: F401  (imported for the cost, see above)
+
+        from safeship.registry import engine as sa
+
+        self._engine = sa.empty_engine()
 
     @contextmanager
     def reading(self, action: str) -> Iterator[Tx]:
