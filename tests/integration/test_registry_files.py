@@ -59,12 +59,20 @@ def test_wal_and_shm_files_are_private_while_open(tmp_path: Path, umask_0: None)
     path = tmp_path / "registry.db"
     with Registry(f"sqlite:///{path}") as registry:
         registry.create_deployment("production", "v1", None, "ci")
-        registry.history()
-        beside = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
-        present = [p for p in beside if p.exists()]
-        assert present, "WAL mode keeps -wal/-shm files while a connection is open"
-        for side in present:
-            assert _mode(side) == 0o600, side
+        # The registry holds no connection between calls: another reader (a dashboard, say)
+        # keeps the WAL files in place while the registry writes again.
+        reader = sqlite3.connect(path)
+        try:
+            reader.execute("SELECT count(*) FROM deployments").fetchall()
+            registry.create_deployment("production", "v2", None, "ci")
+            registry.history()
+            beside = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
+            present = [p for p in beside if p.exists()]
+            assert present, "WAL mode keeps -wal/-shm files while a connection is open"
+            for side in present:
+                assert _mode(side) == 0o600, side
+        finally:
+            reader.close()
 
 
 def test_an_existing_parent_directory_is_left_as_it_is(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Opening a registry's database, and its read and write transactions.
 
 Opening is cheap when nothing is to be migrated: a SQLite file at ``migrations.HEAD`` is read
-with the standard ``sqlite3`` module alone (``sql.SqliteTx``), and SQLAlchemy is loaded on the
-first write (Alembic only for a migration). That keeps `safeship status` and `history` fast to
-start. PostgreSQL, in-memory SQLite and every write go through a SQLAlchemy engine.
+and written with the standard ``sqlite3`` module alone (``sql.SqliteTx``), which keeps
+`safeship status` and `history` fast to start and a deploy free of SQLAlchemy. PostgreSQL,
+in-memory SQLite and migrations (Alembic, loaded only then) go through a SQLAlchemy engine.
 
 A SQLite registry file is private (0600, its new directories 0700) and is never created by
 reading: until the first write, a registry whose file does not exist reads as empty. The first
@@ -31,10 +31,11 @@ from safeship.registry.files import (
     file_state,
     readonly_connector,
     sqlite_files,
+    writable_connector,
 )
 from safeship.registry.location import locate
 from safeship.registry.migrations import HEAD, revision_of
-from safeship.registry.sql import Tx, sqlite_reading
+from safeship.registry.sql import Tx, sqlite_reading, sqlite_writing
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -53,7 +54,10 @@ class Database:
         self.missing = False
         self._lock = threading.Lock()
         self._engine: Engine | None = None  # SQLAlchemy, made when first needed
-        self._connect: Callable[[], sqlite3.Connection] | None = None  # sqlite3 reads
+        # A SQLite file is read and written with the sqlite3 module alone; SQLAlchemy serves
+        # PostgreSQL, in-memory SQLite and migrations.
+        self._connect: Callable[[], sqlite3.Connection] | None = None
+        self._write_connect: Callable[[], sqlite3.Connection] | None = None
         if self.path is None:
             self._open_engine(migrate=True)
             return
@@ -65,9 +69,14 @@ class Database:
         if self.missing:
             self._prepare_first_write()
             return
-        if not self.readonly:
+        if self.readonly:
+            self._connect = readonly_connector(self.path)
+        else:
             self._tighten()
-        self._connect = readonly_connector(self.path)
+            self._write_connect = writable_connector(self.path)
+            # Read on writable connections too: a read-only one re-creates -wal and -shm but
+            # cannot remove them when it is the last to close.
+            self._connect = self._write_connect
         with self.reading("read revision") as tx:
             revision = revision_of(tx)
         if revision == HEAD:
@@ -121,9 +130,18 @@ class Database:
     @contextmanager
     def writing(self, action: str) -> Iterator[Tx]:
         """A write transaction (committed at the end); creates a missing SQLite file first."""
+        self._ensure_writable()
+        if self._write_connect is not None:
+            try:
+                with sqlite_writing(self._write_connect) as tx:
+                    yield tx
+            except sqlite3.Error as exc:
+                raise RegistryError(
+                    f"registry {self.url}: {action} failed: {first_line(exc)}"
+                ) from exc
+            return
         from safeship.registry import engine as sa
 
-        self._ensure_writable()
         with self._lock:
             engine = self._open_engine(migrate=False)
         with self._guard(action), sa.engine_transaction(sa.writer(engine)) as tx:
@@ -193,11 +211,11 @@ class Database:
                 raise RegistryError(f"cannot create registry {self.url}: {exc}") from exc
             if file_state(self.path) == "empty":  # another program made it meanwhile
                 raise RegistryError(empty_registry_message(self.path))
-            previous, self._engine = self._engine, None  # the empty stand-in, if reads made it
-            if previous is not None:
-                previous.dispose()
-            self._open_engine(migrate=True)
-            self._connect = readonly_connector(self.path)
+            if self._engine is not None:  # the empty stand-in
+                self._engine.dispose()
+                self._engine = None
+            self._tighten()
+            self._write_connect = self._connect = writable_connector(self.path)
             self.missing = False
 
     def _build_file(self, path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
 from safeship.registry.errors import RegistryError
-from safeship.registry.files import SQLITE_BUSY_TIMEOUT_MS, readonly_connector
+from safeship.registry.files import prepare_writable, readonly_connector
 from safeship.registry.sql import Params, Row
 
 # Without it an unreachable PostgreSQL host can hang an opener for minutes (TCP retries).
@@ -91,34 +90,7 @@ def writer(engine: Engine) -> Engine:
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    # The sqlite3 module only issues BEGIN before DML, so DDL (migrations) and reads would run
-    # outside any transaction; we take over BEGIN in _sqlite_on_begin instead.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # busy_timeout first: switching to WAL may itself have to wait for another opener.
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        _enable_wal(cursor)
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
-
-
-def _enable_wal(cursor: sqlite3.Cursor) -> None:
-    """Switch to WAL, which lets readers (dashboard, CLI) run while a deploy writes.
-
-    The switch needs an exclusive lock and SQLite reports "database is locked" at once, without
-    honouring busy_timeout, when another connection opens the same fresh file at that moment.
-    """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    prepare_writable(dbapi_connection)
 
 
 def _sqlite_on_begin(connection: Connection) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Literal
@@ -69,6 +70,50 @@ def readonly_connector(path: Path) -> Callable[[], sqlite3.Connection]:
         # Autocommit mode: the registry issues BEGIN itself (see sql.sqlite_reading).
         connection.isolation_level = None
         connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        return connection
+
+    return connect
+
+
+def prepare_writable(connection: sqlite3.Connection) -> None:
+    """A fresh connection made fit to write: autocommit mode (BEGIN is taken by the caller),
+    a busy timeout, WAL and foreign keys."""
+    # The sqlite3 module only issues BEGIN before DML, so DDL (migrations) and reads would run
+    # outside any transaction; the registry issues BEGIN itself instead.
+    connection.isolation_level = None
+    # busy_timeout first: switching to WAL may itself have to wait for another opener.
+    connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    _enable_wal(connection)
+    connection.execute("PRAGMA foreign_keys = ON")
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, which lets readers (dashboard, CLI) run while a deploy writes.
+
+    The switch needs an exclusive lock and SQLite reports "database is locked" at once, without
+    honouring busy_timeout, when another connection opens the same fresh file at that moment.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def writable_connector(path: Path) -> Callable[[], sqlite3.Connection]:
+    """Connections that write ``path`` (see ``prepare_writable``)."""
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(path, check_same_thread=False)
+        try:
+            prepare_writable(connection)
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     return connect

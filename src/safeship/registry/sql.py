@@ -1,12 +1,12 @@
 """Plain SQL against either backend, and the value codecs that make both store alike.
 
 Every repository speaks SQL text with ``:name`` parameters to a ``Tx``; the registry hands it
-one of two kinds. A SQLite file is read through the standard ``sqlite3`` module directly
-(``SqliteTx``), so the everyday read-only commands (`status`, `history`) never import
-SQLAlchemy; everything else (writes, PostgreSQL, migrations) goes through a SQLAlchemy engine
-(``engine.EngineTx``). The codecs store what SQLAlchemy's column types stored before (ids as 32
-hex digits on SQLite and native UUIDs on PostgreSQL, UTC times as text on SQLite, JSON as
-text), so the two paths read and write the same rows.
+one of two kinds. A SQLite file is read and written through the standard ``sqlite3`` module
+directly (``SqliteTx``), so neither `safeship status` nor a deploy imports SQLAlchemy;
+PostgreSQL and in-memory SQLite go through a SQLAlchemy engine (``engine.EngineTx``), and
+migrations through Alembic. The codecs store what SQLAlchemy's column types stored before (ids
+as 32 hex digits on SQLite and native UUIDs on PostgreSQL, UTC times as text on SQLite, JSON
+as text), so every path reads and writes the same rows.
 """
 
 from __future__ import annotations
@@ -66,6 +66,27 @@ def sqlite_reading(connect: Any) -> Iterator[SqliteTx]:
             yield SqliteTx(connection)
         finally:
             connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+@contextmanager
+def sqlite_writing(connect: Any) -> Iterator[SqliteTx]:
+    """A write transaction on a fresh connection from ``connect()``, committed at the end.
+
+    BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+    writes fails at once with SQLITE_BUSY if another writer got in between, without honouring
+    busy_timeout.
+    """
+    connection: sqlite3.Connection = connect()
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield SqliteTx(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
     finally:
         connection.close()
 
