@@ -1,7 +1,7 @@
-"""SQLAlchemy engines of the registry: URL parsing and driver mapping, SQLite's pragmas and
-transaction modes, the read-only and the empty engine, and ``EngineTx``.
+"""SQLAlchemy engines of the registry: URL parsing and driver mapping, SQLite's transaction
+modes, the read-only and the empty engine, and ``EngineTx``.
 
-Imported only when a registry writes, migrates, or lives on PostgreSQL: reading a SQLite file
+Imported only when a registry migrates, lives on PostgreSQL or in memory: using a SQLite file
 needs none of it (see ``sql``).
 """
 
