@@ -7,8 +7,8 @@ before acting on it (write-ahead): whatever the orchestrator did last is on disk
 killed right after. A ``Registry`` holds only connection factories, so one instance can be
 shared by threads.
 
-
-
+Opening and the transactions are ``database.Database``'s: a SQLite file at HEAD is used
+without SQLAlchemy, so `safeship status` and `history` start fast.
 """
 
 from __future__ import annotations
