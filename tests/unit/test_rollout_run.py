@@ -139,7 +139,7 @@ def test_a_version_already_serving_is_refused_before_any_record(
     port: int, registry: Registry
 ) -> None:
     world = World(port, registry)
-    with pytest.raises(DeployRefused, match="^v1 is already serving prod$"):
+    with pytest.raises(DeployRefused, match=r"^v1 is already serving prod$"):
         world.deployer.deploy("v1")
     assert registry.history("prod") == []
 

@@ -14,7 +14,7 @@ from safeship.health.base import CheckResult
 from safeship.pipeline.rollout.outcome import LiveSnapshot
 from safeship.pipeline.rollout.state import JUDGEMENT_SAVE_INTERVAL, RunState
 from safeship.pipeline.states import InvalidTransition, Status
-from safeship.registry import Registry
+from safeship.registry import Registry, RegistryError
 from safeship.routing.base import Backend
 from testing.fakes import EventRecorder, FakeClock, FakeRouter
 
@@ -68,7 +68,7 @@ def test_a_best_effort_transition_survives_a_registry_outage(registry: Registry)
     state = new_state(registry)
     state.advance(Status.DEPLOYING)
     state.deployment_id = "no-such-deployment"  # every update now fails
-    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the registry raises
+    with pytest.raises(RegistryError, match="no deployment 'no-such-deployment'"):
         state.advance(Status.VERIFYING)
     assert not state.advance(Status.ABORTED, best_effort=True)
     assert state.status is Status.ABORTED
