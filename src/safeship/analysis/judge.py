@@ -43,11 +43,10 @@ from safeship.analysis.statistics import (
     judge_latency,
     latency_quantile,
     latency_samples,
-    score,
 )
 from safeship.routing.base import BackendStats
 
-# Re-exported: the judge's callers read the statistics through it.
+# The statistics are re-exported: the judge's callers read them through it.
 __all__ = [
     "BUCKET_VALUES_MS",
     "Action",
@@ -101,6 +100,19 @@ class BakeDecision:
     action: Action
     reason: str
     judgement: Judgement
+
+
+def score(verdicts: Sequence[MetricVerdict]) -> float | None:
+    """Weighted share (0-100) of judged metrics that pass; None if none was judged.
+
+    Metrics without data and undecided ones are left out: neither passed nor failed yet.
+    """
+    judged = [v for v in verdicts if v.verdict not in ("nodata", "undecided")]
+    total = sum(v.weight for v in judged)
+    if not judged or total <= 0:
+        return None
+    passed = sum(v.weight for v in judged if v.verdict in ("pass", "low"))
+    return 100.0 * passed / total
 
 
 def judge(

@@ -36,7 +36,7 @@ config models import the settings through this package) stays cheap for every co
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -290,16 +290,3 @@ def judge_latency(
         gated=tuple(judged),
         **common,  # type: ignore[arg-type]
     )
-
-
-def score(verdicts: Sequence[MetricVerdict]) -> float | None:
-    """Weighted share (0-100) of judged metrics that pass; None if none was judged.
-
-    Metrics without data and undecided ones are left out: neither passed nor failed yet.
-    """
-    judged = [v for v in verdicts if v.verdict not in ("nodata", "undecided")]
-    total = sum(v.weight for v in judged)
-    if not judged or total <= 0:
-        return None
-    passed = sum(v.weight for v in judged if v.verdict in ("pass", "low"))
-    return 100.0 * passed / total
