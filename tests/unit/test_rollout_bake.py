@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 from safeship.analysis import CanaryBake, JudgeSettings
 from safeship.analysis.bake import Bake, BakeOutcome, BakePhase, LatencyWatch, ManualRequest
+from safeship.analysis.metrics import RouterMetrics
 from safeship.config.models import RollbackRules
 from safeship.deployment_status import Status
 from safeship.pipeline.rollout.watchers import ProcessExit
-from safeship.routing.base import Backend
+from safeship.routing.base import Backend, BackendStats
 from testing.fakes import Behaviour, FakeClock, FakeRouter, FakeTarget
 
 RULES = RollbackRules()
@@ -152,3 +153,37 @@ def test_a_guard_fires_before_the_figures_are_judged() -> None:
     outcome = bake.run(phase(30))
     assert outcome.verdict is not None and outcome.verdict.rule == "process_exit"
     assert outcome.verdict.reason == "release v2 exited while serving traffic"
+
+
+class CannedMetrics:
+    """A MetricSource that is no router (as a Prometheus one): totals grow by a fixed window
+    at every read."""
+
+    def __init__(self, per_read: dict[str, BackendStats]) -> None:
+        self.per_read = per_read
+        self.reads = 0
+
+    def totals(self) -> dict[str, BackendStats]:
+        self.reads += 1
+        return {
+            name: BackendStats(
+                requests=s.requests * self.reads, responses_5xx=s.responses_5xx * self.reads
+            )
+            for name, s in self.per_read.items()
+        }
+
+
+def test_the_rules_read_any_metric_source() -> None:
+    source = CannedMetrics(
+        {"v2": BackendStats(requests=10, responses_5xx=2), "v1": BackendStats(requests=90)}
+    )
+    outcome = Bake(source, RULES, clock=FakeClock()).run(phase(30))
+    assert outcome.verdict is not None and outcome.verdict.rule == "error_rate"
+    assert outcome.verdict.figures["error_rate"] == 0.2
+    assert source.reads == 3  # the start, then two polls: 20 requests are enough to judge
+
+
+def test_the_routers_stats_are_the_first_metric_source() -> None:
+    router = canary_router(FakeClock(), Behaviour())
+    router.clock.sleep(1)
+    assert RouterMetrics(router).totals() == router.stats()
