@@ -110,6 +110,8 @@ class Rollout:
         )
 
     def execute(self) -> DeploymentOutcome:
+        """The stages after :meth:`start`, to an ending; Ctrl-C leaves as :class:`Interrupted`
+        (its outcome attached), any other error after the environment is put back."""
         state = self.state
         state.emit("deployment.started", strategy=self.strategy.name)
         try:
