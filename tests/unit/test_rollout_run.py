@@ -11,10 +11,11 @@ import pytest
 
 from safeship.config.models import EnvironmentSettings
 from safeship.events import EventBus
-from safeship.pipeline.deploy import Deployer, DeployRefused, LiveSnapshot
+from safeship.pipeline.deploy import Deployer, DeployRefused, Interrupted, LiveSnapshot
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
 from safeship.routing.base import Backend
+from safeship.targets.base import Release
 from testing.fakes import Behaviour, EventRecorder, FakeClock, FakeRouter, FakeTarget, health_server
 
 
@@ -153,3 +154,46 @@ def test_an_invalid_environment_fails_before_a_release_starts(
     assert outcome.status is Status.FAILED
     assert outcome.reason == "environment check failed (1 problem): DATABASE_URL: missing"
     assert list(world.target.running) == ["v1"] and world.router.weights_set == []
+
+
+class InterruptedTarget(FakeTarget):
+    """Ctrl-C arrives while the release is watched once traffic has moved."""
+
+    def __init__(self, port: int, router: FakeRouter) -> None:
+        super().__init__(port=port)
+        self.router = router
+
+    def is_alive(self, release: Release) -> bool:
+        if self.router.weights_set:
+            raise KeyboardInterrupt
+        return super().is_alive(release)
+
+
+def test_ctrl_c_while_taking_traffic_rolls_back_and_says_how(port: int, registry: Registry) -> None:
+    world = World(port, registry, steps=[10, 100])
+    target = InterruptedTarget(port, world.router)
+    target.running = world.target.running
+    world.deployer.target = target
+    with pytest.raises(Interrupted) as caught:
+        world.deployer.deploy("v2")
+    outcome = caught.value.outcome
+    assert outcome.status is Status.ROLLED_BACK
+    assert outcome.reason == "deploy interrupted (SIGINT/SIGTERM)"
+    assert world.router.weights_set[-1] == {"v1": 100}
+    record = registry.get(outcome.deployment_id)
+    assert record is not None and record.metadata["rollback"]["rule"] == "interrupted"
+
+
+def test_ctrl_c_before_traffic_aborts(port: int, registry: Registry) -> None:
+    world = World(port, registry)
+
+    def interrupt(version: str) -> None:
+        raise KeyboardInterrupt
+
+    world.target.on_deploy = interrupt
+    with pytest.raises(Interrupted) as caught:
+        world.deployer.deploy("v2")
+    assert caught.value.outcome.status is Status.ABORTED
+    record = registry.get(caught.value.outcome.deployment_id)
+    assert record is not None and record.status == "aborted"
+    assert world.router.weights_set == []
