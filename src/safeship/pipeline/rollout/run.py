@@ -54,14 +54,6 @@ class EnvGate(Protocol):
         ...
 
 
-class _RolledBack(Exception):
-    """A bake's verdict, or the baseline, said to roll back: unwinds the steps."""
-
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__(verdict.reason)
-        self.verdict = verdict
-
-
 class Rollout:
     """Runs one deployment to its ending."""
 
@@ -231,29 +223,32 @@ class Rollout:
         )
         releases.stats_at_start = releases.metrics.totals()
         try:
-            for step in self.plan.steps:
-                state.step = step.weight
-                state.advance(Status.PROGRESSING, current_step=step.weight)
-                self.set_weights(step.weight)
-                if not self.plan.bakes:
-                    continue
-                self._act(self.bake_step(bake, step))
-                if step.pause and releases.stable is not None:
-                    self._act(self.pause(bake, step.weight))
-            if self.plan.bakes:
-                self.check_baseline()
-                self.monitor(bake)
-        except _RolledBack as rolled_back:
-            return endings.roll_back(state, releases, rolled_back.verdict, self.run_dir)
+            verdict = self.move_traffic(bake)
         finally:
             checks.close()
             health.close()
+        if verdict is not None:
+            return endings.roll_back(state, releases, verdict, self.run_dir)
         return endings.promote(state, releases)
 
-    def _act(self, outcome: BakeOutcome) -> None:
-        if outcome.ending == "rollback":
-            assert outcome.verdict is not None
-            raise _RolledBack(outcome.verdict)
+    def move_traffic(self, bake: Bake) -> Verdict | None:
+        """The plan's steps, each baked (and paused at, if asked), then the baseline and the
+        monitoring window; the verdict that ends it early, else None (promote)."""
+        state = self.state
+        for step in self.plan.steps:
+            state.step = step.weight
+            state.advance(Status.PROGRESSING, current_step=step.weight)
+            self.set_weights(step.weight)
+            if not self.plan.bakes:
+                continue
+            verdict = self.bake_step(bake, step).verdict
+            if verdict is None and step.pause and self.releases.stable is not None:
+                verdict = self.pause(bake, step.weight).verdict
+            if verdict is not None:
+                return verdict
+        if not self.plan.bakes:
+            return None
+        return self.check_baseline() or self.monitor(bake)
 
     def _on_poll(self, window: dict[str, BackendStats], decision: BakeDecision | None) -> None:
         if decision is not None:
@@ -322,23 +317,25 @@ class Rollout:
             self.state.emit("stage.passed", stage="pause", step=step)
         return outcome
 
-    def monitor(self, bake: Bake) -> None:
+    def monitor(self, bake: Bake) -> Verdict | None:
         """After full traffic, keep the rules running while the old release is kept warm for
         a rollback (the plan's ``keep_warm``)."""
         seconds = self.plan.keep_warm
         if seconds <= 0 or self.releases.stable is None:
-            return
+            return None
         self.state.advance(Status.MONITORING)
         self.state.emit("stage.started", stage="monitor", seconds=seconds)
-        self._act(bake.run(self.phase(seconds)))
-        self.state.emit("stage.passed", stage="monitor")
+        verdict = bake.run(self.phase(seconds)).verdict
+        if verdict is None:
+            self.state.emit("stage.passed", stage="monitor")
+        return verdict
 
-    def check_baseline(self) -> None:
+    def check_baseline(self) -> Verdict | None:
         """Level 4 before promotion: sample the release, store it, compare with the last good."""
         release, state = self._release(), self.state
         health = self.settings.health
         if health.baseline is None:
-            return
+            return None
         previous = state.last_succeeded()
         report = run_baseline(
             release.url,
@@ -352,7 +349,8 @@ class Rollout:
         state.record_checks([report.result])
         if report.result.status == "failed":
             figures = {"regressions": report.regressions, **report.current.as_dict()}
-            raise _RolledBack(Verdict("baseline", check_reason(report.result), figures))
+            return Verdict("baseline", check_reason(report.result), figures)
+        return None
 
     def _release(self) -> Release:
         assert self.releases.release is not None
