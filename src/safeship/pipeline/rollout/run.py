@@ -204,25 +204,9 @@ class Rollout:
         state, releases, settings = self.state, self.releases, self.settings
         checks = ChecksWatch(release, settings)
         health = HealthWatch(release, settings)
-        now = self.clock.now()
-        watchers: list[Watcher] = [health, checks]
-        # The rules' one-off reads (a scan of the process table, a registry query) happen now,
-        # not beside the canary's first requests, which would look slower for it.
-        watchers.append(LatencyWatch(settings.rollback, state.stored_baseline_p95()))
-        if release.pid is not None:
-            watchers.append(ResourcesWatch(release.pid, settings.rollback, now))
-        watchers.append(DbPoolWatch(checks, settings.rollback))
-        bake = Bake(
-            releases.metrics,
-            settings.rollback,
-            guards=[ProcessExit(releases.target, release, settings.rollback)],
-            watchers=watchers,
-            requests=state.read_request,
-            on_poll=self._on_poll,
-            clock=self.clock,
-        )
-        releases.stats_at_start = releases.metrics.totals()
         try:
+            bake = self.new_bake(release, health, checks)
+            releases.stats_at_start = releases.metrics.totals()
             verdict = self.move_traffic(bake)
         finally:
             checks.close()
@@ -230,6 +214,27 @@ class Rollout:
         if verdict is not None:
             return endings.roll_back(state, releases, verdict, self.run_dir)
         return endings.promote(state, releases)
+
+    def new_bake(self, release: Release, health: HealthWatch, checks: ChecksWatch) -> Bake:
+        """The bake of every step, pause and monitoring window, its watchers built once so
+        consecutive and sustained rules carry across them."""
+        state, settings = self.state, self.settings
+        watchers: list[Watcher] = [health, checks]
+        # The rules' one-off reads (a scan of the process table, a registry query) happen now,
+        # not beside the canary's first requests, which would look slower for it.
+        watchers.append(LatencyWatch(settings.rollback, state.stored_baseline_p95()))
+        if release.pid is not None:
+            watchers.append(ResourcesWatch(release.pid, settings.rollback, self.clock.now()))
+        watchers.append(DbPoolWatch(checks, settings.rollback))
+        return Bake(
+            self.releases.metrics,
+            settings.rollback,
+            guards=[ProcessExit(self.releases.target, release, settings.rollback)],
+            watchers=watchers,
+            requests=state.read_request,
+            on_poll=self._on_poll,
+            clock=self.clock,
+        )
 
     def move_traffic(self, bake: Bake) -> Verdict | None:
         """The plan's steps, each baked (and paused at, if asked), then the baseline and the
