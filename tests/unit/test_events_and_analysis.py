@@ -96,11 +96,12 @@ def test_bus_redacts_registered_secrets_and_credentials() -> None:
     assert json.loads(out)["attributes"] == {"reason": "bad ****", "nested": ["token ****"]}
 
 
-def test_config_and_analysis_import_without_scipy_or_numpy() -> None:
+def test_config_analysis_and_the_rollout_import_without_scipy_or_numpy() -> None:
     # Every command reads the config, whose models hold the judge's settings: scipy.stats
     # alone took 0.9 s at start-up. The judge imports it where it computes.
     code = (
-        "import sys, safeship.config, safeship.analysis, safeship.pipeline.rules;"
+        "import sys, safeship.config, safeship.analysis, safeship.pipeline.rules,"
+        " safeship.analysis.bake, safeship.pipeline.deploy;"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'numpy'));"
         "print(','.join(heavy))"
     )
