@@ -15,11 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from safeship.core._config import config_problems
 from safeship.core._deployments import (
     abort,
     abort_running,
     deploy,
     deploy_mode,
+    deploy_result,
     down,
     history,
     promote,
@@ -78,7 +80,12 @@ if TYPE_CHECKING:
         smoke,
     )
     from safeship.health.base import CheckResult
-    from safeship.pipeline.deploy import DeployRefused, Interrupted, LiveSnapshot
+    from safeship.pipeline.deploy import (
+        DeploymentOutcome,
+        DeployRefused,
+        Interrupted,
+        LiveSnapshot,
+    )
     from safeship.pipeline.requests import RequestRefused
     from safeship.registry import DeploymentRecord, EnvironmentBusy
 
@@ -93,6 +100,7 @@ _LAZY = {
     "smoke": "safeship.core._health",
     "CheckResult": "safeship.health.base",
     "DeployRefused": "safeship.pipeline.deploy",
+    "DeploymentOutcome": "safeship.pipeline.deploy",
     "Interrupted": "safeship.pipeline.deploy",
     "LiveSnapshot": "safeship.pipeline.deploy",
     "RequestRefused": "safeship.pipeline.requests",
@@ -117,6 +125,7 @@ __all__ = [
     "DeployRefused",
     "DeployRequest",
     "DeployResult",
+    "DeploymentOutcome",
     "DeploymentRecord",
     "DeploymentSummary",
     "EnvAudit",
@@ -148,8 +157,10 @@ __all__ = [
     "analysis_figures",
     "baseline",
     "check_service",
+    "config_problems",
     "deploy",
     "deploy_mode",
+    "deploy_result",
     "deployment_summary",
     "down",
     "env_audit",

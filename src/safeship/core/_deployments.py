@@ -43,10 +43,13 @@ def deploy_mode(*, via_paths: bool, emergency: bool) -> DeployMode:
             "--via-paths and --emergency exclude each other: "
             "an emergency deploy runs from this machine only"
         )
-    return DeployMode.PATHS if via_paths else DeployMode.EMERGENCY if emergency else DeployMode.LOCAL
+    return (
+        DeployMode.PATHS if via_paths else DeployMode.EMERGENCY if emergency else DeployMode.LOCAL
+    )
 
 
-def _result(outcome: DeploymentOutcome, path: str | None = None) -> DeployResult:
+def deploy_result(outcome: DeploymentOutcome, path: str | None = None) -> DeployResult:
+    """A pipeline's outcome as the core gives it (``path``: the deploy path it took)."""
     return DeployResult(
         version=outcome.version,
         ok=outcome.ok,
@@ -113,7 +116,7 @@ def deploy(
         finished()
         # The GitHub issue for the hotfix pull request, or the reminder to open one.
         line, warning = paths_deploy.emergency_followup(loaded, env, commit, by, outcome)
-        base = _result(outcome, paths_deploy.EMERGENCY_PATH)
+        base = deploy_result(outcome, paths_deploy.EMERGENCY_PATH)
         return dataclasses.replace(base, followup=line, followup_warning=warning or None)
     outcome = operations.deploy(
         loaded,
@@ -125,7 +128,7 @@ def deploy(
         on_progress=on_progress,
     )
     finished()
-    return _result(outcome)
+    return deploy_result(outcome)
 
 
 def rollback(
@@ -146,7 +149,7 @@ def rollback(
         return RollbackResult(environment, abort_requested=running)
     if outcome is None:
         return RollbackResult(environment, recovered=True)
-    return RollbackResult(environment, deployed=_result(outcome))
+    return RollbackResult(environment, deployed=deploy_result(outcome))
 
 
 def abort_running(loaded: LoadedConfig, environment: str) -> DeploymentSummary | None:
@@ -198,9 +201,7 @@ def status(loaded: LoadedConfig, environment: str | None = None) -> list[Environ
                     for r in s.releases
                 ),
                 # What the router serves: its releases' figures, not a stopped one's.
-                traffic=traffic_rows(
-                    weights, {n: st for n, st in s.stats.items() if n in weights}
-                )
+                traffic=traffic_rows(weights, {n: st for n, st in s.stats.items() if n in weights})
                 if s.router_running
                 else (),
                 last=deployment_summary(s.last) if s.last else None,

@@ -375,4 +375,3 @@ def _view(record: EnvSnapshotRecord) -> SnapshotView:
     return SnapshotView(
         record.id, record.taken_at, record.taken_by, record.fingerprint_key_id, record.variables
     )
-
