@@ -36,6 +36,7 @@ def test_deploy_status_history_and_rollback(workspace_factory: WorkspaceFactory)
     assert status.environment == ENV and status.port == ws.port and status.router_running
     assert [(r.version, r.alive) for r in status.releases] == [("v2", True)]
     assert [(row.release, row.weight) for row in status.traffic] == [("v2", 100)]
+    assert status.serving == ("v2",)
     assert status.last is not None and status.last.version == "v2"
     assert status.last.state == "succeeded" and status.target_error is None
 
@@ -72,6 +73,7 @@ def test_rollback_without_two_good_deployments_is_impossible(workspace: Workspac
 def test_status_before_anything_ran_and_an_unknown_environment(workspace: Workspace) -> None:
     (status,) = core.status(workspace.loaded)  # every environment: the one configured
     assert not status.router_running and status.releases == () and status.traffic == ()
+    assert status.serving == ()
     assert status.last is None
     with pytest.raises(ConfigError):
         core.history(workspace.loaded, core.HistoryQuery("nope"))

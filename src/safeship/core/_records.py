@@ -198,6 +198,11 @@ class EnvironmentStatus:
     # registry's part of the status is given all the same.
     target_error: str | None = None
 
+    @property
+    def serving(self) -> tuple[str, ...]:
+        """The releases the router sends traffic to now (by name)."""
+        return tuple(row.release for row in self.traffic if row.weight > 0)
+
 
 @dataclass(frozen=True)
 class HistoryQuery:
