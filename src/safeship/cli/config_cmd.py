@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safeship import core
 from safeship.cli.common import console, load
 from safeship.config import ConfigError
-from safeship.health.resolve import config_problems
 
 
 def run_check(config: Path | None) -> int:
     loaded = load(config)
     # Health checks' ${VARIABLES} must be set, and URLs made of them valid.
-    problems = config_problems(loaded)
+    problems = core.config_problems(loaded)
     if problems:
         raise ConfigError(problems)
     envs = ", ".join(sorted(loaded.config.environments))

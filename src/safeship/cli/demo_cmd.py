@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
+from safeship import core
 from safeship.cli.common import console, err_console
 from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
 from safeship.cli.render import history_table, outcome_line
 from safeship.demo.runner import DemoResult, run_demo
-from safeship.pipeline.deploy import DeploymentOutcome
+
+if TYPE_CHECKING:
+    from safeship.core import DeploymentOutcome
 
 
 def run(keep: bool) -> int:
@@ -20,7 +25,7 @@ def run(keep: bool) -> int:
 
     def done(outcome: DeploymentOutcome) -> None:
         display.close()
-        console.print(outcome_line(outcome))
+        console.print(outcome_line(core.deploy_result(outcome)))
 
     with sigterm_as_interrupt():
         try:

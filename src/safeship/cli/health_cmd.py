@@ -20,17 +20,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from safeship import core
 from safeship.cli.common import console, err_console, load
-from safeship.health.base import CheckResult, Overall
-from safeship.health.operations import (
-    BaselineRun,
-    HealthReport,
-    UsageError,
-    baseline,
-    check_service,
-    smoke,
-)
-from safeship.health.verify import LEVEL_NAMES
+from safeship.core import BaselineRun, CheckResult, HealthReport, UsageError
 from safeship.redaction import redact, redact_data
 
 _STYLE = {
@@ -61,7 +53,7 @@ def _text(value: str, style: str = "") -> Text:
     return Text(redact(value), style=style)
 
 
-def _exit(verdict: Overall, strict: bool) -> int:
+def _exit(verdict: str, strict: bool) -> int:
     if verdict == "unhealthy" or (strict and verdict == "degraded"):
         return 1
     return 0
@@ -79,7 +71,7 @@ def checks_table(title: str, results: Sequence[CheckResult]) -> Table:
         critical = "" if r.critical else " (non-critical)"
         table.add_row(
             _text(r.name),
-            LEVEL_NAMES.get(r.level, str(r.level)),
+            core.level_name(r.level),
             _text(r.status + critical, _STYLE.get(r.status, "")),
             f"{r.latency_ms:.0f} ms",
             _text(r.detail),
@@ -111,7 +103,7 @@ def run_health(
     json_output: bool,
 ) -> int:
     try:
-        report = check_service(url, deep=deep, path=path, deep_path=deep_path, timeout=timeout)
+        report = core.check_service(url, deep=deep, path=path, deep_path=deep_path, timeout=timeout)
     except UsageError as exc:
         return _usage(exc)
     if json_output:
@@ -125,7 +117,7 @@ def run_smoke(
     config: Path | None, environment: str | None, url: str | None, strict: bool, json_output: bool
 ) -> int:
     try:
-        report = smoke(load(config), environment, url)
+        report = core.smoke(load(config), environment, url)
     except UsageError as exc:
         return _usage(exc)
     if json_output:
@@ -145,7 +137,7 @@ def run_baseline(
     try:
         # With only --url, no safeship.toml is needed.
         loaded = load(config) if (environment or config or url is None) else None
-        run = baseline(loaded, environment, url, overrides)
+        run = core.baseline(loaded, environment, url, overrides)
     except UsageError as exc:
         return _usage(exc)
     if json_output:

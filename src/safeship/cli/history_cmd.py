@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from safeship import core
 from safeship.cli.common import console, load
 from safeship.cli.render import history_table
-from safeship.pipeline import operations
 
 
 def run(config: Path | None, environment: str | None, limit: int, json_output: bool) -> int:
-    records = operations.history(load(config), environment, limit)
+    deployments = core.history(load(config), core.HistoryQuery(environment, limit))
     if json_output:
-        print(json.dumps([dataclasses.asdict(r) for r in records], indent=2, default=_json_default))
-    elif not records:
+        print(json.dumps([d.as_json() for d in deployments], indent=2, default=_json_default))
+    elif not deployments:
         console.print("no deployments yet")
     else:
-        console.print(history_table(records))
+        console.print(history_table(deployments))
     return 0
 
 

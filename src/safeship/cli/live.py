@@ -6,14 +6,17 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from safeship.cli.render import live_view
-from safeship.pipeline.deploy import LiveSnapshot
-from safeship.pipeline.states import TERMINAL, Status
+from safeship.core import TERMINAL, Status
+
+if TYPE_CHECKING:
+    from safeship.core import LiveSnapshot
 
 # Outside a terminal: a summary line this often (seconds) between state changes.
 SUMMARY_INTERVAL = 10.0

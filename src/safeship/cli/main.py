@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from typer.models import TyperInfo
 
 if TYPE_CHECKING:
     from typer._click import Command
-    from typer.core import MarkupMode
+    from typer._click.exceptions import ClickException
 
 from safeship.cli import params
 
@@ -70,10 +68,12 @@ def deploy(
     config: ConfigOption = None,
 ) -> None:
     """Deploy VERSION to ENVIRONMENT: start, verify, shift traffic, roll back on failure."""
+    from safeship import core
     from safeship.cli import deploy_cmd
 
-    mode = deploy_cmd.mode_for(via_paths=via_paths, emergency=emergency)
-    raise typer.Exit(deploy_cmd.run(config, environment, version, commit, triggered_by, mode))
+    mode = core.deploy_mode(via_paths=via_paths, emergency=emergency)
+    request = core.DeployRequest(environment, version, commit, triggered_by, mode)
+    raise typer.Exit(deploy_cmd.run(config, request))
 
 
 @app.command()
@@ -315,108 +315,42 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-class _LazyCommands(MutableMapping[str, "Command"]):
-    """The root group's commands, each built (and its group's module imported) on first use.
-
-    Typer builds every command of an app before running one (evaluating every parameter's
-    annotations); this mapping builds only the one that runs (--help builds them all). Its keys
-    keep the order of registration: commands, then groups, then lazy groups.
-    """
-
-    def __init__(self, typer_app: typer.Typer) -> None:
-        from functools import partial
-
-        from typer.main import get_command_from_info, get_command_name
-
-        short = typer_app.pretty_exceptions_short
-        markup = typer_app.rich_markup_mode
-        suggest = typer_app.suggest_commands
-        self._built: dict[str, Command] = {}
-        self._make: dict[str, Callable[[], Command]] = {}
-        for info in typer_app.registered_commands:
-            assert info.callback is not None
-            name = info.name or get_command_name(info.callback.__name__)
-            self._make[name] = partial(
-                get_command_from_info, info, pretty_exceptions_short=short, rich_markup_mode=markup
-            )
-        groups: list[tuple[str | None, TyperInfo | Callable[[], TyperInfo]]] = [
-            (group.name, group) for group in typer_app.registered_groups
-        ]
-        groups += [(n, partial(_lazy_typer_info, n, target)) for n, target in _LAZY_GROUPS.items()]
-        for group_name, group in groups:
-            assert group_name, "name every group: app.add_typer(..., name=...)"
-            self._make[group_name] = partial(
-                _group_command,
-                group,
-                pretty_exceptions_short=short,
-                rich_markup_mode=markup,
-                suggest_commands=suggest,
-            )
-
-    def __getitem__(self, name: str) -> Command:
-        if name not in self._built:
-            self._built[name] = self._make[name]()
-        return self._built[name]
-
-    def __setitem__(self, name: str, command: Command) -> None:
-        self._built[name] = command
-        self._make.setdefault(name, lambda: command)
-
-    def __delitem__(self, name: str) -> None:
-        del self._make[name]
-        self._built.pop(name, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._make)
-
-    def __len__(self) -> int:
-        return len(self._make)
-
-
-def _lazy_typer_info(name: str, target: str) -> TyperInfo:
-    import importlib
-
-    module, _, attribute = target.partition(":")
-    sub_app: typer.Typer = getattr(importlib.import_module(module), attribute)
-    return TyperInfo(sub_app, name=name)
-
-
-def _group_command(
-    group: TyperInfo | Callable[[], TyperInfo],
-    *,
-    pretty_exceptions_short: bool,
-    rich_markup_mode: MarkupMode,
-    suggest_commands: bool,
-) -> Command:
-    from typer.main import get_group_from_info
-
-    return get_group_from_info(
-        group if isinstance(group, TyperInfo) else group(),
-        pretty_exceptions_short=pretty_exceptions_short,
-        rich_markup_mode=rich_markup_mode,
-        suggest_commands=suggest_commands,
-    )
-
-
 def cli() -> Command:
     """The root command, its subcommands built lazily (what `safeship` runs)."""
     import copy
 
     from typer.main import get_group
 
+    from safeship.cli.lazy import LazyCommands
+
     shell = copy.copy(app)  # the app's settings without its commands: they come lazily
     shell.registered_commands, shell.registered_groups = [], []
     root = get_group(shell)
-    root.commands = _LazyCommands(app)
+    root.commands = LazyCommands(app, _LAZY_GROUPS)
     return root
 
 
 def run() -> None:
-    """Console entry point: known errors become one line and an exit code, never a traceback."""
+    """Console entry point: known errors become one line and an exit code, never a traceback.
+
+    Click's usage errors (an unknown option, a missing argument) too: one line, exit 2, instead
+    of its usage box; ``safeship`` or a group without arguments still prints its help.
+    """
+    # Typer's own copy of Click: its exceptions are not the installed click's.
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
     from safeship.cli.errors import exit_code_for
 
     try:
-        cli()()
+        code = cli().main(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except ClickException as exc:
+        _fail(_click_message(exc), exc.exit_code)
+    except Abort:
+        _fail("aborted", 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:
@@ -424,3 +358,16 @@ def run() -> None:
             raise
         code, message = exit_code_for(exc)
         _fail(message, code)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _click_message(exc: ClickException) -> str:
+    """A usage error in one printable line: the message and the command's --help."""
+    from typer._click.exceptions import UsageError
+
+    from safeship.validation import printable
+
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, UsageError) and exc.ctx is not None:
+        message += f" (see {exc.ctx.command_path} --help)"
+    return printable(message)

@@ -29,30 +29,17 @@ def check(
 
 
 def run_check(config: Path | None, json_output: bool) -> int:
+    from safeship import core
     from safeship.cli.common import load
-    from safeship.paths.build import breaker_for, build_path
-    from safeship.plugins import PluginNotFound
     from safeship.redaction import redact
 
-    loaded = load(config)
-    settings = loaded.config.paths
-    breaker = breaker_for(settings, loaded.base_dir)
-    rows: list[dict[str, object]] = []
-    for name in settings.order:
-        try:
-            availability = build_path(name, settings).is_available()
-            ok, reason = availability.ok, availability.reason
-        except PluginNotFound as exc:
-            ok, reason = False, str(exc)
-        cooling = breaker.open_reason(name)
-        rows.append({"path": name, "available": ok, "reason": reason, "cooldown": cooling})
+    statuses = core.paths_status(load(config))
     if json_output:
-        print(redact(json.dumps(rows, indent=2)))
+        print(redact(json.dumps([s.as_json() for s in statuses], indent=2)))
     else:
-        for row in rows:
-            state = "available" if row["available"] else "unavailable"
-            line = f"{row['path']}: {state}: {row['reason']}"
-            if row["cooldown"]:
-                line += f" (skipped by failover: {row['cooldown']})"
+        for s in statuses:
+            line = f"{s.path}: {'available' if s.available else 'unavailable'}: {s.reason}"
+            if s.cooldown:
+                line += f" (skipped by failover: {s.cooldown})"
             print(redact(line))
-    return 0 if any(row["available"] for row in rows) else 1
+    return 0 if any(s.available for s in statuses) else 1

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from safeship.pipeline.states import TERMINAL
-from safeship.routing.base import Backend, BackendStats
+from safeship import core
 from safeship.validation import printable
 
 if TYPE_CHECKING:  # only annotations: `status` and `history` do not load the deploy machinery
-    from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
-    from safeship.registry import DeploymentRecord
+    from safeship.core import DeploymentRecord, LiveSnapshot
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -33,19 +31,18 @@ def _ms(value: float | None) -> str:
     return ">120s" if value == float("inf") else f"{value:.1f}ms"
 
 
-def stats_table(title: str, weights: Mapping[str, int], stats: Mapping[str, BackendStats]) -> Table:
+def traffic_table(title: str, rows: Sequence[core.TrafficRow]) -> Table:
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("release", "weight", "requests", "errors", "error rate", "p95"):
         table.add_column(column, justify="left" if column == "release" else "right")
-    for name in sorted(set(weights) | set(stats)):
-        s = stats.get(name, BackendStats())
+    for row in rows:
         table.add_row(
-            name,
-            f"{weights.get(name, 0)}%",
-            str(s.requests),
-            str(s.errors),
-            f"{s.error_rate:.1%}" if s.requests else "-",
-            _ms(s.latency_quantile_ms(0.95)),
+            row.release,
+            f"{row.weight}%",
+            str(row.requests),
+            str(row.errors),
+            "-" if row.error_rate is None else f"{row.error_rate:.1%}",
+            _ms(row.p95_ms),
         )
     return table
 
@@ -62,14 +59,13 @@ def live_view(snapshot: LiveSnapshot) -> Group:
     if snapshot.paused:
         env = snapshot.environment
         header.append(f" · paused: safeship promote {env} / safeship abort {env}", "bold yellow")
-    final = snapshot.status in TERMINAL
+    final = snapshot.status in core.TERMINAL
     title = "traffic during the rollout" if final else "traffic this step"
-    weights = dict(snapshot.weights)
-    for name in snapshot.window:
-        weights.setdefault(name, 0)  # a rolled-back release still shows what it got
-    parts: list[Table | Text] = [header, stats_table(title, weights, snapshot.window)]
+    # A rolled-back release (no weight any more) still shows what it got.
+    rows = core.traffic_rows(snapshot.weights, snapshot.window)
+    parts: list[Table | Text] = [header, traffic_table(title, rows)]
     if snapshot.judgement is not None:
-        parts.append(judgement_table(snapshot.judgement.as_dict()))
+        parts.append(judgement_table(core.analysis_figures(snapshot.judgement.as_dict())))
     return Group(*parts)
 
 
@@ -79,84 +75,68 @@ def _figure(metric: str, value: float | None) -> str:
     return f"{value:.2%}" if metric == "error_rate" else f"{value:.1f} ms"
 
 
-def judgement_table(analysis: Mapping[str, Any]) -> Table:
-    """The canary judge's figures (``Judgement.as_dict()``): canary vs stable per metric."""
-    score = analysis.get("score")
-    step = analysis.get("step")
+def judgement_table(analysis: core.AnalysisFigures) -> Table:
+    """The canary judge's figures: canary vs stable per metric."""
+    score, step = analysis.score, analysis.step
     title = (
         f"canary analysis{f' at {step}%' if step is not None else ''}: "
-        f"score {'n/a' if score is None else f'{score:.0f}'} ({analysis.get('decision')})"
+        f"score {'n/a' if score is None else f'{score:.0f}'} ({analysis.decision})"
     )
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("metric", "canary", "stable", "samples", "p (worse)", "verdict"):
         table.add_column(column, justify="left" if column == "metric" else "right")
-    for m in analysis.get("metrics", []):
-        name = str(m.get("name"))
-        p_high = m.get("p_high")
-        verdict = str(m.get("verdict"))
+    for m in analysis.metrics:
         table.add_row(
-            name,
-            _figure(name, m.get("canary")),
-            _figure(name, m.get("stable")),
-            f"{m.get('n_canary')}/{m.get('n_stable')}",
-            "-" if p_high is None else f"{p_high:.2g}",
+            m.name,
+            _figure(m.name, m.canary),
+            _figure(m.name, m.stable),
+            f"{m.n_canary}/{m.n_stable}",
+            "-" if m.p_high is None else f"{m.p_high:.2g}",
             Text(
-                verdict,
+                m.verdict,
                 style={"high": "red", "nodata": "yellow", "undecided": "yellow"}.get(
-                    verdict, "green"
+                    m.verdict, "green"
                 ),
             ),
         )
     return table
 
 
-def outcome_line(outcome: DeploymentOutcome) -> Text:
-    style = _STATUS_STYLE.get(outcome.status.value, "bold")
-    text = Text.assemble(
-        (outcome.version, "bold cyan"), " ", (outcome.status.value, f"bold {style}")
-    )
-    if outcome.reason:
-        text.append(f": {outcome.reason}")
+def outcome_line(result: core.DeployResult) -> Text:
+    status = result.status or ""
+    style = _STATUS_STYLE.get(status, "bold")
+    text = Text.assemble((result.version, "bold cyan"), " ", (status, f"bold {style}"))
+    if result.reason:
+        text.append(f": {result.reason}")
     return text
 
 
-def history_table(records: Sequence[DeploymentRecord]) -> Table:
+def history_table(
+    deployments: Sequence[core.DeploymentSummary | DeploymentRecord],
+) -> Table:
+    """The deployments (summaries, or records as the demo gives them), newest first."""
+    rows = [
+        d if isinstance(d, core.DeploymentSummary) else core.deployment_summary(d)
+        for d in deployments
+    ]
     table = Table(title="deployment history", title_justify="left")
-    several = len({r.environment for r in records}) > 1
+    several = len({r.environment for r in rows}) > 1
     columns = ["id", *(["environment"] if several else []), "version", "status", "duration"]
     for column in columns:
         table.add_column(column, no_wrap=True)
     table.add_column("requests (errors)")
     table.add_column("reason", ratio=1)
-    for r in records:
-        traffic = r.metadata.get("traffic") or {}
-        requests = ", ".join(
-            f"{name} {t['requests']} ({t['errors']})" for name, t in traffic.items()
-        )
+    for r in rows:
+        requests = ", ".join(f"{t.release} {t.requests} ({t.errors})" for t in r.traffic)
         duration = r.duration_seconds
         table.add_row(
             r.id[:8],
             *([r.environment] if several else []),
             # Rows written before versions were validated may hold escape sequences.
             printable(r.version),
-            Text(deployment_state(r), style=_STATUS_STYLE.get(r.status, "")),
+            Text(r.state, style=_STATUS_STYLE.get(r.status, "")),
             f"{duration:.1f}s" if duration is not None else "-",
             requests or "-",
             printable(r.rollback_reason or ""),
         )
     return table
-
-
-def deployment_state(record: DeploymentRecord) -> str:
-    """The deployment's status as a person reads it: ``paused at 50%: safeship promote|abort``
-    while it waits at a pause, ``progressing at 50%`` at a step, else the status."""
-    paused = record.metadata.get("paused_at")
-    if paused and not record.is_terminal:
-        return f"paused at {paused}%: safeship promote|abort"
-    if record.status == "progressing" and record.current_step is not None:
-        return f"progressing at {record.current_step}%"
-    return record.status
-
-
-def backends_weights(backends: Sequence[Backend]) -> dict[str, int]:
-    return {b.name: b.weight for b in backends}

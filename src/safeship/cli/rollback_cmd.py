@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safeship.cli import pause_cmd
+from safeship import core
 from safeship.cli.common import console, err_console, load
 from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
+from safeship.cli.pause_cmd import print_abort_requested
 from safeship.cli.render import outcome_line
-from safeship.pipeline import operations
-from safeship.pipeline.deploy import Interrupted
-from safeship.registry import EnvironmentBusy
 
 
 def run(config: Path | None, environment: str) -> int:
@@ -18,33 +16,30 @@ def run(config: Path | None, environment: str) -> int:
     display = LiveDisplay(console)
     try:
         with sigterm_as_interrupt():
-            outcome = operations.rollback(loaded, environment, on_progress=display)
-    except EnvironmentBusy:
-        display.close()
-        # A deploy holds the lease: leave it an abort request (it reads it within 0.25 s).
-        code = pause_cmd.run_rollback_while_running(config, environment)
-        if code is None:  # busy with something else (a rollback, `safeship down`)
-            raise
-        return code
-    except Interrupted as stopped:
+            result = core.rollback(loaded, environment, on_progress=display)
+    except core.Interrupted as stopped:
         display.close()
         err_console.print(f"safeship: error: interrupted: {stopped}", soft_wrap=True)
         return 130
     finally:
         display.close()
-    if outcome is None:
+    if result.abort_requested is not None:
+        print_abort_requested(environment, result.abort_requested)
+        return 0
+    if result.deployed is None:
         console.print(f"{environment}: interrupted deployment rolled back to the stable release")
         return 0
-    console.print(outcome_line(outcome), soft_wrap=True)
-    return 0 if outcome.ok else 1
+    console.print(outcome_line(result.deployed), soft_wrap=True)
+    return 0 if result.deployed.ok else 1
 
 
 def run_recover(config: Path | None, environment: str) -> int:
-    recovered = operations.recover(load(config), environment)
+    recovered = core.recover(load(config), environment)
     if not recovered:
         console.print(f"{environment}: nothing to recover")
-    for record in recovered:
+    for deployment in recovered:
         console.print(
-            f"{environment}: closed {record.id[:8]} ({record.version}, was {record.status})"
+            f"{environment}: closed {deployment.id[:8]} "
+            f"({deployment.version}, was {deployment.status})"
         )
     return 0

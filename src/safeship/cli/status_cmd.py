@@ -6,41 +6,31 @@ from pathlib import Path
 
 from rich.text import Text
 
+from safeship import core
 from safeship.cli.common import console, load
-from safeship.cli.render import backends_weights, deployment_state, judgement_table, stats_table
-from safeship.pipeline import operations
+from safeship.cli.render import judgement_table, traffic_table
 
 
 def run(config: Path | None, environment: str | None) -> int:
-    loaded = load(config)
-    names = [environment] if environment else sorted(loaded.config.environments)
-    for name in names:
-        s = operations.status(loaded, name)
+    for s in core.status(load(config), environment):
         router = "running" if s.router_running else "stopped"
         where = f"port {s.port}" if s.port is not None else "platform-routed"
-        console.print(Text.assemble((name, "bold"), f" · {where} · router {router}"))
+        console.print(Text.assemble((s.environment, "bold"), f" · {where} · router {router}"))
         for release in s.releases:
-            state = "alive" if s.alive.get(release.version) else "dead"
+            state = "alive" if release.alive else "dead"
             # A platform's release has no local process: its URL says where it runs.
             at = f"pid {release.pid}, port {release.port}" if release.pid else release.url
             console.print(f"  release {release.version}: {at}, {state}", soft_wrap=True)
         if s.target_error is not None:
             console.print(Text(f"  releases: unknown ({s.target_error})"), soft_wrap=True)
         if s.router_running:
-            console.print(
-                stats_table(
-                    "traffic since router start",
-                    backends_weights(s.backends),
-                    {n: st for n, st in s.stats.items() if n in backends_weights(s.backends)},
-                )
-            )
+            console.print(traffic_table("traffic since router start", s.traffic))
         if s.last:
             reason = f" ({s.last.rollback_reason})" if s.last.rollback_reason else ""
             console.print(
-                Text(f"  last deployment: {s.last.version} {deployment_state(s.last)}{reason}"),
+                Text(f"  last deployment: {s.last.version} {s.last.state}{reason}"),
                 soft_wrap=True,
             )
-            analysis = s.last.metadata.get("analysis")
-            if isinstance(analysis, dict):  # the canary judge's latest figures
-                console.print(judgement_table(analysis))
+            if s.last.analysis is not None:  # the canary judge's latest figures
+                console.print(judgement_table(s.last.analysis))
     return 0

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safeship import core
 from safeship.cli.common import console, load
-from safeship.pipeline import operations
 
 
 def run_up(config: Path | None, environment: str) -> int:
-    loaded = load(config)
-    operations.up(loaded, environment)
-    port = loaded.config.environments[environment].port
+    port = core.up(load(config), environment)
     if port is None:  # the platform routes: nothing listens here
         console.print(f"{environment}: platform-routed, nothing to start here")
     else:
@@ -20,6 +18,6 @@ def run_up(config: Path | None, environment: str) -> int:
 
 
 def run_down(config: Path | None, environment: str) -> int:
-    stopped = operations.down(load(config), environment)
+    stopped = core.down(load(config), environment)
     console.print(f"{environment}: stopped {stopped} process(es)")
     return 0

@@ -1,5 +1,8 @@
-"""The health operations the CLI calls on their own: check a URL, run the smoke flows, sample
-a baseline. Plain arguments in, reports out; rendering is the CLI's."""
+"""Health on its own: check a URL, run the smoke flows, sample a baseline. Plain arguments in,
+reports out; rendering is the face's.
+
+The checks (httpx, asyncio) are imported by the operation that runs them: importing the core
+stays light."""
 
 from __future__ import annotations
 
@@ -13,14 +16,10 @@ from pydantic import ValidationError
 from safeship.config import EnvironmentSettings, LoadedConfig
 from safeship.config.health import BaselineSettings, DeepSettings, HealthSettings, check_url
 from safeship.health.base import CheckResult, Overall, overall
-from safeship.health.basic import check_http
-from safeship.health.deep import DeepEndpoint
-from safeship.health.resolve import require_resolvable, smoke_probes
-from safeship.health.runner import run_sync
-from safeship.health.verify import BaselineReport, run_baseline
 from safeship.redaction import register_secret
 
 if TYPE_CHECKING:  # `safeship health URL` never opens the registry (SQLAlchemy, Alembic)
+    from safeship.health.verify import BaselineReport
     from safeship.registry import DeploymentRecord
 
 
@@ -62,6 +61,10 @@ def check_service(
     timeout: float = 5.0,
 ) -> HealthReport:
     """Level 1 (one attempt) and, with ``deep``, the app's deep endpoint, at ``url``."""
+    from safeship.health.basic import check_http
+    from safeship.health.deep import DeepEndpoint
+    from safeship.health.runner import run_sync
+
     base = _base_url(url)
     # A password in the URL is a secret from now on: masked in whatever quotes it.
     with contextlib.suppress(ValueError):
@@ -139,6 +142,9 @@ def _configured_url(settings: EnvironmentSettings) -> str | None:
 
 def smoke(loaded: LoadedConfig, environment: str | None, url: str | None) -> HealthReport:
     """Run ``environment``'s smoke flows against its port, or against ``url``."""
+    from safeship.health.resolve import require_resolvable, smoke_probes
+    from safeship.health.runner import run_sync
+
     name = _environment(loaded, environment, "smoke-test")
     settings = loaded.config.environments[name].health
     if settings.smoke is None or not settings.smoke.flows:
@@ -196,6 +202,8 @@ def baseline(
 def _sample(
     base: str, configured: BaselineSettings, overrides: dict[str, Any], **kwargs: Any
 ) -> BaselineReport:
+    from safeship.health.verify import run_baseline
+
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
         settings = BaselineSettings.model_validate({**configured.model_dump(), **values})
@@ -222,3 +230,10 @@ def _last_good(
         return previous, None
     pid = next((r.pid for r in releases if r.version == previous.version), None)
     return previous, pid
+
+
+def level_name(level: int) -> str:
+    """A check's level as a person reads it (``basic``, ``deep``...)."""
+    from safeship.health.verify import LEVEL_NAMES
+
+    return LEVEL_NAMES.get(level, str(level))
