@@ -20,6 +20,7 @@ from typing import Literal
 
 from safeship.config import ConfigError, LoadedConfig, find_config, load_config
 from safeship.config.models import EnvironmentSettings, SafeshipConfig
+from safeship.targets.settings import RailwayTargetSettings
 
 Status = Literal["ok", "problem"]
 
@@ -293,7 +294,7 @@ def credentials(config: SafeshipConfig) -> list[Credential]:
     needed: list[Credential] = []
     for name, env in sorted(config.environments.items()):
         target = env.target
-        if target.type == "railway":
+        if isinstance(target, RailwayTargetSettings):
             needed.append(Credential(target.token_env, f"environments.{name}.target (railway)"))
     for path, token_env in config.paths.token_variables().items():
         needed.append(Credential(token_env, f"paths.{path}"))

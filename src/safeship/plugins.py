@@ -18,7 +18,9 @@ adapter until it is asked for by name: ``safeship status`` must not pay for http
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Final
+from typing import Any, ClassVar, Final
+
+from pydantic import BaseModel, ConfigDict, field_validator
 
 TARGETS: Final = "safeship.targets"
 ROUTERS: Final = "safeship.routers"
@@ -44,8 +46,8 @@ def _entry_points(group: str) -> dict[str, EntryPoint]:
 
 
 def names(group: str) -> list[str]:
-    """The names registered in ``group``, sorted."""
-    return sorted(_entry_points(group))
+    """The names registered in ``group``, in the order of their registration."""
+    return list(_entry_points(group))
 
 
 def is_registered(group: str, name: str) -> bool:
@@ -67,3 +69,28 @@ def load_adapter(group: str, name: str) -> Any:
         kind = group.removeprefix("safeship.")
         raise PluginNotFound(f"no {kind} adapter named {name!r} (known: {known})")
     return entry.load()
+
+
+class PluginSettings(BaseModel):
+    """The table of a third party's adapter in safeship.toml: its ``type`` (a name registered
+    in ``group``) and its own keys, which arrive unvalidated in ``model_extra`` for the adapter
+    to read (or validate with its own model). A type nothing registers is the config error
+    ``unknown type``, with the file's line."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    group: ClassVar[str]
+
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        if not is_registered(cls.group, kind):
+            known = ", ".join(repr(name) for name in names(cls.group))
+            raise ValueError(f"unknown type {kind!r} (expected one of: {known})")
+        return kind
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """The value of the adapter's own key ``key`` (``default`` when the table has none)."""
+        return (self.model_extra or {}).get(key, default)
