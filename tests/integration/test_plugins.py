@@ -227,3 +227,10 @@ def test_the_config_loads_a_plugin_target_and_check_when_installed(
 
 
 CONFIG_COMMAND = ["python", "-m", "safeship.demo.demo_app", "--port", "{port}"]
+
+
+def test_docs_quote_the_example_plugin_exactly() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+    sources = [PLUGIN_DIST / "pyproject.toml", *(PLUGIN_DIST / "src").rglob("*.py")]
+    quoted = [p.name for p in sources if p.name != "__init__.py" and p.read_text() in page]
+    assert sorted(quoted) == ["check.py", "notifier.py", "pyproject.toml", "target.py"]

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import httpx
 
+from safeship.config.health import PluginCheckSettings
 from safeship.health.base import CheckResult, Values
-from safeship.plugins import PluginSettings
 
 
 class ExampleCheck:
     level = 2  # runs with the dependency checks
 
-    def __init__(self, settings: PluginSettings, values: Values) -> None:
+    def __init__(self, settings: PluginCheckSettings, values: Values) -> None:
         self.name = f"example:{settings.name}"
         self.timeout: float = settings.timeout
         self.critical: bool = settings.critical
