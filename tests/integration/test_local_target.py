@@ -445,4 +445,4 @@ def test_a_release_spawned_without_its_pid_file_is_reaped(
 
     assert gone(release.pid)
     assert list(state_dir.glob(".*.spawning")) == []
-    assert target.reap_untracked() == 0
+    assert target.reap() == 0
