@@ -41,14 +41,15 @@ def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
     from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
-    from safeship.notify.base import build_notifiers
+    from safeship.notify.base import Notifier, build_notifiers
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
-    # [github], [notify.*]: one without its token or URL is left out with one warning line.
-    notifiers = build_notifiers(loaded.config)
+    notifiers: list[Notifier] = []
     try:
+        # [github], [notify.*]: one without its token or URL is left out with one warning line.
+        notifiers = build_notifiers(loaded.config)
         with _event_log(loaded, event_log) as stream:
             sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry), *notifiers]
             yield Session(env, registry, EventBus(sinks))
