@@ -20,6 +20,7 @@ from typing import Literal
 
 from safeship.config import ConfigError, LoadedConfig, find_config, load_config
 from safeship.config.models import EnvironmentSettings, SafeshipConfig
+from safeship.targets.settings import RailwayTargetSettings
 
 Status = Literal["ok", "problem"]
 
@@ -267,13 +268,13 @@ def port_state(port: int) -> Literal["free", "in use", "denied"]:
 def _held_by_our_router(loaded: LoadedConfig, name: str, env: EnvironmentSettings) -> bool:
     """Whether the environment's own router runs (asked only when its state directory exists:
     building a router must not create state)."""
-    from safeship.plugins import load_adapter
+    from safeship.plugins import ROUTERS, load_adapter
 
     state_dir = loaded.run_dir(name) / "router"
     if not state_dir.is_dir():
         return False
     try:
-        router_cls = load_adapter("safeship.routers", env.router.type)
+        router_cls = load_adapter(ROUTERS, env.router.type)
         return bool(router_cls(name, env.port, state_dir, env.router).is_running())
     except Exception:  # a router that cannot tell is not known to be ours
         return False
@@ -293,14 +294,10 @@ def credentials(config: SafeshipConfig) -> list[Credential]:
     needed: list[Credential] = []
     for name, env in sorted(config.environments.items()):
         target = env.target
-        if target.type == "railway":
+        if isinstance(target, RailwayTargetSettings):
             needed.append(Credential(target.token_env, f"environments.{name}.target (railway)"))
-    paths = config.paths
-    for path in paths.order:
-        settings = paths.for_path(path)
-        token_env = getattr(settings, "token_env", None)
-        if isinstance(token_env, str):
-            needed.append(Credential(token_env, f"paths.{path}"))
+    for path, token_env in config.paths.token_variables().items():
+        needed.append(Credential(token_env, f"paths.{path}"))
     if config.github is not None:
         needed.append(Credential(config.github.token_env, "github (deployment statuses)"))
     if config.notify.slack is not None:

@@ -1,44 +1,96 @@
-"""Adapters by name: the built-in ones, plus third parties' through entry points."""
+"""The plugin registry: every adapter by name, from the entry points of installed distributions.
+
+Each port has one entry point group; safeship's own adapters are listed there once, in its
+pyproject.toml, exactly as a third party lists its own (see docs/plugins.md):
+
+    safeship.targets         Target            cls(environment, settings, run_dir, base_dir)
+    safeship.routers         Router            cls(environment, port, state_dir, settings)
+    safeship.paths           DeployPath        cls.configured(paths_settings, runner)
+    safeship.checks          Check             factory(settings, values) -> Check
+    safeship.metric_sources  MetricSource      (see safeship.analysis)
+    safeship.notifiers       Notifier          cls.configured(settings, errors) -> Notifier | None
+    safeship.secret_stores   SecretStore       cls(environment, target)
+
+The constructor contracts are documented with each port's protocol. Nothing here imports an
+adapter until it is asked for by name: ``safeship status`` must not pay for httpx or psycopg.
+"""
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
-from typing import Any
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, ClassVar, Final
 
-# Built-in adapters, also found when safeship runs from a source tree without its metadata.
-_BUILTIN: dict[str, dict[str, str]] = {
-    "safeship.targets": {
-        "local": "safeship.targets.local:LocalTarget",
-        "railway": "safeship.targets.railway:RailwayTarget",
-        "command": "safeship.targets.command:CommandTarget",
-    },
-    "safeship.paths": {
-        "github-actions": "safeship.paths.github_actions:GitHubActionsPath",
-        "railway-native": "safeship.paths.railway_native:RailwayNativePath",
-        "circleci": "safeship.paths.circleci:CircleCIPath",
-        "local": "safeship.paths.local:LocalPath",
-    },
-    "safeship.routers": {
-        "builtin": "safeship.routing.builtin:BuiltinRouter",
-        "nginx": "safeship.routing.nginx:NginxRouter",
-        "platform": "safeship.routing.platform:PlatformRouter",
-    },
-}
+from pydantic import BaseModel, ConfigDict, field_validator
+
+TARGETS: Final = "safeship.targets"
+ROUTERS: Final = "safeship.routers"
+PATHS: Final = "safeship.paths"
+CHECKS: Final = "safeship.checks"
+METRIC_SOURCES: Final = "safeship.metric_sources"
+NOTIFIERS: Final = "safeship.notifiers"
+SECRET_STORES: Final = "safeship.secret_stores"
+
+GROUPS: Final = (TARGETS, ROUTERS, PATHS, CHECKS, METRIC_SOURCES, NOTIFIERS, SECRET_STORES)
 
 
 class PluginNotFound(Exception):
-    pass
+    """No installed distribution registers that name in that group. One line for the user."""
+
+
+def _entry_points(group: str) -> dict[str, EntryPoint]:
+    # The first distribution on sys.path that registers a name wins (importlib's order).
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=group):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def names(group: str) -> list[str]:
+    """The names registered in ``group``, in the order of their registration."""
+    return list(_entry_points(group))
+
+
+def is_registered(group: str, name: str) -> bool:
+    return name in _entry_points(group)
 
 
 def load_adapter(group: str, name: str) -> Any:
-    """The class registered as ``name`` in the entry point ``group``."""
-    for ep in entry_points(group=group):
-        if ep.name == name:
-            return ep.load()
-    spec = _BUILTIN.get(group, {}).get(name)
-    if spec is None:
-        known = sorted({ep.name for ep in entry_points(group=group)} | set(_BUILTIN.get(group, {})))
-        raise PluginNotFound(f"no {group} adapter named {name!r} (known: {', '.join(known)})")
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """What ``name`` is registered as in ``group`` (a class, or a factory for checks).
+
+    PluginNotFound (one line, the known names) when nothing is; an adapter that fails to
+    import raises its own error.
+    """
+    if group not in GROUPS:
+        raise PluginNotFound(f"no plugin group {group!r} (known: {', '.join(GROUPS)})")
+    found = _entry_points(group)
+    entry = found.get(name)
+    if entry is None:
+        known = ", ".join(sorted(found)) or "none installed"
+        kind = group.removeprefix("safeship.")
+        raise PluginNotFound(f"no {kind} adapter named {name!r} (known: {known})")
+    return entry.load()
+
+
+class PluginSettings(BaseModel):
+    """The table of a third party's adapter in safeship.toml: its ``type`` (a name registered
+    in ``group``) and its own keys, which arrive unvalidated in ``model_extra`` for the adapter
+    to read (or validate with its own model). A type nothing registers is the config error
+    ``unknown type``, with the file's line."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    group: ClassVar[str]
+
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        if not is_registered(cls.group, kind):
+            known = ", ".join(repr(name) for name in names(cls.group))
+            raise ValueError(f"unknown type {kind!r} (expected one of: {known})")
+        return kind
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """The value of the adapter's own key ``key`` (``default`` when the table has none)."""
+        return (self.model_extra or {}).get(key, default)

@@ -54,8 +54,10 @@ def test_alerts_for_failover_rollback_and_failures_only(slack_api: SlackServer) 
     bus.publish(
         event("path.completed", path="railway-native", ok=False, run_id="d-9", detail="FAILED")
     )
-    # The local path's failure already alerted as deployment.failed: not twice.
-    bus.publish(event("path.completed", path="local", ok=False, run_id="local-1"))
+    # A path whose deployment ran here (local) already alerted as deployment.failed: not twice.
+    bus.publish(
+        event("path.completed", path="local", ok=False, run_id="local-1", deployment_id="d-1")
+    )
     bus.publish(event("deployment.succeeded"))
     alerts.close()
 

@@ -441,8 +441,8 @@ def test_a_release_spawned_without_its_pid_file_is_reaped(
     (state_dir / ".v2.spawning").write_text(uuid.uuid4().hex)  # killed before it ran
     assert target.releases() == []
 
-    assert target.reap_untracked() == 1
+    assert target.reap() == 1
 
     assert gone(release.pid)
     assert list(state_dir.glob(".*.spawning")) == []
-    assert target.reap_untracked() == 0
+    assert target.reap() == 0

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from safeship.paths.base import Availability, PathError, RunOutcome
+from safeship.paths.base import Availability, PathDefaults, PathError, RunOutcome
+from safeship.paths.build import build_path
 from safeship.paths.failover import (
     AllPathsFailed,
     CircuitBreaker,
@@ -17,10 +18,12 @@ from safeship.paths.failover import (
     deploy_with_failover,
 )
 from safeship.paths.local import LocalPath
+from safeship.paths.settings import PathsSettings
+from safeship.plugins import PluginNotFound
 
 
 @dataclass
-class ScriptedPath:
+class ScriptedPath(PathDefaults):
     name: str
     available: Availability = field(default_factory=lambda: Availability(True, "ok"))
     trigger_error: str | None = None
@@ -147,3 +150,19 @@ def test_local_path_runs_the_given_runner() -> None:
     bare = LocalPath()
     with pytest.raises(PathError, match="no deploy runner"):
         bare.follow(bare.trigger("v1", None, "prod"))
+
+
+def test_paths_are_built_through_the_registry_with_one_constructor_contract() -> None:
+    settings = PathsSettings.model_validate(
+        {"order": ["github-actions", "local"], "github-actions": {"repo": "acme/shop"}}
+    )
+    ran: list[str] = []
+    local = build_path("local", settings, lambda name: lambda v, c, e: ran.append(name) is None)
+    assert local.in_process and local.refuses("prod", settings) is None
+    assert local.follow(local.trigger("v1", None, "prod")).ok and ran == ["local"]
+    remote = build_path("github-actions", settings)
+    assert not remote.in_process and remote.run_url("1") is None
+    with pytest.raises(PathError, match=r"no \[paths.circleci\] table"):
+        build_path("circleci", settings)
+    with pytest.raises(PluginNotFound, match="no paths adapter named 'ftp'"):
+        build_path("ftp", settings)

@@ -15,7 +15,7 @@ on the machine, not on the file.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -23,11 +23,14 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_validator,
     model_validator,
 )
 
+from safeship.plugins import CHECKS, PluginSettings
 from safeship.validation import check_header, check_text, check_url_path, check_url_text
 
 # ${NAME}: an environment variable; {name}: a value captured by an earlier smoke step.
@@ -256,9 +259,29 @@ class TcpCheckSettings(_Check):
     latency_budget_ms: Milliseconds = 100.0
 
 
+class PluginCheckSettings(PluginSettings, _Check):
+    """A third party's check (``safeship.checks`` entry point): name, timeout, critical, and
+    its own keys."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    group: ClassVar[str] = CHECKS
+
+
+_BUILTIN_CHECKS = frozenset({"postgres", "redis", "http", "tcp"})
+
+
+def _check_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _BUILTIN_CHECKS else "plugin"
+
+
 CheckSettings = Annotated[
-    PostgresCheckSettings | RedisCheckSettings | HttpCheckSettings | TcpCheckSettings,
-    Field(discriminator="type"),
+    Annotated[PostgresCheckSettings, Tag("postgres")]
+    | Annotated[RedisCheckSettings, Tag("redis")]
+    | Annotated[HttpCheckSettings, Tag("http")]
+    | Annotated[TcpCheckSettings, Tag("tcp")]
+    | Annotated[PluginCheckSettings, Tag("plugin")],
+    Discriminator(_check_tag),
 ]
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -23,6 +25,7 @@ from safeship.config.health import HealthSettings as HealthSettings
 from safeship.hooks.settings import PrepushSettings
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
+from safeship.plugins import TARGETS, PluginSettings
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
 from safeship.validation import (
     MAX_URL,
@@ -145,9 +148,27 @@ def _target_tag(value: object) -> str:
 
 RouterSettings = BuiltinRouterSettings | NginxRouterSettings | PlatformRouterSettings
 
+
+class PluginTargetSettings(PluginSettings):
+    """A third party's target (``safeship.targets`` entry point): its type and its own keys."""
+
+    group: ClassVar[str] = TARGETS
+
+
+_BUILTIN_TARGETS = frozenset({"local", "railway", "command"})
+
+
+def _target_union_tag(value: object) -> str:
+    kind = _target_tag(value)
+    return kind if kind in _BUILTIN_TARGETS else "plugin"
+
+
 TargetSettings = Annotated[
-    LocalTargetSettings | RailwayTargetSettings | CommandTargetSettings,
-    Field(discriminator="type"),
+    Annotated[LocalTargetSettings, Tag("local")]
+    | Annotated[RailwayTargetSettings, Tag("railway")]
+    | Annotated[CommandTargetSettings, Tag("command")]
+    | Annotated[PluginTargetSettings, Tag("plugin")],
+    Discriminator(_target_union_tag),
 ]
 
 

@@ -11,6 +11,9 @@ from safeship.redaction import redact, redact_data
 
 
 class Sink(Protocol):
+    """Where the bus delivers each event: the JSON-lines log, the registry, and the notifiers
+    (``safeship.notify.base.Notifier``: a sink that also has ``close``)."""
+
     def handle(self, event: Event) -> None: ...
 
 

@@ -1,10 +1,14 @@
-"""What every health check reports, whatever it checks (HTTP, database, smoke step, ...)."""
+"""The Check port, and what every health check reports, whatever it checks (HTTP, database,
+smoke step, ...)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import httpx
 
 CheckStatus = Literal["ok", "degraded", "failed"]
 Overall = Literal["healthy", "degraded", "unhealthy"]
@@ -63,3 +67,49 @@ def score(results: Sequence[CheckResult]) -> float:
 
 def one_line(text: str, limit: int = 200) -> str:
     return " ".join(text.split())[:limit]
+
+
+class Check(Protocol):
+    """One health check, ready to run: a dependency check from ``[[health.checks]]``, a smoke
+    flow, the app's deep endpoint. ``run`` returns its results (one for a dependency check, one
+    per step of a flow); the runner cancels it at ``timeout`` and reports it failed, so it
+    need not bound itself. It must never raise for what it checks: a failure is a result.
+
+    Constructor contract of a configured check (what the ``safeship.checks`` entry point
+    names, under the ``type`` of its table): a callable ``(settings, values) -> Check``, a
+    class or a function. ``settings`` is the validated table (a third party's arrives as
+    ``safeship.plugins.PluginSettings``: ``name``, ``timeout``, ``critical``, and its own keys
+    in ``model_extra``); ``values`` resolves the ``${NAME}`` variables of its strings. The
+    check's result name is by convention ``f"{settings.type}:{settings.name}"``.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    @property
+    def critical(self) -> bool: ...
+
+    @property
+    def level(self) -> int: ...
+
+    async def run(self, http: httpx.AsyncClient) -> list[CheckResult]: ...
+
+
+class Values(Protocol):
+    """How a check's factory reads its strings: ``${NAME}`` replaced by the variable's value
+    (registered as a secret: masked in every output). A variable that is not set, or a URL
+    that is invalid once resolved, is recorded against ``key`` (the setting's name, e.g.
+    ``("url",)``) and reported as a config problem, ``file:line: key: message``."""
+
+    def value(self, value: Any, key: tuple[str, ...]) -> Any: ...
+
+    def url(self, url: str, key: tuple[str, ...], schemes: tuple[str, ...]) -> str: ...
+
+    def headers(self, headers: Mapping[str, str], key: tuple[str, ...]) -> dict[str, str]: ...
+
+
+class CheckFactory(Protocol):
+    def __call__(self, settings: Any, values: Values) -> Check: ...

@@ -15,6 +15,7 @@ from typing import Any
 
 from safeship.config import ConfigError, LoadedConfig
 from safeship.config.health import (
+    CheckSettings,
     HealthSettings,
     HttpCheckSettings,
     PostgresCheckSettings,
@@ -25,6 +26,7 @@ from safeship.config.health import (
     strings_in,
 )
 from safeship.config.loader import locate_key
+from safeship.health.base import CheckFactory, Values
 from safeship.health.deep import DeepEndpoint
 from safeship.health.dependencies import HttpCheck, PostgresCheck, RedisCheck, TcpCheck
 from safeship.health.request import statuses
@@ -88,57 +90,83 @@ def dependency_probes(
 
 
 def _dependencies(settings: HealthSettings, r: _Resolver) -> list[Probe]:
+    """Each ``[[health.checks]]`` table built by the factory its ``type`` names in the
+    ``safeship.checks`` entry point group (built-in or a third party's)."""
+    from safeship.plugins import CHECKS, load_adapter
+
     probes: list[Probe] = []
     for index, check in enumerate(settings.checks):
-        key: Key = ("checks", str(index))
-        common: dict[str, Any] = {
-            "name": f"{check.type}:{check.name}",
-            "timeout": check.timeout,
-            "critical": check.critical,
-        }
-        if isinstance(check, PostgresCheckSettings):
-            url = r.url(check.url, (*key, "url"), ("postgresql", "postgres"))
-            probes.append(
-                PostgresCheck(
-                    url=url,
-                    latency_budget_ms=check.latency_budget_ms,
-                    pool_alarm=check.pool_alarm,
-                    **common,
-                )
-            )
-        elif isinstance(check, RedisCheckSettings):
-            url = r.url(check.url, (*key, "url"), ("redis", "rediss"))
-            probes.append(
-                RedisCheck(
-                    url=url,
-                    latency_budget_ms=check.latency_budget_ms,
-                    memory_alarm=check.memory_alarm,
-                    **common,
-                )
-            )
-        elif isinstance(check, HttpCheckSettings):
-            probes.append(
-                HttpCheck(
-                    url=r.url(check.url, (*key, "url"), ("http", "https")),
-                    method=check.method,
-                    headers=r.headers(check.headers, (*key, "headers")),
-                    expect_status=statuses(check.expect_status),
-                    latency_budget_ms=check.latency_budget_ms,
-                    expect_json=check.expect_json,
-                    assertions=tuple(check.assertions),
-                    **common,
-                )
-            )
-        elif isinstance(check, TcpCheckSettings):
-            probes.append(
-                TcpCheck(
-                    host=check.host,
-                    port=check.port,
-                    latency_budget_ms=check.latency_budget_ms,
-                    **common,
-                )
-            )
+        factory: CheckFactory = load_adapter(CHECKS, check.type)
+        probes.append(factory(check, _Scoped(r, ("checks", str(index)))))
     return probes
+
+
+class _Scoped:
+    """The resolver for one check: its keys under the check's own (``checks.N``)."""
+
+    def __init__(self, resolver: _Resolver, prefix: Key) -> None:
+        self._resolver = resolver
+        self._prefix = prefix
+
+    def value(self, value: Any, key: Key) -> Any:
+        return self._resolver.value(value, (*self._prefix, *key))
+
+    def url(self, url: str, key: Key, schemes: tuple[str, ...]) -> str:
+        return self._resolver.url(url, (*self._prefix, *key), schemes)
+
+    def headers(self, headers: Mapping[str, str], key: Key) -> dict[str, str]:
+        return self._resolver.headers(headers, (*self._prefix, *key))
+
+
+# The built-in checks' factories (the ``safeship.checks`` entry points in pyproject.toml).
+
+
+def _common(check: CheckSettings) -> dict[str, Any]:
+    return {
+        "name": f"{check.type}:{check.name}",
+        "timeout": check.timeout,
+        "critical": check.critical,
+    }
+
+
+def postgres_check(check: PostgresCheckSettings, values: Values) -> PostgresCheck:
+    return PostgresCheck(
+        url=values.url(check.url, ("url",), ("postgresql", "postgres")),
+        latency_budget_ms=check.latency_budget_ms,
+        pool_alarm=check.pool_alarm,
+        **_common(check),
+    )
+
+
+def redis_check(check: RedisCheckSettings, values: Values) -> RedisCheck:
+    return RedisCheck(
+        url=values.url(check.url, ("url",), ("redis", "rediss")),
+        latency_budget_ms=check.latency_budget_ms,
+        memory_alarm=check.memory_alarm,
+        **_common(check),
+    )
+
+
+def http_check(check: HttpCheckSettings, values: Values) -> HttpCheck:
+    return HttpCheck(
+        url=values.url(check.url, ("url",), ("http", "https")),
+        method=check.method,
+        headers=values.headers(check.headers, ("headers",)),
+        expect_status=statuses(check.expect_status),
+        latency_budget_ms=check.latency_budget_ms,
+        expect_json=check.expect_json,
+        assertions=tuple(check.assertions),
+        **_common(check),
+    )
+
+
+def tcp_check(check: TcpCheckSettings, values: Values) -> TcpCheck:
+    return TcpCheck(
+        host=check.host,
+        port=check.port,
+        latency_budget_ms=check.latency_budget_ms,
+        **_common(check),
+    )
 
 
 def deep_probes(

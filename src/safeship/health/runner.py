@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from safeship.health.base import CheckResult, one_line
+from safeship.health.base import Check, CheckResult, one_line
 
 if TYPE_CHECKING:
     import httpx
@@ -23,20 +23,9 @@ T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 10
 
 
-class Probe(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def timeout(self) -> float: ...
-
-    @property
-    def critical(self) -> bool: ...
-
-    @property
-    def level(self) -> int: ...
-
-    async def run(self, http: httpx.AsyncClient) -> list[CheckResult]: ...
+# A probe is a ``Check`` (safeship.health.base): a configured check, a smoke flow, a deep
+# endpoint.
+Probe = Check
 
 
 def http_client(max_connections: int = DEFAULT_MAX_CONNECTIONS) -> httpx.AsyncClient:

@@ -34,6 +34,14 @@ _WATCHED = frozenset({"deployment.started", *_FINAL})
 
 
 class GitHubDeploymentSink:
+    """The "github" notifier (``safeship.notify.base.Notifier``), configured by ``[github]``."""
+
+    @classmethod
+    def configured(
+        cls, settings: GitHubSettings, errors: TextIO | None = None
+    ) -> GitHubDeploymentSink | None:
+        return github_sink(settings, errors)
+
     def __init__(
         self,
         client: GitHubDeployments,

@@ -16,9 +16,9 @@ events = ["path.failover", "rollback.triggered", "deployment.failed"]
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from safeship.events.model import EventName
 
@@ -57,4 +57,29 @@ class SlackSettings(_Model):
 
 
 class NotifySettings(_Model):
+    """``[notify.slack]``, and a table per third-party notifier (``[notify.NAME]``, its keys
+    the plugin's to read: see docs/plugins.md)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     slack: SlackSettings | None = None
+
+    @model_validator(mode="after")
+    def _plugins_installed(self) -> NotifySettings:
+        from safeship.plugins import NOTIFIERS, is_registered, names
+
+        for name, table in (self.model_extra or {}).items():
+            if name == "github":
+                raise ValueError("GitHub deployment statuses are configured in [github]")
+            if not isinstance(table, dict):
+                raise ValueError(f"notify.{name} must be a table")
+            if not is_registered(NOTIFIERS, name):
+                known = ", ".join(names(NOTIFIERS))
+                raise ValueError(f"no notifier named {name!r} is installed (known: {known})")
+        return self
+
+    def sections(self) -> dict[str, Any]:
+        """Each configured notifier's settings by name: the built-ins' models, a third
+        party's table."""
+        found: dict[str, Any] = {"slack": self.slack} if self.slack is not None else {}
+        return found | dict(self.model_extra or {})

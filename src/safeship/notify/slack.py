@@ -116,6 +116,15 @@ def alert_text(event: Event) -> str | None:
 
 
 class SlackAlertSink:
+    """The "slack" notifier (``safeship.notify.base.Notifier``), configured by
+    ``[notify.slack]``."""
+
+    @classmethod
+    def configured(
+        cls, settings: SlackSettings, errors: TextIO | None = None
+    ) -> SlackAlertSink | None:
+        return slack_sink(settings, errors)
+
     def __init__(
         self, webhook: SlackWebhook, events: Iterable[str], errors: TextIO | None = None
     ) -> None:
@@ -127,9 +136,10 @@ class SlackAlertSink:
     def wants(self, event: Event) -> bool:
         if event.event in self._events:
             return True
-        # The local path's deploy ran here and has alerted with its own deployment.failed.
+        # A path's run whose deployment ran here (its deployment_id is known) has alerted with
+        # its own deployment.failed; one that ran elsewhere has no event but this one.
         a = event.attributes
-        remote = event.event == "path.completed" and a.get("path") != "local"
+        remote = event.event == "path.completed" and not a.get("deployment_id")
         return remote and a.get("ok") is False and "deployment.failed" in self._events
 
     def handle(self, event: Event) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import BaseModel
+
 from safeship.httpapi import ApiError, one_line
 
 
@@ -45,21 +47,30 @@ class RunOutcome:
     log_url: str | None = None
 
 
-class DeployPath(Protocol):
-    """A path may also have:
+# A path whose run is the pipeline in this process calls this with (version, commit,
+# environment); whether the deploy succeeded.
+Runner = Callable[[str, str | None, str], bool]
 
-    - ``run_url(run_id) -> str | None``: the page of a run it triggered, when its API answered
-      the trigger with one (a GitHub deployment's log_url from the start);
-    - ``in_process = True``: its run is the normal pipeline in this process (local,
-      railway-native: ``safeship.paths.local.InProcessPath``), reported and recorded like any
-      deploy from here; a path without it starts a job elsewhere (a CI workflow that runs
-      ``safeship deploy`` there);
-    - ``refuses(environment, target_settings) -> str | None``: why it cannot deploy that
-      environment (e.g. railway-native for a target that is not railway); the path then counts
-      as unavailable for that deploy.
+
+class DeployPath(Protocol):
+    """One way a deploy can run.
+
+    Constructor contract (what the ``safeship.paths`` entry point names): a class with
+    ``configured(settings: PathsSettings, runner: Runner | None) -> DeployPath``, which reads
+    its own table of ``[paths]`` (PathError, one line, when it is missing). ``runner`` runs the
+    pipeline here, for a path whose run is this process's (``in_process``); None when the path
+    is only checked (``safeship paths check``). ``PathDefaults`` gives the usual answers of
+    ``in_process``, ``run_url`` and ``refuses``.
     """
 
     name: str
+
+    @property
+    def in_process(self) -> bool:
+        """Whether its run is the normal pipeline in this process (local, railway-native:
+        ``safeship.paths.local.InProcessPath``), reported and recorded like any deploy from
+        here; False: it starts a job elsewhere (a CI workflow that runs ``safeship deploy``)."""
+        ...
 
     def is_available(self) -> Availability:
         """Whether a deploy through this path can start now, and why not. Never raises."""
@@ -72,6 +83,32 @@ class DeployPath(Protocol):
     def follow(self, run_id: str) -> RunOutcome:
         """Wait (bounded) until the run ends. PathError when it cannot be followed."""
         ...
+
+    def run_url(self, run_id: str) -> str | None:
+        """The page of a run it triggered, when its API answered the trigger with one (a
+        GitHub deployment's log_url from the start); else None."""
+        ...
+
+    def refuses(self, environment: str, target: BaseModel) -> str | None:
+        """Why it cannot deploy ``environment``, whose ``[target]`` settings are ``target``
+        (railway-native for a target that is not railway); None when it can. The path then
+        counts as unavailable for that deploy."""
+        ...
+
+
+class PathDefaults:
+    """The usual answers of ``DeployPath`` members, for a path to inherit: a run elsewhere,
+    no page known at trigger, any environment."""
+
+    @property
+    def in_process(self) -> bool:
+        return False
+
+    def run_url(self, run_id: str) -> str | None:
+        return None
+
+    def refuses(self, environment: str, target: BaseModel) -> str | None:
+        return None
 
 
 # The variables a CI sets in every job, and the deploy path a deploy run in that job took.

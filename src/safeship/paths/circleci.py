@@ -26,19 +26,27 @@ from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr
 from safeship.paths.base import (
     Availability,
     Created,
+    PathDefaults,
     PathError,
+    Runner,
     RunOutcome,
     adopt_created,
     token_from,
 )
-from safeship.paths.settings import CircleCIPathSettings
+from safeship.paths.settings import CircleCIPathSettings, PathsSettings
 
 DONE = frozenset({"success", "failed", "error", "canceled", "not_run", "unauthorized"})
 NOT_STARTED = frozenset({"not_run", "unauthorized"})
 
 
-class CircleCIPath:
+class CircleCIPath(PathDefaults):
     name = "circleci"
+
+    @classmethod
+    def configured(cls, settings: PathsSettings, runner: Runner | None) -> CircleCIPath:
+        if settings.circleci is None:
+            raise PathError("circleci: no [paths.circleci] table")
+        return cls(settings.circleci)
 
     def __init__(
         self,

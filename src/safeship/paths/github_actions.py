@@ -34,12 +34,14 @@ from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, o
 from safeship.paths.base import (
     Availability,
     Created,
+    PathDefaults,
     PathError,
+    Runner,
     RunOutcome,
     adopt_created,
     token_from,
 )
-from safeship.paths.settings import GitHubActionsPathSettings
+from safeship.paths.settings import GitHubActionsPathSettings, PathsSettings
 
 BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
 _DOWN = ("partial_outage", "major_outage")
@@ -54,8 +56,14 @@ def _when(value: Any) -> float | None:
         return None
 
 
-class GitHubActionsPath:
+class GitHubActionsPath(PathDefaults):
     name = "github-actions"
+
+    @classmethod
+    def configured(cls, settings: PathsSettings, runner: Runner | None) -> GitHubActionsPath:
+        if settings.github_actions is None:
+            raise PathError("github-actions: no [paths.github-actions] table")
+        return cls(settings.github_actions)
 
     def __init__(
         self,

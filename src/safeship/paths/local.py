@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 
-from safeship.paths.base import Availability, PathError, RunOutcome
+from safeship.paths.base import Availability, PathDefaults, PathError, Runner, RunOutcome
+from safeship.paths.settings import PathsSettings
 
-Runner = Callable[[str, str | None, str], bool]
+__all__ = ["InProcessPath", "LocalPath", "Runner"]
 
 
-class InProcessPath:
-    """A path whose run is ``runner`` (the pipeline, in this process). ``target_types``: the
-    environment target types it can deploy (None: any)."""
+class InProcessPath(PathDefaults):
+    """A path whose run is ``runner`` (the pipeline, in this process)."""
 
     name = "in-process"
-    in_process = True
-    target_types: frozenset[str] | None = None
+
+    @property
+    def in_process(self) -> bool:
+        return True
 
     def __init__(self, runner: Runner | None = None) -> None:
         self._runner = runner
@@ -50,3 +51,7 @@ class InProcessPath:
 
 class LocalPath(InProcessPath):
     name = "local"
+
+    @classmethod
+    def configured(cls, settings: PathsSettings, runner: Runner | None) -> LocalPath:
+        return cls(runner)

@@ -13,16 +13,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from pydantic import BaseModel
+
 from safeship.paths.base import Availability, PathError, token_from
 from safeship.paths.local import InProcessPath, Runner
-from safeship.paths.settings import RailwayNativePathSettings
+from safeship.paths.settings import PathsSettings, RailwayNativePathSettings
 from safeship.targets.base import TargetError
 from safeship.targets.railway import RailwayClient
+from safeship.targets.settings import RailwayTargetSettings
 
 
 class RailwayNativePath(InProcessPath):
     name = "railway-native"
-    target_types = frozenset({"railway"})
+
+    @classmethod
+    def configured(cls, settings: PathsSettings, runner: Runner | None) -> RailwayNativePath:
+        if settings.railway_native is None:
+            raise PathError("railway-native: no [paths.railway-native] table")
+        return cls(settings.railway_native, runner=runner)
 
     def __init__(
         self,
@@ -50,11 +58,11 @@ class RailwayNativePath(InProcessPath):
             return Availability(False, str(exc))
         return Availability(True, "Railway API reachable, token accepted")
 
-    def refuses(self, environment: str, target: object) -> str | None:
+    def refuses(self, environment: str, target: BaseModel) -> str | None:
         """Why this path cannot deploy ``environment``, whose target settings are ``target``;
         None when it can."""
-        kind = getattr(target, "type", None)
-        if kind != "railway":
+        if not isinstance(target, RailwayTargetSettings):
+            kind = target.model_dump().get("type", "?")
             return (
                 f"{environment}'s target is {kind}, not railway: the railway-native path "
                 "deploys only a railway target"
@@ -65,10 +73,15 @@ class RailwayNativePath(InProcessPath):
             "service_id": s.service_id,
             "environment_id": s.environment_ids.get(environment, s.environment_id),
         }
+        theirs = {
+            "project_id": target.project_id,
+            "service_id": target.service_id,
+            "environment_id": target.environment_id,
+        }
         for key, value in wanted.items():
-            if getattr(target, key, None) != value:
+            if theirs[key] != value:
                 return (
                     f"[paths.railway-native] {key} {value!r} is not {environment}'s target's "
-                    f"({getattr(target, key, None)!r})"
+                    f"({theirs[key]!r})"
                 )
         return None

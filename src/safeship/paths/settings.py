@@ -93,6 +93,16 @@ class PathsSettings(_Model):
                 raise ValueError(f"path {name!r} is in order but has no [paths.{name}] table")
         return self
 
+    def token_variables(self) -> dict[str, str]:
+        """The variable holding each ordered path's token, by path (paths without one are
+        left out)."""
+        tokens = {
+            "github-actions": self.github_actions.token_env if self.github_actions else None,
+            "circleci": self.circleci.token_env if self.circleci else None,
+            "railway-native": self.railway_native.token_env if self.railway_native else None,
+        }
+        return {name: env for name in self.order if (env := tokens.get(name)) is not None}
+
     def for_path(self, name: str) -> BaseModel | None:
         return {
             "github-actions": self.github_actions,

@@ -41,25 +41,22 @@ def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
     from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
-    from safeship.notify.github_sink import github_sink
-    from safeship.notify.slack import slack_sink
+    from safeship.notify.base import Notifier, build_notifiers
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
-    github = github_sink(loaded.config.github)  # None without [github] or its token
-    slack = slack_sink(loaded.config.notify.slack)  # None without [notify.slack] or its URL
+    notifiers: list[Notifier] = []
     try:
+        # [github], [notify.*]: one without its token or URL is left out with one warning line.
+        notifiers = build_notifiers(loaded.config)
         with _event_log(loaded, event_log) as stream:
-            sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry)]
-            sinks += [sink for sink in (github, slack) if sink is not None]
+            sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry), *notifiers]
             yield Session(env, registry, EventBus(sinks))
     finally:
         # Each waits a bounded time for what it has queued (statuses, alerts) to be sent.
-        if github is not None:
-            github.close()
-        if slack is not None:
-            slack.close()
+        for notifier in notifiers:
+            notifier.close()
         registry.close()
 
 
@@ -167,11 +164,8 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     # A rollback that switched traffic but could not write the registry (locked, unreachable,
     # or safeship died in between): its record, from the write-ahead intent.
     complete_pending(s.env.run_dir, s.registry)
-    # A release whose pid file was never written (killed mid-spawn): only the local target
-    # spawns processes here.
-    reap_untracked = getattr(s.env.target, "reap_untracked", None)
-    if reap_untracked is not None:
-        reap_untracked()
+    # A release whose pid file was never written (killed mid-spawn).
+    s.env.target.reap()
     orphans = s.registry.active(s.env.name)
     stable = s.registry.last_succeeded(s.env.name)
     if not orphans:

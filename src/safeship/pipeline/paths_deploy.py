@@ -44,7 +44,7 @@ from safeship.httpapi import ApiError
 from safeship.notify.github_issues import EmergencyDeploy, open_issue
 from safeship.notify.github_paths import PathDeployments, path_deployments
 from safeship.notify.github_sink import github_token
-from safeship.paths.base import Availability, DeployPath, PathError, RunOutcome
+from safeship.paths.base import Availability, DeployPath, PathDefaults, PathError, RunOutcome
 from safeship.paths.build import breaker_for, build_paths
 from safeship.paths.failover import Failover, deploy_with_failover
 from safeship.paths.local import Runner
@@ -72,11 +72,6 @@ class PathsDeployResult:
     url: str | None = None
     outcome: DeploymentOutcome | None = None
     failovers: list[Failover] = field(default_factory=list)
-
-
-def in_process(path: DeployPath) -> bool:
-    """Whether ``path`` runs the pipeline in this process (see ``DeployPath``)."""
-    return bool(getattr(path, "in_process", False))
 
 
 def deploy_via_paths(
@@ -137,15 +132,13 @@ def deploy_via_paths(
                 on_failover(failover)
 
         def wrapped(path: DeployPath) -> DeployPath:
-            if in_process(path):  # the pipeline's events report it, as every deploy from here
-                refuses: Callable[[str, object], str | None] | None
-                refuses = getattr(path, "refuses", None)
-                reason = refuses(environment, s.env.settings.target) if refuses else None
+            if path.in_process:  # the pipeline's events report it, as every deploy from here
+                reason = path.refuses(environment, s.env.settings.target)
                 return _Refused(path, reason) if reason else path
             return _Reported(path, reporter) if reporter is not None else path
 
         paths = [wrapped(path) for path in build_paths(settings, run_here)]
-        if any(in_process(path) for path in paths):
+        if any(path.in_process for path in paths):
             # The health checks' variables: a config error now, not mid-deploy.
             require_resolvable(loaded, environment)
         result = deploy_with_failover(
@@ -197,7 +190,7 @@ def _reporting(
             reporter.close()  # bounded: waits for the last statuses, never forever
 
 
-class _Refused:
+class _Refused(PathDefaults):
     """An in-process path that cannot deploy this environment: unavailable, with the reason."""
 
     def __init__(self, path: DeployPath, reason: str) -> None:
@@ -215,7 +208,7 @@ class _Refused:
         raise PathError(f"{self.name}: {self._reason}")
 
 
-class _Reported:
+class _Reported(PathDefaults):
     """A CI path whose runs are reported as GitHub deployments: when it is triggered, and
     how its run ends. Leaving it for the next path is reported by the failover callback."""
 
@@ -229,8 +222,7 @@ class _Reported:
 
     def trigger(self, version: str, commit: str | None, environment: str) -> str:
         run_id = self._path.trigger(version, commit, environment)
-        run_url: Callable[[str], str | None] | None = getattr(self._path, "run_url", None)
-        self._reporter.triggered(self.name, run_id, run_url(run_id) if run_url else None)
+        self._reporter.triggered(self.name, run_id, self._path.run_url(run_id))
         return run_id
 
     def follow(self, run_id: str) -> RunOutcome:

@@ -143,7 +143,14 @@ class BackendStats:
 
 
 class Router(Protocol):
-    """Splits an environment's traffic between releases."""
+    """Splits an environment's traffic between releases.
+
+    Constructor contract (what the ``safeship.routers`` entry point names):
+    ``cls(environment: str, port: int | None, state_dir: Path, settings)``: ``port`` is where
+    it listens (None only for a router that listens nowhere, the platform's), ``state_dir`` a
+    private directory for its state (pid, config), ``settings`` the environment's ``[router]``
+    table. Building it must not start anything nor create state: ``ensure_running`` does.
+    """
 
     def ensure_running(self) -> None:
         """Start the router for this environment if it is not running (idempotent)."""

@@ -37,7 +37,15 @@ class HostedRelease(Release):
 
 
 class Target(Protocol):
-    """Deploys versions as releases and manages their lifetime."""
+    """Deploys versions as releases and manages their lifetime.
+
+    Constructor contract (what the ``safeship.targets`` entry point names):
+    ``cls(environment: str, settings, run_dir: Path, base_dir: Path)``: ``settings`` is the
+    environment's ``[target]`` table (a third party's arrives as ``PluginSettings``, its keys
+    in ``model_extra``), ``run_dir`` a private directory for the target's state (pid files),
+    ``base_dir`` the directory of safeship.toml (relative paths in the settings).
+    ``TargetDefaults`` gives the members most targets answer trivially.
+    """
 
     def deploy(self, version: str, commit: str | None = None) -> Release:
         """Start ``version`` as a new release, not yet serving; return once it listens.
@@ -68,3 +76,30 @@ class Target(Protocol):
     def variables(self) -> dict[str, str]:
         """The environment variables the target gives a release (for env checks and drift)."""
         ...
+
+    def set_variable(self, name: str, value: str) -> None:
+        """Give every later release ``name=value``. TargetError (one line) when the target's
+        variables are not this process's to change (a platform's, a user's script's)."""
+        ...
+
+    def reap(self) -> int:
+        """Stop what a safeship that died mid-deploy left running and no record names (the
+        caller holds the environment's lease); how many were stopped. 0 for a target that
+        keeps nothing but its records."""
+        ...
+
+
+class TargetDefaults:
+    """The trivial answers of ``Target`` members, for a target to inherit."""
+
+    environment: str
+
+    def set_variable(self, name: str, value: str) -> None:
+        kind = type(self).__name__
+        raise TargetError(
+            f"{kind} of {self.environment}: its variables are read-only here (set {name} where "
+            "the target takes them)"
+        )
+
+    def reap(self) -> int:
+        return 0

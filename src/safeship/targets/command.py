@@ -28,11 +28,11 @@ from typing import Any
 
 from safeship._files import private_dir, write_private
 from safeship.httpapi import one_line
-from safeship.targets.base import HostedRelease, Release, TargetError
+from safeship.targets.base import HostedRelease, Release, TargetDefaults, TargetError
 from safeship.targets.settings import CommandTargetSettings
 
 
-class CommandTarget:
+class CommandTarget(TargetDefaults):
     def __init__(
         self,
         environment: str,

@@ -39,7 +39,7 @@ from typing import Any
 import psutil
 
 from safeship import _processes
-from safeship._files import private_dir, write_private
+from safeship._files import private_dir, write_private, write_private_json
 from safeship.config.models import LocalTargetSettings
 from safeship.targets.base import Release, TargetError
 from safeship.validation import VERSION_PATTERN
@@ -180,11 +180,11 @@ class LocalTarget:
             argv[0] = sys.executable
         # A token in the release's environment and an intent file written before the spawn:
         # a safeship killed between the spawn and the pid file leaves a process that
-        # `reap_untracked` (run by recover) can still find and stop.
+        # `reap` (run by recover) can still find and stop.
         token = uuid.uuid4().hex
         env = {
             **os.environ,
-            **self.settings.env,
+            **self.variables(),
             "SAFESHIP_VERSION": version,
             "PORT": str(port),
             _TOKEN_VARIABLE: token,
@@ -281,11 +281,33 @@ class LocalTarget:
                 self._remove_record(record.version, record.pid)
         return sorted(found, key=lambda r: r.started_at)
 
-    def variables(self) -> dict[str, str]:
-        """The variables a new release gets from the config (not the whole process env)."""
-        return dict(self.settings.env)
+    @property
+    def variables_file(self) -> Path:
+        """Variables set through ``set_variable`` (secrets kept out of safeship.toml): a
+        private JSON object beside the pid files (not named *.json: those are the pid files);
+        they override the config's ``env``."""
+        return self.state_dir / ".variables"
 
-    def reap_untracked(self) -> int:
+    def variables(self) -> dict[str, str]:
+        """The variables a new release gets: the config's ``env`` and the variables file (not
+        the whole process env)."""
+        return {**self.settings.env, **self._stored_variables()}
+
+    def _stored_variables(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.variables_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"{self.variables_file}: unreadable: {type(exc).__name__}") from None
+        if not isinstance(data, dict):
+            raise TargetError(f"{self.variables_file}: not a JSON object")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def set_variable(self, name: str, value: str) -> None:
+        write_private_json(self.variables_file, {**self._stored_variables(), name: value})
+
+    def reap(self) -> int:
         """Stop releases spawned by a safeship that died before writing their pid file (found
         by the token in their environment); how many process groups were stopped. Only for a
         caller holding the environment's lease: otherwise a spawn may be in progress."""

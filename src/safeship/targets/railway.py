@@ -55,7 +55,7 @@ from typing import Any
 
 from safeship._files import write_private_json
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
-from safeship.targets.base import HostedRelease, Release, TargetError
+from safeship.targets.base import HostedRelease, Release, TargetDefaults, TargetError
 from safeship.targets.settings import RailwayConnection, RailwayTargetSettings
 
 IN_PROGRESS = frozenset(
@@ -464,7 +464,7 @@ class RailwayClient:
         return RailwayDeployFailed(message, deployment.id, deployment.status, tail)
 
 
-class RailwayTarget:
+class RailwayTarget(TargetDefaults):
     """The Target port on Railway, as far as Railway allows (no local port or pid; one
     deployment of the service serves at a time)."""
 

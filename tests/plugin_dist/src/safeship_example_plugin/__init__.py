@@ -1,0 +1,1 @@
+"""An example safeship plugin: a target, a check and a notifier (see docs/plugins.md)."""
