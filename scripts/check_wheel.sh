@@ -72,7 +72,9 @@ grep -q "deploy" "$work/help.log" || { cat "$work/help.log" >&2; fail "--help li
 
 step "safeship demo (three deploys, about 25 s)"
 "$safeship" demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log" >&2; fail "safeship demo"; }
-grep -q "rolled_back" "$work/demo.log" || { cat "$work/demo.log" >&2; fail "the demo's v3 was not rolled back"; }
+for expected in "v1 succeeded" "v2 succeeded" "v3 rolled_back: error rate" "load generator totals"; do
+  grep -q "$expected" "$work/demo.log" || { cat "$work/demo.log" >&2; fail "no '$expected' in the demo's output"; }
+done
 grep -q "Traceback" "$work/demo.log" && { cat "$work/demo.log" >&2; fail "a traceback in the demo's output"; }
 # The demo leaves nothing behind in the directory it ran from.
 leftover=$(ls -A "$work/run")

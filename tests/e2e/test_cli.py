@@ -253,6 +253,9 @@ def test_next_deploy_takes_over_a_killed_orchestrators_lease_and_recovers(
     killed = operations.history(ws.loaded, ENV, limit=1)[0]
     assert stale.deployment_id == killed.id
 
+    # v2 needed a long bake to be killed mid-step; v3 only has to finish (3 bakes instead of 15 s).
+    config = ws.root / "safeship.toml"
+    config.write_text(config.read_text().replace("bake_time = 5.0", "bake_time = 0.5"))
     started = time.monotonic()
     next_deploy = subprocess.Popen(
         [*SAFESHIP, "deploy", "local", "--version", "v3"],
