@@ -9,6 +9,7 @@
 # Needs only the package registry (or pip's cache) for the runtime dependencies and hatchling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 python=${1:-${PYTHON:-python3}}
 start=$(date +%s)
 
@@ -65,6 +66,11 @@ cd "$work/run"
 # The fresh venv's safeship, not one on the caller's PATH; no PYTHONPATH from a checkout.
 unset PYTHONPATH
 safeship=$work/venv/bin/safeship
+located=$("$work/venv/bin/python" -c "import safeship; print(safeship.__file__)")
+case "$located" in
+  "$work/venv/"*) ;;
+  *) fail "safeship is imported from $located, not from the fresh venv" ;;
+esac
 
 step "safeship --help"
 "$safeship" --help >"$work/help.log" 2>&1 || { cat "$work/help.log" >&2; fail "safeship --help"; }
@@ -79,5 +85,17 @@ grep -q "Traceback" "$work/demo.log" && { cat "$work/demo.log" >&2; fail "a trac
 # The demo leaves nothing behind in the directory it ran from.
 leftover=$(ls -A "$work/run")
 [ -z "$leftover" ] || fail "the demo left files in its working directory: $leftover"
+
+# The README's first commands on its sample project, with the installed command: init writes
+# the config, config check and history read it. (The demo's deploys above already needed the
+# registry's migrations from the wheel.)
+step "safeship init, config check, history on examples/hello-service"
+cp -r "$repo/examples/hello-service" "$work/hello"
+for args in "init" "config check" "history"; do
+  # shellcheck disable=SC2086  # the words of $args are the command's arguments
+  (cd "$work/hello" && "$safeship" $args) >"$work/readme.log" 2>&1 \
+    || { cat "$work/readme.log" >&2; fail "safeship $args in the sample project"; }
+done
+grep -q "no deployments yet" "$work/readme.log" || { cat "$work/readme.log" >&2; fail "history"; }
 
 echo "check_wheel: ok in $(( $(date +%s) - start )) s"
