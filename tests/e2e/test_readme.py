@@ -76,10 +76,10 @@ def test_following_the_readme_on_the_sample_project(tmp_path: Path) -> None:
             assert "Traceback" not in result.stderr
             if words[1] == "init":
                 # "Edit port in safeship.toml if 8080 is taken": here it always may be.
-                # And a 1 s bake instead of 30 s, to keep the test short.
+                # And a 0.3 s bake instead of 30 s, to keep the test short.
                 config = cwd / "safeship.toml"
                 text = config.read_text().replace("port = 8080", f"port = {port}")
-                config.write_text(text.replace("bake_time = 30", "bake_time = 1"))
+                config.write_text(text.replace("bake_time = 30", "bake_time = 0.3"))
             if words[1] == "doctor":
                 assert "ready to deploy" in result.stdout
             if words[1] == "deploy":
