@@ -112,7 +112,7 @@ repo = "{OWNER}/{REPO}"
 api_url = "{github_api.url}"
 request_timeout = 2
 issue_labels = ["hotfix"]
-"""
+""",
     )
     token = {"GITHUB_TOKEN": TOKEN}
 
