@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint wheel-check bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check src testing tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The built wheel installs into a fresh venv without dev dependencies and runs `safeship --help`
+# and `safeship demo` from an empty directory (issue 12: fixtures stay out of the package).
+wheel-check: $(BIN)/python
+	bash scripts/check_wheel.sh $(BIN)/python
 
 # docs/reference.md: every key of safeship.toml, from the config models (a test checks it is current).
 docs: $(VENV)/.dev

@@ -105,13 +105,14 @@ def test_emergency_deploy_opens_a_github_issue_or_falls_back_to_the_reminder(
     workspace_factory: WorkspaceFactory, github_api: GitHubServer
 ) -> None:
     ws = workspace_factory(
+        bake_time=0.3,  # the canary of v2 has nothing to watch: no load, no bad behaviour
         tables=f"""
 [github]
 repo = "{OWNER}/{REPO}"
 api_url = "{github_api.url}"
 request_timeout = 2
 issue_labels = ["hotfix"]
-"""
+""",
     )
     token = {"GITHUB_TOKEN": TOKEN}
 
