@@ -16,8 +16,13 @@ from collections.abc import Callable
 from safeship.paths.base import Availability, PathError, token_from
 from safeship.paths.local import InProcessPath, Runner
 from safeship.paths.settings import RailwayNativePathSettings
+from safeship.railway.client import RailwayClient
 from safeship.targets.base import TargetError
-from safeship.targets.railway import RailwayClient
+from safeship.targets.settings import (
+    CommandTargetSettings,
+    LocalTargetSettings,
+    RailwayTargetSettings,
+)
 
 
 class RailwayNativePath(InProcessPath):
@@ -53,22 +58,27 @@ class RailwayNativePath(InProcessPath):
     def refuses(self, environment: str, target: object) -> str | None:
         """Why this path cannot deploy ``environment``, whose target settings are ``target``;
         None when it can."""
-        kind = getattr(target, "type", None)
-        if kind != "railway":
+        if not isinstance(target, RailwayTargetSettings):
+            other = (LocalTargetSettings, CommandTargetSettings)
+            kind = target.type if isinstance(target, other) else None
             return (
                 f"{environment}'s target is {kind}, not railway: the railway-native path "
                 "deploys only a railway target"
             )
         s = self.settings
-        wanted = {
-            "project_id": s.project_id,
-            "service_id": s.service_id,
-            "environment_id": s.environment_ids.get(environment, s.environment_id),
-        }
-        for key, value in wanted.items():
-            if getattr(target, key, None) != value:
+        wanted = (
+            ("project_id", s.project_id, target.project_id),
+            ("service_id", s.service_id, target.service_id),
+            (
+                "environment_id",
+                s.environment_ids.get(environment, s.environment_id),
+                target.environment_id,
+            ),
+        )
+        for key, value, theirs in wanted:
+            if theirs != value:
                 return (
                     f"[paths.railway-native] {key} {value!r} is not {environment}'s target's "
-                    f"({getattr(target, key, None)!r})"
+                    f"({theirs!r})"
                 )
         return None
