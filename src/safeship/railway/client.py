@@ -47,6 +47,7 @@ from safeship.railway.queries import (
     VARIABLES,
 )
 from safeship.railway.settings import RailwayConnection
+from safeship.reconcile import NotAdopted, Request, adopt_created
 from safeship.targets.base import TargetError
 
 
@@ -165,47 +166,28 @@ class RailwayClient:
         """After ``operation`` failed ambiguously: the one deployment that appeared since
         ``before`` was listed, adopted with a note. TargetError (one line, nothing resent) when
         none appears within ``request_timeout`` or more than one did."""
-        known = {d.id for d in before}
-        why = failure.what
-        deadline = time.monotonic() + self.settings.request_timeout
-        while True:
-            try:
-                new = [d for d in self.deployments() if d.id not in known]
-            except TargetError as exc:
-                raise TargetError(
-                    one_line(
-                        f"railway: {why} after {operation} was sent, and the deployments could "
-                        f"not be listed to see whether it was carried out "
-                        f"({str(exc).removeprefix('railway: ')}); not resent: check Railway "
-                        "before trying again"
-                    )
-                ) from None
-            if len(new) == 1:
-                adopted = new[0]
-                when = f" created at {adopted.created_at}" if adopted.created_at else ""
-                self.note(
-                    f"railway: {why} after {operation} was sent; adopted deployment "
-                    f"{adopted.id}{when}"
-                )
-                return adopted
-            if len(new) > 1:
-                ids = ", ".join(d.id for d in new)
-                raise TargetError(
-                    one_line(
-                        f"railway: {why} after {operation} was sent, and {len(new)} deployments "
-                        f"appeared since ({ids}): cannot tell which is this request's; not "
-                        "resent: check Railway before trying again"
-                    )
-                )
-            if time.monotonic() >= deadline:
-                raise TargetError(
-                    one_line(
-                        f"railway: {why} after {operation} was sent, and no new deployment "
-                        f"appeared within {self.settings.request_timeout:g} s; not resent: "
-                        "check Railway before trying again"
-                    )
-                )
-            self._sleep(self.settings.poll_interval)
+        sent = Request(
+            "railway",
+            operation,
+            failure.what,
+            noun="deployment",
+            where="Railway",
+            unlisted="the deployments could not be listed to see whether it was carried out",
+        )
+        try:
+            adopted, line = adopt_created(
+                sent,
+                self.deployments,
+                {d.id for d in before},
+                listing_errors=(TargetError,),
+                timeout=self.settings.request_timeout,
+                interval=self.settings.poll_interval,
+                sleep=self._sleep,
+            )
+        except NotAdopted as exc:
+            raise TargetError(str(exc)) from None
+        self.note(line)
+        return adopted
 
     def note(self, line: str) -> None:
         self.notes.append(line)
