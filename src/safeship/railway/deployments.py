@@ -7,7 +7,8 @@ from typing import Any
 
 from safeship.targets.base import TargetError
 
-# Railway's deployment statuses, by what they mean for a deploy that follows one.
+# Railway's deployment statuses, by what they mean for a deploy that follows one: still
+# going, ended badly (the client quotes the logs), removed or never run, and serving.
 IN_PROGRESS = frozenset(
     {"BUILDING", "DEPLOYING", "INITIALIZING", "QUEUED", "WAITING", "NEEDS_APPROVAL"}
 )
@@ -18,6 +19,9 @@ UP = frozenset({"SUCCESS", "SLEEPING"})
 
 @dataclass(frozen=True)
 class Deployment:
+    """One deployment of the service as Railway lists it; ``static_url`` is its Railway
+    domain over https (None without one)."""
+
     id: str
     status: str
     created_at: str = ""
@@ -25,6 +29,7 @@ class Deployment:
 
 
 def deployment_from_node(node: Any) -> Deployment:
+    """A deployment from the API's JSON node; TargetError (one line) when it has no id."""
     if not isinstance(node, dict) or not isinstance(node.get("id"), str):
         raise TargetError("railway: malformed answer: a deployment without an id")
     url = node.get("staticUrl")
