@@ -7,7 +7,7 @@ pyproject.toml, exactly as a third party lists its own (see docs/plugins.md):
     safeship.routers         Router            cls(environment, port, state_dir, settings)
     safeship.paths           DeployPath        cls.configured(paths_settings, runner)
     safeship.checks          Check             factory(settings, values) -> Check
-    safeship.metric_sources  MetricSource      (see safeship.analysis)
+    safeship.metric_sources  MetricSource      cls(router)
     safeship.notifiers       Notifier          cls.configured(settings, errors) -> Notifier | None
     safeship.secret_stores   SecretStore       cls(environment, target)
 
@@ -46,8 +46,9 @@ def _entry_points(group: str) -> dict[str, EntryPoint]:
 
 
 def names(group: str) -> list[str]:
-    """The names registered in ``group``, in the order of their registration."""
-    return list(_entry_points(group))
+    """The names registered in ``group``, sorted (installers order entry points their own way;
+    a message that lists them should read the same everywhere)."""
+    return sorted(_entry_points(group))
 
 
 def is_registered(group: str, name: str) -> bool:

@@ -191,7 +191,7 @@ def test_config_check_reports_bad_checks_as_one_line(tmp_path: Path) -> None:
 
     assert one_line_error(check("mongo", "http://x"), 2) == (
         "safeship.toml:7: environments.prod.health.checks.0.type: unknown type 'mongo' "
-        "(expected one of: 'postgres', 'redis', 'http', 'tcp')"
+        "(expected one of: 'http', 'postgres', 'redis', 'tcp')"
     )
     assert one_line_error(check("http", "htp://api.example.com"), 2) == (
         "safeship.toml:8: environments.prod.health.checks.0.url: "

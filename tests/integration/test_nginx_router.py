@@ -22,7 +22,8 @@ import test_router
 
 from safeship._processes import free_port
 from safeship.routing.base import Backend, BackendStats, RouterError
-from safeship.routing.nginx import NginxRouter, render_config
+from safeship.routing.nginx import NginxRouter
+from safeship.routing.nginx_config import render_config
 
 # test_router's fixture for small backend processes, found by pytest under this name.
 start_backend = test_router.start_backend

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ import pytest
 from safeship._processes import free_port
 from safeship.config import load_config
 from safeship.config.models import LocalTargetSettings
-from safeship.plugins import CHECKS, NOTIFIERS, SECRET_STORES, TARGETS, names
+from safeship.plugins import CHECKS, METRIC_SOURCES, NOTIFIERS, SECRET_STORES, TARGETS, names
 from safeship.secrets.base import SecretStoreError, open_secret_store
 from safeship.targets.command import CommandTarget
 from safeship.targets.local import LocalTarget
@@ -119,8 +120,9 @@ def with_plugin(plugin_dir: Path) -> dict[str, str | None]:
 
 
 def test_builtin_adapters_are_registered_once_by_entry_points() -> None:
-    assert names(TARGETS) == ["local", "railway", "command"]
-    assert names(CHECKS) == ["postgres", "redis", "http", "tcp"]
+    assert names(TARGETS) == ["command", "local", "railway"]
+    assert names(CHECKS) == ["http", "postgres", "redis", "tcp"]
+    assert names(METRIC_SOURCES) == ["router"]
     assert names(NOTIFIERS) == ["github", "slack"]
     assert names(SECRET_STORES) == ["env"]
 
@@ -178,9 +180,9 @@ def test_a_plugin_type_that_is_not_installed_is_a_config_error(tmp_path: Path) -
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         "safeship: error: safeship.toml:10: environments.demo.target.type: unknown type "
-        "'example' (expected one of: 'local', 'railway', 'command')",
+        "'example' (expected one of: 'command', 'local', 'railway')",
         "safeship: error: safeship.toml:18: environments.demo.health.checks.0.type: unknown "
-        "type 'example' (expected one of: 'postgres', 'redis', 'http', 'tcp')",
+        "type 'example' (expected one of: 'http', 'postgres', 'redis', 'tcp')",
         "safeship: error: safeship.toml:22: notify: no notifier named 'example' is installed "
         "(known: github, slack)",
     ]
@@ -234,3 +236,7 @@ def test_docs_quote_the_example_plugin_exactly() -> None:
     sources = [PLUGIN_DIST / "pyproject.toml", *(PLUGIN_DIST / "src").rglob("*.py")]
     quoted = [p.name for p in sources if p.name != "__init__.py" and p.read_text() in page]
     assert sorted(quoted) == ["check.py", "notifier.py", "pyproject.toml", "target.py"]
+    # The metric source's example is the built-in one, quoted as it stands in the code.
+    from safeship.analysis.metrics import RouterMetrics
+
+    assert inspect.getsource(RouterMetrics) in page

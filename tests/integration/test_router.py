@@ -28,9 +28,9 @@ import psutil
 import pytest
 
 from safeship import _processes
-from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, RouterError
 from safeship.routing.builtin import BuiltinRouter
+from safeship.routing.settings import BuiltinRouterSettings
 
 # A tiny backend: answers "<name> <method> <path> <body>" with 200; /fail answers 500,
 # /sleep/<s> waits s seconds first, /count reads the body in pieces and answers its length,

@@ -14,8 +14,8 @@ import test_router
 from test_router import BackendProc, url
 
 from safeship.config import ConfigError, parse_config
-from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.builtin import BuiltinRouter
+from safeship.routing.settings import BuiltinRouterSettings
 
 # test_router's fixtures, found by pytest under these names.
 client = test_router.client

@@ -14,7 +14,9 @@ import pytest
 from safeship.config import load_config
 from safeship.envschema.schema import load_schema
 from safeship.health.resolve import config_problems
-from safeship.scaffold import InitError, command_from_shell, detect, guess_variable, init_project
+from safeship.scaffold import InitError, init_project
+from safeship.scaffold.detect import command_from_shell, detect
+from safeship.scaffold.templates import guess_variable
 
 ENV = "production"
 

@@ -26,10 +26,13 @@ from safeship.hooks.settings import PrepushSettings
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
 from safeship.plugins import TARGETS, PluginSettings
+from safeship.routing.settings import BuiltinRouterSettings as BuiltinRouterSettings
+from safeship.routing.settings import NginxRouterSettings as NginxRouterSettings
+from safeship.routing.settings import PlatformRouterSettings as PlatformRouterSettings
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
+from safeship.targets.settings import LocalTargetSettings as LocalTargetSettings
 from safeship.validation import (
     MAX_URL,
-    check_argv,
     check_environment_name,
     check_text,
     check_variables,
@@ -71,67 +74,6 @@ class RegistrySettings(_Model):
         if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return url
-
-
-class LocalTargetSettings(_Model):
-    """Run each release as OS processes on this machine."""
-
-    type: Literal["local"] = "local"
-    # Argument list, no shell. "{port}" becomes the release's port, "{version}" its version.
-    command: Annotated[
-        list[str], AfterValidator(lambda argv: check_argv(argv, ("port", "version")))
-    ]
-    env: Variables = Field(default_factory=dict)
-    cwd: Annotated[str, AfterValidator(_file_path)] | None = None
-    start_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
-    stop_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
-
-
-class BuiltinRouterSettings(_Model):
-    """safeship's own asyncio proxy, one process per environment."""
-
-    type: Literal["builtin"] = "builtin"
-    # Keep one user on one release. "cookie": the first response sets a cookie naming the
-    # release that answered, and later requests go back to it while it has weight. "header":
-    # a request header naming the user (e.g. X-User-Id) is hashed onto the weights, so a user
-    # on the canary stays on it as its weight grows. Requests without either: by the weights.
-    sticky: Literal["off", "cookie", "header"] = "off"
-    # The cookie's name; with sticky = "header" the header's, which must then be given.
-    sticky_name: str = "safeship_release"
-    # Seconds a client has to send a request's whole head (from connecting, or from its first
-    # byte after a response): a slow-header client cannot hold a connection open for long.
-    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    # Seconds a client's keep-alive connection may stay open without a request.
-    idle_timeout: Annotated[float, Field(gt=0, le=86400)] = 60.0
-
-    @field_validator("sticky_name")
-    @classmethod
-    def _is_token(cls, name: str) -> str:
-        # The router process checks names with the same rule (it goes into a Set-Cookie line).
-        from safeship.routing.base import check_token
-
-        return check_token(name)
-
-    @model_validator(mode="after")
-    def _header_is_named(self) -> BuiltinRouterSettings:
-        if self.sticky == "header" and "sticky_name" not in self.model_fields_set:
-            raise ValueError(
-                'sticky = "header" needs sticky_name, the header naming the user (e.g. "X-User-Id")'
-            )
-        return self
-
-
-class NginxRouterSettings(_Model):
-    """A private nginx per environment: weighted upstream, graceful reloads, JSON access log."""
-
-    type: Literal["nginx"]
-
-
-class PlatformRouterSettings(_Model):
-    """For targets whose platform routes to the release itself (railway, command): no process,
-    no port; the serving version is recorded, and health checks go to the release's own URL."""
-
-    type: Literal["platform"]
 
 
 # Targets that route themselves: they take the platform router (the default for them), and

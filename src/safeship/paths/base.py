@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import BaseModel
-
-from safeship.httpapi import ApiError, one_line
 
 
 class PathError(Exception):
@@ -137,68 +134,3 @@ def ci_path_note(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def token_from(explicit: str | None, env_name: str) -> str | None:
     """The token given, else the one in the environment variable ``env_name`` (blank: none)."""
     return explicit or os.environ.get(env_name, "").strip() or None
-
-
-@dataclass(frozen=True)
-class Created:
-    """Something a trigger request creates (a workflow run, a pipeline): its id and when."""
-
-    id: str
-    created_at: str = ""
-    url: str | None = None
-
-
-def adopt_created(
-    service: str,
-    request: str,
-    failure: ApiError,
-    listing: Callable[[], list[Created]],
-    known: set[str],
-    *,
-    noun: str,
-    timeout: float,
-    interval: float,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[Created, str]:
-    """After ``request`` failed ambiguously (``failure.maybe_applied``): the one item that
-    ``listing`` shows and ``known`` (listed just before the request) did not, and the line that
-    says it was adopted. PathError, one line, nothing resent, when none appears within
-    ``timeout`` or more than one did (another trigger ran meanwhile)."""
-    why = failure.what or "the request failed"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            new = [item for item in listing() if item.id not in known]
-        except (ApiError, PathError) as exc:
-            detail = str(exc).removeprefix(f"{service}: ")
-            raise PathError(
-                one_line(
-                    f"{service}: {why} after {request} was sent, and what it created could not "
-                    f"be listed ({detail}); not resent: check {service} before trying again"
-                )
-            ) from None
-        if len(new) == 1:
-            item = new[0]
-            when = f" created at {item.created_at}" if item.created_at else ""
-            return (
-                item,
-                f"{service}: {why} after {request} was sent; adopted {noun} {item.id}{when}",
-            )
-        if len(new) > 1:
-            ids = ", ".join(item.id for item in new)
-            raise PathError(
-                one_line(
-                    f"{service}: {why} after {request} was sent, and {len(new)} {noun}s appeared "
-                    "since "
-                    f"({ids}): cannot tell which is this request's; not resent: check "
-                    f"{service} before trying again"
-                )
-            )
-        if time.monotonic() >= deadline:
-            raise PathError(
-                one_line(
-                    f"{service}: {why} after {request} was sent, and no new {noun} appeared "
-                    f"within {timeout:g} s; not resent: check {service} before trying again"
-                )
-            )
-        sleep(interval)

@@ -25,15 +25,14 @@ from typing import Any
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr
 from safeship.paths.base import (
     Availability,
-    Created,
     PathDefaults,
     PathError,
     Runner,
     RunOutcome,
-    adopt_created,
     token_from,
 )
 from safeship.paths.settings import CircleCIPathSettings, PathsSettings
+from safeship.reconcile import Created, NotAdopted, Request, adopt_created
 
 DONE = frozenset({"success", "failed", "error", "canceled", "not_run", "unauthorized"})
 NOT_STARTED = frozenset({"not_run", "unauthorized"})
@@ -130,17 +129,18 @@ class CircleCIPath(PathDefaults):
         except ApiError as exc:
             if not exc.maybe_applied:
                 raise PathError(str(exc)) from None
-            pipeline, line = adopt_created(
-                "circleci",
-                "the pipeline trigger",
-                exc,
-                self._pipelines,
-                before,
-                noun="pipeline",
-                timeout=self.settings.reconcile_timeout,
-                interval=self.settings.poll_interval,
-                sleep=self._sleep,
-            )
+            try:
+                pipeline, line = adopt_created(
+                    Request("circleci", "the pipeline trigger", exc.what, noun="pipeline"),
+                    self._pipelines,
+                    before,
+                    listing_errors=(ApiError, PathError),
+                    timeout=self.settings.reconcile_timeout,
+                    interval=self.settings.poll_interval,
+                    sleep=self._sleep,
+                )
+            except NotAdopted as not_adopted:
+                raise PathError(str(not_adopted)) from None
             self.notes.append(line)
             if self._notice is not None:
                 self._notice(line)

@@ -33,15 +33,14 @@ from typing import Any
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
 from safeship.paths.base import (
     Availability,
-    Created,
     PathDefaults,
     PathError,
     Runner,
     RunOutcome,
-    adopt_created,
     token_from,
 )
 from safeship.paths.settings import GitHubActionsPathSettings, PathsSettings
+from safeship.reconcile import Created, NotAdopted, Request, adopt_created
 
 BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
 _DOWN = ("partial_outage", "major_outage")
@@ -184,17 +183,18 @@ class GitHubActionsPath(PathDefaults):
         except ApiError as exc:
             if not exc.maybe_applied:
                 raise PathError(str(exc)) from None
-            run, line = adopt_created(
-                "github",
-                "the workflow dispatch",
-                exc,
-                self._dispatched_runs,
-                before,
-                noun="run",
-                timeout=self.settings.reconcile_timeout,
-                interval=self.settings.poll_interval,
-                sleep=self._sleep,
-            )
+            try:
+                run, line = adopt_created(
+                    Request("github", "the workflow dispatch", exc.what, noun="run"),
+                    self._dispatched_runs,
+                    before,
+                    listing_errors=(ApiError, PathError),
+                    timeout=self.settings.reconcile_timeout,
+                    interval=self.settings.poll_interval,
+                    sleep=self._sleep,
+                )
+            except NotAdopted as not_adopted:
+                raise PathError(str(not_adopted)) from None
             self._note(line)
             if run.url:
                 self._run_urls[run.id] = run.url

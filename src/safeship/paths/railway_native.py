@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from safeship.paths.base import Availability, PathError, token_from
 from safeship.paths.local import InProcessPath, Runner
 from safeship.paths.settings import PathsSettings, RailwayNativePathSettings
+from safeship.railway.client import RailwayClient
 from safeship.targets.base import TargetError
-from safeship.targets.railway import RailwayClient
 from safeship.targets.settings import RailwayTargetSettings
 
 
@@ -68,20 +68,19 @@ class RailwayNativePath(InProcessPath):
                 "deploys only a railway target"
             )
         s = self.settings
-        wanted = {
-            "project_id": s.project_id,
-            "service_id": s.service_id,
-            "environment_id": s.environment_ids.get(environment, s.environment_id),
-        }
-        theirs = {
-            "project_id": target.project_id,
-            "service_id": target.service_id,
-            "environment_id": target.environment_id,
-        }
-        for key, value in wanted.items():
-            if theirs[key] != value:
+        wanted = (
+            ("project_id", s.project_id, target.project_id),
+            ("service_id", s.service_id, target.service_id),
+            (
+                "environment_id",
+                s.environment_ids.get(environment, s.environment_id),
+                target.environment_id,
+            ),
+        )
+        for key, value, theirs in wanted:
+            if theirs != value:
                 return (
                     f"[paths.railway-native] {key} {value!r} is not {environment}'s target's "
-                    f"({theirs[key]!r})"
+                    f"({theirs!r})"
                 )
         return None

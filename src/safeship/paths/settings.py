@@ -24,13 +24,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from safeship.targets.settings import RailwayConnection
+from safeship.railway.settings import RailwayConnection
+from safeship.settings_model import SettingsModel
 
 BUILTIN_PATHS = ("github-actions", "railway-native", "circleci", "local")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Model(SettingsModel):
+    # The tables named with a dash ("github-actions") are fields with an alias.
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class _PollSettings(_Model):

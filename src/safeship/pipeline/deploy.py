@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from safeship.analysis.bake import Clock
-from safeship.analysis.metrics import MetricSource, RouterMetrics
+from safeship.analysis.metrics import MetricSource
+from safeship.plugins import METRIC_SOURCES, load_adapter
 from safeship.config.models import EnvironmentSettings
 from safeship.events import EventBus
 from safeship.pipeline.rollout.endings import Releases
@@ -65,9 +66,9 @@ class Deployer:
         # Where a rollback writes its registry update before moving traffic (pipeline.intent);
         # None: no intent file (the registry write then follows the switch all the same).
         self.run_dir = run_dir
-        # Where the rules and the judge read each release's traffic: the router's stats unless
-        # another source is given.
-        self.metrics = metrics or RouterMetrics(router)
+        # Where the rules and the judge read each release's traffic: the router's stats (the
+        # built-in metric source, from the plugin registry) unless another source is given.
+        self.metrics = metrics or load_adapter(METRIC_SOURCES, "router")(router)
         self.clock = clock
 
     def deploy(

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safeship import _files, _processes
-from safeship.config.models import BuiltinRouterSettings
 from safeship.routing.base import Backend, BackendStats, RouterError
 from safeship.routing.proxy.state import admin_socket_path, reachable_socket_path
+from safeship.routing.settings import BuiltinRouterSettings
 
 if TYPE_CHECKING:
     import httpx

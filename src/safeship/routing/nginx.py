@@ -43,77 +43,18 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from safeship import _files, _processes
 from safeship.routing.base import Backend, BackendStats, RouterError
-from safeship.routing.proxy import RELEASE_HEADER, Counters, parse_backends
+from safeship.routing.nginx_config import TEMP_DIRS, render_config, upstream_addresses
+from safeship.routing.proxy import Counters, parse_backends
 
 if TYPE_CHECKING:
-    from safeship.config.models import NginxRouterSettings
+    from safeship.routing.settings import NginxRouterSettings
 
-_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 _READ_CHUNK = 1 << 20
 # $upstream_addr separates retried servers with ", " and internal redirects with " : ".
 _ATTEMPT_SEPARATORS = (" : ", ", ")
-
-
-def render_config(prefix: Path, port: int, backends: Sequence[Backend], *, workers: int = 1) -> str:
-    """A complete nginx.conf for these backends; every path lies under ``prefix``."""
-    p = prefix.absolute()
-    servers = [b for b in backends if b.weight > 0]
-    temp = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in _TEMP_DIRS)
-    release_map = _release_map(servers)
-    if servers:
-        lines = "\n".join(
-            f"        server {_address(b.url)} weight={b.weight} max_fails=0;" for b in servers
-        )
-        upstream = f"    upstream safeship_releases {{\n{lines}\n        keepalive 32;\n    }}\n"
-        location = (
-            "            proxy_pass http://safeship_releases;\n"
-            "            proxy_http_version 1.1;\n"
-            '            proxy_set_header Connection "";\n'
-            "            proxy_set_header Host $http_host;\n"
-            "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-            "            proxy_set_header X-Forwarded-Proto $scheme;\n"
-            "            proxy_next_upstream error timeout;\n"
-            "            proxy_connect_timeout 5s;\n"
-            # Bodies stream both ways, as through the builtin router: no size limit and no
-            # temp files (the prefix is private to safeship's user, and nginx workers started
-            # by root run as another user).
-            "            client_max_body_size 0;\n"
-            "            proxy_request_buffering off;\n"
-            "            proxy_max_temp_file_size 0;\n"
-            # Only nginx names the release that answered; a release's own header is dropped.
-            f"            proxy_hide_header {RELEASE_HEADER};\n"
-            f"            add_header {RELEASE_HEADER} $safeship_release always;\n"
-        )
-    else:
-        upstream = ""
-        location = '            return 503 "safeship router: no backends configured\\n";\n'
-    return f"""# Written by safeship; changes are overwritten on the next traffic shift.
-worker_processes {workers};
-pid {p}/nginx.pid;
-error_log {p}/logs/error.log warn;
-
-events {{
-    worker_connections 1024;
-}}
-
-http {{
-    log_format safeship escape=json '{{"time":"$time_iso8601","status":$status,'
-        '"upstream":"$upstream_addr","upstream_status":"$upstream_status",'
-        '"request_time":$request_time,"upstream_response_time":"$upstream_response_time"}}';
-    access_log {p}/logs/access.log safeship;
-{temp}
-{release_map}{upstream}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-{location}        }}
-    }}
-}}
-"""
 
 
 class NginxRouter:
@@ -168,7 +109,7 @@ class NginxRouter:
                 )
             return
         # Private to safeship's user (0700), whatever the umask: the logs show the traffic.
-        for sub in ("logs", "temp", *(f"temp/{d}" for d in _TEMP_DIRS)):
+        for sub in ("logs", "temp", *(f"temp/{d}" for d in TEMP_DIRS)):
             _files.private_dir(self.prefix / sub)
         config = render_config(self.prefix, self.port, self.backends(), workers=self.workers)
         self._validate_and_install(config)
@@ -247,7 +188,7 @@ class NginxRouter:
         state = self._read_state()
         names = {
             **state.get("names", {}),
-            **{address: b.name for b in checked for address in _upstream_addresses(b.url)},
+            **{address: b.name for b in checked for address in upstream_addresses(b.url)},
         }
         if self.is_running():
             self.apply(render_config(self.prefix, self.port, checked, workers=self.workers))
@@ -374,42 +315,6 @@ class NginxRouter:
             _processes.reap(pid)
             return None
         return dict(info)
-
-
-def _address(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}"
-
-
-def _upstream_addresses(url: str) -> list[str]:
-    """How nginx writes this release's address in $upstream_addr: resolved, so localhost is
-    127.0.0.1 (and [::1] where it resolves to that too)."""
-    parts = urlsplit(url)
-    if parts.hostname == "localhost":
-        return [f"127.0.0.1:{parts.port}", f"[::1]:{parts.port}"]
-    return [_address(url)]
-
-
-def _release_map(servers: Sequence[Backend]) -> str:
-    """``map $upstream_addr $safeship_release``: the name of the release that answered.
-
-    $upstream_addr lists every server tried ("a, b" after a retry; " : " after an internal
-    redirect); the release that answered is the last one, matched at the end.
-    """
-    lines = []
-    dollar = ""
-    for backend in servers:
-        # In a map value "$" starts a variable, so a literal "$" comes from a geo block.
-        name = backend.name.replace("\\", "\\\\").replace('"', '\\"')
-        if "$" in name:
-            name = name.replace("$", "${safeship_dollar}")
-            dollar = '    geo $safeship_dollar {\n        default "$";\n    }\n'
-        for address in _upstream_addresses(backend.url):
-            lines.append(f'        "~(^|[,:] ){re.escape(address)}$" "{name}";\n')
-    return (
-        f"{dollar}    map $upstream_addr $safeship_release {{\n"
-        f'        default "";\n{"".join(lines)}    }}\n'
-    )
 
 
 def _split(value: str) -> list[str]:

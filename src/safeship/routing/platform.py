@@ -30,7 +30,7 @@ from safeship._files import write_private_json
 from safeship.routing.base import Backend, BackendStats, RouterError
 
 if TYPE_CHECKING:
-    from safeship.config.models import PlatformRouterSettings
+    from safeship.routing.settings import PlatformRouterSettings
 
 STATE_FILE = "platform.json"
 

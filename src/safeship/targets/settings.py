@@ -1,4 +1,4 @@
-"""Settings of the railway and command targets (safeship.toml ``[environments.X.target]``).
+"""Settings of the local, railway and command targets (safeship.toml ``[environments.X.target]``).
 
 Kept here, beside their adapters; safeship.config.models takes them into its target union.
 """
@@ -8,37 +8,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from safeship.validation import check_argv, check_url_text, check_variables
+from safeship.railway.settings import RailwayConnection
+from safeship.settings_model import SettingsModel
+from safeship.validation import check_argv, check_text, check_url_text, check_variables
 
-RAILWAY_ENDPOINT = "https://backboard.railway.com/graphql/v2"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RailwayConnection(_Model):
-    """How to reach one Railway service; shared by the railway target and railway-native path."""
-
-    # Overridable for tests and proxies.
-    endpoint: str = RAILWAY_ENDPOINT
-    project_id: Annotated[str, Field(min_length=1)]
-    environment_id: Annotated[str, Field(min_length=1)]
-    service_id: Annotated[str, Field(min_length=1)]
-    # The token is read from this environment variable, never from the file.
-    token_env: str = "RAILWAY_TOKEN"
-    # account and team tokens go in "Authorization: Bearer"; project tokens in
-    # "Project-Access-Token".
-    token_kind: Literal["account", "team", "project"] = "account"
-    request_timeout: Annotated[float, Field(gt=0, le=120)] = 15.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    max_retry_wait: Annotated[float, Field(ge=0, le=300)] = 30.0
-    poll_interval: Annotated[float, Field(gt=0, le=60)] = 3.0
-    deploy_timeout: Annotated[float, Field(gt=0, le=7200)] = 1200.0
-    # Build and deploy log lines quoted in the error of a failed deployment.
-    log_lines: Annotated[int, Field(ge=1, le=200)] = 5
+# A file's path as the user wrote it (resolved later, relative to safeship.toml).
+FilePath = Annotated[str, AfterValidator(lambda path: check_text("path", path, 4096))]
 
 
 class RailwayTargetSettings(RailwayConnection):
@@ -60,11 +37,25 @@ class RailwayTargetSettings(RailwayConnection):
         return url.rstrip("/")
 
 
+class LocalTargetSettings(SettingsModel):
+    """Run each release as OS processes on this machine."""
+
+    type: Literal["local"] = "local"
+    # Argument list, no shell. "{port}" becomes the release's port, "{version}" its version.
+    command: Annotated[
+        list[str], AfterValidator(lambda argv: check_argv(argv, ("port", "version")))
+    ]
+    env: Annotated[dict[str, str], AfterValidator(check_variables)] = Field(default_factory=dict)
+    cwd: FilePath | None = None
+    start_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
+    stop_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+
 # A script's argument list: "{version}" is its only placeholder.
 Script = Annotated[list[str], AfterValidator(lambda argv: check_argv(argv, ("version",)))]
 
 
-class CommandTargetSettings(_Model):
+class CommandTargetSettings(SettingsModel):
     """The user's own scripts. Argument lists, no shell; "{version}" becomes the version."""
 
     type: Literal["command"] = "command"

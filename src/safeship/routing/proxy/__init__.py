@@ -5,7 +5,8 @@ Run as ``python -m safeship.routing.proxy --port P --state-dir DIR``. It lives o
 It runs on uvloop where that is installed.
 
 Modules: ``balancing`` (weighted round-robin, sticky sessions), ``state`` (backends, counters,
-files), ``server`` (client connections and forwarding), ``admin`` (the admin API), ``process``
+files), ``server`` (routing and forwarding), ``connections`` (client connections and their
+deadlines), ``headers`` (what is forwarded each way), ``admin`` (the admin API), ``process``
 (arguments, listeners, start and stop). Importing this package loads only ``balancing`` and
 ``state`` (no aiohttp), for the other routers that share them.
 

@@ -22,7 +22,8 @@ from safeship._files import private_dir, write_private_json
 from safeship.routing.base import STICKY_MODES, Backend, check_token
 from safeship.routing.proxy.admin import admin_app, bind_admin_socket, remove_admin_socket
 from safeship.routing.proxy.balancing import Sticky
-from safeship.routing.proxy.server import ProxyServer, RouterServer
+from safeship.routing.proxy.connections import ProxyServer
+from safeship.routing.proxy.server import RouterServer
 from safeship.routing.proxy.state import admin_socket_path, load_backends
 
 log = logging.getLogger("safeship.router")

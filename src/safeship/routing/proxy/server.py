@@ -1,4 +1,5 @@
-"""The builtin router's public side: client connections, routing, and forwarding.
+"""The builtin router's public side: routing and forwarding (``connections``: the client
+connections and their deadlines; ``headers``: what is forwarded each way).
 
 Bodies stream both ways (nothing is held whole in memory), upstream connections are kept
 alive in one pooled session, and client connections have a deadline for each request's head
@@ -13,19 +14,20 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 from yarl import URL
 
 from safeship._files import write_private_json
 from safeship.routing.base import Backend
 from safeship.routing.proxy.balancing import HashSplit, Sticky, WeightedRoundRobin
+from safeship.routing.proxy.connections import ClientConnection
+from safeship.routing.proxy.headers import downstream_headers, origin_form, upstream_headers
 from safeship.routing.proxy.state import (
     RELEASE_HEADER,
     Counters,
@@ -46,89 +48,6 @@ UPSTREAM_KEEPALIVE_S = 1.5
 # instead of three); a longer or unsized one streams.
 SMALL_BODY_BYTES = 64 * 1024
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-
-# RFC 9110 section 7.6.1: these describe one connection and must not be forwarded.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-
-
-# Expect is answered by the router itself (100 Continue), so it is not passed on either.
-_NOT_FORWARDED = HOP_BY_HOP | {"expect"}
-
-
-class ClientConnection(web.RequestHandler):
-    """One client connection: aiohttp's handler plus a deadline for each request's head.
-
-    The deadline runs from the connection's start, and later from the first byte after a
-    response, until the router has the whole head; aiohttp's keep-alive timeout (our
-    idle_timeout) closes a connection that sends nothing between requests.
-    """
-
-    __slots__ = ("_head_timeout", "_head_timer", "_in_request")
-
-    def __init__(self, manager: web.Server, *, head_timeout: float, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
-        self._head_timeout = head_timeout
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._in_request = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._start_head_timer()
-
-    def data_received(self, data: bytes) -> None:
-        if self._head_timer is None and not self._in_request:
-            self._start_head_timer()
-        super().data_received(data)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._cancel_head_timer()
-        super().connection_lost(exc)
-
-    def request_started(self) -> None:
-        self._in_request = True
-        self._cancel_head_timer()
-
-    def request_finished(self) -> None:
-        self._in_request = False
-
-    def _start_head_timer(self) -> None:
-        self._head_timer = self._loop.call_later(self._head_timeout, self.force_close)
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-
-class ProxyServer(web.Server):
-    """aiohttp's low-level server (no application, no URL dispatch) with ClientConnection."""
-
-    def __init__(
-        self,
-        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
-        *,
-        head_timeout: float,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(handler, **kwargs)
-        self._head_timeout = head_timeout
-
-    def __call__(self) -> web.RequestHandler:
-        return ClientConnection(
-            self, loop=self._loop, head_timeout=self._head_timeout, **self._kwargs
-        )
 
 
 class _ConnectFailed(Exception):
@@ -217,7 +136,7 @@ class RouterServer:
             connection.request_finished()
 
     async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
-        target = _origin_form(request.raw_path)
+        target = origin_form(request.raw_path)
         if target is None:
             return web.Response(
                 status=400, text="safeship router: the request target must be a path\n"
@@ -234,7 +153,7 @@ class RouterServer:
         backend, pinned = self._choose(request)
         if backend is None:
             return web.Response(status=503, text="safeship router: no backends configured\n")
-        headers = _upstream_headers(request, authority)
+        headers = upstream_headers(request, authority)
         # Streamed, not read first: a connect error happens before the first body byte is
         # taken from the client, so the same stream can still go to another release.
         body = request.content if request.body_exists else None
@@ -331,7 +250,7 @@ class RouterServer:
         if not upstream.content.is_eof():
             _ack_now(upstream)
         try:
-            headers = _downstream_headers(upstream)
+            headers = downstream_headers(upstream)
             headers[RELEASE_HEADER] = backend.name
             cookie = self._set_cookie(backend, pinned)
             if cookie is not None:
@@ -390,63 +309,6 @@ def _ack_now(upstream: aiohttp.ClientResponse) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-
-
-def _origin_form(target: str) -> tuple[str, str | None] | None:
-    """(path and query, the authority of an absolute-form target) for a request target;
-    None for a target that names no path (``*``, or the authority-form of CONNECT)."""
-    if target.startswith("/"):
-        return target, None
-    # Absolute form (RFC 9112 section 3.2.2), as sent to a proxy: forward the path and query.
-    parts = urlsplit(target)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    path = parts.path or "/"
-    if not path.startswith("/"):
-        return None
-    return (f"{path}?{parts.query}" if parts.query else path), parts.netloc.rpartition("@")[2]
-
-
-def _upstream_headers(request: web.BaseRequest, authority: str | None) -> CIMultiDict[str]:
-    incoming = request.headers
-    drop = _NOT_FORWARDED
-    if "Connection" in incoming:
-        drop = drop | _connection_tokens(incoming.getall("Connection"))
-    # Content-Length stays: the body is streamed as it came, with the length the client sent.
-    headers = _copy_without(incoming, drop)
-    if authority is not None:
-        # RFC 9112 section 3.2.2: an absolute-form target's host replaces any Host header.
-        headers["Host"] = authority
-    peer = request.remote or "unknown"
-    prior = incoming.get("X-Forwarded-For")
-    headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
-    headers.setdefault("X-Forwarded-Proto", "http")  # the router listens on plain HTTP
-    headers.setdefault("X-Forwarded-Host", authority or request.host)
-    return headers
-
-
-def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
-    incoming = upstream.headers
-    drop = HOP_BY_HOP
-    if "Connection" in incoming:
-        drop = drop | _connection_tokens(incoming.getall("Connection"))
-    return _copy_without(incoming, drop)
-
-
-def _copy_without(
-    incoming: CIMultiDictProxy[str] | CIMultiDict[str], drop: frozenset[str]
-) -> CIMultiDict[str]:
-    """A copy of ``incoming`` without the headers named in ``drop`` (lower case)."""
-    headers = CIMultiDict(incoming)  # copied in C, repeated headers and all
-    for name in drop:
-        if name in headers:  # most are absent, and a lookup is cheaper than a deletion
-            del headers[name]  # every header of that name
-    return headers
-
-
-def _connection_tokens(values: list[str]) -> frozenset[str]:
-    """Headers named in Connection are hop-by-hop too (RFC 9110 section 7.6.1)."""
-    return frozenset(t.strip().lower() for v in values for t in v.split(",") if t.strip())
 
 
 def _bad_gateway(release: str, reason: str) -> web.Response:
