@@ -13,7 +13,6 @@ from typing import Any
 
 from safeship.analysis.bake import Clock
 from safeship.analysis.metrics import MetricSource
-from safeship.plugins import METRIC_SOURCES, load_adapter
 from safeship.config.models import EnvironmentSettings
 from safeship.events import EventBus
 from safeship.pipeline.rollout.endings import Releases
@@ -26,6 +25,7 @@ from safeship.pipeline.rollout.outcome import (
 from safeship.pipeline.rollout.run import Rollout
 from safeship.pipeline.rollout.state import RunState
 from safeship.pipeline.rollout.strategies import UnknownStrategy, strategy_named
+from safeship.plugins import METRIC_SOURCES, load_adapter
 from safeship.registry import Registry
 from safeship.routing.base import Router
 from safeship.targets.base import Target
