@@ -333,18 +333,19 @@ def _target_variables(
 
     loaded = _config(project, required=True)
     assert loaded is not None
-    variables = open_environment(loaded, environment).target.variables()
-    settings = loaded.config.environments[environment].target
-    platform = target_source(settings.type, environment)
-    if settings.type != "local":
+    target = open_environment(loaded, environment).target
+    variables = target.variables()
+    platform = target_source(loaded.config.environments[environment].target.type, environment)
+    table = target.variables_table()
+    if table is None:
         # Railway's API, a command target's variables script, a plugin: not a line of the file.
         return variables, lambda name: platform
-    # The local target gives a release exactly its `env` table: each name is a line of it
-    # (the table's own line for an inline table).
+    # A target whose variables are a table of safeship.toml (the local target's `env`): each
+    # name is a line of it (the table's own line for an inline table).
     index = KeyIndex(loaded.path.read_text(encoding="utf-8"))
 
     def locate(name: str) -> str | None:
-        line = index.line(("environments", environment, "target", "env", name))
+        line = index.line(("environments", environment, "target", *table, name))
         return f"{loaded.path.name}:{line}" if line else platform
 
     return variables, locate

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from safeship.config import EnvironmentSettings, LoadedConfig
+from safeship.config import LoadedConfig
 from safeship.config.health import BaselineSettings, DeepSettings, HealthSettings, check_url
 from safeship.health.base import CheckResult, Overall, overall
 from safeship.redaction import register_secret
@@ -111,33 +111,27 @@ def _environment_url(loaded: LoadedConfig, environment: str) -> str:
     router, the serving release's URL (else the URL the target's settings give); else a usage
     error asking for --url."""
     from safeship.pipeline.environment import open_environment
-    from safeship.targets.base import TargetError
+    from safeship.targets.base import Target, TargetError
 
     settings = loaded.config.environments[environment]
     if settings.router.type != "platform" and settings.port is not None:
         return f"http://127.0.0.1:{settings.port}"
     why = ""
+    target: Target | None = None
     try:
-        releases = open_environment(loaded, environment).target.releases()
+        target = open_environment(loaded, environment).target
+        releases = target.releases()
     except TargetError as exc:
         releases, why = [], f" ({str(exc).rstrip('.')})"
-    url = next((r.url for r in reversed(releases) if r.url), None) or _configured_url(settings)
+    url = next((r.url for r in reversed(releases) if r.url), None) or (
+        target.service_url() if target is not None else None
+    )
     if url:
         return _base_url(url)
     raise UsageError(
         f"{environment} is routed by its platform ({settings.target.type} target) and no "
         f"release URL is known{why}: give the service's URL with --url"
     )
-
-
-def _configured_url(settings: EnvironmentSettings) -> str | None:
-    """The service URL a platform target's settings name, when it needs no version filled in
-    (railway ``public_url``; command ``url`` without ``{version}``)."""
-    for key in ("public_url", "url"):
-        value = getattr(settings.target, key, None)
-        if isinstance(value, str) and value and "{" not in value:
-            return value
-    return None
 
 
 def smoke(loaded: LoadedConfig, environment: str | None, url: str | None) -> HealthReport:
