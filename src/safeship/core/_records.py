@@ -176,6 +176,14 @@ class DeploymentSummary:
         step = f" at {self.current_step}%" if self.current_step is not None else ""
         return f"{self.status}{step}"
 
+    @property
+    def health(self) -> str:
+        """``health 0.97, 3 errors`` once measured (docs/registry.md), else ""."""
+        if self.health_score is None:
+            return ""
+        errors = f", {self.error_count} error{'s' if self.error_count != 1 else ''}"
+        return f"health {self.health_score:.2f}{errors}"
+
     def as_json(self) -> dict[str, Any]:
         return dict(self.stored)
 

@@ -185,7 +185,7 @@ def _notes(bag: Mapping[str, Any]) -> str | None:
         if value is None or value == "":
             continue
         if isinstance(value, Mapping):
-            value = ", ".join(f"{k} {v}" for k, v in value.items())
+            value = ", ".join(f"{k} {v}" for k, v in sorted(value.items()))
         lines.append(f"{key}: {value}")
     return "\n".join(lines) or None
 
