@@ -247,25 +247,24 @@ class RunState:
         pipeline.requests), else None; a registry hiccup reads as none (it must not roll back
         a healthy release).
 
-        A request is marked handled before it is acted on (write-ahead): one that another
-        reader marked first, or that this one cannot mark, is not acted on, so no request is
-        acted on twice. A promote left while no pause waits is handled as moot.
+        An abort counts at any moment; a promote only at a pause (one left before the pause
+        waits for it). A request is marked handled before it is acted on (write-ahead): one
+        that another reader marked first, or that this one cannot mark, is not acted on, so
+        no request is acted on twice.
         """
         try:
-            pending = self.registry.pending_request(self.deployment_id)
-            if pending is None:
-                return None
-            if pending.kind == "promote" and not self.paused:
-                self.registry.mark_request_handled(pending.id)
-                return None
-            if pending.kind not in ("abort", "promote") or not self.registry.mark_request_handled(
-                pending.id
-            ):
+            pending = [
+                r for r in self.registry.requests(self.deployment_id) if r.handled_at is None
+            ]
+            aborts = [r for r in pending if r.kind == "abort"]
+            promotes = [r for r in pending if r.kind == "promote"] if self.paused else []
+            chosen = (aborts or promotes or [None])[0]
+            if chosen is None or not self.registry.mark_request_handled(chosen.id):
                 return None
         except Exception:
             return None
-        action: Literal["abort", "promote"] = "abort" if pending.kind == "abort" else "promote"
-        return ManualRequest(action, pending.requested_by.removeprefix("safeship "))
+        action: Literal["abort", "promote"] = "abort" if chosen.kind == "abort" else "promote"
+        return ManualRequest(action, chosen.requested_by.removeprefix("safeship "))
 
     # -- events and live snapshots --------------------------------------------------------
 
