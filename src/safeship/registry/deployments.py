@@ -1,5 +1,5 @@
 """Deployments repository: the rows of the ``deployments`` table, in plain SQL (see ``sql``),
-each read with its step results (``results.steps_of``)."""
+each read with its step and check results (``results``)."""
 
 from __future__ import annotations
 
@@ -87,8 +87,12 @@ def record(row: Row) -> DeploymentRecord:
 
 def _with_steps(tx: Tx, rows: list[Row]) -> list[DeploymentRecord]:
     found = [record(row) for row in rows]
-    steps = results.steps_of(tx, [r.id for r in found])
-    return [dataclasses.replace(r, steps=tuple(steps.get(r.id, ()))) for r in found]
+    ids = [r.id for r in found]
+    steps, checks = results.steps_of(tx, ids), results.checks_of(tx, ids)
+    return [
+        dataclasses.replace(r, steps=tuple(steps.get(r.id, ())), checks=tuple(checks.get(r.id, ())))
+        for r in found
+    ]
 
 
 def insert(

@@ -39,8 +39,8 @@ FINAL_VERDICTS: Final = frozenset({"promoted", "rolled_back"})
 @dataclass(frozen=True, slots=True)
 class DeploymentRecord:
     """A deployment row as plain data, with its step results (``steps``, in step order: the
-    canary judge's figures per traffic step, then the final traffic totals; see
-    docs/registry.md)."""
+    canary judge's figures per traffic step, then the final traffic totals) and its check
+    results (``checks``, in the order they ran); see docs/registry.md."""
 
     id: str
     environment: str
@@ -62,6 +62,7 @@ class DeploymentRecord:
     paused_at: int | None = None
     notes: str | None = None
     steps: tuple[StepResult, ...] = ()
+    checks: tuple[CheckResultRecord, ...] = ()
 
     @property
     def duration_seconds(self) -> float | None:

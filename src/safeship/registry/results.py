@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from safeship.registry.errors import RegistryError, check_count, check_finite, check_text
 from safeship.registry.records import CHECK_NAME_LEN, VERDICT_LEN, CheckResultRecord, StepResult
@@ -123,6 +123,22 @@ def insert_checks(
         )
 
 
+def checks_of(tx: Tx, deployment_ids: Sequence[str]) -> dict[str, list[CheckResultRecord]]:
+    """The check results of several deployments (by id), each in the order they ran."""
+    if not deployment_ids:
+        return {}
+    marks = ", ".join(f":d{n}" for n in range(len(deployment_ids)))
+    rows = tx.rows(
+        f"SELECT deployment_id, {', '.join(_CHECK_FIELDS)}, created_at FROM check_results "
+        f"WHERE deployment_id IN ({marks}) ORDER BY id",
+        {f"d{n}": db_id(d) for n, d in enumerate(deployment_ids)},
+    )
+    found: dict[str, list[CheckResultRecord]] = {}
+    for row in rows:
+        found.setdefault(to_id(row[0]), []).append(_check(row[1:]))
+    return found
+
+
 def checks(tx: Tx, deployment_id: str) -> list[CheckResultRecord]:
     """In the order they were recorded."""
     rows = tx.rows(
@@ -130,15 +146,16 @@ def checks(tx: Tx, deployment_id: str) -> list[CheckResultRecord]:
         "WHERE deployment_id = :id ORDER BY id",
         {"id": db_id(deployment_id)},
     )
-    return [
-        CheckResultRecord(
-            level=int(row[0]),
-            name=row[1],
-            status=row[2],
-            duration_ms=float(row[3]),
-            detail=row[4],
-            critical=bool(row[5]),
-            created_at=to_time(row[6]),
-        )
-        for row in rows
-    ]
+    return [_check(row) for row in rows]
+
+
+def _check(row: Sequence[Any]) -> CheckResultRecord:
+    return CheckResultRecord(
+        level=int(row[0]),
+        name=row[1],
+        status=row[2],
+        duration_ms=float(row[3]),
+        detail=row[4],
+        critical=bool(row[5]),
+        created_at=to_time(row[6]),
+    )

@@ -258,9 +258,10 @@ class RunState:
             ]
             aborts = [r for r in pending if r.kind == "abort"]
             promotes = [r for r in pending if r.kind == "promote"] if self.paused else []
-            chosen = (aborts or promotes or [None])[0]
-            if chosen is None or not self.registry.mark_request_handled(chosen.id):
+            candidates = aborts or promotes
+            if not candidates or not self.registry.mark_request_handled(candidates[0].id):
                 return None
+            chosen = candidates[0]
         except Exception:
             return None
         action: Literal["abort", "promote"] = "abort" if chosen.kind == "abort" else "promote"
