@@ -90,7 +90,9 @@ def test_a_paused_or_progressing_deployment_says_where_it_is() -> None:
     assert paused.where == "paused at 10%"
     moving = core.deployment_summary(record("progressing"))
     assert moving.state == "progressing at 50%" and moving.where == "progressing at 50%"
-    assert moving.analysis is None and moving.traffic == () and moving.health == ""
+    assert moving.analysis is None and moving.traffic == ()
+    running = core.deployment_summary(record("progressing", health_score=1.0))
+    assert running.health == ""  # not final while it runs
 
 
 def test_malformed_analysis_figures_become_none_not_an_error() -> None:

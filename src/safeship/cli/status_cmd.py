@@ -27,7 +27,6 @@ def run(config: Path | None, environment: str | None) -> int:
             console.print(traffic_table("traffic since router start", s.traffic))
         if s.last:
             reason = f" ({s.last.rollback_reason})" if s.last.rollback_reason else ""
-            reason += f" · {s.last.health}" if s.last.health else ""
             console.print(
                 Text(f"  last deployment: {s.last.version} {s.last.state}{reason}"),
                 soft_wrap=True,

@@ -178,8 +178,9 @@ class DeploymentSummary:
 
     @property
     def health(self) -> str:
-        """``health 0.97, 3 errors`` once measured (docs/registry.md), else ""."""
-        if self.health_score is None:
+        """``health 0.97, 3 errors`` for a finished deployment that was measured
+        (docs/registry.md), else "" (a running one's score is not final yet)."""
+        if self.health_score is None or not self.terminal:
             return ""
         errors = f", {self.error_count} error{'s' if self.error_count != 1 else ''}"
         return f"health {self.health_score:.2f}{errors}"
