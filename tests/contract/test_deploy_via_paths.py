@@ -216,12 +216,12 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
 
     # The registry (`safeship history`): the deployment, with the path that ran it.
     [row] = history(tmp_path)
-    assert (row["version"], row["status"], row["metadata"]["path"]) == (
+    assert (row["version"], row["status"], row["path"]) == (
         "v1.4.0",
         "succeeded",
         "railway-native",
     )
-    assert row["metadata"]["checks"]  # health verification ran
+    assert row["checks"]  # health verification ran
     assert completed["attributes"]["deployment_id"] == row["id"]
 
     # GitHub: the refused run's deployment ends "error" with the reason; the deploy run here
@@ -294,7 +294,7 @@ def test_crashing_railway_native_deploy_is_rolled_back_and_recorded(
     assert railway_api.serving() is not None  # v1's image serves again
 
     rows = history(tmp_path)
-    assert [(r["version"], r["status"], r["metadata"]["path"]) for r in rows] == [
+    assert [(r["version"], r["status"], r["path"]) for r in rows] == [
         ("v2", "failed", "railway-native"),
         ("v1", "succeeded", "railway-native"),
     ]
@@ -388,8 +388,8 @@ def test_local_path_runs_the_pipeline_and_records_the_path(
         [record] = registry.history(ENV)
         env_events = [e.name for e in registry.events(None)]
         deploy_events = [e.name for e in registry.events(record.id)]
-    assert record.status == "succeeded" and record.metadata["path"] == "local"
-    assert record.metadata["checks"]  # health verification ran
+    assert record.status == "succeeded" and record.path == "local"
+    assert record.checks  # health verification ran
     assert env_events == ["path.failover", "path.completed"]
     assert deploy_events[0] == "deployment.started" and deploy_events[-1] == "deployment.succeeded"
     assert ws.pids()  # the release and the router run
@@ -556,10 +556,10 @@ def test_a_ci_path_records_its_run_and_the_workflows_deploy_records_the_deployme
     assert job.returncode == 0, job.stderr
 
     [row] = history(tmp_path)
-    assert (row["version"], row["commit_sha"], row["status"], row["metadata"]["path"]) == (
+    assert (row["version"], row["commit_sha"], row["status"], row["path"]) == (
         "v3",
         "c3",
         "succeeded",
         ci,
     )
-    assert row["metadata"]["checks"]  # the job ran the health checks
+    assert row["checks"]  # the job ran the health checks

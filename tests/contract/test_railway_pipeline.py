@@ -241,7 +241,7 @@ def test_crash_after_success_in_the_monitoring_window_rolls_back(
     assert release.version == "v1"
     [record] = operations.history(loaded, ENV, limit=1)
     assert record.status == "rolled_back"
-    assert record.metadata.get("strategy") == "all-at-once"
+    assert record.strategy == "all-at-once"
     last = github_statuses(github_api, "v2")[-1]
     assert last["state"] == "failure"
     assert last["description"].startswith("v2 rolled_back: ")

@@ -120,11 +120,9 @@ def test_deploy_history_status_and_json(workspace: Workspace) -> None:
     ]
     assert history[0]["completed_at"] is not None
     # No pre-push gate ran for this commit (as after a --no-verify push): recorded as such.
-    assert history[0]["metadata"]["prepush"] == {
-        "commit": "abc123",
-        "gate": "not_run",
-        "checked_at": None,
-    }
+    assert history[0]["gate_verdict"] == "not_run"
+    # Its health as docs/registry.md defines it (checks ok, no 5xx: 1.0).
+    assert (history[0]["health_score"], history[0]["error_count"]) == (1.0, 0)
     down = safeship(workspace, "down", "local")
     assert down.returncode == 0 and "stopped 2 process(es)" in down.stdout
 

@@ -255,7 +255,7 @@ def test_a_paused_deployment_says_so_in_status_history_and_piped_deploy_output(
 
         def paused() -> bool:
             record = operations.history(ws.loaded, ENV, limit=1)[0]
-            return record.version == "v2" and record.metadata.get("paused_at") == 50
+            return record.version == "v2" and record.paused_at == 50
 
         wait_for(paused, "the pause at 50%", limit=60)
         said = "paused at 50%: safeship promote|abort"

@@ -72,7 +72,7 @@ class Case:
             return False
         if self.step is not None and record.current_step != self.step:
             return False
-        if self.paused and record.metadata.get("paused_at") != self.step:
+        if self.paused and record.paused_at != self.step:
             return False
         if self.spawned and not (ws.loaded.run_dir(ENV) / "v2.json").exists():
             return False

@@ -75,10 +75,9 @@ def test_emergency_deploy_keeps_verification_and_rollback(
         v2, v1 = registry.history(ENV)
     for record in (v1, v2):
         assert record.triggered_by == "alice"
-        assert record.metadata["path"] == "local-emergency"
-        assert record.metadata["triggered_by"] == "alice"
-        assert record.metadata["operator"] == operator()
-        assert record.metadata["checks"]  # health verification ran
+        assert record.path == "local-emergency"
+        assert record.notes == f"operator: {operator()}"
+        assert record.checks  # health verification ran
     assert v1.status == "succeeded"
     assert v2.status == "rolled_back" and v2.rollback_reason
     # v1 serves again after the rollback.
@@ -97,7 +96,7 @@ def test_emergency_deploy_never_skips_env_validation(workspace_factory: Workspac
     assert "v1 failed" in result.stdout and "API_TOKEN" in result.stdout
     with Registry(ws.loaded.registry_url()) as registry:
         [record] = registry.history(ENV)
-    assert record.status == "failed" and record.metadata["path"] == "local-emergency"
+    assert record.status == "failed" and record.path == "local-emergency"
     assert ws.environment().target.releases() == []  # no release was started
 
 

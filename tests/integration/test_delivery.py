@@ -20,6 +20,7 @@ from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
+from safeship.registry.records import RequestRecord
 from testing.fixtures import ENV, Workspace
 
 WorkspaceFactory = Callable[..., Workspace]
@@ -80,11 +81,12 @@ def test_judge_rolls_back_a_canary_with_more_errors_than_stable(
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
     assert record is not None and record.rollback_reason == outcome.reason
-    analysis = record.metadata["analysis"]
-    assert analysis["step"] == 10 and analysis["decision"] == "fail"
-    error_rate = next(m for m in analysis["metrics"] if m["name"] == "error_rate")
-    assert error_rate["verdict"] == "high" and error_rate["canary"] > 0.1
-    assert error_rate["stable"] == 0.0 and error_rate["n_canary"] >= 20
+    [judged_step, _] = record.steps  # the judged step, then the final traffic totals
+    assert judged_step.weight == 10 and judged_step.verdict == "fail"
+    assert judged_step.error_verdict == "high"
+    assert judged_step.canary_error_rate is not None and judged_step.canary_error_rate > 0.1
+    assert judged_step.stable_error_rate == 0.0
+    assert judged_step.canary_requests is not None and judged_step.canary_requests >= 20
     status = subprocess.run(
         [*ws.cli(), "status", ENV],
         cwd=ws.root,
@@ -120,9 +122,16 @@ def test_judge_passes_a_healthy_canary_through_every_step(
         record = registry.get(outcome.deployment_id)
         events = registry.events(outcome.deployment_id)
     assert record is not None
-    assert record.metadata["analysis"]["step"] == 50
-    assert record.metadata["analysis"]["score"] == 100.0
-    assert record.metadata["analysis"]["reason"].startswith("canary analysis passed: score 100")
+    # One row per judged step (10 and 50), then the final traffic totals.
+    *judged_steps, final = record.steps
+    assert [(s.step_index, s.weight, s.verdict) for s in judged_steps] == [
+        (0, 10, "pass"),
+        (1, 50, "pass"),
+    ]
+    assert judged_steps[-1].score == 100.0
+    assert (judged_steps[-1].reason or "").startswith("canary analysis passed: score 100")
+    assert final.verdict == "promoted" and final.canary_requests
+    assert record.health_score is not None and record.error_count == 0
     passed = [
         e.attributes["attributes"]
         for e in events
@@ -200,7 +209,7 @@ def test_blue_green_switches_at_once_and_stops_blue_after_keeping_it_warm(
     assert sum(totals.failed.values()) == 0 and totals.ok["green"] > 0
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
-    assert record is not None and record.metadata["strategy"] == "blue-green"
+    assert record is not None and record.strategy == "blue-green"
 
 
 def test_blue_green_rolls_back_a_crashing_green_to_warm_blue(
@@ -282,7 +291,22 @@ def test_pause_at_a_step_waits_for_safeship_promote(workspace_factory: Workspace
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
     assert record is not None
-    assert record.metadata["paused_at"] is None and record.metadata["request"] is None
+    assert record.paused_at is None
+    [promote] = registry_requests(ws, record.id)
+    assert promote.kind == "promote" and promote.handled_at is not None
+
+
+def registry_requests(ws: Workspace, deployment_id: str) -> list[RequestRecord]:
+    with Registry(ws.loaded.registry_url()) as registry:
+        return registry.requests(deployment_id)
+
+
+def rollback_figures(ws: Workspace, deployment_id: str) -> object:
+    """The figures of the deployment's rollback.triggered event (the rule's evidence)."""
+    with Registry(ws.loaded.registry_url()) as registry:
+        events = registry.events(deployment_id)
+    [triggered] = [e for e in events if e.name == "rollback.triggered"]
+    return triggered.attributes["attributes"]["figures"]
 
 
 def test_safeship_abort_at_a_pause_rolls_back(workspace_factory: WorkspaceFactory) -> None:
@@ -296,9 +320,11 @@ def test_safeship_abort_at_a_pause_rolls_back(workspace_factory: WorkspaceFactor
     assert versions_running(ws) == ["v1"]
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
-    assert record is not None and record.metadata["rollback"] == {
-        "rule": "manual",
-        "figures": {"step": 10, "status": "progressing", "by": "safeship abort"},
+    assert record is not None and record.rollback_rule == "manual"
+    assert rollback_figures(ws, record.id) == {
+        "step": 10,
+        "status": "progressing",
+        "by": "safeship abort",
     }
 
 
@@ -313,10 +339,8 @@ def test_pause_without_an_answer_rolls_back_after_its_timeout(
     assert serving(ws) == {"v1": 100}
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
-    assert record is not None and record.metadata["rollback"] == {
-        "rule": "pause_timeout",
-        "figures": {"step": 10, "timeout_s": 1.0},
-    }
+    assert record is not None and record.rollback_rule == "pause_timeout"
+    assert rollback_figures(ws, record.id) == {"step": 10, "timeout_s": 1.0}
 
 
 # Slow requests through a promotion and a rollback. Issue 11's acceptance is 300 req/s of

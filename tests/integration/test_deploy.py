@@ -56,8 +56,8 @@ def test_first_deploy_all_at_once_then_canary_promotes(workspace: Workspace) -> 
             ("v1", "succeeded"),
         ]
         assert history[0].health_score == 1.0
-        assert history[0].metadata["strategy"] == "canary"
-        assert history[1].metadata["strategy"] == "all-at-once"
+        assert history[0].strategy == "canary" and history[0].stable_version == "v1"
+        assert history[1].strategy == "all-at-once" and history[1].stable_version is None
         names = [e.name for e in registry.events(second.deployment_id)]
     assert names[0] == "deployment.started"
     assert names.count("traffic.shifted") == 3
@@ -125,10 +125,12 @@ def test_error_rate_under_load_rolls_back_and_counts_requests_per_release(
         record = registry.get(outcome.deployment_id)
     assert record is not None and record.status == "rolled_back"
     assert record.rollback_reason == outcome.reason
-    traffic = record.metadata["traffic"]
-    assert traffic["bad"]["requests"] >= 10 and traffic["bad"]["errors"] >= 2
-    assert traffic["good"]["requests"] > traffic["bad"]["requests"]
-    assert record.error_count == traffic["bad"]["errors"]
+    final = record.steps[-1]  # the traffic totals: bad is the canary, good the stable
+    assert final.verdict == "rolled_back"
+    assert final.canary_requests is not None and final.canary_requests >= 10
+    assert final.canary_errors is not None and final.canary_errors >= 2
+    assert final.stable_requests is not None and final.stable_requests > final.canary_requests
+    assert record.error_count == final.canary_errors
 
 
 def test_health_turning_5xx_mid_canary_rolls_back(workspace_factory: WorkspaceFactory) -> None:

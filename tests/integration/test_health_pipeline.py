@@ -99,10 +99,11 @@ def test_a_release_failing_a_critical_smoke_test_never_takes_traffic(
         record = registry.get(outcome.deployment_id)
         assert record is not None
         assert (record.status, record.rollback_reason) == ("failed", reason)
-        checks = {c["name"]: c for c in record.metadata["checks"]}
-        assert checks["http"]["status"] == "ok"  # level 1 passed
+        checks = {c.name: c for c in record.checks}
+        assert checks["http"].status == "ok"  # level 1 passed
         failed = checks["smoke:items/GET /api/v1/items"]
-        assert (failed["status"], failed["level"], failed["http_status"]) == ("failed", 3, 500)
+        assert (failed.status, failed.level) == ("failed", 3)
+        assert "500" in failed.detail
         assert record.health_score == 0.5
         events = registry.events(outcome.deployment_id)
     completed = [e.attributes["attributes"] for e in events if e.name == "check.completed"]
@@ -133,7 +134,7 @@ def test_a_release_failing_a_deep_check_never_takes_traffic(
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
     assert record is not None and record.rollback_reason == outcome.reason
-    names = [c["name"] for c in record.metadata["checks"]]
+    names = [c.name for c in record.checks]
     assert names == ["http", "deep:catalogue", "deep:dependency", "deep"]  # no smoke after it
     assert "deep:dependency failed: HTTP 503" in history_table(ws)
 
@@ -155,15 +156,17 @@ def test_baseline_is_stored_and_a_slower_release_is_rolled_back(
     with Registry(ws.loaded.registry_url()) as registry:
         v1, v2, v3 = (registry.get(o) for o in (operations_ids(ws)))
     assert v1 is not None and v2 is not None and v3 is not None
-    first_baseline = v1.metadata["baseline"]
-    assert first_baseline["requests"] == 100 and first_baseline["errors"] == 0
-    assert first_baseline["compared_with"] is None
-    assert first_baseline["cpu_percent"] is not None and first_baseline["rss_mb"] > 1
-    assert v2.metadata["baseline"]["compared_with"] == "v1"
-    assert v2.metadata["baseline"]["regressions"] == []
-    slow = v3.metadata["baseline"]
-    assert slow["compared_with"] == "v2" and slow["mean_ms"] >= 40
-    assert slow["regressions"][0].startswith("mean ")
+    with Registry(ws.loaded.registry_url()) as registry:
+        first_baseline = registry.baseline_for(ENV, "v1")
+        slow = registry.baseline_for(ENV, "v3")
+        assert registry.baseline_for(ENV) == slow  # the newest
+    assert first_baseline is not None and first_baseline.deployment_id == v1.id
+    assert (first_baseline.sample_count, first_baseline.errors) == (100, 0)
+    assert slow is not None and slow.mean_ms is not None and slow.mean_ms >= 40
+    [v2_check] = [c for c in v2.checks if c.level == 4]
+    assert v2_check.status == "ok"
+    [v3_check] = [c for c in v3.checks if c.level == 4]
+    assert v3_check.status == "failed" and "regression: mean " in v3_check.detail
     assert v3.rollback_reason == third.reason
 
 
@@ -201,4 +204,5 @@ def test_history_json_keeps_the_checks(workspace_factory: WorkspaceFactory, tmp_
     )
     (record,) = json.loads(result.stdout)
     assert record["health_score"] == 1.0
-    assert [c["name"] for c in record["metadata"]["checks"]] == ["http", "deep:catalogue", "deep"]
+    assert [c["name"] for c in record["checks"]] == ["http", "deep:catalogue", "deep"]
+    assert record["error_count"] == 0 and record["steps"][-1]["verdict"] == "promoted"

@@ -175,7 +175,7 @@ def test_schema_newer_than_the_code_is_refused(registry_url: str, raw_engine: En
 
 def test_create_records_a_pending_deployment(registry: Registry) -> None:
     deployment_id = registry.create_deployment(
-        "production", "v1.4.0", "abc123", "ci@github", {"path": "github-actions"}
+        "production", "v1.4.0", "abc123", "ci@github", path="github-actions"
     )
 
     assert uuid.UUID(deployment_id).version == 4
@@ -193,8 +193,7 @@ def test_create_records_a_pending_deployment(registry: Registry) -> None:
         health_score=None,
         error_count=0,
         rollback_reason=None,
-        metadata={"path": "github-actions"},
-        path="github-actions",  # the bag's known keys are mirrored into typed fields
+        path="github-actions",
     )
     assert record.duration_seconds is None
     assert not record.is_terminal
@@ -205,14 +204,10 @@ def test_get_unknown_or_malformed_id_returns_none(registry: Registry) -> None:
     assert registry.get("not-a-uuid") is None
 
 
-def test_update_changes_fields_and_merges_metadata(registry: Registry) -> None:
-    deployment_id = registry.create_deployment(
-        "production", "v2", None, "alice", {"path": "local", "keep": True}
-    )
+def test_update_changes_the_given_fields_only(registry: Registry) -> None:
+    deployment_id = registry.create_deployment("production", "v2", None, "alice", path="local")
     registry.update_deployment(deployment_id, status="progressing", current_step=10)
-    registry.update_deployment(
-        deployment_id, health_score=0.87, error_count=3, metadata={"path": "circleci", "run": 7}
-    )
+    registry.update_deployment(deployment_id, health_score=0.87, error_count=3, path="circleci")
     registry.update_deployment(
         deployment_id,
         status="rolled_back",
@@ -227,20 +222,20 @@ def test_update_changes_fields_and_merges_metadata(registry: Registry) -> None:
     assert record.health_score == pytest.approx(0.87)
     assert record.error_count == 3
     assert record.rollback_reason == "p99 latency 3x baseline"
-    assert record.metadata == {"path": "circleci", "keep": True, "run": 7}
+    assert record.path == "circleci"
     # Clock readings: 1 create, 2 completed.
     assert record.completed_at == T0 + timedelta(seconds=2)
     assert record.duration_seconds == 1.0
 
 
 def test_record_is_detached_plain_data(registry: Registry) -> None:
-    deployment_id = registry.create_deployment("staging", "v1", None, "bob", {"a": 1})
+    deployment_id = registry.create_deployment("staging", "v1", None, "bob", notes="a: 1")
     record = registry.get(deployment_id)
     assert record is not None
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.status = "failed"  # type: ignore[misc]
-    record.metadata["a"] = 2  # a copy: the stored row is untouched
-    assert registry.get(deployment_id) == dataclasses.replace(record, metadata={"a": 1})
+    registry.update_deployment(deployment_id, status="validating")
+    assert record.status == "pending" and record.notes == "a: 1"  # a copy, not a live row
 
 
 @pytest.mark.parametrize(
@@ -280,47 +275,42 @@ def test_create_rejects_empty_and_overlong_text_on_every_backend(registry: Regis
     assert registry.history() == []
 
 
-def test_concurrent_metadata_merges_lose_nothing(registry: Registry) -> None:
+def test_a_request_is_handled_once_whoever_races_for_it(registry: Registry) -> None:
     deployment_id = registry.create_deployment("production", "v1", None, "ci")
-    writers, per_writer = 4, 10
+    for _ in range(10):
+        registry.add_request(deployment_id, "abort", "safeship abort")
+    ids = [r.id for r in registry.requests(deployment_id)]
+    won: list[int] = []
 
-    def write(writer: int) -> None:
-        for n in range(per_writer):
-            registry.update_deployment(deployment_id, metadata={f"w{writer}-{n}": n})
+    def race() -> None:
+        for request_id in ids:
+            if registry.mark_request_handled(request_id):
+                won.append(request_id)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    threads = [threading.Thread(target=race) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    record = registry.get(deployment_id)
-    assert record is not None
-    assert len(record.metadata) == writers * per_writer
+    assert sorted(won) == ids  # each marked by exactly one racer
+    assert registry.pending_request(deployment_id) is None
 
 
 def test_json_round_trips_unchanged(registry: Registry) -> None:
-    metadata: dict[str, Any] = {
+    attributes: dict[str, Any] = {
         "nested": {"list": [1, 2.5, None, True, False, "x"], "empty": {}},
         "unicode": "déploiement ✓ 部署",
         "big": 2**53,
         "quote": 'say "hi"',
     }
-    deployment_id = registry.create_deployment("staging", "v1", None, "ci", metadata)
-    registry.add_event(deployment_id, "check.completed", T0, metadata)
-
-    record = registry.get(deployment_id)
-    assert record is not None
-    assert record.metadata == metadata
-    assert registry.events(deployment_id)[0].attributes == metadata
+    deployment_id = registry.create_deployment("staging", "v1", None, "ci")
+    registry.add_event(deployment_id, "check.completed", T0, attributes)
+    assert registry.events(deployment_id)[0].attributes == attributes
 
 
 @pytest.mark.parametrize("bad", [{"when": object()}, {"score": float("nan")}])
-def test_non_json_metadata_is_rejected_alike(registry: Registry, bad: dict[str, Any]) -> None:
-    with pytest.raises(RegistryError, match="metadata is not plain JSON"):
-        registry.create_deployment("staging", "v1", None, "ci", bad)
+def test_non_json_attributes_are_rejected_alike(registry: Registry, bad: dict[str, Any]) -> None:
     deployment_id = registry.create_deployment("staging", "v1", None, "ci")
-    with pytest.raises(RegistryError, match="metadata is not plain JSON"):
-        registry.update_deployment(deployment_id, metadata=bad)
     with pytest.raises(RegistryError, match="attributes is not plain JSON"):
         registry.add_event(deployment_id, "check.completed", T0, bad)
 

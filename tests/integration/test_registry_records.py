@@ -95,7 +95,7 @@ with Registry(sys.argv[1]) as registry:
     print(len(registry.history("production")), registry.get(sys.argv[2]) is not None)
     print(sorted(m for m in ("sqlalchemy", "alembic", "pydantic") if m in sys.modules))
     new = registry.create_deployment("production", "v2", None, "ci")
-    registry.update_deployment(new, status="succeeded", completed=True, metadata={"k": 1})
+    registry.update_deployment(new, status="succeeded", completed=True, paused_at=50)
     registry.add_event(new, "deployment.succeeded", registry._now(), {})
     lease = registry.acquire_lease("production", "me", 30)
     registry.release_lease("production", lease.token)
@@ -166,28 +166,39 @@ def test_typed_fields_are_written_and_read(registry: Registry) -> None:
     )
 
 
-def test_the_metadata_bag_is_mirrored_into_typed_fields(registry: Registry) -> None:
+def test_the_stable_release_notes_and_a_pause_are_recorded(registry: Registry) -> None:
     deployment_id = registry.create_deployment(
-        "production",
-        "v3",
-        None,
-        "ci",
-        {
-            "strategy": "blue-green",
-            "prepush": {"commit": "abc", "gate": "not_run", "checked_at": None},
-        },
+        "production", "v3", None, "ci", stable_version="v2", notes="operator: carol@laptop"
     )
-    registry.update_deployment(
-        deployment_id, metadata={"rollback": {"rule": "latency_p95", "figures": {}}}
-    )
+    registry.update_deployment(deployment_id, paused_at=50)
     record = registry.get(deployment_id)
     assert record is not None
-    assert (record.strategy, record.gate_verdict, record.rollback_rule) == (
-        "blue-green",
-        "not_run",
-        "latency_p95",
+    assert (record.stable_version, record.notes, record.paused_at) == (
+        "v2",
+        "operator: carol@laptop",
+        50,
     )
-    assert record.metadata["rollback"] == {"rule": "latency_p95", "figures": {}}  # the bag stays
+    registry.update_deployment(deployment_id, cleared=("paused_at",))
+    record = registry.get(deployment_id)
+    assert record is not None and record.paused_at is None
+    with pytest.raises(RegistryError, match="cannot clear"):
+        registry.update_deployment(deployment_id, cleared=("path",))
+
+
+def test_a_steps_figures_replace_its_earlier_ones_and_come_with_the_deployment(
+    registry: Registry, deployment: str
+) -> None:
+    registry.add_step_result(deployment, StepResult(0, 10, "continue", score=50.0))
+    registry.add_step_result(deployment, StepResult(0, 10, "pass", score=100.0))
+    registry.add_step_result(deployment, StepResult(1, 50, "pass", error_verdict="pass"))
+    steps = registry.step_results(deployment)
+    assert [(s.step_index, s.verdict, s.score) for s in steps] == [
+        (0, "pass", 100.0),
+        (1, "pass", None),
+    ]
+    record = registry.get(deployment)
+    assert record is not None and record.steps == tuple(steps)
+    assert [r.steps for r in registry.history()] == [tuple(steps)]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """A registry written by the release before typed records (revision 0003) is upgraded on open
-and reads back the same history, plus the fields moved out of the metadata bag.
+(through 0004, which moved the metadata bag's keys into typed fields, and 0005, which moved the
+rest and dropped the bag) and reads back the same history in typed fields.
 
 tests/data/registry_0003.db was written by that release's own code (see
 tests/data/make_registry_0003.py); registry_0003.json is the history as it read it back. On
@@ -120,10 +121,13 @@ def test_upgrade_reads_back_the_same_history(old_registry_url: str) -> None:
             "completed_at": r.completed_at.isoformat() if r.completed_at else None,
             "current_step": r.current_step, "health_score": r.health_score,
             "error_count": r.error_count, "rollback_reason": r.rollback_reason,
-            "metadata": r.metadata, "events": events[r.id],
+            "events": events[r.id],
         }
         for r in history
-    ] == OLD_HISTORY  # fmt: skip
+    ] == [{k: v for k, v in old.items() if k != "metadata"} for old in OLD_HISTORY]  # fmt: skip
+    assert [r.stable_version for r in history] == [
+        old["metadata"]["stable_version"] for old in OLD_HISTORY
+    ]
     assert [s.variables["API_URL"]["value"] for s in snapshots] == ["https://api.example.com"]
     assert [e.name for e in environment_events] == ["lock.taken"]
 
@@ -142,7 +146,11 @@ def test_upgrade_moves_the_metadata_into_typed_fields(old_registry_url: str) -> 
             "all-at-once",
         )
 
-        [step] = registry.step_results(canary.id)
+        step, final = registry.step_results(canary.id)
+        assert (step.error_verdict, step.latency_verdict) == ("pass", "pass")
+        assert (final.step_index, final.weight, final.verdict) == (1, 100, "promoted")
+        assert (final.canary_requests, final.canary_errors) == (250, 1)
+        assert (final.stable_requests, final.stable_errors) == (750, 4)
         assert (step.step_index, step.weight, step.verdict, step.score) == (0, 25, "pass", 96.0)
         assert (step.canary_error_rate, step.stable_error_rate, step.error_p_value) == (
             0.004,
@@ -156,7 +164,17 @@ def test_upgrade_moves_the_metadata_into_typed_fields(old_registry_url: str) -> 
         )
         assert (step.canary_requests, step.canary_errors) == (250, 1)
         assert (step.stable_requests, step.stable_errors) == (750, 4)
-        assert registry.step_results(rolled.id) == []  # it had traffic but no analysis
+        # It had traffic but no analysis: its final totals alone.
+        [totals] = registry.step_results(rolled.id)
+        assert (totals.step_index, totals.weight, totals.verdict) == (0, 0, "rolled_back")
+        assert (totals.canary_requests, totals.canary_errors) == (100, 12)
+        assert (totals.stable_requests, totals.stable_errors) == (900, 3)
+        assert registry.step_results(paused.id) == []
+
+        # What no column took is kept as notes; a pause still waiting stays on its row.
+        assert emergency.notes == "operator: carol@laptop\ntriggered_by: ci-down"
+        assert canary.notes == "release: pid 4242, port 9101"
+        assert (paused.paused_at, canary.paused_at, failed.notes) == (50, None, None)
 
         checks = registry.check_results(canary.id)
         assert [(c.level, c.name, c.status, c.ok, c.duration_ms) for c in checks] == [
@@ -196,6 +214,39 @@ def test_an_upgraded_registry_takes_new_deployments(old_registry_url: str) -> No
         assert [r.version for r in registry.history("production", limit=2)] == ["v1.3.0", "v1.2.1"]
         last = registry.last_succeeded("production")
         assert last is not None and last.path == "github-actions"
+
+
+def test_a_downgrade_to_0004_restores_the_bag(old_registry_url: str) -> None:
+    from safeship.registry.engine import open_engine, parse_url, writer
+
+    Registry(old_registry_url).close()  # upgrades
+    engine = open_engine(parse_url(old_registry_url))
+    try:
+        with writer(engine).begin() as connection:
+            command.downgrade(alembic_config(connection), "0004")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT version, deployment_metadata FROM deployments")
+            ).all()
+            counts = [
+                connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("events", "env_snapshots", "step_results")
+            ]
+    finally:
+        engine.dispose()
+    bags = {version: bag if isinstance(bag, dict) else json.loads(bag) for version, bag in rows}
+    old = {r["version"]: r["metadata"] for r in OLD_HISTORY}
+    assert _revision(old_registry_url) == "0004"
+    assert counts == [3, 1, 1]  # the final traffic rows are back in the bag
+    for version in ("v1.2.0", "v1.1.0"):
+        assert bags[version]["traffic"] == old[version]["traffic"]
+        assert bags[version]["strategy"] == old[version]["strategy"]
+    assert bags["v2.0.0"]["paused_at"] == 50 and bags["v2.0.0"]["request"] == "promote"
+    assert bags["v1.2.0"]["rollback"]["rule"] == "error_rate"
+    assert bags["v1.2.1"]["operator"] == "carol@laptop"
+    assert bags["v1.1.0"]["analysis"]["score"] == old["v1.1.0"]["analysis"]["score"]
+    assert [c["name"] for c in bags["v1.1.0"]["checks"]] == ["http", "deep", "smoke"]
+    assert bags["v1.1.0"]["baseline"]["p95_ms"] == old["v1.1.0"]["baseline"]["p95_ms"]
 
 
 def test_a_downgrade_to_0003_keeps_every_deployment_and_event(old_registry_url: str) -> None:

@@ -43,17 +43,17 @@ def serving(ws: Workspace) -> dict[str, int]:
 
 
 def rollback_record(ws: Workspace, outcome: DeploymentOutcome) -> tuple[dict[str, Any], Any]:
-    """The deployment's metadata["rollback"] and its rollback.triggered event's attributes."""
+    """The deployment's rollback (its rule, the event's figures) and its rollback.triggered
+    event's attributes."""
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
         events = registry.events(outcome.deployment_id)
     assert record is not None and record.rollback_reason == outcome.reason
     triggered = [e.attributes["attributes"] for e in events if e.name == "rollback.triggered"]
     assert len(triggered) == 1
-    stored: dict[str, Any] = record.metadata["rollback"]
-    assert triggered[0]["rule"] == stored["rule"]
-    assert triggered[0]["figures"] == stored["figures"]
+    assert triggered[0]["rule"] == record.rollback_rule
     assert triggered[0]["reason"] == outcome.reason
+    stored: dict[str, Any] = {"rule": record.rollback_rule, "figures": triggered[0]["figures"]}
     return stored, triggered[0]
 
 
@@ -341,7 +341,7 @@ def test_healthy_deploy_under_every_rule_fires_none(
     with Registry(ws.loaded.registry_url()) as registry:
         record = registry.get(outcome.deployment_id)
         events = registry.events(outcome.deployment_id)
-    assert record is not None and "rollback" not in record.metadata
+    assert record is not None and record.rollback_rule is None
     assert not [e for e in events if e.name == "rollback.triggered"]
 
 
@@ -507,7 +507,7 @@ def test_recover_completes_a_rollback_record_from_its_intent(
             "status": "rolled_back",
             "rollback_reason": "release v2 exited while serving traffic",
             "completed": True,
-            "metadata": {"rollback": {"rule": "process_exit", "figures": {}}},
+            "rollback_rule": "process_exit",
         },
     )
     assert (os.stat(next(run_dir.glob("rollback-*.intent"))).st_mode & 0o777) == 0o600
@@ -517,6 +517,6 @@ def test_recover_completes_a_rollback_record_from_its_intent(
         record = registry.get(deployment)
     assert record is not None and record.status == "rolled_back"
     assert record.rollback_reason == "release v2 exited while serving traffic"
-    assert record.metadata["rollback"]["rule"] == "process_exit"
+    assert record.rollback_rule == "process_exit"
     assert record.completed_at is not None
     assert not list(run_dir.glob("rollback-*.intent"))

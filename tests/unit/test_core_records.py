@@ -8,28 +8,33 @@ from typing import Any
 
 from safeship import core
 from safeship.registry import DeploymentRecord
+from safeship.registry.records import StepResult
 from safeship.routing.base import BackendStats
 
-ANALYSIS = {
-    "score": 42.0,
-    "step": 10,
-    "decision": "fail",
-    "metrics": [
-        {
-            "name": "error_rate",
-            "verdict": "high",
-            "canary": 0.2,
-            "stable": 0.0,
-            "n_canary": 50,
-            "n_stable": 450,
-            "p_high": 0.0001,
-        },
-        "not a metric",
-    ],
-}
+JUDGED = StepResult(
+    step_index=0,
+    weight=10,
+    verdict="fail",
+    score=42.0,
+    canary_error_rate=0.2,
+    stable_error_rate=0.0,
+    error_p_value=0.0001,
+    canary_requests=50,
+    stable_requests=450,
+    error_verdict="high",
+)
+FINAL = StepResult(
+    step_index=1,
+    weight=0,
+    verdict="rolled_back",
+    canary_requests=60,
+    canary_errors=12,
+    stable_requests=90,
+    stable_errors=0,
+)
 
 
-def record(status: str = "succeeded", **metadata: Any) -> DeploymentRecord:
+def record(status: str = "succeeded", **fields: Any) -> DeploymentRecord:
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     terminal = status in ("succeeded", "failed", "rolled_back", "aborted")
     return DeploymentRecord(
@@ -42,28 +47,41 @@ def record(status: str = "succeeded", **metadata: Any) -> DeploymentRecord:
         started_at=started,
         completed_at=started + timedelta(seconds=12.5) if terminal else None,
         current_step=50 if status == "progressing" else None,
-        health_score=None,
-        error_count=0,
+        health_score=fields.pop("health_score", None),
+        error_count=fields.pop("error_count", 0),
         rollback_reason=None,
-        metadata=metadata,
+        **fields,
     )
 
 
 def test_a_finished_deployment_reads_as_typed_fields() -> None:
     summary = core.deployment_summary(
-        record(analysis=ANALYSIS, traffic={"v1": {"requests": 90, "errors": 0}})
+        record(
+            "rolled_back",
+            stable_version="v1",
+            steps=(JUDGED, FINAL),
+            health_score=0.8,
+            error_count=12,
+        )
     )
-    assert summary.state == "succeeded" and summary.terminal
+    assert summary.state == "rolled_back" and summary.terminal
     assert summary.duration_seconds == 12.5
-    assert summary.traffic == (core.ReleaseTraffic("v1", 90, 0),)
+    assert summary.traffic == (
+        core.ReleaseTraffic("v2", 60, 12),
+        core.ReleaseTraffic("v1", 90, 0),
+    )
     assert summary.analysis == core.AnalysisFigures(
         score=42.0,
         step=10,
         decision="fail",
         metrics=(core.MetricFigures("error_rate", "high", 0.2, 0.0, 50, 450, 0.0001),),
     )
-    # The JSON form is the record as stored.
-    assert summary.as_json()["metadata"]["analysis"] == ANALYSIS
+    assert (summary.health_score, summary.error_count) == (0.8, 12)
+    assert summary.health == "health 0.80, 12 errors"
+    # The JSON form is the record as stored, its step results and health included.
+    stored = summary.as_json()
+    assert [s["verdict"] for s in stored["steps"]] == ["fail", "rolled_back"]
+    assert (stored["health_score"], stored["error_count"]) == (0.8, 12)
 
 
 def test_a_paused_or_progressing_deployment_says_where_it_is() -> None:
@@ -73,6 +91,8 @@ def test_a_paused_or_progressing_deployment_says_where_it_is() -> None:
     moving = core.deployment_summary(record("progressing"))
     assert moving.state == "progressing at 50%" and moving.where == "progressing at 50%"
     assert moving.analysis is None and moving.traffic == ()
+    running = core.deployment_summary(record("progressing", health_score=1.0))
+    assert running.health == ""  # not final while it runs
 
 
 def test_malformed_analysis_figures_become_none_not_an_error() -> None:

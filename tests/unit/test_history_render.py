@@ -25,7 +25,6 @@ def test_a_stored_escape_sequence_is_printed_escaped() -> None:
         health_score=None,
         error_count=0,
         rollback_reason="boom\x1b]0;title\x07",
-        metadata={},
     )
     console = Console(width=200, record=True, force_terminal=False)
     console.print(history_table([record]))

@@ -16,6 +16,7 @@ from safeship.pipeline.rollout.endings import Releases
 from safeship.pipeline.rollout.state import RunState
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
+from safeship.registry.records import DeploymentNotes
 from safeship.routing.base import Backend
 from testing.fakes import Behaviour, EventRecorder, FakeClock, FakeRouter, FakeTarget
 
@@ -44,7 +45,7 @@ class Run:
             router=self.router,
             clock=self.clock,
         )
-        self.state.create({})
+        self.state.create(DeploymentNotes(stable_version="v1"))
         self.releases = Releases(
             "v2",
             self.target,
@@ -84,6 +85,10 @@ def test_promote_records_success_with_the_traffic_then_stops_the_old_release(
     record = registry.get(run.state.deployment_id)
     assert record is not None and record.status == "succeeded"
     assert record.error_count == 50 and record.health_score == 0.9
+    [final] = record.steps  # the traffic totals, as the deployment's last step result
+    assert (final.verdict, final.weight) == ("promoted", 100)
+    assert (final.canary_requests, final.canary_errors) == (500, 50)
+    assert (final.stable_requests, final.stable_errors) == (500, 0)
     assert run.target.stopped == ["v1"]
     succeeded = run.recorder.named("deployment.succeeded")
     assert len(succeeded) == 1 and succeeded[0].attributes["drained"]["release"] == "v1"
@@ -100,8 +105,14 @@ def test_roll_back_moves_traffic_back_records_the_rule_and_stops_the_release(
     assert run.router.weights_set[-1] == {"v1": 100}
     record = registry.get(run.state.deployment_id)
     assert record is not None and record.status == "rolled_back"
-    assert record.metadata["rollback"] == {"rule": "error_rate", "figures": {"errors": 50}}
-    assert record.metadata["traffic"]["v2"] == {"requests": 500, "errors": 50}
+    assert record.rollback_rule == "error_rate"
+    [final] = record.steps
+    assert (final.verdict, final.weight, final.canary_requests, final.canary_errors) == (
+        "rolled_back",
+        0,
+        500,
+        50,
+    )
     assert pending(tmp_path) == []  # recorded: the intent is cleared
     assert run.target.stopped == ["v2"]
     assert run.recorder.names()[-3:] == [

@@ -76,7 +76,7 @@ def test_a_canary_moves_step_by_step_and_promotes(port: int, registry: Registry)
     ]
     record = registry.get(outcome.deployment_id)
     assert record is not None and record.status == "succeeded"
-    assert record.metadata["strategy"] == "canary" and record.metadata["stable_version"] == "v1"
+    assert record.strategy == "canary" and record.stable_version == "v1"
     assert world.target.stopped == ["v1"]
     stages = [e.attributes["stage"] for e in world.recorder.named("stage.started")]
     assert stages == ["deploy", "verify"]
@@ -103,7 +103,7 @@ def test_a_failing_canary_rolls_back_at_its_first_step(port: int, registry: Regi
     assert outcome.status is Status.ROLLED_BACK
     assert world.router.weights_set == [{"v2": 10, "v1": 90}, {"v1": 100}]
     record = registry.get(outcome.deployment_id)
-    assert record is not None and record.metadata["rollback"]["rule"] == "error_rate"
+    assert record is not None and record.rollback_rule == "error_rate"
     assert world.target.stopped == ["v2"]
 
 
@@ -112,9 +112,7 @@ def test_a_pause_waits_for_promote(port: int, registry: Registry) -> None:
 
     def promote_ahead(version: str) -> None:  # left before the pause: it counts there
         (record,) = registry.active("prod")
-        registry.update_deployment(
-            record.id, metadata={"request": "promote", "requested_by": "promote"}
-        )
+        registry.add_request(record.id, "promote", "safeship promote")
 
     world.target.on_deploy = promote_ahead
     outcome = world.deployer.deploy("v2")
@@ -122,7 +120,9 @@ def test_a_pause_waits_for_promote(port: int, registry: Registry) -> None:
     passed = [e.attributes.get("stage") for e in world.recorder.named("stage.passed")]
     assert "pause" in passed
     record = registry.get(outcome.deployment_id)
-    assert record is not None and record.metadata["paused_at"] is None
+    assert record is not None and record.paused_at is None
+    [promote] = registry.requests(record.id)
+    assert promote.handled_at is not None
 
 
 def test_a_manual_rollback_moves_all_traffic_at_once_without_a_bake(
@@ -181,7 +181,7 @@ def test_ctrl_c_while_taking_traffic_rolls_back_and_says_how(port: int, registry
     assert outcome.reason == "deploy interrupted (SIGINT/SIGTERM)"
     assert world.router.weights_set[-1] == {"v1": 100}
     record = registry.get(outcome.deployment_id)
-    assert record is not None and record.metadata["rollback"]["rule"] == "interrupted"
+    assert record is not None and record.rollback_rule == "interrupted"
 
 
 def test_ctrl_c_before_traffic_aborts(port: int, registry: Registry) -> None:

@@ -15,6 +15,7 @@ from safeship.pipeline.rollout.outcome import LiveSnapshot
 from safeship.pipeline.rollout.state import JUDGEMENT_SAVE_INTERVAL, RunState
 from safeship.pipeline.states import InvalidTransition, Status
 from safeship.registry import Registry, RegistryError
+from safeship.registry.records import BaselineRecord, DeploymentNotes
 from safeship.routing.base import Backend
 from testing.fakes import EventRecorder, FakeClock, FakeRouter
 
@@ -40,7 +41,7 @@ def new_state(
         router=router,
         clock=clock,
     )
-    state.create({"strategy": "canary"})
+    state.create(DeploymentNotes(strategy="canary", stable_version="v1"))
     return state
 
 
@@ -48,7 +49,7 @@ def test_a_transition_is_recorded_before_the_caller_acts(registry: Registry) -> 
     state = new_state(registry)
     record = registry.get(state.deployment_id)
     assert record is not None and record.status == "pending"
-    assert record.metadata["strategy"] == "canary"
+    assert (record.strategy, record.stable_version) == ("canary", "v1")
     assert state.advance(Status.DEPLOYING)
     record = registry.get(state.deployment_id)
     assert record is not None and record.status == "deploying"
@@ -74,29 +75,37 @@ def test_a_best_effort_transition_survives_a_registry_outage(registry: Registry)
     assert state.status is Status.ABORTED
 
 
-def test_manual_requests_are_read_from_the_record(registry: Registry) -> None:
+def test_a_manual_request_is_marked_handled_before_it_is_acted_on(registry: Registry) -> None:
     state = new_state(registry)
     assert state.read_request() is None
-    registry.update_deployment(
-        state.deployment_id, metadata={"request": "abort", "requested_by": "rollback"}
-    )
+    registry.add_request(state.deployment_id, "abort", "safeship rollback")
     assert state.read_request() == ManualRequest("abort", "rollback")
-    registry.update_deployment(
-        state.deployment_id, metadata={"request": "promote", "requested_by": "promote"}
-    )
+    assert state.read_request() is None  # handled: never acted on twice
+    [request] = registry.requests(state.deployment_id)
+    assert request.handled_at is not None
+
+
+def test_a_promote_counts_at_a_pause_and_an_abort_at_any_time(registry: Registry) -> None:
+    state = new_state(registry)
+    registry.add_request(state.deployment_id, "promote", "safeship promote")
+    assert state.read_request() is None  # no pause yet: it waits for one
+    state.mark_paused(50)
     assert state.read_request() == ManualRequest("promote", "promote")
+    assert state.read_request() is None
+    state.clear_pause()
+    registry.add_request(state.deployment_id, "promote", "safeship promote")
+    registry.add_request(state.deployment_id, "abort", "safeship abort")
+    assert state.read_request() == ManualRequest("abort", "abort")  # not behind the promote
 
 
-def test_a_pause_is_recorded_and_cleared_with_its_request(registry: Registry) -> None:
+def test_a_pause_is_recorded_and_cleared(registry: Registry) -> None:
     state = new_state(registry)
     state.mark_paused(50)
     record = registry.get(state.deployment_id)
-    assert record is not None and record.metadata["paused_at"] == 50 and state.paused
-    registry.update_deployment(state.deployment_id, metadata={"request": "promote"})
+    assert record is not None and record.paused_at == 50 and state.paused
     state.clear_pause()
     record = registry.get(state.deployment_id)
-    assert record is not None and not state.paused
-    assert record.metadata["paused_at"] is None and record.metadata["request"] is None
+    assert record is not None and not state.paused and record.paused_at is None
 
 
 def test_checks_are_recorded_with_their_score_and_one_event_each(registry: Registry) -> None:
@@ -107,7 +116,11 @@ def test_checks_are_recorded_with_their_score_and_one_event_each(registry: Regis
     )
     record = registry.get(state.deployment_id)
     assert record is not None
-    assert [c["name"] for c in record.metadata["checks"]] == ["health", "db"]
+    checks = registry.check_results(state.deployment_id)
+    assert [(c.name, c.status, c.detail) for c in checks] == [
+        ("health", "ok", ""),
+        ("db", "failed", "down"),
+    ]
     assert record.health_score is not None and record.health_score < 1
     events = recorder.named("check.completed")
     assert [e.attributes["check"] for e in events] == ["health", "db"]
@@ -118,7 +131,9 @@ def test_the_stored_baseline_p95_is_the_last_good_deployments(registry: Registry
     previous = new_state(registry)
     for status in (Status.DEPLOYING, Status.VERIFYING, Status.PROGRESSING, Status.SUCCEEDED):
         previous.advance(status)
-    previous.record_baseline({"p95_ms": 42.5})
+    registry.save_baseline(
+        BaselineRecord("prod", "v2", "/", 100, 0, 0.0, 10.0, 9.0, 42.5, 60.0, 5.0)
+    )
     state = new_state(registry)
     assert state.stored_baseline_p95() == 42.5
 
@@ -143,13 +158,19 @@ def test_the_judges_figures_are_saved_at_most_once_a_second(registry: Registry) 
     state.step = 10
     state.judgement = BakeDecision("wait", "baking", Judgement((), None, "nodata"))
     state.save_judgement()
-    record = registry.get(state.deployment_id)
-    assert record is not None and record.metadata["analysis"]["reason"] == "baking"
+    assert [s.reason for s in registry.step_results(state.deployment_id)] == ["baking"]
     state.judgement = BakeDecision("wait", "later", Judgement((), None, "nodata"))
     state.save_judgement()  # too soon: not written
-    record = registry.get(state.deployment_id)
-    assert record is not None and record.metadata["analysis"]["reason"] == "baking"
+    assert [s.reason for s in registry.step_results(state.deployment_id)] == ["baking"]
     clock.sleep(JUDGEMENT_SAVE_INTERVAL)
     state.save_judgement()
-    record = registry.get(state.deployment_id)
-    assert record is not None and record.metadata["analysis"]["reason"] == "later"
+    assert [s.reason for s in registry.step_results(state.deployment_id)] == ["later"]
+    # The next step gets a row of its own; the first keeps its last figures.
+    state.step = 50
+    clock.sleep(JUDGEMENT_SAVE_INTERVAL)
+    state.save_judgement()
+    steps = registry.step_results(state.deployment_id)
+    assert [(s.step_index, s.weight, s.reason) for s in steps] == [
+        (0, 10, "later"),
+        (1, 50, "later"),
+    ]

@@ -82,7 +82,7 @@ class Judgement:
         return f"score {score} ({self.decision}): {parts}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The figures as JSON data (the registry's metadata; non-finite numbers as None)."""
+        """The figures as JSON data (a live snapshot's; non-finite numbers as None)."""
 
         def finite(value: Any) -> Any:
             if isinstance(value, Mapping):

@@ -22,8 +22,8 @@ from safeship.routing.base import LATENCY_BUCKETS_MS, BackendStats
 class Verdict:
     """A rule that fired (or, for a sustained rule, whose condition holds now).
 
-    ``figures`` are JSON-ready numbers and short strings, stored with the deployment
-    (``metadata["rollback"]``) and in the ``rollback.triggered`` event; ``reason`` is the one
+    ``figures`` are JSON-ready numbers and short strings, stored in the
+    ``rollback.triggered`` event (the rule on the deployment's row); ``reason`` is the one
     line the user reads, naming the same figures.
     """
 

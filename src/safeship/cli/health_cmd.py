@@ -144,7 +144,7 @@ def run_baseline(
         _print_json(
             {
                 "target": run.target,
-                "baseline": run.report.as_metadata(),
+                "baseline": run.report.as_dict(),
                 "previous": run.report.previous.as_dict() if run.report.previous else None,
                 "status": "failed" if run.failed else "ok",
             }

@@ -1,6 +1,6 @@
 """safeship's core: the one set of operations every face (the CLI, a dashboard) calls.
 
-Typed arguments in, typed records out (frozen dataclasses, interpreted: no registry metadata
+Typed arguments in, typed records out (frozen dataclasses, interpreted: no raw registry rows
 nor router stats objects to read). A face imports this package only, besides loading the config
 and its own rendering; the registry, the targets, the routers and the deploy paths are the
 core's to call.

@@ -19,6 +19,7 @@ from safeship.health.base import CheckResult, Overall, overall
 from safeship.redaction import register_secret
 
 if TYPE_CHECKING:  # `safeship health URL` never opens the registry (SQLAlchemy, Alembic)
+    from safeship.health.baseline import Baseline
     from safeship.health.verify import BaselineReport
     from safeship.registry import DeploymentRecord
 
@@ -176,7 +177,7 @@ def baseline(
     health = loaded.config.environments[name].health
     configured = health.baseline or BaselineSettings()
     base = _base_url(url) if url else _environment_url(loaded, name)
-    previous, pid = _last_good(loaded, name)
+    previous, stored, pid = _last_good(loaded, name)
     if url:
         pid = None  # the serving release's processes are not what --url measures
     return BaselineRun(
@@ -186,7 +187,7 @@ def baseline(
             configured,
             overrides,
             pid=pid,
-            previous=previous.metadata.get("baseline") if previous else None,
+            previous=stored,
             previous_version=previous.version if previous else None,
             max_connections=health.max_connections,
         ),
@@ -208,22 +209,26 @@ def _sample(
 
 def _last_good(
     loaded: LoadedConfig, environment: str
-) -> tuple[DeploymentRecord | None, int | None]:
-    """The environment's last succeeded deployment and the pid of its running release."""
+) -> tuple[DeploymentRecord | None, Baseline | None, int | None]:
+    """The environment's last succeeded deployment, its stored baseline and the pid of its
+    running release."""
+    from safeship.health.verify import stored_baseline
     from safeship.pipeline.environment import open_environment
     from safeship.registry import Registry
     from safeship.targets.base import TargetError
 
     with Registry(loaded.registry_url()) as registry:
         previous = registry.last_succeeded(environment)
+        record = registry.baseline_for(environment, previous.version) if previous else None
     if previous is None:
-        return None, None
+        return None, None, None
+    stored = stored_baseline(record)
     try:
         releases = open_environment(loaded, environment).target.releases()
     except TargetError:  # e.g. no platform token: the pid only adds CPU and memory figures
-        return previous, None
+        return previous, stored, None
     pid = next((r.pid for r in releases if r.version == previous.version), None)
-    return previous, pid
+    return previous, stored, pid
 
 
 def level_name(level: int) -> str:

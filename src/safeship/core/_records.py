@@ -1,6 +1,6 @@
 """The typed records the core's operations take and give: what a face reads, already interpreted.
 
-A face (the CLI, a dashboard) never reads the registry's ``metadata`` JSON nor the router's
+A face (the CLI, a dashboard) never reads the registry's raw records nor the router's
 stats objects: the one place they become typed fields is here (``deployment_summary``,
 ``traffic_rows``, ``analysis_figures``). Light on purpose: ``safeship --help`` and
 ``safeship status`` import it.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from safeship.registry import DeploymentRecord
+    from safeship.registry.records import StepResult
     from safeship.routing.base import BackendStats
 
 
@@ -130,7 +131,7 @@ class ReleaseTraffic:
 
 @dataclass(frozen=True)
 class DeploymentSummary:
-    """A deployment as a face shows it (the registry's record, its metadata interpreted)."""
+    """A deployment as a face shows it (the registry's record and step results interpreted)."""
 
     id: str
     environment: str
@@ -146,6 +147,8 @@ class DeploymentSummary:
     paused_at: int | None  # the step a deployment waits at for promote/abort
     traffic: tuple[ReleaseTraffic, ...]
     analysis: AnalysisFigures | None
+    health_score: float | None = None  # 0.00-1.00, see docs/registry.md
+    error_count: int = 0  # 5xx answers of the release while it took traffic
     # The record as stored, for the JSON a face prints (`history --json`): the wire form.
     stored: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -172,6 +175,15 @@ class DeploymentSummary:
             return f"paused at {self.paused_at}%"
         step = f" at {self.current_step}%" if self.current_step is not None else ""
         return f"{self.status}{step}"
+
+    @property
+    def health(self) -> str:
+        """``health 0.97, 3 errors`` for a finished deployment that was measured
+        (docs/registry.md), else "" (a running one's score is not final yet)."""
+        if self.health_score is None or not self.terminal:
+            return ""
+        errors = f", {self.error_count} error{'s' if self.error_count != 1 else ''}"
+        return f"health {self.health_score:.2f}{errors}"
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.stored)
@@ -228,7 +240,7 @@ class PathStatus:
         }
 
 
-# -- interpretation: the one place stored metadata and router stats become typed fields --
+# -- interpretation: the one place stored records and router stats become typed fields ----
 
 
 def _int(value: object) -> int | None:
@@ -266,12 +278,52 @@ def analysis_figures(analysis: Mapping[str, Any]) -> AnalysisFigures:
     )
 
 
+def step_figures(step: StepResult) -> AnalysisFigures:
+    """A judged step's figures (a ``step_results`` row) as the judge's table shows them."""
+    metrics = []
+    if step.error_verdict is not None or step.canary_error_rate is not None:
+        metrics.append(
+            MetricFigures(
+                name="error_rate",
+                verdict=step.error_verdict or "nodata",
+                canary=step.canary_error_rate,
+                stable=step.stable_error_rate,
+                n_canary=step.canary_requests,
+                n_stable=step.stable_requests,
+                p_high=step.error_p_value,
+            )
+        )
+    if step.latency_verdict is not None or step.canary_latency_ms is not None:
+        metrics.append(
+            MetricFigures(
+                name="latency",
+                verdict=step.latency_verdict or "nodata",
+                canary=step.canary_latency_ms,
+                stable=step.stable_latency_ms,
+                n_canary=step.canary_requests,
+                n_stable=step.stable_requests,
+                p_high=None,
+            )
+        )
+    return AnalysisFigures(
+        score=step.score, step=step.weight, decision=step.verdict, metrics=tuple(metrics)
+    )
+
+
 def deployment_summary(record: DeploymentRecord) -> DeploymentSummary:
     """A registry record as a face shows it."""
-    metadata = record.metadata
-    traffic = metadata.get("traffic") or {}
-    analysis = metadata.get("analysis")
-    paused = metadata.get("paused_at")
+    judged = [s for s in record.steps if not s.is_final]
+    final = [s for s in record.steps if s.is_final]
+    traffic: list[ReleaseTraffic] = []
+    if final:
+        last = final[-1]
+        sides = ((record.version, last.canary_requests, last.canary_errors),
+                 (record.stable_version, last.stable_requests, last.stable_errors))  # fmt: skip
+        traffic = [
+            ReleaseTraffic(name, requests, errors or 0)
+            for name, requests, errors in sides
+            if name is not None and requests is not None
+        ]
     return DeploymentSummary(
         id=record.id,
         environment=record.environment,
@@ -284,13 +336,11 @@ def deployment_summary(record: DeploymentRecord) -> DeploymentSummary:
         current_step=record.current_step,
         rollback_reason=record.rollback_reason,
         terminal=record.is_terminal,
-        paused_at=paused if paused else None,
-        traffic=tuple(
-            ReleaseTraffic(name, t["requests"], t["errors"])
-            for name, t in traffic.items()
-            if isinstance(t, Mapping)
-        ),
-        analysis=analysis_figures(analysis) if isinstance(analysis, Mapping) else None,
+        paused_at=record.paused_at or None,
+        traffic=tuple(traffic),
+        analysis=step_figures(judged[-1]) if judged else None,
+        health_score=record.health_score,
+        error_count=record.error_count,
         stored=dataclasses.asdict(record),
     )
 

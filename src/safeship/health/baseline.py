@@ -4,8 +4,8 @@ The sample sends ``requests`` requests, ``concurrency`` at a time, to one path o
 itself (not through the router), and stops early after ``max_seconds``. It yields mean, p50,
 p95 and p99 latency and the error rate (a 4xx/5xx answer or no answer), plus, when the release's
 pid is known (local target), the CPU and resident memory of its processes via psutil. The
-pipeline stores it in the deployment's metadata (``baseline``) and compares it with the one
-stored by the previous successful deployment of the same environment.
+pipeline stores it in the registry's ``baselines`` table and compares it with the one stored
+by the previous successful deployment of the same environment.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from safeship.health.base import CheckResult
 from safeship.health.baseline import Baseline, _Resources, as_result, compare, measure
 from safeship.health.resolve import deep_probes, smoke_probes
 from safeship.health.runner import run_coroutine, run_probes
+from safeship.registry.records import BaselineRecord
 
 LEVEL_NAMES = {1: "basic", 2: "deep", 3: "smoke", 4: "baseline"}
 
@@ -76,13 +77,49 @@ class BaselineReport:
     regressions: list[str]
     result: CheckResult
 
-    def as_metadata(self) -> dict[str, object]:
-        """What the registry keeps with the deployment (``metadata["baseline"]``)."""
+    def as_dict(self) -> dict[str, object]:
+        """The sample, what it was compared with and the regressions, as JSON data."""
         return {
             **self.current.as_dict(),
             "compared_with": self.previous_version if self.previous else None,
             "regressions": self.regressions,
         }
+
+    def as_record(
+        self, environment: str, version: str, deployment_id: str | None
+    ) -> BaselineRecord:
+        """The sample as the registry keeps it: the environment's next release compares with it."""
+        current = self.current
+        return BaselineRecord(
+            environment=environment,
+            version=version,
+            path=current.path,
+            sample_count=current.requests,
+            errors=current.errors,
+            error_rate=current.error_rate,
+            mean_ms=current.mean_ms,
+            p50_ms=current.p50_ms,
+            p95_ms=current.p95_ms,
+            p99_ms=current.p99_ms,
+            duration_s=current.duration_s,
+            deployment_id=deployment_id,
+        )
+
+
+def stored_baseline(record: BaselineRecord | None) -> Baseline | None:
+    """A baseline the registry kept (``BaselineReport.as_record``), to compare a release with."""
+    if record is None:
+        return None
+    return Baseline(
+        path=record.path,
+        requests=record.sample_count,
+        errors=record.errors,
+        mean_ms=record.mean_ms,
+        p50_ms=record.p50_ms,
+        p95_ms=record.p95_ms,
+        p99_ms=record.p99_ms,
+        duration_s=record.duration_s or 0.0,
+    )
 
 
 def run_baseline(
@@ -90,11 +127,11 @@ def run_baseline(
     settings: BaselineSettings,
     *,
     pid: int | None = None,
-    previous: object = None,
+    previous: Baseline | None = None,
     previous_version: str | None = None,
     max_connections: int = 10,
 ) -> BaselineReport:
-    """Sample the release and compare with ``previous`` (a stored baseline dict, if any).
+    """Sample the release and compare with ``previous`` (the stored baseline, if any).
 
     A previous baseline of another path is not comparable and is ignored.
     """
@@ -103,7 +140,7 @@ def run_baseline(
         return await measure(http, base_url, settings, pid)
 
     current = run_coroutine(sample, max(max_connections, settings.concurrency))
-    before = Baseline.from_dict(previous)
+    before = previous
     if before is not None and before.path != current.path:
         before = None
     regressions = compare(current, before, settings) if before is not None else []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from safeship.analysis.bake import Clock
 from safeship.analysis.metrics import MetricSource
@@ -27,6 +26,7 @@ from safeship.pipeline.rollout.state import RunState
 from safeship.pipeline.rollout.strategies import UnknownStrategy, strategy_named
 from safeship.plugins import METRIC_SOURCES, load_adapter
 from safeship.registry import Registry
+from safeship.registry.records import DeploymentNotes
 from safeship.routing.base import Router
 from safeship.targets.base import Target
 
@@ -78,10 +78,10 @@ class Deployer:
         commit: str | None = None,
         triggered_by: str = "cli",
         strategy: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        notes: DeploymentNotes | None = None,
         bake: bool = True,
     ) -> DeploymentOutcome:
-        """Run one deployment; ``metadata`` is stored with it from the start.
+        """Run one deployment; ``notes`` are stored with it from the start.
 
         ``bake=False`` (a manual rollback): once the release is healthy, all traffic moves to
         it at once, with no bake, no level-4 baseline and no monitoring window.
@@ -114,7 +114,7 @@ class Deployer:
             run_dir=self.run_dir,
             clock=self.clock,
         )
-        deployment_id = rollout.start(metadata or {})
+        deployment_id = rollout.start(notes or DeploymentNotes())
         if self.on_created is not None:
             self.on_created(deployment_id)
         return rollout.execute()

@@ -61,6 +61,11 @@ def complete_pending(run_dir: Path, registry: Registry) -> list[str]:
     for deployment_id, update in pending(run_dir):
         record = registry.get(deployment_id)
         if record is not None and not record.is_terminal:
+            # An intent written before the metadata bag was dropped names the rule inside it.
+            bag = update.pop("metadata", None)
+            rollback = bag.get("rollback") if isinstance(bag, dict) else None
+            if isinstance(rollback, dict) and isinstance(rollback.get("rule"), str):
+                update.setdefault("rollback_rule", rollback["rule"])
             registry.update_deployment(deployment_id, **update)
             done.append(deployment_id)
         clear_intent(run_dir, deployment_id)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from safeship._files import open_private_text
 from safeship.config import LoadedConfig
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from safeship.events import EventBus
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
     from safeship.registry import DeploymentRecord, Lease, Registry
+    from safeship.registry.records import DeploymentNotes
 
 
 @dataclass
@@ -80,9 +82,9 @@ def deploy(
     strategy: str | None = None,
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
-    metadata: dict[str, Any] | None = None,
+    notes: DeploymentNotes | None = None,
 ) -> DeploymentOutcome:
-    """Deploy from this machine; ``metadata`` is stored with the deployment (e.g. its path)."""
+    """Deploy from this machine; ``notes`` are stored with the deployment (e.g. its path)."""
     from safeship.health.resolve import require_resolvable
 
     # A health check's variable that is not set is a config error now, not mid-deploy.
@@ -96,7 +98,7 @@ def deploy(
             triggered_by=triggered_by,
             strategy=strategy,
             on_progress=on_progress,
-            metadata=metadata,
+            notes=notes,
         )
 
 
@@ -109,15 +111,17 @@ def deploy_in_session(
     triggered_by: str = "cli",
     strategy: str | None = None,
     on_progress: Callable[[LiveSnapshot], None] | None = None,
-    metadata: dict[str, Any] | None = None,
+    notes: DeploymentNotes | None = None,
 ) -> DeploymentOutcome:
     """One local deployment under the environment's lease, in an open session."""
     from safeship.envschema.gate import env_gate
-    from safeship.paths.base import ci_path_note
+    from safeship.paths.base import ci_path
     from safeship.pipeline.deploy import Deployer
     from safeship.pipeline.lease import DeployLease
+    from safeship.registry.records import DeploymentNotes
 
     environment = s.env.name
+    given = notes or DeploymentNotes()
     with DeployLease(s.registry, environment) as lease:
         recover_locked(s, lease.taken_over)
         schema_path = loaded.base_dir / loaded.config.project.env_schema
@@ -139,17 +143,22 @@ def deploy_in_session(
             triggered_by=triggered_by,
             strategy=strategy,
             # The path: the caller's, else the CI job's this runs in (a CI path's workflow).
-            metadata={**_prepush_note(loaded, commit), **ci_path_note(), **(metadata or {})},
+            notes=dataclasses.replace(
+                given,
+                path=given.path or ci_path(),
+                gate_verdict=given.gate_verdict or _gate_verdict(loaded, commit),
+            ),
         )
 
 
-def _prepush_note(loaded: LoadedConfig, commit: str | None) -> dict[str, object]:
-    """Whether the deployed commit passed the pre-push gate (a --no-verify push shows not_run)."""
+def _gate_verdict(loaded: LoadedConfig, commit: str | None) -> str | None:
+    """Whether the deployed commit passed the pre-push gate (a --no-verify push: not_run)."""
     if commit is None:
-        return {}
+        return None
     from safeship.hooks.gate import gate_record_for
 
-    return {"prepush": gate_record_for(commit, loaded.base_dir)}
+    verdict = gate_record_for(commit, loaded.base_dir).get("gate")
+    return verdict if isinstance(verdict, str) else None
 
 
 def recover_locked(s: Session, taken_over: Lease | None = None) -> list[DeploymentRecord]:

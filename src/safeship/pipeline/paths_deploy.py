@@ -5,7 +5,7 @@ runs a deploy, the same sequence holds:
 
 - A path that deploys from this process (``in_process``: local, railway-native) runs the normal
   pipeline, ``operations.deploy_in_session`` with the environment's target, under the
-  environment's lease: the registry row with ``path`` in its metadata, the env gate, the
+  environment's lease: the registry row with its ``path``, the env gate, the
   target's deploy (with the commit, for a target that takes one: Railway builds that commit),
   health verification on the release's URL, rollback on a failed deploy or verification,
   events, the GitHub status (the event-bus sink) and alerts. A path that cannot deploy the
@@ -23,8 +23,9 @@ Each path left for the next is a ``path.failover`` event and the path that ran a
 deploy's own events. ``[notify.slack]`` alerts go through the same bus.
 
 ``emergency_deploy`` is the local path alone, skipping CI and nothing else: env validation,
-health verification and rollback run as in every deploy. It records who triggered it and
-``path = "local-emergency"`` in the deployment's metadata. ``emergency_followup`` then opens a
+health verification and rollback run as in every deploy. It records who triggered it,
+``path = "local-emergency"`` and the operator (``notes``) on the deployment's row.
+``emergency_followup`` then opens a
 GitHub issue for the hotfix pull request when ``[github]`` has a token, else (or when GitHub
 refuses) gives the reminder to open one.
 """
@@ -51,6 +52,7 @@ from safeship.paths.local import Runner
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.lease import operator
+from safeship.registry.records import DeploymentNotes
 
 EMERGENCY_PATH = "local-emergency"
 
@@ -102,7 +104,7 @@ def deploy_via_paths(
                     commit=commit,
                     triggered_by=triggered_by,
                     on_progress=on_progress,
-                    metadata={"path": path_name},
+                    notes=DeploymentNotes(path=path_name),
                 )
                 ran_here[path_name] = outcome
                 return outcome.ok
@@ -254,7 +256,7 @@ def emergency_deploy(
         triggered_by=triggered_by,
         on_progress=on_progress,
         event_log=event_log,
-        metadata={"path": EMERGENCY_PATH, "triggered_by": triggered_by, "operator": operator()},
+        notes=DeploymentNotes(path=EMERGENCY_PATH, notes=f"operator: {operator()}"),
     )
 
 

@@ -2,8 +2,9 @@
 `safeship rollback ENV` while a deploy runs.
 
 The running deploy holds the environment's lease, so these commands do not take it: they leave
-the request in the deployment's registry metadata (``request``, and ``requested_by``: the
-command that asked), which the deploy reads every REQUEST_POLL_INTERVAL while it bakes. An abort
+a row in the registry's ``deployment_requests`` (``requested_by``: the command that asked),
+which the deploy reads every REQUEST_POLL_INTERVAL while it bakes and marks handled before it
+acts on it. An abort
 counts at any moment (progressing, monitoring, paused; one left before the first bake is read
 when it begins); a promote only at a ``pause_at`` step.
 """
@@ -41,15 +42,13 @@ def request(
     with Registry(loaded.registry_url()) as registry:
         active = registry.active(environment)
         if action == "promote":
-            active = [r for r in active if r.metadata.get("paused_at")]
+            active = [r for r in active if r.paused_at]
             if not active:
                 raise NotPaused(f"no deployment of {environment} is paused")
         elif not active:
             raise NotRunning(f"no deployment of {environment} is running")
         record = active[0]  # newest first; the lease allows one at a time
-        registry.update_deployment(
-            record.id, metadata={"request": action, "requested_by": requested_by or action}
-        )
+        registry.add_request(record.id, action, f"safeship {requested_by or action}")
         return record
 
 

@@ -1,17 +1,15 @@
-"""Deployments repository: the rows of the ``deployments`` table, in plain SQL (see ``sql``).
-
-The metadata bag's known keys are mirrored into the typed columns when written (``path``,
-``strategy``, ``rollback.rule``, ``prepush.gate``), so rows written by the bag's callers carry
-the typed fields too until those callers use them directly.
-"""
+"""Deployments repository: the rows of the ``deployments`` table, in plain SQL (see ``sql``),
+each read with its step and check results (``results``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
+from safeship.registry import results
 from safeship.registry.errors import RegistryError, check_count, check_fraction, check_text
 from safeship.registry.records import (
     PATH_LEN,
@@ -20,26 +18,25 @@ from safeship.registry.records import (
     STRATEGY_LEN,
     TERMINAL_STATUSES,
     VERDICT_LEN,
+    VERSION_LEN,
     DeploymentRecord,
 )
 from safeship.registry.sql import (
     Row,
     Tx,
     db_id,
-    db_json,
     db_time,
     to_float,
     to_id,
     to_int,
-    to_json,
     to_optional_time,
     to_time,
 )
 
 COLUMNS: Final = (
     "id, environment, version, commit_sha, triggered_by, status, started_at, completed_at, "
-    "current_step, health_score, error_count, rollback_reason, deployment_metadata, path, "
-    "strategy, rollback_rule, gate_verdict"
+    "current_step, health_score, error_count, rollback_reason, path, strategy, rollback_rule, "
+    "gate_verdict, stable_version, paused_at, notes"
 )
 _NEWEST_FIRST: Final = "ORDER BY started_at DESC, id DESC"
 # Columns an update may set directly (the names are the facade's keyword arguments).
@@ -55,12 +52,16 @@ UPDATABLE: Final = frozenset(
         "strategy",
         "rollback_rule",
         "gate_verdict",
+        "stable_version",
+        "paused_at",
+        "notes",
     }
 )
+# Columns an update may set back to NULL (``Registry.update_deployment``'s ``cleared``).
+CLEARABLE: Final = frozenset({"paused_at"})
 
 
 def record(row: Row) -> DeploymentRecord:
-    metadata = to_json(row[12])
     return DeploymentRecord(
         id=to_id(row[0]),
         environment=row[1],
@@ -74,28 +75,24 @@ def record(row: Row) -> DeploymentRecord:
         health_score=to_float(row[9]),
         error_count=to_int(row[10]) or 0,
         rollback_reason=row[11],
-        metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
-        path=row[13],
-        strategy=row[14],
-        rollback_rule=row[15],
-        gate_verdict=row[16],
+        path=row[12],
+        strategy=row[13],
+        rollback_rule=row[14],
+        gate_verdict=row[15],
+        stable_version=row[16],
+        paused_at=to_int(row[17]),
+        notes=row[18],
     )
 
 
-def typed_from_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """The typed columns that the bag's keys (as today's callers write them) stand for."""
-    typed: dict[str, str] = {}
-    if isinstance(metadata.get("path"), str):
-        typed["path"] = metadata["path"]
-    if isinstance(metadata.get("strategy"), str):
-        typed["strategy"] = metadata["strategy"]
-    rollback = metadata.get("rollback")
-    if isinstance(rollback, Mapping) and isinstance(rollback.get("rule"), str):
-        typed["rollback_rule"] = rollback["rule"]
-    prepush = metadata.get("prepush")
-    if isinstance(prepush, Mapping) and isinstance(prepush.get("gate"), str):
-        typed["gate_verdict"] = prepush["gate"]
-    return typed
+def _with_steps(tx: Tx, rows: list[Row]) -> list[DeploymentRecord]:
+    found = [record(row) for row in rows]
+    ids = [r.id for r in found]
+    steps, checks = results.steps_of(tx, ids), results.checks_of(tx, ids)
+    return [
+        dataclasses.replace(r, steps=tuple(steps.get(r.id, ())), checks=tuple(checks.get(r.id, ())))
+        for r in found
+    ]
 
 
 def insert(
@@ -106,16 +103,15 @@ def insert(
     commit_sha: str | None,
     triggered_by: str,
     started_at: datetime,
-    metadata: Mapping[str, Any],
     typed: Mapping[str, str | None],
 ) -> str:
     deployment_id = str(uuid.uuid4())
-    fields = {**typed_from_metadata(metadata), **{k: v for k, v in typed.items() if v}}
     tx.run(
         "INSERT INTO deployments (id, environment, version, commit_sha, triggered_by, "
-        "started_at, status, error_count, deployment_metadata, path, strategy, rollback_rule, "
-        "gate_verdict) VALUES (:id, :environment, :version, :commit_sha, :triggered_by, "
-        ":started_at, 'pending', 0, :metadata, :path, :strategy, :rollback_rule, :gate_verdict)",
+        "started_at, status, error_count, path, strategy, rollback_rule, gate_verdict, "
+        "stable_version, notes) VALUES (:id, :environment, :version, :commit_sha, "
+        ":triggered_by, :started_at, 'pending', 0, :path, :strategy, :rollback_rule, "
+        ":gate_verdict, :stable_version, :notes)",
         {
             "id": db_id(deployment_id),
             "environment": environment,
@@ -123,49 +119,41 @@ def insert(
             "commit_sha": commit_sha,
             "triggered_by": triggered_by,
             "started_at": db_time(tx, started_at),
-            "metadata": db_json(dict(metadata)),
-            "path": fields.get("path"),
-            "strategy": fields.get("strategy"),
-            "rollback_rule": fields.get("rollback_rule"),
-            "gate_verdict": fields.get("gate_verdict"),
+            **{
+                column: typed.get(column)
+                for column in (
+                    "path",
+                    "strategy",
+                    "rollback_rule",
+                    "gate_verdict",
+                    "stable_version",
+                    "notes",
+                )
+            },
         },
     )
     return deployment_id
 
 
-def update(
-    tx: Tx, deployment_id: str, changes: Mapping[str, object], metadata: Mapping[str, Any]
-) -> bool:
-    """Set ``changes`` (columns in UPDATABLE) and merge ``metadata`` into the bag (top-level
-    keys replace); False when there is no such deployment."""
-    # FOR UPDATE (SQLite's BEGIN IMMEDIATE already excludes writers) keeps a concurrent
-    # metadata merge from being lost.
-    lock = "" if tx.dialect == "sqlite" else " FOR UPDATE"
+def update(tx: Tx, deployment_id: str, changes: Mapping[str, object]) -> bool:
+    """Set ``changes`` (columns in UPDATABLE; None sets NULL); False when there is no such
+    deployment."""
     key = {"id": db_id(deployment_id)}
-    rows = tx.rows(f"SELECT deployment_metadata FROM deployments WHERE id = :id{lock}", key)
-    if not rows:
-        return False
     values: dict[str, object] = {}
     for column, value in changes.items():
         assert column in UPDATABLE, column
         values[column] = db_time(tx, value) if isinstance(value, datetime) else value
-    if metadata:
-        stored = to_json(rows[0][0])
-        merged = {**(stored if isinstance(stored, Mapping) else {}), **metadata}
-        values["deployment_metadata"] = db_json(merged)
-        for column, value in typed_from_metadata(metadata).items():
-            values.setdefault(column, value)
-    if values:
-        assignments = ", ".join(f"{column} = :{column}" for column in values)
-        tx.run(f"UPDATE deployments SET {assignments} WHERE id = :id", {**values, **key})
-    return True
+    if not values:
+        return exists(tx, deployment_id)
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    return bool(tx.run(f"UPDATE deployments SET {assignments} WHERE id = :id", {**values, **key}))
 
 
 def get(tx: Tx, deployment_id: str) -> DeploymentRecord | None:
     rows = tx.rows(
         f"SELECT {COLUMNS} FROM deployments WHERE id = :id", {"id": db_id(deployment_id)}
     )
-    return record(rows[0]) if rows else None
+    return _with_steps(tx, rows[:1])[0] if rows else None
 
 
 def in_id_range(tx: Tx, low: str, high: str, limit: int) -> list[DeploymentRecord]:
@@ -174,7 +162,7 @@ def in_id_range(tx: Tx, low: str, high: str, limit: int) -> list[DeploymentRecor
         f"SELECT {COLUMNS} FROM deployments WHERE id BETWEEN :low AND :high LIMIT {int(limit)}",
         {"low": db_id(low), "high": db_id(high)},
     )
-    return [record(row) for row in rows]
+    return _with_steps(tx, rows)
 
 
 def history(tx: Tx, environment: str | None, limit: int) -> list[DeploymentRecord]:
@@ -183,7 +171,7 @@ def history(tx: Tx, environment: str | None, limit: int) -> list[DeploymentRecor
         f"SELECT {COLUMNS} FROM deployments {where}{_NEWEST_FIRST} LIMIT {int(limit)}",
         {"environment": environment} if environment is not None else {},
     )
-    return [record(row) for row in rows]
+    return _with_steps(tx, rows)
 
 
 def active(tx: Tx, environment: str) -> list[DeploymentRecord]:
@@ -194,7 +182,7 @@ def active(tx: Tx, environment: str) -> list[DeploymentRecord]:
         f"AND status NOT IN ({marks}) {_NEWEST_FIRST}",
         {"environment": environment, **{f"t{n}": s for n, s in enumerate(terminal)}},
     )
-    return [record(row) for row in rows]
+    return _with_steps(tx, rows)
 
 
 def last_succeeded(tx: Tx, environment: str, before: str | None) -> DeploymentRecord | None:
@@ -208,7 +196,7 @@ def last_succeeded(tx: Tx, environment: str, before: str | None) -> DeploymentRe
         f"AND status = 'succeeded'{where} {_NEWEST_FIRST} LIMIT 1",
         params,
     )
-    return record(rows[0]) if rows else None
+    return _with_steps(tx, rows[:1])[0] if rows else None
 
 
 def exists(tx: Tx, deployment_id: str) -> bool:
@@ -221,6 +209,8 @@ _TEXT_LIMITS: Final = {
     "path": PATH_LEN,
     "strategy": STRATEGY_LEN,
     "gate_verdict": VERDICT_LEN,
+    "stable_version": VERSION_LEN,
+    "notes": None,
 }
 
 
@@ -232,6 +222,9 @@ def check_changes(changes: Mapping[str, object]) -> None:
     step = changes.get("current_step")
     if isinstance(step, int) and not 0 <= step <= 100:
         raise RegistryError(f"current_step must be a percentage 0-100, got {step}")
+    paused = changes.get("paused_at")
+    if isinstance(paused, int) and not 0 <= paused <= 100:
+        raise RegistryError(f"paused_at must be a percentage 0-100, got {paused}")
     score = changes.get("health_score")
     check_fraction("health_score", score if isinstance(score, int | float) else None)
     count = changes.get("error_count")

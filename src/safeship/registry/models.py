@@ -89,12 +89,14 @@ class Deployment(Base):
     health_score: Mapped[float | None] = mapped_column(Float)
     error_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     rollback_reason: Mapped[str | None] = mapped_column(Text)
-    deployment_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Typed fields (revision 0004), moved out of ``deployment_metadata``.
+    # Typed fields (revisions 0004, 0005), moved out of the former metadata bag.
     path: Mapped[str | None] = mapped_column(String(100))
     strategy: Mapped[str | None] = mapped_column(String(32))
     rollback_rule: Mapped[str | None] = mapped_column(String(64))
     gate_verdict: Mapped[str | None] = mapped_column(String(32))
+    stable_version: Mapped[str | None] = mapped_column(String(255))
+    paused_at: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         # Serves environment filters and the newest-first ordering of history/last_succeeded.
@@ -201,6 +203,8 @@ class StepResultRow(Base):
     canary_errors: Mapped[int | None] = mapped_column(Integer)
     stable_requests: Mapped[int | None] = mapped_column(Integer)
     stable_errors: Mapped[int | None] = mapped_column(Integer)
+    error_verdict: Mapped[str | None] = mapped_column(String(32))
+    latency_verdict: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -32,12 +32,15 @@ CHECK_NAME_LEN: Final = 100
 RequestKind = Literal["pause", "abort", "rollback", "resume", "promote"]
 REQUEST_KINDS: Final = frozenset({"pause", "abort", "rollback", "resume", "promote"})
 GateVerdict = Literal["passed", "failed", "not_run"]
+# A step result with one of these verdicts holds a deployment's final traffic totals.
+FINAL_VERDICTS: Final = frozenset({"promoted", "rolled_back"})
 
 
 @dataclass(frozen=True, slots=True)
 class DeploymentRecord:
-    """A deployment row as plain data (``metadata`` is a copy of the JSON bag, which stays
-    until its readers use the typed fields: see docs/registry.md)."""
+    """A deployment row as plain data, with its step results (``steps``, in step order: the
+    canary judge's figures per traffic step, then the final traffic totals) and its check
+    results (``checks``, in the order they ran); see docs/registry.md."""
 
     id: str
     environment: str
@@ -51,11 +54,15 @@ class DeploymentRecord:
     health_score: float | None
     error_count: int
     rollback_reason: str | None
-    metadata: dict[str, Any]
     path: str | None = None
     strategy: str | None = None
     rollback_rule: str | None = None
     gate_verdict: str | None = None
+    stable_version: str | None = None
+    paused_at: int | None = None
+    notes: str | None = None
+    steps: tuple[StepResult, ...] = ()
+    checks: tuple[CheckResultRecord, ...] = ()
 
     @property
     def duration_seconds(self) -> float | None:
@@ -66,6 +73,17 @@ class DeploymentRecord:
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentNotes:
+    """What a deployment's row records from the start, beside what it deploys."""
+
+    path: str | None = None  # the deploy path that runs it; None: this machine
+    strategy: str | None = None
+    gate_verdict: str | None = None  # the pre-push gate's verdict for the commit
+    stable_version: str | None = None  # the release serving before it
+    notes: str | None = None  # free-form: e.g. who ran an emergency deploy, from where
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +164,15 @@ class StepResult:
     canary_errors: int | None = None
     stable_requests: int | None = None
     stable_errors: int | None = None
+    # The judge's verdict per metric (``pass``, ``high``, ``nodata``, ...).
+    error_verdict: str | None = None
+    latency_verdict: str | None = None
     created_at: datetime | None = None  # set by the registry when stored
+
+    @property
+    def is_final(self) -> bool:
+        """The deployment's final traffic totals (written at its ending), not a judged step."""
+        return self.verdict in FINAL_VERDICTS
 
 
 @dataclass(frozen=True, slots=True)

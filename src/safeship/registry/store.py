@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
@@ -102,20 +102,26 @@ class Registry(RecordsBase):
         version: str,
         commit_sha: str | None,
         triggered_by: str,
-        metadata: Mapping[str, Any] | None = None,
         *,
         path: str | None = None,
         strategy: str | None = None,
         gate_verdict: str | None = None,
+        stable_version: str | None = None,
+        notes: str | None = None,
     ) -> str:
         """Record a new pending deployment and return its id (a UUID4 string)."""
         check_text("environment", environment, ENVIRONMENT_LEN)
         check_text("version", version, VERSION_LEN)
         check_text("commit_sha", commit_sha, COMMIT_LEN, required=False)
         check_text("triggered_by", triggered_by, PERSON_LEN)
-        typed = {"path": path, "strategy": strategy, "gate_verdict": gate_verdict}
+        typed = {
+            "path": path,
+            "strategy": strategy,
+            "gate_verdict": gate_verdict,
+            "stable_version": stable_version,
+            "notes": notes,
+        }
         deployments.check_changes(typed)
-        bag = json_object("metadata", metadata)
         started_at = self._now()
         with self._writing("create deployment") as tx:
             return deployments.insert(
@@ -125,7 +131,6 @@ class Registry(RecordsBase):
                 commit_sha=commit_sha,
                 triggered_by=triggered_by,
                 started_at=started_at,
-                metadata=bag,
                 typed=typed,
             )
 
@@ -138,17 +143,18 @@ class Registry(RecordsBase):
         health_score: float | None = None,
         error_count: int | None = None,
         rollback_reason: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
         completed: bool = False,
         rollback_rule: str | None = None,
         path: str | None = None,
         strategy: str | None = None,
         gate_verdict: str | None = None,
+        paused_at: int | None = None,
+        cleared: Collection[str] = (),
     ) -> None:
         """Change the given fields (None leaves a field as it is) in one committed transaction.
 
-        ``metadata`` is merged into the stored JSON (top-level keys replace); ``completed``
-        stamps completed_at with the current time.
+        ``cleared`` names fields set back to NULL (``paused_at``: the pause is over);
+        ``completed`` stamps completed_at with the current time.
         """
         changes: dict[str, object] = {
             column: value
@@ -162,16 +168,21 @@ class Registry(RecordsBase):
                 ("path", path),
                 ("strategy", strategy),
                 ("gate_verdict", gate_verdict),
+                ("paused_at", paused_at),
             )
             if value is not None
         }
         deployments.check_changes(changes)
-        bag = json_object("metadata", metadata)
+        unknown = set(cleared) - deployments.CLEARABLE
+        if unknown:
+            allowed = sorted(deployments.CLEARABLE)
+            raise RegistryError(f"cannot clear {sorted(unknown)}; only {allowed}")
+        changes.update(dict.fromkeys(cleared))
         key = parse_id(deployment_id)
         if completed:
             changes["completed_at"] = self._now()
         with self._writing("update deployment") as tx:
-            if key is None or not deployments.update(tx, key, changes, bag):
+            if key is None or not deployments.update(tx, key, changes):
                 raise RegistryError(f"no deployment {deployment_id!r}")
 
     def get(self, deployment_id: str) -> DeploymentRecord | None:

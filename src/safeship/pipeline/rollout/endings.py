@@ -92,13 +92,9 @@ def promote(state: RunState, releases: Releases) -> DeploymentOutcome:
     served, errors = _served(traffic, releases.version)
     # The lower of the traffic's score and the health checks' score.
     score = min(health_score(served), check_score(state.checks))
-    state.advance(
-        Status.SUCCEEDED,
-        completed=True,
-        health_score=score,
-        error_count=errors,
-        metadata={"traffic": traffic},
-    )
+    final = state.final_traffic(traffic, "promoted", 100)
+    state.advance(Status.SUCCEEDED, completed=True, health_score=score, error_count=errors)
+    state.record_final_traffic(final)
     # Success is recorded before the old release stops: a crash in between leaves a
     # promoted release and a leftover one (which recover and the next deploy stop), never
     # an open deployment whose stable is gone. It stops once drained.
@@ -132,7 +128,7 @@ def roll_back(
         "status": Status.ROLLED_BACK.value,
         "rollback_reason": reason,
         "completed": True,
-        "metadata": {"rollback": record},
+        "rollback_rule": record["rule"],
     }
     intent = run_dir is not None
     if run_dir is not None:
@@ -161,8 +157,9 @@ def roll_back(
             completed=True,
             error_count=errors,
             health_score=health_score(served),
-            metadata={"rollback": record, "traffic": traffic},
+            rollback_rule=record["rule"],
         )
+        state.record_final_traffic(state.final_traffic(traffic, "rolled_back", 0))
         if recorded and intent:
             safe_clear(run_dir, state.deployment_id)
         drained = releases.drain(releases.version) if releases.release is not None else None

@@ -10,10 +10,10 @@ and acts on the bake's verdicts.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from safeship.analysis.bake import (
     Bake,
@@ -44,6 +44,7 @@ from safeship.pipeline.rollout.watchers import (
     ResourcesWatch,
 )
 from safeship.pipeline.states import TAKES_TRAFFIC, TERMINAL, Status
+from safeship.registry.records import DeploymentNotes
 from safeship.routing.base import Backend, BackendStats
 from safeship.targets.base import Release, TargetError
 
@@ -80,9 +81,9 @@ class Rollout:
         self.clock = clock or SystemClock()
         self.plan = Plan(strategy.name, ())  # the real one once the stable release is known
 
-    def start(self, metadata: Mapping[str, Any]) -> str:
+    def start(self, notes: DeploymentNotes) -> str:
         """Refuse a version already serving, else plan the rollout and create its record
-        (pending, with ``metadata``); its id."""
+        (pending, with ``notes``, its strategy and the stable release); its id."""
         router = self.releases.router
         router.ensure_running()
         backends = router.backends()
@@ -94,11 +95,11 @@ class Rollout:
             self.settings, has_stable=stable is not None, bakes=self.bakes
         )
         return self.state.create(
-            {
-                **metadata,
-                "strategy": self.plan.strategy,
-                "stable_version": stable.name if stable else None,
-            }
+            dataclasses.replace(
+                notes,
+                strategy=self.plan.strategy,
+                stable_version=stable.name if stable else None,
+            )
         )
 
     def execute(self) -> DeploymentOutcome:
@@ -156,8 +157,8 @@ class Rollout:
             state.emit("stage.failed", stage="deploy", reason=str(exc))
             return str(exc)
         self.releases.release = release
-        state.record_release(release.port, release.pid)
-        state.emit("stage.passed", stage="deploy", port=release.port)
+        # Where the release runs is recorded by this event (the registry keeps it with the rest).
+        state.emit("stage.passed", stage="deploy", port=release.port, pid=release.pid)
         return None
 
     def verify_release(self) -> str | None:
@@ -350,7 +351,7 @@ class Rollout:
             previous_version=previous.version if previous else None,
             max_connections=health.max_connections,
         )
-        state.record_baseline(report.as_metadata())
+        state.record_baseline(report)
         state.record_checks([report.result])
         if report.result.status == "failed":
             figures = {"regressions": report.regressions, **report.current.as_dict()}

@@ -3,7 +3,7 @@ and its live snapshots.
 
 Every registry read and write of a running deployment goes through :class:`RunState`: how
 the run's facts (the release, the checks, the baseline, the canary judge's figures, a pause,
-a manual request) are stored (today keys of the record's ``metadata``) is known here only.
+a manual request) are stored (the registry's typed columns and tables) is known here only.
 Every status change is written before the side effect it announces (write-ahead,
 :meth:`RunState.advance`), so a crash of safeship leaves a record of what it was doing.
 """
@@ -11,22 +11,35 @@ Every status change is written before the side effect it announces (write-ahead,
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from safeship.analysis.bake import Clock, ManualRequest, SystemClock
 from safeship.analysis.judge import BakeDecision
 from safeship.events import Event, EventBus, EventName
 from safeship.health.base import CheckResult
 from safeship.health.base import score as check_score
+from safeship.health.baseline import Baseline
+from safeship.health.verify import BaselineReport, stored_baseline
 from safeship.pipeline.rollout.outcome import LiveSnapshot
 from safeship.pipeline.states import Status, check_transition
-from safeship.redaction import redact_data
+from safeship.redaction import redact
 from safeship.registry import DeploymentRecord, Registry
+from safeship.registry.records import CheckResultRecord, DeploymentNotes, StepResult
 from safeship.routing.base import BackendStats, Router
 
 # How often the canary judge's latest figures are written to the registry (`safeship status`).
 JUDGEMENT_SAVE_INTERVAL = 1.0
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _errors_of(rate: float | None, requests: int) -> int | None:
+    """The 5xx count behind an error rate over ``requests``."""
+    return None if rate is None or not math.isfinite(rate) else round(rate * requests)
 
 
 class RunState:
@@ -64,14 +77,27 @@ class RunState:
         # The canary judge's latest decision at the current step (None when not judging).
         self.judgement: BakeDecision | None = None
         self.judgement_saved = 0.0
+        # The step_results row the judge's figures go to: one per judged step, in order.
+        self._step_index = -1
+        self._judged_step: int | None = None
+        self.stable_version: str | None = None
 
     # -- the record -----------------------------------------------------------------------
 
-    def create(self, metadata: Mapping[str, Any]) -> str:
+    def create(self, notes: DeploymentNotes) -> str:
         """The deployment's row, pending; its id."""
         self.deployment_id = self.registry.create_deployment(
-            self.environment, self.version, self.commit, self.triggered_by, metadata=dict(metadata)
+            self.environment,
+            self.version,
+            self.commit,
+            self.triggered_by,
+            path=notes.path,
+            strategy=notes.strategy,
+            gate_verdict=notes.gate_verdict,
+            stable_version=notes.stable_version,
+            notes=notes.notes,
         )
+        self.stable_version = notes.stable_version
         return self.deployment_id
 
     def advance(self, status: Status, *, best_effort: bool = False, **fields: Any) -> bool:
@@ -89,11 +115,6 @@ class RunState:
         self.status = status
         return True
 
-    def record_release(self, port: int | None, pid: int | None) -> None:
-        self.registry.update_deployment(
-            self.deployment_id, metadata={"release": {"port": port, "pid": pid}}
-        )
-
     def record_checks(self, results: list[CheckResult]) -> None:
         """A check.completed event per result; the checks and their score to the registry."""
         for result in results:
@@ -107,38 +128,51 @@ class RunState:
                 critical=result.critical,
             )
         self.checks += results
-        self.registry.update_deployment(
+        self.registry.add_check_results(
             self.deployment_id,
-            health_score=check_score(self.checks),
-            # Details may quote an answer that quotes a secret.
-            metadata={"checks": redact_data([r.as_dict() for r in self.checks])},
+            [
+                CheckResultRecord(
+                    level=r.level,
+                    name=r.name,
+                    status=r.status,
+                    duration_ms=round(r.latency_ms, 1),
+                    # Details may quote an answer that quotes a secret.
+                    detail=redact(r.detail),
+                    critical=r.critical,
+                )
+                for r in results
+            ],
         )
+        self.registry.update_deployment(self.deployment_id, health_score=check_score(self.checks))
 
     def last_succeeded(self) -> DeploymentRecord | None:
         """The environment's previous good deployment."""
         return self.registry.last_succeeded(self.environment, before=self.deployment_id)
 
-    @staticmethod
-    def baseline_of(record: DeploymentRecord | None) -> dict[str, Any] | None:
+    def baseline_of(self, record: DeploymentRecord | None) -> Baseline | None:
         """A deployment's stored level-4 baseline."""
-        baseline = record.metadata.get("baseline") if record else None
-        return baseline if isinstance(baseline, dict) else None
+        if record is None:
+            return None
+        return stored_baseline(self.registry.baseline_for(record.environment, record.version))
 
-    def record_baseline(self, baseline: dict[str, Any]) -> None:
-        self.registry.update_deployment(self.deployment_id, metadata={"baseline": baseline})
+    def record_baseline(self, report: BaselineReport) -> None:
+        self.registry.save_baseline(
+            report.as_record(self.environment, self.version, self.deployment_id)
+        )
 
     def stored_baseline_p95(self) -> float | None:
         """The previous good deployment's level-4 p95, for the latency rule; None without one
         (or when the registry cannot tell)."""
         with contextlib.suppress(Exception):
             baseline = self.baseline_of(self.last_succeeded())
-            p95 = baseline.get("p95_ms") if baseline else None
-            if isinstance(p95, int | float) and p95 > 0:
+            p95 = baseline.p95_ms if baseline else None
+            if p95 is not None and p95 > 0:
                 return float(p95)
         return None
 
     def save_judgement(self, *, force: bool = False) -> None:
-        """The judge's latest figures to the registry (for `safeship status`), now and then."""
+        """The judge's latest figures at this step to the registry (for `safeship status`),
+        now and then: the step's row is replaced, so each step keeps its last figures."""
         now = self.clock.now()
         if self.judgement is None or (
             not force and now - self.judgement_saved < JUDGEMENT_SAVE_INTERVAL
@@ -146,39 +180,92 @@ class RunState:
             return
         self.judgement_saved = now
         decision = self.judgement
-        analysis = {"step": self.step, "reason": decision.reason, **decision.judgement.as_dict()}
+        metrics = {m.name: m for m in decision.judgement.verdicts}
+        errors = metrics.get("error_rate") or metrics.get("errors")
+        latency = metrics.get("latency")
+        if self.step != self._judged_step:
+            self._judged_step = self.step
+            self._step_index += 1
+        result = StepResult(
+            step_index=self._step_index,
+            weight=self.step or 0,
+            verdict=decision.judgement.decision,
+            score=_finite(decision.judgement.score),
+            reason=redact(decision.reason),
+            canary_error_rate=_finite(errors.canary) if errors else None,
+            stable_error_rate=_finite(errors.stable) if errors else None,
+            error_p_value=_finite(errors.p_high) if errors else None,
+            canary_latency_ms=_finite(latency.canary) if latency else None,
+            stable_latency_ms=_finite(latency.stable) if latency else None,
+            latency_ratio=_finite(latency.effect) if latency else None,
+            canary_requests=errors.n_canary if errors else None,
+            stable_requests=errors.n_stable if errors else None,
+            canary_errors=_errors_of(errors.canary, errors.n_canary) if errors else None,
+            stable_errors=_errors_of(errors.stable, errors.n_stable) if errors else None,
+            error_verdict=errors.verdict if errors else None,
+            latency_verdict=latency.verdict if latency else None,
+        )
         with contextlib.suppress(Exception):  # the figures are for show; never stop a bake
-            self.registry.update_deployment(self.deployment_id, metadata={"analysis": analysis})
+            self.registry.add_step_result(self.deployment_id, result)
+
+    def final_traffic(
+        self, traffic: Mapping[str, Mapping[str, int]], ending: str, weight: int
+    ) -> StepResult:
+        """The deployment's traffic totals as its last step result (``ending``: ``promoted``
+        or ``rolled_back``), written by :meth:`advance` callers with the terminal status."""
+        mine = traffic.get(self.version, {})
+        stable = traffic.get(self.stable_version, {}) if self.stable_version else {}
+        self._step_index += 1
+        return StepResult(
+            step_index=self._step_index,
+            weight=weight,
+            verdict=ending,
+            canary_requests=mine.get("requests"),
+            canary_errors=mine.get("errors"),
+            stable_requests=stable.get("requests") if stable else None,
+            stable_errors=stable.get("errors") if stable else None,
+        )
+
+    def record_final_traffic(self, result: StepResult) -> None:
+        with contextlib.suppress(Exception):  # the totals are for show; never stop an ending
+            self.registry.add_step_result(self.deployment_id, result)
 
     # -- a pause and the manual requests --------------------------------------------------
 
     def mark_paused(self, step: int) -> None:
-        # "request" is left as it is: an abort asked for just before the pause still counts.
-        self.registry.update_deployment(self.deployment_id, metadata={"paused_at": step})
+        # A request left before the pause (an abort) still counts: it stays pending.
+        self.registry.update_deployment(self.deployment_id, paused_at=step)
         self.paused = True
 
     def clear_pause(self) -> None:
         self.paused = False
         with contextlib.suppress(Exception):
-            self.registry.update_deployment(
-                self.deployment_id, metadata={"paused_at": None, "request": None}
-            )
+            self.registry.update_deployment(self.deployment_id, cleared=("paused_at",))
 
     def read_request(self) -> ManualRequest | None:
         """`safeship abort` / `rollback` / `promote` left for this deployment (see
         pipeline.requests), else None; a registry hiccup reads as none (it must not roll back
-        a healthy release)."""
+        a healthy release).
+
+        An abort counts at any moment; a promote only at a pause (one left before the pause
+        waits for it). A request is marked handled before it is acted on (write-ahead): one
+        that another reader marked first, or that this one cannot mark, is not acted on, so
+        no request is acted on twice.
+        """
         try:
-            record = self.registry.get(self.deployment_id)
+            pending = [
+                r for r in self.registry.requests(self.deployment_id) if r.handled_at is None
+            ]
+            aborts = [r for r in pending if r.kind == "abort"]
+            promotes = [r for r in pending if r.kind == "promote"] if self.paused else []
+            candidates = aborts or promotes
+            if not candidates or not self.registry.mark_request_handled(candidates[0].id):
+                return None
+            chosen = candidates[0]
         except Exception:
             return None
-        metadata = record.metadata if record else {}
-        action = metadata.get("request")
-        if action == "abort":
-            return ManualRequest("abort", metadata.get("requested_by") or "abort")
-        if action == "promote":
-            return ManualRequest("promote", metadata.get("requested_by") or "promote")
-        return None
+        action: Literal["abort", "promote"] = "abort" if chosen.kind == "abort" else "promote"
+        return ManualRequest(action, chosen.requested_by.removeprefix("safeship "))
 
     # -- events and live snapshots --------------------------------------------------------
 
