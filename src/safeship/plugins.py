@@ -78,7 +78,7 @@ class PluginSettings(BaseModel):
     to read (or validate with its own model). A type nothing registers is the config error
     ``unknown type``, with the file's line."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     group: ClassVar[str]
 

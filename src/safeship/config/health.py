@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
@@ -31,6 +30,7 @@ from pydantic import (
 )
 
 from safeship.plugins import CHECKS, PluginSettings
+from safeship.settings_model import SettingsModel
 from safeship.validation import check_header, check_text, check_url_path, check_url_text
 
 # ${NAME}: an environment variable; {name}: a value captured by an earlier smoke step.
@@ -57,8 +57,8 @@ def _listed(value: Any) -> Any:
 Statuses = Annotated[list[HttpStatus], BeforeValidator(_listed), Field(min_length=1)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+class _Model(SettingsModel):
+    model_config = ConfigDict(populate_by_name=True)
 
 
 def parse_json_path(path: str) -> tuple[str | int, ...]:
