@@ -7,6 +7,10 @@ Importing this package (as the config models do, for :class:`JudgeSettings` in
 :mod:`safeship.analysis.settings`) imports nothing else: the names below are resolved on first
 use (``__getattr__``), so `safeship status` and every other command that only reads the config
 start without the judge (and the judge imports numpy and scipy only inside its tests).
+
+The judge function is not among them: once the module :mod:`safeship.analysis.judge` is
+imported, ``safeship.analysis.judge`` names that module (Python binds a submodule to its
+package), so import the function from the module.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ if TYPE_CHECKING:
         Judgement,
         MetricVerdict,
         decide,
-        judge,
         latency_quantile,
         latency_samples,
     )
@@ -33,7 +36,6 @@ _LAZY = {
     "Judgement": "safeship.analysis.judge",
     "MetricVerdict": "safeship.analysis.judge",
     "decide": "safeship.analysis.judge",
-    "judge": "safeship.analysis.judge",
     "latency_quantile": "safeship.analysis.judge",
     "latency_samples": "safeship.analysis.judge",
     "JudgeSettings": "safeship.analysis.settings",
@@ -54,7 +56,6 @@ __all__ = [
     "Judgement",
     "MetricVerdict",
     "decide",
-    "judge",
     "latency_quantile",
     "latency_samples",
 ]
