@@ -239,7 +239,7 @@ class HttpCheckSettings(_Check):
     url: str
     method: HttpMethod = "GET"
     headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
-    expect_status: Statuses = [200]
+    expect_status: Statuses = Field(default_factory=lambda: [200])
     latency_budget_ms: Milliseconds = 1000.0
     expect_json: bool = False
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")
@@ -293,7 +293,7 @@ class StepSettings(_Model):
     path: str
     headers: Annotated[dict[str, str], AfterValidator(_step_headers)] = Field(default_factory=dict)
     body: Any = Field(default=None, alias="json")
-    expect_status: Statuses = [200]
+    expect_status: Statuses = Field(default_factory=lambda: [200])
     latency_budget_ms: Milliseconds | None = None
     timeout: Seconds | None = None
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")

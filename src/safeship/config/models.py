@@ -27,9 +27,9 @@ from safeship.plugins import TARGETS, PluginSettings
 from safeship.routing.settings import BuiltinRouterSettings as BuiltinRouterSettings
 from safeship.routing.settings import NginxRouterSettings as NginxRouterSettings
 from safeship.routing.settings import PlatformRouterSettings as PlatformRouterSettings
+from safeship.settings_model import SettingsModel
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
 from safeship.targets.settings import LocalTargetSettings as LocalTargetSettings
-from safeship.settings_model import SettingsModel
 from safeship.validation import (
     MAX_URL,
     check_environment_name,
@@ -151,7 +151,9 @@ class EnvironmentSettings(SettingsModel):
     # target and router come first: the validators of port and strategy read them.
     target: TargetSettings
     # Default: "platform" for the railway and command targets, else "builtin".
-    router: Annotated[RouterSettings, Field(discriminator="type")] = Field(default_factory=BuiltinRouterSettings)
+    router: Annotated[RouterSettings, Field(discriminator="type")] = Field(
+        default_factory=BuiltinRouterSettings
+    )
     # Where the router listens; required for the builtin and nginx routers, unused by platform.
     port: Annotated[int | None, Field(ge=1, le=65535, validate_default=True)] = None
     # Default: "all-at-once" with the platform router (it cannot split traffic), else "canary".

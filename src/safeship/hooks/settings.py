@@ -49,8 +49,12 @@ class AffectedSettings(SettingsModel):
     enabled: bool = False
     # "python": tests found from the import graph; "command": {files} are the changed files.
     stack: Literal["python", "command"] = "python"
-    command: Annotated[list[str], Field(min_length=1)] = ["python", "-m", "pytest", "-q", "{files}"]
-    full: Annotated[list[str], Field(min_length=1)] = ["python", "-m", "pytest", "-q"]
+    command: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-q", "{files}"]
+    )
+    full: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-q"]
+    )
     tests: list[str] = Field(default_factory=lambda: ["tests"])
     # Changed files that make every test affected.
     global_files: list[str] = Field(
