@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 from typing import Annotated, Union, get_args, get_origin
 
@@ -69,3 +71,23 @@ def test_adapter_settings_sit_on_the_one_base_in_their_package_settings_module()
         assert issubclass(model, SettingsModel | PluginSettings), model
     for model in adapters:
         assert model.__module__.endswith(".settings"), model
+
+
+def test_no_table_builds_its_validator_at_import() -> None:
+    """Every command loads the config; a table whose validator were built at import (a model
+    instance as a default, a base without defer_build) would cost each of them start-up."""
+    script = (
+        "import safeship.config\n"
+        "from safeship.settings_model import SettingsModel\n"
+        "todo, built = [SettingsModel], []\n"
+        "while todo:\n"
+        "    model = todo.pop()\n"
+        "    todo += model.__subclasses__()\n"
+        "    if model.__pydantic_complete__:\n"
+        "        built.append(model.__name__)\n"
+        "print(sorted(built))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
