@@ -80,12 +80,18 @@ def make_project(root: Path) -> None:
 def measured_tree_env() -> dict[str, str]:
     """The environment of the timed commands: they import the same safeship as this script
     (a relative PYTHONPATH such as ``src`` would not resolve in the project directory, and
-    the commands would silently time another checkout)."""
+    the commands would silently time another checkout), from bytecode, as an installed
+    safeship does: PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every run
+    compile the source tree again (about 0.1 s of each command), so the commands write their
+    bytecode to a cache of their own (PYTHONPYCACHEPREFIX) and never into the tree."""
     import safeship
 
     source = str(Path(safeship.__file__).resolve().parents[1])
     paths = [source, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "safeship-bench-pycache")
+    return env
 
 
 def time_once(argv: list[str], cwd: Path) -> tuple[float, float]:

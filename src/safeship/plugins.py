@@ -17,10 +17,14 @@ adapter until it is asked for by name: ``safeship status`` must not pay for http
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Final
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 TARGETS: Final = "safeship.targets"
 ROUTERS: Final = "safeship.routers"
@@ -38,10 +42,27 @@ class PluginNotFound(Exception):
 
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:
-    # The first distribution on sys.path that registers a name wins (importlib's order).
-    found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=group):
-        found.setdefault(ep.name, ep)
+    return _all_entry_points(tuple(sys.path)).get(group, {})
+
+
+@cache
+def _all_entry_points(search_path: tuple[str, ...]) -> dict[str, dict[str, EntryPoint]]:
+    """Every group's entry points, from one scan of the distributions on ``search_path``
+    (``sys.path``: a directory added to it is scanned again).
+
+    Scanning reads every installed distribution's metadata (some 5-10 ms each time): a
+    command that loads a target and a router, or validates plugin tables, scans once. A
+    distribution installed into a directory already scanned is seen by the next process.
+    The first distribution on sys.path that registers a name wins (importlib's order).
+    """
+    from importlib.metadata import entry_points
+
+    every = entry_points()  # parsed once; selecting a group from it is cheap
+    found: dict[str, dict[str, EntryPoint]] = {}
+    for group in GROUPS:
+        found[group] = {}
+        for ep in every.select(group=group):
+            found[group].setdefault(ep.name, ep)
     return found
 
 
@@ -78,7 +99,7 @@ class PluginSettings(BaseModel):
     to read (or validate with its own model). A type nothing registers is the config error
     ``unknown type``, with the file's line."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     group: ClassVar[str]
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from safeship.analysis import CanaryBake, JudgeSettings, decide, judge, latency_samples
+from safeship.analysis import CanaryBake, JudgeSettings, decide, latency_samples
 from safeship.analysis.judge import (
     BUCKET_VALUES_MS,
+    judge,
     judge_error_rate,
     judge_latency,
     latency_quantile,

@@ -3,22 +3,53 @@ the bake (:mod:`safeship.analysis.bake`) watches a release under the rollback ru
 (:mod:`safeship.analysis.rules`) and the judge, reading traffic from a MetricSource
 (:mod:`safeship.analysis.metrics`), and returns how it ended.
 
-Importing this package (as the config models do, for :class:`JudgeSettings`) imports neither
-numpy nor scipy: the judge imports them inside the functions that run the tests, so
-`safeship status` and every other command that only reads the config start without them.
+Importing this package (as the config models do, for :class:`JudgeSettings` in
+:mod:`safeship.analysis.settings`) imports nothing else: the names below are resolved on first
+use (``__getattr__``), so `safeship status` and every other command that only reads the config
+start without the judge (and the judge imports numpy and scipy only inside its tests).
+
+The judge function is not among them: once the module :mod:`safeship.analysis.judge` is
+imported, ``safeship.analysis.judge`` names that module (Python binds a submodule to its
+package), so import the function from the module.
 """
 
-from safeship.analysis.judge import (
-    BakeDecision,
-    CanaryBake,
-    Judgement,
-    MetricVerdict,
-    decide,
-    judge,
-    latency_quantile,
-    latency_samples,
-)
-from safeship.analysis.settings import JudgeSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from safeship.analysis.judge import (
+        BakeDecision,
+        CanaryBake,
+        Judgement,
+        MetricVerdict,
+        decide,
+        latency_quantile,
+        latency_samples,
+    )
+    from safeship.analysis.settings import JudgeSettings
+
+_LAZY = {
+    "BakeDecision": "safeship.analysis.judge",
+    "CanaryBake": "safeship.analysis.judge",
+    "Judgement": "safeship.analysis.judge",
+    "MetricVerdict": "safeship.analysis.judge",
+    "decide": "safeship.analysis.judge",
+    "latency_quantile": "safeship.analysis.judge",
+    "latency_samples": "safeship.analysis.judge",
+    "JudgeSettings": "safeship.analysis.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next use is a plain attribute
+    return value
+
 
 __all__ = [
     "BakeDecision",
@@ -27,7 +58,6 @@ __all__ = [
     "Judgement",
     "MetricVerdict",
     "decide",
-    "judge",
     "latency_quantile",
     "latency_samples",
 ]

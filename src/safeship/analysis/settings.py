@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from safeship.settings_model import SettingsModel
 
 
-class JudgeSettings(BaseModel):
+class JudgeSettings(SettingsModel):
     """How the judge compares canary and stable, and what it does without enough data."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Confidence of each one-sided test (Kayenta's Mann-Whitney default is 98%).
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.98

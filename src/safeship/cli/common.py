@@ -1,21 +1,42 @@
-"""Pieces every command shares: loading the config, the consoles."""
+"""Pieces every command shares: loading the config, the consoles.
+
+The consoles are made on first use (``__getattr__``): a command that prints plain lines
+(``config check``, the ``env`` commands) does not import rich.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from functools import cache
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from safeship.config import LoadedConfig, find_config, load_config
 
-# Piped output (CI logs, `| less`) has no terminal width; 80 columns would fold the tables.
-_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+if TYPE_CHECKING:
+    from rich.console import Console
 
-console = Console(highlight=False, width=_WIDTH)
-err_console = Console(stderr=True, highlight=False, width=_WIDTH)
+    console: Console
+    err_console: Console
 
 
 def load(config: Path | None) -> LoadedConfig:
     return load_config(find_config(config))
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    # Piped output (CI logs, `| less`) has no terminal width; 80 columns would fold the tables.
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+def __getattr__(name: str) -> Console:
+    if name == "console":
+        return _console(stderr=False)
+    if name == "err_console":
+        return _console(stderr=True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from safeship import core
-from safeship.cli.common import console, load
+from safeship.cli.common import load
 from safeship.config import ConfigError
 
 
@@ -16,5 +16,6 @@ def run_check(config: Path | None) -> int:
     if problems:
         raise ConfigError(problems)
     envs = ", ".join(sorted(loaded.config.environments))
-    console.print(f"{loaded.path}: ok ({len(loaded.config.environments)} environments: {envs})")
+    # A plain line (no rich): the path is printed as it is, brackets and all.
+    print(f"{loaded.path}: ok ({len(loaded.config.environments)} environments: {envs})")
     return 0

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
@@ -31,6 +30,7 @@ from pydantic import (
 )
 
 from safeship.plugins import CHECKS, PluginSettings
+from safeship.settings_model import SettingsModel
 from safeship.validation import check_header, check_text, check_url_path, check_url_text
 
 # ${NAME}: an environment variable; {name}: a value captured by an earlier smoke step.
@@ -57,8 +57,8 @@ def _listed(value: Any) -> Any:
 Statuses = Annotated[list[HttpStatus], BeforeValidator(_listed), Field(min_length=1)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+class _Model(SettingsModel):
+    model_config = ConfigDict(populate_by_name=True)
 
 
 def parse_json_path(path: str) -> tuple[str | int, ...]:
@@ -239,7 +239,7 @@ class HttpCheckSettings(_Check):
     url: str
     method: HttpMethod = "GET"
     headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
-    expect_status: Statuses = [200]
+    expect_status: Statuses = Field(default_factory=lambda: [200])
     latency_budget_ms: Milliseconds = 1000.0
     expect_json: bool = False
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")
@@ -293,7 +293,7 @@ class StepSettings(_Model):
     path: str
     headers: Annotated[dict[str, str], AfterValidator(_step_headers)] = Field(default_factory=dict)
     body: Any = Field(default=None, alias="json")
-    expect_status: Statuses = [200]
+    expect_status: Statuses = Field(default_factory=lambda: [200])
     latency_budget_ms: Milliseconds | None = None
     timeout: Seconds | None = None
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")

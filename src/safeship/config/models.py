@@ -7,8 +7,6 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -29,6 +27,7 @@ from safeship.plugins import TARGETS, PluginSettings
 from safeship.routing.settings import BuiltinRouterSettings as BuiltinRouterSettings
 from safeship.routing.settings import NginxRouterSettings as NginxRouterSettings
 from safeship.routing.settings import PlatformRouterSettings as PlatformRouterSettings
+from safeship.settings_model import SettingsModel
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
 from safeship.targets.settings import LocalTargetSettings as LocalTargetSettings
 from safeship.validation import (
@@ -53,18 +52,14 @@ def _file_path(path: str) -> str:
 Variables = Annotated[dict[str, str], AfterValidator(check_variables)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class ProjectSettings(_Model):
+class ProjectSettings(SettingsModel):
     name: Annotated[str, AfterValidator(lambda name: check_text("name", name, 100))] = "app"
     # The environment-variable schema, relative to safeship.toml; `safeship deploy` checks the
     # target's variables against it before starting a release when the file exists.
     env_schema: Annotated[str, AfterValidator(_file_path)] = "env.schema.toml"
 
 
-class RegistrySettings(_Model):
+class RegistrySettings(SettingsModel):
     url: str = "sqlite:///.safeship/registry.db"
 
     @field_validator("url")
@@ -114,7 +109,7 @@ TargetSettings = Annotated[
 ]
 
 
-class RollbackRules(_Model):
+class RollbackRules(SettingsModel):
     # Roll back when the canary's error rate over the bake window exceeds this fraction.
     error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
     # ... judged only once the window holds at least this many requests.
@@ -146,17 +141,19 @@ class RollbackRules(_Model):
     checks_interval: Annotated[float, Field(ge=0, le=3600)] = 5.0
 
 
-class BlueGreenSettings(_Model):
+class BlueGreenSettings(SettingsModel):
     # Seconds the old release (blue) stays running after the switch: the rules keep watching
     # green, and a rollback sends traffic straight back to blue. Then blue is stopped.
     keep_warm: Annotated[float, Field(ge=0, le=86400)] = 30.0
 
 
-class EnvironmentSettings(_Model):
+class EnvironmentSettings(SettingsModel):
     # target and router come first: the validators of port and strategy read them.
     target: TargetSettings
     # Default: "platform" for the railway and command targets, else "builtin".
-    router: Annotated[RouterSettings, Field(discriminator="type")] = BuiltinRouterSettings()
+    router: Annotated[RouterSettings, Field(discriminator="type")] = Field(
+        default_factory=BuiltinRouterSettings
+    )
     # Where the router listens; required for the builtin and nginx routers, unused by platform.
     port: Annotated[int | None, Field(ge=1, le=65535, validate_default=True)] = None
     # Default: "all-at-once" with the platform router (it cannot split traffic), else "canary".
@@ -181,9 +178,9 @@ class EnvironmentSettings(_Model):
     # waits for the release's longest answer so far, within this bound). Default: the builtin
     # router's upstream timeout.
     drain_timeout: Annotated[float, Field(ge=0, le=3600)] = 30.0
-    blue_green: BlueGreenSettings = BlueGreenSettings()
-    health: HealthSettings = HealthSettings()
-    rollback: RollbackRules = RollbackRules()
+    blue_green: BlueGreenSettings = Field(default_factory=BlueGreenSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    rollback: RollbackRules = Field(default_factory=RollbackRules)
     # The canary judge (canary vs stable at each canary step below 100%); None: off.
     analysis: JudgeSettings | None = None
 
@@ -264,9 +261,9 @@ class EnvironmentSettings(_Model):
         return self
 
 
-class SafeshipConfig(_Model):
-    project: ProjectSettings = ProjectSettings()
-    registry: RegistrySettings = RegistrySettings()
+class SafeshipConfig(SettingsModel):
+    project: ProjectSettings = Field(default_factory=ProjectSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     environments: dict[EnvironmentName, EnvironmentSettings]
     # Deploy paths in failover order (`safeship paths check`); not yet used by `deploy`.
     paths: PathsSettings = Field(default_factory=lambda: PathsSettings.model_validate({}))

@@ -5,9 +5,10 @@ nor router stats objects to read). A face imports this package only, besides loa
 and its own rendering; the registry, the targets, the routers and the deploy paths are the
 core's to call.
 
-Importing it is light: the registry (SQLAlchemy, Alembic), httpx and the judge (scipy) are
-imported by the operations that need them, and the names below that live in heavy modules are
-resolved on first use (``__getattr__``).
+Importing it is light: every name below is resolved on first use (``__getattr__``), importing
+only its own module, so `safeship config check` loads the config checks and not the deploy
+operations, and `safeship history` not the env schema; the registry, httpx and the judge are
+imported by the operations that need them.
 """
 
 from __future__ import annotations
@@ -15,61 +16,39 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from safeship.core._config import config_problems
-from safeship.core._deployments import (
-    abort,
-    abort_running,
-    deploy,
-    deploy_mode,
-    deploy_result,
-    down,
-    history,
-    promote,
-    recover,
-    rollback,
-    status,
-    up,
-)
-from safeship.core._env import (
-    EnvAudit,
-    EnvCheckReport,
-    EnvDiff,
-    EnvDrift,
-    EnvProject,
-    EnvSnapshotTaken,
-    EnvSources,
-    SnapshotRef,
-    env_audit,
-    env_check,
-    env_diff,
-    env_drift,
-    env_snapshot,
-    load_schema,
-    optional_schema,
-)
-from safeship.core._paths import paths_status
-from safeship.core._records import (
-    AnalysisFigures,
-    DeploymentSummary,
-    DeployMode,
-    DeployRequest,
-    DeployResult,
-    EnvironmentStatus,
-    Failover,
-    HistoryQuery,
-    MetricFigures,
-    PathStatus,
-    ReleaseStatus,
-    ReleaseTraffic,
-    RollbackResult,
-    TrafficRow,
-    analysis_figures,
-    deployment_summary,
-    traffic_rows,
-)
-from safeship.pipeline.states import TERMINAL, Status
-
 if TYPE_CHECKING:
+    from safeship.core._config import config_problems
+    from safeship.core._deployments import (
+        abort,
+        abort_running,
+        deploy,
+        deploy_mode,
+        deploy_result,
+        down,
+        history,
+        promote,
+        recover,
+        rollback,
+        status,
+        up,
+    )
+    from safeship.core._env import (
+        EnvAudit,
+        EnvCheckReport,
+        EnvDiff,
+        EnvDrift,
+        EnvProject,
+        EnvSnapshotTaken,
+        EnvSources,
+        SnapshotRef,
+        env_audit,
+        env_check,
+        env_diff,
+        env_drift,
+        env_snapshot,
+        load_schema,
+        optional_schema,
+    )
     from safeship.core._health import (
         BaselineRun,
         HealthReport,
@@ -79,6 +58,26 @@ if TYPE_CHECKING:
         level_name,
         smoke,
     )
+    from safeship.core._paths import paths_status
+    from safeship.core._records import (
+        AnalysisFigures,
+        DeploymentSummary,
+        DeployMode,
+        DeployRequest,
+        DeployResult,
+        EnvironmentStatus,
+        Failover,
+        HistoryQuery,
+        MetricFigures,
+        PathStatus,
+        ReleaseStatus,
+        ReleaseTraffic,
+        RollbackResult,
+        TrafficRow,
+        analysis_figures,
+        deployment_summary,
+        traffic_rows,
+    )
     from safeship.health.base import CheckResult
     from safeship.pipeline.deploy import (
         DeploymentOutcome,
@@ -87,10 +86,39 @@ if TYPE_CHECKING:
         LiveSnapshot,
     )
     from safeship.pipeline.requests import RequestRefused
+    from safeship.pipeline.states import TERMINAL, Status
     from safeship.registry import DeploymentRecord, EnvironmentBusy
 
-# Names resolved on first use: their modules import httpx, SQLAlchemy or the judge.
+# Each name's module, imported when the name is first used.
 _LAZY = {
+    "config_problems": "safeship.core._config",
+    "abort": "safeship.core._deployments",
+    "abort_running": "safeship.core._deployments",
+    "deploy": "safeship.core._deployments",
+    "deploy_mode": "safeship.core._deployments",
+    "deploy_result": "safeship.core._deployments",
+    "down": "safeship.core._deployments",
+    "history": "safeship.core._deployments",
+    "promote": "safeship.core._deployments",
+    "recover": "safeship.core._deployments",
+    "rollback": "safeship.core._deployments",
+    "status": "safeship.core._deployments",
+    "up": "safeship.core._deployments",
+    "EnvAudit": "safeship.core._env",
+    "EnvCheckReport": "safeship.core._env",
+    "EnvDiff": "safeship.core._env",
+    "EnvDrift": "safeship.core._env",
+    "EnvProject": "safeship.core._env",
+    "EnvSnapshotTaken": "safeship.core._env",
+    "EnvSources": "safeship.core._env",
+    "SnapshotRef": "safeship.core._env",
+    "env_audit": "safeship.core._env",
+    "env_check": "safeship.core._env",
+    "env_diff": "safeship.core._env",
+    "env_drift": "safeship.core._env",
+    "env_snapshot": "safeship.core._env",
+    "load_schema": "safeship.core._env",
+    "optional_schema": "safeship.core._env",
     "BaselineRun": "safeship.core._health",
     "HealthReport": "safeship.core._health",
     "UsageError": "safeship.core._health",
@@ -98,12 +126,32 @@ _LAZY = {
     "check_service": "safeship.core._health",
     "level_name": "safeship.core._health",
     "smoke": "safeship.core._health",
+    "paths_status": "safeship.core._paths",
+    "AnalysisFigures": "safeship.core._records",
+    "DeployMode": "safeship.core._records",
+    "DeployRequest": "safeship.core._records",
+    "DeployResult": "safeship.core._records",
+    "DeploymentSummary": "safeship.core._records",
+    "EnvironmentStatus": "safeship.core._records",
+    "Failover": "safeship.core._records",
+    "HistoryQuery": "safeship.core._records",
+    "MetricFigures": "safeship.core._records",
+    "PathStatus": "safeship.core._records",
+    "ReleaseStatus": "safeship.core._records",
+    "ReleaseTraffic": "safeship.core._records",
+    "RollbackResult": "safeship.core._records",
+    "TrafficRow": "safeship.core._records",
+    "analysis_figures": "safeship.core._records",
+    "deployment_summary": "safeship.core._records",
+    "traffic_rows": "safeship.core._records",
     "CheckResult": "safeship.health.base",
     "DeployRefused": "safeship.pipeline.deploy",
     "DeploymentOutcome": "safeship.pipeline.deploy",
     "Interrupted": "safeship.pipeline.deploy",
     "LiveSnapshot": "safeship.pipeline.deploy",
     "RequestRefused": "safeship.pipeline.requests",
+    "Status": "safeship.pipeline.states",
+    "TERMINAL": "safeship.pipeline.states",
     "DeploymentRecord": "safeship.registry",
     "EnvironmentBusy": "safeship.registry",
 }
@@ -113,7 +161,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next use is a plain attribute
+    return value
 
 
 __all__ = [

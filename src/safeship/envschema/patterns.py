@@ -11,16 +11,24 @@ JavaScript program reading the variable would take them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
-
-import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 
 from safeship.envschema.limits import MAX_PATTERN_LENGTH, MAX_PATTERN_MEMORY
 
 _REFUSED = "bad regular expression (RE2 syntax: no lookarounds or backreferences)"
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # RE2 would also print its complaint to stderr
-_OPTIONS.max_mem = MAX_PATTERN_MEMORY
+
+
+@cache
+def _re2() -> tuple[Any, Any]:
+    """The re2 module and its options, imported with the first pattern: a schema without
+    patterns (and `safeship env check` on it) does not load RE2."""
+    import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would also print its complaint to stderr
+    options.max_mem = MAX_PATTERN_MEMORY
+    return re2, options
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,9 @@ def compile_pattern(text: str) -> Pattern:
         raise ValueError(
             f"is {len(text)} characters long; a pattern may have at most {MAX_PATTERN_LENGTH}"
         )
+    re2, options = _re2()
     try:
-        compiled = re2.compile(text, _OPTIONS)
+        compiled = re2.compile(text, options)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):

@@ -37,7 +37,9 @@ class Event(BaseModel):
     ``vcs.ref.head.revision``); ``otel_attributes`` adds them to ``attributes``.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # Built when the first event is made (a deploy), not at import: the config imports this
+    # module for EventName, and every command loads the config.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     timestamp: datetime = Field(default_factory=utc_now)
     event: EventName

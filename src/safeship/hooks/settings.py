@@ -28,31 +28,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from safeship.settings_model import SettingsModel
 
 if TYPE_CHECKING:  # config.models may import PrepushSettings from here: no cycle at import
     from safeship.config.models import SafeshipConfig
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 Timeout = Annotated[float, Field(gt=0, le=3600)]
 
 
-class EnvCheckSettings(_Model):
+class EnvCheckSettings(SettingsModel):
     enabled: bool = True
     # Environments whose local variables (.env, .env.ENV) are checked too; parity always runs.
     environments: list[str] = Field(default_factory=list)
 
 
-class AffectedSettings(_Model):
+class AffectedSettings(SettingsModel):
     enabled: bool = False
     # "python": tests found from the import graph; "command": {files} are the changed files.
     stack: Literal["python", "command"] = "python"
-    command: Annotated[list[str], Field(min_length=1)] = ["python", "-m", "pytest", "-q", "{files}"]
-    full: Annotated[list[str], Field(min_length=1)] = ["python", "-m", "pytest", "-q"]
+    command: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-q", "{files}"]
+    )
+    full: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["python", "-m", "pytest", "-q"]
+    )
     tests: list[str] = Field(default_factory=lambda: ["tests"])
     # Changed files that make every test affected.
     global_files: list[str] = Field(
@@ -73,26 +75,26 @@ class AffectedSettings(_Model):
     timeout: Timeout = 600.0
 
 
-class BuildSettings(_Model):
+class BuildSettings(SettingsModel):
     command: list[str] | None = None
     inputs: list[str] = Field(default_factory=lambda: ["**"])
     timeout: Timeout = 600.0
 
 
-class OpenAPISettings(_Model):
+class OpenAPISettings(SettingsModel):
     enabled: bool = True
     specs: list[str] = Field(
         default_factory=lambda: ["openapi.yaml", "openapi.yml", "openapi.json"]
     )
 
 
-class PrepushSettings(_Model):
+class PrepushSettings(SettingsModel):
     secrets: bool = True
     impact: bool = True
-    env: EnvCheckSettings = EnvCheckSettings()
-    affected: AffectedSettings = AffectedSettings()
-    build: BuildSettings = BuildSettings()
-    openapi: OpenAPISettings = OpenAPISettings()
+    env: EnvCheckSettings = Field(default_factory=EnvCheckSettings)
+    affected: AffectedSettings = Field(default_factory=AffectedSettings)
+    build: BuildSettings = Field(default_factory=BuildSettings)
+    openapi: OpenAPISettings = Field(default_factory=OpenAPISettings)
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from safeship.events.model import EventName
+from safeship.settings_model import SettingsModel
 
 DEFAULT_ALERTS: tuple[EventName, ...] = ("path.failover", "rollback.triggered", "deployment.failed")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GitHubSettings(_Model):
+class GitHubSettings(SettingsModel):
     repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
     token_env: str = "GITHUB_TOKEN"
     api_url: str = "https://api.github.com"
@@ -42,7 +39,7 @@ class GitHubSettings(_Model):
     issue_labels: list[str] = Field(default_factory=list)
 
 
-class SlackSettings(_Model):
+class SlackSettings(SettingsModel):
     # The webhook URL is a credential: it is read from this variable, never from the file.
     webhook_env: Annotated[str, Field(min_length=1)] = "SLACK_WEBHOOK_URL"
     # Which events alert. "deployment.failed" also covers a remote path's run that failed
@@ -56,7 +53,7 @@ class SlackSettings(_Model):
     max_retry_wait: Annotated[float, Field(ge=0, le=120)] = 10.0
 
 
-class NotifySettings(_Model):
+class NotifySettings(SettingsModel):
     """``[notify.slack]``, and a table per third-party notifier (``[notify.NAME]``, its keys
     the plugin's to read: see docs/plugins.md)."""
 
