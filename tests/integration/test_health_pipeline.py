@@ -162,6 +162,9 @@ def test_baseline_is_stored_and_a_slower_release_is_rolled_back(
         assert registry.baseline_for(ENV) == slow  # the newest
     assert first_baseline is not None and first_baseline.deployment_id == v1.id
     assert (first_baseline.sample_count, first_baseline.errors) == (100, 0)
+    assert first_baseline.compared_with is None
+    assert first_baseline.cpu_percent is not None and (first_baseline.rss_mb or 0) > 1
+    assert slow is not None and slow.compared_with == "v2"
     assert slow is not None and slow.mean_ms is not None and slow.mean_ms >= 40
     [v2_check] = [c for c in v2.checks if c.level == 4]
     assert v2_check.status == "ok"

@@ -191,6 +191,8 @@ def test_upgrade_moves_the_metadata_into_typed_fields(old_registry_url: str) -> 
         assert (baseline.path, baseline.sample_count, baseline.errors) == ("/health", 400, 2)
         assert (baseline.p50_ms, baseline.p95_ms, baseline.p99_ms) == (9.8, 21.4, 33.1)
         assert baseline.error_rate == pytest.approx(0.005)
+        assert (baseline.cpu_percent, baseline.compared_with) == (12.5, "v1.0.0")
+        assert baseline.rss_mb == 48.2
         assert (baseline.deployment_id, baseline.created_at) == (canary.id, canary.completed_at)
         assert registry.baseline_for("staging") is None
 

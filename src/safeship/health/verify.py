@@ -102,6 +102,9 @@ class BaselineReport:
             p95_ms=current.p95_ms,
             p99_ms=current.p99_ms,
             duration_s=current.duration_s,
+            cpu_percent=current.cpu_percent,
+            rss_mb=current.rss_mb,
+            compared_with=self.previous_version if self.previous else None,
             deployment_id=deployment_id,
         )
 
@@ -119,6 +122,8 @@ def stored_baseline(record: BaselineRecord | None) -> Baseline | None:
         p95_ms=record.p95_ms,
         p99_ms=record.p99_ms,
         duration_s=record.duration_s or 0.0,
+        cpu_percent=record.cpu_percent,
+        rss_mb=record.rss_mb,
     )
 
 

@@ -25,8 +25,9 @@ def check(baseline: BaselineRecord) -> None:
     check_count("sample_count", baseline.sample_count)
     check_count("errors", baseline.errors)
     check_fraction("error_rate", baseline.error_rate)
-    for name in ("mean_ms", "p50_ms", "p95_ms", "p99_ms", "duration_s"):
+    for name in ("mean_ms", "p50_ms", "p95_ms", "p99_ms", "duration_s", "cpu_percent", "rss_mb"):
         check_finite(name, getattr(baseline, name))
+    check_text("compared_with", baseline.compared_with, VERSION_LEN, required=False)
 
 
 def insert(tx: Tx, baseline: BaselineRecord, created_at: datetime) -> None:

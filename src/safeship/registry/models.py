@@ -246,6 +246,11 @@ class BaselineRow(Base):
     p95_ms: Mapped[float | None] = mapped_column(Float)
     p99_ms: Mapped[float | None] = mapped_column(Float)
     duration_s: Mapped[float | None] = mapped_column(Float)
+    # The release's processes while sampled (psutil): CPU summed over them, resident memory.
+    cpu_percent: Mapped[float | None] = mapped_column(Float)
+    rss_mb: Mapped[float | None] = mapped_column(Float)
+    # The version whose baseline this one was compared with (None: the environment's first).
+    compared_with: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (

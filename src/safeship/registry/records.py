@@ -208,5 +208,8 @@ class BaselineRecord:
     p95_ms: float | None
     p99_ms: float | None
     duration_s: float | None = None
+    cpu_percent: float | None = None  # the release's processes while sampled
+    rss_mb: float | None = None
+    compared_with: str | None = None  # the version it was compared with; None: the first
     deployment_id: str | None = None
     created_at: datetime | None = None  # set by the registry when stored

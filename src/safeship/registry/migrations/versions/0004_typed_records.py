@@ -134,6 +134,9 @@ def upgrade() -> None:
         sa.Column("p95_ms", sa.Float(), nullable=True),
         sa.Column("p99_ms", sa.Float(), nullable=True),
         sa.Column("duration_s", sa.Float(), nullable=True),
+        sa.Column("cpu_percent", sa.Float(), nullable=True),
+        sa.Column("rss_mb", sa.Float(), nullable=True),
+        sa.Column("compared_with", sa.String(length=255), nullable=True),
         sa.Column("created_at", _TIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["deployment_id"],
@@ -317,6 +320,7 @@ def _baseline(
         return None
     requests = _count(baseline.get("requests")) or 0
     errors = _count(baseline.get("errors")) or 0
+    compared = baseline.get("compared_with")
     return {
         "environment": environment,
         "version": version,
@@ -330,5 +334,8 @@ def _baseline(
         "p95_ms": _number(baseline.get("p95_ms")),
         "p99_ms": _number(baseline.get("p99_ms")),
         "duration_s": _number(baseline.get("duration_s")),
+        "cpu_percent": _number(baseline.get("cpu_percent")),
+        "rss_mb": _number(baseline.get("rss_mb")),
+        "compared_with": compared[:255] if isinstance(compared, str) and compared else None,
         "created_at": when,
     }

@@ -97,6 +97,9 @@ _baselines = sa.table(
     sa.column("p95_ms", sa.Float),
     sa.column("p99_ms", sa.Float),
     sa.column("duration_s", sa.Float),
+    sa.column("cpu_percent", sa.Float),
+    sa.column("rss_mb", sa.Float),
+    sa.column("compared_with", sa.String),
 )
 # What the bag held that 0004 moved, or that this revision moves (everything else: notes).
 _MOVED = {
@@ -357,5 +360,8 @@ def _restored_results(deployment_id: str, version: str, stable: str | None) -> d
             "p95_ms": baseline.p95_ms,
             "p99_ms": baseline.p99_ms,
             "duration_s": baseline.duration_s,
+            "cpu_percent": baseline.cpu_percent,
+            "rss_mb": baseline.rss_mb,
+            "compared_with": baseline.compared_with,
         }
     return restored
