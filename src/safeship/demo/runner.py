@@ -6,6 +6,7 @@ its requests once it takes traffic and is rolled back on its own while v2 keeps 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safeship._processes import free_port as free_port  # also imported from here (benchmarks)
-from safeship.config import LoadedConfig, load_config
+from safeship.config import ConfigError, LoadedConfig, load_config
 from safeship.demo.load import NO_RELEASE, LoadGenerator, LoadTotals
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
@@ -21,6 +22,10 @@ from safeship.pipeline.states import Status
 from safeship.registry import DeploymentRecord
 
 ENVIRONMENT = "local"
+# Each step's bake: long enough for a person to watch the canary steps.
+BAKE_TIME = 3.0
+# Not documented for users: the test suite runs `safeship demo` with a shorter bake (seconds).
+BAKE_TIME_VARIABLE = "SAFESHIP_DEMO_BAKE_TIME"
 
 DEMO_CONFIG = """\
 # The demo's embedded safeship.toml (examples/demo-app/safeship.toml is the same, on port 8080).
@@ -71,7 +76,20 @@ class DemoResult:
         return not self.problems
 
 
-def write_demo_config(workdir: Path, port: int, bake_time: float = 3.0) -> LoadedConfig:
+def demo_bake_time() -> float:
+    raw = os.environ.get(BAKE_TIME_VARIABLE)
+    if raw is None:
+        return BAKE_TIME
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise ConfigError([f"{BAKE_TIME_VARIABLE}: not a number of seconds from 0 to 60"])
+    return seconds
+
+
+def write_demo_config(workdir: Path, port: int, bake_time: float = BAKE_TIME) -> LoadedConfig:
     path = workdir / "safeship.toml"
     path.write_text(DEMO_CONFIG.format(port=port, bake_time=bake_time), encoding="utf-8")
     return load_config(path)
@@ -83,9 +101,10 @@ def run_demo(
     keep: bool = False,
     rate: float = 100.0,
 ) -> DemoResult:
+    bake_time = demo_bake_time()
     workdir = Path(tempfile.mkdtemp(prefix="safeship-demo-"))
     result = DemoResult(workdir)
-    loaded = write_demo_config(workdir, free_port())
+    loaded = write_demo_config(workdir, free_port(), bake_time)
     port = loaded.config.environments[ENVIRONMENT].port
     load = LoadGenerator(f"http://127.0.0.1:{port}/api/v1/items", rate=rate, max_seconds=90)
     try:
