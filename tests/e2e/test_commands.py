@@ -276,6 +276,8 @@ def test_a_paused_deployment_says_so_in_status_history_and_piped_deploy_output(
     assert lines[-1] == "v2 succeeded"
     after = safeship(ws, "status", ENV)
     assert "last deployment: v2 succeeded\n" in after.stdout
+    # Its health score and error count, as the registry recorded them (docs/registry.md).
+    assert re.search(r"\n  health [01]\.\d\d, \d+ errors?\n", after.stdout), after.stdout
 
 
 def test_piped_deploy_output_is_state_changes_and_a_summary_every_10_s(

@@ -31,6 +31,8 @@ def run(config: Path | None, environment: str | None) -> int:
                 Text(f"  last deployment: {s.last.version} {s.last.state}{reason}"),
                 soft_wrap=True,
             )
+            if s.last.health:  # a finished deployment's score (docs/registry.md)
+                console.print(f"  {s.last.health}", soft_wrap=True)
             if s.last.analysis is not None:  # the canary judge's latest figures
                 console.print(judgement_table(s.last.analysis))
     return 0

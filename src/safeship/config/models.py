@@ -91,6 +91,9 @@ class PluginTargetSettings(PluginSettings):
 
     group: ClassVar[str] = TARGETS
 
+    def service_url(self) -> str | None:
+        return None  # a third party's release reports its URL itself
+
 
 _BUILTIN_TARGETS = frozenset({"local", "railway", "command"})
 

@@ -112,21 +112,18 @@ def _environment_url(loaded: LoadedConfig, environment: str) -> str:
     router, the serving release's URL (else the URL the target's settings give); else a usage
     error asking for --url."""
     from safeship.pipeline.environment import open_environment
-    from safeship.targets.base import Target, TargetError
+    from safeship.targets.base import TargetError
 
     settings = loaded.config.environments[environment]
     if settings.router.type != "platform" and settings.port is not None:
         return f"http://127.0.0.1:{settings.port}"
     why = ""
-    target: Target | None = None
     try:
-        target = open_environment(loaded, environment).target
-        releases = target.releases()
+        releases = open_environment(loaded, environment).target.releases()
     except TargetError as exc:
         releases, why = [], f" ({str(exc).rstrip('.')})"
-    url = next((r.url for r in reversed(releases) if r.url), None) or (
-        target.service_url() if target is not None else None
-    )
+    # A platform target's settings may name the service's URL (no API call, no token).
+    url = next((r.url for r in reversed(releases) if r.url), None) or settings.target.service_url()
     if url:
         return _base_url(url)
     raise UsageError(

@@ -88,11 +88,6 @@ class Target(Protocol):
         keeps nothing but its records."""
         ...
 
-    def service_url(self) -> str | None:
-        """The service's URL when the settings name one that needs no release (a platform's
-        public URL): where `safeship health` looks when no release reports a URL."""
-        ...
-
     def variables_table(self) -> tuple[str, ...] | None:
         """Where in the ``[target]`` table the variables it gives a release are written, when
         they are a table of safeship.toml (the local target's ``env``): errors then name the
@@ -114,9 +109,6 @@ class TargetDefaults:
 
     def reap(self) -> int:
         return 0
-
-    def service_url(self) -> str | None:
-        return None
 
     def variables_table(self) -> tuple[str, ...] | None:
         return None

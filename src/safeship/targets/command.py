@@ -169,10 +169,6 @@ class CommandTarget(TargetDefaults):
         self._save(state)
         return version
 
-    def service_url(self) -> str | None:
-        url = self.settings.url
-        return url if url and "{version}" not in url else None
-
     def variables(self) -> dict[str, str]:
         if self.settings.variables is None:
             return {}

@@ -288,9 +288,6 @@ class LocalTarget:
         they override the config's ``env``."""
         return self.state_dir / ".variables"
 
-    def service_url(self) -> str | None:
-        return None  # each release has its own port; the router's is the environment's
-
     def variables_table(self) -> tuple[str, ...] | None:
         return ("env",)
 

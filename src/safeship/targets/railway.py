@@ -259,9 +259,6 @@ class RailwayTarget(TargetDefaults):
             if deployment.status in UP:
                 self.client.remove(deployment.id)
 
-    def service_url(self) -> str | None:
-        return self.settings.public_url
-
     def variables(self) -> dict[str, str]:
         return self.client.variables()
 

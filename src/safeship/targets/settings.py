@@ -36,6 +36,11 @@ class RailwayTargetSettings(RailwayConnection):
             raise ValueError("must be an http:// or https:// URL")
         return url.rstrip("/")
 
+    def service_url(self) -> str | None:
+        """Where the service answers without asking Railway (``safeship health`` reads it
+        with no token)."""
+        return self.public_url
+
 
 class LocalTargetSettings(SettingsModel):
     """Run each release as OS processes on this machine."""
@@ -49,6 +54,9 @@ class LocalTargetSettings(SettingsModel):
     cwd: FilePath | None = None
     start_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
     stop_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+    def service_url(self) -> str | None:
+        return None  # each release has its own port; the environment's is the router's
 
 
 # A script's argument list: "{version}" is its only placeholder.
@@ -72,6 +80,10 @@ class CommandTargetSettings(SettingsModel):
     url: str | None = None
     timeout: Annotated[float, Field(gt=0, le=7200)] = 600.0
     status_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    def service_url(self) -> str | None:
+        """The URL when it needs no version filled in."""
+        return self.url if self.url and "{version}" not in self.url else None
 
     @field_validator("url")
     @classmethod
