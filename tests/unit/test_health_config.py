@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from safeship.config import ConfigError, load_config, parse_config
-from safeship.config.health import HealthSettings, parse_json_path
+from safeship.config.health import HealthSettings
 from safeship.config.loader import locate_key
+from safeship.config.placeholders import parse_json_path
 from safeship.health.resolve import (
     ResolveError,
     config_problems,

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from safeship.config import LoadedConfig
-from safeship.config.health import BaselineSettings, DeepSettings, HealthSettings, check_url
+from safeship.config.health import BaselineSettings, DeepSettings, HealthSettings
+from safeship.config.placeholders import check_url
 from safeship.health.base import CheckResult, Overall, overall
 from safeship.redaction import register_secret
 

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from safeship.config.health import Assertion, parse_json_path
+from safeship.config.health import Assertion
+from safeship.config.placeholders import parse_json_path
 
 _MISSING = object()
 

@@ -21,11 +21,9 @@ from safeship.config.health import (
     PostgresCheckSettings,
     RedisCheckSettings,
     TcpCheckSettings,
-    check_url,
-    placeholders,
-    strings_in,
 )
 from safeship.config.loader import locate_key
+from safeship.config.placeholders import check_url, placeholders, strings_in
 from safeship.health.base import CheckFactory, Values
 from safeship.health.deep import DeepEndpoint
 from safeship.health.dependencies import HttpCheck, PostgresCheck, RedisCheck, TcpCheck

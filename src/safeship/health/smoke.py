@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from safeship.config.health import PLACEHOLDER, Assertion
+from safeship.config.health import Assertion
+from safeship.config.placeholders import PLACEHOLDER
 from safeship.health.base import CheckResult
 from safeship.health.jsonbody import found, lookup
 from safeship.health.request import Expectation, send
