@@ -7,8 +7,9 @@ type) does not load the whole registry: start-up time of every command counts.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from safeship._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from safeship.registry.errors import RegistryError
@@ -62,10 +63,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__, {name: f"{__name__}.{home}" for name, home in _HOMES.items()}, globals()
+)
