@@ -6,11 +6,13 @@ need=""
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx"
+command -v prometheus >/dev/null 2>&1 || need="$need prometheus"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-test-deps: missing:$need (run as root, or install them)" >&2
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+    # --no-install-recommends: prometheus recommends node-exporter and its disk and IPMI tools.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
 fi

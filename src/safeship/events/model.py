@@ -22,6 +22,10 @@ EventName = Literal[
     # Environment-level (deployment_id None): a deploy path left for the next, the path that ran.
     "path.failover",
     "path.completed",
+    # Between deploys (`safeship watch`): a serving environment's condition began or cleared;
+    # attributes: condition ("health.degraded", "error_rate.high", "latency.high") and figures.
+    "watch.degraded",
+    "watch.recovered",
 ]
 
 

@@ -1,31 +1,159 @@
-"""The Notifier port: something the event bus delivers every event to (Slack, GitHub, ...).
+"""The Notifier port: one alert channel (Slack, email, PagerDuty, a GitHub issue, a webhook...).
+
+The alerts core (``safeship.alerts``) turns events into alerts (a *condition* such as
+``rollback.triggered`` in an environment, with a severity, firing or resolved), routes each to
+channels, writes it to the registry's outbox *before* anything is sent, groups a burst for one
+environment into one ``Notification``, and hands it to a channel's ``send``. Retries (with the
+server's Retry-After), falling back to the route's next channel, and marking rows delivered are
+the core's: a channel makes one attempt and says how it went.
 
 Constructor contract (what the ``safeship.notifiers`` entry point names): a class with
-``configured(settings, errors) -> Notifier | None``. ``settings`` is the notifier's table of
-safeship.toml: ``[github]`` for "github", ``[notify.NAME]`` for any other (a built-in's as its
-model, a third party's as the table's dict); ``errors`` is where warnings go (stderr when None).
-None means it cannot run now (its token or URL is not set): it says so in one warning line,
-and the deploy goes on without it. A deploy never fails for want of a notification.
+``configured(settings, errors) -> Notifier | None``. ``settings`` is the channel's table of
+safeship.toml, ``[notify.NAME]`` (a built-in's as its model, a third party's as the table's
+dict); ``errors`` is where warnings go (stderr when None). None means it cannot run now (its
+token or URL is not set): it says so in one warning line, and nothing else is held up. A deploy
+never fails, and a rollback is never delayed, for want of a notification.
+
+Every text a channel receives is already redacted; a channel that builds its own texts from
+figures runs them through ``safeship.redaction.redact`` too, and never prints its credential.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Final, Literal, Protocol, TextIO
 
-from safeship.events import Event
+Severity = Literal["critical", "error", "warning", "info"]
+SEVERITIES: Final[tuple[Severity, ...]] = ("info", "warning", "error", "critical")  # low → high
 
-if TYPE_CHECKING:
-    from safeship.config.models import SafeshipConfig
+# What an alert is about (the architecture's list of conditions). A "deployment.*" condition is
+# the deploy's own news; the others are states of an environment that fire and later resolve.
+Condition = Literal[
+    "deployment.started",
+    "deployment.succeeded",
+    "deployment.failed",  # never took traffic, or rolled back (``Alert.status`` says which)
+    "rollback.triggered",
+    "health.degraded",
+    "error_rate.high",  # over 5% (the rule's or watch's threshold)
+    "latency.high",  # over 2x the baseline
+    "path.failover",
+    "env.drift",
+    "secret.rotation_due",
+    "test",  # `safeship notify test`
+]
+CONDITIONS: Final[tuple[Condition, ...]] = (
+    "deployment.started",
+    "deployment.succeeded",
+    "deployment.failed",
+    "rollback.triggered",
+    "health.degraded",
+    "error_rate.high",
+    "latency.high",
+    "path.failover",
+    "env.drift",
+    "secret.rotation_due",
+    "test",
+)
+
+State = Literal["firing", "resolved"]
+
+
+def severity_rank(severity: Severity) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert, as it sits in the outbox. Every text is redacted and on one line."""
+
+    id: str  # the outbox row's id: the same across retries and processes (receivers dedup on it)
+    condition: Condition
+    severity: Severity
+    state: State
+    environment: str
+    summary: str  # one line: what happened ("rolling back v2: error rate 12.0% > 5.0%")
+    occurred_at: datetime  # aware, UTC
+    deployment_id: str | None = None
+    version: str | None = None
+    commit: str | None = None
+    triggered_by: str | None = None
+    status: str | None = None  # the deployment's status when known ("rolled_back", "failed")
+    duration_s: float | None = None
+    health_score: float | None = None  # 0.00-1.00 (docs/registry.md)
+    rollback_reason: str | None = None
+    rollback_rule: str | None = None
+    path: str | None = None  # the deploy path it came through
+    dashboard_url: str | None = None  # a link to the deployment's page, when one is configured
+    # Further figures by name ("error_rate": "12.0%", "baseline_p95_ms": "40"), already texts.
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """What identifies the condition across alerts: PagerDuty's dedup_key, the GitHub
+        issue's marker. Stable: ``safeship/<environment>/<condition>``."""
+        return f"safeship/{self.environment}/{self.condition}"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message on one channel: one or more alerts (a grouped burst) for one environment,
+    oldest first. Its ``id`` is the first alert's outbox id (the group is claimed as a unit)."""
+
+    id: str
+    channel: str
+    environment: str
+    alerts: tuple[Alert, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return max((a.severity for a in self.alerts), key=severity_rank)
+
+    @property
+    def lead(self) -> Alert:
+        """The alert a one-line title is about: the most severe, the newest of those."""
+        top = severity_rank(self.severity)
+        return [a for a in self.alerts if severity_rank(a.severity) == top][-1]
+
+
+class DeliveryError(Exception):
+    """One attempt failed. The message is one line without credentials.
+
+    ``retry_after``: the server said when to try again (429/503 Retry-After), in seconds.
+    ``permanent``: trying again cannot help (a 4xx other than 408/429: the URL, the token or the
+    payload is wrong); the core goes straight to the route's next channel.
+    ``maybe_delivered``: it was sent and no answer came (a timeout, a dropped connection, a
+    5xx): the receiver may have it. The core retries anyway (a duplicate, which receivers drop
+    by ``Alert.id``, costs less than a lost alert) but counts it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        maybe_delivered: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+        self.maybe_delivered = maybe_delivered
 
 
 class Notifier(Protocol):
-    def handle(self, event: Event) -> None:
-        """Take one (redacted) event; queue any slow call (``safeship.notify.worker``): the
-        deploy waits for this."""
+    # Shortest gap between two messages to one destination (Slack: 1 s per webhook); the core
+    # waits it out rather than be throttled.
+    min_interval: ClassVar[float]
+
+    def send(self, notification: Notification) -> None:
+        """Deliver ``notification`` in one attempt (a bounded timeout); DeliveryError when it
+        did not go. Called from the core's delivery thread, never from the deploy's."""
         ...
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued, waiting at most ``timeout`` seconds, then stop."""
+    def close(self) -> None:
+        """Release connections; nothing is queued here (the outbox holds what is pending)."""
         ...
 
 
@@ -33,7 +161,10 @@ class NotifierClass(Protocol):
     def configured(self, settings: Any, errors: TextIO | None = None) -> Notifier | None: ...
 
 
-def configured_notifiers(config: SafeshipConfig) -> dict[str, Any]:
+# --- Until the alerts core (safeship.alerts) wires the channels: the event-level sinks. ---
+
+
+def configured_notifiers(config: Any) -> dict[str, Any]:
     """Each configured notifier's name and settings, in the file's order ([github] first)."""
     found: dict[str, Any] = {}
     if config.github is not None:
@@ -42,14 +173,13 @@ def configured_notifiers(config: SafeshipConfig) -> dict[str, Any]:
     return found
 
 
-def build_notifiers(config: SafeshipConfig, errors: TextIO | None = None) -> list[Notifier]:
-    """The configured notifiers that can run now, through the plugin registry."""
+def build_notifiers(config: Any, errors: TextIO | None = None) -> list[Any]:
+    """The configured event sinks that can run now, through the plugin registry."""
     from safeship.plugins import NOTIFIERS, load_adapter
 
-    notifiers: list[Notifier] = []
+    notifiers: list[Any] = []
     for name, settings in configured_notifiers(config).items():
-        adapter: NotifierClass = load_adapter(NOTIFIERS, name)
-        notifier = adapter.configured(settings, errors)
+        notifier = load_adapter(NOTIFIERS, name).configured(settings, errors)
         if notifier is not None:
             notifiers.append(notifier)
     return notifiers

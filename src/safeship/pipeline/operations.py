@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from safeship._files import open_private_text
 from safeship.config import LoadedConfig
@@ -43,12 +43,12 @@ def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
     from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
-    from safeship.notify.base import Notifier, build_notifiers
+    from safeship.notify.base import build_notifiers
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
-    notifiers: list[Notifier] = []
+    notifiers: list[Any] = []
     try:
         # [github], [notify.*]: one without its token or URL is left out with one warning line.
         notifiers = build_notifiers(loaded.config)
