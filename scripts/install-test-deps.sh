@@ -13,6 +13,6 @@ if [ -n "$need" ]; then
     exit 1
   fi
   apt-get update -qq
-    # --no-install-recommends: prometheus recommends node-exporter and its disk and IPMI tools.
+  # --no-install-recommends: prometheus recommends node-exporter and its disk and IPMI tools.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
 fi
