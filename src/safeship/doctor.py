@@ -204,21 +204,22 @@ def _known_revisions(config: object) -> set[str]:
 def check_routers(config: SafeshipConfig) -> list[Finding]:
     findings = []
     for name, env in sorted(config.environments.items()):
-        if env.router.type != "nginx":
+        binary = env.router.needs_binary
+        if binary is None:
             continue
-        path = shutil.which("nginx")
+        path = shutil.which(binary)
         if path is None:
             findings.append(
                 _problem(
                     "router",
-                    f"{name}: nginx",
-                    "the nginx router is configured but no nginx binary is on PATH",
-                    "install nginx (`apt-get install nginx`, `brew install nginx`), or use "
-                    'router = { type = "builtin" }',
+                    f"{name}: {binary}",
+                    f"the {env.router.type} router is configured but no {binary} binary is on PATH",
+                    f"install {binary} (`apt-get install {binary}`, `brew install {binary}`), or "
+                    'use router = { type = "builtin" }',
                 )
             )
         else:
-            findings.append(_ok("router", f"{name}: nginx", f"found {path}"))
+            findings.append(_ok("router", f"{name}: {binary}", f"found {path}"))
     return findings
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     Discriminator,
     Field,
     Tag,
@@ -71,19 +72,20 @@ class RegistrySettings(SettingsModel):
         return url
 
 
-# Targets that route themselves: they take the platform router (the default for them), and
-# no other target may.
-SELF_ROUTING_TARGETS = frozenset({"railway", "command"})
-
-
-def _target_tag(value: object) -> str:
-    """The target's ``type``; "local" when the table has none (the target of older configs)."""
-    if isinstance(value, dict):
-        return str(value.get("type", "local"))
-    return str(getattr(value, "type", "local"))
-
-
 RouterSettings = BuiltinRouterSettings | NginxRouterSettings | PlatformRouterSettings
+_BUILTIN_TARGET_SETTINGS = (LocalTargetSettings, RailwayTargetSettings, CommandTargetSettings)
+
+
+def _type_tag(model: type[BaseModel]) -> str:
+    """The ``type`` a settings model is chosen by (its Literal's one value)."""
+    (tag,) = get_args(model.model_fields["type"].annotation)
+    return str(tag)
+
+
+_TARGETS_BY_TYPE = {_type_tag(m): m for m in _BUILTIN_TARGET_SETTINGS}
+_ROUTERS_BY_TYPE = {_type_tag(m): m for m in get_args(RouterSettings)}
+# A table without ``type`` is the first built-in's (the only target of older configs).
+_DEFAULT_TARGET = _type_tag(_BUILTIN_TARGET_SETTINGS[0])
 
 
 class PluginTargetSettings(PluginSettings):
@@ -94,19 +96,51 @@ class PluginTargetSettings(PluginSettings):
     def service_url(self) -> str | None:
         return None  # a third party's release reports its URL itself
 
+    @property
+    def routes_itself(self) -> bool:
+        """The adapter's own answer (``Target.routes_itself``), read from its class."""
+        from safeship.plugins import load_adapter
 
-_BUILTIN_TARGETS = frozenset({"local", "railway", "command"})
+        return bool(load_adapter(TARGETS, self.type).routes_itself)
+
+
+def _target_tag(value: object) -> str:
+    """The target's ``type``; the default target's when the table has none."""
+    if isinstance(value, dict):
+        return str(value.get("type", _DEFAULT_TARGET))
+    return str(getattr(value, "type", _DEFAULT_TARGET))
 
 
 def _target_union_tag(value: object) -> str:
     kind = _target_tag(value)
-    return kind if kind in _BUILTIN_TARGETS else "plugin"
+    return kind if kind in _TARGETS_BY_TYPE else "plugin"
+
+
+def _routes_itself(target: object) -> bool:
+    """Whether a target (its table, or its validated settings) routes its own traffic."""
+    if isinstance(target, dict):
+        kind = _target_tag(target)
+        model = _TARGETS_BY_TYPE.get(kind)
+        if model is not None:
+            return model.routes_itself
+        try:
+            return PluginTargetSettings(type=kind).routes_itself
+        except Exception:  # not installed: the target's own validation reports it
+            return False
+    if isinstance(target, (*_BUILTIN_TARGET_SETTINGS, PluginTargetSettings)):
+        return target.routes_itself
+    return False
+
+
+# The router a self-routing target gets when its environment names none: the one router that
+# does not split traffic.
+_SELF_ROUTING_ROUTER = next(t for t, m in _ROUTERS_BY_TYPE.items() if not m.splits_traffic)
 
 
 TargetSettings = Annotated[
-    Annotated[LocalTargetSettings, Tag("local")]
-    | Annotated[RailwayTargetSettings, Tag("railway")]
-    | Annotated[CommandTargetSettings, Tag("command")]
+    Annotated[LocalTargetSettings, Tag(_type_tag(LocalTargetSettings))]
+    | Annotated[RailwayTargetSettings, Tag(_type_tag(RailwayTargetSettings))]
+    | Annotated[CommandTargetSettings, Tag(_type_tag(CommandTargetSettings))]
     | Annotated[PluginTargetSettings, Tag("plugin")],
     Discriminator(_target_union_tag),
 ]
@@ -153,7 +187,8 @@ class BlueGreenSettings(SettingsModel):
 class EnvironmentSettings(SettingsModel):
     # target and router come first: the validators of port and strategy read them.
     target: TargetSettings
-    # Default: "platform" for the railway and command targets, else "builtin".
+    # Default: the platform router for targets that route themselves (railway, command), else
+    # the builtin router.
     router: Annotated[RouterSettings, Field(discriminator="type")] = Field(
         default_factory=BuiltinRouterSettings
     )
@@ -190,20 +225,23 @@ class EnvironmentSettings(SettingsModel):
     @model_validator(mode="before")
     @classmethod
     def _platform_defaults(cls, data: Any) -> Any:
-        """Self-routing targets default to the platform router, which defaults to all-at-once."""
+        """Self-routing targets default to the router that does not split traffic, which
+        defaults to all-at-once."""
         if not isinstance(data, dict):
             return data
         target = data.get("target")
         if isinstance(target, dict) and "type" not in target:
             # In place, not on a copy: the loader maps an error's location onto the file's data,
-            # and drops the union's tag ("local") only where the table's type names it.
-            target["type"] = "local"
+            # and drops the union's tag (the default's) only where the table's type names it.
+            target["type"] = _DEFAULT_TARGET
         data = dict(data)
-        if "router" not in data and _target_tag(data.get("target")) in SELF_ROUTING_TARGETS:
-            data["router"] = {"type": "platform"}
+        if "router" not in data and _routes_itself(target):
+            data["router"] = {"type": _SELF_ROUTING_ROUTER}
         router = data.get("router")
-        if isinstance(router, dict) and router.get("type") == "platform":
-            data.setdefault("strategy", "all-at-once")
+        if isinstance(router, dict):
+            model = _ROUTERS_BY_TYPE.get(str(router.get("type")))
+            if model is not None and not model.splits_traffic:
+                data.setdefault("strategy", "all-at-once")
         return data
 
     @field_validator("router")
@@ -213,14 +251,18 @@ class EnvironmentSettings(SettingsModel):
         if target is None:  # the target is invalid: that error is reported on its own
             return router
         kind = _target_tag(target)
-        if router.type == "platform" and kind not in SELF_ROUTING_TARGETS:
+        routes_itself = _routes_itself(target)
+        if not router.splits_traffic and not routes_itself:
+            splitting = " or ".join(t for t, m in _ROUTERS_BY_TYPE.items() if m.splits_traffic)
+            own = ", ".join(t for t, m in _TARGETS_BY_TYPE.items() if m.routes_itself)
             raise ValueError(
-                f"the platform router is for targets that route themselves (railway, command); "
-                f"the {kind} target needs the builtin or nginx router"
+                f"the {router.type} router is for targets that route themselves ({own}); "
+                f"the {kind} target needs the {splitting} router"
             )
-        if router.type != "platform" and kind in SELF_ROUTING_TARGETS:
+        if router.splits_traffic and routes_itself:
             raise ValueError(
-                f'the {kind} target routes its own traffic: use router = {{ type = "platform" }}'
+                f"the {kind} target routes its own traffic: use "
+                f'router = {{ type = "{_SELF_ROUTING_ROUTER}" }}'
             )
         return router
 
@@ -228,7 +270,7 @@ class EnvironmentSettings(SettingsModel):
     @classmethod
     def _port_for_local_routers(cls, port: int | None, info: ValidationInfo) -> int | None:
         router = info.data.get("router")
-        if port is None and router is not None and router.type != "platform":
+        if port is None and router is not None and router.splits_traffic:
             raise PydanticCustomError("missing", "Field required")
         return port
 
@@ -236,10 +278,10 @@ class EnvironmentSettings(SettingsModel):
     @classmethod
     def _platform_is_all_at_once(cls, strategy: str, info: ValidationInfo) -> str:
         router = info.data.get("router")
-        if router is not None and router.type == "platform" and strategy != "all-at-once":
+        if router is not None and not router.splits_traffic and strategy != "all-at-once":
             raise ValueError(
-                f"{strategy} needs a router that splits traffic; the platform router serves one "
-                f'release at a time: use strategy = "all-at-once"'
+                f"{strategy} needs a router that splits traffic; the {router.type} router serves "
+                f'one release at a time: use strategy = "all-at-once"'
             )
         return strategy
 

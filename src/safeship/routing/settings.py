@@ -5,7 +5,7 @@ Kept here, beside their adapters; safeship.config.models takes them into its rou
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +17,8 @@ class BuiltinRouterSettings(SettingsModel):
     """safeship's own asyncio proxy, one process per environment."""
 
     type: Literal["builtin"] = "builtin"
+    splits_traffic: ClassVar[bool] = True  # weights between releases; listens on a port
+    needs_binary: ClassVar[str | None] = None
     # Keep one user on one release. "cookie": the first response sets a cookie naming the
     # release that answered, and later requests go back to it while it has weight. "header":
     # a request header naming the user (e.g. X-User-Id) is hashed onto the weights, so a user
@@ -49,6 +51,8 @@ class NginxRouterSettings(SettingsModel):
     """A private nginx per environment: weighted upstream, graceful reloads, JSON access log."""
 
     type: Literal["nginx"]
+    splits_traffic: ClassVar[bool] = True
+    needs_binary: ClassVar[str | None] = "nginx"  # `safeship doctor` looks for it on PATH
 
 
 class PlatformRouterSettings(SettingsModel):
@@ -56,3 +60,7 @@ class PlatformRouterSettings(SettingsModel):
     no port; the serving version is recorded, and health checks go to the release's own URL."""
 
     type: Literal["platform"]
+    # One release at a time, switched by the platform: no port, only all-at-once; the router
+    # of the targets that route themselves (and of no other).
+    splits_traffic: ClassVar[bool] = False
+    needs_binary: ClassVar[str | None] = None

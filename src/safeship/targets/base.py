@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 
 class TargetError(Exception):
@@ -46,6 +46,12 @@ class Target(Protocol):
     ``base_dir`` the directory of safeship.toml (relative paths in the settings).
     ``TargetDefaults`` gives the members most targets answer trivially.
     """
+
+    # True: the platform routes to the serving release itself (Railway, the user's scripts):
+    # the environment takes the platform router and deploys all at once. False: safeship's
+    # router in front splits traffic between releases. Read from the class, before any
+    # instance exists (config validation).
+    routes_itself: ClassVar[bool]
 
     def deploy(self, version: str, commit: str | None = None) -> Release:
         """Start ``version`` as a new release, not yet serving; return once it listens.
@@ -99,6 +105,7 @@ class TargetDefaults:
     """The trivial answers of ``Target`` members, for a target to inherit."""
 
     environment: str
+    routes_itself: ClassVar[bool] = False
 
     def set_variable(self, name: str, value: str) -> None:
         kind = type(self).__name__

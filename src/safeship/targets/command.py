@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from safeship._files import private_dir, write_private
 from safeship.httpapi import one_line
@@ -33,6 +33,8 @@ from safeship.targets.settings import CommandTargetSettings
 
 
 class CommandTarget(TargetDefaults):
+    routes_itself: ClassVar[bool] = True
+
     def __init__(
         self,
         environment: str,

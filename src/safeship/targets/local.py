@@ -34,7 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 
@@ -88,6 +88,8 @@ def _last_line(log: Path, offset: int) -> str:
 
 class LocalTarget:
     """Runs each release of ``environment`` as a detached process group on this machine."""
+
+    routes_itself: ClassVar[bool] = False
 
     def __init__(
         self,

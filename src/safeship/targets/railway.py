@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from safeship._files import write_private_json
 from safeship.httpapi import notice_to_stderr, one_line
@@ -61,6 +62,8 @@ class RailwayRelease(HostedRelease):
 class RailwayTarget(TargetDefaults):
     """The Target port on Railway, as far as Railway allows (no local port or pid; one
     deployment of the service serves at a time)."""
+
+    routes_itself: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ Kept here, beside their adapters; safeship.config.models takes them into its tar
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
@@ -22,6 +22,7 @@ class RailwayTargetSettings(RailwayConnection):
     """Deploy through Railway's GraphQL API."""
 
     type: Literal["railway"] = "railway"
+    routes_itself: ClassVar[bool] = True  # Railway routes to the serving deployment
     # Where health checks reach the service (e.g. its custom domain). Default: the deployment's
     # Railway domain (staticUrl) over https; a service without a public domain needs this.
     public_url: str | None = None
@@ -46,6 +47,7 @@ class LocalTargetSettings(SettingsModel):
     """Run each release as OS processes on this machine."""
 
     type: Literal["local"] = "local"
+    routes_itself: ClassVar[bool] = False  # a router in front splits traffic between releases
     # Argument list, no shell. "{port}" becomes the release's port, "{version}" its version.
     command: Annotated[
         list[str], AfterValidator(lambda argv: check_argv(argv, ("port", "version")))
@@ -67,6 +69,7 @@ class CommandTargetSettings(SettingsModel):
     """The user's own scripts. Argument lists, no shell; "{version}" becomes the version."""
 
     type: Literal["command"] = "command"
+    routes_itself: ClassVar[bool] = True  # the user's platform serves what the scripts deploy
     deploy: Script
     # Exit 0: the version is up. Without it, a release counts as alive once deployed.
     status: Script | None = None
