@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Protocol, TypeVar
 
-from safeship.httpapi import one_line
+from safeship.httpapi import ApiError, JsonApi, one_line
 
 
 class Listed(Protocol):
@@ -105,3 +105,51 @@ def adopt_created(
                 one_line(f"{after}, and no new {noun} appeared within {timeout:g} s; {not_resent}")
             )
         sleep(interval)
+
+
+@dataclass(frozen=True)
+class Posted(Generic[ItemT]):
+    """How a create request went: the service's ``answer``, or, after an ambiguous failure,
+    the item ``adopted`` in its place and the ``line`` that says so."""
+
+    answer: Any = None
+    adopted: ItemT | None = None
+    line: str = ""
+
+
+def post_or_adopt(
+    api: JsonApi,
+    url: str,
+    body: Any,
+    sent: Request,
+    listing: Callable[[], list[ItemT]],
+    *,
+    error: type[Exception],
+    timeout: float,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Posted[ItemT]:
+    """POST a create request once; if it failed after it may have reached the service, adopt
+    what it created (``adopt_created``) instead of sending it again. Every failure is one
+    ``error`` line: the request's own, or why nothing could be adopted. ``sent.why`` is filled
+    in from the failure."""
+    before = {item.id for item in listing()}
+    try:
+        _, answer = api.request("POST", url, json=body, idempotent=False)
+    except ApiError as exc:
+        if not exc.maybe_applied:
+            raise error(str(exc)) from None
+        try:
+            item, line = adopt_created(
+                replace(sent, why=exc.what),
+                listing,
+                before,
+                listing_errors=(ApiError, error),
+                timeout=timeout,
+                interval=interval,
+                sleep=sleep,
+            )
+        except NotAdopted as not_adopted:
+            raise error(str(not_adopted)) from None
+        return Posted(adopted=item, line=line)
+    return Posted(answer=answer)

@@ -32,7 +32,7 @@ from safeship.paths.base import (
     token_from,
 )
 from safeship.paths.settings import CircleCIPathSettings, PathsSettings
-from safeship.reconcile import Created, NotAdopted, Request, adopt_created
+from safeship.reconcile import Created, Request, post_or_adopt
 
 DONE = frozenset({"success", "failed", "error", "canceled", "not_run", "unauthorized"})
 NOT_STARTED = frozenset({"not_run", "unauthorized"})
@@ -123,28 +123,23 @@ class CircleCIPath(PathDefaults):
         else:
             body = {"branch": branch, "parameters": parameters}
             url = self._url(f"/project/{slug}/pipeline")
-        before = {pipeline.id for pipeline in self._pipelines()}
-        try:
-            _, answer = self._api.request("POST", url, json=body, idempotent=False)
-        except ApiError as exc:
-            if not exc.maybe_applied:
-                raise PathError(str(exc)) from None
-            try:
-                pipeline, line = adopt_created(
-                    Request("circleci", "the pipeline trigger", exc.what, noun="pipeline"),
-                    self._pipelines,
-                    before,
-                    listing_errors=(ApiError, PathError),
-                    timeout=self.settings.reconcile_timeout,
-                    interval=self.settings.poll_interval,
-                    sleep=self._sleep,
-                )
-            except NotAdopted as not_adopted:
-                raise PathError(str(not_adopted)) from None
-            self.notes.append(line)
+        posted = post_or_adopt(
+            self._api,
+            url,
+            body,
+            Request("circleci", "the pipeline trigger", "", noun="pipeline"),
+            self._pipelines,
+            error=PathError,
+            timeout=self.settings.reconcile_timeout,
+            interval=self.settings.poll_interval,
+            sleep=self._sleep,
+        )
+        if posted.adopted is not None:
+            self.notes.append(posted.line)
             if self._notice is not None:
-                self._notice(line)
-            return pipeline.id
+                self._notice(posted.line)
+            return posted.adopted.id
+        answer = posted.answer
         pipeline_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(pipeline_id, str) or not pipeline_id:
             raise PathError("circleci: malformed answer: the pipeline has no id")

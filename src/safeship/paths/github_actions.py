@@ -40,7 +40,7 @@ from safeship.paths.base import (
     token_from,
 )
 from safeship.paths.settings import GitHubActionsPathSettings, PathsSettings
-from safeship.reconcile import Created, NotAdopted, Request, adopt_created
+from safeship.reconcile import Created, Request, post_or_adopt
 
 BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
 _DOWN = ("partial_outage", "major_outage")
@@ -177,28 +177,23 @@ class GitHubActionsPath(PathDefaults):
             inputs["commit"] = commit
         body = {"ref": self.settings.ref, "inputs": inputs, "return_run_details": True}
         url = self._url(f"/actions/workflows/{self.settings.workflow}/dispatches")
-        before = {run.id for run in self._dispatched_runs()}
-        try:
-            _, answer = self._api.request("POST", url, json=body, idempotent=False)
-        except ApiError as exc:
-            if not exc.maybe_applied:
-                raise PathError(str(exc)) from None
-            try:
-                run, line = adopt_created(
-                    Request("github", "the workflow dispatch", exc.what, noun="run"),
-                    self._dispatched_runs,
-                    before,
-                    listing_errors=(ApiError, PathError),
-                    timeout=self.settings.reconcile_timeout,
-                    interval=self.settings.poll_interval,
-                    sleep=self._sleep,
-                )
-            except NotAdopted as not_adopted:
-                raise PathError(str(not_adopted)) from None
-            self._note(line)
+        posted = post_or_adopt(
+            self._api,
+            url,
+            body,
+            Request("github", "the workflow dispatch", "", noun="run"),
+            self._dispatched_runs,
+            error=PathError,
+            timeout=self.settings.reconcile_timeout,
+            interval=self.settings.poll_interval,
+            sleep=self._sleep,
+        )
+        if (run := posted.adopted) is not None:
+            self._note(posted.line)
             if run.url:
                 self._run_urls[run.id] = run.url
             return run.id
+        answer = posted.answer
         run_id = answer.get("workflow_run_id") if isinstance(answer, dict) else None
         if not isinstance(run_id, int | str) or not str(run_id):
             raise PathError("github: the dispatch did not return a run id (return_run_details)")
