@@ -1,3 +1,3 @@
-from safeship.cli.main import run
+from safeship.cli.entry import run
 
 run()

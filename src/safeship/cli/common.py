@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     err_console: Console
 
 
-def load(config: Path | None) -> LoadedConfig:
+def load(config: Path | None, *, reuse: bool = False) -> LoadedConfig:
+    """safeship.toml, validated; ``reuse``: a read-only command may take the last run's
+    validation of the same file (safeship.config.cache)."""
+    if reuse:
+        from safeship.config.cache import load_config_reused
+
+        return load_config_reused(find_config(config))
     return load_config(find_config(config))
 
 

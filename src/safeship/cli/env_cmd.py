@@ -9,14 +9,15 @@ Exit codes: 0 valid / no difference, 1 invalid / differences / drift, 2 usage or
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from safeship.cli.env_common import emit, emit_json, env_project, env_sources, plural
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from safeship.core import EnvProject, EnvSources
 
 env_app = typer.Typer(
     help="Environment variables as code: check, .env.example, diff, drift, snapshots, audit.",
@@ -67,24 +68,10 @@ def check_command(
 
     Without a source option it reads .env and .env.ENVIRONMENT in the current directory.
     """
-    from safeship import core
+    from safeship.cli.env_common import run_check
 
-    sources = _sources(env_file, from_process, from_target)
-    report = core.env_check(_project(schema, config), environment, sources)
-    result = report.result
-    if json_output:
-        _print_json(result.as_json())
-    else:
-        for problem in result.errors:
-            _print(f"error: {problem.text()} [{problem.code}]")
-        for problem in result.warnings:
-            _print(f"warning: {problem.text()} [{problem.code}]")
-        verdict = "valid" if result.valid else "invalid"
-        _print(
-            f"{environment}: {verdict} ({report.variables} variables, "
-            f"{_count(result.errors, 'error')}, {_count(result.warnings, 'warning')})"
-        )
-    raise typer.Exit(0 if result.valid else 1)
+    code = run_check(environment, schema, env_file, from_process, from_target, json_output, config)
+    raise typer.Exit(code)
 
 
 @env_app.command("example")
@@ -107,7 +94,7 @@ def example_command(
     from safeship import core
     from safeship.envschema.example import EXAMPLE_FILENAME, render_example, variables_of
 
-    loaded_schema = core.load_schema(_project(schema, config))
+    loaded_schema = core.load_schema(env_project(schema, config))
     text = render_example(loaded_schema, environment)
     if output is not None and str(output) == "-":
         print(text, end="")
@@ -120,7 +107,7 @@ def example_command(
 
         raise EnvSourceError([f"{path}: cannot write: {exc.strerror or exc}"]) from None
     count = len(variables_of(loaded_schema, environment))
-    _print(f"wrote {path} ({count} variables)")
+    emit(f"wrote {path} ({count} variables)")
     raise typer.Exit(0)
 
 
@@ -140,18 +127,18 @@ def parity_command(
     from safeship import core
     from safeship.envschema.example import EXAMPLE_FILENAME, parity
 
-    loaded_schema = core.load_schema(_project(schema, config))
+    loaded_schema = core.load_schema(env_project(schema, config))
     path = file or loaded_schema.path.parent / EXAMPLE_FILENAME
     if not path.is_file():
-        _print(f"{path}: not found (write it with `safeship env example`)")
+        emit(f"{path}: not found (write it with `safeship env example`)")
         raise typer.Exit(1)
     report = parity(loaded_schema, path, environment)
     for problem in report.problems:
         kind = "warning" if problem.is_warning else "error"
-        _print(f"{kind}: {problem.text()} [{problem.code}]")
+        emit(f"{kind}: {problem.text()} [{problem.code}]")
     errors = [p for p in report.problems if not p.is_warning]
-    verdict = "in parity with" if report.ok else f"differs from ({_count(errors, 'problem')})"
-    _print(f"{path}: {verdict} {loaded_schema.path.name}")
+    verdict = "in parity with" if report.ok else f"differs from ({plural(errors, 'problem')})"
+    emit(f"{path}: {verdict} {loaded_schema.path.name}")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -174,13 +161,15 @@ def diff_command(
     """Compare two environments' live variables key by key (secrets by fingerprint, masked)."""
     from safeship import core
 
-    result = core.env_diff(_project(schema, config), (env_a, file_a or []), (env_b, file_b or []))
+    result = core.env_diff(
+        env_project(schema, config), (env_a, file_a or []), (env_b, file_b or [])
+    )
     if json_output:
-        _print_json(result.as_json())
+        emit_json(result.as_json())
     else:
         for difference in result.differences:
-            _print(f"{difference.variable}: {difference.detail}")
-        _print(f"{env_a} vs {env_b}: {_count(result.differences, 'difference')}")
+            emit(f"{difference.variable}: {difference.detail}")
+        emit(f"{env_a} vs {env_b}: {plural(result.differences, 'difference')}")
     raise typer.Exit(1 if result.differences else 0)
 
 
@@ -196,25 +185,25 @@ def drift_command(
     """Compare the live variables with the schema and with the last snapshot."""
     from safeship import core
 
-    sources = _sources(env_file, from_process, False)
-    drift = core.env_drift(_project(schema, config), environment, sources)
+    sources = env_sources(env_file, from_process, False)
+    drift = core.env_drift(env_project(schema, config), environment, sources)
     if json_output:
-        _print_json(drift.as_json())
+        emit_json(drift.as_json())
         raise typer.Exit(1 if drift.drifted else 0)
-    _print(f"{environment} vs the schema: {_count(drift.against_schema, 'difference')}")
+    emit(f"{environment} vs the schema: {plural(drift.against_schema, 'difference')}")
     for problem in drift.against_schema:
-        _print(f"  {problem.text()} [{problem.code}]")
+        emit(f"  {problem.text()} [{problem.code}]")
     if drift.snapshot is None:
-        _print(f"{environment} vs the last snapshot: no snapshot yet (safeship env snapshot)")
+        emit(f"{environment} vs the last snapshot: no snapshot yet (safeship env snapshot)")
     else:
-        _print(
+        emit(
             f"{environment} vs the snapshot of {_when(drift.snapshot.taken_at)} by "
-            f"{drift.snapshot.taken_by}: {_count(drift.since_snapshot, 'change')}"
+            f"{drift.snapshot.taken_by}: {plural(drift.since_snapshot, 'change')}"
         )
         for change in drift.since_snapshot:
-            _print(f"  {change.kind} {change.variable}: {change.detail}")
+            emit(f"  {change.kind} {change.variable}: {change.detail}")
         if drift.note:
-            _print(f"  note: {drift.note}")
+            emit(f"  note: {drift.note}")
     raise typer.Exit(1 if drift.drifted else 0)
 
 
@@ -232,9 +221,9 @@ def snapshot_command(
     """Record the environment's variables in the registry (secrets as fingerprints only)."""
     from safeship import core
 
-    sources = _sources(env_file, from_process, False)
-    taken = core.env_snapshot(_project(schema, config), environment, sources, taken_by)
-    _print(
+    sources = env_sources(env_file, from_process, False)
+    taken = core.env_snapshot(env_project(schema, config), environment, sources, taken_by)
+    emit(
         f"{environment}: snapshot {taken.snapshot_id[:8]} recorded "
         f"({taken.variables} variables, {taken.secrets} as fingerprints only)"
     )
@@ -251,56 +240,26 @@ def audit_command(
     """List what changed between the environment's snapshots: added, removed, changed; who, when."""
     from safeship import core
 
-    audit = core.env_audit(_project(None, config), environment, limit)
+    audit = core.env_audit(env_project(None, config), environment, limit)
     if json_output:
-        _print_json(audit.as_json())
+        emit_json(audit.as_json())
         raise typer.Exit(0)
     if not audit.entries:
-        _print(f"{environment}: no snapshots (record one with `safeship env snapshot`)")
+        emit(f"{environment}: no snapshots (record one with `safeship env snapshot`)")
     for entry in audit.entries:
         head = f"{_when(entry.snapshot.taken_at)} by {entry.snapshot.taken_by}"
         if entry.first:
-            _print(f"{head}: first snapshot ({len(entry.snapshot.variables)} variables)")
+            emit(f"{head}: first snapshot ({len(entry.snapshot.variables)} variables)")
             continue
-        _print(f"{head}: {_count(entry.changes, 'change')}")
+        emit(f"{head}: {plural(entry.changes, 'change')}")
         for change in entry.changes:
-            _print(f"  {change.kind} {change.variable}: {change.detail}")
+            emit(f"  {change.kind} {change.variable}: {change.detail}")
         if entry.note:
-            _print(f"  note: {entry.note}")
+            emit(f"  note: {entry.note}")
     raise typer.Exit(0)
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _project(schema: Path | None, config: Path | None) -> EnvProject:
-    from safeship.core import EnvProject
-
-    return EnvProject(schema=schema, config=config)
-
-
-def _sources(env_files: list[Path] | None, from_process: bool, from_target: bool) -> EnvSources:
-    from safeship.core import EnvSources
-
-    return EnvSources(tuple(env_files or ()), from_process, from_target)
-
-
-def _print(line: str) -> None:
-    from safeship.redaction import redact
-
-    print(redact(line), flush=False)
-
-
-def _print_json(data: Any) -> None:
-    import json
-
-    from safeship.redaction import redact_data
-
-    print(json.dumps(redact_data(data), indent=2, ensure_ascii=False))
-
-
-def _count(items: list[Any], noun: str) -> str:
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def _when(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from safeship.cli.render import history_table
 
 
 def run(config: Path | None, environment: str | None, limit: int, json_output: bool) -> int:
-    deployments = core.history(load(config), core.HistoryQuery(environment, limit))
+    deployments = core.history(load(config, reuse=True), core.HistoryQuery(environment, limit))
     if json_output:
         print(json.dumps([d.as_json() for d in deployments], indent=2, default=_json_default))
     elif not deployments:

@@ -6,18 +6,19 @@ Heavy modules (pydantic, SQLAlchemy, httpx, aiohttp) are imported inside the com
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from typer._click import Command
-    from typer._click.exceptions import ClickException
 
 from safeship.cli import params
+
+# The console entry point (`safeship`, `python -m safeship`) is safeship.cli.entry.run: it runs
+# the everyday read-only commands without importing Typer (safeship.cli.fast). Re-exported here.
+from safeship.cli.entry import run as run
 
 app = typer.Typer(
     name="safeship",
@@ -307,14 +308,6 @@ def config_check(config: ConfigOption = None) -> None:
     raise typer.Exit(config_cmd.run_check(config))
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    from safeship.redaction import redact
-
-    for line in redact(message).splitlines() or [""]:
-        print(f"safeship: error: {line}", file=sys.stderr)
-    raise SystemExit(code)
-
-
 def cli() -> Command:
     """The root command, its subcommands built lazily (what `safeship` runs)."""
     import copy
@@ -328,46 +321,3 @@ def cli() -> Command:
     root = get_group(shell)
     root.commands = LazyCommands(app, _LAZY_GROUPS)
     return root
-
-
-def run() -> None:
-    """Console entry point: known errors become one line and an exit code, never a traceback.
-
-    Click's usage errors (an unknown option, a missing argument) too: one line, exit 2, instead
-    of its usage box; ``safeship`` or a group without arguments still prints its help.
-    """
-    # Typer's own copy of Click: its exceptions are not the installed click's.
-    from typer import Abort
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
-    from safeship.cli.errors import exit_code_for
-
-    try:
-        code = cli().main(standalone_mode=False)
-    except NoArgsIsHelpError as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
-    except ClickException as exc:
-        _fail(_click_message(exc), exc.exit_code)
-    except Abort:
-        _fail("aborted", 1)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except Exception as exc:
-        if os.environ.get("SAFESHIP_DEBUG"):
-            raise
-        code, message = exit_code_for(exc)
-        _fail(message, code)
-    raise SystemExit(code if isinstance(code, int) else 0)
-
-
-def _click_message(exc: ClickException) -> str:
-    """A usage error in one printable line: the message and the command's --help."""
-    from typer._click.exceptions import UsageError
-
-    from safeship.validation import printable
-
-    message = " ".join(exc.format_message().split())
-    if isinstance(exc, UsageError) and exc.ctx is not None:
-        message += f" (see {exc.ctx.command_path} --help)"
-    return printable(message)

@@ -12,7 +12,7 @@ from safeship.cli.render import judgement_table, traffic_table
 
 
 def run(config: Path | None, environment: str | None) -> int:
-    for s in core.status(load(config), environment):
+    for s in core.status(load(config, reuse=True), environment):
         router = "running" if s.router_running else "stopped"
         where = f"port {s.port}" if s.port is not None else "platform-routed"
         console.print(Text.assemble((s.environment, "bold"), f" · {where} · router {router}"))

@@ -1,0 +1,82 @@
+"""The read-only commands' reuse of the last validated config (safeship.config.cache)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from safeship.config import ConfigError, load_config
+from safeship.config.cache import CACHE_NAME, load_config_reused
+
+CONFIG = """[project]
+name = "cached"
+
+[environments.production]
+port = {port}
+[environments.production.target]
+command = ["python", "-m", "app"]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "safeship.toml"
+    path.write_text(CONFIG.format(port=18081))
+    return path
+
+
+def _cache(project: Path) -> Path:
+    return project.parent / ".safeship" / CACHE_NAME
+
+
+def test_a_second_load_reuses_the_first_validation(project: Path) -> None:
+    first = load_config_reused(project)
+    cache = _cache(project)
+    assert cache.stat().st_mode & 0o777 == 0o600
+    assert cache.parent.stat().st_mode & 0o777 == 0o700
+    cache.write_bytes(cache.read_bytes())  # same content, newer file: still reused
+    os.chmod(cache, 0o600)
+    again = load_config_reused(project)
+    assert again == first == load_config(project)
+
+
+def test_a_changed_file_is_validated_again(project: Path) -> None:
+    load_config_reused(project)
+    project.write_text(CONFIG.format(port=18082))
+    assert load_config_reused(project).config.environments["production"].port == 18082
+    project.write_text(CONFIG.format(port=0))
+    with pytest.raises(ConfigError, match="port"):
+        load_config_reused(project)  # a cached valid config never hides a broken file
+
+
+def test_a_changed_model_module_is_validated_again(project: Path) -> None:
+    load_config_reused(project)
+    header = _cache(project).read_bytes().split(b"\n", 1)[0]
+    # Each module defining a model in the cache is named by its source file.
+    models = sys.modules["safeship.config.models"].__file__
+    assert models is not None and models.encode() in header
+    poisoned = (
+        _cache(project)
+        .read_bytes()
+        .replace(b'"sources": {', b'"sources": {"/nowhere.py": [1, 2], ', 1)
+    )
+    _cache(project).write_bytes(poisoned)
+    os.chmod(_cache(project), 0o600)
+    assert load_config_reused(project) == load_config(project)
+    assert b"/nowhere.py" not in _cache(project).read_bytes()  # written again
+
+
+@pytest.mark.parametrize("damage", ["group-readable", "torn", "not-json"])
+def test_a_cache_that_is_not_private_or_whole_is_ignored(project: Path, damage: str) -> None:
+    load_config_reused(project)
+    cache = _cache(project)
+    if damage == "group-readable":
+        os.chmod(cache, 0o640)
+    elif damage == "torn":
+        cache.write_bytes(cache.read_bytes()[:-20])
+    else:
+        cache.write_bytes(b"{not json\n")
+    assert load_config_reused(project) == load_config(project)
