@@ -125,7 +125,9 @@ def block_kit_problem(blocks: Any) -> str | None:
                     return f"{where}: 1 to 10 fields"
                 for f_index, item in enumerate(fields):
                     f_where = f"{where}.fields[{f_index}]"
-                    problem = problem or _text_problem(item, f_where, 2000, ("mrkdwn", "plain_text"))
+                    problem = problem or _text_problem(
+                        item, f_where, 2000, ("mrkdwn", "plain_text")
+                    )
         elif kind == "context":
             elements = block.get("elements")
             if not isinstance(elements, list) or not 1 <= len(elements) <= 10:

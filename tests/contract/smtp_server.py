@@ -78,7 +78,9 @@ class SmtpServer:
         if security == "starttls":
             options |= {"tls_context": context, "require_starttls": True}
         elif security == "tls":
+            # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; this is TLS throughout.
             options |= {"ssl_context": context, "server_hostname": "127.0.0.1"}
+            options["auth_require_tls"] = False
         else:
             options["auth_require_tls"] = False
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
@@ -102,9 +104,11 @@ class SmtpServer:
             return reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        tls = session.ssl is not None
+        tls = session.ssl is not None or self.security == "tls"
         self.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.authenticated, tls)
+            Received(
+                envelope.mail_from, list(envelope.rcpt_tos), message, session.authenticated, tls
+            )
         )
         return "250 OK"
 

@@ -37,9 +37,16 @@ def test_a_rollback_is_one_block_kit_message_field_by_field(slack_api: SlackServ
     header, summary, fields, reason, link = posted.blocks
     assert header == {
         "type": "header",
-        "text": {"type": "plain_text", "text": "🔄 Deployment rolled back · production", "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": "🔄 Deployment rolled back · production",
+            "emoji": True,
+        },
     }
-    assert summary["text"]["text"] == "v2.4.0 rolled back: error rate 12.0% &gt; 5.0% &lt;at step 2&gt;"
+    assert (
+        summary["text"]["text"]
+        == "v2.4.0 rolled back: error rate 12.0% &gt; 5.0% &lt;at step 2&gt;"
+    )
     assert [f["text"] for f in fields["fields"]] == [
         "*Environment:*\nproduction",
         "*Version:*\nv2.4.0",
@@ -52,7 +59,10 @@ def test_a_rollback_is_one_block_kit_message_field_by_field(slack_api: SlackServ
         "*error_rate:*\n12.0%",
         "*baseline_p95_ms:*\n40",
     ]
-    assert reason["text"]["text"] == "*Rollback reason:*\nerror rate 12.0% &gt; 5.0% &amp; rising (rule error_rate)"
+    assert (
+        reason["text"]["text"]
+        == "*Rollback reason:*\nerror rate 12.0% &gt; 5.0% &amp; rising (rule error_rate)"
+    )
     assert link["text"]["text"] == (
         "<https://deploys.acme.example/d/42?env=production&amp;tab=health|Open the deployment>"
     )
@@ -60,9 +70,11 @@ def test_a_rollback_is_one_block_kit_message_field_by_field(slack_api: SlackServ
 
 
 def test_the_architecture_emojis_for_each_status(slack_api: SlackServer) -> None:
+    started = rollback(condition="deployment.started", severity="info", status=None)
+    succeeded = rollback(condition="deployment.succeeded", severity="info", status="succeeded")
     cases = [
-        (rollback(condition="deployment.started", severity="info", status=None), "🚀 Deployment started"),
-        (rollback(condition="deployment.succeeded", severity="info", status="succeeded"), "✅ Deployment succeeded"),
+        (started, "🚀 Deployment started"),
+        (succeeded, "✅ Deployment succeeded"),
         (rollback(status="failed"), "❌ Deployment failed"),
         (rollback(condition="rollback.triggered"), "🔄 Rollback triggered"),
         (rollback(condition="latency.high", severity="warning"), "⚠️ Latency high"),
@@ -94,7 +106,9 @@ def test_a_5000_character_reason_is_cut_to_the_section_limit(slack_api: SlackSer
     assert slack_api.rejected == []
     assert len(posted.blocks[0]["text"]["text"]) == 150
     assert posted.blocks[0]["text"]["text"].endswith("…")
-    reason = next(b for b in posted.blocks if "Rollback reason" in b.get("text", {}).get("text", ""))
+    reason = next(
+        b for b in posted.blocks if "Rollback reason" in b.get("text", {}).get("text", "")
+    )
     assert len(reason["text"]["text"]) == 3000 and reason["text"]["text"].endswith("…")
     assert len(posted.text) <= 3000
 
@@ -105,7 +119,9 @@ def test_sixty_alerts_in_one_group_stay_within_fifty_blocks(slack_api: SlackServ
     [posted] = slack_api.messages
     assert slack_api.rejected == [] and len(posted.blocks) <= 50
     assert posted.blocks[0]["text"]["text"] == "⚠️ Latency high · production (+59 more)"
-    listed = "\n".join(b["text"]["text"] for b in posted.blocks if b.get("text") and "•" in b["text"]["text"])
+    listed = "\n".join(
+        b["text"]["text"] for b in posted.blocks if b.get("text") and "•" in b["text"]["text"]
+    )
     # The lead (the newest of the most severe) in full; the 59 others one line each.
     assert posted.blocks[1]["text"]["text"] == "p95 latency 139 ms &gt; 2x baseline 40 ms"
     assert listed.count("•") == 59
@@ -114,12 +130,18 @@ def test_sixty_alerts_in_one_group_stay_within_fifty_blocks(slack_api: SlackServ
 
 def test_a_huge_group_counts_what_does_not_fit() -> None:
     group = burst(400)
-    group = replace(group, alerts=tuple(replace(a, summary=a.summary + " " + "y" * 900) for a in group.alerts))
+    group = replace(
+        group, alerts=tuple(replace(a, summary=a.summary + " " + "y" * 900) for a in group.alerts)
+    )
     payload = message(group)
     assert block_kit_problem(payload["blocks"]) is None and len(payload["blocks"]) == 50
     more = payload["blocks"][-1]
     assert more["type"] == "context" and more["elements"][0]["text"].startswith("…and ")
-    shown = sum(b["text"]["text"].count("• ") for b in payload["blocks"] if b.get("type") == "section" and b.get("text"))
+    shown = sum(
+        b["text"]["text"].count("• ")
+        for b in payload["blocks"]
+        if b.get("type") == "section" and b.get("text")
+    )
     hidden = int(more["elements"][0]["text"].split()[1])
     assert shown + hidden == 399
 

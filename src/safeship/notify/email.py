@@ -106,10 +106,7 @@ def _html_alert(alert: Alert) -> str:
     link = ""
     if alert.dashboard_url and alert.dashboard_url.startswith(("https://", "http://")):
         link = f'<p><a href="{e(alert.dashboard_url)}">Open the deployment</a></p>'
-    return (
-        f"<h2>{e(str(heading(alert)))}</h2><p>{e(alert.summary)}</p>"
-        f"<table>{table}</table>{link}"
-    )
+    return f"<h2>{e(str(heading(alert)))}</h2><p>{e(alert.summary)}</p><table>{table}</table>{link}"
 
 
 def html_body(notification: Notification) -> str:
@@ -205,7 +202,8 @@ class EmailNotifier:
             import ssl
 
             if isinstance(exc, ssl.SSLCertVerificationError):
-                what = f"the certificate of {self._settings.host} is not trusted ({exc.verify_message})"
+                host, why = self._settings.host, exc.verify_message
+                what = f"the certificate of {host} is not trusted ({why})"
                 raise self._error(
                     f"{what}; set ca_file to its CA if it is a private relay", permanent=True
                 ) from None
@@ -241,7 +239,9 @@ class EmailNotifier:
         )
 
     def _lost(self, stage: str, exc: BaseException) -> DeliveryError:
-        kind = "timed out" if isinstance(exc, TimeoutError) else "failed"
+        # smtplib reports a read timeout as SMTPServerDisconnected("... timed out").
+        timed_out = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+        kind = "timed out" if timed_out else "failed"
         detail = one_line(str(exc), 120) or type(exc).__name__
         return self._error(
             f"{_STEPS[stage]} {kind} ({type(exc).__name__}: {detail})",

@@ -18,7 +18,7 @@ SEVERITY_EMOJI: dict[Severity, str] = {
     "critical": "🚨",
     "error": "❌",
     "warning": "⚠️",
-    "info": "ℹ️",
+    "info": "\N{INFORMATION SOURCE}\ufe0f",  # i in a blue box
 }
 RESOLVED = "✅"
 
@@ -101,7 +101,7 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
 
 
 def rollback_text(alert: Alert) -> str | None:
-    """"error rate 12.0% > 5.0% (rule error_rate)", or None without a reason."""
+    """ "error rate 12.0% > 5.0% (rule error_rate)", or None without a reason."""
     if not alert.rollback_reason:
         return None
     rule = f" (rule {alert.rollback_rule})" if alert.rollback_rule else ""

@@ -58,6 +58,7 @@ class SlackSettings(SettingsModel):
 class EmailSettings(SettingsModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
 
+    # The SMTP server (a relay or the provider's submission host).
     host: Annotated[str, Field(min_length=1)]
     # 587 for starttls, 465 for tls, 25 for none.
     port: Annotated[int, Field(ge=1, le=65535)] = 587
@@ -67,8 +68,11 @@ class EmailSettings(SettingsModel):
     username: str | None = None
     # The password is a credential: read from this variable, never from the file.
     password_env: Annotated[str, Field(min_length=1)] = "SAFESHIP_SMTP_PASSWORD"
+    # The sender address (``from`` in the file; the envelope sender too).
     sender: Annotated[str, Field(alias="from", min_length=3, pattern=r"@")]
+    # The recipients: each gets the same message.
     to: Annotated[list[Annotated[str, Field(pattern=r"@")]], Field(min_length=1)]
+    # Put before every subject, for mail rules.
     subject_prefix: str = "[safeship]"
     # A CA bundle (PEM) to verify the server's certificate with instead of the system's:
     # a private relay's CA. Verification itself is never turned off.

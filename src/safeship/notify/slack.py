@@ -78,7 +78,9 @@ def fallback_text(notification: Notification) -> str:
 
 def _lead_blocks(alert: Alert) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [_section(escape(alert.summary))]
-    fields = [_mrkdwn(f"*{label}:*\n{escape(value)}", MAX_FIELD_TEXT) for label, value in facts(alert)]
+    fields = [
+        _mrkdwn(f"*{label}:*\n{escape(value)}", MAX_FIELD_TEXT) for label, value in facts(alert)
+    ]
     fields += [
         _mrkdwn(f"*{escape(name)}:*\n{escape(value)}", MAX_FIELD_TEXT)
         for name, value in alert.details.items()
@@ -130,7 +132,11 @@ def message(notification: Notification) -> dict[str, Any]:
     lead = notification.lead
     header = {
         "type": "header",
-        "text": {"type": "plain_text", "text": cut(_title(notification), MAX_HEADER), "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": cut(_title(notification), MAX_HEADER),
+            "emoji": True,
+        },
     }
     blocks: list[dict[str, Any]] = [header, *_lead_blocks(lead)]
     blocks = blocks[: MAX_BLOCKS - 3]  # room for a divider and the others, whatever the details

@@ -56,9 +56,9 @@ SIGNATURE_HEADER = "X-Safeship-Signature"
 def event_type(alert: Alert) -> str:
     if alert.state == "firing" and alert.condition == "deployment.succeeded":
         return SERVICE_DEPLOYED
-    if alert.state == "firing" and alert.condition == "deployment.failed":
-        if alert.status == "rolled_back":
-            return SERVICE_ROLLEDBACK
+    rolled_back = alert.condition == "deployment.failed" and alert.status == "rolled_back"
+    if alert.state == "firing" and rolled_back:
+        return SERVICE_ROLLEDBACK
     return f"dev.safeship.alert.{alert.condition}.{alert.state}"
 
 
