@@ -90,9 +90,11 @@ def _lead_blocks(alert: Alert) -> list[dict[str, Any]]:
     reason = rollback_text(alert)
     if reason:
         blocks.append(_section(f"*Rollback reason:*\n{escape(reason)}"))
-    if alert.dashboard_url:
-        # In a link, the URL is escaped too (an & in a query string); the label is ours.
-        blocks.append(_section(f"<{escape(alert.dashboard_url)}|Open the deployment>"))
+    url = alert.dashboard_url
+    if url and url.startswith(("https://", "http://")):
+        # In a link the URL is escaped too (an & in a query string), and a | would end it.
+        target = escape(url).replace("|", "%7C")
+        blocks.append(_section(cut(f"<{target}|Open the deployment>", MAX_SECTION_TEXT)))
     return blocks
 
 
