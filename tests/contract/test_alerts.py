@@ -216,3 +216,12 @@ def test_configured_reads_the_url_from_its_variable_and_never_prints_it(
     notifier.close()
     assert SECRET not in str(failed.value) and SECRET not in errors.getvalue()
     assert SECRET not in repr(message(single(rollback(summary=f"see {slack_api.webhook_url}"))))
+
+
+def test_more_than_ten_fields_take_a_second_section(slack_api: SlackServer) -> None:
+    many = rollback(details={f"figure_{n}": str(n) for n in range(12)})
+    send(slack_api.webhook_url, single(many))
+    [posted] = slack_api.messages
+    sections = [b["fields"] for b in posted.blocks if "fields" in b]
+    assert [len(fields) for fields in sections] == [10, 10]  # 8 of ours + 12 figures
+    assert sections[1][-1]["text"] == "*figure_11:*\n11"

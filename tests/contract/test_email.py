@@ -196,3 +196,17 @@ def test_settings_refuse_clear_text_off_loopback_and_need_the_password(
     notifier.send(single(rollback(summary=f"password was {PASSWORD}"), "email"))
     [received] = smtp_server.messages
     assert PASSWORD not in received.message.as_string()
+
+
+def test_without_a_username_it_sends_without_auth(smtp_cert: Cert) -> None:
+    server = SmtpServer(*smtp_cert, auth=False)
+    server.start()
+    try:
+        config = settings(server, smtp_cert[0], username=None)
+        notifier = EmailNotifier.configured(config, io.StringIO())
+        assert notifier is not None
+        notifier.send(single(rollback(), "email"))
+    finally:
+        server.stop()
+    [received] = server.messages
+    assert received.tls and not received.authenticated
