@@ -303,6 +303,13 @@ def credentials(config: SafeshipConfig) -> list[Credential]:
         needed.append(Credential(config.github.token_env, "github (deployment statuses)"))
     if config.notify.slack is not None:
         needed.append(Credential(config.notify.slack.webhook_env, "notify.slack"))
+    email, webhook = config.notify.email, config.notify.webhook
+    if email is not None and email.username:
+        needed.append(Credential(email.password_env, "notify.email"))
+    if webhook is not None:
+        needed.append(Credential(webhook.url_env, "notify.webhook"))
+        if webhook.secret_env:
+            needed.append(Credential(webhook.secret_env, "notify.webhook (signature)"))
     return needed
 
 

@@ -1,10 +1,12 @@
 """Fixtures for the contract tests: each provider's loopback server, started and stopped per
 test (a fresh state and a free port each time). Server code lives beside this file
-(loopback.py, railway_api.py, github_api.py, circleci_api.py, slack_api.py)."""
+(loopback.py, railway_api.py, github_api.py, circleci_api.py, slack_api.py, webhook_api.py,
+smtp_server.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -13,6 +15,8 @@ from github_api import GitHubServer
 from loopback import ContractServer
 from railway_api import RailwayServer
 from slack_api import SlackServer
+from smtp_server import SmtpServer, throwaway_cert
+from webhook_api import WebhookServer
 
 S = TypeVar("S", bound=ContractServer)
 
@@ -43,3 +47,25 @@ def circleci_api() -> Iterator[CircleCIServer]:
 @pytest.fixture
 def slack_api() -> Iterator[SlackServer]:
     yield from _serve(SlackServer())
+
+
+@pytest.fixture
+def webhook_api() -> Iterator[WebhookServer]:
+    yield from _serve(WebhookServer())
+
+
+@pytest.fixture(scope="session")
+def smtp_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (cert, key), made once per worker."""
+    return throwaway_cert(tmp_path_factory.mktemp("smtp-cert"))
+
+
+@pytest.fixture
+def smtp_server(smtp_cert: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    """A real SMTP server: STARTTLS required, AUTH LOGIN required."""
+    server = SmtpServer(*smtp_cert)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

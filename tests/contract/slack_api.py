@@ -15,6 +15,13 @@ Shapes written from Slack's documentation, not recorded from the live API:
 - https://api.slack.com/docs/rate-limits (incoming webhooks: about one message per second, short
   bursts allowed; over the limit, HTTP 429 with a Retry-After header in seconds)
 - https://api.slack.com/reference/surfaces/formatting#escaping (&, <, > escaped in text)
+- https://api.slack.com/reference/block-kit/blocks (at most 50 blocks in a message; a header's
+  text is plain_text of at most 150 characters; a section has text or fields, its text at most
+  3,000 characters, at most 10 fields of at most 2,000 each; a context has at most 10
+  elements; a divider has no text) and
+  https://api.slack.com/reference/block-kit/composition-objects#text (type plain_text or
+  mrkdwn, text at least 1 character). Slack answers a payload that breaks them with
+  400 invalid_blocks (https://api.slack.com/messaging/webhooks#handling_errors).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ class SlackServer(ContractServer):
         super().__init__()
         self.webhook_url = f"{self.url}/services/{TEAM}/{CHANNEL}/{SECRET}"
         self.messages: list[Message] = []
+        self.rejected: list[str] = []  # why each payload Block Kit refuses was refused
         self.rate_limit_next = 0  # answer this many posts with 429 and Retry-After
         self.retry_after = 1
 
@@ -77,5 +85,61 @@ class SlackServer(ContractServer):
             blocks is not None and not isinstance(blocks, list)
         ):
             return self._text("invalid_payload", 400)
+        problem = block_kit_problem(blocks) if blocks is not None else None
+        if problem is not None:
+            self.rejected.append(problem)
+            return self._text("invalid_blocks", 400)
         self.messages.append(Message(text or "", blocks))
         return self._text("ok", 200)
+
+
+def _text_problem(obj: Any, where: str, limit: int, kinds: tuple[str, ...]) -> str | None:
+    if not isinstance(obj, dict) or obj.get("type") not in kinds:
+        return f"{where}: a text object of type {'/'.join(kinds)} is required"
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return f"{where}: text must be a non-empty string"
+    if len(text) > limit:
+        return f"{where}: text is {len(text)} characters, over {limit}"
+    return None
+
+
+def block_kit_problem(blocks: Any) -> str | None:
+    """What breaks Block Kit's documented limits in ``blocks``, or None."""
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return "blocks must be a list of at most 50"
+    for index, block in enumerate(blocks):
+        where = f"blocks[{index}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "header":
+            problem = _text_problem(block.get("text"), where, 150, ("plain_text",))
+        elif kind == "section":
+            text, fields = block.get("text"), block.get("fields")
+            if text is None and fields is None:
+                return f"{where}: a section needs text or fields"
+            problem = None
+            if text is not None:
+                problem = _text_problem(text, where, 3000, ("mrkdwn", "plain_text"))
+            if problem is None and fields is not None:
+                if not isinstance(fields, list) or not 1 <= len(fields) <= 10:
+                    return f"{where}: 1 to 10 fields"
+                for f_index, item in enumerate(fields):
+                    f_where = f"{where}.fields[{f_index}]"
+                    problem = problem or _text_problem(
+                        item, f_where, 2000, ("mrkdwn", "plain_text")
+                    )
+        elif kind == "context":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
+                return f"{where}: 1 to 10 context elements"
+            problem = None
+            for e_index, item in enumerate(elements):
+                e_where = f"{where}.elements[{e_index}]"
+                problem = problem or _text_problem(item, e_where, 3000, ("mrkdwn", "plain_text"))
+        elif kind == "divider":
+            problem = None if set(block) <= {"type", "block_id"} else f"{where}: divider has extras"
+        else:
+            return f"{where}: unknown block type {kind!r}"
+        if problem is not None:
+            return problem
+    return None

@@ -1,174 +1,227 @@
-"""Slack alerts against the loopback Slack webhook server: the webhook client, the event-bus
-sink, and a real deploy that rolls back on the local target."""
+"""The "slack" channel against the loopback Slack webhook server: the Block Kit message field
+by field, Block Kit's limits, and each answer mapped to the right DeliveryError."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import Any
+import time
+from dataclasses import replace
 
 import pytest
-from slack_api import SECRET, SlackServer
+from sample_alerts import burst, rollback, single
+from slack_api import SECRET, SlackServer, block_kit_problem
 
-from safeship.events import Event, EventBus, EventName
-from safeship.httpapi import RetryPolicy
+from safeship.notify.base import DeliveryError, Notification
 from safeship.notify.settings import SlackSettings
-from safeship.notify.slack import SlackAlertSink, SlackWebhook, slack_sink
-from safeship.pipeline import operations
-from testing.fixtures import ENV, Workspace
-
-WorkspaceFactory = Callable[..., Workspace]
-DEFAULT = ("path.failover", "rollback.triggered", "deployment.failed")
+from safeship.notify.slack import SlackNotifier, message
 
 
-def sink(
-    url: str, errors: io.StringIO, sleeps: list[float] | None = None, max_wait: float = 10.0
-) -> SlackAlertSink:
-    webhook = SlackWebhook(
-        url,
-        timeout=1.0,
-        retry=RetryPolicy(attempts=3, backoff=0.01, max_wait=max_wait),
-        sleep=(sleeps if sleeps is not None else []).append,
-    )
-    return SlackAlertSink(webhook, DEFAULT, errors)
+def send(url: str, notification: Notification, timeout: float = 2.0) -> None:
+    notifier = SlackNotifier(url, timeout=timeout)
+    try:
+        notifier.send(notification)
+    finally:
+        notifier.close()
 
 
-def event(name: EventName, **attributes: Any) -> Event:
-    return Event(
-        event=name, environment="production", version="v1.4.0", triggered_by="ci",
-        attributes=attributes,
-    )  # fmt: skip
-
-
-def test_alerts_for_failover_rollback_and_failures_only(slack_api: SlackServer) -> None:
-    errors = io.StringIO()
-    alerts = sink(slack_api.webhook_url, errors)
-    bus = EventBus([alerts])
-    bus.publish(event("deployment.started"))
-    bus.publish(
-        event("path.failover", **{"from": "github-actions", "to": "circleci", "reason": "billing"})
-    )
-    bus.publish(event("rollback.triggered", reason="error rate 12% > 5% <at step 10>"))
-    bus.publish(event("deployment.failed", status="rolled_back", reason="error rate 12%"))
-    bus.publish(event("path.completed", path="circleci", ok=True, run_id="p1"))
-    bus.publish(
-        event("path.completed", path="railway-native", ok=False, run_id="d-9", detail="FAILED")
-    )
-    # A path whose deployment ran here (local) already alerted as deployment.failed: not twice.
-    bus.publish(
-        event("path.completed", path="local", ok=False, run_id="local-1", deployment_id="d-1")
-    )
-    bus.publish(event("deployment.succeeded"))
-    alerts.close()
-
-    assert [m.text for m in slack_api.messages] == [
-        "safeship: production: deploy path github-actions failed over to circleci "
-        "(deploying v1.4.0): billing (triggered by ci)",
-        # Slack's control characters are escaped.
-        "safeship: production: rolling back v1.4.0: error rate 12% &gt; 5% &lt;at step 10&gt; "
-        "(triggered by ci)",
-        "safeship: production: v1.4.0 rolled_back: error rate 12% (triggered by ci)",
-        # A remote path's failed run has no deployment.failed here: it alerts in its place.
-        "safeship: production: v1.4.0 failed through railway-native (run d-9): FAILED "
-        "(triggered by ci)",
-    ]
+def test_a_rollback_is_one_block_kit_message_field_by_field(slack_api: SlackServer) -> None:
+    send(slack_api.webhook_url, single(rollback()))
+    [posted] = slack_api.messages
     post = slack_api.calls("/services/")[0]
-    assert post.headers["Content-Type"] == "application/json"
-    assert errors.getvalue() == ""
-
-
-def test_429_waits_for_retry_after_then_delivers(slack_api: SlackServer) -> None:
-    slack_api.rate_limit_next, slack_api.retry_after = 1, 2
-    errors, sleeps = io.StringIO(), list[float]()
-    alerts = sink(slack_api.webhook_url, errors, sleeps)
-    EventBus([alerts]).publish(event("rollback.triggered", reason="p99 latency"))
-    alerts.close()
-    assert len(slack_api.calls("/services/")) == 2
-    assert sleeps == [2.0]  # the server's Retry-After, not our backoff
-    assert len(slack_api.messages) == 1 and errors.getvalue() == ""
-
-
-def test_a_long_retry_after_drops_the_alert_with_one_warning(slack_api: SlackServer) -> None:
-    slack_api.rate_limit_next, slack_api.retry_after = 5, 120
-    errors = io.StringIO()
-    alerts = sink(slack_api.webhook_url, errors, max_wait=10.0)
-    EventBus([alerts]).publish(event("rollback.triggered", reason="p99 latency"))
-    alerts.close()
-    assert errors.getvalue().splitlines() == [
-        "safeship: slack alert: rollback.triggered not reported: slack: rate limited "
-        "(HTTP 429); the server asks to retry after 120 s"
+    assert post.headers["Content-Type"].startswith("application/json")
+    # The fallback: the status, the environment, the summary; Slack's control characters escaped.
+    assert posted.text == (
+        "🔄 Deployment rolled back · production: v2.4.0 rolled back: error rate 12.0% &gt; 5.0% "
+        "&lt;at step 2&gt;"
+    )
+    header, summary, fields, reason, link = posted.blocks
+    assert header == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": "🔄 Deployment rolled back · production",
+            "emoji": True,
+        },
+    }
+    assert (
+        summary["text"]["text"]
+        == "v2.4.0 rolled back: error rate 12.0% &gt; 5.0% &lt;at step 2&gt;"
+    )
+    assert [f["text"] for f in fields["fields"]] == [
+        "*Environment:*\nproduction",
+        "*Version:*\nv2.4.0",
+        "*Commit:*\n0123456",
+        "*Triggered by:*\nalice",
+        "*Duration:*\n83.4 s",
+        "*Health score:*\n87.5%",
+        "*Severity:*\ncritical",
+        "*Deploy path:*\nlocal",
+        "*error_rate:*\n12.0%",
+        "*baseline_p95_ms:*\n40",
     ]
+    assert (
+        reason["text"]["text"]
+        == "*Rollback reason:*\nerror rate 12.0% &gt; 5.0% &amp; rising (rule error_rate)"
+    )
+    assert link["text"]["text"] == (
+        "<https://deploys.acme.example/d/42?env=production&amp;tab=health|Open the deployment>"
+    )
+    assert slack_api.rejected == []
+
+
+def test_the_architecture_emojis_for_each_status(slack_api: SlackServer) -> None:
+    started = rollback(condition="deployment.started", severity="info", status=None)
+    succeeded = rollback(condition="deployment.succeeded", severity="info", status="succeeded")
+    cases = [
+        (started, "🚀 Deployment started"),
+        (succeeded, "✅ Deployment succeeded"),
+        (rollback(status="failed"), "❌ Deployment failed"),
+        (rollback(condition="rollback.triggered"), "🔄 Rollback triggered"),
+        (rollback(condition="latency.high", severity="warning"), "⚠️ Latency high"),
+        (rollback(condition="latency.high", state="resolved"), "✅ Latency high resolved"),
+    ]  # fmt: skip
+    for alert, title in cases:
+        header = message(single(alert))["blocks"][0]["text"]["text"]
+        assert header == f"{title} · production"
+
+
+def test_unknown_figures_are_left_out_not_shown_empty(slack_api: SlackServer) -> None:
+    bare = rollback(
+        version=None, commit=None, triggered_by=None, duration_s=None, health_score=None,
+        rollback_reason=None, rollback_rule=None, path=None, dashboard_url=None, details={},
+    )  # fmt: skip
+    send(slack_api.webhook_url, single(bare))
+    [posted] = slack_api.messages
+    assert [b["type"] for b in posted.blocks] == ["header", "section", "section"]
+    assert [f["text"] for f in posted.blocks[2]["fields"]] == [
+        "*Environment:*\nproduction",
+        "*Severity:*\ncritical",
+    ]
+
+
+def test_a_5000_character_reason_is_cut_to_the_section_limit(slack_api: SlackServer) -> None:
+    long = rollback(rollback_reason="x" * 5000, summary="s" * 5000, environment="e" * 200)
+    send(slack_api.webhook_url, single(long))
+    [posted] = slack_api.messages
+    assert slack_api.rejected == []
+    assert len(posted.blocks[0]["text"]["text"]) == 150
+    assert posted.blocks[0]["text"]["text"].endswith("…")
+    reason = next(
+        b for b in posted.blocks if "Rollback reason" in b.get("text", {}).get("text", "")
+    )
+    assert len(reason["text"]["text"]) == 3000 and reason["text"]["text"].endswith("…")
+    assert len(posted.text) <= 3000
+
+
+def test_sixty_alerts_in_one_group_stay_within_fifty_blocks(slack_api: SlackServer) -> None:
+    group = burst(60)
+    send(slack_api.webhook_url, group)
+    [posted] = slack_api.messages
+    assert slack_api.rejected == [] and len(posted.blocks) <= 50
+    assert posted.blocks[0]["text"]["text"] == "⚠️ Latency high · production (+59 more)"
+    listed = "\n".join(
+        b["text"]["text"] for b in posted.blocks if b.get("text") and "•" in b["text"]["text"]
+    )
+    # The lead (the newest of the most severe) in full; the 59 others one line each.
+    assert posted.blocks[1]["text"]["text"] == "p95 latency 139 ms &gt; 2x baseline 40 ms"
+    assert listed.count("•") == 59
+    assert "• ⚠️ Latency high — p95 latency 80 ms &gt; 2x baseline 40 ms _(18:00:00)_" in listed
+
+
+def test_a_huge_group_counts_what_does_not_fit() -> None:
+    group = burst(400)
+    group = replace(
+        group, alerts=tuple(replace(a, summary=a.summary + " " + "y" * 900) for a in group.alerts)
+    )
+    payload = message(group)
+    assert block_kit_problem(payload["blocks"]) is None and len(payload["blocks"]) == 50
+    more = payload["blocks"][-1]
+    assert more["type"] == "context" and more["elements"][0]["text"].startswith("…and ")
+    shown = sum(
+        b["text"]["text"].count("• ")
+        for b in payload["blocks"]
+        if b.get("type") == "section" and b.get("text")
+    )
+    hidden = int(more["elements"][0]["text"].split()[1])
+    assert shown + hidden == 399
+
+
+def test_429_is_retry_after_from_the_header(slack_api: SlackServer) -> None:
+    slack_api.rate_limit_next, slack_api.retry_after = 1, 7
+    with pytest.raises(DeliveryError) as failed:
+        send(slack_api.webhook_url, single(rollback()))
+    error = failed.value
+    assert (error.retry_after, error.permanent, error.maybe_delivered) == (7.0, False, False)
+    assert str(error) == "slack: rate limited (HTTP 429: rate_limited); retry after 7 s"
     assert slack_api.messages == []
 
 
-def test_a_revoked_webhook_is_one_warning_without_the_url(slack_api: SlackServer) -> None:
-    revoked = slack_api.webhook_url.replace(SECRET, "Wr0ngSecretWr0ngSecret12")
-    errors = io.StringIO()
-    alerts = sink(revoked, errors)
-    bus = EventBus([alerts])
-    bus.publish(event("deployment.failed", status="failed", reason="env check failed"))
-    alerts.close()
-    assert bus.failures == 0
-    assert errors.getvalue().splitlines() == [
-        "safeship: slack alert: deployment.failed not reported: slack: HTTP 404: no_service"
-    ]
-    assert len(slack_api.calls("/services/")) == 1  # a 4xx is not retried
+def test_500_is_maybe_delivered(slack_api: SlackServer) -> None:
+    slack_api.fail("500")
+    with pytest.raises(DeliveryError) as failed:
+        send(slack_api.webhook_url, single(rollback()))
+    assert failed.value.maybe_delivered and not failed.value.permanent
+    assert len(slack_api.calls("/services/")) == 1  # one attempt: retrying is the core's
 
 
-def test_a_hanging_or_failing_slack_never_blocks_the_deploy(slack_api: SlackServer) -> None:
+def test_a_hanging_slack_is_a_bounded_maybe_delivered(slack_api: SlackServer) -> None:
     slack_api.hang_seconds = 2.0
-    slack_api.fail("hang", times=1)
-    slack_api.fail("500", times=None)
-    errors = io.StringIO()
-    alerts = sink(slack_api.webhook_url, errors)
-    bus = EventBus([alerts])
-    bus.publish(event("rollback.triggered", reason="crash"))
-    bus.publish(event("deployment.failed", status="rolled_back", reason="crash"))
-    # Queued, not sent on the deploy's thread: sending here would have returned only after the
-    # hanging attempt's 1 s timeout and the retries, with both failures reported.
-    assert errors.getvalue() == ""
-    alerts.close(timeout=20)
-    lines = errors.getvalue().splitlines()
-    assert len(lines) == 2 and all("gave up after 3 attempts" in line for line in lines)
-    assert SECRET not in errors.getvalue()
+    slack_api.fail("hang")
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as failed:
+        send(slack_api.webhook_url, single(rollback()), timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    assert failed.value.maybe_delivered
+    assert str(failed.value) == "slack: no answer within 0.3 s"
 
 
-def test_settings_without_the_variable_disable_alerts_with_one_warning(
+def test_a_revoked_webhook_is_permanent_and_never_shows_the_url(slack_api: SlackServer) -> None:
+    revoked = slack_api.webhook_url.replace(SECRET, "Wr0ngSecretWr0ngSecret12")
+    with pytest.raises(DeliveryError) as failed:
+        send(revoked, single(rollback()))
+    assert failed.value.permanent
+    assert str(failed.value) == "slack: HTTP 404: no_service"
+
+
+def test_an_unreachable_webhook_is_retryable_not_sent(slack_api: SlackServer) -> None:
+    url = slack_api.webhook_url.replace(str(slack_api.port), "1")
+    with pytest.raises(DeliveryError) as failed:
+        send(url, single(rollback()))
+    assert not failed.value.permanent and not failed.value.maybe_delivered
+    assert SECRET not in str(failed.value)
+
+
+def test_configured_reads_the_url_from_its_variable_and_never_prints_it(
     monkeypatch: pytest.MonkeyPatch, slack_api: SlackServer
 ) -> None:
     settings = SlackSettings(webhook_env="SAFESHIP_TEST_SLACK")
-    assert list(settings.events) == list(DEFAULT)
+    assert SlackNotifier.min_interval == 1.0
     errors = io.StringIO()
     monkeypatch.delenv("SAFESHIP_TEST_SLACK", raising=False)
-    assert slack_sink(settings, errors) is None
-    assert errors.getvalue() == (
+    assert SlackNotifier.configured(settings, errors) is None
+    monkeypatch.setenv("SAFESHIP_TEST_SLACK", "hooks.slack.com/services/" + SECRET)
+    assert SlackNotifier.configured(settings, errors) is None
+    assert errors.getvalue().splitlines() == [
         "safeship: warning: [notify.slack] is configured but SAFESHIP_TEST_SLACK is not set; "
-        "no Slack alerts\n"
-    )
-    assert slack_sink(None) is None
-    monkeypatch.setenv("SAFESHIP_TEST_SLACK", slack_api.webhook_url)
-    alerts = slack_sink(settings, errors)
-    assert alerts is not None
-    alerts.close()
-
-
-def test_a_rolled_back_deploy_alerts_through_the_event_bus(
-    monkeypatch: pytest.MonkeyPatch,
-    slack_api: SlackServer,
-    workspace_factory: WorkspaceFactory,
-) -> None:
-    monkeypatch.setenv("SAFESHIP_TEST_SLACK", slack_api.webhook_url)
-    ws = workspace_factory(
-        behaviours={"v2": "crash_after=0.5"},
-        bake_time=3.0,
-        tables='[notify.slack]\nwebhook_env = "SAFESHIP_TEST_SLACK"\n',
-    )
-    assert operations.deploy(ws.loaded, ENV, "v1").ok
-    assert slack_api.messages == []  # a success is not an alert
-    outcome = operations.deploy(ws.loaded, ENV, "v2", triggered_by="alice")
-    assert outcome.status.value == "rolled_back"
-    texts = [m.text for m in slack_api.messages]
-    assert texts == [
-        f"safeship: {ENV}: rolling back v2: {outcome.reason} (triggered by alice)",
-        f"safeship: {ENV}: v2 rolled_back: {outcome.reason} (triggered by alice)",
+        "no Slack notifications",
+        "safeship: warning: SAFESHIP_TEST_SLACK is not a webhook URL; no Slack notifications",
     ]
+    monkeypatch.setenv("SAFESHIP_TEST_SLACK", slack_api.webhook_url)
+    notifier = SlackNotifier.configured(settings, errors)
+    assert notifier is not None
+    # A server that echoes the URL back: the error line masks it.
+    slack_api.fail("403")
+    with pytest.raises(DeliveryError) as failed:
+        notifier.send(single(rollback(summary=f"see {slack_api.webhook_url}")))
+    notifier.close()
+    assert SECRET not in str(failed.value) and SECRET not in errors.getvalue()
+    assert SECRET not in repr(message(single(rollback(summary=f"see {slack_api.webhook_url}"))))
+
+
+def test_more_than_ten_fields_take_a_second_section(slack_api: SlackServer) -> None:
+    many = rollback(details={f"figure_{n}": str(n) for n in range(12)})
+    send(slack_api.webhook_url, single(many))
+    [posted] = slack_api.messages
+    sections = [b["fields"] for b in posted.blocks if "fields" in b]
+    assert [len(fields) for fields in sections] == [10, 10]  # 8 of ours + 12 figures
+    assert sections[1][-1]["text"] == "*figure_11:*\n11"

@@ -180,6 +180,10 @@ def build_notifiers(config: Any, errors: TextIO | None = None) -> list[Any]:
     notifiers: list[Any] = []
     for name, settings in configured_notifiers(config).items():
         notifier = load_adapter(NOTIFIERS, name).configured(settings, errors)
-        if notifier is not None:
+        if notifier is None:
+            continue
+        if hasattr(notifier, "handle"):
             notifiers.append(notifier)
+        else:  # an alert channel (send, not handle): the alerts core wires those
+            notifier.close()
     return notifiers

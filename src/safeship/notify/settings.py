@@ -11,19 +11,28 @@ issue_labels = ["hotfix"]                       # optional: labels of the emerge
 
 [notify.slack]                                  # alerts to a Slack incoming webhook
 webhook_env = "SLACK_WEBHOOK_URL"               # the variable holding the webhook URL (a secret)
-events = ["path.failover", "rollback.triggered", "deployment.failed"]
+
+[notify.email]                                  # alerts by email over SMTP
+host = "smtp.acme.example"
+port = 587
+security = "starttls"                           # "starttls" | "tls" | "none" (loopback only)
+username = "safeship"
+password_env = "SAFESHIP_SMTP_PASSWORD"
+from = "safeship@acme.example"
+to = ["ops@acme.example"]
+
+[notify.webhook]                                # alerts as CloudEvents to any HTTP endpoint
+url_env = "SAFESHIP_WEBHOOK_URL"
+secret_env = "SAFESHIP_WEBHOOK_SECRET"          # optional: sign each body (HMAC-SHA256)
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from safeship.events.model import EventName
 from safeship.settings_model import SettingsModel
-
-DEFAULT_ALERTS: tuple[EventName, ...] = ("path.failover", "rollback.triggered", "deployment.failed")
 
 
 class GitHubSettings(SettingsModel):
@@ -42,24 +51,79 @@ class GitHubSettings(SettingsModel):
 class SlackSettings(SettingsModel):
     # The webhook URL is a credential: it is read from this variable, never from the file.
     webhook_env: Annotated[str, Field(min_length=1)] = "SLACK_WEBHOOK_URL"
-    # Which events alert. "deployment.failed" also covers a remote path's run that failed
-    # (path.completed with ok false): that deploy ran elsewhere and has no event of its own.
-    events: Annotated[list[EventName], Field(min_length=1)] = Field(
-        default_factory=lambda: list(DEFAULT_ALERTS)
-    )
+    # One attempt's bound; the alerts core retries (honouring Slack's Retry-After).
     request_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
-    retries: Annotated[int, Field(ge=0, le=5)] = 2
-    # Slack answers 429 with Retry-After; a longer wait than this drops the alert (one warning).
-    max_retry_wait: Annotated[float, Field(ge=0, le=120)] = 10.0
+
+
+class EmailSettings(SettingsModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
+
+    # The SMTP server (a relay or the provider's submission host).
+    host: Annotated[str, Field(min_length=1)]
+    # 587 for starttls, 465 for tls, 25 for none.
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    # "none" sends in clear text: only to a relay on this machine (127.0.0.0/8, ::1, localhost).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    # With a username, AUTH with the password from ``password_env``; without, no AUTH.
+    username: str | None = None
+    # The password is a credential: read from this variable, never from the file.
+    password_env: Annotated[str, Field(min_length=1)] = "SAFESHIP_SMTP_PASSWORD"
+    # The sender address (``from`` in the file; the envelope sender too).
+    sender: Annotated[str, Field(alias="from", min_length=3, pattern=r"@")]
+    # The recipients: each gets the same message.
+    to: Annotated[list[Annotated[str, Field(pattern=r"@")]], Field(min_length=1)]
+    # Put before every subject, for mail rules.
+    subject_prefix: str = "[safeship]"
+    # A CA bundle (PEM) to verify the server's certificate with instead of the system's:
+    # a private relay's CA. Verification itself is never turned off.
+    ca_file: str | None = None
+    # One attempt's bound (connect, TLS, each SMTP command); the alerts core retries.
+    request_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @model_validator(mode="after")
+    def _clear_text_only_on_loopback(self) -> EmailSettings:
+        if self.security == "none" and not is_loopback_host(self.host):
+            raise ValueError(
+                'security = "none" sends mail and passwords in clear text: only for a relay on '
+                'this machine (127.0.0.1, ::1, localhost); use "starttls" or "tls"'
+            )
+        return self
+
+
+class WebhookSettings(SettingsModel):
+    # The endpoint URL may carry a token: it is read from this variable, never from the file.
+    url_env: Annotated[str, Field(min_length=1)] = "SAFESHIP_WEBHOOK_URL"
+    # Optional: the variable holding a shared secret; each body is then signed (HMAC-SHA256)
+    # in the ``X-Safeship-Signature: sha256=<hex>`` header.
+    secret_env: str | None = None
+    # The service the CDEvents subject names (its id and the artifact's purl).
+    service: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._/-]+$")] = "app"
+    # One attempt's bound; the alerts core retries.
+    request_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+def is_loopback_host(host: str) -> bool:
+    """``host`` is this machine: localhost, 127.0.0.0/8 or ::1."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class NotifySettings(SettingsModel):
-    """``[notify.slack]``, and a table per third-party notifier (``[notify.NAME]``, its keys
+    """``[notify.slack]``, ``[notify.email]``, ``[notify.webhook]``, and a table per
+    third-party notifier (``[notify.NAME]``, its keys
     the plugin's to read: see docs/plugins.md)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     slack: SlackSettings | None = None
+    email: EmailSettings | None = None
+    webhook: WebhookSettings | None = None
 
     @model_validator(mode="after")
     def _plugins_installed(self) -> NotifySettings:
@@ -78,5 +142,6 @@ class NotifySettings(SettingsModel):
     def sections(self) -> dict[str, Any]:
         """Each configured notifier's settings by name: the built-ins' models, a third
         party's table."""
-        found: dict[str, Any] = {"slack": self.slack} if self.slack is not None else {}
+        builtins = {"slack": self.slack, "email": self.email, "webhook": self.webhook}
+        found: dict[str, Any] = {k: v for k, v in builtins.items() if v is not None}
         return found | dict(self.model_extra or {})

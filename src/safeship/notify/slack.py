@@ -1,187 +1,202 @@
-"""Alerts to a Slack incoming webhook, from the event bus.
+"""The "slack" channel: a notification as a Block Kit message to a Slack incoming webhook.
 
-API: https://api.slack.com/messaging/webhooks (POST JSON {"text", "blocks"?} to the webhook URL;
+API: https://api.slack.com/messaging/webhooks (POST JSON {"text", "blocks"} to the webhook URL;
 200 with the body "ok"; errors as a status and a short string: 400 invalid_payload, 403
 action_prohibited, 404 no_service / channel_not_found, 410 channel_is_archived, 500
-rollup_error: https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks)
-and https://api.slack.com/docs/rate-limits (about one message a second; 429 with Retry-After).
+rollup_error), https://api.slack.com/docs/rate-limits (one message a second per webhook; 429
+with Retry-After) and https://api.slack.com/reference/block-kit/blocks (the limits below).
 
 Decisions:
 
+- The message follows the architecture's notification template: a header with the status and
+  its emoji, a section of fields (environment, version, short commit, triggered by, then
+  duration, health score, severity, deploy path), the rollback reason and its rule, a link to
+  the dashboard when the alert has one. A grouped notification lists its other alerts below a
+  divider, several to a section, one line each.
+- Block Kit's limits are enforced here, not left to Slack's 400 invalid_blocks: header text 150
+  characters, section text 3,000, a field 2,000, 10 fields to a section, 50 blocks to a
+  message. A long text is cut with "…"; alerts that do not fit are counted ("…and 12 more").
+  ``text`` (the notification's fallback) is always set.
+- Texts are escaped as Slack asks: &, <, > are its control characters in mrkdwn.
 - The webhook URL is a credential (whoever has it can post to the channel): it is read from the
   variable named by ``webhook_env``, registered as a secret, and never printed.
-- Like the GitHub sink, ``handle`` only queues (``safeship.notify.worker``): a slow or failing
-  Slack never delays or fails a deploy, a failover or a rollback.
-- Retries through ``safeship.httpapi``: 429 after its Retry-After (a longer wait than
-  ``max_retry_wait`` drops the alert with one warning); a 5xx or a timeout is retried too,
-  because a duplicated alert costs less than a lost one. A 4xx is Slack saying the webhook or
-  the message is wrong: one warning line, no retry.
-- Texts are escaped as Slack asks (&, <, > are control characters in message text).
+- One attempt per ``send`` (``safeship.notify.http_delivery``); ``min_interval`` = 1 s keeps to
+  Slack's one message a second per webhook.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-import time
-from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
-import httpx
-
-from safeship.events import Event
-from safeship.httpapi import JsonApi, RetryPolicy, one_line
+from safeship.notify.base import Alert, Notification
+from safeship.notify.presentation import facts, heading, rollback_text
 from safeship.notify.settings import SlackSettings
-from safeship.notify.worker import Worker
-from safeship.redaction import redact
+from safeship.redaction import redact_data, register_secret
 
-MAX_TEXT = 2000  # an alert is a line or two; Slack truncates messages far longer than this
-
-
-class _WebhookApi(JsonApi):
-    """JsonApi for an endpoint that answers plain text ("ok", "invalid_payload")."""
-
-    def _body(self, response: httpx.Response) -> Any:
-        status = response.status_code
-        text = response.text.strip()
-        if status >= 300:
-            detail = one_line(text, 100) if text and "<" not in text else "no message"
-            raise self._fail(f"HTTP {status}: {detail}", status)
-        return text
-
-
-class SlackWebhook:
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout: float = 5.0,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._url = url
-        secret_path = httpx.URL(url).raw_path.decode(errors="replace")
-        self._api = _WebhookApi(
-            "slack",
-            {"Content-Type": "application/json", "User-Agent": "safeship"},
-            timeout=timeout,
-            retry=retry,
-            secrets=[url, secret_path],
-            sleep=sleep,
-        )
-
-    def post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        body: dict[str, Any] = {"text": text}
-        if blocks:
-            body["blocks"] = blocks
-        # idempotent=True: retry a 5xx or a timeout; a duplicated alert beats a lost one.
-        self._api.request("POST", self._url, json=body, idempotent=True)
-
-    def close(self) -> None:
-        self._api.close()
+# https://api.slack.com/reference/block-kit/blocks
+MAX_HEADER = 150
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_BLOCKS = 50
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK = 3000  # the message's "text": Slack truncates far longer; a notification line
 
 
 def escape(text: str) -> str:
-    """Slack's escaping of message text: &, < and > are its control characters."""
+    """Slack's escaping of mrkdwn text: &, < and > are its control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def alert_text(event: Event) -> str | None:
-    """The alert for ``event`` (redacted, one line), or None when it is not an alert.
-
-    A ``path.completed`` is one only when a remote path's run failed: that deploy ran
-    elsewhere (a CI job, the platform's build) and has no ``deployment.failed`` of its own here.
-    """
-    a = event.attributes
-    env, version = event.environment, event.version or "?"
-    reason = str(a.get("reason") or "no reason given")
-    if event.event == "path.failover":
-        where = f"failed over to {a['to']}" if a.get("to") else "failed, and no path is left"
-        text = f"{env}: deploy path {a.get('from')} {where} (deploying {version}): {reason}"
-    elif event.event == "rollback.triggered":
-        text = f"{env}: rolling back {version}: {reason}"
-    elif event.event == "deployment.failed":
-        text = f"{env}: {version} {a.get('status', 'failed')}: {reason}"
-    elif event.event == "path.completed":
-        if a.get("ok") is not False:
-            return None
-        detail = a.get("detail") or a.get("conclusion") or "failed"
-        text = f"{env}: {version} failed through {a.get('path')} (run {a.get('run_id')}): {detail}"
-        if a.get("url"):
-            text += f" {a['url']}"
-    else:
-        text = f"{env}: {event.event} {version}"
-    by = f" (triggered by {event.triggered_by})" if event.triggered_by else ""
-    return one_line(f"safeship: {text}{by}", MAX_TEXT)
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class SlackAlertSink:
-    """The "slack" notifier (``safeship.notify.base.Notifier``), configured by
+def _mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": cut(text, limit)}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _title(notification: Notification) -> str:
+    lead = notification.lead
+    more = len(notification.alerts) - 1
+    extra = f" (+{more} more)" if more else ""
+    return f"{heading(lead)} · {lead.environment}{extra}"
+
+
+def fallback_text(notification: Notification) -> str:
+    """The message's ``text``: what a phone notification or a screen reader shows."""
+    lead = notification.lead
+    return cut(escape(f"{_title(notification)}: {lead.summary}"), MAX_FALLBACK)
+
+
+def _lead_blocks(alert: Alert) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [_section(escape(alert.summary))]
+    fields = [
+        _mrkdwn(f"*{label}:*\n{escape(value)}", MAX_FIELD_TEXT) for label, value in facts(alert)
+    ]
+    fields += [
+        _mrkdwn(f"*{escape(name)}:*\n{escape(value)}", MAX_FIELD_TEXT)
+        for name, value in alert.details.items()
+    ]
+    for start in range(0, len(fields), MAX_FIELDS):
+        blocks.append({"type": "section", "fields": fields[start : start + MAX_FIELDS]})
+    reason = rollback_text(alert)
+    if reason:
+        blocks.append(_section(f"*Rollback reason:*\n{escape(reason)}"))
+    url = alert.dashboard_url
+    if url and url.startswith(("https://", "http://")):
+        # In a link the URL is escaped too (an & in a query string), and a | would end it.
+        target = escape(url).replace("|", "%7C")
+        blocks.append(_section(cut(f"<{target}|Open the deployment>", MAX_SECTION_TEXT)))
+    return blocks
+
+
+def _alert_line(alert: Alert) -> str:
+    when = alert.occurred_at.strftime("%H:%M:%S")
+    return f"• {heading(alert)} — {escape(alert.summary)} _({when})_"
+
+
+def _others_blocks(others: list[Alert], room: int) -> list[dict[str, Any]]:
+    """The other alerts of a group, one line each, packed into sections of up to 3,000
+    characters, in at most ``room`` blocks (the last says how many did not fit)."""
+    blocks: list[dict[str, Any]] = []
+    lines: list[str] = []
+    size = 0
+    shown = 0
+    for alert in others:
+        line = cut(_alert_line(alert), MAX_SECTION_TEXT)
+        if lines and size + len(line) + 1 > MAX_SECTION_TEXT:
+            if len(blocks) == room - 2:  # keep one block for these lines, one for the count
+                break
+            blocks.append(_section("\n".join(lines)))
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line) + 1
+        shown += 1
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if shown < len(others):
+        more = len(others) - shown
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {more} more")]})
+    return blocks
+
+
+def message(notification: Notification) -> dict[str, Any]:
+    """The Block Kit payload for ``notification``: the lead alert in full, the others (a
+    grouped burst) one line each, within Slack's limits."""
+    lead = notification.lead
+    header = {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": cut(_title(notification), MAX_HEADER),
+            "emoji": True,
+        },
+    }
+    blocks: list[dict[str, Any]] = [header, *_lead_blocks(lead)]
+    blocks = blocks[: MAX_BLOCKS - 3]  # room for a divider and the others, whatever the details
+    others = [a for a in notification.alerts if a is not lead]
+    if others:
+        blocks.append({"type": "divider"})
+        blocks += _others_blocks(others, MAX_BLOCKS - len(blocks))
+    payload = {"text": fallback_text(notification), "blocks": blocks}
+    result: dict[str, Any] = redact_data(payload)
+    return result
+
+
+class SlackNotifier:
+    """The "slack" channel (``safeship.notify.base.Notifier``), configured by
     ``[notify.slack]``."""
+
+    min_interval: ClassVar[float] = 1.0
 
     @classmethod
     def configured(
         cls, settings: SlackSettings, errors: TextIO | None = None
-    ) -> SlackAlertSink | None:
-        return slack_sink(settings, errors)
+    ) -> SlackNotifier | None:
+        """The channel, or None (with one warning line) when its variable is unset or is not
+        a URL."""
+        url = os.environ.get(settings.webhook_env, "").strip()
+        stream = errors or sys.stderr
+        if not url:
+            print(
+                f"safeship: warning: [notify.slack] is configured but {settings.webhook_env} is "
+                "not set; no Slack notifications",
+                file=stream,
+            )
+            return None
+        if not url.startswith(("https://", "http://")):
+            print(
+                f"safeship: warning: {settings.webhook_env} is not a webhook URL; no Slack "
+                "notifications",
+                file=stream,
+            )
+            return None
+        return cls(url, timeout=settings.request_timeout)
 
-    def __init__(
-        self, webhook: SlackWebhook, events: Iterable[str], errors: TextIO | None = None
-    ) -> None:
-        self._webhook = webhook
-        self._events = frozenset(events)
-        self._errors = errors
-        self._worker = Worker("slack-alerts", self._warn)
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        import httpx
 
-    def wants(self, event: Event) -> bool:
-        if event.event in self._events:
-            return True
-        # A path's run whose deployment ran here (its deployment_id is known) has alerted with
-        # its own deployment.failed; one that ran elsewhere has no event but this one.
-        a = event.attributes
-        remote = event.event == "path.completed" and not a.get("deployment_id")
-        return remote and a.get("ok") is False and "deployment.failed" in self._events
+        from safeship.notify.http_delivery import http_client
 
-    def handle(self, event: Event) -> None:
-        if not self.wants(event):
-            return
-        text = alert_text(event)
-        if text is not None:
-            self._worker.submit(event.event, lambda: self._webhook.post(escape(text)))
+        register_secret(url)
+        register_secret(httpx.URL(url).raw_path.decode(errors="replace"))
+        self._url = url
+        self._client = http_client(timeout)
 
-    def close(self, timeout: float = 10.0) -> None:
-        self._worker.close(timeout)
-        self._webhook.close()
+    def send(self, notification: Notification) -> None:
+        from safeship.notify.http_delivery import post_once
 
-    def _warn(self, message: str) -> None:
-        line = one_line(f"safeship: slack alert: {message}", 500)
-        print(redact(line), file=self._errors or sys.stderr)
+        body = json.dumps(message(notification), ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "safeship"}
+        post_once(self._client, self._url, service="slack", content=body, headers=headers)
 
-
-def slack_sink(
-    settings: SlackSettings | None, errors: TextIO | None = None
-) -> SlackAlertSink | None:
-    """The sink for ``[notify.slack]``, or None when there is none or its variable is unset
-    (then one warning line says so: a deploy never fails for want of an alert)."""
-    if settings is None:
-        return None
-    url = os.environ.get(settings.webhook_env, "").strip()
-    if not url:
-        print(
-            f"safeship: warning: [notify.slack] is configured but {settings.webhook_env} is not "
-            "set; no Slack alerts",
-            file=errors or sys.stderr,
-        )
-        return None
-    if not url.startswith(("https://", "http://")):
-        print(
-            f"safeship: warning: {settings.webhook_env} is not a webhook URL; no Slack alerts",
-            file=errors or sys.stderr,
-        )
-        return None
-    webhook = SlackWebhook(
-        url,
-        timeout=settings.request_timeout,
-        retry=RetryPolicy(attempts=settings.retries + 1, max_wait=settings.max_retry_wait),
-    )
-    return SlackAlertSink(webhook, settings.events, errors)
+    def close(self) -> None:
+        self._client.close()
