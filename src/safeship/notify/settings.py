@@ -67,7 +67,8 @@ class PagerDutySettings(SettingsModel):
 
     # The integration key is a credential: read from this variable, never from the file.
     routing_key_env: Annotated[str, Field(min_length=1)] = "PAGERDUTY_ROUTING_KEY"
-    api_url: str = "https://events.pagerduty.com"  # a loopback server in tests
+    # PagerDuty's EU service region: https://events.eu.pagerduty.com (or a test server).
+    api_url: str = "https://events.pagerduty.com"
     # Which environments' deploys (deployment.succeeded / deployment.failed) are change events.
     change_environments: list[str] = Field(default_factory=lambda: ["production"])
     # payload.group of every alert: the logical grouping on PagerDuty's side (a service name).
@@ -99,7 +100,7 @@ class NotifySettings(SettingsModel):
 
     slack: SlackSettings | None = None
     pagerduty: PagerDutySettings | None = None
-    # TOML key "github-issue", the notifier's name (the entry point's) as everywhere else.
+    # Keyed [notify.github-issue] in the file: the notifier's name, as for every channel.
     github_issue: GitHubIssueSettings | None = Field(default=None, alias="github-issue")
 
     @model_validator(mode="after")
