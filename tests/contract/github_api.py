@@ -44,6 +44,9 @@ Shapes written from GitHub's documentation, not recorded from the live API:
   .../issues/{issue_number}/comments: "body" required → 201 {"id", "node_id", "body",
   "html_url", "issue_url", "created_at", ...}) and #list-issue-comments (GET, oldest first,
   per_page at most 100, page)
+- https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api (over the
+  primary rate limit: 403 or 429 with x-ratelimit-remaining 0 and x-ratelimit-reset, the epoch
+  second it resets)
 - https://www.githubstatus.com/api (Atlassian Statuspage v2: GET /api/v2/components.json →
   {"components": [{"id", "name", "status": operational | degraded_performance |
   partial_outage | major_outage}]})
@@ -141,6 +144,8 @@ class GitHubServer(ContractServer):
         self.deployments: dict[int, FakeDeployment] = {}
         self.issues: list[dict[str, Any]] = []  # the create requests' bodies
         self.issue_records: dict[int, FakeIssue] = {}
+        # Epoch seconds: every request is refused (403, X-RateLimit-Remaining: 0) until healed.
+        self.rate_limit_reset: float | None = None
         self.drop_labels = False  # a token without triage access: labels silently dropped
         self.issues_enabled = True
 
@@ -184,6 +189,15 @@ class GitHubServer(ContractServer):
             return error(401, "Requires authentication")
         if auth not in (f"Bearer {TOKEN}", f"token {TOKEN}"):
             return error(401, "Bad credentials")
+        if self.rate_limit_reset is not None:  # the primary rate limit is used up
+            return web.json_response(
+                {"message": "API rate limit exceeded for user ID 1."},
+                status=403,
+                headers={
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(self.rate_limit_reset)),
+                },
+            )
         version = request.headers.get("X-GitHub-Api-Version")
         if version is not None and version not in API_VERSIONS:
             return error(400, f"Unsupported 'X-GitHub-Api-Version' header: {version}")

@@ -5,6 +5,7 @@ after a create whose answer was lost."""
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -202,6 +203,9 @@ def test_a_comment_whose_answer_was_lost_is_not_posted_twice(github_api: GitHubS
 def test_answers_become_delivery_errors(github_api: GitHubServer) -> None:
     issues = channel(github_api)
     try:
+        github_api.fail("502")  # on the listing: a read, nothing can have been applied
+        with pytest.raises(DeliveryError) as unread:
+            issues.send(notification(FAILED))
         github_api.fail("429")
         with pytest.raises(DeliveryError) as throttled:
             issues.send(notification(FAILED))
@@ -213,10 +217,24 @@ def test_answers_become_delivery_errors(github_api: GitHubServer) -> None:
             issues.send(notification(FAILED))
     finally:
         issues.close()
+    assert not (unread.value.maybe_delivered or unread.value.permanent)
+    assert str(unread.value) == "github issues: server error (HTTP 502)"
     assert throttled.value.retry_after == 1.0 and not throttled.value.maybe_delivered
     assert outage.value.maybe_delivered and not outage.value.permanent
     assert disabled.value.permanent
     assert str(disabled.value) == "github issues: HTTP 410: Issues are disabled for this repo"
+
+
+def test_the_used_up_rate_limit_is_a_wait_not_a_wrong_token(github_api: GitHubServer) -> None:
+    github_api.rate_limit_reset = time.time() + 120
+    issues = channel(github_api)
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            issues.send(notification(FAILED))
+    finally:
+        issues.close()
+    assert not caught.value.permanent
+    assert caught.value.retry_after is not None and 100 < caught.value.retry_after <= 120
 
 
 def test_dropped_labels_are_one_warning(github_api: GitHubServer) -> None:

@@ -8,6 +8,7 @@ A channel makes one attempt per send (the alerts core retries, honouring ``retry
     408, cannot reach retry (nothing was carried out)
     other 4xx         permanent: the URL, the credential or the payload is wrong
     5xx, no answer    maybe delivered (a mutation: the server may have carried it out)
+    2xx unreadable    maybe delivered (accepted, but what it answered cannot be read)
 
 The status of a refused attempt comes from an httpx response hook: with one attempt JsonApi's
 "gave up" error does not carry it. Messages are JsonApi's: one line, credentials masked.
@@ -70,7 +71,8 @@ class OneAttemptApi(JsonApi):
     def _delivery_error(self, exc: ApiError, read: bool) -> DeliveryError:
         message = str(exc).replace("gave up after 1 attempts: ", "")
         status, headers = self._answer or (exc.status, httpx.Headers())
-        if exc.maybe_applied:
+        if exc.maybe_applied or (status is not None and 200 <= status < 300):
+            # No answer, or an accepted request whose answer is unreadable: it may have landed.
             return DeliveryError(message, maybe_delivered=True)
         wait = server_wait(headers, time.time())
         if status in _REFUSED or (status == 403 and wait is not None):
