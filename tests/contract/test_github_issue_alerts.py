@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from github_api import OWNER, REPO, TOKEN, GitHubServer
+from github_api import OWNER, REPO, TOKEN, FakeIssue, GitHubServer
 from loopback import Received
 
 from safeship.notify.base import Alert, DeliveryError, Notification
@@ -147,6 +147,19 @@ def test_good_news_opens_nothing_a_test_only_lists_and_resolving_nothing_is_quie
     )
     assert github_api.issue_records == {}
     assert [r.method for r in github_api.received] == ["GET", "GET"]
+
+
+def test_the_issue_is_found_on_a_later_page(github_api: GitHubServer) -> None:
+    send_all(github_api, notification(FAILED))  # issue #1: the oldest, listed last
+    for number in range(2, 152):
+        github_api.issue_records[number] = FakeIssue(
+            number, f"other {number}", "", ["safeship-alert"]
+        )
+    send_all(github_api, notification(replace(FAILED, id="4f1e9a53-0010")))
+    assert len(github_api.issue_records[1].comments) == 1
+    assert len(github_api.issue_records) == 151
+    pages = [r.query["page"] for r in github_api.received if r.method == "GET"]
+    assert pages == ["1", "1", "2"]
 
 
 def create(r: Received) -> bool:
