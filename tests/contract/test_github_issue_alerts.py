@@ -14,7 +14,7 @@ import pytest
 from github_api import OWNER, REPO, TOKEN, FakeIssue, GitHubServer
 from loopback import Received
 
-from safeship.notify.base import Alert, DeliveryError, Notification
+from safeship.notify.base import Alert, DeliveryError, Notification, NotifierClass
 from safeship.notify.github_issue import GitHubIssueAlerts
 from safeship.notify.settings import GitHubIssueSettings
 from safeship.redaction import MASK, redact
@@ -46,7 +46,7 @@ def channel(
     server: GitHubServer, errors: io.StringIO | None = None, **settings: Any
 ) -> GitHubIssueAlerts:
     merged = {"repo": f"{OWNER}/{REPO}", "api_url": server.url, "request_timeout": 0.5} | settings
-    return GitHubIssueAlerts(TOKEN, GitHubIssueSettings(**merged), errors)
+    return GitHubIssueAlerts(TOKEN, GitHubIssueSettings.model_validate(merged), errors)
 
 
 def notification(*alerts: Alert) -> Notification:
@@ -273,13 +273,14 @@ def test_configured_reads_the_token_from_its_variable_and_never_prints_it(
         repo=f"{OWNER}/{REPO}", token_env="GH_ISSUE_TOKEN_FOR_TEST", api_url=github_api.url
     )
     monkeypatch.delenv("GH_ISSUE_TOKEN_FOR_TEST", raising=False)
-    assert GitHubIssueAlerts.configured(settings, errors) is None
+    kind: NotifierClass = GitHubIssueAlerts  # the port, as the plugin registry loads it
+    assert kind.configured(settings, errors) is None
     assert errors.getvalue() == (
         "safeship: warning: [notify.github-issue] is configured but GH_ISSUE_TOKEN_FOR_TEST is "
         "not set; no GitHub issue alerts\n"
     )
     monkeypatch.setenv("GH_ISSUE_TOKEN_FOR_TEST", TOKEN + "x")  # a wrong token
-    issues = GitHubIssueAlerts.configured(settings, errors)
+    issues = kind.configured(settings, errors)
     assert issues is not None
     try:
         with pytest.raises(DeliveryError) as caught:

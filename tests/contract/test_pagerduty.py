@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pagerduty_api import ROUTING_KEY, PagerDutyServer
 
-from safeship.notify.base import Alert, DeliveryError, Notification
+from safeship.notify.base import Alert, DeliveryError, Notification, NotifierClass
 from safeship.notify.pagerduty import THROTTLE_BACKOFF, PagerDutyNotifier
 from safeship.notify.settings import PagerDutySettings
 from safeship.redaction import MASK, redact
@@ -54,7 +54,7 @@ def pagerduty_api() -> Iterator[PagerDutyServer]:
 
 def notifier(server: PagerDutyServer, **settings: Any) -> PagerDutyNotifier:
     merged = {"api_url": server.url, "request_timeout": 0.5} | settings
-    return PagerDutyNotifier(ROUTING_KEY, PagerDutySettings(**merged))
+    return PagerDutyNotifier(ROUTING_KEY, PagerDutySettings.model_validate(merged))
 
 
 def notification(*alerts: Alert) -> Notification:
@@ -293,13 +293,14 @@ def test_configured_reads_the_key_from_its_variable_and_never_prints_it(
     errors = io.StringIO()
     settings = PagerDutySettings(routing_key_env="PD_KEY_FOR_TEST", api_url=pagerduty_api.url)
     monkeypatch.delenv("PD_KEY_FOR_TEST", raising=False)
-    assert PagerDutyNotifier.configured(settings, errors) is None
+    kind: NotifierClass = PagerDutyNotifier  # the port, as the plugin registry loads it
+    assert kind.configured(settings, errors) is None
     assert errors.getvalue() == (
         "safeship: warning: [notify.pagerduty] is configured but PD_KEY_FOR_TEST is not set; "
         "no PagerDuty alerts\n"
     )
     monkeypatch.setenv("PD_KEY_FOR_TEST", ROUTING_KEY)
-    channel = PagerDutyNotifier.configured(settings, errors)
+    channel = kind.configured(settings, errors)
     assert channel is not None
     pagerduty_api.fail("500")
     try:
