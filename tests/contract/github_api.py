@@ -34,6 +34,19 @@ Shapes written from GitHub's documentation, not recorded from the live API:
   with a name), "assignees", "milestone" → 201 with the issue {"id", "node_id", "number",
   "title", "body", "state": "open", "url", "html_url", "labels", ...}; 410 when the repository
   has issues disabled; 422 on a validation error)
+- https://docs.github.com/en/rest/issues/issues#list-repository-issues (GET
+  /repos/{owner}/{repo}/issues: state open | closed | all (default open), labels (a
+  comma-separated list: issues with every label), per_page (default 30, at most 100), page;
+  pull requests are listed too, with a "pull_request" key) and #update-an-issue (PATCH
+  .../issues/{issue_number}: state open | closed, state_reason completed | not_planned |
+  reopened (ignored unless state changes) → 200 with the issue; 404 for an unknown number)
+- https://docs.github.com/en/rest/issues/comments#create-an-issue-comment (POST
+  .../issues/{issue_number}/comments: "body" required → 201 {"id", "node_id", "body",
+  "html_url", "issue_url", "created_at", ...}) and #list-issue-comments (GET, oldest first,
+  per_page at most 100, page)
+- https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api (over the
+  primary rate limit: 403 or 429 with x-ratelimit-remaining 0 and x-ratelimit-reset, the epoch
+  second it resets)
 - https://www.githubstatus.com/api (Atlassian Statuspage v2: GET /api/v2/components.json →
   {"components": [{"id", "name", "status": operational | degraded_performance |
   partial_outage | major_outage}]})
@@ -53,7 +66,9 @@ through GitHub's changelog and copies of GitHub's OpenAPI description):
   true by default for "production"), copies of "create a deployment" (ref, environment,
   auto_merge, required_contexts).
 - issues: GitHub's OpenAPI "issues/create" request (title required; body, labels, assignees,
-  milestone; labels dropped without push access).
+  milestone; labels dropped without push access); "issues/update" (state_reason "Ignored unless
+  state is changed"; completed, not_planned, reopened, as github/docs issue #22914 quotes the
+  page).
 Not verified: auto_inactive's exact wording and default (docs.github.com's statuses page was not
 in the index; GitHub's 2018 changelog says statuses can "auto-inactivate" earlier deployments),
 the 410 answer for a repository with issues disabled, and the error messages' texts (this
@@ -78,6 +93,7 @@ BILLING_MESSAGE = (
     "limit needs to be increased. Please check the 'Billing & plans' section in your settings"
 )
 API_VERSIONS = ("2022-11-28", "2026-03-10")
+STATE_REASONS = ("completed", "not_planned", "reopened", "duplicate", None)
 DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
 
 
@@ -86,6 +102,20 @@ class FakeDeployment:
     id: int
     body: dict[str, Any]
     statuses: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FakeIssue:
+    """An issue as this server keeps it (``GitHubServer.issues`` keeps the create requests)."""
+
+    number: int
+    title: str
+    body: str | None
+    labels: list[str]
+    state: str = "open"
+    state_reason: str | None = None
+    comments: list[str] = field(default_factory=list)
+    pull_request: bool = False
 
 
 @dataclass
@@ -112,7 +142,11 @@ class GitHubServer(ContractServer):
         self.runs: dict[int, FakeRun] = {}
         self.dispatches: list[dict[str, Any]] = []
         self.deployments: dict[int, FakeDeployment] = {}
-        self.issues: list[dict[str, Any]] = []
+        self.issues: list[dict[str, Any]] = []  # the create requests' bodies
+        self.issue_records: dict[int, FakeIssue] = {}
+        # Epoch seconds: every request is refused (403, X-RateLimit-Remaining: 0) until healed.
+        self.rate_limit_reset: float | None = None
+        self.drop_labels = False  # a token without triage access: labels silently dropped
         self.issues_enabled = True
 
     def routes(self, app: web.Application) -> None:
@@ -126,6 +160,10 @@ class GitHubServer(ContractServer):
         app.router.add_post(base + "/deployments", self._create_deployment)
         app.router.add_post(base + "/deployments/{deployment_id}/statuses", self._create_status)
         app.router.add_post(base + "/issues", self._create_issue)
+        app.router.add_get(base + "/issues", self._list_issues)
+        app.router.add_patch(base + "/issues/{number}", self._update_issue)
+        app.router.add_get(base + "/issues/{number}/comments", self._list_comments)
+        app.router.add_post(base + "/issues/{number}/comments", self._create_comment)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -151,6 +189,15 @@ class GitHubServer(ContractServer):
             return error(401, "Requires authentication")
         if auth not in (f"Bearer {TOKEN}", f"token {TOKEN}"):
             return error(401, "Bad credentials")
+        if self.rate_limit_reset is not None:  # the primary rate limit is used up
+            return web.json_response(
+                {"message": "API rate limit exceeded for user ID 1."},
+                status=403,
+                headers={
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(self.rate_limit_reset)),
+                },
+            )
         version = request.headers.get("X-GitHub-Api-Version")
         if version is not None and version not in API_VERSIONS:
             return error(400, f"Unsupported 'X-GitHub-Api-Version' header: {version}")
@@ -393,22 +440,139 @@ class GitHubServer(ContractServer):
         ):
             return error(422, "Validation Failed")
         self.issues.append(body)
-        number = len(self.issues)
-        api = f"{self.url}/repos/{OWNER}/{REPO}/issues/{number}"
+        number = len(self.issue_records) + 1  # issues and pull requests share the numbers
+        names = [x if isinstance(x, str) else x["name"] for x in labels]
+        issue = FakeIssue(
+            number, str(body["title"]), body.get("body"), [] if self.drop_labels else names
+        )
+        self.issue_records[number] = issue
+        return web.json_response(self._issue_json(issue), status=201)
+
+    def add_pull_request(self, body: str) -> FakeIssue:
+        """An open pull request: the issues list shows it too (with a "pull_request" key)."""
+        number = len(self.issue_records) + 1
+        pr = FakeIssue(number, "a pull request", body, ["safeship-alert"], pull_request=True)
+        self.issue_records[number] = pr
+        return pr
+
+    def open_issues(self) -> list[FakeIssue]:
+        return [i for i in self.issue_records.values() if i.state == "open" and not i.pull_request]
+
+    def _issue_json(self, issue: FakeIssue) -> dict[str, Any]:
+        api = f"{self.url}/repos/{OWNER}/{REPO}/issues/{issue.number}"
+        found: dict[str, Any] = {
+            "id": 7000 + issue.number,
+            "node_id": f"I_kwDO{issue.number:08d}",
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "url": api,
+            "comments_url": f"{api}/comments",
+            "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{issue.number}",
+            "labels": [{"name": name, "color": "ededed"} for name in issue.labels],
+            "comments": len(issue.comments),
+            "created_at": "2026-03-01T10:00:00Z",
+        }
+        if issue.pull_request:
+            found["pull_request"] = {"url": f"{self.url}/repos/{OWNER}/{REPO}/pulls/{issue.number}"}
+        return found
+
+    def _issue(self, request: web.Request) -> FakeIssue | None:
+        try:
+            return self.issue_records.get(int(request.match_info["number"]))
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _page(request: web.Request) -> tuple[int, int] | web.Response:
+        try:
+            per_page = int(request.query.get("per_page", "30"))
+            page = int(request.query.get("page", "1"))
+        except ValueError:
+            return error(422, "Validation Failed")
+        return min(max(per_page, 1), 100), max(page, 1)
+
+    async def _list_issues(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        if not self.issues_enabled:
+            return error(410, "Issues are disabled for this repo")
+        state = request.query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            return error(422, "Validation Failed")
+        paging = self._page(request)
+        if isinstance(paging, web.Response):
+            return paging
+        per_page, page = paging
+        wanted = {x for x in request.query.get("labels", "").split(",") if x}
+        found = [
+            i
+            for i in sorted(self.issue_records.values(), key=lambda i: -i.number)  # newest first
+            if state in ("all", i.state) and wanted <= set(i.labels)
+        ]
+        window = found[(page - 1) * per_page : page * per_page]
+        return web.json_response([self._issue_json(i) for i in window])
+
+    async def _update_issue(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        issue = self._issue(request)
+        if issue is None:
+            return error(404, "Not Found")
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict):
+            return error(422, "Validation Failed")
+        if body.get("state", issue.state) not in ("open", "closed"):
+            return error(422, "Validation Failed")
+        if body.get("state_reason") not in STATE_REASONS:
+            return error(422, "Validation Failed")
+        if "state" in body and body["state"] != issue.state:
+            issue.state = body["state"]
+            issue.state_reason = body.get("state_reason") or (
+                "completed" if issue.state == "closed" else "reopened"
+            )
+        return web.json_response(self._issue_json(issue))
+
+    async def _list_comments(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        issue = self._issue(request)
+        if issue is None:
+            return error(404, "Not Found")
+        paging = self._page(request)
+        if isinstance(paging, web.Response):
+            return paging
+        per_page, page = paging
+        window = list(enumerate(issue.comments))[(page - 1) * per_page : page * per_page]
+        return web.json_response(
+            [{"id": issue.number * 1000 + n, "body": text} for n, text in window]
+        )
+
+    async def _create_comment(self, request: web.Request) -> web.Response:
+        problem = self._check(request)
+        if problem:
+            return problem
+        issue = self._issue(request)
+        if issue is None:
+            return error(404, "Not Found")
+        body = await request.json() if request.body_exists else None
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str) or not body["body"]:
+            return error(422, "Validation Failed")
+        issue.comments.append(body["body"])
+        comment_id = issue.number * 1000 + len(issue.comments) - 1
         return web.json_response(
             {
-                "id": next(self._ids),
-                "node_id": f"I_kwDO{number:08d}",
-                "number": number,
-                "title": str(body["title"]),
-                "body": body.get("body"),
-                "state": "open",
-                "url": api,
-                "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{number}",
-                "labels": [
-                    {"name": x if isinstance(x, str) else x["name"], "color": "ededed"}
-                    for x in labels
-                ],
+                "id": comment_id,
+                "node_id": f"IC_kwDO{comment_id:08d}",
+                "body": body["body"],
+                "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{issue.number}"
+                f"#issuecomment-{comment_id}",
+                "issue_url": f"{self.url}/repos/{OWNER}/{REPO}/issues/{issue.number}",
                 "created_at": "2026-03-01T10:00:00Z",
             },
             status=201,

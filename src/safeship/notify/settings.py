@@ -24,6 +24,15 @@ to = ["ops@acme.example"]
 [notify.webhook]                                # alerts as CloudEvents to any HTTP endpoint
 url_env = "SAFESHIP_WEBHOOK_URL"
 secret_env = "SAFESHIP_WEBHOOK_SECRET"          # optional: sign each body (HMAC-SHA256)
+
+[notify.pagerduty]                              # page on-call (Events API v2), change events
+routing_key_env = "PAGERDUTY_ROUTING_KEY"       # the variable holding the integration key
+change_environments = ["production"]            # whose deploys become PagerDuty change events
+
+[notify.github-issue]                           # an issue per failing environment and condition
+repo = "acme/shop"
+token_env = "GITHUB_TOKEN"                      # a token with issues: write
+labels = ["safeship-alert"]                     # the issues are found again by this label
 """
 
 from __future__ import annotations
@@ -114,16 +123,49 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+class PagerDutySettings(SettingsModel):
+    """``[notify.pagerduty]``: PagerDuty Events API v2 (alerts) and Change Events."""
+
+    # The integration key is a credential: read from this variable, never from the file.
+    routing_key_env: Annotated[str, Field(min_length=1)] = "PAGERDUTY_ROUTING_KEY"
+    # PagerDuty's EU service region: https://events.eu.pagerduty.com (or a test server).
+    api_url: str = "https://events.pagerduty.com"
+    # Which environments' deploys (deployment.succeeded / deployment.failed) are change events.
+    change_environments: list[str] = Field(default_factory=lambda: ["production"])
+    # payload.group of every alert: the logical grouping on PagerDuty's side (a service name).
+    group: Annotated[str, Field(min_length=1, max_length=255)] = "safeship"
+    request_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class GitHubIssueSettings(SettingsModel):
+    """``[notify.github-issue]``: one open issue per failing environment and condition. The
+    defaults of token_env and api_url are [github]'s; repo is named here (this table does not
+    read [github])."""
+
+    repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+    token_env: Annotated[str, Field(min_length=1)] = "GITHUB_TOKEN"
+    api_url: str = "https://api.github.com"
+    # The open issues are found again among those with these labels: the token needs triage
+    # access (GitHub silently drops the labels of an issue opened without it; one warning).
+    labels: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
+        default_factory=lambda: ["safeship-alert"]
+    )
+    request_timeout: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+
 class NotifySettings(SettingsModel):
     """``[notify.slack]``, ``[notify.email]``, ``[notify.webhook]``, and a table per
     third-party notifier (``[notify.NAME]``, its keys
     the plugin's to read: see docs/plugins.md)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     slack: SlackSettings | None = None
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
+    pagerduty: PagerDutySettings | None = None
+    # Keyed [notify.github-issue] in the file: the notifier's name, as for every channel.
+    github_issue: GitHubIssueSettings | None = Field(default=None, alias="github-issue")
 
     @model_validator(mode="after")
     def _plugins_installed(self) -> NotifySettings:
@@ -142,6 +184,12 @@ class NotifySettings(SettingsModel):
     def sections(self) -> dict[str, Any]:
         """Each configured notifier's settings by name: the built-ins' models, a third
         party's table."""
-        builtins = {"slack": self.slack, "email": self.email, "webhook": self.webhook}
+        builtins = {
+            "slack": self.slack,
+            "email": self.email,
+            "webhook": self.webhook,
+            "pagerduty": self.pagerduty,
+            "github-issue": self.github_issue,
+        }
         found: dict[str, Any] = {k: v for k, v in builtins.items() if v is not None}
         return found | dict(self.model_extra or {})
