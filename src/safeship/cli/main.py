@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typer._click import Command
     from typer._click.exceptions import ClickException
 
-from safeship.cli import params
+from safeship.cli import metrics_cmd, params
 
 app = typer.Typer(
     name="safeship",
@@ -102,6 +102,9 @@ def history(
     from safeship.cli import history_cmd
 
     raise typer.Exit(history_cmd.run(config, environment, limit, json_output))
+
+
+app.command(name="metrics")(metrics_cmd.command)
 
 
 @app.command()
