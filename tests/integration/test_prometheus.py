@@ -21,9 +21,11 @@ import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 
 from safeship._processes import free_port
+from safeship.analysis.bake import Bake, BakePhase
 from safeship.analysis.judge import decide, judge
 from safeship.analysis.settings import JudgeSettings, MetricSourceSettings, PrometheusQueries
-from safeship.config.models import BuiltinRouterSettings
+from safeship.config.models import BuiltinRouterSettings, RollbackRules
+from safeship.deployment_status import Status
 from safeship.metrics.prometheus import PrometheusError, PrometheusMetrics
 from safeship.metrics.router import RouterCollector
 from safeship.routing.base import Backend, BackendStats
@@ -203,3 +205,17 @@ def test_prometheus_scrapes_the_builtin_routers_metrics(
         assert weight[0]["value"][1] == "1"
     finally:
         router.stop()
+
+
+def test_a_bake_reading_prometheus_rolls_back_on_the_error_rate_rule(
+    prometheus: PrometheusServer, feed: Feed
+) -> None:
+    wait_for_window(prometheus)
+    source = source_over(prometheus, ["canary-err", "stable-err"])
+    phase = BakePhase("canary-err", "stable-err", 10, Status.PROGRESSING, 15.0)
+    began = time.monotonic()
+    outcome = Bake(source, RollbackRules()).run(phase)
+    # The window since the bake began holds data after two scrapes: 6% > the 5% threshold.
+    assert outcome.verdict is not None and outcome.verdict.rule == "error_rate", outcome
+    assert outcome.verdict.figures["error_rate"] == pytest.approx(0.06, abs=0.01)
+    assert time.monotonic() - began < 8
