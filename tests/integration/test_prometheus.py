@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry, start_http_server
 
 from safeship._processes import free_port
 from safeship.analysis.bake import Bake, BakePhase
@@ -27,7 +27,7 @@ from safeship.analysis.settings import JudgeSettings, MetricSourceSettings, Prom
 from safeship.config.models import BuiltinRouterSettings, RollbackRules
 from safeship.deployment_status import Status
 from safeship.metrics.prometheus import PrometheusError, PrometheusMetrics
-from safeship.metrics.router import RouterCollector
+from safeship.metrics.router import CONTENT_TYPE, router_exposition
 from safeship.routing.base import Backend, BackendStats
 from safeship.routing.builtin import BuiltinRouter
 from safeship.routing.proxy.state import Counters
@@ -54,7 +54,7 @@ WINDOW_S = 4.0
 
 @dataclass
 class Feed:
-    """Synthetic router counters, counted by a thread and exposed by prometheus_client."""
+    """Synthetic router counters, counted by a thread and exposed as the router does."""
 
     counters: dict[str, Counters] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,6 +70,7 @@ class Feed:
                         c.record_response(503 if i < errors else 200, ms * factor)
 
     def read(self) -> tuple[Sequence[Backend], Mapping[str, Counters]]:
+        # Copied under the lock: the exposition reads one consistent moment.
         with self.lock:
             return [], {
                 name: Counters(
@@ -83,15 +84,29 @@ class Feed:
             }
 
 
+class _Exporter(BaseHTTPRequestHandler):
+    feed: Feed
+
+    def do_GET(self) -> None:
+        body = router_exposition(ENVIRONMENT, *self.feed.read())
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="session")
 def feed(prometheus: PrometheusServer) -> Iterator[Feed]:
     feed = Feed()
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(RouterCollector(ENVIRONMENT, feed.read))
-    server, thread = start_http_server(
-        prometheus.target_port("service"), addr="127.0.0.1", registry=registry
-    )
+    handler = type("Exporter", (_Exporter,), {"feed": feed})
+    server = ThreadingHTTPServer(("127.0.0.1", prometheus.target_port("service")), handler)
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     counting = threading.Thread(target=feed.run, daemon=True)
+    serving.start()
     counting.start()
     try:
         yield feed
@@ -99,7 +114,8 @@ def feed(prometheus: PrometheusServer) -> Iterator[Feed]:
         feed.stop.set()
         counting.join(5)
         server.shutdown()
-        thread.join(5)
+        server.server_close()
+        serving.join(5)
 
 
 def source_over(prometheus: PrometheusServer, releases: Sequence[str]) -> PrometheusMetrics:

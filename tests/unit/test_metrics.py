@@ -13,13 +13,13 @@ from safeship.config.models import RollbackRules
 from safeship.deployment_status import Status
 from safeship.metrics import promql
 from safeship.metrics.prometheus import _router_buckets
-from safeship.metrics.router import RouterCollector, exposition
+from safeship.metrics.router import router_exposition
 from safeship.routing.base import LATENCY_BUCKETS_MS, Backend, BackendStats
 from safeship.routing.proxy.state import Counters
 from testing.fakes import FakeClock, FakeRouter
 
 
-def router_exposition() -> dict[str, dict[str, object]]:
+def exposed_families() -> dict[str, dict[str, object]]:
     v2 = Counters()
     for ms in (1.0, 3.0, 3.0, 250.0):
         v2.record_response(200, ms)
@@ -29,7 +29,7 @@ def router_exposition() -> dict[str, dict[str, object]]:
     v1 = Counters()
     v1.record_response(404, 0.05)
     backends = [Backend("v2", "http://127.0.0.1:1", 10), Backend("v1", "http://127.0.0.1:2", 90)]
-    text = exposition(RouterCollector("prod", lambda: (backends, {"v2": v2, "v1": v1})))
+    text = router_exposition("prod", backends, {"v2": v2, "v1": v1})
     families = {}
     for family in text_string_to_metric_families(text.decode()):
         families[family.name] = {
@@ -40,7 +40,7 @@ def router_exposition() -> dict[str, dict[str, object]]:
 
 
 def test_the_router_exposes_requests_durations_in_flight_and_weights_by_release() -> None:
-    families = router_exposition()
+    families = exposed_families()
     assert {name: f["type"] for name, f in families.items()} == {
         "safeship_router_requests": "counter",
         "safeship_router_request_duration_seconds": "histogram",
@@ -70,7 +70,7 @@ def test_the_router_exposes_requests_durations_in_flight_and_weights_by_release(
 
 
 def test_the_duration_histogram_has_the_routers_buckets_in_seconds() -> None:
-    samples = router_exposition()["safeship_router_request_duration_seconds"]["samples"]
+    samples = exposed_families()["safeship_router_request_duration_seconds"]["samples"]
     v2 = [(n, labels, v) for n, labels, v in samples if labels["release"] == "v2"]  # type: ignore[attr-defined]
     buckets = [(float(labels["le"]), v) for n, labels, v in v2 if n.endswith("_bucket")]
     assert len(buckets) == len(LATENCY_BUCKETS_MS) + 1
@@ -93,7 +93,7 @@ def test_the_exposed_buckets_read_back_onto_the_router_buckets_exactly() -> None
 
 def router_exposition_of(counts: list[int]) -> list[tuple[float, float]]:
     stats = BackendStats(requests=sum(counts), latency_buckets=tuple(counts))
-    text = exposition(RouterCollector("e", lambda: ([], {"r": stats}))).decode()
+    text = router_exposition("e", [], {"r": stats}).decode()
     return [
         (float(s.labels["le"]), s.value)
         for f in text_string_to_metric_families(text)
@@ -167,3 +167,15 @@ def test_a_counting_source_is_read_as_differences_of_its_counters() -> None:
     router.clock.sleep(2)
     assert source.window(start, source.reading())["v1"].requests == 200
     assert RouterMetrics(router, "prod", None).totals() == router.stats()
+
+
+def test_release_names_are_escaped_in_label_values() -> None:
+    name = 'v"2\\x'
+    stats = BackendStats(requests=1, status_classes={"2xx": 1})
+    text = router_exposition('e"nv', [Backend(name, "", 100)], {name: stats}).decode()
+    releases = {
+        (s.labels["environment"], s.labels["release"])
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    assert releases == {('e"nv', name)}

@@ -1,8 +1,8 @@
 """Metrics: what safeship exposes to Prometheus and what it reads from it.
 
 - :mod:`safeship.metrics.promql`: the PromQL templates (light: the config models read them);
-- :mod:`safeship.metrics.router`: the builtin router's exposition (a Collector reading its
-  counters at scrape time);
+- :mod:`safeship.metrics.router`: the builtin router's exposition, written from its own
+  counters at scrape time;
 - :mod:`safeship.metrics.deployments`: deployments, rollbacks and their durations, read
   through the core API at scrape time;
 - :mod:`safeship.metrics.prometheus`: Prometheus as a MetricSource (the ``prometheus``

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -37,9 +36,6 @@ from safeship.routing.proxy.state import (
     parse_backends,
     reachable_socket_path,
 )
-
-# prometheus_client's CONTENT_TYPE_LATEST (text format 0.0.4), without importing it here.
-EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def admin_app(server: RouterServer, environment: str = "default") -> web.Application:
@@ -94,7 +90,6 @@ class _AdminApi:
     def __init__(self, server: RouterServer, environment: str) -> None:
         self.server = server
         self.environment = environment
-        self._exposition: Callable[[], bytes] | None = None
 
     async def get_backends(self, request: web.Request) -> web.Response:
         return web.json_response(backends_to_json(self.server.backends))
@@ -132,17 +127,11 @@ class _AdminApi:
         return web.json_response({"status": "ok", "pid": os.getpid()})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        if self._exposition is None:
-            # prometheus_client is imported at the first scrape, not at the router's start.
-            from safeship.metrics.router import RouterCollector, exposition
+        from safeship.metrics.router import CONTENT_TYPE, router_exposition
 
-            collector = RouterCollector(
-                self.environment, lambda: (self.server.backends, self.server.counters())
-            )
-            self._exposition = lambda: exposition(collector)
-        return web.Response(
-            body=self._exposition(), headers={"Content-Type": EXPOSITION_CONTENT_TYPE}
-        )
+        # Written here, on the event loop, from the live counters: one consistent reading.
+        body = router_exposition(self.environment, self.server.backends, self.server.counters())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def shutdown(self, request: web.Request) -> web.Response:
         self.server.stopping.set()
