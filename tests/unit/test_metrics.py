@@ -4,15 +4,18 @@ a MetricSource that reads windows (as Prometheus does) driving the bake."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from safeship.analysis.bake import Bake, BakePhase
 from safeship.analysis.metrics import Counters as CountersSource
 from safeship.analysis.metrics import MetricSource, RouterMetrics, metric_source
+from safeship.analysis.settings import MetricSourceSettings, PrometheusQueries
 from safeship.config.models import RollbackRules
 from safeship.deployment_status import Status
 from safeship.metrics import promql
-from safeship.metrics.prometheus import _router_buckets
+from safeship.metrics.prometheus import PrometheusError, PrometheusMetrics, _router_buckets
 from safeship.metrics.router import router_exposition
 from safeship.routing.base import LATENCY_BUCKETS_MS, Backend, BackendStats
 from safeship.routing.proxy.state import Counters
@@ -179,3 +182,22 @@ def test_release_names_are_escaped_in_label_values() -> None:
         for s in f.samples
     }
     assert releases == {('e"nv', name)}
+
+
+def test_metric_source_settings_refuse_what_cannot_work() -> None:
+    with pytest.raises(ValidationError, match="unknown metric source 'nope'"):
+        MetricSourceSettings(source="nope")
+    with pytest.raises(ValidationError, match="http:// or https://"):
+        MetricSourceSettings(url="127.0.0.1:9090")
+    with pytest.raises(ValidationError, match="must use the \\{window\\} placeholder"):
+        PrometheusQueries(requests="sum(http_requests_total)")
+
+
+def test_an_outage_names_the_server_without_its_credentials() -> None:
+    router = FakeRouter(FakeClock(), backends=[Backend("v1", "", 100)])
+    settings = MetricSourceSettings(url="http://user:s3cret@127.0.0.1:1/prom", timeout=1.0)
+    with pytest.raises(PrometheusError) as raised:
+        PrometheusMetrics(router, "prod", settings).window(0.0, 10.0)
+    message = str(raised.value)
+    assert message.startswith("Prometheus at http://127.0.0.1:1/prom: ")
+    assert "s3cret" not in message and "user" not in message

@@ -49,6 +49,8 @@ class PrometheusMetrics:
         self.environment = environment
         self.settings = settings
         self.url = settings.url.rstrip("/") + "/api/v1/query"
+        # The server as messages name it: without credentials a URL may carry (user:pass@).
+        self.shown_url = _without_credentials(settings.url)
         self._client: httpx.Client | None = None
         self._last_reading: float | None = None
         self._seen: dict[str, None] = {}  # releases ever in play, in order
@@ -152,7 +154,7 @@ class PrometheusMetrics:
         try:
             response = self._client.get(self.url, params={"query": query, "time": f"{at:.3f}"})
         except httpx.HTTPError as exc:
-            raise PrometheusError(f"Prometheus at {self.settings.url}: {_describe(exc)}") from None
+            raise PrometheusError(f"Prometheus at {self.shown_url}: {_describe(exc)}") from None
         try:
             body = response.json()
         except ValueError:
@@ -160,7 +162,7 @@ class PrometheusMetrics:
         if not isinstance(body, dict) or body.get("status") != "success":
             detail = body.get("error") if isinstance(body, dict) else None
             raise PrometheusError(
-                f"Prometheus at {self.settings.url} answered {response.status_code}: "
+                f"Prometheus at {self.shown_url} answered {response.status_code}: "
                 f"{str(detail or 'not a Prometheus API answer').splitlines()[0][:300]}"
             )
         data = body.get("data") or {}
@@ -216,6 +218,21 @@ def _router_buckets(cumulative: list[tuple[float, float]]) -> tuple[int, ...]:
             # one ulp above the router's own bound of the same bucket.
             counts[bisect_left(LATENCY_BUCKETS_MS, le * 1000 * (1 - 1e-9))] += n
     return tuple(counts)
+
+
+def _without_credentials(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _describe(exc: Exception) -> str:
