@@ -24,14 +24,21 @@ from safeship._processes import free_port
 from safeship.analysis.bake import Bake, BakePhase
 from safeship.analysis.judge import decide, judge
 from safeship.analysis.settings import JudgeSettings, MetricSourceSettings, PrometheusQueries
+from safeship.config import load_config
 from safeship.config.models import BuiltinRouterSettings, RollbackRules
+from safeship.demo.load import LoadGenerator
 from safeship.deployment_status import Status
+from safeship.events import EventBus
 from safeship.metrics.prometheus import PrometheusError, PrometheusMetrics
 from safeship.metrics.router import CONTENT_TYPE, router_exposition
+from safeship.pipeline import operations
+from safeship.pipeline.deploy import Deployer
+from safeship.registry import Registry
 from safeship.routing.base import Backend, BackendStats
 from safeship.routing.builtin import BuiltinRouter
 from safeship.routing.proxy.state import Counters
 from testing.fakes import FakeClock, FakeRouter
+from testing.fixtures import ENV, Workspace
 from testing.prometheus import PrometheusServer
 from testing.services import FakeService, Reply
 
@@ -235,3 +242,38 @@ def test_a_bake_reading_prometheus_rolls_back_on_the_error_rate_rule(
     assert outcome.verdict is not None and outcome.verdict.rule == "error_rate", outcome
     assert outcome.verdict.figures["error_rate"] == pytest.approx(0.06, abs=0.01)
     assert time.monotonic() - began < 8
+
+
+def test_a_deploy_reading_prometheus_rolls_back_a_failing_canary(
+    prometheus: PrometheusServer,
+    workspace_factory: Callable[..., Workspace],
+    load_factory: Callable[..., LoadGenerator],
+) -> None:
+    # The environment's builtin router serves /metrics where Prometheus scrapes; the rules
+    # read the canary's figures back through PromQL, not from the router.
+    port = prometheus.target_port("router")
+    ws = workspace_factory(
+        behaviours={"v2": "error_rate=0.5"},
+        steps=(50, 100),
+        bake_time=0.3,
+        router=f'builtin", metrics_port = {port}, sticky = "off',
+    )
+    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    path = ws.root / "safeship.toml"
+    path.write_text(path.read_text().replace("bake_time = 0.3", "bake_time = 10"))
+    ws.loaded = load_config(path)
+    env = ws.environment()
+    source = PrometheusMetrics(env.router, ENV, MetricSourceSettings(url=prometheus.url))
+    load = load_factory(ws.url, rate=50)
+    with Registry(ws.loaded.registry_url()) as registry:
+        deployer = Deployer(
+            ENV, env.settings, env.target, env.router, registry, EventBus(), metrics=source
+        )
+        began = time.monotonic()
+        outcome = deployer.deploy("v2")
+        record = registry.get(outcome.deployment_id)
+    load.stop()
+    assert outcome.status is Status.ROLLED_BACK, outcome.reason
+    assert record is not None and record.rollback_rule == "error_rate", record
+    assert outcome.reason.startswith("error rate ")
+    assert time.monotonic() - began < 10  # within the step's bake: 2-3 scrapes
