@@ -56,15 +56,15 @@ class CounterSource(Protocol):
     def totals(self) -> dict[str, BackendStats]: ...
 
 
-class Counters:
-    """A MetricSource over cumulative counters: a reading is the counters; a window, the
-    difference of two."""
+class CountingSource:
+    """A MetricSource over cumulative counters (a subclass's ``totals()``): a reading is the
+    counters, a window the difference of two."""
 
-    def __init__(self, source: CounterSource) -> None:
-        self.source = source
+    def totals(self) -> dict[str, BackendStats]:
+        raise NotImplementedError
 
     def reading(self) -> dict[str, BackendStats]:
-        return self.source.totals()
+        return self.totals()
 
     def window(
         self, start: Mapping[str, BackendStats], end: Mapping[str, BackendStats]
@@ -72,7 +72,17 @@ class Counters:
         return window(end, start)
 
 
-class RouterMetrics(Counters):
+class Counters(CountingSource):
+    """Any CounterSource's totals read as a MetricSource."""
+
+    def __init__(self, source: CounterSource) -> None:
+        self.source = source
+
+    def totals(self) -> dict[str, BackendStats]:
+        return self.source.totals()
+
+
+class RouterMetrics(CountingSource):
     """The router's stats as a MetricSource (the built-in ``router`` source)."""
 
     def __init__(
@@ -81,7 +91,6 @@ class RouterMetrics(Counters):
         environment: str = "",
         settings: MetricSourceSettings | None = None,
     ) -> None:
-        super().__init__(self)
         self.router = router
 
     def totals(self) -> dict[str, BackendStats]:
