@@ -277,3 +277,21 @@ def test_a_deploy_reading_prometheus_rolls_back_a_failing_canary(
     assert record is not None and record.rollback_rule == "error_rate", record
     assert outcome.reason.startswith("error rate ")
     assert time.monotonic() - began < 10  # within the step's bake: 2-3 scrapes
+
+
+def test_a_bearer_token_from_the_environment_is_sent_and_never_shown(
+    fake_service: Callable[[], FakeService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = {"status": "error", "errorType": "unauthorized", "error": "token refused"}
+    service = fake_service().on("GET", "/api/v1/query", Reply(401, refused))
+    router = FakeRouter(FakeClock(), backends=[Backend("v1", "", 100)])
+    settings = MetricSourceSettings(url=service.url, token_env="PROMETHEUS_TOKEN")
+    monkeypatch.setenv("PROMETHEUS_TOKEN", "s3cret-token")
+    with pytest.raises(PrometheusError) as raised:
+        PrometheusMetrics(router, ENVIRONMENT, settings).window(0.0, 10.0)
+    assert service.requests[0].headers["Authorization"] == "Bearer s3cret-token"
+    assert str(raised.value).endswith("answered 401: token refused")
+    assert "s3cret" not in str(raised.value)
+    monkeypatch.delenv("PROMETHEUS_TOKEN")
+    with pytest.raises(PrometheusError, match="token variable PROMETHEUS_TOKEN is not set"):
+        PrometheusMetrics(router, ENVIRONMENT, settings).window(0.0, 10.0)

@@ -125,6 +125,10 @@ class MetricSourceSettings(SettingsModel):
     source: str = "router"
     # The Prometheus server's base URL (source = "prometheus"), e.g. http://127.0.0.1:9090.
     url: str | None = None
+    # The environment variable holding a bearer token for the Prometheus API (a hosted
+    # Prometheus, Mimir, Thanos behind a proxy); sent as `Authorization: Bearer ...`, never
+    # shown. Basic auth: user:password@ in the URL (left out of every message).
+    token_env: str | None = None
     # Seconds each query may take; a slower or failed query is an outage, not a figure.
     timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     # At most one round of queries per this many seconds: Prometheus' figures change once

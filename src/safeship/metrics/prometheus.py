@@ -17,6 +17,7 @@ upper bound, so its quantiles are as coarse as its own buckets.
 from __future__ import annotations
 
 import math
+import os
 import time
 from bisect import bisect_left
 from collections import OrderedDict
@@ -150,7 +151,7 @@ class PrometheusMetrics:
         import httpx
 
         if self._client is None:
-            self._client = httpx.Client(timeout=self.settings.timeout)
+            self._client = httpx.Client(timeout=self.settings.timeout, headers=self._headers())
         try:
             response = self._client.get(self.url, params={"query": query, "time": f"{at:.3f}"})
         except httpx.HTTPError as exc:
@@ -174,6 +175,15 @@ class PrometheusMetrics:
             )
         result = data.get("result")
         return result if isinstance(result, list) else []
+
+    def _headers(self) -> dict[str, str]:
+        name = self.settings.token_env
+        if name is None:
+            return {}
+        token = os.environ.get(name)
+        if not token:
+            raise PrometheusError(f"the Prometheus token variable {name} is not set")
+        return {"Authorization": f"Bearer {token}"}
 
     def close(self) -> None:
         if self._client is not None:
