@@ -16,10 +16,10 @@ returns one number (or, for latency, one number per ``le``):
   a ``_bucket`` series in seconds (any bucket layout; it is read onto the router's buckets).
 
 Request success rate, error rate and latency quantiles are derived templates, for dashboards,
-alert rules and ``safeship metrics query``; the judge reads counts and the histogram because
+alert rules and reports; the judge reads counts and the histogram because
 its tests (Fisher's exact test, Mann-Whitney U) need them, not ratios.
 
-Importing this module imports nothing: the config models take their defaults from it.
+Importing this module imports only math and re: the config models take their defaults from it.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ LATENCY_QUANTILE = (
     f"(rate({DURATION_METRIC}_bucket{{{_SELECTOR}}}[{{window}}])))"
 )
 
-# Every built-in template by name (docs and `safeship metrics query` list them).
+# Every built-in template by name (the docs list them).
 TEMPLATES: dict[str, str] = {
     "requests": REQUESTS,
     "errors": ERRORS,
