@@ -7,7 +7,7 @@ pyproject.toml, exactly as a third party lists its own (see docs/plugins.md):
     safeship.routers         Router            cls(environment, port, state_dir, settings)
     safeship.paths           DeployPath        cls.configured(paths_settings, runner)
     safeship.checks          Check             factory(settings, values) -> Check
-    safeship.metric_sources  MetricSource      cls(router)
+    safeship.metric_sources  MetricSource      cls(router, environment, settings)
     safeship.notifiers       Notifier          cls.configured(settings, errors) -> Notifier | None
     safeship.secret_stores   SecretStore       cls(environment, target)
 

@@ -122,7 +122,7 @@ def with_plugin(plugin_dir: Path) -> dict[str, str | None]:
 def test_builtin_adapters_are_registered_once_by_entry_points() -> None:
     assert names(TARGETS) == ["command", "local", "railway"]
     assert names(CHECKS) == ["http", "postgres", "redis", "tcp"]
-    assert names(METRIC_SOURCES) == ["router"]
+    assert names(METRIC_SOURCES) == ["prometheus", "router"]
     assert names(NOTIFIERS) == ["github", "slack"]
     assert names(SECRET_STORES) == ["env"]
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from safeship.analysis.judge import BakeDecision, CanaryBake
-from safeship.analysis.metrics import MetricSource, window
+from safeship.analysis.metrics import CounterSource, MetricSource, Reading, metric_source
 from safeship.analysis.rules import Sustain, Verdict, error_rate_verdict, latency_verdict
 from safeship.config.models import RollbackRules
 from safeship.deployment_status import Status
@@ -74,11 +74,13 @@ class BakePhase:
 
 @dataclass(frozen=True)
 class Poll:
-    """One look at the release: when, and each release's counters now."""
+    """One look at the release: when, the source's reading now, and the source (a watcher
+    reads its own windows from it)."""
 
     now: float
-    totals: Mapping[str, BackendStats]
+    reading: Reading
     phase: BakePhase
+    metrics: MetricSource
 
 
 class Watcher(Protocol):
@@ -121,20 +123,20 @@ class LatencyWatch:
         self.rules = rules
         self.stored_p95_ms = stored_p95_ms
         self.sustain = Sustain()
-        # (when, totals): readings for the figures over the last sustain window.
-        self.snapshots: deque[tuple[float, Mapping[str, BackendStats]]] = deque()
+        # (when, reading): readings for the figures over the last sustain window.
+        self.snapshots: deque[tuple[float, Reading]] = deque()
 
     def begin(self, now: float) -> None:
         pass  # the window spans bakes: it carries across steps
 
     def observe(self, poll: Poll) -> Verdict | None:
-        now, totals, phase = poll.now, poll.totals, poll.phase
+        now, reading, phase = poll.now, poll.reading, poll.phase
         span = sustain_span(self.rules, phase)
         if not self.snapshots or now - self.snapshots[-1][0] >= span / WINDOW_SNAPSHOTS:
-            self.snapshots.append((now, totals))
+            self.snapshots.append((now, reading))
         while len(self.snapshots) > 1 and self.snapshots[1][0] <= now - span:
             self.snapshots.popleft()
-        last = window(totals, self.snapshots[0][1])
+        last = poll.metrics.window(self.snapshots[0][1], reading)
         mine = last.get(phase.release, BackendStats())
         stable = None if phase.stable is None else last.get(phase.stable, BackendStats())
         current = latency_verdict(mine, stable, self.stored_p95_ms, self.rules)
@@ -146,7 +148,7 @@ class Bake:
 
     def __init__(
         self,
-        metrics: MetricSource,
+        metrics: MetricSource | CounterSource,
         rules: RollbackRules,
         *,
         guards: Sequence[Watcher] = (),
@@ -155,7 +157,7 @@ class Bake:
         on_poll: Callable[[dict[str, BackendStats], BakeDecision | None], None] | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.metrics = metrics
+        self.metrics = metric_source(metrics)
         self.rules = rules
         self.guards = guards  # before the figures are judged (a dead process explains them)
         self.watchers = watchers
@@ -166,7 +168,7 @@ class Bake:
     def run(self, phase: BakePhase) -> BakeOutcome:
         """Watch for ``phase.seconds`` (longer while the judge extends it); how it ended."""
         clock, analysis = self.clock, phase.analysis
-        start = self.metrics.totals()
+        start = self.metrics.reading()
         began = clock.now()
         deadline = began + phase.seconds
         # The judge decides by the end of its extension plus a sustained failure at the latest;
@@ -179,13 +181,13 @@ class Bake:
         next_request = began
         decision: BakeDecision | None = None
         while True:
-            totals = self.metrics.totals()
+            reading = self.metrics.reading()
             now = clock.now()
-            poll = Poll(now, totals, phase)
+            poll = Poll(now, reading, phase, self.metrics)
             fired = _first(self.guards, poll)
             if fired:
                 return BakeOutcome("rollback", fired, decision)
-            since = window(totals, start)
+            since = self.metrics.window(start, reading)
             mine = since.get(phase.release, BackendStats())
             if analysis is not None and phase.stable is not None:
                 stable = since.get(phase.stable, BackendStats())

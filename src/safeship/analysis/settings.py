@@ -1,11 +1,14 @@
-"""Settings of the canary judge (``[environments.NAME.analysis]`` in safeship.toml)."""
+"""Settings of the canary judge (``[environments.NAME.analysis]`` in safeship.toml) and of
+where the rules and the judge read their figures (``[environments.NAME.metrics]``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from safeship.metrics import promql
+from safeship.plugins import METRIC_SOURCES, is_registered, names
 from safeship.settings_model import SettingsModel
 
 
@@ -83,3 +86,73 @@ class JudgeSettings(SettingsModel):
     @property
     def alpha(self) -> float:
         return 1.0 - self.confidence
+
+
+class PrometheusQueries(SettingsModel):
+    """The PromQL templates the ``prometheus`` source reads each release's window with
+    (placeholders ``{release}``, ``{environment}``, ``{window}``; see
+    :mod:`safeship.metrics.promql`). Defaults: the builtin router's own metric names."""
+
+    # One number: the release's requests over the window.
+    requests: str = promql.REQUESTS
+    # One number: of those, the failed ones (5xx and connect errors).
+    errors: str = promql.ERRORS
+    # One number per `le` label (seconds, cumulative, as a Prometheus histogram): the
+    # window's request durations. "" when the service has no histogram: latency is then
+    # nodata for the judge and the latency rule waits.
+    latency: str = promql.LATENCY
+
+    @field_validator("requests", "errors", "latency")
+    @classmethod
+    def _one_line(cls, query: str) -> str:
+        if len(query) > 4000:
+            raise ValueError("a query is at most 4000 characters")
+        return query
+
+    @field_validator("requests", "errors")
+    @classmethod
+    def _names_the_window(cls, query: str) -> str:
+        if "{window}" not in query:
+            raise ValueError("the query must use the {window} placeholder (the judged span)")
+        return query
+
+
+class MetricSourceSettings(SettingsModel):
+    """Where the rollback rules and the canary judge read each release's traffic."""
+
+    # A name in the safeship.metric_sources plugin group: "router" (the environment's own
+    # router's counters) or "prometheus" (PromQL over a Prometheus server's HTTP API).
+    source: str = "router"
+    # The Prometheus server's base URL (source = "prometheus"), e.g. http://127.0.0.1:9090.
+    url: str | None = None
+    # The environment variable holding a bearer token for the Prometheus API (a hosted
+    # Prometheus, Mimir, Thanos behind a proxy); sent as `Authorization: Bearer ...`, never
+    # shown. Basic auth: user:password@ in the URL (left out of every message).
+    token_env: str | None = None
+    # Seconds each query may take; a slower or failed query is an outage, not a figure.
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # At most one round of queries per this many seconds: Prometheus' figures change once
+    # per scrape, and the bake polls ten times a second.
+    min_interval: Annotated[float, Field(ge=0, le=60)] = 1.0
+    queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
+
+    @field_validator("source")
+    @classmethod
+    def _registered(cls, source: str) -> str:
+        if not is_registered(METRIC_SOURCES, source):
+            known = ", ".join(repr(n) for n in names(METRIC_SOURCES))
+            raise ValueError(f"unknown metric source {source!r} (expected one of: {known})")
+        return source
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _prometheus_has_url(self) -> MetricSourceSettings:
+        if self.source == "prometheus" and self.url is None:
+            raise ValueError('source = "prometheus" needs url, the Prometheus server\'s base URL')
+        return self

@@ -14,7 +14,7 @@ import typer
 if TYPE_CHECKING:
     from typer._click import Command
 
-from safeship.cli import params
+from safeship.cli import metrics_cmd, params
 
 # The console entry point (`safeship`, `python -m safeship`) is safeship.cli.entry.run: it runs
 # the everyday read-only commands without importing Typer (safeship.cli.fast). Re-exported here.
@@ -103,6 +103,9 @@ def history(
     from safeship.cli import history_cmd
 
     raise typer.Exit(history_cmd.run(config, environment, limit, json_output))
+
+
+app.command(name="metrics")(metrics_cmd.command)
 
 
 @app.command()

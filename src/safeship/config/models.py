@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from safeship.analysis.settings import JudgeSettings
+from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
@@ -221,6 +221,7 @@ class EnvironmentSettings(SettingsModel):
     rollback: RollbackRules = Field(default_factory=RollbackRules)
     # The canary judge (canary vs stable at each canary step below 100%); None: off.
     analysis: JudgeSettings | None = None
+    metrics: MetricSourceSettings = Field(default_factory=MetricSourceSettings)
 
     @model_validator(mode="before")
     @classmethod

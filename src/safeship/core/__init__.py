@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         level_name,
         smoke,
     )
+    from safeship.core._metrics import MetricsServer, metrics_exposition, serve_metrics
     from safeship.core._paths import paths_status
     from safeship.core._records import (
         AnalysisFigures,
@@ -127,6 +128,9 @@ _LAZY = {
     "check_service": "safeship.core._health",
     "level_name": "safeship.core._health",
     "smoke": "safeship.core._health",
+    "MetricsServer": "safeship.core._metrics",
+    "metrics_exposition": "safeship.core._metrics",
+    "serve_metrics": "safeship.core._metrics",
     "paths_status": "safeship.core._paths",
     "AnalysisFigures": "safeship.core._records",
     "DeployMode": "safeship.core._records",
@@ -188,6 +192,7 @@ __all__ = [
     "Interrupted",
     "LiveSnapshot",
     "MetricFigures",
+    "MetricsServer",
     "PathStatus",
     "ReleaseStatus",
     "ReleaseTraffic",
@@ -216,11 +221,13 @@ __all__ = [
     "history",
     "level_name",
     "load_schema",
+    "metrics_exposition",
     "optional_schema",
     "paths_status",
     "promote",
     "recover",
     "rollback",
+    "serve_metrics",
     "smoke",
     "status",
     "traffic_rows",

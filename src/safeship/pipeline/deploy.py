@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from safeship.analysis.bake import Clock
-from safeship.analysis.metrics import MetricSource
+from safeship.analysis.metrics import CounterSource, MetricSource
 from safeship.config.models import EnvironmentSettings
 from safeship.events import EventBus
 from safeship.pipeline.rollout.endings import Releases
@@ -49,7 +49,7 @@ class Deployer:
         on_created: Callable[[str], None] | None = None,
         run_dir: Path | None = None,
         *,
-        metrics: MetricSource | None = None,
+        metrics: MetricSource | CounterSource | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.environment = environment
@@ -66,9 +66,12 @@ class Deployer:
         # Where a rollback writes its registry update before moving traffic (pipeline.intent);
         # None: no intent file (the registry write then follows the switch all the same).
         self.run_dir = run_dir
-        # Where the rules and the judge read each release's traffic: the router's stats (the
-        # built-in metric source, from the plugin registry) unless another source is given.
-        self.metrics = metrics or load_adapter(METRIC_SOURCES, "router")(router)
+        # Where the rules and the judge read each release's traffic: the environment's metric
+        # source ([metrics] source, from the plugin registry; the router's stats by default)
+        # unless another source is given.
+        self.metrics = metrics or load_adapter(METRIC_SOURCES, settings.metrics.source)(
+            router, environment, settings.metrics
+        )
         self.clock = clock
 
     def deploy(

@@ -258,6 +258,11 @@ class BuiltinRouter:
             str(self.settings.header_timeout),
             "--idle-timeout",
             str(self.settings.idle_timeout),
+            *(
+                ()
+                if self.settings.metrics_port is None
+                else ("--metrics-port", str(self.settings.metrics_port))
+            ),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:

@@ -31,6 +31,10 @@ class BuiltinRouterSettings(SettingsModel):
     header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
     # Seconds a client's keep-alive connection may stay open without a request.
     idle_timeout: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    # Also serve the Prometheus exposition (GET /metrics, read-only) on 127.0.0.1:PORT for a
+    # Prometheus server to scrape; None: only on the router's private admin socket. A running
+    # router takes a changed value at its next start (`safeship down`, then a deploy or `up`).
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
     @field_validator("sticky_name")
     @classmethod

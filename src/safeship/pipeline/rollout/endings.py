@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safeship.analysis.metrics import MetricSource, window
+from safeship.analysis.metrics import CounterSource, MetricSource, Reading, metric_source
 from safeship.analysis.rules import Verdict, health_score
 from safeship.health.base import score as check_score
 from safeship.pipeline.drain import Drained, drain
@@ -33,14 +33,25 @@ class Releases:
     version: str
     target: Target
     router: Router
-    metrics: MetricSource
+    metrics: MetricSource | CounterSource
     drain_timeout: float
     stable: Backend | None = None
     release: Release | None = None
-    # Each release's counters when traffic started moving.
-    stats_at_start: dict[str, BackendStats] = field(default_factory=dict)
+    # The metric source's reading when traffic started moving (None: not yet).
+    stats_at_start: Reading = None
     # When each release left traffic (monotonic), for the drain before its stop.
     left_traffic: dict[str, float] = field(default_factory=dict)
+
+    def mark_start(self) -> None:
+        """Take the reading the figures since traffic started moving count from."""
+        self.stats_at_start = metric_source(self.metrics).reading()
+
+    def since_start(self) -> dict[str, BackendStats]:
+        """Each release's figures since traffic started moving (nothing before it did)."""
+        if self.stats_at_start is None:
+            return {}
+        metrics = metric_source(self.metrics)
+        return metrics.window(self.stats_at_start, metrics.reading())
 
     def names(self) -> list[str]:
         return [self.version] + ([self.stable.name] if self.stable else [])
@@ -48,7 +59,7 @@ class Releases:
     def traffic(self) -> dict[str, dict[str, int]]:
         """Requests and errors per release since traffic started moving."""
         try:
-            since = window(self.metrics.totals(), self.stats_at_start)
+            since = self.since_start()
         except Exception:
             return {}
         result = {}
@@ -60,7 +71,7 @@ class Releases:
     def rollout_window(self) -> dict[str, BackendStats]:
         """Stats per release since traffic started moving (for the final live frame)."""
         try:
-            since = window(self.metrics.totals(), self.stats_at_start)
+            since = self.since_start()
         except Exception:
             return {}
         return {name: stats for name, stats in since.items() if name in self.names()}

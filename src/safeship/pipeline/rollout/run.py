@@ -207,7 +207,7 @@ class Rollout:
         health = HealthWatch(release, settings)
         try:
             bake = self.new_bake(release, health, checks)
-            releases.stats_at_start = releases.metrics.totals()
+            releases.mark_start()
             verdict = self.move_traffic(bake)
         finally:
             checks.close()

@@ -10,6 +10,13 @@ weights, change them, or stop the router. Routes (JSON in and out):
   GET  /admin/sticky     sticky-session settings; PUT replaces them
   GET  /admin/health     {"status": "ok", "pid": PID}
   POST /admin/shutdown   graceful stop
+  GET  /metrics          the Prometheus exposition (safeship.metrics.router)
+
+Prometheus cannot scrape a Unix socket: with ``metrics_port`` set the router also listens on
+127.0.0.1:PORT for ``GET /metrics`` alone (:func:`metrics_app`). That listener is open to local
+users, read-only, and carries no control route: counts and weights per release are what any
+local user can already learn by sending requests through the proxy port. Changing weights,
+sticky settings or stopping the router stays on the owner's socket.
 """
 
 from __future__ import annotations
@@ -31,8 +38,8 @@ from safeship.routing.proxy.state import (
 )
 
 
-def admin_app(server: RouterServer) -> web.Application:
-    api = _AdminApi(server)
+def admin_app(server: RouterServer, environment: str = "default") -> web.Application:
+    api = _AdminApi(server, environment)
     app = web.Application()
     app.router.add_get("/admin/backends", api.get_backends)
     app.router.add_put("/admin/backends", api.put_backends)
@@ -41,6 +48,14 @@ def admin_app(server: RouterServer) -> web.Application:
     app.router.add_put("/admin/sticky", api.put_sticky)
     app.router.add_get("/admin/health", api.health)
     app.router.add_post("/admin/shutdown", api.shutdown)
+    app.router.add_get("/metrics", api.metrics)
+    return app
+
+
+def metrics_app(server: RouterServer, environment: str) -> web.Application:
+    """The read-only loopback listener's app: ``GET /metrics`` and nothing else."""
+    app = web.Application()
+    app.router.add_get("/metrics", _AdminApi(server, environment).metrics)
     return app
 
 
@@ -72,8 +87,9 @@ def remove_admin_socket(path: Path) -> None:
 
 
 class _AdminApi:
-    def __init__(self, server: RouterServer) -> None:
+    def __init__(self, server: RouterServer, environment: str) -> None:
         self.server = server
+        self.environment = environment
 
     async def get_backends(self, request: web.Request) -> web.Response:
         return web.json_response(backends_to_json(self.server.backends))
@@ -109,6 +125,13 @@ class _AdminApi:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "pid": os.getpid()})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        from safeship.metrics.router import CONTENT_TYPE, router_exposition
+
+        # Written here, on the event loop, from the live counters: one consistent reading.
+        body = router_exposition(self.environment, self.server.backends, self.server.counters())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def shutdown(self, request: web.Request) -> web.Response:
         self.server.stopping.set()

@@ -20,7 +20,12 @@ from aiohttp import web
 from safeship import _processes
 from safeship._files import private_dir, write_private_json
 from safeship.routing.base import STICKY_MODES, Backend, check_token
-from safeship.routing.proxy.admin import admin_app, bind_admin_socket, remove_admin_socket
+from safeship.routing.proxy.admin import (
+    admin_app,
+    bind_admin_socket,
+    metrics_app,
+    remove_admin_socket,
+)
 from safeship.routing.proxy.balancing import Sticky
 from safeship.routing.proxy.connections import ProxyServer
 from safeship.routing.proxy.server import RouterServer
@@ -58,14 +63,19 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
     # handle_signals=False: our handlers above turn SIGTERM into the same graceful stop.
     # shutdown_timeout bounds how long a stop waits for in-flight requests.
     proxy_runner = web.ServerRunner(proxy_server, handle_signals=False, shutdown_timeout=args.grace)
-    admin_runner = web.AppRunner(admin_app(server), access_log=None, handle_signals=False)
+    admin_runner = web.AppRunner(
+        admin_app(server, args.environment), access_log=None, handle_signals=False
+    )
     await proxy_runner.setup()
     await admin_runner.setup()
+    metrics_runner: web.AppRunner | None = None
     await server.start_session()
     info_path = state_dir / "router.json"
     socket_path = admin_socket_path(state_dir)
     try:
         await _listen(proxy_runner, admin_runner, args.port, socket_path)
+        if args.metrics_port is not None:
+            metrics_runner = await _listen_metrics(server, args.environment, args.metrics_port)
         write_private_json(
             info_path,
             {
@@ -73,6 +83,7 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
                 "start_ticks": _processes.start_ticks(os.getpid()),
                 "port": args.port,
                 "admin_socket": str(socket_path),
+                "metrics_port": args.metrics_port,
                 "started_at": time.time(),
             },
         )
@@ -87,11 +98,11 @@ async def serve(args: argparse.Namespace, backends: list[Backend]) -> int:
         log.info("stopping: finishing in-flight requests (up to %g s)", args.grace)
     except _StartError as exc:
         # Printed last, so it is the last line of router.log that BuiltinRouter reports.
-        await _cleanup(server, proxy_runner, admin_runner, info_path)
+        await _cleanup(server, proxy_runner, admin_runner, info_path, metrics_runner)
         print(f"safeship router: {exc}", file=sys.stderr, flush=True)
         return exc.code
     # The proxy listener closes first and drains; admin stays up meanwhile so health answers.
-    await _cleanup(server, proxy_runner, admin_runner, info_path)
+    await _cleanup(server, proxy_runner, admin_runner, info_path, metrics_runner)
     log.info("stopped")
     return 0
 
@@ -113,13 +124,30 @@ async def _listen(
     await web.SockSite(admin_runner, sock).start()
 
 
+async def _listen_metrics(server: RouterServer, environment: str, port: int) -> web.AppRunner:
+    """The read-only ``GET /metrics`` listener on 127.0.0.1:``port`` (see admin.py)."""
+    runner = web.AppRunner(metrics_app(server, environment), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise _StartError(EXIT_PORT_IN_USE, f"metrics port {port} is already in use") from exc
+        raise _StartError(1, f"cannot listen on metrics port {port}: {exc}") from exc
+    return runner
+
+
 async def _cleanup(
     server: RouterServer,
     proxy_runner: web.BaseRunner,
     admin_runner: web.AppRunner,
     info_path: Path,
+    metrics_runner: web.AppRunner | None = None,
 ) -> None:
     await proxy_runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await admin_runner.cleanup()
     await server.close_session()
     if _remove_own_info(info_path):
@@ -169,6 +197,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=_seconds,
         default=60.0,
         help="seconds a client connection may stay open between requests",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="also serve GET /metrics (read-only) on 127.0.0.1:PORT for Prometheus",
     )
     parser.add_argument("--sticky", choices=STICKY_MODES, default="off")
     parser.add_argument(

@@ -78,6 +78,10 @@ class RouterServer:
     def backends(self) -> list[Backend]:
         return self._backends
 
+    def counters(self) -> dict[str, Counters]:
+        """The live counters per release (read, never written, by the metrics exposition)."""
+        return self._stats
+
     def stats_json(self) -> dict[str, Any]:
         return {"backends": {name: c.to_json() for name, c in self._stats.items()}}
 
