@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from otlp_receiver import OTLPReceiver, ReceivedSpan
 
-from safeship.events import Event, EventBus, EventName
-from safeship.events import tracing
+from safeship.events import Event, EventBus, EventName, tracing
 from safeship.events.tracing import tracing_enabled, tracing_sink
 from safeship.pipeline import operations
 from testing.fixtures import ENV, Workspace
@@ -63,9 +62,7 @@ def test_a_promoted_and_a_rolled_back_deploy_are_two_traces(
     otlp: OTLPReceiver, workspace_factory: WorkspaceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_SERVICE_NAME", "shop-deployer")
-    ws = workspace_factory(
-        behaviours={"v2": "crash_after=0.3"}, bake_time=1.0, steps=(50, 100)
-    )
+    ws = workspace_factory(behaviours={"v2": "crash_after=0.3"}, bake_time=1.0, steps=(50, 100))
     assert operations.deploy(ws.loaded, ENV, "v1", commit="a" * 40, triggered_by="ci").ok
     outcome = operations.deploy(ws.loaded, ENV, "v2", commit="b" * 40, triggered_by="alice")
     assert outcome.status.value == "rolled_back"
@@ -111,7 +108,7 @@ def test_a_promoted_and_a_rolled_back_deploy_are_two_traces(
     step = next(s for s in bad if s.name == "canary 50%")
     assert step.is_error and step.attributes["cicd.pipeline.task.run.result"] == "failure"
     assert step.attributes["safeship.weights"] == json.dumps({"v1": 50, "v2": 50})
-    rollback = bad[-1] if bad[-1].name == "rollback" else next(s for s in bad if s.name == "rollback")
+    rollback = next(s for s in bad if s.name == "rollback")
     assert rollback.parent_span_id == root.span_id and not rollback.is_error
     assert rollback.attributes["safeship.reason"] == outcome.reason
     assert {s.trace_id for s in bad} == {root.trace_id}

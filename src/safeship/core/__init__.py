@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         level_name,
         smoke,
     )
+    from safeship.core._logs import LogEntry, LogQuery, deployment_log, parse_since
     from safeship.core._paths import paths_status
     from safeship.core._records import (
         AnalysisFigures,
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         deployment_summary,
         traffic_rows,
     )
+    from safeship.core._watch import parse_duration_seconds, watch
     from safeship.health.base import CheckResult
     from safeship.pipeline.deploy import (
         DeploymentOutcome,
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
     )
     from safeship.pipeline.requests import RequestRefused
     from safeship.pipeline.states import TERMINAL, Status
+    from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
 
 # Each name's module, imported when the name is first used.
@@ -127,7 +130,13 @@ _LAZY = {
     "check_service": "safeship.core._health",
     "level_name": "safeship.core._health",
     "smoke": "safeship.core._health",
+    "LogEntry": "safeship.core._logs",
+    "LogQuery": "safeship.core._logs",
+    "deployment_log": "safeship.core._logs",
+    "parse_since": "safeship.core._logs",
     "paths_status": "safeship.core._paths",
+    "parse_duration_seconds": "safeship.core._watch",
+    "watch": "safeship.core._watch",
     "AnalysisFigures": "safeship.core._records",
     "DeployMode": "safeship.core._records",
     "DeployRequest": "safeship.core._records",
@@ -153,6 +162,7 @@ _LAZY = {
     "RequestRefused": "safeship.pipeline.requests",
     "Status": "safeship.pipeline.states",
     "TERMINAL": "safeship.pipeline.states",
+    "WatchReport": "safeship.pipeline.watch",
     "DeploymentRecord": "safeship.registry",
     "EnvironmentBusy": "safeship.registry",
 }
@@ -187,6 +197,8 @@ __all__ = [
     "HistoryQuery",
     "Interrupted",
     "LiveSnapshot",
+    "LogEntry",
+    "LogQuery",
     "MetricFigures",
     "PathStatus",
     "ReleaseStatus",
@@ -197,6 +209,7 @@ __all__ = [
     "Status",
     "TrafficRow",
     "UsageError",
+    "WatchReport",
     "abort",
     "abort_running",
     "analysis_figures",
@@ -206,6 +219,7 @@ __all__ = [
     "deploy",
     "deploy_mode",
     "deploy_result",
+    "deployment_log",
     "deployment_summary",
     "down",
     "env_audit",
@@ -217,6 +231,8 @@ __all__ = [
     "level_name",
     "load_schema",
     "optional_schema",
+    "parse_duration_seconds",
+    "parse_since",
     "paths_status",
     "promote",
     "recover",
@@ -225,4 +241,5 @@ __all__ = [
     "status",
     "traffic_rows",
     "up",
+    "watch",
 ]

@@ -43,8 +43,8 @@ def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
     from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
-    from safeship.notify.base import build_notifiers
     from safeship.events.tracing import tracing_sink
+    from safeship.notify.base import build_notifiers
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
