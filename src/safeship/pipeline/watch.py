@@ -204,16 +204,23 @@ class Watcher:
 
         env = self.session.env
         url = f"http://127.0.0.1:{env.settings.port}" if env.settings.port else None
+        results: list[CheckResult] = []
         try:
-            release = next((r for r in env.target.releases() if r.version == serving.version), None)
-        except TargetError:
-            release = None
+            releases = env.target.releases()
+        except TargetError:  # e.g. a platform's API down: the router's port answers for it
+            releases = []
+        else:
+            if not any(r.version == serving.version for r in releases):
+                results.append(
+                    CheckResult("running", "failed", 0.0, f"{serving.version} is not running")
+                )
+        release = next((r for r in releases if r.version == serving.version), None)
         if release is not None and release.url:
             url = release.url
         if url is None:
-            return [CheckResult("basic", "failed", 0.0, "the serving release's URL is not known")]
+            return [*results, CheckResult("basic", "failed", 0.0, "no URL to check")]
         settings = env.settings.health
-        results = [check_http(url, settings)]
+        results.append(check_http(url, settings))
         try:
             results += run_sync(deep_probes(url, settings), settings.max_connections)
         except ResolveError as exc:
