@@ -9,6 +9,8 @@ import io
 import json
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,6 +164,31 @@ def test_the_deployment_log_one_document_per_line(
 
     assert logs_cmd.run(config, core.LogQuery(ENV, since="yesterday"), out=out) == 2
     assert "--since: 'yesterday' is neither a duration" in capsys.readouterr().err
+
+    # --follow prints what is written after the last line shown, until stopped.
+    out, stop = io.StringIO(), threading.Event()
+    follower = threading.Thread(
+        target=logs_cmd.run,
+        args=(config, core.LogQuery(ENV, limit=1)),
+        kwargs={"follow": True, "out": out, "interval": 0.05, "stop": stop},
+    )
+    follower.start()
+    try:
+        with Registry(ws.loaded.registry_url()) as registry:
+            registry.add_event(
+                None, "watch.degraded", datetime.now(UTC),
+                {"environment": ENV, "version": "v1", "attributes": {"condition": "latency.high"}},
+            )  # fmt: skip
+        deadline = time.monotonic() + 5
+        while out.getvalue().count("\n") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        follower.join(5)
+    followed = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [d["event"] for d in followed] == ["deployment.succeeded", "watch.degraded"]
+    assert followed[1]["attributes"] == {"condition": "latency.high"}
+    assert followed[1]["deployment_id"] is None and followed[1]["environment"] == ENV
 
     # Every watch loop is bounded: --for with a short interval.
     reports: list[core.WatchReport] = []

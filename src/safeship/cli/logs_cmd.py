@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -24,7 +24,9 @@ def run(
     follow: bool = False,
     out: TextIO | None = None,
     interval: float = FOLLOW_INTERVAL,
+    stop: threading.Event | None = None,
 ) -> int:
+    """``stop``: ends a follow when set (as Ctrl-C does)."""
     stream = out or sys.stdout
     loaded = load(config)
     try:
@@ -34,9 +36,9 @@ def run(
         return 2
     last = _print(entries, stream, query.after)
     # Following: what is written after the last entry shown, until Ctrl-C.
+    stopping = stop or threading.Event()
     try:
-        while follow:
-            time.sleep(interval)
+        while follow and not stopping.wait(interval):
             newer = core.deployment_log(
                 loaded, core.LogQuery(query.environment, query.deployment, None, 1000, last)
             )

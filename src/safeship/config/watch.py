@@ -15,7 +15,7 @@ from safeship.settings_model import SettingsModel
 class WatchSettings(SettingsModel):
     # Seconds between two checks.
     interval: float = Field(default=60.0, gt=0, le=86_400)
-    # Seconds between two checks while the environment's last deploy is recent (see below).
+    # Seconds between two checks while the environment's last deploy is recent (elevated_window).
     elevated_interval: float = Field(default=10.0, gt=0, le=86_400)
     # How long (seconds) after a deploy to the environment completed the elevated interval
     # applies: the architecture's 15 minutes.
