@@ -26,10 +26,11 @@ is bounded (:data:`FLUSH_TIMEOUT`). The bus hands the sink redacted events only.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -38,7 +39,8 @@ from safeship.events.model import Event
 from safeship.redaction import redact
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
 # Seconds the session's close waits for the last spans to reach the collector.
@@ -88,9 +90,39 @@ def tracing_sink() -> TraceSink | None:
         message = f"safeship: traces not exported: {type(exc).__name__}: {exc}"
         print(redact(message.splitlines()[0]), file=sys.stderr)
         return None
+    # The exporter's own log (a warning per retry, with a traceback-like text) is silenced:
+    # the sink says in one line at close how many spans did not reach the collector.
+    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
+    counting, lost = _counting(exporter)
     provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    return TraceSink(provider)
+    provider.add_span_processor(BatchSpanProcessor(counting))
+    return TraceSink(provider, lost)
+
+
+def _counting(inner: SpanExporter) -> tuple[SpanExporter, Callable[[], int]]:
+    """``inner``, counting the spans it could not send; and how many so far."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Counting(SpanExporter):
+        lost = 0
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            try:
+                result = inner.export(spans)
+            except Exception:
+                result = SpanExportResult.FAILURE
+            if result is not SpanExportResult.SUCCESS:
+                self.lost += len(spans)
+            return result
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    counting = Counting()
+    return counting, lambda: counting.lost
 
 
 @dataclass
@@ -116,8 +148,9 @@ class _Trace:
 class TraceSink:
     """Turns each deployment's events into a trace (see the module's docstring)."""
 
-    def __init__(self, provider: TracerProvider) -> None:
+    def __init__(self, provider: TracerProvider, lost: Callable[[], int] = lambda: 0) -> None:
         self._provider = provider
+        self._lost = lost  # how many spans the exporter could not send so far
         self._tracer: Tracer = provider.get_tracer("safeship")
         self._traces: dict[str, _Trace] = {}
         self._lock = threading.Lock()
@@ -145,6 +178,10 @@ class TraceSink:
         worker = threading.Thread(target=flush, name="safeship-otlp-flush", daemon=True)
         worker.start()
         worker.join(FLUSH_TIMEOUT)
+        lost = self._lost()
+        if worker.is_alive() or lost:
+            why = f"{lost} span(s) not accepted" if lost else f"not sent within {FLUSH_TIMEOUT:g}s"
+            print(f"safeship: traces: {why} by the OTLP collector", file=sys.stderr)
 
     # -- the events --------------------------------------------------------------------------
 
