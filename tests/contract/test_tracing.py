@@ -211,3 +211,41 @@ def test_without_the_variables_a_deploy_session_never_imports_opentelemetry(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_an_aborted_deploy_is_a_cancelled_run_with_its_gate_and_verdicts(
+    otlp: OTLPReceiver,
+) -> None:
+    sink = tracing_sink()
+    assert sink is not None
+    bus = EventBus([sink])
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    bus.publish(event("deployment.started", at(0), strategy="canary"))
+    bus.publish(event("stage.started", at(1), stage="env"))
+    bus.publish(event("stage.passed", at(2), stage="env"))
+    bus.publish(event("traffic.shifted", at(3), step=10, weights={"v6": 90, "v7": 10}))
+    bus.publish(event("stage.passed", at(4), stage="analysis", step=10, reason="judge: pass"))
+    bus.publish(event("stage.started", at(5), stage="pause", step=10, timeout=60))
+    bus.publish(event("deployment.aborted", at(6), reason="aborted by alice"))
+    # Events of no deployment (the environment's) and of an unknown one are left alone.
+    bus.publish(event("watch.degraded", at(7)).model_copy(update={"deployment_id": None}))
+    bus.publish(event("stage.started", at(7), stage="deploy").model_copy(
+        update={"deployment_id": "d-unknown"}))  # fmt: skip
+    sink.close()
+    assert bus.failures == 0
+
+    spans = otlp.spans()
+    root = root_of(spans)
+    assert [s.name for s in spans if s is not root] == ["gate", "canary 10%", "pause"]
+    assert root.attributes["cicd.pipeline.result"] == "cancellation"
+    assert root.attributes["deployment.status"] == "failed"
+    assert root.is_error and root.status_message == "aborted by alice"
+    gate, step, pause = (s for s in spans if s is not root)
+    assert not gate.is_error and gate.end_ns - gate.start_ns == 1_000_000_000
+    assert step.end_ns == pause.start_ns  # a step lasts until the next stage
+    assert [name for name, _ in step.events] == ["stage.passed analysis"]
+    assert pause.is_error and pause.end_ns == root.end_ns
