@@ -65,6 +65,7 @@ class OTLPReceiver:
         self.requests: list[ExportTraceServiceRequest] = []
         self.paths: list[str] = []
         self.content_types: list[str] = []
+        self.api_keys: list[str | None] = []  # each request's x-api-key header
         self.hang_seconds = 0.0
         self._lock = threading.Lock()
         receiver = self
@@ -80,6 +81,7 @@ class OTLPReceiver:
                     receiver.requests.append(request)
                     receiver.paths.append(self.path)
                     receiver.content_types.append(self.headers.get("Content-Type", ""))
+                    receiver.api_keys.append(self.headers.get("x-api-key"))
                 if receiver.hang_seconds:
                     time.sleep(receiver.hang_seconds)
                 out = ExportTraceServiceResponse().SerializeToString()

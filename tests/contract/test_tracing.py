@@ -124,11 +124,14 @@ def event(name: EventName, at: datetime, **attributes: Any) -> Event:
 def test_a_span_never_carries_a_secret_and_a_cut_short_deploy_still_ends(
     otlp: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from safeship.redaction import register_secret
+    from safeship.redaction import redact, register_secret
 
     secret = "s3cr3t-token-value-0042"
     register_secret(secret)
+    api_key = "collector-key-8f3a2b"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"x-api-key={api_key}")
     sink = tracing_sink()
+    assert redact(f"key {api_key}") == "key ****"  # the collector's key is a secret too
     assert sink is not None
     bus = EventBus([sink])
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -144,8 +147,9 @@ def test_a_span_never_carries_a_secret_and_a_cut_short_deploy_still_ends(
     root = root_of(spans)
     assert root.is_error and root.status_message == "session closed"
     deploy = next(s for s in spans if s.name == "deploy")
-    assert deploy.is_error and "***" in deploy.status_message
+    assert deploy.is_error and "****" in deploy.status_message
     assert deploy.end_ns - deploy.start_ns == 1_000_000_000
+    assert set(otlp.api_keys) == {api_key}
 
 
 def test_a_hanging_collector_never_delays_the_deploy_and_the_close_is_bounded(

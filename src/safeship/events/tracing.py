@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from safeship.events.model import Event
-from safeship.redaction import redact
+from safeship.redaction import redact, register_secret
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -51,6 +51,7 @@ MAX_OPEN_TRACES: Final = 64
 MAX_VALUE_LEN: Final = 1000
 
 ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+HEADER_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
 
 # A stage's span name (the env gate is the deployment's gate).
 STAGE_SPANS: Final = {"env": "gate", "monitor": "monitoring"}
@@ -81,6 +82,12 @@ def tracing_sink() -> TraceSink | None:
 
     from safeship import __version__
 
+    # The exporter's own log is silenced: a warning per retry, and a malformed header quoted
+    # whole (an API key); the sink says in one line at close what did not reach the collector.
+    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
+    for name in HEADER_VARIABLES:  # API keys for the collector: masked in any output
+        for pair in os.environ.get(name, "").split(","):
+            register_secret(pair.partition("=")[2].strip() or None)
     service = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "safeship"
     resource = Resource.create({"service.name": service, "service.version": __version__})
     try:
@@ -90,9 +97,6 @@ def tracing_sink() -> TraceSink | None:
         message = f"safeship: traces not exported: {type(exc).__name__}: {exc}"
         print(redact(message.splitlines()[0]), file=sys.stderr)
         return None
-    # The exporter's own log (a warning per retry, with a traceback-like text) is silenced:
-    # the sink says in one line at close how many spans did not reach the collector.
-    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
     counting, lost = _counting(exporter)
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(counting))
