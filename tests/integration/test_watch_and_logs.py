@@ -60,7 +60,7 @@ def save_baseline(ws: Workspace, version: str, p95_ms: float) -> None:
 
 
 def test_conditions_begin_once_and_clear_between_deploys(
-    workspace_factory: WorkspaceFactory,
+    workspace_factory: WorkspaceFactory, capsys: Any
 ) -> None:
     ws = workspace_factory(
         behaviours={"v1": "error_rate=0.2,latency_ms=30", "v2": "healthy"},
@@ -121,6 +121,11 @@ def test_conditions_begin_once_and_clear_between_deploys(
     assert details & {"v2 is not running", "connection refused"}, details
     line = watch_cmd.describe(down)
     assert "degraded: health.degraded (began)" in line
+    # The command: one line per check; exit 1 while a condition is in force (for cron).
+    assert watch_cmd.run(ws.root / "safeship.toml", ENV, None, once=True) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 1 and f"{ENV} v2: degraded: health.degraded |" in printed[0]
+    assert len(watch_events(ws)) == 5  # still in force: not published again
 
 
 def test_the_deployment_log_one_document_per_line(
