@@ -83,6 +83,50 @@ def metric_source(session: Session) -> MetricSource:
     return source
 
 
+def judge(
+    settings: WatchSettings,
+    health: list[CheckResult],
+    window: BackendStats,
+    baseline_p95_ms: float | None,
+    interval_s: float | None,
+) -> dict[str, dict[str, Any] | None]:
+    """Each condition judged now: its figures when it holds, None when it does not; a
+    condition not judged (too few requests, no baseline) is left out."""
+    status = overall(health)
+    failing = [
+        {"name": r.name, "level": r.level, "status": r.status, "detail": r.detail}
+        for r in health
+        if not r.ok
+    ]
+    judged: dict[str, dict[str, Any] | None] = {
+        "health.degraded": None if status == "healthy" else {"status": status, "checks": failing}
+    }
+    if window.requests < settings.min_requests:
+        return judged
+    figures = {"requests": window.requests, "errors": window.errors, "interval_s": interval_s}
+    rate = window.error_rate
+    judged["error_rate.high"] = (
+        figures | {"error_rate": round(rate, 4), "threshold": settings.error_rate}
+        if rate > settings.error_rate
+        else None
+    )
+    p95 = window.latency_quantile_ms(0.95)
+    if p95 is not None and baseline_p95_ms:
+        ratio = p95 / baseline_p95_ms
+        judged["latency.high"] = (
+            figures
+            | {
+                "p95_ms": _round(p95),
+                "baseline_p95_ms": round(baseline_p95_ms, 1),
+                "ratio": _round(ratio),
+                "threshold": settings.latency_ratio,
+            }
+            if ratio > settings.latency_ratio
+            else None
+        )
+    return judged
+
+
 class Watcher:
     """Checks one environment when asked (:meth:`check`), remembering what it saw."""
 
@@ -99,7 +143,12 @@ class Watcher:
         self.now = now
         self._state_path = session.env.run_dir / STATE_FILE
         state = _read_state(self._state_path)
-        self.active: dict[str, dict[str, Any]] = state.get("conditions", {})
+        conditions = state.get("conditions")
+        self.active: dict[str, dict[str, Any]] = (
+            {k: v for k, v in conditions.items() if k in CONDITIONS and isinstance(v, dict)}
+            if isinstance(conditions, dict)
+            else {}
+        )
         self._version: str | None = state.get("version")
         self._reading: BackendStats | None = _stats(state.get("reading"))
         self._reading_at: datetime | None = _time(state.get("reading_at"))
@@ -128,50 +177,13 @@ class Watcher:
             self._reading = self._reading_at = None
             self._version = serving.version
         health = self._health(serving)
-        now_conditions: dict[str, dict[str, Any] | None] = {}
-        status = overall(health)
-        now_conditions["health.degraded"] = (
-            None
-            if status == "healthy"
-            else {
-                "status": status,
-                "checks": [
-                    {"name": r.name, "level": r.level, "status": r.status, "detail": r.detail}
-                    for r in health
-                    if not r.ok
-                ],
-            }
-        )
         window, reading = self._window(serving.version)
-        requests, errors = window.requests, window.errors
-        judged = requests >= self.settings.min_requests
-        rate = window.error_rate if judged else None
-        p95 = window.latency_quantile_ms(0.95) if judged else None
+        judged = window.requests >= self.settings.min_requests
         baseline = registry.baseline_for(name, serving.version)
         baseline_p95 = baseline.p95_ms if baseline is not None else None
         since = self._reading_at if self._reading is not None else None
         interval_s = round((at - since).total_seconds(), 1) if since is not None else None
-        figures = {"requests": requests, "errors": errors, "interval_s": interval_s}
-        if judged:
-            assert rate is not None
-            now_conditions["error_rate.high"] = (
-                figures | {"error_rate": round(rate, 4), "threshold": self.settings.error_rate}
-                if rate > self.settings.error_rate
-                else None
-            )
-            if p95 is not None and baseline_p95:
-                ratio = p95 / baseline_p95
-                now_conditions["latency.high"] = (
-                    figures
-                    | {
-                        "p95_ms": _round(p95),
-                        "baseline_p95_ms": round(baseline_p95, 1),
-                        "ratio": _round(ratio),
-                        "threshold": self.settings.latency_ratio,
-                    }
-                    if ratio > self.settings.latency_ratio
-                    else None
-                )
+        now_conditions = judge(self.settings, health, window, baseline_p95, interval_s)
         began, cleared = self._transitions(serving, now_conditions)
         # A window too small to judge grows into the next check's instead.
         if judged and reading is not None:
@@ -182,10 +194,10 @@ class Watcher:
             at=at,
             version=serving.version,
             health=tuple(health),
-            requests=requests,
-            errors=errors,
-            error_rate=rate,
-            p95_ms=p95,
+            requests=window.requests,
+            errors=window.errors,
+            error_rate=window.error_rate if judged else None,
+            p95_ms=window.latency_quantile_ms(0.95) if judged else None,
             baseline_p95_ms=baseline_p95,
             active=dict(self.active),
             began=tuple(began),
