@@ -19,7 +19,8 @@ def run(
     duration: str | None = None,
 ) -> int:
     """Exit 0 when the last check found the environment healthy (or had nothing to check),
-    1 when a condition was in force, 2 on a usage error; Ctrl-C ends it (exit 0)."""
+    1 when a condition was in force or the check failed, 2 on a usage error; Ctrl-C ends it
+    (exit 0)."""
     loaded = load(config)
     last: list[core.WatchReport] = []
 
@@ -36,7 +37,7 @@ def run(
         return 2
     except KeyboardInterrupt:
         pass
-    return 1 if last and last[0].active else 0
+    return 1 if last and (last[0].active or last[0].failed) else 0
 
 
 def describe(report: core.WatchReport) -> str:

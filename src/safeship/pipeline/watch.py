@@ -40,6 +40,7 @@ from safeship.config import LoadedConfig
 from safeship.config.watch import WatchSettings
 from safeship.events.model import Event
 from safeship.health.base import CheckResult, overall
+from safeship.redaction import redact
 from safeship.routing.base import BackendStats
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class WatchReport:
     at: datetime
     version: str | None  # the serving release; None: nothing deployed yet
     skipped: str | None = None  # why nothing was checked (a deploy running, nothing served)
+    failed: bool = False  # the check itself failed (``skipped`` says why)
     health: tuple[CheckResult, ...] = ()
     requests: int = 0
     errors: int = 0
@@ -327,7 +329,15 @@ def watch(
     with open_session(loaded, environment) as session:
         watcher = Watcher(session, loaded.config.watch, metrics)
         while True:
-            report = watcher.check()
+            try:
+                report = watcher.check()
+            except Exception as exc:  # a registry or target outage: the next check may pass
+                report = WatchReport(
+                    environment, datetime.now(UTC), None,
+                    skipped=f"check failed: {type(exc).__name__}: {redact(str(exc))}"[:500],
+                    active=dict(watcher.active), next_interval=loaded.config.watch.interval,
+                    failed=True,
+                )  # fmt: skip
             checks += 1
             if on_report is not None:
                 on_report(report)
