@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from safeship import core
-from safeship.cli import deploy_cmd, logs_cmd, watch_cmd
+from safeship.cli import deploy_cmd, logs_cmd, rollback_cmd, watch_cmd
 from safeship.pipeline import operations
 from safeship.registry import Registry
 from safeship.registry.records import BaselineRecord
@@ -126,6 +126,15 @@ def test_conditions_begin_once_and_clear_between_deploys(
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 1 and f"{ENV} v2: degraded: health.degraded |" in printed[0]
     assert len(watch_events(ws)) == 5  # still in force: not published again
+
+    # `safeship rollback --log-format json`: the rollback's events on stdout as JSON lines.
+    assert rollback_cmd.run(ws.root / "safeship.toml", ENV, "json") == 0
+    captured = capsys.readouterr()
+    streamed = [json.loads(line) for line in captured.out.splitlines()]
+    assert streamed[0]["event"] == "deployment.started" and streamed[0]["version"] == "v1"
+    assert streamed[-1]["event"] == "deployment.succeeded"
+    assert {d["triggered_by"] for d in streamed} == {"rollback"}
+    assert "v1 succeeded" in captured.err
 
 
 def test_the_deployment_log_one_document_per_line(
