@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -13,20 +15,27 @@ from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
 from safeship.cli.render import outcome_line
 from safeship.redaction import redact
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def run(config: Path | None, request: core.DeployRequest) -> int:
+
+def run(config: Path | None, request: core.DeployRequest, log_format: str = "live") -> int:
+    """``log_format`` json: the events as JSON lines on stdout (for a log shipper) instead of
+    the live view; the outcome line goes to stderr then."""
     loaded = load(config)
+    as_json = log_format == "json"
     display = LiveDisplay(console)
     try:
         with sigterm_as_interrupt():
             result = core.deploy(
                 loaded,
                 request,
-                on_progress=display,
+                on_progress=None if as_json else display,
                 on_failover=lambda f: _line(
                     err_console.print, f"failover: {f.path} -> {f.next_path}: {f.reason}"
                 ),
                 on_finished=display.close,
+                event_log=sys.stdout if as_json else None,
             )
     except core.Interrupted as stopped:
         display.close()
@@ -34,26 +43,28 @@ def run(config: Path | None, request: core.DeployRequest) -> int:
         return 130
     finally:
         display.close()
-    _print_result(request, result)
+    _print_result(request, result, err_console if as_json else console)
     return 0 if result.ok else 1
 
 
-def _print_result(request: core.DeployRequest, result: core.DeployResult) -> None:
+def _print_result(
+    request: core.DeployRequest, result: core.DeployResult, out: Console = console
+) -> None:
     if request.mode is core.DeployMode.LOCAL:
-        console.print(outcome_line(result), soft_wrap=True)
+        out.print(outcome_line(result), soft_wrap=True)
     elif result.status is not None:  # it ran here: its outcome, and the path it took
-        console.print(outcome_line(result).append(f" (path {result.path})"), soft_wrap=True)
+        out.print(outcome_line(result).append(f" (path {result.path})"), soft_wrap=True)
     else:  # a CI path ran it: its run's conclusion
         state = "deployed" if result.ok else "failed"
         line = f"{request.version} {state} through {result.path} (run {result.run_id}: "
         line += f"{result.conclusion})"
         line += f": {result.detail}" if result.detail else ""
         line += f" {result.url}" if result.url else ""
-        _line(console.print, line)
+        _line(out.print, line)
     if result.followup_warning:
         _line(err_console.print, result.followup_warning)
     if result.followup:
-        _line(console.print, result.followup)
+        _line(out.print, result.followup)
 
 
 def _line(printer: Callable[..., None], text: str) -> None:

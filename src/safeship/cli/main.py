@@ -6,6 +6,7 @@ Heavy modules (pydantic, SQLAlchemy, httpx, aiohttp) are imported inside the com
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,6 +41,20 @@ EnvArgument = Annotated[
 ]
 
 
+class LogFormat(StrEnum):
+    live = "live"
+    json = "json"
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="live: the progress view; json: the events as JSON lines on stdout (log shippers).",
+    ),
+]
+
+
 @app.command()
 def deploy(
     environment: EnvArgument,
@@ -66,6 +81,7 @@ def deploy(
             help="Deploy from this machine, skipping CI (never the checks or the rollback).",
         ),
     ] = False,
+    log_format: LogFormatOption = LogFormat.live,
     config: ConfigOption = None,
 ) -> None:
     """Deploy VERSION to ENVIRONMENT: start, verify, shift traffic, roll back on failure."""
@@ -74,7 +90,7 @@ def deploy(
 
     mode = core.deploy_mode(via_paths=via_paths, emergency=emergency)
     request = core.DeployRequest(environment, version, commit, triggered_by, mode)
-    raise typer.Exit(deploy_cmd.run(config, request))
+    raise typer.Exit(deploy_cmd.run(config, request, log_format.value))
 
 
 @app.command()
@@ -109,11 +125,67 @@ app.command(name="metrics")(metrics_cmd.command)
 
 
 @app.command()
-def rollback(environment: EnvArgument, config: ConfigOption = None) -> None:
+def rollback(
+    environment: EnvArgument,
+    log_format: LogFormatOption = LogFormat.live,
+    config: ConfigOption = None,
+) -> None:
     """Put the previous good version back, or finish an interrupted deploy's rollback."""
     from safeship.cli import rollback_cmd
 
-    raise typer.Exit(rollback_cmd.run(config, environment))
+    raise typer.Exit(rollback_cmd.run(config, environment, log_format.value))
+
+
+@app.command()
+def logs(
+    environment: Annotated[
+        str | None, typer.Argument(help="Environment (default: all).", callback=params.environment)
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            help="One deployment: its id or a prefix (6+ hex digits).", callback=params.text
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="From this long ago (15m, 2h, 1d) or an ISO 8601 time.", callback=params.text
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="The newest N events.")] = 100,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events (Ctrl-C stops).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The structured deployment log: one JSON object per event, oldest first."""
+    from safeship import core
+    from safeship.cli import logs_cmd
+
+    query = core.LogQuery(environment, deployment, since, limit)
+    raise typer.Exit(logs_cmd.run(config, query, follow=follow))
+
+
+@app.command()
+def watch(
+    environment: EnvArgument,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Seconds between checks (default: [watch].interval)."),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Check once and exit.")] = False,
+    duration: Annotated[
+        str | None,
+        typer.Option("--for", help="Stop after this long (30s, 15m, 2h).", callback=params.text),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check a serving environment on an interval: health, error rate and latency against the
+    last good deployment; a condition that begins or clears is published as an event."""
+    from safeship.cli import watch_cmd
+
+    raise typer.Exit(watch_cmd.run(config, environment, interval, once=once, duration=duration))
 
 
 @app.command()

@@ -21,6 +21,7 @@ from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
+from safeship.config.watch import WatchSettings
 from safeship.hooks.settings import PrepushSettings
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
@@ -319,6 +320,7 @@ class SafeshipConfig(SettingsModel):
     github: GitHubSettings | None = None
     # Optional: alerts ([notify.slack]: failovers, rollbacks, failed deploys).
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)  # `safeship watch` between deploys
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         level_name,
         smoke,
     )
+    from safeship.core._logs import LogEntry, LogQuery, deployment_log, parse_since
     from safeship.core._metrics import MetricsServer, metrics_exposition, serve_metrics
     from safeship.core._paths import paths_status
     from safeship.core._records import (
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
         deployment_summary,
         traffic_rows,
     )
+    from safeship.core._watch import parse_duration_seconds, watch
     from safeship.health.base import CheckResult
     from safeship.pipeline.deploy import (
         DeploymentOutcome,
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
     )
     from safeship.pipeline.requests import RequestRefused
     from safeship.pipeline.states import TERMINAL, Status
+    from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
 
 # Each name's module, imported when the name is first used.
@@ -131,7 +134,13 @@ _LAZY = {
     "MetricsServer": "safeship.core._metrics",
     "metrics_exposition": "safeship.core._metrics",
     "serve_metrics": "safeship.core._metrics",
+    "LogEntry": "safeship.core._logs",
+    "LogQuery": "safeship.core._logs",
+    "deployment_log": "safeship.core._logs",
+    "parse_since": "safeship.core._logs",
     "paths_status": "safeship.core._paths",
+    "parse_duration_seconds": "safeship.core._watch",
+    "watch": "safeship.core._watch",
     "AnalysisFigures": "safeship.core._records",
     "DeployMode": "safeship.core._records",
     "DeployRequest": "safeship.core._records",
@@ -157,6 +166,7 @@ _LAZY = {
     "RequestRefused": "safeship.pipeline.requests",
     "Status": "safeship.pipeline.states",
     "TERMINAL": "safeship.pipeline.states",
+    "WatchReport": "safeship.pipeline.watch",
     "DeploymentRecord": "safeship.registry",
     "EnvironmentBusy": "safeship.registry",
 }
@@ -191,6 +201,8 @@ __all__ = [
     "HistoryQuery",
     "Interrupted",
     "LiveSnapshot",
+    "LogEntry",
+    "LogQuery",
     "MetricFigures",
     "MetricsServer",
     "PathStatus",
@@ -202,6 +214,7 @@ __all__ = [
     "Status",
     "TrafficRow",
     "UsageError",
+    "WatchReport",
     "abort",
     "abort_running",
     "analysis_figures",
@@ -211,6 +224,7 @@ __all__ = [
     "deploy",
     "deploy_mode",
     "deploy_result",
+    "deployment_log",
     "deployment_summary",
     "down",
     "env_audit",
@@ -223,6 +237,8 @@ __all__ = [
     "load_schema",
     "metrics_exposition",
     "optional_schema",
+    "parse_duration_seconds",
+    "parse_since",
     "paths_status",
     "promote",
     "recover",
@@ -232,4 +248,5 @@ __all__ = [
     "status",
     "traffic_rows",
     "up",
+    "watch",
 ]

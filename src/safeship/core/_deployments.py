@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from safeship.core._records import (
     DeploymentSummary,
@@ -67,11 +67,13 @@ def deploy(
     on_progress: ProgressCallback | None = None,
     on_failover: Callable[[Failover], None] | None = None,
     on_finished: Callable[[], None] | None = None,
+    event_log: TextIO | None = None,
 ) -> DeployResult:
     """Deploy ``request.version``: from here, through the deploy paths, or as an emergency.
 
     ``on_finished`` is called as soon as the deployment itself has ended (before the emergency
-    follow-up is filed), so a face can close its live view.
+    follow-up is filed), so a face can close its live view. ``event_log``: where the events go
+    as JSON lines (default: the state directory's events.jsonl).
     """
     from safeship.pipeline import operations, paths_deploy
 
@@ -94,6 +96,7 @@ def deploy(
             triggered_by=by,
             on_progress=on_progress,
             on_failover=failed_over,
+            event_log=event_log,
         )
         finished()
         outcome = paths_result.outcome
@@ -111,8 +114,9 @@ def deploy(
         )
     if request.mode is DeployMode.EMERGENCY:
         outcome = paths_deploy.emergency_deploy(
-            loaded, env, version, commit=commit, triggered_by=by, on_progress=on_progress
-        )
+            loaded, env, version, commit=commit, triggered_by=by, on_progress=on_progress,
+            event_log=event_log,
+        )  # fmt: skip
         finished()
         # The GitHub issue for the hotfix pull request, or the reminder to open one.
         line, warning = paths_deploy.emergency_followup(loaded, env, commit, by, outcome)
@@ -126,13 +130,18 @@ def deploy(
         triggered_by=by,
         strategy=request.strategy,
         on_progress=on_progress,
+        event_log=event_log,
     )
     finished()
     return deploy_result(outcome)
 
 
 def rollback(
-    loaded: LoadedConfig, environment: str, *, on_progress: ProgressCallback | None = None
+    loaded: LoadedConfig,
+    environment: str,
+    *,
+    on_progress: ProgressCallback | None = None,
+    event_log: TextIO | None = None,
 ) -> RollbackResult:
     """Put the previous good version back; or finish an interrupted deploy's rollback; or, when
     a deploy is running (it holds the lease), ask it to roll back itself."""
@@ -140,7 +149,9 @@ def rollback(
     from safeship.registry import EnvironmentBusy
 
     try:
-        outcome = operations.rollback(loaded, environment, on_progress=on_progress)
+        outcome = operations.rollback(
+            loaded, environment, on_progress=on_progress, event_log=event_log
+        )
     except EnvironmentBusy:
         # A deploy holds the lease: leave it an abort request (it reads it within 0.25 s).
         running = abort_running(loaded, environment)

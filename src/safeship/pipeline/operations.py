@@ -43,22 +43,27 @@ def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
     from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
+    from safeship.events.tracing import tracing_sink
     from safeship.notify.base import build_notifiers
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
     notifiers: list[Any] = []
+    tracer = tracing_sink()  # None unless OTEL_EXPORTER_OTLP_*ENDPOINT asks for traces
     try:
         # [github], [notify.*]: one without its token or URL is left out with one warning line.
         notifiers = build_notifiers(loaded.config)
         with _event_log(loaded, event_log) as stream:
             sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry), *notifiers]
+            sinks += [tracer] if tracer else []
             yield Session(env, registry, EventBus(sinks))
     finally:
         # Each waits a bounded time for what it has queued (statuses, alerts) to be sent.
         for notifier in notifiers:
             notifier.close()
+        if tracer is not None:
+            tracer.close()  # bounded: FLUSH_TIMEOUT
         registry.close()
 
 

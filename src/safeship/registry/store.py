@@ -264,6 +264,27 @@ class Registry(RecordsBase):
         with self._reading("read events") as tx:
             return events.of_deployment(tx, key)
 
+    def event_log(
+        self,
+        *,
+        environment: str | None = None,
+        deployment_id: str | None = None,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[EventRecord]:
+        """The newest ``limit`` events (of an environment, of a deployment, from ``since``,
+        after the event ``after_id``), oldest first: the structured deployment log."""
+        _check_limit(limit)
+        key = None
+        if deployment_id is not None:
+            key = parse_id(deployment_id)
+            if key is None:
+                return []
+        with self._reading("read the event log") as tx:
+            return events.log(tx, environment=environment, deployment_id=key, since=since,
+                              after_id=after_id, limit=limit)  # fmt: skip
+
     # -- environment snapshots ---------------------------------------------------------------
 
     def add_env_snapshot(
