@@ -188,6 +188,10 @@ def test_the_deployment_log_one_document_per_line(
     )
     follower.start()
     try:
+        # The follower shows the newest entry first; the new one only after that.
+        deadline = time.monotonic() + 5
+        while "\n" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
         with Registry(ws.loaded.registry_url()) as registry:
             registry.add_event(
                 None, "watch.degraded", datetime.now(UTC),
