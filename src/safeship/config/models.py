@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from safeship.alerts.settings import AlertSettings, AlertsTable
 from safeship.analysis.settings import JudgeSettings
 
 # The health table and its levels live in their own module; re-exported here.
@@ -276,6 +277,7 @@ class SafeshipConfig(SettingsModel):
     github: GitHubSettings | None = None
     # Optional: alerts ([notify.slack]: failovers, rollbacks, failed deploys).
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final
 
-from safeship.registry import deployments, events, leases, snapshots
+from safeship.registry import deployments, events, leases, outbox, snapshots
 from safeship.registry.database import Database
 from safeship.registry.errors import RegistryError, check_text, first_line, json_object, parse_id
 from safeship.registry.files import empty_registry_message, file_state
@@ -334,6 +334,133 @@ class Registry(RecordsBase):
         """The environment's lease row (possibly expired), or None when it is free."""
         with self._reading("read lease") as tx:
             return leases.current(tx, environment)
+
+    # -- the alerts outbox (see outbox.py) ---------------------------------------------------
+
+    def enqueue_alert(
+        self,
+        alert: Mapping[str, Any],
+        deliveries: Sequence[Sequence[str]],
+        *,
+        stateful: bool,
+        repeat_interval: float,
+    ) -> list[str]:
+        """Write one alert (its JSON: environment, condition, severity, state,
+        deployment_id...) to the outbox, a row per delivery (a route's channels: the first, then
+        its fallbacks); the rows' ids. One transaction with the alert's state:
+
+        - a stateful firing alert already firing for the same deployment (or none), no more
+          severe, and notified less than ``repeat_interval`` ago is folded: nothing is written;
+          else its state is saved with ``deliveries``;
+        - a resolved alert goes to the deliveries its firing one had, and clears the state;
+          nothing is written when the condition is not firing.
+        """
+        environment, condition = str(alert["environment"]), str(alert["condition"])
+        severity, state = str(alert["severity"]), str(alert["state"])
+        deployment_id = alert.get("deployment_id")
+        check_text("environment", environment, ENVIRONMENT_LEN)
+        stored = json_object("alert", alert)
+        now = self._now()
+        with self._writing("enqueue alert") as tx:
+            if state == "resolved":
+                firing = outbox.state(tx, environment, condition)
+                if firing is None:
+                    return []
+                outbox.clear_state(tx, environment, condition)
+                deliveries = firing.deliveries
+            elif stateful:
+                firing = outbox.state(tx, environment, condition)
+                if firing is not None and _repeat(firing, deployment_id, severity, now,
+                                                  repeat_interval):  # fmt: skip
+                    return []
+                outbox.save_state(
+                    tx,
+                    outbox.AlertState(
+                        environment,
+                        condition,
+                        severity,
+                        firing.firing_since if firing is not None else now,
+                        now,
+                        parse_id(deployment_id) if isinstance(deployment_id, str) else None,
+                        tuple(tuple(d) for d in deliveries),
+                    ),
+                )
+            rows = [
+                outbox.NewNotification(
+                    d[0], tuple(d[1:]), environment, condition, severity, state, stored
+                )
+                for d in deliveries
+                if d
+            ]
+            return outbox.insert(tx, rows, now)
+
+    def firing_alerts(self, environment: str) -> list[outbox.AlertState]:
+        """The conditions firing in ``environment``, oldest first."""
+        with self._reading("read alert states") as tx:
+            return outbox.firing(tx, environment)
+
+    def outbox_groups(self) -> list[outbox.PendingGroup]:
+        """Each (channel, environment) with pending notifications."""
+        with self._reading("read outbox") as tx:
+            return outbox.pending_groups(tx, self._now())
+
+    def claim_notifications(
+        self, channel: str, environment: str, holder: str, lease: float, limit: int
+    ) -> list[outbox.ClaimedNotification]:
+        """Claim the group's due rows for ``holder`` for ``lease`` seconds (none when another
+        holder's claim on the group is live), oldest first, at most ``limit``."""
+        now = self._now()
+        with self._writing("claim notifications") as tx:
+            return outbox.claim(
+                tx, channel, environment, holder, now, now + timedelta(seconds=lease), limit
+            )
+
+    def notifications_delivered(self, ids: Sequence[str], holder: str) -> int:
+        """Mark a message's rows delivered, all in one transaction; how many were ours."""
+        now = self._now()
+        with self._writing("mark notifications delivered") as tx:
+            return outbox.mark_delivered(tx, ids, holder, now)
+
+    def notifications_retry(
+        self, ids: Sequence[str], holder: str, delay: float, error: str
+    ) -> None:
+        """One more failed attempt: try again in ``delay`` seconds (claims released)."""
+        now = self._now()
+        with self._writing("retry notifications") as tx:
+            outbox.retry_later(tx, ids, holder, now + timedelta(seconds=delay), error)
+
+    def notifications_fall_back(self, ids: Sequence[str], holder: str, error: str) -> int:
+        """The channel gave up: each row to its route's next channel, else failed."""
+        now = self._now()
+        with self._writing("fall back notifications") as tx:
+            return outbox.fall_back(tx, ids, holder, now, error)
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Notifications by status (pending, delivered, failed, dropped)."""
+        with self._reading("count notifications") as tx:
+            return outbox.counts(tx)
+
+    def outbox_failures(self, limit: int = 10) -> list[tuple[str, str, str, str | None]]:
+        """The newest failed notifications: channel, environment, condition, last error."""
+        _check_limit(limit)
+        with self._reading("read failed notifications") as tx:
+            return outbox.failures(tx, limit)
+
+
+def _repeat(
+    firing: outbox.AlertState,
+    deployment_id: object,
+    severity: str,
+    now: datetime,
+    repeat_interval: float,
+) -> bool:
+    """A re-raise of what is firing, too soon to send again."""
+    ranks = ("info", "warning", "error", "critical")
+    same = deployment_id is None or firing.deployment_id in (None, deployment_id)
+    rank = ranks.index(severity) if severity in ranks else 0
+    worse = rank > (ranks.index(firing.severity) if firing.severity in ranks else 0)
+    recent = now - firing.last_notified < timedelta(seconds=repeat_interval)
+    return same and not worse and recent
 
 
 def _is_hex(text: str) -> bool:

@@ -1,0 +1,77 @@
+"""The ``[alerts]`` table of safeship.toml: which environments are production, grouping and
+retry timings, and the routes that send each alert to its channels.
+
+[alerts]
+production = ["production", "prod"]   # environments whose alerts are more severe
+group_wait = 1.0                      # seconds a new group waits for more alerts
+group_interval = 1.0                  # shortest gap between two messages of one group
+repeat_interval = 14400.0             # a condition still firing is re-sent after this
+retries = 3                           # attempts per channel after the first
+max_retry_wait = 30.0                 # longest wait between two attempts (Retry-After capped)
+
+[[alerts.routes]]
+conditions = ["rollback.triggered", "deployment.failed"]   # default: all
+environments = ["production"]                               # default: all
+min_severity = "error"                                      # default: info
+channels = ["pagerduty", "slack"]                           # the first, then the next on failure
+continue = true                                             # match further routes too
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo
+
+from safeship.notify.base import Condition, Severity
+from safeship.settings_model import SettingsModel
+
+
+class RouteSettings(SettingsModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
+
+    # Empty: every condition / every environment.
+    conditions: list[Condition] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=list)
+    min_severity: Severity = "info"
+    # In order: the first is tried; when its retries fail, the next (a fallback).
+    channels: Annotated[list[str], Field(min_length=1)]
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class AlertSettings(SettingsModel):
+    production: list[str] = Field(default_factory=lambda: ["production", "prod"])
+    # 1 s: the acceptance wants every channel within 2 s of a rollback.
+    group_wait: Annotated[float, Field(ge=0, le=600)] = 1.0
+    group_interval: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    repeat_interval: Annotated[float, Field(ge=0)] = 4 * 3600.0
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    max_retry_wait: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # How long a command waits at its end for what is ripe to be delivered; the rest stays
+    # pending for the next safeship process.
+    close_timeout: Annotated[float, Field(ge=0, le=120)] = 5.0
+    # No routes: the defaults (alerts/routing.py).
+    routes: list[RouteSettings] = Field(default_factory=list)
+
+
+def _routes_name_configured_channels(
+    settings: AlertSettings, info: ValidationInfo
+) -> AlertSettings:
+    """A route's channel must be a ``[notify.NAME]`` table of the same file."""
+    notify: Any = info.data.get("notify")
+    if notify is None:  # [notify] itself is wrong: that error is reported already
+        return settings
+    configured = set(notify.sections())
+    for index, route in enumerate(settings.routes):
+        for channel in route.channels:
+            if channel not in configured:
+                known = ", ".join(sorted(configured)) or "none"
+                raise ValueError(
+                    f"alerts.routes.{index}.channels: no channel {channel!r} is configured "
+                    f"(configured: {known}; add a [notify.{channel}] table)"
+                )
+    return settings
+
+
+# SafeshipConfig's ``alerts`` field: declared after ``notify``, so the check sees its tables.
+AlertsTable = Annotated[AlertSettings, AfterValidator(_routes_name_configured_channels)]

@@ -1,0 +1,85 @@
+"""The event-bus sink of the alerts core: each event becomes its alerts, routed and written to
+the outbox, and the dispatcher is woken. It never raises and never waits for a channel: a
+registry failure is one warning line, and the deploy goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from safeship.alerts.codec import alert_json
+from safeship.alerts.conditions import STATEFUL, assess
+from safeship.alerts.routing import Route, deliveries
+from safeship.alerts.settings import AlertSettings
+from safeship.events.model import Event
+from safeship.notify.base import Alert
+from safeship.redaction import redact
+
+if TYPE_CHECKING:
+    from safeship.alerts.dispatcher import Dispatcher
+    from safeship.registry import Registry
+
+
+class AlertSink:
+    def __init__(
+        self,
+        registry: Registry,
+        routes: Sequence[Route],
+        settings: AlertSettings,
+        dispatcher: Dispatcher | None = None,
+        errors: TextIO | None = None,
+    ) -> None:
+        self._registry = registry
+        self._routes = list(routes)
+        self._settings = settings
+        self._dispatcher = dispatcher
+        self._errors = errors
+        self.written: list[str] = []  # the outbox ids this sink wrote, in order
+
+    def handle(self, event: Event) -> None:
+        try:
+            self.written.extend(self.raise_alerts(event))
+        except Exception as exc:  # an alert must never stop a deploy or a rollback
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            print(
+                redact(f"safeship: warning: alerts: {event.event} not recorded: {text}"),
+                file=self._errors or sys.stderr,
+            )
+        if self._dispatcher is not None:
+            self._dispatcher.wake()
+
+    def raise_alerts(self, event: Event) -> list[str]:
+        """Write ``event``'s alerts to the outbox; their rows' ids."""
+        production = self._settings.production
+        assessment = assess(event, production)
+        alerts = list(assessment.alerts)
+        if assessment.resolves:
+            for firing in self._registry.firing_alerts(event.environment):
+                if firing.condition in assessment.resolves:
+                    alerts.append(_resolved(alerts[0], firing.condition, firing.severity))
+        ids: list[str] = []
+        for alert in alerts:
+            resolved = alert.state == "resolved"
+            routed = [] if resolved else deliveries(alert, self._routes, production)
+            ids += self._registry.enqueue_alert(
+                alert_json(alert),
+                routed,
+                stateful=alert.condition in STATEFUL,
+                repeat_interval=self._settings.repeat_interval,
+            )
+        return ids
+
+
+def _resolved(news: Alert, condition: str, severity: str) -> Alert:
+    """The resolved alert of ``condition``, cleared by the deploy ``news`` is about."""
+    version = f" by deploying {news.version}" if news.version else ""
+    return dataclasses.replace(
+        news,
+        condition=condition,  # type: ignore[arg-type]
+        severity=severity,  # type: ignore[arg-type]
+        state="resolved",
+        summary=f"{news.environment}: {condition} resolved{version}",
+        details={},
+    )
