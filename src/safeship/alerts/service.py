@@ -27,13 +27,16 @@ class Alerting:
         self.dispatcher.close(timeout)
 
 
-def build_channels(config: Any, errors: TextIO | None = None) -> dict[str, Notifier]:
-    """Each ``[notify.NAME]`` channel that can run now, through the plugin registry. One that
-    cannot (its URL or token unset, its plugin broken) is one warning line and left out."""
+def build_channels(
+    sections: Mapping[str, Any], errors: TextIO | None = None
+) -> dict[str, Notifier]:
+    """Each channel of ``sections`` (``[notify.NAME]`` tables by name) that can run now,
+    through the plugin registry. One that cannot (its URL or token unset, its plugin broken)
+    is one warning line and left out."""
     from safeship.plugins import NOTIFIERS, load_adapter
 
     channels: dict[str, Notifier] = {}
-    for name, settings in config.notify.sections().items():
+    for name, settings in sections.items():
         try:
             channel = load_adapter(NOTIFIERS, name).configured(settings, errors)
         except Exception as exc:  # a broken plugin must not stop a deploy
@@ -55,7 +58,7 @@ def start_alerting(
     """The sink and the started dispatcher for ``config`` (its ``[alerts]`` and ``[notify.*]``);
     ``channels`` instead of building them (tests, benchmarks). The dispatcher's first pass
     delivers what earlier processes left pending."""
-    built = build_channels(config, errors) if channels is None else dict(channels)
+    built = build_channels(config.notify.sections(), errors) if channels is None else dict(channels)
     settings = config.alerts
     # Routes name the configured channels (even one that cannot run now: its rows wait in the
     # outbox for a process that can send them).
