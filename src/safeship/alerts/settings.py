@@ -30,27 +30,36 @@ from safeship.settings_model import SettingsModel
 class RouteSettings(SettingsModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
 
-    # Empty: every condition / every environment.
+    # The conditions this route takes (empty: every one).
     conditions: list[Condition] = Field(default_factory=list)
+    # The environments this route takes (empty: every one).
     environments: list[str] = Field(default_factory=list)
+    # The least severe alert it takes (info, warning, error, critical).
     min_severity: Severity = "info"
     # In order: the first is tried; when its retries fail, the next (a fallback).
     channels: Annotated[list[str], Field(min_length=1)]
+    # Match the routes after this one too (else the first matching route is the last).
     continue_: bool = Field(default=False, alias="continue")
 
 
 class AlertSettings(SettingsModel):
+    # Environments whose failures and rollbacks are critical (elsewhere: error).
     production: list[str] = Field(default_factory=lambda: ["production", "prod"])
-    # 1 s: the acceptance wants every channel within 2 s of a rollback.
+    # Seconds a new group (channel, environment) waits for more alerts before its message
+    # goes (1 s: every channel hears of a rollback within 2 s).
     group_wait: Annotated[float, Field(ge=0, le=600)] = 1.0
+    # Shortest gap, in seconds, between two messages of one group.
     group_interval: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    # Seconds before a condition still firing is sent again (a re-raise sooner is folded).
     repeat_interval: Annotated[float, Field(ge=0)] = 4 * 3600.0
+    # Attempts per channel after the first; then the route's next channel, then failed.
     retries: Annotated[int, Field(ge=0, le=20)] = 3
+    # The longest wait between two attempts, in seconds (a longer Retry-After is cut to it).
     max_retry_wait: Annotated[float, Field(ge=0, le=3600)] = 30.0
     # How long a command waits at its end for what is ripe to be delivered; the rest stays
     # pending for the next safeship process.
     close_timeout: Annotated[float, Field(ge=0, le=120)] = 5.0
-    # No routes: the defaults (alerts/routing.py).
+    # Where each alert goes; none: the defaults (docs/observability/alerts.md).
     routes: list[RouteSettings] = Field(default_factory=list)
 
 
