@@ -78,12 +78,14 @@ class LoopbackHttp:
 
 
 class Timed:
-    """Wraps a channel: the time each alert id was delivered (send returned)."""
+    """Wraps a channel: the time each alert id was delivered (send returned). ``timed``
+    makes one with the wrapped channel's ``min_interval``."""
+
+    min_interval: ClassVar[float] = 0.0
 
     def __init__(self, name: str, inner: Notifier) -> None:
         self.name = name
         self.inner = inner
-        self.min_interval = getattr(inner, "min_interval", 0.0)
         self.delivered: dict[str, float] = {}
         self.ids: list[str] = []
         self.messages = 0
@@ -100,6 +102,11 @@ class Timed:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def timed(name: str, inner: Notifier) -> Timed:
+    kind = type(f"Timed_{name}", (Timed,), {"min_interval": inner.min_interval})
+    return kind(name, inner)  # type: ignore[no-any-return]
 
 
 class _Config:
@@ -232,7 +239,7 @@ def main() -> int:
 
     def channels() -> dict[str, Timed]:
         inner = configured_channels(args.config) if args.config else stand_in_channels(workdir)[0]
-        return {name: Timed(name, channel) for name, channel in inner.items()}
+        return {name: timed(name, channel) for name, channel in inner.items()}
 
     with Registry(url) as registry:
         latency = measure_latency(registry, channels(), settings, args.runs)
