@@ -132,6 +132,8 @@ class Dispatcher:
         """Start sending every ripe group whose channel is free; the seconds until the next
         group ripens (inf: nothing pending that this process can send). ``wait``: send on
         this thread (tests with a fake clock)."""
+        if not self._channels:
+            return float("inf")  # nothing to send with: not even a read of the outbox
         try:
             groups = self._registry.outbox_groups()
         except Exception as exc:

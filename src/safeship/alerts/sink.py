@@ -63,10 +63,13 @@ class AlertSink:
         for alert in alerts:
             resolved = alert.state == "resolved"
             routed = [] if resolved else deliveries(alert, self._routes, production)
+            stateful = alert.condition in STATEFUL
+            if not (routed or resolved or stateful):
+                continue  # news no channel takes: nothing to write
             ids += self._registry.enqueue_alert(
                 alert_json(alert),
                 routed,
-                stateful=alert.condition in STATEFUL,
+                stateful=stateful,
                 repeat_interval=self._settings.repeat_interval,
             )
         return ids
