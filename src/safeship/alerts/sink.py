@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from safeship.alerts.codec import alert_json
 from safeship.alerts.conditions import STATEFUL, assess
@@ -59,19 +59,19 @@ class AlertSink:
             for firing in self._registry.firing_alerts(event.environment):
                 if firing.condition in assessment.resolves:
                     alerts.append(_resolved(alerts[0], firing.condition, firing.severity))
-        ids: list[str] = []
+        written: list[tuple[dict[str, Any], list[tuple[str, ...]], bool]] = []
         for alert in alerts:
             resolved = alert.state == "resolved"
             routed = [] if resolved else deliveries(alert, self._routes, production)
             stateful = alert.condition in STATEFUL
-            if not (routed or resolved or stateful):
-                continue  # news no channel takes: nothing to write
-            ids += self._registry.enqueue_alert(
-                alert_json(alert),
-                routed,
-                stateful=stateful,
-                repeat_interval=self._settings.repeat_interval,
-            )
+            if routed or resolved or stateful:  # else news no channel takes: nothing to write
+                written.append((alert_json(alert), routed, stateful))
+        # One transaction for the event's alerts (a rollback raises two or three).
+        ids = (
+            self._registry.enqueue_alerts(written, self._settings.repeat_interval)
+            if written
+            else []
+        )
         return ids
 
 

@@ -17,7 +17,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from safeship.registry.sql import (
@@ -84,6 +84,71 @@ class AlertState:
 
 def group_key(channel: str, environment: str) -> str:
     return f"{channel}/{environment}"
+
+
+def enqueue(
+    tx: Tx,
+    alert: dict[str, Any],
+    deliveries: Sequence[Sequence[str]],
+    stateful: bool,
+    repeat_interval: float,
+    now: datetime,
+) -> list[str]:
+    """One alert's rows and state (see ``Registry.enqueue_alerts``)."""
+    environment, condition = str(alert["environment"]), str(alert["condition"])
+    severity, alert_state = str(alert["severity"]), str(alert["state"])
+    deployment_id = alert.get("deployment_id")
+    if alert_state == "resolved":
+        firing = state(tx, environment, condition)
+        if firing is None:
+            return []
+        clear_state(tx, environment, condition)
+        deliveries = firing.deliveries
+    elif stateful:
+        firing = state(tx, environment, condition)
+        if firing is not None and _repeat(firing, deployment_id, severity, now, repeat_interval):
+            return []
+        save_state(
+            tx,
+            AlertState(
+                environment,
+                condition,
+                severity,
+                firing.firing_since if firing is not None else now,
+                now,
+                _canonical_id(deployment_id),
+                tuple(tuple(d) for d in deliveries),
+            ),
+        )
+    rows = [
+        NewNotification(d[0], tuple(d[1:]), environment, condition, severity, alert_state, alert)
+        for d in deliveries
+        if d
+    ]
+    return insert(tx, rows, now)
+
+
+_RANKS: Final = ("info", "warning", "error", "critical")
+
+
+def _repeat(
+    firing: AlertState, deployment_id: object, severity: str, now: datetime, interval: float
+) -> bool:
+    """A re-raise of what is firing (the same deployment, or none), no worse, too soon."""
+    same = deployment_id is None or firing.deployment_id in (None, _canonical_id(deployment_id))
+    worse = _rank(severity) > _rank(firing.severity)
+    return same and not worse and now - firing.last_notified < timedelta(seconds=interval)
+
+
+def _rank(severity: str) -> int:
+    return _RANKS.index(severity) if severity in _RANKS else 0
+
+
+def _canonical_id(value: object) -> str | None:
+    try:
+        return str(uuid.UUID(str(value))) if value is not None else None
+    except ValueError:
+        return None
 
 
 def insert(tx: Tx, rows: Sequence[NewNotification], now: datetime) -> list[str]:

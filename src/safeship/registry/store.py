@@ -345,54 +345,35 @@ class Registry(RecordsBase):
         stateful: bool,
         repeat_interval: float,
     ) -> list[str]:
-        """Write one alert (its JSON: environment, condition, severity, state,
-        deployment_id...) to the outbox, a row per delivery (a route's channels: the first, then
-        its fallbacks); the rows' ids. One transaction with the alert's state:
+        """Write one alert to the outbox: ``enqueue_alerts`` with one."""
+        return self.enqueue_alerts([(alert, deliveries, stateful)], repeat_interval)
+
+    def enqueue_alerts(
+        self,
+        alerts: Sequence[tuple[Mapping[str, Any], Sequence[Sequence[str]], bool]],
+        repeat_interval: float,
+    ) -> list[str]:
+        """Write alerts (each: its JSON with environment, condition, severity, state,
+        deployment_id...; its deliveries, a route's channels each: the first, then its
+        fallbacks; whether its condition is a state that fires and resolves) to the outbox, a
+        row per delivery, in one transaction with their states; the rows' ids.
 
         - a stateful firing alert already firing for the same deployment (or none), no more
           severe, and notified less than ``repeat_interval`` ago is folded: nothing is written;
-          else its state is saved with ``deliveries``;
+          else its state is saved with its deliveries;
         - a resolved alert goes to the deliveries its firing one had, and clears the state;
           nothing is written when the condition is not firing.
         """
-        environment, condition = str(alert["environment"]), str(alert["condition"])
-        severity, state = str(alert["severity"]), str(alert["state"])
-        deployment_id = alert.get("deployment_id")
-        check_text("environment", environment, ENVIRONMENT_LEN)
-        stored = json_object("alert", alert)
+        stored = []
+        for alert, deliveries, stateful in alerts:
+            check_text("environment", str(alert.get("environment", "")), ENVIRONMENT_LEN)
+            stored.append((json_object("alert", alert), deliveries, stateful))
         now = self._now()
-        with self._writing("enqueue alert") as tx:
-            if state == "resolved":
-                firing = outbox.state(tx, environment, condition)
-                if firing is None:
-                    return []
-                outbox.clear_state(tx, environment, condition)
-                deliveries = firing.deliveries
-            elif stateful:
-                firing = outbox.state(tx, environment, condition)
-                if firing is not None and _repeat(firing, deployment_id, severity, now,
-                                                  repeat_interval):  # fmt: skip
-                    return []
-                outbox.save_state(
-                    tx,
-                    outbox.AlertState(
-                        environment,
-                        condition,
-                        severity,
-                        firing.firing_since if firing is not None else now,
-                        now,
-                        parse_id(deployment_id) if isinstance(deployment_id, str) else None,
-                        tuple(tuple(d) for d in deliveries),
-                    ),
-                )
-            rows = [
-                outbox.NewNotification(
-                    d[0], tuple(d[1:]), environment, condition, severity, state, stored
-                )
-                for d in deliveries
-                if d
-            ]
-            return outbox.insert(tx, rows, now)
+        ids: list[str] = []
+        with self._writing("enqueue alerts") as tx:
+            for alert, deliveries, stateful in stored:
+                ids += outbox.enqueue(tx, alert, deliveries, stateful, repeat_interval, now)
+        return ids
 
     def firing_alerts(self, environment: str) -> list[outbox.AlertState]:
         """The conditions firing in ``environment``, oldest first."""
@@ -445,22 +426,6 @@ class Registry(RecordsBase):
         _check_limit(limit)
         with self._reading("read failed notifications") as tx:
             return outbox.failures(tx, limit)
-
-
-def _repeat(
-    firing: outbox.AlertState,
-    deployment_id: object,
-    severity: str,
-    now: datetime,
-    repeat_interval: float,
-) -> bool:
-    """A re-raise of what is firing, too soon to send again."""
-    ranks = ("info", "warning", "error", "critical")
-    same = deployment_id is None or firing.deployment_id in (None, deployment_id)
-    rank = ranks.index(severity) if severity in ranks else 0
-    worse = rank > (ranks.index(firing.severity) if firing.severity in ranks else 0)
-    recent = now - firing.last_notified < timedelta(seconds=repeat_interval)
-    return same and not worse and recent
 
 
 def _is_hex(text: str) -> bool:
