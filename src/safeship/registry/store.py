@@ -371,8 +371,10 @@ class Registry(RecordsBase):
         now = self._now()
         ids: list[str] = []
         with self._writing("enqueue alerts") as tx:
-            for alert, deliveries, stateful in stored:
-                ids += outbox.enqueue(tx, alert, deliveries, stateful, repeat_interval, now)
+            for index, (alert, deliveries, stateful) in enumerate(stored):
+                # A microsecond apart: a group's rows come out in the order they were written.
+                at = now + timedelta(microseconds=index)
+                ids += outbox.enqueue(tx, alert, deliveries, stateful, repeat_interval, at)
         return ids
 
     def firing_alerts(self, environment: str) -> list[outbox.AlertState]:
