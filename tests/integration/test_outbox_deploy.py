@@ -5,6 +5,7 @@ rollback takes no longer than without any channel."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from safeship._processes import free_port
 from safeship.config import load_config
 from safeship.pipeline import operations
 from safeship.pipeline.states import Status
@@ -115,3 +117,54 @@ def test_a_rollback_alert_arrives_within_2_s_while_another_channel_hangs(
     assert any('"critical"' in line and '"rollback.triggered"' in line for line in lines)
     # The hanging channel's alerts are kept for the next process, not lost.
     assert counts["pending"] >= 1 and counts["failed"] == 0
+
+
+NOTIFY_CONFIG = """\
+[environments.production]
+port = {port}
+target = {{ type = "local", command = ["python", "app.py"] }}
+
+[notify.console]
+file = "{file}"
+
+[notify.fifo]
+file = "{directory}"
+"""
+
+
+def test_notify_test_flush_and_status(
+    console_channels: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safeship import core
+    from safeship.cli import notify_cmd
+    from safeship.events.model import Event
+
+    out = tmp_path / "alerts.jsonl"
+    config = tmp_path / "safeship.toml"
+    # The "fifo" channel writes to a directory: every attempt fails, in one line.
+    config.write_text(NOTIFY_CONFIG.format(port=free_port(), file=out, directory=tmp_path))
+    assert notify_cmd.run_test(config, None) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "console: ok",
+        f"fifo: cannot write {tmp_path}: Is a directory",
+    ]
+    assert notify_cmd.run_test(config, "console") == 0
+    assert notify_cmd.run_test(config, "pagerduty") == 2
+    assert "no channel 'pagerduty' is configured (configured: console, fifo)" in (
+        capsys.readouterr().out
+    )
+    sent = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [m["alerts"][0]["condition"] for m in sent] == ["test", "test"]
+
+    # A rollback alert left pending (its process had no channel that could run): flushed.
+    loaded = load_config(config)
+    with Registry(loaded.registry_url()) as registry:
+        from safeship.alerts.routing import routes_from
+        from safeship.alerts.sink import AlertSink
+
+        sink = AlertSink(registry, routes_from([], ["console"]), loaded.config.alerts)
+        sink.handle(Event(event="rollback.triggered", environment="production", version="v2"))
+    assert core.notify_status(loaded).counts["pending"] == 1
+    assert notify_cmd.run_flush(config, 5.0) == 0
+    assert capsys.readouterr().out.splitlines() == ["pending 0 delivered 1 failed 0 dropped 0"]
+    assert '"rollback.triggered"' in out.read_text().splitlines()[-1]
