@@ -213,7 +213,11 @@ def test_a_condition_still_firing_is_folded_until_repeat_interval(
 ) -> None:
     slack = Recorder()
     h = Harness(registry, clock, {"slack": slack}, group_wait=0.0, repeat_interval=60.0)
-    degraded = {"condition": "latency.high", "severity": "warning", "deployment_id": None}
+    degraded: dict[str, Any] = {
+        "condition": "latency.high",
+        "severity": "warning",
+        "deployment_id": None,
+    }
     h.publish(0.0, "watch.degraded", **degraded)
     h.publish(10.0, "watch.degraded", **degraded)  # folded: still firing, 10 s later
     h.publish(20.0, "watch.degraded", **{**degraded, "severity": "error"})  # worse: sent
