@@ -275,7 +275,7 @@ class SafeshipConfig(SettingsModel):
     prepush: PrepushSettings = Field(default_factory=PrepushSettings)
     # Optional: report every deploy as a GitHub deployment with statuses.
     github: GitHubSettings | None = None
-    # Optional: alerts ([notify.slack]: failovers, rollbacks, failed deploys).
+    # Optional: the alert channels ([notify.NAME]; routing and grouping in [alerts]).
     notify: NotifySettings = Field(default_factory=NotifySettings)
     alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
 
