@@ -191,9 +191,12 @@ def test_hanging_channels_neither_slow_a_rollback_nor_lose_its_alerts(
     ]  # fmt: skip
     release = threading.Event()
 
+    dispatchers: list[Dispatcher] = []
+
     def publish(registry: Registry, channels: dict[str, Hanging]) -> float:
         routes = routes_from([], ["slack", "email", "pagerduty", "webhook", "github-issue"])
         dispatcher = Dispatcher(registry, channels, QUICK, lease=1.0)
+        dispatchers.append(dispatcher)
         dispatcher.start()
         sink = AlertSink(registry, routes, QUICK, dispatcher)
         started = time.monotonic()
@@ -219,6 +222,7 @@ def test_hanging_channels_neither_slow_a_rollback_nor_lose_its_alerts(
         console = ConsoleNotifier(out)
         Dispatcher(registry, dict.fromkeys(names, console), QUICK).close(10.0)
         release.set()  # the hung sends return: their rows are no longer theirs to mark
+        dispatchers[-1].close(2.0)  # (and they are done before the database goes)
         counts = registry.outbox_counts()
     # The quiet run's rows (no channel in that process) and the loud run's: 2 x 5 x 8.
     assert counts == {"pending": 0, "delivered": 80, "failed": 0, "dropped": 0}
