@@ -292,3 +292,17 @@ def test_the_sink_never_raises_when_the_registry_fails(tmp_path: Path) -> None:
         sink.handle(Event(event="rollback.triggered", environment="production", version="v2"))
     (line,) = errors.getvalue().splitlines()
     assert line.startswith("safeship: warning: alerts: rollback.triggered not recorded:")
+
+
+def test_each_alert_links_to_its_deployments_page(registry: Registry, clock: Clock) -> None:
+    slack = Recorder()
+    url = "https://ship.example/{environment}/deployments/{deployment_id}"
+    h = Harness(registry, clock, {"slack": slack}, group_wait=0.0, dashboard_url=url)
+    h.publish(0.0, "deployment.started")
+    h.publish(0.0, "path.failover", deployment_id=None, **{"from": "ci", "to": "local"})
+    h.dispatch(0.0)
+    links = [a.dashboard_url for a in slack.sent[0].alerts]
+    assert links == [
+        f"https://ship.example/production/deployments/{DEPLOYMENT}",
+        "https://ship.example/production/deployments/",
+    ]

@@ -59,6 +59,10 @@ class AlertSettings(SettingsModel):
     # How long a command waits at its end for what is ripe to be delivered; the rest stays
     # pending for the next safeship process.
     close_timeout: Annotated[float, Field(ge=0, le=120)] = 5.0
+    # A link to a deployment's page, shown with each alert: {environment} and {deployment_id}
+    # are replaced (an alert without a deployment links to {environment}'s page: the URL is
+    # cut at {deployment_id}).
+    dashboard_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
     # Where each alert goes; none: the defaults (docs/observability/alerts.md).
     routes: list[RouteSettings] = Field(default_factory=list)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from urllib.parse import quote
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -59,6 +60,8 @@ class AlertSink:
             for firing in self._registry.firing_alerts(event.environment):
                 if firing.condition in assessment.resolves:
                     alerts.append(_resolved(alerts[0], firing.condition, firing.severity))
+        if self._settings.dashboard_url:
+            alerts = [_with_link(a, self._settings.dashboard_url) for a in alerts]
         written: list[tuple[dict[str, Any], list[tuple[str, ...]], bool]] = []
         for alert in alerts:
             resolved = alert.state == "resolved"
@@ -73,6 +76,15 @@ class AlertSink:
             else []
         )
         return ids
+
+
+def _with_link(alert: Alert, template: str) -> Alert:
+    url = template.replace("{environment}", quote(alert.environment, safe=""))
+    if alert.deployment_id:
+        url = url.replace("{deployment_id}", quote(alert.deployment_id, safe=""))
+    else:
+        url = url.split("{deployment_id}", 1)[0]
+    return dataclasses.replace(alert, dashboard_url=redact(url))
 
 
 def _resolved(news: Alert, condition: str, severity: str) -> Alert:
