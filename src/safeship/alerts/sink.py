@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from urllib.parse import quote
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
 
 from safeship.alerts.codec import alert_json
 from safeship.alerts.conditions import STATEFUL, assess
