@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -134,6 +135,7 @@ def test_two_dispatchers_racing_deliver_each_row_exactly_once(registry_url: str)
 
 KILLED = """
 import os, sys, time
+from pathlib import Path
 from safeship.alerts.dispatcher import Dispatcher
 from safeship.alerts.routing import routes_from
 from safeship.alerts.settings import AlertSettings
@@ -143,8 +145,10 @@ from safeship.notify.console import ConsoleNotifier
 from safeship.registry import Registry
 
 registry = Registry(sys.argv[1])
-settings = AlertSettings(group_wait=60.0)  # nothing is ripe before the kill
-dispatcher = Dispatcher(registry, {"console": ConsoleNotifier()}, settings)
+# Killed before anything is ripe; or (a FIFO as its file) mid-send, its rows claimed.
+settings = AlertSettings(group_wait=float(sys.argv[2]))
+channel = ConsoleNotifier(Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+dispatcher = Dispatcher(registry, {"console": channel}, settings)
 dispatcher.start()
 sink = AlertSink(registry, routes_from([], ["console"]), settings, dispatcher)
 sink.handle(Event(event="rollback.triggered", environment="production", version="v2",
@@ -154,28 +158,43 @@ time.sleep(60)
 """
 
 
+@pytest.mark.parametrize("when", ["before sending", "mid-send"])
 def test_a_rollback_alert_written_by_a_killed_process_is_delivered_once(
-    registry_url: str, tmp_path: Path
+    registry_url: str, tmp_path: Path, when: str
 ) -> None:
+    args = [registry_url, "60"]
+    if when == "mid-send":  # its channel hangs: writing into a FIFO nobody reads
+        fifo = tmp_path / "hang.fifo"
+        os.mkfifo(fifo)
+        args = [registry_url, "0", str(fifo)]
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(KILLED), registry_url],
+        [sys.executable, "-c", textwrap.dedent(KILLED), *args],
         stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
     )  # fmt: skip
     try:
         assert child.stdout is not None and child.stdout.readline() == "written\n"
+        with Registry(registry_url) as registry:
+            if when == "mid-send":  # wait (bounded) until the child has claimed the row
+                deadline = time.monotonic() + 10
+                while not any(g.claimed_by for g in registry.outbox_groups()):
+                    assert time.monotonic() < deadline, "the child never claimed its row"
+                    time.sleep(0.02)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     out = tmp_path / "alerts.jsonl"
     with Registry(registry_url) as registry:
         assert registry.outbox_counts()["pending"] == 1
+        started = time.monotonic()
         for _ in range(2):  # the next process, and the one after: delivered once
             Dispatcher(registry, {"console": ConsoleNotifier(out)}, QUICK).close(5.0)
+        took = time.monotonic() - started
         counts = registry.outbox_counts()
     (line,) = out.read_text().splitlines()
     assert '"condition": "rollback.triggered"' in line and "error rate 12.0%" in line
     assert counts["delivered"] == 1 and counts["pending"] == 0
     assert (out.stat().st_mode & 0o777) == 0o600
+    assert took < 5.0  # a dead holder's claim (30 s lease) is not waited out
 
 
 def test_hanging_channels_neither_slow_a_rollback_nor_lose_its_alerts(

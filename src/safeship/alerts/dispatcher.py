@@ -13,10 +13,13 @@ is waited out between two of its messages.
 Each send runs on a daemon thread of its own, one per channel at a time: a channel that hangs
 holds up neither the others nor the process's exit. ``close`` delivers what is ripe (group_wait
 cut short) within a bounded wait and leaves the rest pending for the next safeship process.
+The claims of a process of this machine that has died (killed mid-send) are released at once
+rather than waited out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -144,6 +147,10 @@ class Dispatcher:
         for group in groups:
             if group.channel not in self._channels:
                 continue  # not configured here: left for a process that has it
+            if group.claimed_by is not None and _dead_here(group.claimed_by):
+                # Killed mid-send on this machine: its rows need not wait out its lease.
+                self._registry.release_claims(group.claimed_by)
+                group = dataclasses.replace(group, claimed_until=None, claimed_by=None)
             ripe_at = self._ripe_at(group)
             delay = (ripe_at - now).total_seconds()
             if delay > 0:
@@ -238,6 +245,17 @@ class Dispatcher:
             return
         self._warned.add(line)
         print(f"safeship: warning: {line}", file=self._errors or sys.stderr)
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether ``holder`` ("host:pid:nonce") is a process of this machine that has ended."""
+    from safeship._processes import is_running
+
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return not is_running(int(pid))
 
 
 def _notification(channel: str, environment: str, rows: list[ClaimedNotification]) -> Notification:

@@ -58,6 +58,7 @@ class PendingGroup:
     due: datetime  # the earliest next_attempt_at
     claimed_until: datetime | None  # the latest live claim on the group, if any
     last_delivered: datetime | None  # the group's last message
+    claimed_by: str | None = None  # who holds that claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +181,13 @@ def insert(tx: Tx, rows: Sequence[NewNotification], now: datetime) -> list[str]:
 def pending_groups(tx: Tx, now: datetime) -> list[PendingGroup]:
     rows = tx.rows(
         "SELECT channel, environment, MIN(created_at), MIN(next_attempt_at), "
-        "MAX(CASE WHEN claimed_until > :now THEN claimed_until END) "
+        "MAX(CASE WHEN claimed_until > :now THEN claimed_until END), "
+        "MAX(CASE WHEN claimed_until > :now THEN claimed_by END) "
         "FROM notifications WHERE status = 'pending' GROUP BY channel, environment",
         {"now": db_time(tx, now)},
     )
     groups = []
-    for channel, environment, oldest, due, claimed in rows:
+    for channel, environment, oldest, due, claimed, holder in rows:
         last = tx.rows(
             "SELECT MAX(delivered_at) FROM notifications WHERE group_key = :key "
             "AND status = 'delivered'",
@@ -199,6 +201,7 @@ def pending_groups(tx: Tx, now: datetime) -> list[PendingGroup]:
                 to_time(due),
                 to_optional_time(claimed),
                 to_optional_time(last[0][0]) if last else None,
+                holder,
             )
         )
     return groups
@@ -239,6 +242,15 @@ def claim(
             {"holder": holder, "until": db_time(tx, until), "id": db_id(item.id)},
         )
     return claimed
+
+
+def release_claims(tx: Tx, holder: str) -> int:
+    """Give up ``holder``'s claims on pending rows (it is known to be dead)."""
+    return tx.run(
+        "UPDATE notifications SET claimed_until = NULL "
+        "WHERE claimed_by = :holder AND status = 'pending'",
+        {"holder": holder},
+    )
 
 
 def mark_delivered(tx: Tx, ids: Sequence[str], holder: str, now: datetime) -> int:

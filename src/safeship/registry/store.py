@@ -398,6 +398,11 @@ class Registry(RecordsBase):
                 tx, channel, environment, holder, now, now + timedelta(seconds=lease), limit
             )
 
+    def release_claims(self, holder: str) -> int:
+        """Free the rows a dead holder had claimed (the next claim takes them at once)."""
+        with self._writing("release notification claims") as tx:
+            return outbox.release_claims(tx, holder)
+
     def notifications_delivered(self, ids: Sequence[str], holder: str) -> int:
         """Mark a message's rows delivered, all in one transaction; how many were ours."""
         now = self._now()
