@@ -150,11 +150,17 @@ def test_a_third_party_plugin_deploys_with_its_target_check_and_notifier(
     assert down.returncode == 0, down.stderr
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    # The notifier got the deploy's events; the check ran (the deploy reports it).
+    # The notifier got the deploy's alerts (through the outbox, each once, with its id); the
+    # check ran (the event log reports it).
     delivered = [json.loads(line) for line in events.read_text().splitlines()]
-    assert (delivered[0]["event"], delivered[0]["version"]) == ("deployment.started", "v1")
-    assert delivered[-1]["event"] == "deployment.succeeded"
-    checks = [e["attributes"] for e in delivered if e["event"] == "check.completed"]
+    conditions = [(a["condition"], a["version"], a["state"]) for a in delivered]
+    assert conditions == [
+        ("deployment.started", "v1", "firing"),
+        ("deployment.succeeded", "v1", "firing"),
+    ]
+    assert len({a["id"] for a in delivered}) == 2
+    logged = [json.loads(line) for line in (tmp_path / ".safeship" / "events.jsonl").open()]
+    checks = [e["attributes"] for e in logged if e["event"] == "check.completed"]
     assert {"check": "example:flags", "status": "ok"}.items() <= checks[-1].items()
 
 
@@ -169,7 +175,7 @@ def test_a_check_of_the_plugin_failing_stops_the_deploy(plugin_dir: Path, tmp_pa
     assert deployed.returncode != 0
     assert "example:flags" in deployed.stdout + deployed.stderr
     assert "flags.json is missing" in deployed.stdout + deployed.stderr
-    delivered = [json.loads(line)["event"] for line in events.read_text().splitlines()]
+    delivered = [json.loads(line)["condition"] for line in events.read_text().splitlines()]
     assert delivered[-1] == "deployment.failed"
 
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from safeship.alerts.settings import AlertSettings, AlertsTable
 from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
 
 # The health table and its levels live in their own module; re-exported here.
@@ -318,9 +319,10 @@ class SafeshipConfig(SettingsModel):
     prepush: PrepushSettings = Field(default_factory=PrepushSettings)
     # Optional: report every deploy as a GitHub deployment with statuses.
     github: GitHubSettings | None = None
-    # Optional: alerts ([notify.slack]: failovers, rollbacks, failed deploys).
+    # Optional: the alert channels ([notify.NAME]; routing and grouping in [alerts]).
     notify: NotifySettings = Field(default_factory=NotifySettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)  # `safeship watch` between deploys
+    alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

@@ -61,6 +61,14 @@ if TYPE_CHECKING:
     )
     from safeship.core._logs import LogEntry, LogQuery, deployment_log, parse_since
     from safeship.core._metrics import MetricsServer, metrics_exposition, serve_metrics
+    from safeship.core._notify import (
+        ChannelTest,
+        OutboxStatus,
+        UnknownChannel,
+        notify_flush,
+        notify_status,
+        notify_test,
+    )
     from safeship.core._paths import paths_status
     from safeship.core._records import (
         AnalysisFigures,
@@ -138,6 +146,12 @@ _LAZY = {
     "LogQuery": "safeship.core._logs",
     "deployment_log": "safeship.core._logs",
     "parse_since": "safeship.core._logs",
+    "ChannelTest": "safeship.core._notify",
+    "OutboxStatus": "safeship.core._notify",
+    "UnknownChannel": "safeship.core._notify",
+    "notify_flush": "safeship.core._notify",
+    "notify_status": "safeship.core._notify",
+    "notify_test": "safeship.core._notify",
     "paths_status": "safeship.core._paths",
     "parse_duration_seconds": "safeship.core._watch",
     "watch": "safeship.core._watch",
@@ -179,6 +193,7 @@ __all__ = [
     "TERMINAL",
     "AnalysisFigures",
     "BaselineRun",
+    "ChannelTest",
     "CheckResult",
     "DeployMode",
     "DeployRefused",
@@ -205,6 +220,7 @@ __all__ = [
     "LogQuery",
     "MetricFigures",
     "MetricsServer",
+    "OutboxStatus",
     "PathStatus",
     "ReleaseStatus",
     "ReleaseTraffic",
@@ -213,6 +229,7 @@ __all__ = [
     "SnapshotRef",
     "Status",
     "TrafficRow",
+    "UnknownChannel",
     "UsageError",
     "WatchReport",
     "abort",
@@ -236,6 +253,9 @@ __all__ = [
     "level_name",
     "load_schema",
     "metrics_exposition",
+    "notify_flush",
+    "notify_status",
+    "notify_test",
     "optional_schema",
     "parse_duration_seconds",
     "parse_since",

@@ -11,8 +11,8 @@ from safeship.redaction import redact, redact_data
 
 
 class Sink(Protocol):
-    """Where the bus delivers each event: the JSON-lines log, the registry, and the notifiers
-    (``safeship.notify.base.Notifier``: a sink that also has ``close``)."""
+    """Where the bus delivers each event: the JSON-lines log, the registry, the GitHub
+    deployments reporter, and the alerts core (``safeship.alerts.sink.AlertSink``)."""
 
     def handle(self, event: Event) -> None: ...
 

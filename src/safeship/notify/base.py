@@ -159,31 +159,3 @@ class Notifier(Protocol):
 
 class NotifierClass(Protocol):
     def configured(self, settings: Any, errors: TextIO | None = None) -> Notifier | None: ...
-
-
-# --- Until the alerts core (safeship.alerts) wires the channels: the event-level sinks. ---
-
-
-def configured_notifiers(config: Any) -> dict[str, Any]:
-    """Each configured notifier's name and settings, in the file's order ([github] first)."""
-    found: dict[str, Any] = {}
-    if config.github is not None:
-        found["github"] = config.github
-    found.update(config.notify.sections())
-    return found
-
-
-def build_notifiers(config: Any, errors: TextIO | None = None) -> list[Any]:
-    """The configured event sinks that can run now, through the plugin registry."""
-    from safeship.plugins import NOTIFIERS, load_adapter
-
-    notifiers: list[Any] = []
-    for name, settings in configured_notifiers(config).items():
-        notifier = load_adapter(NOTIFIERS, name).configured(settings, errors)
-        if notifier is None:
-            continue
-        if hasattr(notifier, "handle"):
-            notifiers.append(notifier)
-        else:  # an alert channel (send, not handle): the alerts core wires those
-            notifier.close()
-    return notifiers

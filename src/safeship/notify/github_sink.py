@@ -34,7 +34,8 @@ _WATCHED = frozenset({"deployment.started", *_FINAL})
 
 
 class GitHubDeploymentSink:
-    """The "github" notifier (``safeship.notify.base.Notifier``), configured by ``[github]``."""
+    """The GitHub deployments reporter, configured by ``[github]``: an event sink wired by
+    ``open_session`` directly (it mirrors every deploy; it is not an alert channel)."""
 
     @classmethod
     def configured(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from safeship._files import open_private_text
 from safeship.config import LoadedConfig
@@ -42,26 +42,36 @@ class Session:
 def open_session(
     loaded: LoadedConfig, environment: str, event_log: TextIO | None = None
 ) -> Iterator[Session]:
+    from safeship.alerts.service import start_alerting
     from safeship.events import EventBus, JsonLinesSink, RegistrySink, Sink
     from safeship.events.tracing import tracing_sink
-    from safeship.notify.base import build_notifiers
+    from safeship.notify.github_sink import github_sink
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
     registry = Registry(loaded.registry_url())
-    notifiers: list[Any] = []
+    alerting = None
+    github = None
     tracer = tracing_sink()  # None unless OTEL_EXPORTER_OTLP_*ENDPOINT asks for traces
     try:
-        # [github], [notify.*]: one without its token or URL is left out with one warning line.
-        notifiers = build_notifiers(loaded.config)
+        # [github]: the GitHub deployment statuses (not an alert channel); [notify.*]: the
+        # alert channels. One without its token or URL is left out with one warning line. The
+        # dispatcher first delivers what earlier processes left pending in the outbox.
+        github = github_sink(loaded.config.github)
+        alerting = start_alerting(loaded.config, registry)
         with _event_log(loaded, event_log) as stream:
-            sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry), *notifiers]
+            sinks: list[Sink] = [JsonLinesSink(stream), RegistrySink(registry)]
+            sinks += [github] if github is not None else []
+            sinks.append(alerting.sink)
             sinks += [tracer] if tracer else []
             yield Session(env, registry, EventBus(sinks))
     finally:
-        # Each waits a bounded time for what it has queued (statuses, alerts) to be sent.
-        for notifier in notifiers:
-            notifier.close()
+        # Each waits a bounded time for what it has queued (statuses, ripe alerts, spans) to
+        # be sent; alerts left pending are the next safeship process's to deliver.
+        if alerting is not None:
+            alerting.close()
+        if github is not None:
+            github.close()
         if tracer is not None:
             tracer.close()  # bounded: FLUSH_TIMEOUT
         registry.close()

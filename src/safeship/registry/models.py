@@ -258,3 +258,57 @@ class BaselineRow(Base):
             "ix_baselines_environment_version_created_at", "environment", "version", "created_at"
         ),
     )
+
+
+class NotificationRow(Base):
+    """The alerts outbox: one row per alert and channel, written before anything is sent.
+
+    A row is pending until a dispatcher claims its group (``channel``, ``environment``) with a
+    lease (``claimed_by``, ``claimed_until``), sends it in one message with the group's other
+    rows, and marks them all delivered in one transaction. ``fallbacks`` are the route's next
+    channels: when this one's retries fail the row moves to the first of them.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(100))
+    fallbacks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    environment: Mapped[str] = mapped_column(String(100))
+    condition: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    alert: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    group_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # The dispatcher's scan: pending rows by group, oldest first.
+        Index("ix_notifications_status_group_key_created_at", "status", "group_key", "created_at"),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed', 'dropped')", name="notification_status"
+        ),
+    )
+
+
+class AlertStateRow(Base):
+    """A condition firing in an environment (so a resolve works across processes), and where
+    its alert went (``deliveries``: each route's channel list), for the resolved one."""
+
+    __tablename__ = "alert_states"
+
+    environment: Mapped[str] = mapped_column(String(100), primary_key=True)
+    condition: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    firing_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_notified: Mapped[datetime] = mapped_column(UTCDateTime())
+    # No foreign key: a remote path's failure or a watch condition has no deployment row.
+    deployment_id: Mapped[str | None] = mapped_column(Uuid(as_uuid=False))
+    deliveries: Mapped[list[list[str]]] = mapped_column(JSON, default=list)

@@ -1,0 +1,216 @@
+"""Conditions: what each event raises or resolves.
+
+    event                          condition              severity (production / elsewhere)
+    deployment.started             deployment.started     info
+    deployment.succeeded           deployment.succeeded   info; resolves RESOLVED_BY_SUCCESS
+    deployment.failed              deployment.failed      critical / error
+    rollback.triggered             rollback.triggered     critical / error
+      rule "error_rate"            + error_rate.high      error / warning
+      rule "latency"               + latency.high         error / warning
+    path.failover                  path.failover          warning; error when no path is left
+    path.completed, ok false,      deployment.failed      critical / error
+      no deployment_id (a remote path's run: it has no deployment.failed of its own here)
+    watch.degraded                 its ``condition``      critical / error (or its ``severity``)
+    watch.recovered                its ``condition``      resolved
+
+A rollback whose rule is the error rate or the latency also fires that condition: the
+architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
+own, and a route may want them (a team paging on the error rate, not on every rollback).
+
+A successful deploy resolves what is firing for its environment: the failed deploy, the
+rollback, a failover, and the health, error-rate and latency conditions (the new release just
+passed its health checks and the canary analysis; if `safeship watch` still sees a problem it
+raises it again on its next check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Final
+
+from safeship.events.model import Event
+from safeship.notify.base import Alert, Condition, Severity
+from safeship.redaction import redact
+
+# Conditions that are states of an environment: they fire, are remembered (alert_states) and
+# later resolve. The others (deployment.started/succeeded, test) are news: sent, not kept.
+STATEFUL: Final[frozenset[Condition]] = frozenset(
+    {
+        "deployment.failed",
+        "rollback.triggered",
+        "health.degraded",
+        "error_rate.high",
+        "latency.high",
+        "path.failover",
+        "env.drift",
+        "secret.rotation_due",
+    }
+)
+RESOLVED_BY_SUCCESS: Final[frozenset[Condition]] = frozenset(
+    {
+        "deployment.failed",
+        "rollback.triggered",
+        "path.failover",
+        "health.degraded",
+        "error_rate.high",
+        "latency.high",
+    }
+)
+WATCHED: Final[frozenset[str]] = frozenset({"health.degraded", "error_rate.high", "latency.high"})
+_RULE_CONDITIONS: Final[dict[str, Condition]] = {
+    "error_rate": "error_rate.high",
+    "latency": "latency.high",
+}
+_MAX_SUMMARY = 300
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one event means for alerting: alerts to send (no outbox id yet), and the
+    conditions of ``environment`` it resolves (the sink reads which of them are firing)."""
+
+    environment: str
+    alerts: tuple[Alert, ...] = ()
+    resolves: frozenset[Condition] = frozenset()
+
+
+def assess(event: Event, production: Collection[str]) -> Assessment:
+    """The alerts ``event`` raises (firing) or resolves; nothing for an event that is none."""
+    prod = event.environment in production
+    a = event.attributes
+    name = event.event
+    env = event.environment
+    if name == "deployment.started":
+        return Assessment(env, (_alert(event, "deployment.started", "info", "deploying"),))
+    if name == "deployment.succeeded":
+        score = _float(a.get("health_score"))
+        started = _alert(event, "deployment.succeeded", "info", "deployed", health_score=score)
+        return Assessment(env, (started,), RESOLVED_BY_SUCCESS)
+    if name == "deployment.failed":
+        status = str(a.get("status") or "failed")
+        reason = _text(a.get("reason"))
+        summary = f"{status.replace('_', ' ')}: {reason}" if reason else status
+        alert = _alert(
+            event, "deployment.failed", _serious(prod), summary, status=status,
+            rollback_reason=reason if status == "rolled_back" else None,
+        )  # fmt: skip
+        return Assessment(env, (alert,))
+    if name == "rollback.triggered":
+        return Assessment(env, _rollback(event, prod))
+    if name == "path.failover":
+        left = a.get("to")
+        severity: Severity = "warning" if left else "error"
+        where = f"failed over to {left}" if left else "failed, and no path is left"
+        summary = f"deploy path {a.get('from')} {where}: {_text(a.get('reason')) or 'no reason'}"
+        alert = _alert(event, "path.failover", severity, summary, path=_text(a.get("from")))
+        return Assessment(env, (alert,))
+    if name == "path.completed" and a.get("ok") is False and not a.get("deployment_id"):
+        detail = _text(a.get("detail")) or _text(a.get("conclusion")) or "failed"
+        summary = f"failed through {a.get('path')} (run {a.get('run_id')}): {detail}"
+        url = _text(a.get("url"))
+        details = {"url": url} if url else {}
+        alert = _alert(
+            event, "deployment.failed", _serious(prod), summary, status="failed",
+            path=_text(a.get("path")), details=details,
+        )  # fmt: skip
+        return Assessment(env, (alert,))
+    if name in ("watch.degraded", "watch.recovered"):
+        condition = a.get("condition")
+        if condition not in WATCHED:
+            return Assessment(env)
+        given = a.get("severity")
+        severity = given if given in ("info", "warning", "error", "critical") else _serious(prod)
+        state = "firing" if name == "watch.degraded" else "resolved"
+        change = "began" if state == "firing" else "cleared"
+        summary = _text(a.get("reason")) or f"{condition} {change}"
+        alert = _alert(
+            event, condition, severity, summary, state=state, details=_figures(a),
+        )  # fmt: skip
+        return Assessment(env, (alert,))
+    return Assessment(env)
+
+
+def _rollback(event: Event, prod: bool) -> tuple[Alert, ...]:
+    a = event.attributes
+    reason = _text(a.get("reason")) or "no reason given"
+    rule = _text(a.get("rule"))
+    details = _figures(a.get("figures") if isinstance(a.get("figures"), dict) else {})
+    rollback = _alert(
+        event, "rollback.triggered", "critical" if prod else "error", f"rolling back: {reason}",
+        status="rolled_back", rollback_reason=reason, rollback_rule=rule, details=details,
+    )  # fmt: skip
+    alerts = [rollback]
+    extra = _RULE_CONDITIONS.get(rule or "")
+    if extra is not None:
+        also = _alert(
+            event, extra, "error" if prod else "warning", reason,
+            rollback_reason=reason, rollback_rule=rule, details=details,
+        )  # fmt: skip
+        alerts.append(also)
+    return tuple(alerts)
+
+
+def _serious(prod: bool) -> Severity:
+    return "critical" if prod else "error"
+
+
+def _alert(
+    event: Event,
+    condition: Condition,
+    severity: Severity,
+    summary: str,
+    *,
+    state: str = "firing",
+    status: str | None = None,
+    health_score: float | None = None,
+    rollback_reason: str | None = None,
+    rollback_rule: str | None = None,
+    path: str | None = None,
+    details: dict[str, str] | None = None,
+) -> Alert:
+    version = f"{event.version}: " if event.version else ""
+    return Alert(
+        id="",  # the outbox gives each row its id
+        condition=condition,
+        severity=severity,
+        state="resolved" if state == "resolved" else "firing",
+        environment=event.environment,
+        summary=_one_line(f"{event.environment}: {version}{summary}"),
+        occurred_at=event.timestamp,
+        deployment_id=event.deployment_id or _text(event.attributes.get("deployment_id")),
+        version=event.version,
+        commit=event.commit,
+        triggered_by=event.triggered_by,
+        status=status,
+        duration_s=_float(event.attributes.get("duration_s")),
+        health_score=health_score,
+        rollback_reason=_one_line(rollback_reason) if rollback_reason else None,
+        rollback_rule=rollback_rule,
+        path=path or _text(event.attributes.get("path")),
+        details=details or {},
+    )
+
+
+def _figures(values: Any) -> dict[str, str]:
+    """Scalar figures as texts (the channels show them as they are)."""
+    if not isinstance(values, dict):
+        return {}
+    return {
+        str(k): _one_line(str(v))
+        for k, v in values.items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool) and k != "condition"
+    }
+
+
+def _text(value: Any) -> str | None:
+    return _one_line(str(value)) if value not in (None, "") else None
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(redact(text).split())
+    return line if len(line) <= _MAX_SUMMARY else line[: _MAX_SUMMARY - 1] + "…"

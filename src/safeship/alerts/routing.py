@@ -1,0 +1,100 @@
+"""Routing: which channels an alert goes to, in fallback order.
+
+Each matching route gives one *delivery*: its channels in order (the first is tried; when its
+retries fail, the next). Routes are matched in order and the first match stops the search,
+unless it says ``continue = true``. With no ``[[alerts.routes]]`` the defaults (the
+architecture's) are one route per configured channel:
+
+- pagerduty: critical alerts of production environments, and deployment.succeeded/failed of
+  production (its adapter turns those into Change Events);
+- github-issue: deployment.failed and rollback.triggered;
+- every other channel: everything, severity info and up.
+
+A resolved alert is not routed: it goes where its firing alert went (the sink reads that from
+the registry's alert_states).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from safeship.alerts.settings import RouteSettings
+from safeship.notify.base import Alert, severity_rank
+
+PAGERDUTY = "pagerduty"
+GITHUB_ISSUE = "github-issue"
+
+
+@dataclass(frozen=True)
+class Route:
+    conditions: frozenset[str]  # empty: all
+    environments: frozenset[str]  # empty: all
+    min_severity: int  # severity_rank
+    channels: tuple[str, ...]
+    continue_: bool = True
+    production_only: bool = False
+    also: frozenset[str] = frozenset()  # conditions taken whatever their severity (production)
+
+    def matches(self, alert: Alert, production: Collection[str]) -> bool:
+        prod = alert.environment in production
+        if self.production_only and not prod:
+            return False
+        if self.environments and alert.environment not in self.environments:
+            return False
+        if alert.condition in self.also:
+            return True
+        if self.conditions and alert.condition not in self.conditions:
+            return False
+        return severity_rank(alert.severity) >= self.min_severity
+
+
+def routes_from(settings: Sequence[RouteSettings], channels: Sequence[str]) -> list[Route]:
+    """The configured routes, or the defaults for the configured ``channels``."""
+    if settings:
+        return [
+            Route(
+                frozenset(r.conditions),
+                frozenset(r.environments),
+                severity_rank(r.min_severity),
+                tuple(r.channels),
+                r.continue_,
+            )
+            for r in settings
+        ]
+    return [default_route(channel) for channel in channels]
+
+
+def default_route(channel: str) -> Route:
+    if channel == PAGERDUTY:
+        return Route(
+            frozenset(),
+            frozenset(),
+            severity_rank("critical"),
+            (channel,),
+            production_only=True,
+            also=frozenset({"deployment.succeeded", "deployment.failed"}),
+        )
+    if channel == GITHUB_ISSUE:
+        return Route(
+            frozenset({"deployment.failed", "rollback.triggered"}), frozenset(), 0, (channel,)
+        )
+    return Route(frozenset(), frozenset(), 0, (channel,))
+
+
+def deliveries(
+    alert: Alert, routes: Sequence[Route], production: Collection[str]
+) -> list[tuple[str, ...]]:
+    """Each matching route's channel list (first channel first); one per distinct first
+    channel, so two routes naming the same channel send it once."""
+    found: list[tuple[str, ...]] = []
+    seen: set[str] = set()
+    for route in routes:
+        if not route.matches(alert, production):
+            continue
+        if route.channels[0] not in seen:
+            seen.add(route.channels[0])
+            found.append(route.channels)
+        if not route.continue_:
+            break
+    return found
