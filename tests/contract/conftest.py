@@ -1,7 +1,7 @@
 """Fixtures for the contract tests: each provider's loopback server, started and stopped per
 test (a fresh state and a free port each time). Server code lives beside this file
 (loopback.py, railway_api.py, github_api.py, circleci_api.py, slack_api.py, webhook_api.py,
-smtp_server.py)."""
+pagerduty_api.py, smtp_server.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from circleci_api import CircleCIServer
 from github_api import GitHubServer
 from loopback import ContractServer
+from pagerduty_api import PagerDutyServer
 from railway_api import RailwayServer
 from slack_api import SlackServer
 from smtp_server import SmtpServer, throwaway_cert
@@ -47,6 +48,13 @@ def circleci_api() -> Iterator[CircleCIServer]:
 @pytest.fixture
 def slack_api() -> Iterator[SlackServer]:
     yield from _serve(SlackServer())
+
+
+@pytest.fixture
+def pagerduty_api() -> Iterator[PagerDutyServer]:
+    server = PagerDutyServer()
+    server.hang_seconds = 1.0  # a hang outlasts the channels' timeouts in these tests
+    yield from _serve(server)
 
 
 @pytest.fixture

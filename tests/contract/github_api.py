@@ -78,6 +78,7 @@ server's, in GitHub's {"message"} shape).
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,7 @@ class FakeIssue:
     state_reason: str | None = None
     comments: list[str] = field(default_factory=list)
     pull_request: bool = False
+    created_at: float = field(default_factory=time.time)  # epoch seconds
 
 
 @dataclass

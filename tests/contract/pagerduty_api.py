@@ -27,6 +27,7 @@ change event's success message, and whether an unknown routing key is a 400 (ass
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,7 @@ class PagerAlert:
     dedup_key: str
     status: str = "triggered"  # triggered | acknowledged | resolved
     events: list[dict[str, Any]] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # each event's arrival, epoch s
 
 
 def invalid(*errors: str) -> web.Response:
@@ -158,6 +160,7 @@ class PagerDutyServer(ContractServer):
                 alert.status = "resolved" if action == "resolve" else "acknowledged"
         if alert is not None:
             alert.events.append(body)
+            alert.received_at.append(time.time())
         return web.json_response(
             {"status": "success", "message": "Event processed", "dedup_key": dedup}, status=202
         )

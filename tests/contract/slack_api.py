@@ -26,7 +26,8 @@ Shapes written from Slack's documentation, not recorded from the live API:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +41,7 @@ SECRET = "Zq7Xw3Lk9Mv2Np5Rt8Ys1Bh4"  # the secret part of the webhook URL
 class Message:
     text: str
     blocks: Any = None
+    received_at: float = field(default_factory=time.time)  # epoch seconds
 
 
 class SlackServer(ContractServer):

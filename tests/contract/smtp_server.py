@@ -17,7 +17,8 @@ import email
 import email.policy
 import ssl
 import subprocess
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,7 @@ class Received:
     message: EmailMessage
     authenticated: bool
     tls: bool
+    received_at: float = field(default_factory=time.time)  # epoch seconds
 
 
 class SmtpServer:

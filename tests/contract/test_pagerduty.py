@@ -4,7 +4,6 @@ dedup_key, change events for production deploys, and each answer said as a Deliv
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,17 +38,6 @@ ROLLBACK = Alert(
     dashboard_url="https://safeship.acme.example/production/d-42",
     details={"error_rate": "12.0%", "baseline_error_rate": "0.4%"},
 )
-
-
-@pytest.fixture
-def pagerduty_api() -> Iterator[PagerDutyServer]:
-    server = PagerDutyServer()
-    server.hang_seconds = 1.0
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def notifier(server: PagerDutyServer, **settings: Any) -> PagerDutyNotifier:

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -94,6 +95,7 @@ class WebhookServer(ContractServer):
         self.hook_url = f"{self.url}/hooks/safeship"
         self.secret = secret
         self.events: dict[tuple[str, str], dict[str, Any]] = {}  # by (source, id): deduplicated
+        self.received_at: dict[tuple[str, str], float] = {}  # each event's first arrival
         self.deliveries: list[list[dict[str, Any]]] = []  # each accepted request's events
         self.duplicates = 0
         self.rejected: list[str] = []
@@ -133,5 +135,6 @@ class WebhookServer(ContractServer):
             if key in self.events:
                 self.duplicates += 1
             self.events.setdefault(key, event)
+            self.received_at.setdefault(key, time.time())
         self.deliveries.append(events)
         return web.Response(status=202)

@@ -123,7 +123,7 @@ def test_builtin_adapters_are_registered_once_by_entry_points() -> None:
     assert names(TARGETS) == ["command", "local", "railway"]
     assert names(CHECKS) == ["http", "postgres", "redis", "tcp"]
     assert names(METRIC_SOURCES) == ["prometheus", "router"]
-    assert names(NOTIFIERS) == ["github", "slack"]
+    assert names(NOTIFIERS) == ["console", "email", "github-issue", "pagerduty", "slack", "webhook"]
     assert names(SECRET_STORES) == ["env"]
 
 
@@ -190,7 +190,7 @@ def test_a_plugin_type_that_is_not_installed_is_a_config_error(tmp_path: Path) -
         "safeship: error: safeship.toml:18: environments.demo.health.checks.0.type: unknown "
         "type 'example' (expected one of: 'http', 'postgres', 'redis', 'tcp')",
         "safeship: error: safeship.toml:22: notify: no notifier named 'example' is installed "
-        "(known: github, slack)",
+        "(known: console, email, github-issue, pagerduty, slack, webhook)",
     ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safeship.config import ConfigError, load_config
-from safeship.config.cache import CACHE_NAME, load_config_reused
+from safeship.config.cache import load_config_reused
 
 CONFIG = """[project]
 name = "cached"
@@ -22,18 +22,22 @@ command = ["python", "-m", "app"]
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "safeship.toml"
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "project" / "safeship.toml"
+    path.parent.mkdir()
     path.write_text(CONFIG.format(port=18081))
     return path
 
 
 def _cache(project: Path) -> Path:
-    return project.parent / ".safeship" / CACHE_NAME
+    (cache,) = (project.parent.parent / "cache" / "safeship").iterdir()
+    return cache
 
 
 def test_a_second_load_reuses_the_first_validation(project: Path) -> None:
     first = load_config_reused(project)
+    assert [p.name for p in project.parent.iterdir()] == ["safeship.toml"]  # the project as it was
     cache = _cache(project)
     assert cache.stat().st_mode & 0o777 == 0o600
     assert cache.parent.stat().st_mode & 0o777 == 0o700

@@ -5,9 +5,12 @@ retries fail, the next). Routes are matched in order and the first match stops t
 unless it says ``continue = true``. With no ``[[alerts.routes]]`` the defaults (the
 architecture's) are one route per configured channel:
 
+each adapter's ``default_route`` (safeship.notify.base.RouteDefaults):
+
 - pagerduty: critical alerts of production environments, and deployment.succeeded/failed of
-  production (its adapter turns those into Change Events);
-- github-issue: deployment.failed and rollback.triggered;
+  production (its adapter turns those into Change Events, never pages);
+- github-issue: deployment.failed (a failed or a rolled-back deploy: one issue, not one for
+  the rollback and another for the failure);
 - every other channel: everything, severity info and up.
 
 A resolved alert is not routed: it goes where its firing alert went (the sink reads that from
@@ -20,10 +23,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from safeship.alerts.settings import RouteSettings
-from safeship.notify.base import Alert, severity_rank
-
-PAGERDUTY = "pagerduty"
-GITHUB_ISSUE = "github-issue"
+from safeship.notify.base import Alert, RouteDefaults, severity_rank
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,18 @@ def routes_from(settings: Sequence[RouteSettings], channels: Sequence[str]) -> l
 
 
 def default_route(channel: str) -> Route:
-    if channel == PAGERDUTY:
-        return Route(
-            frozenset(),
-            frozenset(),
-            severity_rank("critical"),
-            (channel,),
-            production_only=True,
-            also=frozenset({"deployment.succeeded", "deployment.failed"}),
-        )
-    if channel == GITHUB_ISSUE:
-        return Route(
-            frozenset({"deployment.failed", "rollback.triggered"}), frozenset(), 0, (channel,)
-        )
-    return Route(frozenset(), frozenset(), 0, (channel,))
+    """``channel``'s own defaults (``Notifier.default_route`` of its adapter)."""
+    from safeship.plugins import NOTIFIERS, load_adapter
+
+    defaults: RouteDefaults = load_adapter(NOTIFIERS, channel).default_route
+    return Route(
+        frozenset(defaults.conditions),
+        frozenset(),
+        severity_rank(defaults.min_severity),
+        (channel,),
+        production_only=defaults.production_only,
+        also=frozenset(defaults.also),
+    )
 
 
 def deliveries(

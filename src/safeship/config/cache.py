@@ -2,15 +2,17 @@
 
 Validating safeship.toml builds every settings model's validator first, which costs about
 90 ms of the 0.3 s budget of a command a user runs dozens of times a day. What the last run
-validated is kept in ``.safeship/config.cache`` and reused when nothing it depends on changed:
+validated is kept in the user's cache directory (``$XDG_CACHE_HOME/safeship``, else
+``~/.cache/safeship``; one file per config path, never in the project: these commands leave
+the project's state untouched) and reused when nothing it depends on changed:
 the file's bytes (SHA-256), the Python, pydantic and safeship versions, and each module
 defining a model in it (size and modification time). Anything else — a change, an unreadable
 or foreign cache — validates as usual. `config check`, deploys and every command that acts
 validate every time.
 
-The cache is a pickle, so it is read only when it is the user's own private file in the
-private state directory (0600 in 0700, owned by this user): whoever could write it could
-already rewrite the registry, the pid files and the release logs beside it.
+The cache is a pickle, so it is read only when it is the user's own private file in a private
+directory (0600 in 0700, both owned by this user): whoever could write it could already
+rewrite the user's shell start-up files.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from pydantic import BaseModel
 from safeship._files import write_private
 from safeship.config.loader import MAX_CONFIG_BYTES, LoadedConfig, load_config
 
-CACHE_NAME = "config.cache"
+
+def cache_dir() -> Path:
+    """Where safeship keeps what it can compute again (XDG Base Directory)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "safeship"
 
 
 def load_config_reused(path: Path) -> LoadedConfig:
@@ -41,7 +47,10 @@ def load_config_reused(path: Path) -> LoadedConfig:
     except OSError:
         return load_config(path)  # its one-line error
     resolved = path.resolve()
-    cache = resolved.parent / ".safeship" / CACHE_NAME
+    try:
+        cache = cache_dir() / f"config-{hashlib.sha256(str(resolved).encode()).hexdigest()[:32]}"
+    except RuntimeError:  # no home directory to keep it in
+        return load_config(path)
     key = _key(raw)
     config = _read(cache, key)
     if config is not None:

@@ -142,7 +142,24 @@ class DeliveryError(Exception):
         self.maybe_delivered = maybe_delivered
 
 
+@dataclass(frozen=True)
+class RouteDefaults:
+    """Which alerts a channel takes when safeship.toml names no ``[[alerts.routes]]`` (the
+    architecture's defaults: everything to Slack, pages for critical production alerts only)."""
+
+    conditions: frozenset[Condition] = frozenset()  # empty: every condition
+    min_severity: Severity = "info"
+    production_only: bool = False
+    # Conditions taken whatever their severity (a deploy's news for PagerDuty's change events).
+    also: frozenset[Condition] = frozenset()
+
+
+EVERYTHING: Final = RouteDefaults()
+
+
 class Notifier(Protocol):
+    # The alerts this channel takes without configured routes (``EVERYTHING`` for most).
+    default_route: ClassVar[RouteDefaults]
     # Shortest gap between two messages to one destination (Slack: 1 s per webhook); the core
     # waits it out rather than be throttled.
     min_interval: ClassVar[float]

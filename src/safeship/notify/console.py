@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 from safeship._files import open_private_text
-from safeship.notify.base import DeliveryError, Notification
+from safeship.notify.base import EVERYTHING, DeliveryError, Notification, RouteDefaults
 
 
 class ConsoleNotifier:
     min_interval: ClassVar[float] = 0.0
+    default_route: ClassVar[RouteDefaults] = EVERYTHING
 
     @classmethod
     def configured(cls, settings: Any, errors: TextIO | None = None) -> ConsoleNotifier | None:

@@ -33,7 +33,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from safeship.httpapi import one_line
-from safeship.notify.base import Alert, DeliveryError, Notification
+from safeship.notify.base import EVERYTHING, Alert, DeliveryError, Notification, RouteDefaults
 from safeship.notify.presentation import facts, heading, rollback_text
 from safeship.notify.settings import EmailSettings
 from safeship.redaction import redact, register_secret
@@ -146,6 +146,7 @@ class EmailNotifier:
     ``[notify.email]``."""
 
     min_interval: ClassVar[float] = 0.0
+    default_route: ClassVar[RouteDefaults] = EVERYTHING
 
     @classmethod
     def configured(

@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Final, TextIO
 
 from safeship.httpapi import one_line
-from safeship.notify.base import Alert, DeliveryError, Notification
+from safeship.notify.base import Alert, DeliveryError, Notification, RouteDefaults
 from safeship.notify.http_delivery import OneAttemptApi
 from safeship.notify.settings import GitHubIssueSettings
 from safeship.redaction import redact
@@ -114,6 +114,10 @@ class GitHubIssueAlerts:
     ``[notify.github-issue]``."""
 
     min_interval: ClassVar[float] = 1.0
+    # A failed or rolled-back deploy (the deployment.failed alert says which): one issue for it.
+    default_route: ClassVar[RouteDefaults] = RouteDefaults(
+        conditions=frozenset({"deployment.failed"})
+    )
 
     @classmethod
     def configured(

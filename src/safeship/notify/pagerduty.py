@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Final, TextIO
 import httpx
 
 from safeship.httpapi import one_line
-from safeship.notify.base import Alert, Notification
+from safeship.notify.base import Alert, Condition, Notification, RouteDefaults
 from safeship.notify.http_delivery import OneAttemptApi
 from safeship.notify.settings import PagerDutySettings
 
@@ -49,7 +49,9 @@ MAX_SUMMARY: Final = 1024
 # PagerDuty asks for "a backoff of a few minutes" after a 429 and sends no Retry-After.
 THROTTLE_BACKOFF: Final = 60.0
 PAGING_SEVERITIES: Final = frozenset({"warning", "error", "critical"})
-CHANGE_CONDITIONS: Final = frozenset({"deployment.succeeded", "deployment.failed"})
+CHANGE_CONDITIONS: Final[frozenset[Condition]] = frozenset(
+    {"deployment.succeeded", "deployment.failed"}
+)
 
 
 class _EventsApi(OneAttemptApi):
@@ -106,8 +108,8 @@ def alert_event(alert: Alert, routing_key: str, group: str) -> dict[str, Any] | 
     one (a firing info alert)."""
     if alert.state == "resolved":
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": alert.key}
-    if alert.severity not in PAGING_SEVERITIES:
-        return None
+    if alert.severity not in PAGING_SEVERITIES or alert.condition in CHANGE_CONDITIONS:
+        return None  # info; or a deploy's news: a change event (its rollback is what pages)
     body: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": "trigger",
@@ -151,6 +153,10 @@ class PagerDutyNotifier:
 
     # PagerDuty throttles per integration key dynamically; a short gap keeps bursts polite.
     min_interval: ClassVar[float] = 0.1
+    # Pages for critical production alerts only; a production deploy's news as change events.
+    default_route: ClassVar[RouteDefaults] = RouteDefaults(
+        min_severity="critical", production_only=True, also=CHANGE_CONDITIONS
+    )
 
     @classmethod
     def configured(

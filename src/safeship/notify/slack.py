@@ -31,7 +31,7 @@ import os
 import sys
 from typing import Any, ClassVar, TextIO
 
-from safeship.notify.base import Alert, Notification
+from safeship.notify.base import EVERYTHING, Alert, Notification, RouteDefaults
 from safeship.notify.presentation import facts, heading, rollback_text
 from safeship.notify.settings import SlackSettings
 from safeship.redaction import redact_data, register_secret
@@ -156,6 +156,7 @@ class SlackNotifier:
     ``[notify.slack]``."""
 
     min_interval: ClassVar[float] = 1.0
+    default_route: ClassVar[RouteDefaults] = EVERYTHING
 
     @classmethod
     def configured(

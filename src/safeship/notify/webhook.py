@@ -40,7 +40,7 @@ import sys
 from typing import Any, ClassVar, TextIO
 from urllib.parse import quote
 
-from safeship.notify.base import Alert, Notification
+from safeship.notify.base import EVERYTHING, Alert, Notification, RouteDefaults
 from safeship.notify.settings import WebhookSettings
 from safeship.redaction import redact_data, register_secret
 
@@ -163,6 +163,7 @@ class WebhookNotifier:
     ``[notify.webhook]``."""
 
     min_interval: ClassVar[float] = 0.0
+    default_route: ClassVar[RouteDefaults] = EVERYTHING
 
     @classmethod
     def configured(

@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from safeship.notify.base import DeliveryError, Notification
+from safeship.notify.base import EVERYTHING, DeliveryError, Notification, RouteDefaults
 
 
 class ExampleNotifier:
     min_interval: ClassVar[float] = 0.0  # a file takes any rate
+    default_route: ClassVar[RouteDefaults] = EVERYTHING  # every alert, unless routed
 
     @classmethod
     def configured(
