@@ -17,6 +17,7 @@ adapter until it is asked for by name: ``safeship status`` must not pay for http
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from pydantic import BaseModel, ConfigDict, field_validator
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+    from pathlib import Path
 
 TARGETS: Final = "safeship.targets"
 ROUTERS: Final = "safeship.routers"
@@ -41,28 +42,96 @@ class PluginNotFound(Exception):
     """No installed distribution registers that name in that group. One line for the user."""
 
 
-def _entry_points(group: str) -> dict[str, EntryPoint]:
+def _entry_points(group: str) -> dict[str, str]:
+    """``group``'s names and what each names ("module:attribute")."""
     return _all_entry_points(tuple(sys.path)).get(group, {})
 
 
 @cache
-def _all_entry_points(search_path: tuple[str, ...]) -> dict[str, dict[str, EntryPoint]]:
+def _all_entry_points(search_path: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """Every group's entry points, from one scan of the distributions on ``search_path``
     (``sys.path``: a directory added to it is scanned again).
 
-    Scanning reads every installed distribution's metadata (some 5-10 ms each time): a
-    command that loads a target and a router, or validates plugin tables, scans once. A
-    distribution installed into a directory already scanned is seen by the next process.
-    The first distribution on sys.path that registers a name wins (importlib's order).
+    Scanning reads every installed distribution's metadata (importlib.metadata and some 5-10
+    ms each time: a tenth of `safeship status`). The result is kept in the user's cache
+    directory and reused while no distribution on ``search_path`` was added, removed or had
+    its entry points changed (``_installed``: each directory's distributions and the size and
+    time of their entry_points.txt). The first distribution on sys.path that registers a
+    name wins (importlib's order).
     """
+    import hashlib
+    import json
+
+    from safeship._cache import cache_dir, read_private
+
+    key = hashlib.sha256(json.dumps(_installed(search_path)).encode()).hexdigest()
+    try:
+        cached_file: Path | None = cache_dir() / "entry-points.json"
+    except RuntimeError:  # no home directory to keep it in
+        cached_file = None
+    if cached_file is not None and (data := read_private(cached_file)) is not None:
+        try:
+            cached = json.loads(data)
+        except ValueError:
+            cached = None
+        if isinstance(cached, dict) and cached.get("key") == key:
+            found: dict[str, dict[str, str]] = cached["groups"]
+            return found
+    found = _scan()
+    if cached_file is not None:
+        import contextlib
+
+        from safeship._files import write_private_json
+
+        with contextlib.suppress(OSError):
+            write_private_json(cached_file, {"key": key, "groups": found})
+    return found
+
+
+def _scan() -> dict[str, dict[str, str]]:
     from importlib.metadata import entry_points
 
     every = entry_points()  # parsed once; selecting a group from it is cheap
-    found: dict[str, dict[str, EntryPoint]] = {}
+    found: dict[str, dict[str, str]] = {}
     for group in GROUPS:
         found[group] = {}
         for ep in every.select(group=group):
-            found[group].setdefault(ep.name, ep)
+            found[group].setdefault(ep.name, ep.value)
+    return found
+
+
+def _installed(search_path: tuple[str, ...]) -> list[object]:
+    """What a scan of ``search_path`` depends on: each entry, its distributions' metadata
+    directories, and the size and modification time of each one's entry_points.txt."""
+    state: list[object] = []
+    for entry in search_path:
+        try:
+            with os.scandir(entry or ".") as listing:
+                metadata = sorted(
+                    e.name for e in listing if e.name.endswith((".dist-info", ".egg-info"))
+                )
+        except OSError:
+            state.append([entry, None])
+            continue
+        points = []
+        for name in metadata:
+            try:
+                info = os.stat(os.path.join(entry or ".", name, "entry_points.txt"))
+                points.append([name, info.st_size, info.st_mtime_ns])
+            except OSError:
+                points.append([name, None])
+        state.append([entry, points])
+    return state
+
+
+def _load(value: str) -> Any:
+    """What an entry point's value ("module:attribute.path [extras]") names."""
+    import importlib
+
+    module, _, attributes = value.partition("[")[0].partition(":")
+    found: Any = importlib.import_module(module.strip())
+    for part in filter(None, attributes.strip().split(".")):
+        found = getattr(found, part)
     return found
 
 
@@ -90,7 +159,7 @@ def load_adapter(group: str, name: str) -> Any:
         known = ", ".join(sorted(found)) or "none installed"
         kind = group.removeprefix("safeship.")
         raise PluginNotFound(f"no {kind} adapter named {name!r} (known: {known})")
-    return entry.load()
+    return _load(entry)
 
 
 class PluginSettings(BaseModel):

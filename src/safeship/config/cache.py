@@ -22,21 +22,15 @@ import hashlib
 import json
 import os
 import pickle
-import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from safeship._cache import cache_dir, read_private
 from safeship._files import write_private
 from safeship.config.loader import MAX_CONFIG_BYTES, LoadedConfig, load_config
-
-
-def cache_dir() -> Path:
-    """Where safeship keeps what it can compute again (XDG Base Directory)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "safeship"
 
 
 def load_config_reused(path: Path) -> LoadedConfig:
@@ -73,28 +67,25 @@ def _key(raw: bytes) -> str:
 
 
 def _read(cache: Path, key: str) -> Any:
-    try:
-        fd = os.open(cache, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+    data = read_private(cache)
+    if data is None:
         return None
-    with os.fdopen(fd, "rb") as file:
-        if not _private(os.fstat(fd), os.stat(cache.parent)):
-            return None
-        try:
-            header = json.loads(file.readline(64 * 1024) or b"null")
-        except ValueError:
-            return None
-        if not isinstance(header, dict) or header.get("key") != key:
-            return None
-        sources = header.get("sources")
-        if not isinstance(sources, dict) or any(
-            _signature(source) != signature for source, signature in sources.items()
-        ):
-            return None
-        try:
-            return pickle.load(file)
-        except Exception:  # a torn or stale file: validate instead
-            return None
+    head, _, body = data.partition(b"\n")
+    try:
+        header = json.loads(head or b"null")
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("key") != key:
+        return None
+    sources = header.get("sources")
+    if not isinstance(sources, dict) or any(
+        _signature(source) != signature for source, signature in sources.items()
+    ):
+        return None
+    try:
+        return pickle.loads(body)
+    except Exception:  # a torn or stale file: validate instead
+        return None
 
 
 def _write(cache: Path, key: str, config: BaseModel) -> None:
@@ -106,17 +97,6 @@ def _write(cache: Path, key: str, config: BaseModel) -> None:
         sources[source] = _signature(source)
     header = json.dumps({"key": key, "sources": sources}).encode() + b"\n"
     write_private(cache, header + pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _private(file: os.stat_result, directory: os.stat_result) -> bool:
-    uid = os.getuid()
-    return (
-        stat.S_ISREG(file.st_mode)
-        and file.st_uid == uid
-        and directory.st_uid == uid
-        and file.st_mode & 0o077 == 0
-        and directory.st_mode & 0o077 == 0
-    )
 
 
 def _signature(source: str) -> list[int] | None:

@@ -230,13 +230,15 @@ def env_audit(project: EnvProject, environment: str, limit: int = 50) -> EnvAudi
 
 def _config(project: EnvProject, *, required: bool) -> LoadedConfig | None:
     """safeship.toml: the given one, else ./safeship.toml if there is one (or an error)."""
-    from safeship.config import find_config, load_config
+    from safeship.config import find_config
+    from safeship.config.cache import load_config_reused
     from safeship.config.loader import CONFIG_FILENAME
 
     config = project.config
     if config is None and not required and not (Path.cwd() / CONFIG_FILENAME).is_file():
         return None
-    return load_config(find_config(config))
+    # The env commands only read safeship.toml: the last validation of the same file serves.
+    return load_config_reused(find_config(config))
 
 
 def _schema_path(project: EnvProject) -> tuple[Path, bool]:
