@@ -200,13 +200,20 @@ def test_a_rollback_alert_written_by_a_killed_process_is_delivered_once(
 def test_hanging_channels_neither_slow_a_rollback_nor_lose_its_alerts(
     registry_url: str, tmp_path: Path
 ) -> None:
-    # Five rollbacks of five deployments: each raises rollback.triggered (critical: to all five
-    # channels) and error_rate.high (error: slack, email, webhook), 8 rows an event.
+    # Five rolled-back deployments. Each rollback.triggered raises itself (critical: slack,
+    # email, pagerduty, webhook) and error_rate.high (error: slack, email, webhook); each
+    # deployment.failed (rolled back, critical) goes to all five channels (pagerduty as a change
+    # event, github-issue as its issue): 12 rows a deployment.
+    ids = [str(uuid.uuid4()) for _ in range(5)]
     events = [
-        Event(event="rollback.triggered", environment="production", version=f"v{n}",
-              deployment_id=str(uuid.uuid4()),
-              attributes={"reason": "errors", "rule": "error_rate"})
-        for n in range(5)
+        event
+        for n, deployment in enumerate(ids)
+        for event in (
+            Event(event="rollback.triggered", environment="production", version=f"v{n}",
+                  deployment_id=deployment, attributes={"reason": "errors", "rule": "error_rate"}),
+            Event(event="deployment.failed", environment="production", version=f"v{n}",
+                  deployment_id=deployment, attributes={"status": "rolled_back"}),
+        )
     ]  # fmt: skip
     release = threading.Event()
 
@@ -243,7 +250,7 @@ def test_hanging_channels_neither_slow_a_rollback_nor_lose_its_alerts(
         release.set()  # the hung sends return: their rows are no longer theirs to mark
         dispatchers[-1].close(2.0)  # (and they are done before the database goes)
         counts = registry.outbox_counts()
-    # The quiet run's rows (no channel in that process) and the loud run's: 2 x 5 x 8.
-    assert counts == {"pending": 0, "delivered": 80, "failed": 0, "dropped": 0}
+    # The quiet run's rows (no channel in that process) and the loud run's: 2 x 5 x 12.
+    assert counts == {"pending": 0, "delivered": 120, "failed": 0, "dropped": 0}
     sent = [a["id"] for line in out.read_text().splitlines() for a in json.loads(line)["alerts"]]
-    assert len(sent) == 80 and len(set(sent)) == 80
+    assert len(sent) == 120 and len(set(sent)) == 120

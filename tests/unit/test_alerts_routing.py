@@ -31,8 +31,10 @@ def first_channels(a: Alert, routes_settings: list[RouteSettings] | None = None)
     ("condition", "severity", "environment", "expected"),
     [
         ("rollback.triggered", "critical", "production",
+         ["slack", "email", "pagerduty", "webhook"]),
+        ("rollback.triggered", "error", "staging", ["slack", "email", "webhook"]),
+        ("deployment.failed", "critical", "production",
          ["slack", "email", "pagerduty", "github-issue", "webhook"]),
-        ("rollback.triggered", "error", "staging", ["slack", "email", "github-issue", "webhook"]),
         ("deployment.succeeded", "info", "production", ["slack", "email", "pagerduty", "webhook"]),
         ("deployment.started", "info", "production", ["slack", "email", "webhook"]),
         ("deployment.failed", "error", "staging", ["slack", "email", "github-issue", "webhook"]),

@@ -63,7 +63,7 @@ class AlertSettings(SettingsModel):
     # are replaced (an alert without a deployment links to {environment}'s page: the URL is
     # cut at {deployment_id}).
     dashboard_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
-    # Where each alert goes; none: the defaults (docs/observability/alerts.md).
+    # Where each alert goes; none: the defaults (docs/observability.md).
     routes: list[RouteSettings] = Field(default_factory=list)
 
 
