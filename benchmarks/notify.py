@@ -40,7 +40,7 @@ import httpx
 from safeship.alerts.service import start_alerting
 from safeship.alerts.settings import AlertSettings
 from safeship.events.model import Event
-from safeship.notify.base import DeliveryError, Notification, Notifier
+from safeship.notify.base import EVERYTHING, DeliveryError, Notification, Notifier, RouteDefaults
 from safeship.notify.console import ConsoleNotifier
 from safeship.registry import Registry
 
@@ -59,6 +59,7 @@ class _Receiver(BaseHTTPRequestHandler):
 class LoopbackHttp:
     """A channel posting each notification as JSON to a loopback receiver."""
 
+    default_route: ClassVar[RouteDefaults] = EVERYTHING
     min_interval: ClassVar[float] = 0.0
 
     def __init__(self, url: str) -> None:
@@ -79,8 +80,9 @@ class LoopbackHttp:
 
 class Timed:
     """Wraps a channel: the time each alert id was delivered (send returned). ``timed``
-    makes one with the wrapped channel's ``min_interval``."""
+    makes one with the wrapped channel's ``min_interval`` and ``default_route``."""
 
+    default_route: ClassVar[RouteDefaults] = EVERYTHING
     min_interval: ClassVar[float] = 0.0
 
     def __init__(self, name: str, inner: Notifier) -> None:
@@ -105,7 +107,8 @@ class Timed:
 
 
 def timed(name: str, inner: Notifier) -> Timed:
-    kind = type(f"Timed_{name}", (Timed,), {"min_interval": inner.min_interval})
+    traits = {"min_interval": inner.min_interval, "default_route": inner.default_route}
+    kind = type(f"Timed_{name}", (Timed,), traits)
     return kind(name, inner)  # type: ignore[no-any-return]
 
 

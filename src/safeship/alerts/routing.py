@@ -19,7 +19,7 @@ the registry's alert_states).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from safeship.alerts.settings import RouteSettings
@@ -49,8 +49,11 @@ class Route:
         return severity_rank(alert.severity) >= self.min_severity
 
 
-def routes_from(settings: Sequence[RouteSettings], channels: Sequence[str]) -> list[Route]:
-    """The configured routes, or the defaults for the configured ``channels``."""
+def routes_from(
+    settings: Sequence[RouteSettings], channels: Sequence[str] | Mapping[str, RouteDefaults]
+) -> list[Route]:
+    """The configured routes, or the defaults of the configured ``channels``: each one's
+    ``RouteDefaults`` as given, or (a name alone) its adapter's."""
     if settings:
         return [
             Route(
@@ -62,14 +65,20 @@ def routes_from(settings: Sequence[RouteSettings], channels: Sequence[str]) -> l
             )
             for r in settings
         ]
-    return [default_route(channel) for channel in channels]
+    if not isinstance(channels, Mapping):
+        channels = {name: adapter_route(name) for name in channels}
+    return [default_route(name, defaults) for name, defaults in channels.items()]
 
 
-def default_route(channel: str) -> Route:
-    """``channel``'s own defaults (``Notifier.default_route`` of its adapter)."""
+def adapter_route(channel: str) -> RouteDefaults:
+    """``Notifier.default_route`` of the adapter registered as ``channel``."""
     from safeship.plugins import NOTIFIERS, load_adapter
 
     defaults: RouteDefaults = load_adapter(NOTIFIERS, channel).default_route
+    return defaults
+
+
+def default_route(channel: str, defaults: RouteDefaults) -> Route:
     return Route(
         frozenset(defaults.conditions),
         frozenset(),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from safeship.alerts.dispatcher import Dispatcher
-from safeship.alerts.routing import routes_from
+from safeship.alerts.routing import adapter_route, routes_from
 from safeship.alerts.sink import AlertSink
 from safeship.notify.base import Notifier
 
@@ -63,7 +63,11 @@ def start_alerting(
     # Routes name the configured channels (even one that cannot run now: its rows wait in the
     # outbox for a process that can send them).
     names = list(dict.fromkeys([*config.notify.sections(), *built]))
-    routes = routes_from(settings.routes, names)
+    defaults = {
+        name: type(built[name]).default_route if name in built else adapter_route(name)
+        for name in names
+    }
+    routes = routes_from(settings.routes, defaults)
     dispatcher = Dispatcher(registry, built, settings, errors=errors)
     dispatcher.start()
     return Alerting(AlertSink(registry, routes, settings, dispatcher, errors), dispatcher)
