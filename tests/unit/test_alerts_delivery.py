@@ -208,6 +208,34 @@ def test_a_row_with_no_channel_left_is_kept_as_failed_with_its_error(
     assert h.errors.getvalue().count("\n") == 1 and "giving up" in h.errors.getvalue()
 
 
+def test_a_channel_that_is_down_keeps_its_rows_until_it_is_back_or_too_late(
+    registry: Registry, clock: Clock
+) -> None:
+    down = DeliveryError("slack: cannot connect (ConnectError)")
+    slack = Recorder(down, down, down)  # the first attempt and its two retries fail
+    h = Harness(
+        registry, clock, {"slack": slack}, group_wait=0.0, retries=2, max_retry_wait=30.0,
+        give_up_after=600.0,
+    )  # fmt: skip
+    h.publish(0.0, "deployment.failed", status="failed", reason="health")
+    for t in (0.0, 0.6, 1.7):  # the first attempt, then backoff 0.5 s, then 1 s
+        h.dispatch(t)
+    assert slack.attempts == 3
+    assert registry.outbox_counts()["pending"] == 1  # kept: the channel is down, not refusing
+    assert "kept to retry" in h.errors.getvalue()
+    h.dispatch(20.0)
+    assert slack.attempts == 3  # not before max_retry_wait
+    h.dispatch(32.0)  # back: delivered once
+    assert slack.attempts == 4 and len(slack.sent) == 1
+    assert registry.outbox_counts() == {"pending": 0, "delivered": 1, "failed": 0, "dropped": 0}
+    # Down for longer than give_up_after: failed, its last error kept.
+    slack.failures = [down] * 100
+    h.publish(40.0, "deployment.failed", status="failed", reason="health", deployment_id="d-2")
+    for t in range(40, 700, 31):
+        h.dispatch(float(t))
+    assert registry.outbox_counts()["failed"] == 1 and registry.outbox_counts()["pending"] == 0
+
+
 def test_a_condition_still_firing_is_folded_until_repeat_interval(
     registry: Registry, clock: Clock
 ) -> None:

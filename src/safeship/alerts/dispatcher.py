@@ -6,9 +6,11 @@ the group's last message is ``group_interval`` old, and its rows are due (a retr
 passed). The rows are claimed (a lease in the registry: see registry/outbox.py), sent in one
 message (oldest first, at most ``MAX_ALERTS``; the rest go in the next), and marked delivered
 together. A failed attempt is retried after a backoff (the channel's Retry-After when it gave
-one), bounded by ``max_retry_wait``; after ``retries`` the rows move to the route's next channel,
-and with none left they are marked failed, their last error kept. A channel's ``min_interval``
-is waited out between two of its messages.
+one), bounded by ``max_retry_wait``; after ``retries`` the rows move to the route's next channel.
+With none left, a channel that refused them (``DeliveryError.permanent``) has them marked
+failed, their last error kept; one that is down keeps them pending, tried again every
+``max_retry_wait`` by this process or the next, until ``give_up_after``. A channel's
+``min_interval`` is waited out between two of its messages.
 
 Each send runs on a daemon thread of its own, one per channel at a time: a channel that hangs
 holds up neither the others nor the process's exit. ``close`` delivers what is ripe (group_wait
@@ -229,8 +231,12 @@ class Dispatcher:
             self.maybe_duplicated += 1
         attempts = max(row.attempts for row in rows) + 1
         if exc.permanent or attempts > self._settings.retries:
-            moved = self._registry.notifications_fall_back(ids, self.holder, error)
-            what = "falling back" if moved else "giving up"
+            # A channel that refuses is failed; one that is down is tried again later (by this
+            # process or the next) until give_up_after, unless the route has a next channel.
+            wait = self._settings.max_retry_wait
+            hold = None if exc.permanent else (wait, self._settings.give_up_after)
+            moved = self._registry.notifications_fall_back(ids, self.holder, error, hold=hold)
+            what = "falling back" if moved else "giving up" if hold is None else "kept to retry"
             self._warn(f"alerts: {channel} failed ({error}); {what}")
             self._wake.set()
             return

@@ -8,6 +8,7 @@ group_interval = 1.0                  # shortest gap between two messages of one
 repeat_interval = 14400.0             # a condition still firing is re-sent after this
 retries = 3                           # attempts per channel after the first
 max_retry_wait = 30.0                 # longest wait between two attempts (Retry-After capped)
+give_up_after = 86400.0               # a channel down this long: its notifications failed
 
 [[alerts.routes]]
 conditions = ["rollback.triggered", "deployment.failed"]   # default: all
@@ -52,10 +53,14 @@ class AlertSettings(SettingsModel):
     group_interval: Annotated[float, Field(ge=0, le=3600)] = 1.0
     # Seconds before a condition still firing is sent again (a re-raise sooner is folded).
     repeat_interval: Annotated[float, Field(ge=0)] = 4 * 3600.0
-    # Attempts per channel after the first; then the route's next channel, then failed.
+    # Attempts per channel after the first; then the route's next channel. With none left, a
+    # channel that is down (no answer, 5xx, 429) is tried again every max_retry_wait seconds,
+    # by this process or the next, until give_up_after; one that refuses (a 4xx) is failed.
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     # The longest wait between two attempts, in seconds (a longer Retry-After is cut to it).
     max_retry_wait: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # Seconds after which a notification its channel never took is marked failed (one day).
+    give_up_after: Annotated[float, Field(gt=0, le=30 * 86400)] = 86400.0
     # How long a command waits at its end for what is ripe to be delivered; the rest stays
     # pending for the next safeship process.
     close_timeout: Annotated[float, Field(ge=0, le=120)] = 5.0

@@ -282,13 +282,23 @@ def retry_later(
         )
 
 
-def fall_back(tx: Tx, ids: Sequence[str], holder: str, now: datetime, error: str) -> int:
-    """Move each row to its route's next channel (attempts from zero), or mark it failed when
-    none is left; the number that moved."""
+def fall_back(
+    tx: Tx,
+    ids: Sequence[str],
+    holder: str,
+    now: datetime,
+    error: str,
+    *,
+    hold: tuple[float, float] | None = None,
+) -> int:
+    """Move each row to its route's next channel (attempts from zero); with none left, mark it
+    failed, or, with ``hold`` = (wait, give_up_after), keep it pending ``wait`` seconds more
+    unless it is ``give_up_after`` seconds old (a channel that is down: the next pass or the
+    next process tries again). The number that moved."""
     moved = 0
     for row_id in ids:
         rows = tx.rows(
-            "SELECT fallbacks, environment, channel FROM notifications "
+            "SELECT fallbacks, environment, channel, created_at FROM notifications "
             "WHERE id = :id AND claimed_by = :holder AND status = 'pending'",
             {"id": db_id(row_id), "holder": holder},
         )
@@ -296,6 +306,20 @@ def fall_back(tx: Tx, ids: Sequence[str], holder: str, now: datetime, error: str
             continue
         fallbacks = [str(c) for c in to_json(rows[0][0]) or []]
         message = f"{rows[0][2]}: {error}"[:ERROR_LEN]
+        if not fallbacks and hold is not None:
+            wait, give_up_after = hold
+            created = to_time(rows[0][3])
+            if (now - created).total_seconds() < give_up_after:
+                tx.run(
+                    "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = :next, "
+                    "claimed_by = NULL, claimed_until = NULL, last_error = :error WHERE id = :id",
+                    {
+                        "next": db_time(tx, now + timedelta(seconds=wait)),
+                        "error": message,
+                        "id": db_id(row_id),
+                    },
+                )
+                continue
         if fallbacks:
             moved += 1
             tx.run(

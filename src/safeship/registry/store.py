@@ -438,11 +438,19 @@ class Registry(RecordsBase):
         with self._writing("retry notifications") as tx:
             outbox.retry_later(tx, ids, holder, now + timedelta(seconds=delay), error)
 
-    def notifications_fall_back(self, ids: Sequence[str], holder: str, error: str) -> int:
-        """The channel gave up: each row to its route's next channel, else failed."""
+    def notifications_fall_back(
+        self,
+        ids: Sequence[str],
+        holder: str,
+        error: str,
+        *,
+        hold: tuple[float, float] | None = None,
+    ) -> int:
+        """The channel gave up: each row to its route's next channel; with none left, failed,
+        or with ``hold`` (seconds to wait, seconds of age to give up at) kept pending."""
         now = self._now()
         with self._writing("fall back notifications") as tx:
-            return outbox.fall_back(tx, ids, holder, now, error)
+            return outbox.fall_back(tx, ids, holder, now, error, hold=hold)
 
     def outbox_counts(self) -> dict[str, int]:
         """Notifications by status (pending, delivered, failed, dropped)."""
