@@ -58,6 +58,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/judge_real_deploys.py
 	$(BIN)/python benchmarks/router_overhead.py
 	$(BIN)/python benchmarks/crash_chaos.py
+	$(BIN)/python benchmarks/notify.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache
