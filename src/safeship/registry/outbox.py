@@ -13,22 +13,22 @@ nothing, and the next holder sends the rows again (receivers drop the duplicate 
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from safeship.registry.alert_states import AlertState, clear_state, save_state, state
 from safeship.registry.sql import (
     Row,
     Tx,
+    advisory_lock,
     db_id,
     db_json,
     db_time,
     to_id,
     to_json,
-    to_optional_id,
     to_optional_time,
     to_time,
 )
@@ -70,17 +70,6 @@ class ClaimedNotification:
     environment: str
     alert: dict[str, Any]
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlertState:
-    environment: str
-    condition: str
-    severity: str
-    firing_since: datetime
-    last_notified: datetime
-    deployment_id: str | None
-    deliveries: tuple[tuple[str, ...], ...]
 
 
 def group_key(channel: str, environment: str) -> str:
@@ -217,8 +206,7 @@ def claim(
     limit: int,
 ) -> list[ClaimedNotification]:
     key = group_key(channel, environment)
-    if tx.dialect == "postgresql":
-        tx.rows("SELECT pg_advisory_xact_lock(:lock)", {"lock": _advisory_key(key)})
+    advisory_lock(tx, key)
     params = {"key": key, "now": db_time(tx, now), "holder": holder}
     live = tx.rows(
         "SELECT 1 FROM notifications WHERE group_key = :key AND status = 'pending' "
@@ -361,76 +349,6 @@ def failures(tx: Tx, limit: int) -> list[tuple[str, str, str, str | None]]:
     return [(str(a), str(b), str(c), d) for a, b, c, d in rows]
 
 
-# -- alert states ------------------------------------------------------------------------------
-
-_STATE_COLUMNS = (
-    "environment, condition, severity, firing_since, last_notified, deployment_id, deliveries"
-)
-
-
-def state(tx: Tx, environment: str, condition: str) -> AlertState | None:
-    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
-    rows = tx.rows(
-        f"SELECT {_STATE_COLUMNS} FROM alert_states "
-        f"WHERE environment = :environment AND condition = :condition{lock}",
-        {"environment": environment, "condition": condition},
-    )
-    return _state(rows[0]) if rows else None
-
-
-def firing(tx: Tx, environment: str) -> list[AlertState]:
-    rows = tx.rows(
-        f"SELECT {_STATE_COLUMNS} FROM alert_states WHERE environment = :environment "
-        "ORDER BY firing_since",
-        {"environment": environment},
-    )
-    return [_state(row) for row in rows]
-
-
-def save_state(tx: Tx, new: AlertState) -> None:
-    if tx.dialect == "postgresql":
-        key = group_key("state", f"{new.environment}/{new.condition}")
-        tx.rows("SELECT pg_advisory_xact_lock(:lock)", {"lock": _advisory_key(key)})
-    tx.run(
-        "DELETE FROM alert_states WHERE environment = :environment AND condition = :condition",
-        {"environment": new.environment, "condition": new.condition},
-    )
-    tx.run(
-        f"INSERT INTO alert_states ({_STATE_COLUMNS}) VALUES (:environment, :condition, "
-        ":severity, :since, :last, :deployment_id, :deliveries)",
-        {
-            "environment": new.environment,
-            "condition": new.condition,
-            "severity": new.severity,
-            "since": db_time(tx, new.firing_since),
-            "last": db_time(tx, new.last_notified),
-            "deployment_id": db_id(new.deployment_id) if new.deployment_id else None,
-            "deliveries": db_json([list(d) for d in new.deliveries]),
-        },
-    )
-
-
-def clear_state(tx: Tx, environment: str, condition: str) -> bool:
-    return bool(
-        tx.run(
-            "DELETE FROM alert_states WHERE environment = :environment AND condition = :condition",
-            {"environment": environment, "condition": condition},
-        )
-    )
-
-
-def _state(row: Row) -> AlertState:
-    return AlertState(
-        environment=row[0],
-        condition=row[1],
-        severity=row[2],
-        firing_since=to_time(row[3]),
-        last_notified=to_time(row[4]),
-        deployment_id=to_optional_id(row[5]),
-        deliveries=tuple(tuple(str(c) for c in d) for d in to_json(row[6]) or []),
-    )
-
-
 def _claimed(row: Row) -> ClaimedNotification:
     return ClaimedNotification(
         id=to_id(row[0]),
@@ -441,8 +359,3 @@ def _claimed(row: Row) -> ClaimedNotification:
         alert=dict(to_json(row[5]) or {}),
         attempts=int(row[6]),
     )
-
-
-def _advisory_key(key: str) -> int:
-    digest = hashlib.sha256(f"safeship.outbox:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

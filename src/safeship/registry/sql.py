@@ -11,6 +11,7 @@ as text), so every path reads and writes the same rows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -145,3 +146,12 @@ def to_float(value: object) -> float | None:
 
 def to_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def advisory_lock(tx: Tx, key: str) -> None:
+    """Serialize the transactions that name ``key`` (on PostgreSQL, a transaction-scoped
+    advisory lock; SQLite's single writer already serializes them)."""
+    if tx.dialect == "postgresql":
+        digest = hashlib.sha256(f"safeship.outbox:{key}".encode()).digest()
+        lock = int.from_bytes(digest[:8], "big", signed=True)
+        tx.rows("SELECT pg_advisory_xact_lock(:lock)", {"lock": lock})
