@@ -285,14 +285,14 @@ def test_piped_deploy_output_is_state_changes_and_a_summary_every_10_s(
 ) -> None:
     ws = workspace_factory(bake_time=0.2, steps=(50, 100))
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 12)
+    set_bake_time(ws, 10.6)
     result = safeship(ws, "deploy", ENV, "--version", "v2")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    # Before: a line of figures every second of the 24 s of bakes.
+    # Before: a line of figures every second of the 21 s of bakes.
     assert len(lines) <= 14, result.stdout
     summaries = [line for line in lines if re.search(r"v2 progressing step \d+%: ", line)]
-    assert 2 <= len(summaries) <= 4, result.stdout  # one per 10 s of each 12 s step
+    assert 2 <= len(summaries) <= 4, result.stdout  # one per 10 s of each 10.6 s step
     assert any("v2 step 50% passed: " in line for line in lines), result.stdout
 
 
