@@ -4,6 +4,7 @@ without its token; what `status`, `history` and a piped `deploy` print."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -280,20 +281,30 @@ def test_a_paused_deployment_says_so_in_status_history_and_piped_deploy_output(
     assert re.search(r"\n  health [01]\.\d\d, \d+ errors?\n", after.stdout), after.stdout
 
 
-def test_piped_deploy_output_is_state_changes_and_a_summary_every_10_s(
+def test_piped_deploy_output_is_state_changes_and_a_summary_every_interval(
     workspace_factory: WorkspaceFactory,
 ) -> None:
+    # The deploy command's display on a console that is not a terminal (a pipe, a CI log),
+    # in process: the summary every 10 s, here every 2 s of 2.6 s bakes.
+    from rich.console import Console
+
+    from safeship.cli.live import LiveDisplay
+
     ws = workspace_factory(bake_time=0.2, steps=(50, 100))
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 10.6)
-    result = safeship(ws, "deploy", ENV, "--version", "v2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
-    # Before: a line of figures every second of the 21 s of bakes.
-    assert len(lines) <= 14, result.stdout
+    set_bake_time(ws, 2.6)
+    piped = io.StringIO()
+    display = LiveDisplay(Console(file=piped, width=120), summary_interval=2.0)
+    try:
+        assert operations.deploy(ws.loaded, ENV, "v2", on_progress=display).ok
+    finally:
+        display.close()
+    lines = piped.getvalue().splitlines()
+    # Before: a line of figures every second of the bakes.
+    assert len(lines) <= 14, piped.getvalue()
     summaries = [line for line in lines if re.search(r"v2 progressing step \d+%: ", line)]
-    assert 2 <= len(summaries) <= 4, result.stdout  # one per 10 s of each 10.6 s step
-    assert any("v2 step 50% passed: " in line for line in lines), result.stdout
+    assert 2 <= len(summaries) <= 4, piped.getvalue()  # one per 2 s of each 2.6 s step
+    assert any("v2 step 50% passed: " in line for line in lines), piped.getvalue()
 
 
 def test_a_long_outcome_is_one_line_when_piped(workspace_factory: WorkspaceFactory) -> None:

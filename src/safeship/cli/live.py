@@ -25,10 +25,11 @@ SUMMARY_INTERVAL = 10.0
 class LiveDisplay:
     """A deploy's progress: an updating view on a terminal; otherwise (CI logs, pipes) one
     line per state change, each step's verdict with its figures, and a summary every
-    SUMMARY_INTERVAL seconds."""
+    ``summary_interval`` seconds (SUMMARY_INTERVAL)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, summary_interval: float = SUMMARY_INTERVAL) -> None:
         self._console = console
+        self._summary_interval = summary_interval
         self._live: Live | None = None
         self._last_key: tuple[str, str, int | None, bool] | None = None
         self._last: LiveSnapshot | None = None
@@ -43,7 +44,8 @@ class LiveDisplay:
             return
         key = (snapshot.version, snapshot.status.value, snapshot.step, snapshot.paused)
         if key == self._last_key:
-            if snapshot.window and snapshot.elapsed - self._last_summary >= SUMMARY_INTERVAL:
+            due = snapshot.elapsed - self._last_summary >= self._summary_interval
+            if snapshot.window and due:
                 self._last_summary = snapshot.elapsed
                 self._print(snapshot, f"{_state(snapshot)}: {_figures(snapshot)}")
             self._last = snapshot
