@@ -59,12 +59,11 @@ def _all_entry_points(search_path: tuple[str, ...]) -> dict[str, dict[str, str]]
     time of their entry_points.txt). The first distribution on sys.path that registers a
     name wins (importlib's order).
     """
-    import hashlib
     import json
 
     from safeship._cache import cache_dir, read_private
 
-    key = hashlib.sha256(json.dumps(_installed(search_path)).encode()).hexdigest()
+    key = installed_fingerprint(search_path)
     try:
         cached_file: Path | None = cache_dir() / "entry-points.json"
     except RuntimeError:  # no home directory to keep it in
@@ -86,6 +85,17 @@ def _all_entry_points(search_path: tuple[str, ...]) -> dict[str, dict[str, str]]
         with contextlib.suppress(OSError):
             write_private_json(cached_file, {"key": key, "groups": found})
     return found
+
+
+@cache
+def installed_fingerprint(search_path: tuple[str, ...]) -> str:
+    """A digest of what the distributions on ``search_path`` register (``_installed``): it
+    changes when one is added, removed, or has its entry points changed. What depends on the
+    installed plugins (the scan, a validated config) is reused only under the same digest."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(_installed(search_path)).encode()).hexdigest()
 
 
 def _scan() -> dict[str, dict[str, str]]:

@@ -84,3 +84,34 @@ def test_a_cache_that_is_not_private_or_whole_is_ignored(project: Path, damage: 
     else:
         cache.write_bytes(b"{not json\n")
     assert load_config_reused(project) == load_config(project)
+
+
+def test_a_plugin_uninstalled_since_is_validated_again(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safeship import plugins
+
+    site = tmp_path / "site"
+    dist = site / "safeship_cache_probe-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cache-probe\n")
+    (dist / "entry_points.txt").write_text(
+        "[safeship.targets]\nprobe = safeship.targets.local:LocalTarget\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    project.write_text(
+        '[project]\nname = "p"\n\n[environments.production]\nport = 18083\n'
+        '[environments.production.target]\ntype = "probe"\n'
+    )
+
+    def fresh() -> None:  # a new process: nothing remembered in memory
+        plugins._all_entry_points.cache_clear()
+        plugins.installed_fingerprint.cache_clear()
+
+    fresh()
+    assert load_config_reused(project).config.environments["production"].target.type == "probe"
+    (dist / "entry_points.txt").unlink()  # uninstalled
+    fresh()
+    with pytest.raises(ConfigError, match="unknown type 'probe'"):
+        load_config_reused(project)
+    fresh()

@@ -33,6 +33,7 @@ def _points(site: Path, value: str) -> None:
 
 def _scan(site: Path) -> dict[str, str]:
     plugins._all_entry_points.cache_clear()
+    plugins.installed_fingerprint.cache_clear()
     assert sys.path[0] == str(site)
     return plugins._all_entry_points(tuple(sys.path))[plugins.NOTIFIERS]
 

@@ -10,7 +10,7 @@ from safeship.config import ConfigError
 
 
 def run_check(config: Path | None) -> int:
-    loaded = load(config)
+    loaded = load(config, reuse=True)  # the same file, code and plugins: the same verdict
     # Health checks' ${VARIABLES} must be set, and URLs made of them valid.
     problems = core.config_problems(loaded)
     if problems:

@@ -1,13 +1,16 @@
-"""The validated config of the last run, for the read-only commands (`status`, `history`).
+"""The validated config of the last run, for the commands that only read safeship.toml
+(`status`, `history`, `config check`, the env commands).
 
 Validating safeship.toml builds every settings model's validator first, which costs about
 90 ms of the 0.3 s budget of a command a user runs dozens of times a day. What the last run
 validated is kept in the user's cache directory (``$XDG_CACHE_HOME/safeship``, else
 ``~/.cache/safeship``; one file per config path, never in the project: these commands leave
 the project's state untouched) and reused when nothing it depends on changed:
-the file's bytes (SHA-256), the Python, pydantic and safeship versions, and each module
-defining a model in it (size and modification time). Anything else — a change, an unreadable
-or foreign cache — validates as usual. `config check`, deploys and every command that acts
+the file's bytes (SHA-256), the Python, pydantic and safeship versions, the installed plugins
+(``plugins.installed_fingerprint``: a plugin type is valid only while it is installed), and
+each module defining a model in it (size and modification time). Validation reads nothing
+else, so the same inputs give the same verdict: reusing it is exact. Anything else — a change,
+an unreadable or foreign cache — validates as usual. Deploys and every command that acts
 validate every time.
 
 The cache is a pickle, so it is read only when it is the user's own private file in a private
@@ -59,9 +62,12 @@ def _key(raw: bytes) -> str:
     import pydantic
 
     from safeship import __version__
+    from safeship.plugins import installed_fingerprint
 
+    # A plugin type is valid only while its plugin is installed: the installed plugins count.
     digest = hashlib.sha256(raw)
-    for part in (sys.version, pydantic.VERSION, __version__):
+    plugins = installed_fingerprint(tuple(sys.path))
+    for part in (sys.version, pydantic.VERSION, __version__, plugins):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()
 

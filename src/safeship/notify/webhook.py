@@ -37,6 +37,7 @@ import hmac
 import json
 import os
 import sys
+from dataclasses import asdict
 from typing import Any, ClassVar, TextIO
 from urllib.parse import quote
 
@@ -71,27 +72,13 @@ def _time(alert: Alert) -> str:
 
 
 def alert_fields(alert: Alert) -> dict[str, Any]:
-    """Every field of ``alert`` under its own name, unknown ones as null."""
+    """Every field of ``alert`` under its own name (unknown ones as null), and its key."""
+    fields = asdict(alert)
     return {
-        "id": alert.id,
+        "id": fields.pop("id"),
         "key": alert.key,
-        "condition": alert.condition,
-        "severity": alert.severity,
-        "state": alert.state,
-        "environment": alert.environment,
-        "summary": alert.summary,
+        **fields,
         "occurred_at": _time(alert),
-        "deployment_id": alert.deployment_id,
-        "version": alert.version,
-        "commit": alert.commit,
-        "triggered_by": alert.triggered_by,
-        "status": alert.status,
-        "duration_s": alert.duration_s,
-        "health_score": alert.health_score,
-        "rollback_reason": alert.rollback_reason,
-        "rollback_rule": alert.rollback_rule,
-        "path": alert.path,
-        "dashboard_url": alert.dashboard_url,
         "details": dict(alert.details),
     }
 
