@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import psutil
-
 from safeship import _processes
 from safeship._files import private_dir, write_private, write_private_json
 from safeship.config.models import LocalTargetSettings
@@ -319,6 +317,8 @@ class LocalTarget:
         intents = {path.read_text().strip(): path for path in self.state_dir.glob(".*.spawning")}
         if not intents:
             return 0
+        import psutil  # here: `safeship status` builds this target and never reaps
+
         leaders: set[int] = set()
         for proc in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
