@@ -7,6 +7,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx"
 command -v prometheus >/dev/null 2>&1 || need="$need prometheus"
+# The dashboard's browser tests (Playwright drives this browser; nothing is downloaded).
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-test-deps: missing:$need (run as root, or install them)" >&2
