@@ -22,6 +22,7 @@ from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
+from safeship.config.serve import ServeSettings
 from safeship.config.watch import WatchSettings
 from safeship.hooks.settings import PrepushSettings
 from safeship.notify.settings import GitHubSettings, NotifySettings
@@ -323,6 +324,7 @@ class SafeshipConfig(SettingsModel):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)  # `safeship watch` between deploys
     alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
+    serve: ServeSettings = Field(default_factory=ServeSettings)  # `safeship serve`: the dashboard
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:
