@@ -123,12 +123,23 @@ class DeploymentDetail:
 
     def as_json(self) -> dict[str, Any]:
         """The API's and `report --format json`'s shape: plain JSON, times in UTC ISO 8601."""
-        summary = {k: v for k, v in self.summary.as_json().items() if k not in ("steps", "checks")}
+        # The stored record (as `history --json` gives it) without the steps and checks given
+        # below, with the typed fields over it.
+        stored = self.summary.as_json()
+        summary = {k: v for k, v in stored.items() if k not in ("steps", "checks")}
+        summary |= {
+            f.name: getattr(self.summary, f.name)
+            for f in dataclasses.fields(self.summary)
+            if f.name != "stored"
+        }
         summary["state"] = self.summary.state
         summary["duration_seconds"] = self.summary.duration_seconds
         document = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         document["summary"] = summary
-        result: dict[str, Any] = jsonable(document)
+        # Redacted once more: a value registered as secret since the events were stored.
+        from safeship.redaction import redact_data
+
+        result: dict[str, Any] = redact_data(jsonable(document))
         return result
 
 
@@ -205,8 +216,14 @@ def assemble(
     triggered = [e for e in timeline if e.name == "rollback.triggered"]
     figures = triggered[-1].attributes.get("figures") if triggered else None
     reason = record.rollback_reason
+    summary = deployment_summary(record)
+    summary = dataclasses.replace(
+        summary,
+        rollback_reason=redact(reason) if reason is not None else None,
+        stored=redact_data(dict(summary.stored)),
+    )
     return DeploymentDetail(
-        summary=deployment_summary(record),
+        summary=summary,
         path=record.path,
         strategy=record.strategy,
         stable_version=record.stable_version,
