@@ -18,7 +18,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from safeship import core
 from safeship.analytics import report
 from safeship.analytics.git_history import GitHistoryUnavailable, commits_between
-from safeship.core._detail import env_changes, event_text
+from safeship.core._detail import commits_shipped, env_changes, event_text
 from safeship.registry.records import StepResult
 
 SCRIPT = "<script>alert(1)</script>"
@@ -329,6 +329,28 @@ def test_commits_between_two_shas(tmp_path: Path) -> None:
         commits_between(tmp_path, shas[0], "c0ffee")
     with pytest.raises(GitHistoryUnavailable, match="not a commit"):
         commits_between(tmp_path, None, "--output=/tmp/x")
+
+
+def test_commits_shipped_since_the_previous_good_deploy_or_why_none(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    shas = []
+    for subject in ("one", "two <img src=x onerror=alert(1)>"):
+        _git(repo, "commit", "-q", "--allow-empty", "-m", subject)
+        shas.append(_git(repo, "rev-parse", "HEAD"))
+    commits, note = commits_shipped(repo, shas[0], shas[1])
+    assert [c.sha for c in commits] == [shas[1]] and note is None
+    assert "&lt;img" in report.render(detail(commits=commits), "html")
+    assert commits_shipped(repo, None, None) == ((), "no commit was recorded with this deployment")
+    assert commits_shipped(repo, shas[1], shas[1])[1] == (
+        "the same commit as the previous successful deployment"
+    )
+    assert commits_shipped(tmp_path, None, shas[1])[1] == (
+        "the project's git repository is not at hand here"
+    )
+    unknown = commits_shipped(repo, None, "c0ffee1")[1]
+    assert unknown is not None and unknown.startswith("the git history could not be read: ")
 
 
 def test_the_record_keeps_the_names_the_dashboard_reads() -> None:

@@ -211,7 +211,9 @@ def assemble(
 
     previous = registry.last_succeeded(record.environment, before=record.id)
     timeline = tuple(_timeline_entry(log_entry(event)) for event in registry.events(record.id))
-    commits, commits_note = _commits(repo, previous, record)
+    commits, commits_note = commits_shipped(
+        repo, previous.commit_sha if previous is not None else None, record.commit_sha
+    )
     env_changes, env_note = _env_changes(registry, record, previous, secret_keys)
     triggered = [e for e in timeline if e.name == "rollback.triggered"]
     figures = triggered[-1].attributes.get("figures") if triggered else None
@@ -326,22 +328,25 @@ def _step(step: Any) -> StepFigures:
     )
 
 
-def _commits(
-    repo: Path | None, previous: DeploymentRecord | None, record: DeploymentRecord
+def commits_shipped(
+    repo: Path | None, previous: str | None, commit: str | None
 ) -> tuple[tuple[CommitShipped, ...], str | None]:
+    """The commits from ``previous`` (the previous successful deployment's commit; None: the
+    whole history) to ``commit`` in the repository at ``repo``, and why there are none."""
     from safeship.analytics.git_history import GitHistoryUnavailable, commits_between
     from safeship.redaction import redact
 
-    if record.commit_sha is None:
+    if commit is None:
         return (), "no commit was recorded with this deployment"
-    if repo is None or not (repo / ".git").exists():
+    if repo is None:
         return (), "the project's git repository is not at hand here"
-    old = previous.commit_sha if previous is not None else None
-    if old == record.commit_sha:
+    if previous == commit:
         return (), "the same commit as the previous successful deployment"
     try:
-        found = commits_between(repo, old, record.commit_sha, MAX_COMMITS)
+        found = commits_between(repo, previous, commit, MAX_COMMITS)
     except GitHistoryUnavailable as exc:
+        if "not a git repository" in str(exc):
+            return (), "the project's git repository is not at hand here"
         return (), f"the git history could not be read: {redact(str(exc))}"
     commits = tuple(
         dataclasses.replace(c, author=redact(c.author), subject=redact(c.subject)) for c in found
