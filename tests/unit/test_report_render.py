@@ -173,6 +173,16 @@ def test_the_step_picture_is_svg_with_a_text_equivalent_and_no_script() -> None:
     assert 'width="180.0" fill="#b3401e"' in page and 'width="9.0" fill="#1f5f99"' in page
 
 
+def test_the_traffic_totals_canary_against_stable() -> None:
+    totals = (core.ReleaseTraffic("v2", 40, 8), core.ReleaseTraffic("v1", 160, 0))
+    d = detail(summary=summary(traffic=totals), steps=())
+    page = report.render_body(d)
+    assert "No canary step was judged" in page
+    assert 'aria-label="Error rate: canary 20.00%, stable 0.00%"' in page
+    assert "error rate of v2 20.00% against v1 0.00%" in page
+    assert "| v2 | 40 | 8 | 20.00% |" in report.render(d, "md")
+
+
 def test_a_step_without_figures_says_no_data() -> None:
     empty = dataclasses.replace(
         step_figures(), canary_error_rate=None, stable_error_rate=None,

@@ -294,7 +294,10 @@ def event_text(name: str, attributes: Mapping[str, Any]) -> str:
     if name == "deployment.aborted":
         return "deployment aborted" + (f": {reason}" if reason else "")
     if name == "check.completed":
-        return f"check {attr('name')} {attr('status')}".strip()
+        latency = attributes.get("latency_ms")
+        took = f" in {latency:.1f} ms" if isinstance(latency, int | float) else ""
+        detail = f": {attr('detail')}" if attr("detail") else ""
+        return f"check {attr('check') or attr('name')} {attr('status')}{took}{detail}"
     return name
 
 
@@ -365,12 +368,12 @@ def _env_changes(
     """The environment's variables as last recorded before this deployment started, against
     those before the previous successful one started (`safeship env snapshot` records them)."""
     if previous is None:
-        return (), "no previous successful deployment to compare the environment with"
+        return (), "No previous successful deployment to compare the environment with."
     snapshots = registry.env_snapshots(record.environment, limit=SNAPSHOTS_READ)
     now = _snapshot_at(snapshots, record.started_at)
     then = _snapshot_at(snapshots, previous.started_at)
     if now is None or then is None:
-        return (), "no environment snapshot before both deployments (safeship env snapshot)"
+        return (), "No environment snapshot before both deployments (safeship env snapshot)."
     if now.id == then.id:
         return (), None
     return env_changes(then.variables, now.variables, secret_keys), None
