@@ -162,6 +162,13 @@ def test_the_record_from_a_real_registry(tmp_path: Path, registry_url: str) -> N
     stored = core.stored_report(ws.loaded, two, "json")
     assert stored is not None and stored.name.endswith(f"-{two[:8]}.json")
     assert json.loads(stored.text)["rollback_figures"] == {"error_rate": 0.2, "requests": 50}
+    # `safeship rollback` marks the deployment it reverts: its report is stored again.
+    (one,) = [r.id for r in core.history(ws.loaded, core.HistoryQuery(ENV)) if r.version == "v1"]
+    with Registry(ws.loaded.registry_url()) as registry:
+        registry.update_deployment(one, status="rolled_back", rollback_reason="by hand")
+    assert store_reports(ws.loaded, ENV, also=[one]) == 1
+    again = core.stored_report(ws.loaded, one, "json")
+    assert again is not None and json.loads(again.text)["summary"]["status"] == "rolled_back"
     with pytest.raises(core.UsageError, match="no deployment 'abcdef12'"):
         core.deployment_detail(ws.loaded, "abcdef12")
 

@@ -19,7 +19,7 @@ def run(
     *,
     out: TextIO | None = None,
 ) -> int:
-    loaded = load(config)
+    loaded = load(config, reuse=True)  # read-only: the last validation of the file serves
     try:
         text = core.deployment_report(loaded, deployment, fmt)
     except core.UsageError as exc:
