@@ -40,6 +40,8 @@ __all__ = [
 
 # The most commits a report lists (a deployment after months shows the newest ones).
 MAX_COMMITS = 200
+# What the summary's stored record holds that the record gives interpreted (steps, checks).
+_GIVEN_BELOW = frozenset({"steps", "checks"})
 # The env snapshots read to find the two a deployment's changes are between.
 SNAPSHOTS_READ = 200
 
@@ -126,7 +128,7 @@ class DeploymentDetail:
         # The stored record (as `history --json` gives it) without the steps and checks given
         # below, with the typed fields over it.
         stored = self.summary.as_json()
-        summary = {k: v for k, v in stored.items() if k not in ("steps", "checks")}
+        summary = {k: v for k, v in stored.items() if k not in _GIVEN_BELOW}
         summary |= {
             f.name: getattr(self.summary, f.name)
             for f in dataclasses.fields(self.summary)
@@ -136,10 +138,7 @@ class DeploymentDetail:
         summary["duration_seconds"] = self.summary.duration_seconds
         document = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         document["summary"] = summary
-        # Redacted once more: a value registered as secret since the events were stored.
-        from safeship.redaction import redact_data
-
-        result: dict[str, Any] = redact_data(jsonable(document))
+        result: dict[str, Any] = jsonable(document)
         return result
 
 
@@ -222,7 +221,8 @@ def assemble(
     summary = dataclasses.replace(
         summary,
         rollback_reason=redact(reason) if reason is not None else None,
-        stored=redact_data(dict(summary.stored)),
+        # Its steps and checks are the record's own fields below (interpreted).
+        stored=redact_data({k: v for k, v in summary.stored.items() if k not in _GIVEN_BELOW}),
     )
     return DeploymentDetail(
         summary=summary,
@@ -246,13 +246,14 @@ def assemble(
 
 
 def _timeline_entry(entry: Any) -> TimelineEntry:
-    from safeship.redaction import redact, redact_data
+    from safeship.redaction import redact_data
 
+    # The text is made of the redacted attributes: redacting them once covers both.
     attributes: dict[str, Any] = redact_data(dict(entry.attributes))
     return TimelineEntry(
         at=entry.timestamp,
         name=entry.event,
-        text=redact(event_text(entry.event, attributes)),
+        text=event_text(entry.event, attributes),
         attributes=attributes,
     )
 
@@ -417,8 +418,10 @@ def env_changes(
 
 
 def _value(entry: Mapping[str, Any]) -> str | None:
+    from safeship.redaction import redact
+
     value = entry.get("value")
-    return value if isinstance(value, str) else None
+    return redact(value) if isinstance(value, str) else None
 
 
 def _rollback_plan(record: DeploymentRecord, previous: DeploymentRecord | None) -> RollbackPlan:
