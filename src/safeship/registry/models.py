@@ -351,9 +351,7 @@ class PrepushRun(Base):
     duration_seconds: Mapped[float] = mapped_column(Float)
     failed_checks: Mapped[list[str]] = mapped_column(JSON, default=list)
 
-    __table_args__ = (
-        CheckConstraint("verdict IN ('passed', 'blocked')", name="prepush_verdict"),
-    )
+    __table_args__ = (CheckConstraint("verdict IN ('passed', 'blocked')", name="prepush_verdict"),)
 
 
 class CiRun(Base):
