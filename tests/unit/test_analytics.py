@@ -4,7 +4,7 @@ empty periods (None, never a made-up 0), and the report's JSON and CSV shapes.""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from safeship.analytics import bands, dora, patterns, success
 from safeship.analytics.compute import NO_REPOSITORY, Scope, build_report, scope
 from safeship.analytics.dora import Period
-from safeship.analytics.records import SERIES_NAMES, AnalyticsReport
+from safeship.analytics.records import SERIES_NAMES, AnalyticsReport, Measure
 from safeship.analytics.settings import AnalyticsSettings
 from safeship.registry.analytics_records import (
     AnalyticsFacts,
@@ -77,13 +77,18 @@ def facts(
     return AnalyticsFacts(**base)  # type: ignore[arg-type]
 
 
-def measures_of(rows: Sequence[DeploymentFacts], **kwargs: object) -> dict[str, object]:
+def measures_of(
+    rows: Sequence[DeploymentFacts],
+    *,
+    before: Mapping[str, DeploymentFacts] | None = None,
+    lead: Sequence[float] | None = None,
+) -> dict[str, Measure]:
     found = dora.dora_measures(
         rows,
         PERIOD,
-        before=kwargs.get("before", {}),  # type: ignore[arg-type]
-        recovered_after=kwargs.get("recovered_after", {}),  # type: ignore[arg-type]
-        lead_time_hours=kwargs.get("lead", None),  # type: ignore[arg-type]
+        before=before or {},
+        recovered_after={},
+        lead_time_hours=lead,
         lead_time_detail="",
     )
     return {m.name: m for m in found}
@@ -152,12 +157,12 @@ def test_change_fail_bands(ratio: float | None, band: str | None) -> None:
 
 def test_an_empty_period_has_no_ratio_nor_time_and_zero_frequency() -> None:
     found = measures_of([])
-    assert found["deployment_frequency"].value == 0.0  # type: ignore[attr-defined]
-    assert found["deployment_frequency"].band == "low"  # type: ignore[attr-defined]
+    assert found["deployment_frequency"].value == 0.0
+    assert found["deployment_frequency"].band == "low"
     for name in ("change_lead_time", "change_fail_rate", "failed_deployment_recovery_time",
                  "deployment_rework_rate"):  # fmt: skip
-        assert found[name].value is None, name  # type: ignore[attr-defined]
-        assert found[name].band is None, name  # type: ignore[attr-defined]
+        assert found[name].value is None, name
+        assert found[name].band is None, name
 
 
 def test_frequency_counts_finished_deployments_but_not_aborted_nor_running_ones() -> None:
@@ -166,9 +171,9 @@ def test_frequency_counts_finished_deployments_but_not_aborted_nor_running_ones(
     rows += [deployment("failed", at=days(3)), deployment("rolled_back", at=days(4))]
     found = measures_of(rows)
     frequency = found["deployment_frequency"]
-    assert frequency.value == pytest.approx(32 / 30)  # type: ignore[attr-defined]
-    assert frequency.band == "elite"  # type: ignore[attr-defined]
-    assert frequency.detail == "32 deployments in 30 days"  # type: ignore[attr-defined]
+    assert frequency.value == pytest.approx(32 / 30)
+    assert frequency.band == "elite"
+    assert frequency.detail == "32 deployments in 30 days"
 
 
 def test_change_fail_rate_counts_rolled_back_and_failed_over_finished() -> None:
@@ -176,9 +181,9 @@ def test_change_fail_rate_counts_rolled_back_and_failed_over_finished() -> None:
     rows += [deployment("rolled_back", at=days(9)), deployment("failed", at=days(10))]
     rows += [deployment("aborted", at=days(11))]
     fail = measures_of(rows)["change_fail_rate"]
-    assert fail.value == pytest.approx(0.2)  # type: ignore[attr-defined]
-    assert fail.band == "low"  # type: ignore[attr-defined]
-    assert fail.detail == "2 of 10 deployments failed or rolled back"  # type: ignore[attr-defined]
+    assert fail.value == pytest.approx(0.2)
+    assert fail.band == "low"
+    assert fail.detail == "2 of 10 deployments failed or rolled back"
 
 
 def test_recovery_is_from_the_failure_to_the_next_success_of_its_environment() -> None:
@@ -187,8 +192,8 @@ def test_recovery_is_from_the_failure_to_the_next_success_of_its_environment() -
     fixed = deployment("succeeded", at=days(1) + timedelta(minutes=50), minutes=10)
     found = measures_of([failed, other_env, fixed])
     recovery = found["failed_deployment_recovery_time"]
-    assert recovery.value == pytest.approx(1.0)  # 60 minutes  # type: ignore[attr-defined]
-    assert recovery.band == "high"  # exactly one hour is not under one hour  # type: ignore[attr-defined]
+    assert recovery.value == pytest.approx(1.0)  # 60 minutes
+    assert recovery.band == "high"  # exactly one hour is not under one hour
 
 
 def test_consecutive_failures_each_recover_at_the_next_success_and_open_ones_are_counted() -> None:
@@ -200,7 +205,7 @@ def test_consecutive_failures_each_recover_at_the_next_success_and_open_ones_are
     assert [(r.failed.id, r.minutes) for r in recovered] == [(first.id, 30.0), (second.id, 10.0)]
     assert open_failures == 1
     detail = measures_of([first, second, fixed, still])["failed_deployment_recovery_time"]
-    assert "1 not recovered yet" in detail.detail  # type: ignore[attr-defined]
+    assert "1 not recovered yet" in detail.detail
 
 
 def test_a_failure_at_the_end_recovers_with_the_first_success_after_the_period() -> None:
@@ -224,14 +229,14 @@ def test_rework_is_a_deployment_that_follows_a_failed_one_in_its_environment() -
     reworked = dora.rework(rows, {"production": before})
     assert [d.started_at for d in reworked] == [T0 + days(1), T0 + days(3)]
     rate = measures_of(rows, before={"production": before})["deployment_rework_rate"]
-    assert rate.value == pytest.approx(2 / 5)  # type: ignore[attr-defined]
-    assert rate.band is None  # type: ignore[attr-defined]
+    assert rate.value == pytest.approx(2 / 5)
+    assert rate.band is None
 
 
 def test_lead_time_is_the_median_of_the_commits_hours() -> None:
     found = measures_of([], lead=[1.0, 30.0, 200.0])
-    assert found["change_lead_time"].value == 30.0  # type: ignore[attr-defined]
-    assert found["change_lead_time"].band == "high"  # type: ignore[attr-defined]
+    assert found["change_lead_time"].value == 30.0
+    assert found["change_lead_time"].band == "high"
 
 
 # -- §9 success metrics -----------------------------------------------------------------------
@@ -273,7 +278,7 @@ def test_time_to_deploy_is_the_median_of_succeeded_deployments() -> None:
 def test_false_positive_rate_counts_only_automatic_rollbacks() -> None:
     marked = deployment("rolled_back", rule="error_rate")
     rows = [marked, deployment("rolled_back", rule="latency"),
-            deployment("rolled_back", rule="manual"), deployment("rolled_back", rule=None)]  # fmt: skip
+            deployment("rolled_back", rule="manual"), deployment("rolled_back")]  # fmt: skip
     rate = success.false_positive_rate(rows, {marked.id, rows[2].id})
     assert rate.value == pytest.approx(0.5)
     assert rate.detail == "1 of 2 automatic rollbacks marked false-alarm"
