@@ -15,6 +15,7 @@ from safeship import core
 from safeship.analytics import leadtime
 from safeship.config import LoadedConfig, load_config
 from safeship.registry import Registry
+from safeship.registry.analytics_records import PrepushVerdict
 from safeship.registry.records import BaselineRecord, StepResult
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -108,10 +109,11 @@ def seed(registry: Registry, clock: Clock) -> dict[str, str]:
         path="circleci", run_id="2", environment="production", version="v1",
         started_at=T0, completed_at=T0 + timedelta(seconds=240), conclusion="failed",
     )  # fmt: skip
-    for verdict, seconds in (("blocked", 4.0), ("passed", 2.0), ("passed", 3.0)):
+    pushes: list[tuple[PrepushVerdict, float]] = [("blocked", 4.0), ("passed", 2.0)]
+    for verdict, took in pushes:
         registry.add_prepush_run(
             ran_at=T0 + hour, repository="app", branch="main", commit_sha=None,
-            verdict=verdict, duration_seconds=seconds,  # type: ignore[arg-type]
+            verdict=verdict, duration_seconds=took,
             failed_checks=["secrets"] if verdict == "blocked" else [],
         )  # fmt: skip
     return ids
