@@ -14,7 +14,7 @@ from safeship.analytics.compute import NO_REPOSITORY, Scope, build_report, scope
 from safeship.analytics.dora import Period
 from safeship.analytics.records import SERIES_NAMES, AnalyticsReport, Measure
 from safeship.analytics.settings import AnalyticsSettings
-from safeship.registry.analytics_records import (
+from safeship.registry.analytics_queries import (
     AnalyticsFacts,
     CiRunTotals,
     DeploymentFacts,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from safeship.config.models import SafeshipConfig
     from safeship.registry import Registry
-    from safeship.registry.analytics_records import PrepushVerdict
+    from safeship.registry.analytics_queries import PrepushVerdict
 
 # The longest a push waits for its run to be recorded (a PostgreSQL registry that does not
 # answer: the push goes on, the run is not counted).

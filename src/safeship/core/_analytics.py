@@ -123,7 +123,7 @@ def mark_deployment(
     """
     from safeship.pipeline.lease import operator
     from safeship.registry import Registry
-    from safeship.registry.analytics_records import MARKS
+    from safeship.registry.analytics_queries import MARKS
 
     if mark not in MARKS:
         raise UsageError(f"unknown mark {mark!r}; expected one of {', '.join(sorted(MARKS))}")
