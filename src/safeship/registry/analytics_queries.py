@@ -4,10 +4,11 @@ calls them through ``analytics_records.AnalyticsRecords``; the SQL is plain and 
 SQLite and PostgreSQL (see ``sql``).
 
 Reading a period is a handful of queries, each served by an index (``deployments`` by
-environment and start, ``events`` and ``step_results`` by deployment, ``ci_runs`` by
-environment and end, ``prepush_runs`` by time): the deployments of the period come back as
-narrow rows (no step nor check results), events only for the rollbacks, and the CI runs, the
-gate's runs and the latencies already aggregated by the database.
+environment and start or by start, ``events`` by name and time, ``step_results`` by
+deployment, ``ci_runs`` by environment and end, ``prepush_runs`` by time): the deployments of
+the period come back as narrow rows (no step nor check results), events only for the
+rollbacks, and the CI runs, the gate's runs and the latencies already aggregated by the
+database (the latencies of the newest versions only).
 """
 
 from __future__ import annotations
