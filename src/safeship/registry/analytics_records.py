@@ -173,6 +173,10 @@ class AnalyticsRecords:
         from safeship.registry import analytics_queries as q
 
         with self._reading("read analytics") as tx:
+            if tx.dialect == "postgresql":
+                # Times in UTC for this transaction: psycopg then gives datetime.UTC itself,
+                # which the per-row conversions to UTC pass through for free.
+                tx.run("SET LOCAL TIME ZONE 'UTC'")
             deployments = q.period_deployments(tx, environments, since, until)
             names = sorted({d.environment for d in deployments})
             return q.AnalyticsFacts(
