@@ -111,8 +111,9 @@ class AnalyticsFacts:
     """One period's facts, read in one transaction."""
 
     deployments: tuple[DeploymentFacts, ...]  # started in the period, oldest first
-    # Per environment of the period: its newest deployment before the period (rework of the
-    # first one), and its first succeeded one after it (recovery of a failure at its end).
+    # Per environment of the period: its newest deployment (finished, not aborted) before the
+    # period (rework of the first one), and its first succeeded one after it (recovery of a
+    # failure at its end).
     before: dict[str, DeploymentFacts]
     succeeded_before: dict[str, DeploymentFacts]  # its newest succeeded one before (lead time)
     recovered_after: dict[str, DeploymentFacts]
@@ -216,7 +217,10 @@ def period_deployments(
 
 
 _NEIGHBOURS: Final = {
-    "before": ("started_at < :moment", "started_at DESC, id DESC"),
+    "before": (
+        "started_at < :moment AND status IN ('succeeded', 'rolled_back', 'failed')",
+        "started_at DESC, id DESC",
+    ),
     "succeeded before": (
         "started_at < :moment AND status = 'succeeded'",
         "started_at DESC, id DESC",
@@ -228,9 +232,9 @@ _NEIGHBOURS: Final = {
 def neighbours(
     tx: Tx, environments: Sequence[str], moment: datetime, which: str
 ) -> dict[str, DeploymentFacts]:
-    """Per environment: its newest deployment started before ``moment`` (``which``:
-    "before"), its newest succeeded one ("succeeded before"), or its first succeeded one
-    started at or after it ("succeeded after"). One indexed row each."""
+    """Per environment: its newest finished, not aborted, deployment started before ``moment``
+    (``which``: "before"), its newest succeeded one ("succeeded before"), or its first
+    succeeded one started at or after it ("succeeded after"). One indexed row each."""
     condition, order = _NEIGHBOURS[which]
     found = {}
     for name in environments:
