@@ -18,6 +18,16 @@ from typing import TYPE_CHECKING
 from safeship._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from safeship.core._analytics import (
+        AnalyticsQuery,
+        AnalyticsReport,
+        DeploymentMark,
+        Measure,
+        SeriesPoint,
+        analytics,
+        mark_deployment,
+        parse_period,
+    )
     from safeship.core._config import config_problems
     from safeship.core._deployments import (
         abort,
@@ -115,6 +125,14 @@ if TYPE_CHECKING:
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
+    "AnalyticsQuery": "safeship.core._analytics",
+    "AnalyticsReport": "safeship.core._analytics",
+    "DeploymentMark": "safeship.core._analytics",
+    "Measure": "safeship.core._analytics",
+    "SeriesPoint": "safeship.core._analytics",
+    "analytics": "safeship.core._analytics",
+    "mark_deployment": "safeship.core._analytics",
+    "parse_period": "safeship.core._analytics",
     "config_problems": "safeship.core._config",
     "abort": "safeship.core._deployments",
     "abort_running": "safeship.core._deployments",
@@ -214,6 +232,8 @@ __getattr__ = lazy_exports(__name__, _LAZY, globals())
 __all__ = [
     "TERMINAL",
     "AnalysisFigures",
+    "AnalyticsQuery",
+    "AnalyticsReport",
     "BaselineRun",
     "ChannelTest",
     "CheckFigure",
@@ -224,6 +244,7 @@ __all__ = [
     "DeployRequest",
     "DeployResult",
     "DeploymentDetail",
+    "DeploymentMark",
     "DeploymentOutcome",
     "DeploymentRecord",
     "DeploymentSummary",
@@ -244,6 +265,7 @@ __all__ = [
     "LiveSnapshot",
     "LogEntry",
     "LogQuery",
+    "Measure",
     "MetricFigures",
     "MetricsServer",
     "OutboxStatus",
@@ -253,6 +275,7 @@ __all__ = [
     "RequestRefused",
     "RollbackPlan",
     "RollbackResult",
+    "SeriesPoint",
     "SnapshotRef",
     "Status",
     "StepFigures",
@@ -265,6 +288,7 @@ __all__ = [
     "abort",
     "abort_running",
     "analysis_figures",
+    "analytics",
     "baseline",
     "check_service",
     "config_problems",
@@ -284,12 +308,14 @@ __all__ = [
     "history",
     "level_name",
     "load_schema",
+    "mark_deployment",
     "metrics_exposition",
     "notify_flush",
     "notify_status",
     "notify_test",
     "optional_schema",
     "parse_duration_seconds",
+    "parse_period",
     "parse_since",
     "paths_status",
     "promote",

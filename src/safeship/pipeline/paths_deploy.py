@@ -36,8 +36,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from safeship.analytics.recording import Write, record_ci_run
 from safeship.config import LoadedConfig
 from safeship.events import Event, EventName
 from safeship.health.resolve import require_resolvable
@@ -53,6 +54,9 @@ from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.lease import operator
 from safeship.registry.records import DeploymentNotes
+
+if TYPE_CHECKING:
+    from safeship.registry import Registry
 
 EMERGENCY_PATH = "local-emergency"
 
@@ -137,20 +141,27 @@ def deploy_via_paths(
             if path.in_process:  # the pipeline's events report it, as every deploy from here
                 reason = path.refuses(environment, s.env.settings.target)
                 return _Refused(path, reason) if reason else path
-            return _Reported(path, reporter) if reporter is not None else path
+            recorded = _Recorded(path, s.registry, environment, version)  # its CI minutes
+            recorders.append(recorded)
+            return _Reported(recorded, reporter) if reporter is not None else recorded
 
+        recorders: list[_Recorded] = []
         paths = [wrapped(path) for path in build_paths(settings, run_here)]
         if any(path.in_process for path in paths):
             # The health checks' variables: a config error now, not mid-deploy.
             require_resolvable(loaded, environment)
-        result = deploy_with_failover(
-            paths,
-            version,
-            commit,
-            environment,
-            breaker=breaker_for(settings, loaded.base_dir),
-            on_failover=failed_over,
-        )
+        try:
+            result = deploy_with_failover(
+                paths,
+                version,
+                commit,
+                environment,
+                breaker=breaker_for(settings, loaded.base_dir),
+                on_failover=failed_over,
+            )
+        finally:
+            for recorder in recorders:  # the CI runs' rows, written meanwhile (bounded waits)
+                recorder.settle()
         out = result.outcome
         publish(
             "path.completed",
@@ -235,6 +246,52 @@ class _Reported(PathDefaults):
             raise
         self._reporter.finished(self.name, outcome)
         return outcome
+
+
+class _Recorded(PathDefaults):
+    """A CI path whose runs are recorded in the registry's ``ci_runs`` as they end (their
+    minutes are the analytics' CI cost), on a thread of their own: neither the next path of a
+    failover nor the deploy waits for the write, and a registry that fails never fails the
+    deploy. ``settle`` waits for the writes (a bounded time each)."""
+
+    def __init__(
+        self, path: DeployPath, registry: Registry, environment: str, version: str
+    ) -> None:
+        self.name = path.name
+        self._path = path
+        self._registry = registry
+        self._environment = environment
+        self._version = version
+        self._writes: list[Write] = []
+
+    def is_available(self) -> Availability:
+        return self._path.is_available()
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        return self._path.trigger(version, commit, environment)
+
+    def run_url(self, run_id: str) -> str | None:
+        return self._path.run_url(run_id)
+
+    def follow(self, run_id: str) -> RunOutcome:
+        outcome = self._path.follow(run_id)
+        write = record_ci_run(
+            self._registry,
+            path=self.name,
+            run_id=run_id,
+            environment=self._environment,
+            version=self._version,
+            conclusion=outcome.conclusion,
+            started_at=outcome.started_at,
+            completed_at=outcome.completed_at,
+        )
+        if write is not None:
+            self._writes.append(write)
+        return outcome
+
+    def settle(self) -> None:
+        for write in self._writes:
+            write.wait()
 
 
 def emergency_deploy(
