@@ -24,6 +24,7 @@ from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.config.watch import WatchSettings
 from safeship.hooks.settings import PrepushSettings
+from safeship.jobs.settings import JobsSettings, JobsTable
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
 from safeship.plugins import TARGETS, PluginSettings
@@ -323,6 +324,7 @@ class SafeshipConfig(SettingsModel):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)  # `safeship watch` between deploys
     alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
+    jobs: JobsTable = Field(default_factory=JobsSettings)  # `safeship serve`'s background jobs
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:
