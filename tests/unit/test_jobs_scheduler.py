@@ -183,7 +183,9 @@ def test_started_jobs_run_in_the_background_and_stop_is_bounded_and_idempotent()
         time.sleep(3)  # a run that does not look at ``stop``
         return None
 
-    jobs = BackgroundJobs([Job("outbox", True, 0.05, quick), Job("watch:p", True, 60, ignores_stop)])
+    jobs = BackgroundJobs(
+        [Job("outbox", True, 0.05, quick), Job("watch:p", True, 60.0, ignores_stop)]
+    )
     jobs.start()
     jobs.start()  # once
     assert ran.wait(5) and stuck.wait(5)
