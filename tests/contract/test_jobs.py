@@ -124,3 +124,16 @@ def test_the_scheduled_drift_check_runs_once_per_period_across_processes(
     status = second.status("drift")
     assert status.last_ok is True
     assert status.next_run == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
+def test_a_watch_check_of_an_environment_with_nothing_deployed_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(write_project(tmp_path, "G-ABC", SECRET))
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    jobs = core.background_jobs(loaded, clock=lambda: now)
+    watched = jobs.run_now("watch:production")  # switched off in the file: asked, it runs
+    assert watched.last_ok is True, watched.last_error
+    assert watched.enabled is False and watched.next_run is None
+    assert watched.every_seconds == loaded.config.watch.interval
