@@ -9,6 +9,7 @@ resolves it.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def write_project(root: Path, ga_id: str, token: str, extra: str = "") -> Path:
         "[notify.webhook]\n"
         'url_env = "JOBS_TEST_WEBHOOK_URL"\n\n'
         "[alerts]\ngroup_wait = 0.0\n\n"
+        "[jobs.outbox]\nevery = 0.5\n\n"
         '[jobs.drift]\nat = ""\nevery = 3600.0\n\n'
         "[jobs.watch]\nenabled = false\n"
     )
@@ -75,8 +77,15 @@ def test_drift_raises_and_resolves_env_drift_delivered_once_by_the_outbox_job(
         assert [s.condition for s in registry.firing_alerts("production")] == ["env.drift"]
         assert registry.outbox_counts()["pending"] == 1
 
-    delivered = jobs.run_now("outbox")
-    assert delivered.last_ok is True, delivered.last_error
+    # Started as `safeship serve` starts them: the outbox job delivers it in the background.
+    jobs.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not webhook_api.deliveries and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        jobs.stop()
+    assert jobs.status("outbox").last_ok is True, jobs.status("outbox").last_error
     assert len(webhook_api.deliveries) == 1
     body = json.dumps(webhook_api.deliveries[0])
     assert "env.drift" in body
