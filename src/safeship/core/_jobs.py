@@ -31,6 +31,7 @@ def background_jobs(
     from safeship.jobs.scheduler import BackgroundJobs
 
     now = clock or (lambda: datetime.now(UTC))
+    # Secret rotation reminders (issue 16) join this list as a "rotation" job.
     jobs = [_outbox_job(loaded), _drift_job(loaded, now), *_watch_jobs(loaded)]
     return BackgroundJobs(jobs, clock=now)
 
