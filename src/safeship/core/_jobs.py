@@ -90,19 +90,15 @@ def _drift_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
         clock=clock,
     )
 
-    def scheduled(stop: threading.Event) -> RunResult:
-        job.run(stop, force=False)
-        return None
-
     def manual(stop: threading.Event) -> RunResult:
-        job.run(stop, force=True)
+        job.run(stop, force=True)  # asked for: even an environment checked this period
         return None
 
     return Job(
         "drift",
         settings.enabled,
         86_400.0 if settings.at else settings.every,
-        scheduled,
+        job,  # scheduled: each environment not checked this period by any process
         next_after=lambda started: next_period(settings, started),
         manual=manual,
     )
