@@ -171,7 +171,13 @@ def _audit(record: AuditRecord) -> AuditEntry:
 
 
 def user_add(
-    loaded: LoadedConfig, name: str, role: str, password: str, *, now: datetime | None = None
+    loaded: LoadedConfig,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
 ) -> User:
     """Create a user (AuthError: a bad name or role, a weak password, the name taken)."""
     from safeship.auth.passwords import check_strength, hash_password
@@ -182,7 +188,7 @@ def user_add(
     at = now or _now()
     if not _registry(loaded).add_user(name, role, hash_password(password), at):
         raise AuthError(f"user {name} exists already")
-    audit_record(loaded, "cli", "user.add", name, "ok", None, f"role {role}", now=at)
+    audit_record(loaded, actor, "user.add", name, "ok", None, f"role {role}", now=at)
     return User(name, role, at, at)
 
 
@@ -198,7 +204,12 @@ def user_remove(loaded: LoadedConfig, name: str, *, actor: str = "cli") -> None:
 
 
 def user_set_password(
-    loaded: LoadedConfig, name: str, password: str, *, now: datetime | None = None
+    loaded: LoadedConfig,
+    name: str,
+    password: str,
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
 ) -> None:
     """Change the user's password; every session of theirs ends (their tokens stay)."""
     from safeship.auth.passwords import check_strength, hash_password
@@ -209,7 +220,7 @@ def user_set_password(
         name, hash_password(password), at, end_sessions=True
     ):
         raise AuthError(f"no user {name[:80]!r}")
-    audit_record(loaded, "cli", "user.passwd", name, "ok", None, "sessions ended", now=at)
+    audit_record(loaded, actor, "user.passwd", name, "ok", None, "sessions ended", now=at)
 
 
 def auth_configured(loaded: LoadedConfig) -> bool:
@@ -228,6 +239,7 @@ def token_create(
     *,
     label: str | None = None,
     expires_in: timedelta | None = None,
+    actor: str = "cli",
     now: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for the user: its record and the token itself (shown once, never stored)."""
@@ -244,7 +256,7 @@ def token_create(
     prefix = token_prefix(token)
     assert prefix is not None  # made just above in the shape token_prefix reads
     token_id = registry.add_token(name, label, prefix, digest(token), at, expires_at)
-    audit_record(loaded, "cli", "token.create", name, "ok", None, f"token {token_id}", now=at)
+    audit_record(loaded, actor, "token.create", name, "ok", None, f"token {token_id}", now=at)
     return ApiToken(token_id, name, label, prefix, at, expires_at, None, None), token
 
 
@@ -255,11 +267,13 @@ def token_list(loaded: LoadedConfig, name: str) -> list[ApiToken]:
     return [_token(r) for r in registry.tokens(name)]
 
 
-def token_revoke(loaded: LoadedConfig, token_id: int, *, now: datetime | None = None) -> None:
+def token_revoke(
+    loaded: LoadedConfig, token_id: int, *, actor: str = "cli", now: datetime | None = None
+) -> None:
     at = now or _now()
     if not _registry(loaded).revoke_token(token_id, at):
         raise AuthError(f"no active token {token_id}")
-    audit_record(loaded, "cli", "token.revoke", str(token_id), "ok", None, "", now=at)
+    audit_record(loaded, actor, "token.revoke", str(token_id), "ok", None, "", now=at)
 
 
 def authenticate_token(
