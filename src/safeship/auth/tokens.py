@@ -34,7 +34,7 @@ def token_prefix(token: str) -> str | None:
     return token[:PREFIX_LEN]
 
 
-def same(a: str, b: str) -> bool:
+def same_secret(a: str, b: str) -> bool:
     """Constant-time comparison (the time does not tell how many characters matched)."""
     return hmac.compare_digest(a.encode(), b.encode())
 

@@ -19,6 +19,7 @@ from safeship._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from safeship.auth import ROLES, AuthError, SigninThrottled, role_allows
+    from safeship.auth.tokens import new_secret, same_secret
     from safeship.core._config import config_problems
     from safeship.core._deployments import (
         abort,
@@ -210,6 +211,8 @@ _LAZY = {
     "AuthError": "safeship.auth",
     "SigninThrottled": "safeship.auth",
     "role_allows": "safeship.auth",
+    "new_secret": "safeship.auth.tokens",
+    "same_secret": "safeship.auth.tokens",
     "parse_duration_seconds": "safeship.core._watch",
     "watch": "safeship.core._watch",
     "AnalysisFigures": "safeship.core._records",
@@ -324,6 +327,7 @@ __all__ = [
     "level_name",
     "load_schema",
     "metrics_exposition",
+    "new_secret",
     "nonce_issue",
     "nonce_outcome",
     "nonce_use",
@@ -339,6 +343,7 @@ __all__ = [
     "recover",
     "role_allows",
     "rollback",
+    "same_secret",
     "serve_metrics",
     "session_end",
     "session_lookup",

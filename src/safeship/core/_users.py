@@ -280,14 +280,14 @@ def authenticate_token(
     loaded: LoadedConfig, token: str, *, now: datetime | None = None
 ) -> Principal | None:
     """The token's user, or None (unknown, revoked, expired; the caller audits the refusal)."""
-    from safeship.auth.tokens import digest, same, token_prefix
+    from safeship.auth.tokens import digest, same_secret, token_prefix
 
     prefix = token_prefix(token)
     if prefix is None:
         return None
     registry = _registry(loaded)
     record = registry.token_by_prefix(prefix)
-    if record is None or not same(record.digest, digest(token)):
+    if record is None or not same_secret(record.digest, digest(token)):
         return None
     at = now or _now()
     if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= at):
