@@ -2,6 +2,7 @@
 installed package: safeship itself never imports pytest."""
 
 pytest_plugins = [
+    "testing.browser",
     "testing.postgres",
     "testing.prometheus",
     "testing.fixtures",
