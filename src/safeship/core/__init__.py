@@ -19,6 +19,16 @@ from safeship._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from safeship.core._config import config_problems
+    from safeship.core._dashboard import (
+        ActiveAlert,
+        CurrentState,
+        Dashboard,
+        DashboardMetrics,
+        DependencyHealth,
+        EnvironmentDashboard,
+        RecentDeployment,
+        dashboard,
+    )
     from safeship.core._deployments import (
         abort,
         abort_running,
@@ -105,6 +115,14 @@ if TYPE_CHECKING:
 # Each name's module, imported when the name is first used.
 _LAZY = {
     "config_problems": "safeship.core._config",
+    "ActiveAlert": "safeship.core._dashboard",
+    "CurrentState": "safeship.core._dashboard",
+    "Dashboard": "safeship.core._dashboard",
+    "DashboardMetrics": "safeship.core._dashboard",
+    "DependencyHealth": "safeship.core._dashboard",
+    "EnvironmentDashboard": "safeship.core._dashboard",
+    "RecentDeployment": "safeship.core._dashboard",
+    "dashboard": "safeship.core._dashboard",
     "abort": "safeship.core._deployments",
     "abort_running": "safeship.core._deployments",
     "deploy": "safeship.core._deployments",
@@ -191,10 +209,15 @@ __getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 __all__ = [
     "TERMINAL",
+    "ActiveAlert",
     "AnalysisFigures",
     "BaselineRun",
     "ChannelTest",
     "CheckResult",
+    "CurrentState",
+    "Dashboard",
+    "DashboardMetrics",
+    "DependencyHealth",
     "DeployMode",
     "DeployRefused",
     "DeployRequest",
@@ -210,6 +233,7 @@ __all__ = [
     "EnvSnapshotTaken",
     "EnvSources",
     "EnvironmentBusy",
+    "EnvironmentDashboard",
     "EnvironmentStatus",
     "Failover",
     "HealthReport",
@@ -222,6 +246,7 @@ __all__ = [
     "MetricsServer",
     "OutboxStatus",
     "PathStatus",
+    "RecentDeployment",
     "ReleaseStatus",
     "ReleaseTraffic",
     "RequestRefused",
@@ -238,6 +263,7 @@ __all__ = [
     "baseline",
     "check_service",
     "config_problems",
+    "dashboard",
     "deploy",
     "deploy_mode",
     "deploy_result",

@@ -225,8 +225,18 @@ def status(loaded: LoadedConfig, environment: str | None = None) -> list[Environ
 def history(loaded: LoadedConfig, query: HistoryQuery) -> list[DeploymentSummary]:
     """Deployments, newest first (an unknown environment is an error, not an empty list)."""
     from safeship.pipeline import operations
+    from safeship.registry.deployments import HistoryFilter
 
-    records = operations.history(loaded, query.environment, query.limit)
+    filters = HistoryFilter(
+        statuses=query.statuses,
+        version=query.version,
+        triggered_by=query.triggered_by,
+        path=query.path,
+        since=query.since,
+        until=query.until,
+        before=query.before,
+    )
+    records = operations.history(loaded, query.environment, query.limit, filters)
     return [deployment_summary(r) for r in records]
 
 

@@ -13,6 +13,7 @@ without SQLAlchemy, so `safeship status` and `history` start fast.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -210,11 +211,32 @@ class Registry(RecordsBase, OutboxRecords):
             raise RegistryError(f"id prefix {prefix!r} matches more than one deployment")
         return found[0] if found else None
 
-    def history(self, environment: str | None = None, limit: int = 50) -> list[DeploymentRecord]:
-        """Deployments, newest first, optionally of one environment."""
+    def history(
+        self,
+        environment: str | None = None,
+        limit: int = 50,
+        *,
+        filters: deployments.HistoryFilter | None = None,
+    ) -> list[DeploymentRecord]:
+        """Deployments, newest first, optionally of one environment and matching ``filters``."""
         _check_limit(limit)
+        chosen = filters or deployments.HistoryFilter()
+        if environment is not None:
+            chosen = dataclasses.replace(chosen, environment=environment)
+        if chosen.before is not None:
+            cursor = parse_id(chosen.before)
+            if cursor is None:
+                raise RegistryError(f"not a deployment id: {chosen.before!r}")
+            chosen = dataclasses.replace(chosen, before=cursor)
         with self._reading("read history") as tx:
-            return deployments.history(tx, environment, limit)
+            return deployments.history(tx, chosen, limit)
+
+    def deployment_timings(
+        self, environment: str, since: datetime
+    ) -> list[deployments.DeploymentTiming]:
+        """Each deployment of ``environment`` since ``since`` (status and times only)."""
+        with self._reading("read deployment timings") as tx:
+            return deployments.timings(tx, environment, since)
 
     def active(self, environment: str) -> list[DeploymentRecord]:
         """Deployments of ``environment`` not yet in a terminal status, newest first."""
