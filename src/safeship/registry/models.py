@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -312,3 +313,32 @@ class AlertStateRow(Base):
     # No foreign key: a remote path's failure or a watch condition has no deployment row.
     deployment_id: Mapped[str | None] = mapped_column(Uuid(as_uuid=False))
     deliveries: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+
+
+class ArtifactRow(Base):
+    """A file kept in the registry (the artifact store): a deployment's report (``kind``
+    ``report.md``, ``report.json``) and, later, other files such as database backups (no
+    deployment). ``sha256`` and ``size`` describe ``content``; the size is limited
+    (``artifacts.MAX_SIZE``)."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    # CASCADE: a deployment's artifacts go with it; NULL: an artifact of no deployment.
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False), ForeignKey("deployments.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # A deployment's artifacts of a kind, and retention by kind: both newest first.
+        Index("ix_artifacts_deployment_id_kind", "deployment_id", "kind"),
+        Index("ix_artifacts_kind_created_at", "kind", "created_at"),
+        CheckConstraint("size >= 0", name="artifact_size"),
+    )

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry import deployments, events, leases, snapshots
 from safeship.registry.database import Database
@@ -42,6 +42,9 @@ from safeship.registry.records import (
     Lease,
 )
 from safeship.registry.verification import RecordsBase
+
+if TYPE_CHECKING:
+    from safeship.registry.artifacts import RegistryArtifacts
 
 __all__ = [
     "STATUSES",
@@ -84,6 +87,13 @@ class Registry(RecordsBase, OutboxRecords):
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def artifacts(self) -> RegistryArtifacts:
+        """The artifact store in this registry (deployment reports; see ``artifacts``)."""
+        from safeship.registry.artifacts import RegistryArtifacts
+
+        return RegistryArtifacts(self._reading, self._writing, self._now)
 
     def __enter__(self) -> Registry:
         return self

@@ -1,0 +1,1 @@
+"""Analytics of the deployments: the deployment report, and the measures of delivery."""
