@@ -394,3 +394,124 @@ def _overall(health: DependencyHealth, alerts: Sequence[ActiveAlert]) -> Health:
     if all(p == "unknown" for p in parts):
         return "unknown"
     return _worst(parts)
+
+
+# -- live: what the dashboard's streams send, read cheaply several times a second ----------
+
+
+@dataclass(frozen=True)
+class LiveDeployment:
+    """A deployment's state as a live page shows it: what changes during a rollout."""
+
+    summary: DeploymentSummary
+    rollback_rule: str | None
+    traffic: tuple[TrafficRow, ...]  # the router's live split and figures while it runs
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "id": s.id,
+            "environment": s.environment,
+            "version": s.version,
+            "status": s.status,
+            "state": s.state,
+            "terminal": s.terminal,
+            "currentStep": s.current_step,
+            "pausedAt": s.paused_at,
+            "rollbackReason": s.rollback_reason,
+            "rollbackRule": self.rollback_rule,
+            "healthScore": s.health_score,
+            "traffic": [_traffic_json(row) for row in self.traffic],
+        }
+
+
+@dataclass(frozen=True)
+class LiveEnvironment:
+    environment: str
+    last: DeploymentSummary | None
+    running: DeploymentSummary | None
+    traffic: tuple[TrafficRow, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        def brief(s: DeploymentSummary | None) -> dict[str, Any] | None:
+            if s is None:
+                return None
+            return {"id": s.id, "version": s.version, "status": s.status, "state": s.state}
+
+        return {
+            "environment": self.environment,
+            "last": brief(self.last),
+            "running": brief(self.running),
+            "traffic": [_traffic_json(row) for row in self.traffic],
+        }
+
+
+def _traffic_json(row: TrafficRow) -> dict[str, Any]:
+    p95 = row.p95_ms if row.p95_ms is None or row.p95_ms != float("inf") else None
+    return {
+        "release": row.release,
+        "weight": row.weight,
+        "requests": row.requests,
+        "errors": row.errors,
+        "errorRate": row.error_rate,
+        "p95Ms": p95,
+    }
+
+
+class LiveWatcher:
+    """Reads the live state of the environments and of given deployments, keeping the
+    registry and the routers open between reads (a read is a few indexed queries and one
+    loopback request per running router: cheap enough for several reads a second).
+
+    One per process, shared by every open stream (the dashboard's poller); not thread-safe:
+    call it from one thread at a time.
+    """
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        from safeship.pipeline.environment import open_environment
+        from safeship.registry import Registry
+
+        self._registry = Registry(loaded.registry_url())
+        self._environments = {
+            name: open_environment(loaded, name) for name in sorted(loaded.config.environments)
+        }
+
+    def close(self) -> None:
+        self._registry.close()
+
+    def _traffic(self, environment: str) -> tuple[TrafficRow, ...]:
+        env = self._environments.get(environment)
+        if env is None or not env.router.is_running():
+            return ()
+        weights = {b.name: b.weight for b in env.router.backends()}
+        stats = {n: s for n, s in env.router.stats().items() if n in weights}
+        return traffic_rows(weights, stats)
+
+    def environments(self) -> tuple[LiveEnvironment, ...]:
+        """Each environment's newest deployment, the running one, and the router's split."""
+        found = []
+        for name in self._environments:
+            active = self._registry.active(name)
+            newest = self._registry.history(name, limit=1)
+            running = deployment_summary(active[0]) if active else None
+            found.append(
+                LiveEnvironment(
+                    environment=name,
+                    last=deployment_summary(newest[0]) if newest else None,
+                    running=running,
+                    traffic=self._traffic(name),
+                )
+            )
+        return tuple(found)
+
+    def deployment(self, deployment_id: str) -> LiveDeployment | None:
+        """The deployment's live state (None: no such deployment)."""
+        record = self._registry.get(deployment_id)
+        if record is None:
+            return None
+        traffic = () if record.is_terminal else self._traffic(record.environment)
+        return LiveDeployment(deployment_summary(record), record.rollback_rule, traffic)
+
+
+def live_watcher(loaded: LoadedConfig) -> LiveWatcher:
+    return LiveWatcher(loaded)
