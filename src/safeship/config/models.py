@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from safeship.alerts.settings import AlertSettings, AlertsTable
 from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
+from safeship.analytics.settings import AnalyticsSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
@@ -325,6 +326,7 @@ class SafeshipConfig(SettingsModel):
     watch: WatchSettings = Field(default_factory=WatchSettings)  # `safeship watch` between deploys
     alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
     serve: ServeSettings = Field(default_factory=ServeSettings)  # `safeship serve`: the dashboard
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)  # DORA, §9 metrics
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

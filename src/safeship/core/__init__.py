@@ -18,6 +18,16 @@ from typing import TYPE_CHECKING
 from safeship._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from safeship.core._analytics import (
+        AnalyticsQuery,
+        AnalyticsReport,
+        DeploymentMark,
+        Measure,
+        SeriesPoint,
+        analytics,
+        mark_deployment,
+        parse_period,
+    )
     from safeship.core._config import config_problems
     from safeship.core._dashboard import (
         ActiveAlert,
@@ -129,6 +139,14 @@ if TYPE_CHECKING:
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
+    "AnalyticsQuery": "safeship.core._analytics",
+    "AnalyticsReport": "safeship.core._analytics",
+    "DeploymentMark": "safeship.core._analytics",
+    "Measure": "safeship.core._analytics",
+    "SeriesPoint": "safeship.core._analytics",
+    "analytics": "safeship.core._analytics",
+    "mark_deployment": "safeship.core._analytics",
+    "parse_period": "safeship.core._analytics",
     "config_problems": "safeship.core._config",
     "ActiveAlert": "safeship.core._dashboard",
     "CurrentState": "safeship.core._dashboard",
@@ -241,6 +259,8 @@ __all__ = [
     "TERMINAL",
     "ActiveAlert",
     "AnalysisFigures",
+    "AnalyticsQuery",
+    "AnalyticsReport",
     "BaselineRun",
     "ChannelTest",
     "CheckFigure",
@@ -255,6 +275,7 @@ __all__ = [
     "DeployRequest",
     "DeployResult",
     "DeploymentDetail",
+    "DeploymentMark",
     "DeploymentOutcome",
     "DeploymentRecord",
     "DeploymentSummary",
@@ -279,6 +300,7 @@ __all__ = [
     "LiveWatcher",
     "LogEntry",
     "LogQuery",
+    "Measure",
     "MetricFigures",
     "MetricsServer",
     "OutboxStatus",
@@ -289,6 +311,7 @@ __all__ = [
     "RequestRefused",
     "RollbackPlan",
     "RollbackResult",
+    "SeriesPoint",
     "SnapshotRef",
     "Status",
     "StepFigures",
@@ -301,6 +324,7 @@ __all__ = [
     "abort",
     "abort_running",
     "analysis_figures",
+    "analytics",
     "baseline",
     "check_service",
     "config_problems",
@@ -322,12 +346,14 @@ __all__ = [
     "level_name",
     "live_watcher",
     "load_schema",
+    "mark_deployment",
     "metrics_exposition",
     "notify_flush",
     "notify_status",
     "notify_test",
     "optional_schema",
     "parse_duration_seconds",
+    "parse_period",
     "parse_since",
     "paths_status",
     "promote",

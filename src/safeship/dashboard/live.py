@@ -127,7 +127,9 @@ class LiveHub:
         states: dict[str, Any] = {}
         for topic in topics:
             if topic == OVERVIEW:
-                states[topic] = {"environments": [e.as_json() for e in self._watcher.environments()]}
+                states[topic] = {
+                    "environments": [e.as_json() for e in self._watcher.environments()]
+                }
             else:
                 found = self._watcher.deployment(topic.removeprefix("deployment:"))
                 states[topic] = found.as_json() if found is not None else {"missing": True}
