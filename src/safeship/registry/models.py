@@ -342,6 +342,9 @@ class ArtifactRow(Base):
         Index("ix_artifacts_deployment_id_kind", "deployment_id", "kind"),
         Index("ix_artifacts_kind_created_at", "kind", "created_at"),
         CheckConstraint("size >= 0", name="artifact_size"),
+    )
+
+
 # -- analytics (revision 0007): marks on deployments, the pre-push gate's runs, CI runs --------
 
 # History over every environment reads deployments by start time (analytics of all environments).
