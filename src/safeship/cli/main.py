@@ -256,6 +256,7 @@ lazy_group("env", "safeship.cli.env_cmd:env_app")
 lazy_group("paths", "safeship.cli.paths_cmd:paths_app")
 lazy_group("hooks", "safeship.cli.hooks_cmd:hooks_app")
 lazy_group("notify", "safeship.cli.notify_cmd:notify_app")
+lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from safeship.config.health import HealthSettings as HealthSettings
 from safeship.config.serve import ServeSettings
 from safeship.config.watch import WatchSettings
 from safeship.hooks.settings import PrepushSettings
+from safeship.jobs.settings import JobsSettings, JobsTable
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
 from safeship.plugins import TARGETS, PluginSettings
@@ -327,6 +328,7 @@ class SafeshipConfig(SettingsModel):
     alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
     serve: ServeSettings = Field(default_factory=ServeSettings)  # `safeship serve`: the dashboard
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)  # DORA, §9 metrics
+    jobs: JobsTable = Field(default_factory=JobsSettings)  # `safeship serve`'s background jobs
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

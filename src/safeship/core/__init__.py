@@ -93,6 +93,7 @@ if TYPE_CHECKING:
         level_name,
         smoke,
     )
+    from safeship.core._jobs import background_jobs, job_statuses, run_job
     from safeship.core._logs import LogEntry, LogQuery, deployment_log, parse_since
     from safeship.core._metrics import MetricsServer, metrics_exposition, serve_metrics
     from safeship.core._notify import (
@@ -126,6 +127,7 @@ if TYPE_CHECKING:
     from safeship.core._reports import StoredReport, deployment_report, stored_report
     from safeship.core._watch import parse_duration_seconds, watch
     from safeship.health.base import CheckResult
+    from safeship.jobs.scheduler import BackgroundJobs, JobStatus, UnknownJob
     from safeship.pipeline.deploy import (
         DeploymentOutcome,
         DeployRefused,
@@ -208,6 +210,12 @@ _LAZY = {
     "MetricsServer": "safeship.core._metrics",
     "metrics_exposition": "safeship.core._metrics",
     "serve_metrics": "safeship.core._metrics",
+    "background_jobs": "safeship.core._jobs",
+    "job_statuses": "safeship.core._jobs",
+    "run_job": "safeship.core._jobs",
+    "BackgroundJobs": "safeship.jobs.scheduler",
+    "JobStatus": "safeship.jobs.scheduler",
+    "UnknownJob": "safeship.jobs.scheduler",
     "LogEntry": "safeship.core._logs",
     "LogQuery": "safeship.core._logs",
     "deployment_log": "safeship.core._logs",
@@ -261,6 +269,7 @@ __all__ = [
     "AnalysisFigures",
     "AnalyticsQuery",
     "AnalyticsReport",
+    "BackgroundJobs",
     "BaselineRun",
     "ChannelTest",
     "CheckFigure",
@@ -294,6 +303,7 @@ __all__ = [
     "HealthReport",
     "HistoryQuery",
     "Interrupted",
+    "JobStatus",
     "LiveDeployment",
     "LiveEnvironment",
     "LiveSnapshot",
@@ -319,12 +329,14 @@ __all__ = [
     "TimelineEntry",
     "TrafficRow",
     "UnknownChannel",
+    "UnknownJob",
     "UsageError",
     "WatchReport",
     "abort",
     "abort_running",
     "analysis_figures",
     "analytics",
+    "background_jobs",
     "baseline",
     "check_service",
     "config_problems",
@@ -343,6 +355,7 @@ __all__ = [
     "env_drift",
     "env_snapshot",
     "history",
+    "job_statuses",
     "level_name",
     "live_watcher",
     "load_schema",
@@ -359,6 +372,7 @@ __all__ = [
     "promote",
     "recover",
     "rollback",
+    "run_job",
     "serve_metrics",
     "smoke",
     "status",

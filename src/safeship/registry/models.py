@@ -407,3 +407,19 @@ class CiRun(Base):
         UniqueConstraint("path", "run_id"),
         Index("ix_ci_runs_environment_completed_at", "environment", "completed_at"),
     )
+
+
+class JobRunRow(Base):
+    """A background job's run claimed for a key (the drift check of one environment on one
+    day): the first process to insert the row runs it, so several `safeship serve` sharing one
+    registry do not all run it. A claim never finished after a while is taken over."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
