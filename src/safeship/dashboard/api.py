@@ -8,9 +8,12 @@ Bad query input is a 422 with one line (``errors.validation_message``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+
+# pydantic reads TypedDicts from typing_extensions on Python < 3.12.
+from typing_extensions import TypedDict
 
 from safeship.dashboard.queries import (
     HistoryParams,
