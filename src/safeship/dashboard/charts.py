@@ -37,7 +37,7 @@ class Chart:
 
 
 def _style() -> object:
-    from pygal.style import Style
+    from pygal.style import Style  # type: ignore[import-untyped]
 
     return Style(
         background="#ffffff",
@@ -52,7 +52,7 @@ def _style() -> object:
 
 def render(chart: Chart) -> Markup:
     """The chart as inline SVG markup (no script, no external reference)."""
-    import pygal
+    import pygal  # type: ignore[import-untyped]
 
     points = chart.points[-MAX_POINTS:]
     kinds = {"line": pygal.Line, "bar": pygal.Bar, "stacked": pygal.StackedBar}
