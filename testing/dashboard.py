@@ -170,6 +170,8 @@ def seed_project(root: Path) -> SeededProject:
     return SeededProject(loaded, clock.now, ok, bad, failed, running, hostile)
 
 
-@pytest.fixture
-def seeded_project(tmp_path: Path) -> SeededProject:
-    return seed_project(tmp_path)
+@pytest.fixture(scope="session")
+def seeded_project(tmp_path_factory: pytest.TempPathFactory) -> SeededProject:
+    """One seeded project per worker, for tests that only read it (creating the registry
+    runs its migrations: ~1 s). A test that writes seeds its own with ``seed_project``."""
+    return seed_project(tmp_path_factory.mktemp("dashboard"))

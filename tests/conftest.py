@@ -3,6 +3,7 @@ installed package: safeship itself never imports pytest."""
 
 pytest_plugins = [
     "testing.browser",
+    "testing.dashboard",
     "testing.postgres",
     "testing.prometheus",
     "testing.fixtures",

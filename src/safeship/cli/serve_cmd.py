@@ -45,7 +45,7 @@ def run(config: Path | None, host: str | None, port: int | None, jobs: bool) -> 
     if problem is None:
         problem = _cannot_listen(host, port)
     if problem is not None:
-        err_console.print(problem, markup=False)
+        err_console.print(problem, markup=False, soft_wrap=True)
         return 2
     import uvicorn
 

@@ -79,11 +79,14 @@ def render(chart: Chart) -> Markup:
             graph.add(key.replace("_", " "), [p.extra.get(key) for p in points])
     else:
         graph.add(chart.unit, [p.value for p in points])
-    svg = str(graph.render(is_unicode=True))
+    # pygal writes its config as an inline script even with js=[]: nothing runs it here.
+    svg = _SCRIPT.sub("", str(graph.render(is_unicode=True)))
     return _labelled(svg, chart)
 
 
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+# pygal's inline config script and its comments (which name its web site).
+_SCRIPT = re.compile(r"<script\b.*?</script>|<!--.*?-->", re.DOTALL)
 
 
 def _labelled(svg: str, chart: Chart) -> Markup:
