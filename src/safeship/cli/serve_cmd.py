@@ -7,7 +7,10 @@ SIGTERM: open requests finish, the live streams end, the background jobs stop.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 from safeship.cli.common import console, err_console, load
@@ -51,7 +54,20 @@ def run(config: Path | None, host: str | None, port: int | None, jobs: bool) -> 
 
     from safeship.dashboard import create_app
 
-    server = uvicorn.Server(
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn's own, less the signal raised again after the graceful shutdown: a stop
+            # asked for (Ctrl-C, SIGTERM from a service manager) ends serve with exit 0.
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    server = Server(
         uvicorn.Config(
             create_app(loaded, jobs=jobs),
             host=host,
@@ -64,6 +80,7 @@ def run(config: Path | None, host: str | None, port: int | None, jobs: bool) -> 
     console.print(
         f"safeship dashboard for {loaded.path} on {_url(host, port)} (Ctrl-C stops it)",
         markup=False,
+        soft_wrap=True,
     )
     server.run()
     return 0
