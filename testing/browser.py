@@ -107,8 +107,15 @@ def serve_app(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
     import uvicorn
 
     port = free_port()
+    # A live stream still open when the block ends is cut after 2 s, not uvicorn's wait.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

@@ -58,7 +58,7 @@ def test_a_registry_change_reaches_the_stream_within_a_second(tmp_path: Path) ->
                 {"status": "rolled_back", "rollback_reason": "error rate", "rollback_rule": "x"},
             ):
                 changed_at = time.monotonic()
-                registry.update_deployment(project.running, **change)  # type: ignore[arg-type]
+                registry.update_deployment(project.running, **change)
                 state = _next_state(lines, changed_at + TIMEOUT)
                 delays.append(time.monotonic() - changed_at)
                 if "status" in change:

@@ -460,11 +460,14 @@ def _traffic_json(row: TrafficRow) -> dict[str, Any]:
 
 class LiveWatcher:
     """Reads the live state of the environments and of given deployments, keeping the
-    registry and the routers open between reads (a read is a few indexed queries and one
-    loopback request per running router: cheap enough for several reads a second).
+    registry and the routers open between reads.
 
-    One per process, shared by every open stream (the dashboard's poller); not thread-safe:
-    call it from one thread at a time.
+    Two speeds: ``environments()`` and ``deployment()`` read the registry only (a few indexed
+    queries: cheap several times a second) and give the traffic last read by
+    ``refresh_traffic()``, which asks the routers of the environments those reads named (a
+    router's admin API costs a new HTTP client per call: ~0.1 s each, too slow to wait for on
+    every state read). One per process, shared by the dashboard's streams; the two methods
+    may run in two threads at once (the registry and the routers can be shared by threads).
     """
 
     def __init__(self, loaded: LoadedConfig) -> None:
@@ -475,17 +478,27 @@ class LiveWatcher:
         self._environments = {
             name: open_environment(loaded, name) for name in sorted(loaded.config.environments)
         }
+        self._traffic: dict[str, tuple[TrafficRow, ...]] = {}
+        self._wanted: set[str] = set()  # the environments whose traffic the reads showed
 
     def close(self) -> None:
         self._registry.close()
 
-    def _traffic(self, environment: str) -> tuple[TrafficRow, ...]:
-        env = self._environments.get(environment)
-        if env is None or not env.router.is_running():
-            return ()
-        weights = {b.name: b.weight for b in env.router.backends()}
-        stats = {n: s for n, s in env.router.stats().items() if n in weights}
-        return traffic_rows(weights, stats)
+    def refresh_traffic(self) -> bool:
+        """Read the routers of the environments the last reads named; True when a split or
+        a figure changed."""
+        wanted, self._wanted = self._wanted, set()
+        changed = False
+        for name in sorted(wanted):
+            env = self._environments.get(name)
+            rows: tuple[TrafficRow, ...] = ()
+            if env is not None and env.router.is_running():
+                weights = {b.name: b.weight for b in env.router.backends()}
+                stats = {n: s for n, s in env.router.stats().items() if n in weights}
+                rows = traffic_rows(weights, stats)
+            changed = changed or self._traffic.get(name) != rows
+            self._traffic[name] = rows
+        return changed
 
     def environments(self) -> tuple[LiveEnvironment, ...]:
         """Each environment's newest deployment, the running one, and the router's split."""
@@ -494,12 +507,13 @@ class LiveWatcher:
             active = self._registry.active(name)
             newest = self._registry.history(name, limit=1)
             running = deployment_summary(active[0]) if active else None
+            self._wanted.add(name)
             found.append(
                 LiveEnvironment(
                     environment=name,
                     last=deployment_summary(newest[0]) if newest else None,
                     running=running,
-                    traffic=self._traffic(name),
+                    traffic=self._traffic.get(name, ()),
                 )
             )
         return tuple(found)
@@ -509,7 +523,10 @@ class LiveWatcher:
         record = self._registry.get(deployment_id)
         if record is None:
             return None
-        traffic = () if record.is_terminal else self._traffic(record.environment)
+        traffic: tuple[TrafficRow, ...] = ()
+        if not record.is_terminal:
+            self._wanted.add(record.environment)
+            traffic = self._traffic.get(record.environment, ())
         return LiveDeployment(deployment_summary(record), record.rollback_rule, traffic)
 
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from safeship.core import LiveWatcher
 
 POLL_INTERVAL: Final = 0.25
+# The routers' traffic figures: slower to read (see core.LiveWatcher), refreshed apart.
+TRAFFIC_INTERVAL: Final = 1.0
 HEARTBEAT: Final = 10.0
 STREAM_LIFETIME: Final = 3600.0
 MAX_STREAMS: Final = 100
@@ -64,6 +66,7 @@ class LiveHub:
         self._subscribers: set[Subscriber] = set()
         self._last: dict[str, str] = {}  # topic -> the last state sent (JSON)
         self._task: asyncio.Task[None] | None = None
+        self._traffic_task: asyncio.Task[None] | None = None
         self._watcher: LiveWatcher | None = None
         self._wake = asyncio.Event()
 
@@ -80,6 +83,8 @@ class LiveHub:
             subscriber.offer(self._last[topic])
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._poll(), name="safeship-live-poller")
+        if self._traffic_task is None or self._traffic_task.done():
+            self._traffic_task = asyncio.create_task(self._poll_traffic(), name="safeship-traffic")
         self._wake.set()
         return subscriber
 
@@ -89,11 +94,12 @@ class LiveHub:
             self._last.pop(subscriber.topic, None)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._traffic_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._traffic_task = None
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.close)
             self._watcher = None
@@ -117,6 +123,19 @@ class LiveHub:
             pause = max(0.0, self._interval - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _poll_traffic(self) -> None:
+        """Refresh the routers' figures every TRAFFIC_INTERVAL; a change wakes the state
+        poller, which sends it at once."""
+        while self._subscribers:
+            started = time.monotonic()
+            if self._watcher is not None:
+                try:
+                    if await asyncio.to_thread(self._watcher.refresh_traffic):
+                        self._wake.set()
+                except Exception as exc:  # a router that went away: its row goes next time
+                    log.warning("live: reading the traffic failed: %s", str(exc).splitlines()[0])
+            await asyncio.sleep(max(0.05, TRAFFIC_INTERVAL - (time.monotonic() - started)))
 
     def _read(self, topics: set[str]) -> dict[str, str]:
         """Each topic's state as the JSON sent (in a worker thread: the reads block)."""

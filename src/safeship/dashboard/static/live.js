@@ -50,14 +50,22 @@
       if (!section) { return; }
       var running = section.querySelector('[data-live="running"]');
       if (running) {
-        running.textContent = "";
-        if (e.running) {
-          var a = document.createElement("a");
-          a.href = "/deployments/" + encodeURIComponent(e.running.id);
-          a.textContent = e.running.version + ": " + e.running.state;
-          running.appendChild(a);
-        } else {
-          running.textContent = "no deployment running";
+        var href = e.running ? "/deployments/" + encodeURIComponent(e.running.id) : null;
+        var text = e.running ? e.running.version + ": " + e.running.state : "no deployment running";
+        var link = running.querySelector("a");
+        if (link && href && link.getAttribute("href") === href) {
+          // The same deployment: change the text only (the link keeps its focus).
+          if (link.textContent !== text) { link.textContent = text; }
+        } else if (running.textContent !== text || (href && !link)) {
+          running.textContent = "";
+          if (href) {
+            var a = document.createElement("a");
+            a.href = href;
+            a.textContent = text;
+            running.appendChild(a);
+          } else {
+            running.textContent = text;
+          }
         }
       }
       trafficRows(section, e.traffic);
