@@ -12,6 +12,8 @@
       no deployment_id (a remote path's run: it has no deployment.failed of its own here)
     watch.degraded                 its ``condition``      critical / error (or its ``severity``)
     watch.recovered                its ``condition``      resolved
+    env.drifted                    env.drift              error / warning (variable names only)
+    env.drift_cleared              env.drift              resolved
 
 A rollback whose rule is the error rate or the latency also fires that condition: the
 architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
@@ -126,6 +128,15 @@ def assess(event: Event, production: Collection[str]) -> Assessment:
         summary = _text(a.get("reason")) or f"{condition} {change}"
         alert = _alert(
             event, condition, severity, summary, state=state, details=_figures(a),
+        )  # fmt: skip
+        return Assessment(env, (alert,))
+    if name in ("env.drifted", "env.drift_cleared"):
+        state = "firing" if name == "env.drifted" else "resolved"
+        severity = ("error" if prod else "warning") if state == "firing" else "info"
+        summary = _text(a.get("summary")) or f"env drift {'found' if state == 'firing' else 'gone'}"
+        alert = _alert(
+            event, "env.drift", severity, summary, state=state,
+            details=_figures({k: v for k, v in a.items() if k != "summary"}),
         )  # fmt: skip
         return Assessment(env, (alert,))
     return Assessment(env)

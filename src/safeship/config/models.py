@@ -19,12 +19,14 @@ from pydantic_core import PydanticCustomError
 
 from safeship.alerts.settings import AlertSettings, AlertsTable
 from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
+from safeship.analytics.settings import AnalyticsSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.config.serve import ServeSettings
 from safeship.config.watch import WatchSettings
 from safeship.hooks.settings import PrepushSettings
+from safeship.jobs.settings import JobsSettings, JobsTable
 from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
 from safeship.plugins import TARGETS, PluginSettings
@@ -325,6 +327,8 @@ class SafeshipConfig(SettingsModel):
     watch: WatchSettings = Field(default_factory=WatchSettings)  # `safeship watch` between deploys
     alerts: AlertsTable = Field(default_factory=AlertSettings)  # routing, grouping, retries
     serve: ServeSettings = Field(default_factory=ServeSettings)  # `safeship serve`: the dashboard
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)  # DORA, §9 metrics
+    jobs: JobsTable = Field(default_factory=JobsSettings)  # `safeship serve`'s background jobs
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

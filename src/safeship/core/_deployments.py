@@ -25,6 +25,7 @@ from safeship.core._records import (
     deployment_summary,
     traffic_rows,
 )
+from safeship.core._reports import serving_deployment, store_reports
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
@@ -75,6 +76,25 @@ def deploy(
     follow-up is filed), so a face can close its live view. ``event_log``: where the events go
     as JSON lines (default: the state directory's events.jsonl).
     """
+    try:
+        return _deploy(
+            loaded, request, on_progress=on_progress, on_failover=on_failover,
+            on_finished=on_finished, event_log=event_log,
+        )  # fmt: skip
+    finally:
+        # The report of every deployment that ended (this one, and any a recovery closed).
+        store_reports(loaded, request.environment)
+
+
+def _deploy(
+    loaded: LoadedConfig,
+    request: DeployRequest,
+    *,
+    on_progress: ProgressCallback | None,
+    on_failover: Callable[[Failover], None] | None,
+    on_finished: Callable[[], None] | None,
+    event_log: TextIO | None,
+) -> DeployResult:
     from safeship.pipeline import operations, paths_deploy
 
     env, version = request.environment, request.version
@@ -150,6 +170,7 @@ def rollback(
     from safeship.pipeline import operations
     from safeship.registry import EnvironmentBusy
 
+    reverted = serving_deployment(loaded, environment)
     try:
         outcome = operations.rollback(
             loaded, environment, on_progress=on_progress, event_log=event_log,
@@ -161,6 +182,9 @@ def rollback(
         if running is None:  # busy with something else (a rollback, `safeship down`)
             raise
         return RollbackResult(environment, abort_requested=running)
+    finally:
+        # The rollback's own report, and the reverted deployment's again (now rolled back).
+        store_reports(loaded, environment, also=[reverted] if reverted else [])
     if outcome is None:
         return RollbackResult(environment, recovered=True)
     return RollbackResult(environment, deployed=deploy_result(outcome))
@@ -181,7 +205,11 @@ def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentSummary]:
     """Close the deployments a safeship that died left open; the ones closed (as they were)."""
     from safeship.pipeline import operations
 
-    return [deployment_summary(r) for r in operations.recover(loaded, environment)]
+    try:
+        closed = operations.recover(loaded, environment)
+    finally:
+        store_reports(loaded, environment)
+    return [deployment_summary(r) for r in closed]
 
 
 def promote(
@@ -236,8 +264,18 @@ def status(loaded: LoadedConfig, environment: str | None = None) -> list[Environ
 def history(loaded: LoadedConfig, query: HistoryQuery) -> list[DeploymentSummary]:
     """Deployments, newest first (an unknown environment is an error, not an empty list)."""
     from safeship.pipeline import operations
+    from safeship.registry.deployments import HistoryFilter
 
-    records = operations.history(loaded, query.environment, query.limit)
+    filters = HistoryFilter(
+        statuses=query.statuses,
+        version=query.version,
+        triggered_by=query.triggered_by,
+        path=query.path,
+        since=query.since,
+        until=query.until,
+        before=query.before,
+    )
+    records = operations.history(loaded, query.environment, query.limit, filters)
     return [deployment_summary(r) for r in records]
 
 

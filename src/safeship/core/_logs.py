@@ -16,6 +16,7 @@ from safeship.config import LoadedConfig
 from safeship.core._health import UsageError
 
 if TYPE_CHECKING:
+    from safeship.registry import DeploymentRecord, Registry
     from safeship.registry.records import EventRecord
 
 # The most entries one read returns (the newest ones).
@@ -108,7 +109,7 @@ def deployment_log(loaded: LoadedConfig, query: LogQuery) -> list[LogEntry]:
     """The entries ``query`` asks for, oldest first (an unknown environment or deployment is
     an error, not an empty log)."""
     from safeship.pipeline.environment import open_environment
-    from safeship.registry import Registry, RegistryError
+    from safeship.registry import Registry
 
     if not 1 <= query.limit <= MAX_LIMIT:
         raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
@@ -118,13 +119,7 @@ def deployment_log(loaded: LoadedConfig, query: LogQuery) -> list[LogEntry]:
     with Registry(loaded.registry_url()) as registry:
         deployment_id = None
         if query.deployment is not None:
-            try:
-                record = registry.get(query.deployment) or registry.find(query.deployment)
-            except RegistryError as exc:  # not an id nor a prefix of one
-                raise UsageError(f"--deployment: {exc}") from None
-            if record is None:
-                raise UsageError(f"--deployment: no deployment {query.deployment!r}")
-            deployment_id = record.id
+            deployment_id = find_deployment(registry, query.deployment, "--deployment: ").id
         records = registry.event_log(
             environment=query.environment,
             deployment_id=deployment_id,
@@ -133,3 +128,17 @@ def deployment_log(loaded: LoadedConfig, query: LogQuery) -> list[LogEntry]:
             limit=query.limit,
         )
     return [log_entry(r) for r in records]
+
+
+def find_deployment(registry: Registry, deployment: str, label: str = "") -> DeploymentRecord:
+    """The deployment whose id is ``deployment``, or starts with it (6+ hex digits); a
+    UsageError (its message after ``label``) when there is none or the prefix is ambiguous."""
+    from safeship.registry import RegistryError
+
+    try:
+        record = registry.get(deployment) or registry.find(deployment)
+    except RegistryError as exc:  # not an id nor a prefix of one, or an ambiguous prefix
+        raise UsageError(f"{label}{exc}") from None
+    if record is None:
+        raise UsageError(f"{label}no deployment {deployment!r}")
+    return record

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
@@ -77,16 +77,19 @@ def notify_test(loaded: LoadedConfig, channel: str | None = None) -> list[Channe
     return results
 
 
-def notify_flush(loaded: LoadedConfig, timeout: float = 30.0) -> OutboxStatus:
+def notify_flush(
+    loaded: LoadedConfig, timeout: float = 30.0, *, errors: TextIO | None = None
+) -> OutboxStatus:
     """Deliver every pending notification now (group_wait not waited for), within
-    ``timeout`` seconds; what could not be sent stays pending (or failed, after its retries)."""
+    ``timeout`` seconds; what could not be sent stays pending (or failed, after its retries).
+    ``errors``: where the warnings go (a channel that cannot run; default stderr)."""
     from safeship.alerts.dispatcher import Dispatcher
     from safeship.alerts.service import build_channels
     from safeship.registry import Registry
 
     with Registry(loaded.registry_url()) as registry:
-        channels = build_channels(loaded.config.notify.sections())
-        Dispatcher(registry, channels, loaded.config.alerts).close(timeout)
+        channels = build_channels(loaded.config.notify.sections(), errors)
+        Dispatcher(registry, channels, loaded.config.alerts, errors=errors).close(timeout)
         return OutboxStatus(registry.outbox_counts(), registry.outbox_failures())
 
 

@@ -26,6 +26,10 @@ EventName = Literal[
     # attributes: condition ("health.degraded", "error_rate.high", "latency.high") and figures.
     "watch.degraded",
     "watch.recovered",
+    # The drift check (`safeship serve`'s drift job): an environment's variables differ from the
+    # schema or the last snapshot, or no longer do; attributes: the variables' names, never values.
+    "env.drifted",
+    "env.drift_cleared",
 ]
 
 

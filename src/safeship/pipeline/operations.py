@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from safeship.events import EventBus
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
     from safeship.registry import DeploymentRecord, Lease, Registry
+    from safeship.registry.deployments import HistoryFilter
     from safeship.registry.records import DeploymentNotes
 
 
@@ -356,14 +357,17 @@ def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
 
 
 def history(
-    loaded: LoadedConfig, environment: str | None = None, limit: int = 50
+    loaded: LoadedConfig,
+    environment: str | None = None,
+    limit: int = 50,
+    filters: HistoryFilter | None = None,
 ) -> list[DeploymentRecord]:
     from safeship.registry import Registry
 
     if environment is not None:
         open_environment(loaded, environment)  # an unknown environment is an error, not []
     with Registry(loaded.registry_url()) as registry:
-        return registry.history(environment, limit=limit)
+        return registry.history(environment, limit=limit, filters=filters)
 
 
 def up(loaded: LoadedConfig, environment: str) -> None:

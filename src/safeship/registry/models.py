@@ -20,10 +20,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -312,6 +314,115 @@ class AlertStateRow(Base):
     # No foreign key: a remote path's failure or a watch condition has no deployment row.
     deployment_id: Mapped[str | None] = mapped_column(Uuid(as_uuid=False))
     deliveries: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+
+
+class ArtifactRow(Base):
+    """A file kept in the registry (the artifact store): a deployment's report (``kind``
+    ``report.md``, ``report.json``) and, later, other files such as database backups (no
+    deployment). ``sha256`` and ``size`` describe ``content``; the size is limited
+    (``artifacts.MAX_SIZE``)."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    # CASCADE: a deployment's artifacts go with it; NULL: an artifact of no deployment.
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False), ForeignKey("deployments.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # A deployment's artifacts of a kind, and retention by kind: both newest first.
+        Index("ix_artifacts_deployment_id_kind", "deployment_id", "kind"),
+        Index("ix_artifacts_kind_created_at", "kind", "created_at"),
+        CheckConstraint("size >= 0", name="artifact_size"),
+    )
+
+
+# -- analytics (revision 0007): marks on deployments, the pre-push gate's runs, CI runs --------
+
+# History over every environment reads deployments by start time (analytics of all environments).
+Index("ix_deployments_started_at", Deployment.started_at)
+
+
+class DeploymentMark(Base):
+    """A person's verdict on a finished deployment, e.g. ``false-alarm`` on a rollback that
+    should not have happened (the false positive rate of automatic rollbacks)."""
+
+    __tablename__ = "deployment_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk())
+    mark: Mapped[str] = mapped_column(String(32))
+    marked_by: Mapped[str] = mapped_column(String(255))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("deployment_id", "mark"),)
+
+
+class PrepushRun(Base):
+    """One run of the pre-push gate on a push: what it checked and whether it blocked it."""
+
+    __tablename__ = "prepush_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    branch: Mapped[str | None] = mapped_column(String(255))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    failed_checks: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (CheckConstraint("verdict IN ('passed', 'blocked')", name="prepush_verdict"),)
+
+
+class CiRun(Base):
+    """A CI run a deploy path (github-actions, circleci) started and followed to its end."""
+
+    __tablename__ = "ci_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[str] = mapped_column(String(255))
+    environment: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str | None] = mapped_column(String(255))
+    # SET NULL: the run's cost outlives the deployment row.
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False), ForeignKey("deployments.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    conclusion: Mapped[str] = mapped_column(String(32))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("path", "run_id"),
+        Index("ix_ci_runs_environment_completed_at", "environment", "completed_at"),
+    )
+
+
+class JobRunRow(Base):
+    """A background job's run claimed for a key (the drift check of one environment on one
+    day): the first process to insert the row runs it, so several `safeship serve` sharing one
+    registry do not all run it. A claim never finished after a while is taken over."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 # -- who may do what (`safeship user`, `safeship serve`'s sign-in; docs/security.md) -----------

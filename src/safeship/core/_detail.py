@@ -1,0 +1,417 @@
+"""A deployment in full: the one record that says everything about it (``DeploymentDetail``).
+
+The deployment's page (the dashboard), its report (`safeship report`, and the report stored at
+the end of every deployment) and the API all read this record: summary, timeline of its
+events, checks, each canary step with the judge's figures, the rollback rule and figures, the
+environment's changes since the last good deployment, the commits it shipped, who triggered and
+who approved, and the rollback plan. No secret value is ever in it: the events are stored
+redacted, env changes show a secret variable's key only (the env schema and the snapshots say
+which are secret), and every text is redacted once more on the way in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from safeship.analytics.git_history import CommitShipped
+from safeship.config import LoadedConfig
+from safeship.core._records import AnalysisFigures, DeploymentSummary
+
+if TYPE_CHECKING:
+    from safeship.registry import DeploymentRecord, Registry
+    from safeship.registry.records import EnvSnapshotRecord
+
+__all__ = [
+    "CheckFigure",
+    "CommitShipped",
+    "DeploymentDetail",
+    "EnvChange",
+    "RollbackPlan",
+    "StepFigures",
+    "TimelineEntry",
+    "deployment_detail",
+]
+
+# The most commits a report lists (a deployment after months shows the newest ones).
+MAX_COMMITS = 200
+# The env snapshots read to find the two a deployment's changes are between.
+SNAPSHOTS_READ = 200
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    name: str  # the event's name, e.g. "deployment.started", "traffic.shifted"
+    text: str  # one line a person reads
+    attributes: Mapping[str, Any]  # never a secret value
+
+
+@dataclass(frozen=True)
+class CheckFigure:
+    """One health/verification check as run for this deployment."""
+
+    name: str
+    level: str | None  # basic, deep, smoke, baseline
+    status: str
+    duration_ms: float | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    """One canary step: the judge's figures, canary against stable."""
+
+    weight: int
+    verdict: str | None
+    at: datetime | None
+    analysis: AnalysisFigures
+    canary_error_rate: float | None
+    stable_error_rate: float | None
+    canary_latency_ms: float | None
+    stable_latency_ms: float | None
+    canary_requests: int | None
+    stable_requests: int | None
+
+
+@dataclass(frozen=True)
+class EnvChange:
+    key: str
+    change: str  # "added" | "removed" | "changed"
+    secret: bool
+    before: str | None  # None for a secret (never shown), or not applicable
+    after: str | None
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    previous_version: str | None  # what a rollback would put back
+    schema_compatible: bool | None  # None: unknown until the migration gates
+    backup: str | None  # None until database backups are kept
+    text: str  # one line
+
+
+@dataclass(frozen=True)
+class DeploymentDetail:
+    summary: DeploymentSummary
+    path: str | None
+    strategy: str | None
+    stable_version: str | None
+    timeline: tuple[TimelineEntry, ...]
+    checks: tuple[CheckFigure, ...]
+    steps: tuple[StepFigures, ...]
+    rollback_rule: str | None
+    rollback_reason: str | None
+    env_changes: tuple[EnvChange, ...]
+    # The git history between the previous successful deploy's commit and this one, when the
+    # repository is at hand; empty when not (``commits_note`` says why).
+    commits: tuple[CommitShipped, ...]
+    triggered_by: str
+    approved_by: tuple[str, ...]  # empty until approvals exist
+    rollback_plan: RollbackPlan
+    # The figures the rollback rule fired on (its ``rollback.triggered`` event's), {} if none.
+    rollback_figures: Mapping[str, Any] = field(default_factory=dict)
+    # Why ``commits`` is empty (no commit recorded, no repository...), None when it is not.
+    commits_note: str | None = None
+    # Why ``env_changes`` is empty when it cannot be known (no snapshot to compare).
+    env_note: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The API's and `report --format json`'s shape: plain JSON, times in UTC ISO 8601."""
+        summary = {k: v for k, v in self.summary.as_json().items() if k not in ("steps", "checks")}
+        summary["state"] = self.summary.state
+        summary["duration_seconds"] = self.summary.duration_seconds
+        document = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        document["summary"] = summary
+        result: dict[str, Any] = jsonable(document)
+        return result
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON: dataclasses as objects, times as UTC ISO 8601 (``Z``), tuples as
+    lists, a non-finite number as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+# -- assembly ---------------------------------------------------------------------------------
+
+
+def deployment_detail(loaded: LoadedConfig, deployment: str) -> DeploymentDetail:
+    """The deployment ``deployment`` (its id, or a unique prefix of 6+ hex digits) in full;
+    UsageError when there is no such deployment."""
+    from safeship.core._logs import find_deployment
+    from safeship.registry import Registry
+
+    with Registry(loaded.registry_url()) as registry:
+        record = find_deployment(registry, deployment)
+        return assemble(
+            registry,
+            record,
+            repo=loaded.base_dir,
+            secret_keys=schema_secrets(loaded, record.environment),
+        )
+
+
+def schema_secrets(loaded: LoadedConfig, environment: str) -> frozenset[str]:
+    """The variables the env schema declares secret in ``environment`` (none when the project
+    has no readable schema: the snapshots then say which values are secret)."""
+    from safeship.envschema.schema import load_schema
+
+    path = loaded.base_dir / loaded.config.project.env_schema
+    if not path.is_file():
+        return frozenset()
+    try:
+        env_schema = load_schema(path).environment(environment)
+    except Exception:  # an unreadable schema is the env commands' error, not the report's
+        return frozenset()
+    return frozenset(name for name, spec in env_schema.variables.items() if spec.secret)
+
+
+def assemble(
+    registry: Registry,
+    record: DeploymentRecord,
+    *,
+    repo: Path | None,
+    secret_keys: frozenset[str] = frozenset(),
+) -> DeploymentDetail:
+    """The record of ``record`` from what the registry holds (``repo``: the project's git
+    repository for the commits shipped; ``secret_keys``: the env schema's secret variables)."""
+    from safeship.core._logs import log_entry
+    from safeship.core._records import deployment_summary
+    from safeship.redaction import redact, redact_data
+
+    previous = registry.last_succeeded(record.environment, before=record.id)
+    timeline = tuple(_timeline_entry(log_entry(event)) for event in registry.events(record.id))
+    commits, commits_note = _commits(repo, previous, record)
+    env_changes, env_note = _env_changes(registry, record, previous, secret_keys)
+    triggered = [e for e in timeline if e.name == "rollback.triggered"]
+    figures = triggered[-1].attributes.get("figures") if triggered else None
+    reason = record.rollback_reason
+    return DeploymentDetail(
+        summary=deployment_summary(record),
+        path=record.path,
+        strategy=record.strategy,
+        stable_version=record.stable_version,
+        timeline=timeline,
+        checks=tuple(_check(c) for c in record.checks),
+        steps=tuple(_step(s) for s in record.steps if not s.is_final),
+        rollback_rule=record.rollback_rule,
+        rollback_reason=redact(reason) if reason is not None else None,
+        env_changes=env_changes,
+        commits=commits,
+        triggered_by=record.triggered_by,
+        approved_by=(),
+        rollback_plan=_rollback_plan(record, previous),
+        rollback_figures=redact_data(dict(figures)) if isinstance(figures, Mapping) else {},
+        commits_note=commits_note,
+        env_note=env_note,
+    )
+
+
+def _timeline_entry(entry: Any) -> TimelineEntry:
+    from safeship.redaction import redact, redact_data
+
+    attributes: dict[str, Any] = redact_data(dict(entry.attributes))
+    return TimelineEntry(
+        at=entry.timestamp,
+        name=entry.event,
+        text=redact(event_text(entry.event, attributes)),
+        attributes=attributes,
+    )
+
+
+def event_text(name: str, attributes: Mapping[str, Any]) -> str:
+    """One line a person reads for an event."""
+
+    def attr(key: str) -> str:
+        value = attributes.get(key)
+        return "" if value is None else str(value)
+
+    stage, reason = attr("stage"), attr("reason")
+    step = f" at {attr('step')}%" if attributes.get("step") is not None else ""
+    if name == "deployment.started":
+        strategy = attr("strategy")
+        return f"deployment started ({strategy})" if strategy else "deployment started"
+    if name == "stage.started":
+        return f"{stage} started{step}"
+    if name == "stage.passed":
+        return f"{stage} passed{step}" + (f": {reason}" if reason else "")
+    if name == "stage.failed":
+        return f"{stage} failed{step}" + (f": {reason}" if reason else "")
+    if name == "traffic.shifted":
+        weights = attributes.get("weights")
+        if isinstance(weights, Mapping) and weights:
+            split = ", ".join(f"{release} {weight}%" for release, weight in weights.items())
+            return f"traffic shifted: {split}"
+        return f"traffic shifted to {attr('step')}%"
+    if name == "rollback.triggered":
+        return f"rollback triggered{step} by rule {attr('rule') or '?'}: {reason}"
+    if name == "rollback.completed":
+        return "rollback completed: all traffic back on the stable release"
+    if name == "deployment.succeeded":
+        score = attributes.get("health_score")
+        figure = f" (health score {score:.2f})" if isinstance(score, int | float) else ""
+        return f"deployment succeeded{figure}"
+    if name == "deployment.failed":
+        return f"deployment {attr('status') or 'failed'}" + (f": {reason}" if reason else "")
+    if name == "deployment.aborted":
+        return "deployment aborted" + (f": {reason}" if reason else "")
+    if name == "check.completed":
+        return f"check {attr('name')} {attr('status')}".strip()
+    return name
+
+
+def _check(check: Any) -> CheckFigure:
+    from safeship.core._health import level_name
+    from safeship.redaction import redact
+
+    return CheckFigure(
+        name=check.name,
+        level=level_name(check.level),
+        status=check.status,
+        duration_ms=check.duration_ms,
+        detail=redact(check.detail or ""),
+    )
+
+
+def _step(step: Any) -> StepFigures:
+    from safeship.core._records import step_figures
+
+    return StepFigures(
+        weight=step.weight,
+        verdict=step.verdict,
+        at=step.created_at,
+        analysis=step_figures(step),
+        canary_error_rate=step.canary_error_rate,
+        stable_error_rate=step.stable_error_rate,
+        canary_latency_ms=step.canary_latency_ms,
+        stable_latency_ms=step.stable_latency_ms,
+        canary_requests=step.canary_requests,
+        stable_requests=step.stable_requests,
+    )
+
+
+def _commits(
+    repo: Path | None, previous: DeploymentRecord | None, record: DeploymentRecord
+) -> tuple[tuple[CommitShipped, ...], str | None]:
+    from safeship.analytics.git_history import GitHistoryUnavailable, commits_between
+    from safeship.redaction import redact
+
+    if record.commit_sha is None:
+        return (), "no commit was recorded with this deployment"
+    if repo is None or not (repo / ".git").exists():
+        return (), "the project's git repository is not at hand here"
+    old = previous.commit_sha if previous is not None else None
+    if old == record.commit_sha:
+        return (), "the same commit as the previous successful deployment"
+    try:
+        found = commits_between(repo, old, record.commit_sha, MAX_COMMITS)
+    except GitHistoryUnavailable as exc:
+        return (), f"the git history could not be read: {redact(str(exc))}"
+    commits = tuple(
+        dataclasses.replace(c, author=redact(c.author), subject=redact(c.subject)) for c in found
+    )
+    if not commits:
+        return (), "no commit between the previous successful deployment's and this one"
+    return commits, None
+
+
+def _env_changes(
+    registry: Registry,
+    record: DeploymentRecord,
+    previous: DeploymentRecord | None,
+    secret_keys: frozenset[str],
+) -> tuple[tuple[EnvChange, ...], str | None]:
+    """The environment's variables as last recorded before this deployment started, against
+    those before the previous successful one started (`safeship env snapshot` records them)."""
+    if previous is None:
+        return (), "no previous successful deployment to compare the environment with"
+    snapshots = registry.env_snapshots(record.environment, limit=SNAPSHOTS_READ)
+    now = _snapshot_at(snapshots, record.started_at)
+    then = _snapshot_at(snapshots, previous.started_at)
+    if now is None or then is None:
+        return (), "no environment snapshot before both deployments (safeship env snapshot)"
+    if now.id == then.id:
+        return (), None
+    return env_changes(then.variables, now.variables, secret_keys), None
+
+
+def _snapshot_at(
+    snapshots: Sequence[EnvSnapshotRecord], moment: datetime
+) -> EnvSnapshotRecord | None:
+    """The newest snapshot taken at or before ``moment`` (``snapshots`` newest first)."""
+    return next((s for s in snapshots if s.taken_at <= moment), None)
+
+
+def env_changes(
+    old: Mapping[str, Mapping[str, Any]],
+    new: Mapping[str, Mapping[str, Any]],
+    secret_keys: frozenset[str] = frozenset(),
+) -> tuple[EnvChange, ...]:
+    """Key by key, from one snapshot's variables to another's. A variable is secret when the
+    schema says so or either snapshot kept only its fingerprint: then no value is shown."""
+    from safeship.envschema.compare import same
+
+    result = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if before is not None and after is not None and same(dict(before), dict(after)):
+            continue
+        secret = key in secret_keys or any(
+            bool(entry.get("secret")) for entry in (before, after) if entry is not None
+        )
+        change = "added" if before is None else "removed" if after is None else "changed"
+        result.append(
+            EnvChange(
+                key=key,
+                change=change,
+                secret=secret,
+                before=None if secret or before is None else _value(before),
+                after=None if secret or after is None else _value(after),
+            )
+        )
+    return tuple(result)
+
+
+def _value(entry: Mapping[str, Any]) -> str | None:
+    value = entry.get("value")
+    return value if isinstance(value, str) else None
+
+
+def _rollback_plan(record: DeploymentRecord, previous: DeploymentRecord | None) -> RollbackPlan:
+    environment = record.environment
+    back = previous.version if previous is not None else record.stable_version
+    if record.status == "succeeded":
+        if back is None:
+            text = f"no earlier good version of {environment} to put back"
+        else:
+            text = f"`safeship rollback {environment}` puts {back} back, all at once"
+    elif record.status in ("rolled_back", "failed", "aborted"):
+        kept = record.stable_version or back
+        if kept is None:
+            text = f"nothing to put back: {environment} had no release serving before"
+        elif record.status == "rolled_back":
+            text = f"done: traffic went back to {kept}"
+        else:
+            text = f"nothing to undo: {kept} kept serving, this release never took all traffic"
+    else:
+        text = f"while it runs, `safeship abort {environment}` sends traffic back to {back}"
+    return RollbackPlan(previous_version=back, schema_compatible=None, backup=None, text=text)

@@ -1,0 +1,166 @@
+"""`safeship serve`'s background jobs, put together from the core's operations: the outbox
+delivery (``notify_flush``), the drift check (``env_drift``), and ``watch`` of each serving
+environment. The scheduler is ``safeship.jobs.scheduler``'s; see docs/jobs.md.
+
+Secret rotation reminders (issue 16) will be one more job here, with its ``[jobs.rotation]``.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from safeship.config import LoadedConfig
+
+if TYPE_CHECKING:
+    from safeship.jobs.drift import DriftFinding
+    from safeship.jobs.scheduler import BackgroundJobs, Job, JobStatus, RunResult
+
+OUTBOX_TIMEOUT = 30.0  # seconds a delivery pass may take at most (a channel's bounded sends)
+
+
+def background_jobs(
+    loaded: LoadedConfig, *, clock: Callable[[], datetime] | None = None
+) -> BackgroundJobs:
+    """The background jobs of ``loaded``'s project, not started: ``start()`` them (the web
+    app does in its lifespan), ``stop()`` them at the end."""
+    from safeship.jobs.scheduler import BackgroundJobs
+
+    now = clock or (lambda: datetime.now(UTC))
+    jobs = [_outbox_job(loaded), _drift_job(loaded, now), *_watch_jobs(loaded)]
+    return BackgroundJobs(jobs, clock=now)
+
+
+def job_statuses(loaded: LoadedConfig) -> tuple[JobStatus, ...]:
+    """Each job: on or off, how often, when it would run next from now (this process has not
+    run them: `safeship serve`'s page shows its own last runs)."""
+    return background_jobs(loaded).statuses()
+
+
+def run_job(loaded: LoadedConfig, name: str) -> JobStatus:
+    """Run the job ``name`` once now, here; its status after (``last_ok``, ``last_error``).
+    UnknownJob (one line) when there is no such job."""
+    return background_jobs(loaded).run_now(name)
+
+
+# -- the jobs ----------------------------------------------------------------------------------
+
+
+def _outbox_job(loaded: LoadedConfig) -> Job:
+    from safeship.jobs.scheduler import Job
+
+    settings = loaded.config.jobs.outbox
+    warned: set[str] = set()
+
+    def deliver(stop: threading.Event) -> RunResult:
+        from safeship.core._notify import notify_flush
+
+        warnings = io.StringIO()
+        notify_flush(loaded, min(OUTBOX_TIMEOUT, max(settings.every, 1.0)), errors=warnings)
+        for line in warnings.getvalue().splitlines():
+            if line not in warned:  # a channel whose token is unset: said once, not each pass
+                warned.add(line)
+                print(line, file=sys.stderr)
+        return None
+
+    # No channel configured: nothing to deliver, nothing to poll.
+    enabled = settings.enabled and bool(loaded.config.notify.sections())
+    return Job("outbox", enabled, settings.every, deliver)
+
+
+def _drift_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
+    from safeship.jobs.drift import DriftJob, next_period
+    from safeship.jobs.scheduler import Job
+
+    settings = loaded.config.jobs.drift
+    job = DriftJob(
+        loaded.config,
+        loaded.registry_url(),
+        lambda: _drift_environments(loaded),
+        lambda environment: _drift_finding(loaded, environment),
+        clock=clock,
+    )
+
+    def scheduled(stop: threading.Event) -> RunResult:
+        job.run(stop, force=False)
+        return None
+
+    def manual(stop: threading.Event) -> RunResult:
+        job.run(stop, force=True)
+        return None
+
+    return Job(
+        "drift",
+        settings.enabled,
+        86_400.0 if settings.at else settings.every,
+        scheduled,
+        next_after=lambda started: next_period(settings, started),
+        manual=manual,
+    )
+
+
+def _drift_environments(loaded: LoadedConfig) -> list[str]:
+    """The environments to check: the ones named (else every configured one) that the
+    schema declares; none without a schema."""
+    from safeship.core._env import EnvProject, optional_schema
+
+    schema = optional_schema(EnvProject(config=loaded.path))
+    if schema is None:
+        return []
+    named = loaded.config.jobs.drift.environments or list(loaded.config.environments)
+    return [name for name in named if name in schema.environments]
+
+
+def _drift_finding(loaded: LoadedConfig, environment: str) -> DriftFinding:
+    """The environment's drift (its target's variables), by variable name only."""
+    from safeship.core._env import EnvProject, EnvSources, env_drift
+    from safeship.jobs.drift import DriftFinding
+
+    drift = env_drift(EnvProject(config=loaded.path), environment, EnvSources())
+    return DriftFinding(
+        environment,
+        tuple(sorted({p.variable or p.code for p in drift.against_schema})),
+        tuple(sorted({c.variable for c in drift.since_snapshot})),
+        drift.snapshot.taken_at if drift.snapshot is not None else None,
+    )
+
+
+def _watch_jobs(loaded: LoadedConfig) -> list[Job]:
+    from safeship.jobs.scheduler import Job
+
+    settings = loaded.config.jobs.watch
+    names = settings.environments or list(loaded.config.environments)
+    return [
+        Job(
+            f"watch:{name}",
+            settings.enabled,
+            loaded.config.watch.interval,
+            _watch_once(loaded, name),
+        )
+        for name in names
+    ]
+
+
+def _watch_once(loaded: LoadedConfig, environment: str) -> Callable[[threading.Event], RunResult]:
+    """One check of `safeship watch` (its state in the run directory carries over from one
+    to the next); the next check's time is the watcher's (elevated after a deploy)."""
+
+    def check(stop: threading.Event) -> RunResult:
+        from safeship.core._watch import watch
+        from safeship.jobs.scheduler import JobFailed
+        from safeship.pipeline.watch import WatchReport
+
+        reports: list[WatchReport] = []
+        watch(loaded, environment, once=True, on_report=reports.append, stop=stop)
+        if not reports:
+            return None
+        report = reports[-1]
+        if report.failed:
+            raise JobFailed(report.skipped or "the check failed")
+        return report.next_interval
+
+    return check

@@ -1,0 +1,89 @@
+"""The ``[jobs]`` table of safeship.toml: the background jobs `safeship serve` runs.
+
+[jobs.outbox]
+enabled = true          # deliver the alerts outbox (what `safeship notify flush` does)
+every = 5.0             # seconds between two passes
+
+[jobs.drift]
+enabled = true          # compare each environment's live variables with the schema and snapshot
+at = "04:00"            # once a day at this UTC time (HH:MM); "" for every `every` seconds
+every = 86400.0         # seconds between two checks when `at` is ""
+environments = []       # the environments checked (empty: every one the schema declares)
+
+[jobs.watch]
+enabled = true          # `safeship watch` of each serving environment, in the background
+environments = []       # the environments watched (empty: every configured one)
+
+Secret rotation reminders (issue 16) will be a ``[jobs.rotation]`` table beside these.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationInfo
+
+from safeship.settings_model import SettingsModel
+
+_TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def _time_of_day(text: str) -> str:
+    if text and not _TIME_OF_DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is not a time of day HH:MM (24-hour, UTC), nor empty")
+    return text
+
+
+class OutboxJobSettings(SettingsModel):
+    # Deliver the pending alert notifications in the background.
+    enabled: bool = True
+    # Seconds between two deliveries of the outbox.
+    every: float = Field(default=5.0, ge=0.5, le=3600)
+
+
+class DriftJobSettings(SettingsModel):
+    # Check the environments' variables against the schema and the last snapshot.
+    enabled: bool = True
+    # The UTC time of day (HH:MM) of the daily check; empty: every `every` seconds instead.
+    at: Annotated[str, AfterValidator(_time_of_day)] = "04:00"
+    # Seconds between two checks when `at` is empty.
+    every: float = Field(default=86_400.0, ge=60, le=31 * 86_400)
+    # The environments checked (empty: every configured environment the schema declares).
+    environments: list[str] = Field(default_factory=list)
+
+
+class WatchJobSettings(SettingsModel):
+    # Watch each serving environment between deploys (intervals from [watch]).
+    enabled: bool = True
+    # The environments watched (empty: every configured environment).
+    environments: list[str] = Field(default_factory=list)
+
+
+class JobsSettings(SettingsModel):
+    outbox: OutboxJobSettings = Field(default_factory=OutboxJobSettings)
+    drift: DriftJobSettings = Field(default_factory=DriftJobSettings)
+    watch: WatchJobSettings = Field(default_factory=WatchJobSettings)
+
+
+def _environments_configured(settings: JobsSettings, info: ValidationInfo) -> JobsSettings:
+    """A job's environment must be an ``[environments.NAME]`` table of the same file."""
+    environments: Any = info.data.get("environments")
+    if environments is None:  # [environments] itself is wrong: that error is reported already
+        return settings
+    for job, names in (
+        ("drift", settings.drift.environments),
+        ("watch", settings.watch.environments),
+    ):
+        for name in names:
+            if name not in environments:
+                known = ", ".join(environments) or "none"
+                raise ValueError(
+                    f"jobs.{job}.environments: no environment {name!r} is configured "
+                    f"(configured: {known})"
+                )
+    return settings
+
+
+# SafeshipConfig's ``jobs`` field: declared after ``environments``, so the check sees them.
+JobsTable = Annotated[JobsSettings, AfterValidator(_environments_configured)]
