@@ -113,8 +113,8 @@ def test_safeship_serve_refuses_a_public_address_and_stops_on_sigterm(tmp_path: 
     )
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        "refusing to serve on 0.0.0.0: the dashboard has no sign-in configured; bind to "
-        "127.0.0.1 (the default) or put it behind an authenticating proxy"
+        "refusing to listen on 0.0.0.0: no one could sign in there. Add a user (safeship user "
+        "add NAME --role admin) or set [serve.auth] trusted_header, or listen on 127.0.0.1"
     ]
     port = free_port()
     server = subprocess.Popen(

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 with warnings.catch_warnings():  # Starlette 1.x would rather have httpx2 (not installed)
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", "Using `httpx` with")
     from starlette.testclient import TestClient
 
 from safeship import core
@@ -31,7 +31,7 @@ from safeship.dashboard.app import create_app
 from safeship.registry import Registry
 from testing.fixtures import ENV, Workspace, make_workspace
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with")
 
 PASSWORD = "correct horse battery staple"
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

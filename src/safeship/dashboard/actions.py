@@ -23,7 +23,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from safeship import core
 from safeship.dashboard import security
-from safeship.dashboard.templating import templates
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
@@ -219,7 +218,7 @@ async def confirm_page(
                                         environment)  # fmt: skip
     context = {"plan": found, "nonce": nonce}
     headers = {"Cache-Control": "no-store"}
-    return templates().TemplateResponse(request, "confirm.html.j2", context, headers=headers)
+    return security.page(request, "confirm.html.j2", context, headers=headers)
 
 
 @router.post("/actions/{action}")
@@ -262,8 +261,7 @@ async def confirmed(
 
 def _done_page(request: Request, status: int, title: str, message: str, back: str) -> Response:
     context = {"title": title, "message": message, "back": back}
-    return templates().TemplateResponse(request, "action_done.html.j2", context,
-                                        status_code=status)  # fmt: skip
+    return security.page(request, "action_done.html.j2", context, status=status)
 
 
 # -- the JSON API ----------------------------------------------------------------------------

@@ -218,10 +218,25 @@ def refusal(
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target, safe='/')}", status_code=303)
     context = {"status": status, "message": message}
+    return page(request, "refused.html.j2", context, status=status, headers=headers)
+
+
+def page(
+    request: HTTPConnection,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """One of the sign-in side's pages, with what the base template needs (the navigation)."""
+    from safeship.dashboard.pages import NAV
+
+    full = {"nav": NAV, "path": request.url.path, **context}
     return templates().TemplateResponse(
         request,  # type: ignore[arg-type]  # a Request for the pages; the processors read .state
-        "refused.html.j2",
-        context,
+        name,
+        full,
         status_code=status,
         headers=headers,
     )
