@@ -449,6 +449,25 @@ def test_an_api_token_acts_without_csrf_until_revoked(
     assert core.authenticate_token(ws.loaded, token[:-1] + "A") is None
 
 
+def test_an_api_retry_with_the_same_idempotency_key_acts_once(
+    ws: Workspace, client_for: ClientFactory
+) -> None:
+    add_user(ws, "ci-bot", "deployer")
+    deployment_id = paused_deployment(ws)
+    _, token = core.token_create(ws.loaded, "ci-bot")
+    client = client_for(headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "run-7"})
+    first = client.post("/api/actions/promote", json={"environment": ENV})
+    retry = client.post("/api/actions/promote", json={"environment": ENV})
+    assert first.status_code == 200 and retry.status_code == 200
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["outcome"] == f"already done: {first.json()['outcome']}"
+    assert requests_of(ws, deployment_id) == [("promote", "dashboard:ci-bot")]
+    other = client.post("/api/actions/abort", json={"environment": ENV})
+    assert other.status_code == 409 and requests_of(ws, deployment_id) == [
+        ("promote", "dashboard:ci-bot")
+    ]
+
+
 def test_the_trusted_header_counts_only_from_a_trusted_proxy(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path, tables=PROXY_TABLES)
     app = make_app(ws)

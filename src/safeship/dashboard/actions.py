@@ -192,11 +192,9 @@ def wait_for_actions(app: Any, timeout: float = WORKER_JOIN_TIMEOUT) -> None:
 # -- the pages -------------------------------------------------------------------------------
 
 
-def _check_action(action: str) -> None:
+def _check_action(request: Request, action: str) -> None:
     if action not in ACTIONS:
-        raise security.Refused(
-            JSONResponse({"detail": f"no action {action[:40]!r}"}, status_code=404)
-        )
+        raise security.Refused(security.refusal(request, 404, f"no action {action[:40]!r}"))
 
 
 @router.get("/actions/{action}")
@@ -206,7 +204,7 @@ async def confirm_page(
     environment: str,
     principal: Annotated[core.Principal, Depends(security.require(ROLE))],
 ) -> Response:
-    _check_action(action)
+    _check_action(request, action)
     loaded = request.app.state.loaded
     try:
         found = await run_in_threadpool(plan, loaded, action, environment)
@@ -229,7 +227,7 @@ async def confirmed(
     environment: Annotated[str, Form(max_length=100)] = "",
     nonce: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _check_action(action)
+    _check_action(request, action)
     loaded = request.app.state.loaded
     used = await run_in_threadpool(core.nonce_use, loaded, nonce, principal.name, action,
                                    environment)  # fmt: skip
@@ -292,14 +290,37 @@ async def api_action(
 ) -> Response:
     loaded = request.app.state.loaded
     environment = body.environment
+    key = request.headers.get("idempotency-key")
+    nonce = None
+    if key is not None:
+        try:
+            used, nonce = await run_in_threadpool(
+                core.idempotent_use, loaded, key, principal.name, action, environment
+            )
+        except core.AuthError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        if not used.act:
+            if used.outcome is None:
+                detail = "this Idempotency-Key was used for another request, or long ago"
+                return JSONResponse({"detail": detail}, status_code=409)
+            await security.audit(request, action, environment, "repeated",
+                                 "the same Idempotency-Key again: not done twice")  # fmt: skip
+            replay = ActionAnswer(action=action, environment=environment,
+                                  outcome=f"already done: {used.outcome}")  # fmt: skip
+            return JSONResponse(replay.model_dump(by_alias=True),
+                                headers={"Idempotent-Replayed": "true"})  # fmt: skip
     try:
         found = await run_in_threadpool(plan, loaded, action, environment)
     except UnknownEnvironment as exc:
         return JSONResponse({"detail": str(exc)}, status_code=404)
     if found.problem is not None:
+        if nonce is not None:
+            await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {found.problem}")
         await security.audit(request, action, environment, "refused", found.problem)
         return JSONResponse({"detail": found.problem}, status_code=409)
     done = await run_in_threadpool(perform, request, principal, action, environment)
+    if nonce is not None:
+        await run_in_threadpool(core.nonce_outcome, loaded, nonce, done.outcome)
     if done.status >= 400:
         return JSONResponse({"detail": done.outcome}, status_code=done.status)
     answer = ActionAnswer(action=action, environment=environment, outcome=done.outcome,

@@ -312,6 +312,26 @@ class AuthRecords:
                 },
             )
 
+    def claim_nonce(self, digest: str, actor: str, action: str, target: str, now: datetime) -> None:
+        """Record the nonce unless it is recorded already (an API client's idempotency key:
+        the first request with it records it, a retry finds it)."""
+        check_text("digest", digest, DIGEST_LEN)
+        check_text("actor", actor, ACTOR_LEN)
+        check_text("action", action, ACTION_LEN)
+        check_text("target", target, TARGET_LEN)
+        with self._writing("claim nonce") as tx:
+            tx.run(
+                "INSERT INTO action_nonces (digest, actor, action, target, created_at) "
+                "VALUES (:digest, :actor, :action, :target, :now) ON CONFLICT (digest) DO NOTHING",
+                {
+                    "digest": digest,
+                    "actor": actor,
+                    "action": action,
+                    "target": target,
+                    "now": db_time(tx, now),
+                },
+            )
+
     def use_nonce(
         self,
         digest: str,
