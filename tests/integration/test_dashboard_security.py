@@ -576,7 +576,7 @@ def test_a_rollback_from_the_dashboard_puts_the_previous_version_back(
         assert answer.status_code == 303 and answer.headers["location"] == "/"
         actions.wait_for_actions(app, timeout=60)
         again = client.post("/actions/rollback", data=form)
-        assert "Already done: rollback of local started by alice" in again.text
+        assert "Already done: rollback of local by alice: ok, v1 succeeded" in again.text
     (status,) = core.status(ws.loaded, ENV)
     assert status.serving == ("v1",)
     history = core.history(ws.loaded, core.HistoryQuery(ENV, limit=3))

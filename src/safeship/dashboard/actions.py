@@ -125,16 +125,26 @@ class Done:
     deployment_id: str | None = None
 
 
-def perform(request: Request, principal: core.Principal, action: str, environment: str) -> Done:
-    """Do ``action`` (promote and abort at once; a rollback started in a worker thread).
-    Runs in a worker thread itself."""
+def perform(
+    request: Request,
+    principal: core.Principal,
+    action: str,
+    environment: str,
+    nonce: str | None = None,
+) -> Done:
+    """Do ``action`` (promote and abort at once; a rollback started in a worker thread) and
+    record how it went under ``nonce`` (what a resubmission is told). Runs in a worker thread
+    itself."""
     loaded: LoadedConfig = request.app.state.loaded
     client = security.caller(request).client
     by = principal.actor
     if action == "rollback":
+        outcome = f"rollback of {environment} started by {principal.name}"
+        if nonce is not None:  # before the worker starts: its own outcome comes after this one
+            core.nonce_outcome(loaded, nonce, outcome)
         worker = threading.Thread(
             target=_rollback,
-            args=(loaded, environment, principal, client),
+            args=(loaded, environment, principal, client, nonce),
             name=f"dashboard-rollback-{environment}",
         )
         workers: list[threading.Thread] = [
@@ -142,7 +152,6 @@ def perform(request: Request, principal: core.Principal, action: str, environmen
         ]
         request.app.state.action_workers = [*workers, worker]
         worker.start()
-        outcome = f"rollback of {environment} started by {principal.name}"
         core.audit_record(loaded, principal.name, "rollback", environment, "started", client,
                           f"as {by}")  # fmt: skip
         return Done(202, outcome)
@@ -151,36 +160,51 @@ def perform(request: Request, principal: core.Principal, action: str, environmen
         summary = call(loaded, environment, requested_by=by)
     except core.RequestRefused as exc:
         core.audit_record(loaded, principal.name, action, environment, "refused", client, str(exc))
-        return Done(409, f"refused: {exc}")
-    outcome = f"{action} of {summary.version} ({summary.id[:8]}) requested by {principal.name}"
-    core.audit_record(loaded, principal.name, action, environment, "ok", client,
-                      f"deployment {summary.id}")  # fmt: skip
-    return Done(200, outcome, summary.id)
+        done = Done(409, f"refused: {exc}")
+    else:
+        outcome = f"{action} of {summary.version} ({summary.id[:8]}) requested by {principal.name}"
+        core.audit_record(loaded, principal.name, action, environment, "ok", client,
+                          f"deployment {summary.id}")  # fmt: skip
+        done = Done(200, outcome, summary.id)
+    if nonce is not None:
+        core.nonce_outcome(loaded, nonce, done.outcome)
+    return done
 
 
 def _rollback(
-    loaded: LoadedConfig, environment: str, principal: core.Principal, client: str
+    loaded: LoadedConfig,
+    environment: str,
+    principal: core.Principal,
+    client: str,
+    nonce: str | None,
 ) -> None:
-    """The rollback itself, in its worker thread; how it went goes to the audit trail."""
+    """The rollback itself, in its worker thread; how it went goes to the audit trail (and to
+    the nonce's outcome)."""
+    outcome, detail = _rolled_back(loaded, environment, principal)
+    core.audit_record(loaded, principal.name, "rollback", environment, outcome, client, detail)
+    if nonce is not None:
+        core.nonce_outcome(loaded, nonce, f"rollback of {environment} by {principal.name}: "
+                           f"{outcome}, {detail}")  # fmt: skip
+
+
+def _rolled_back(
+    loaded: LoadedConfig, environment: str, principal: core.Principal
+) -> tuple[str, str]:
+    """Roll back; how it ended (ok or failed) and one line of detail."""
     try:
         result = core.rollback(loaded, environment, triggered_by=principal.actor)
     except Exception as exc:  # recorded, not raised: nobody waits for this thread
-        line = (str(exc).splitlines() or [type(exc).__name__])[0]
-        core.audit_record(loaded, principal.name, "rollback", environment, "failed", client, line)
-        return
+        return "failed", (str(exc).splitlines() or [type(exc).__name__])[0]
     if result.abort_requested is not None:
-        detail = f"asked the running deployment {result.abort_requested.id} to roll back"
-    elif result.recovered:
-        detail = "finished an interrupted deployment's rollback"
-    elif result.deployed is not None:
-        detail = f"{result.deployed.version}: {result.deployed.status}"
-        if not result.deployed.ok:
-            core.audit_record(loaded, principal.name, "rollback", environment, "failed", client,
-                              f"{detail}: {result.deployed.reason or ''}")  # fmt: skip
-            return
-    else:
-        detail = "done"
-    core.audit_record(loaded, principal.name, "rollback", environment, "ok", client, detail)
+        return "ok", f"asked the running deployment {result.abort_requested.id} to roll back"
+    if result.recovered:
+        return "ok", "finished an interrupted deployment's rollback"
+    if result.deployed is None:
+        return "ok", "done"
+    detail = f"{result.deployed.version} {result.deployed.status}"
+    if not result.deployed.ok:
+        return "failed", f"{detail}: {result.deployed.reason or ''}"
+    return "ok", detail
 
 
 def wait_for_actions(app: Any, timeout: float = WORKER_JOIN_TIMEOUT) -> None:
@@ -249,8 +273,7 @@ async def confirmed(
         await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {found.problem}")
         await security.audit(request, action, environment, "refused", found.problem)
         return _done_page(request, 409, "Not done", found.problem, "/")
-    done = await run_in_threadpool(perform, request, principal, action, environment)
-    await run_in_threadpool(core.nonce_outcome, loaded, nonce, done.outcome)
+    done = await run_in_threadpool(perform, request, principal, action, environment, nonce)
     if done.status >= 400:
         return _done_page(request, done.status, "Not done", done.outcome, "/")
     target = f"/deployments/{done.deployment_id}" if done.deployment_id else "/"
@@ -318,9 +341,7 @@ async def api_action(
             await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {found.problem}")
         await security.audit(request, action, environment, "refused", found.problem)
         return JSONResponse({"detail": found.problem}, status_code=409)
-    done = await run_in_threadpool(perform, request, principal, action, environment)
-    if nonce is not None:
-        await run_in_threadpool(core.nonce_outcome, loaded, nonce, done.outcome)
+    done = await run_in_threadpool(perform, request, principal, action, environment, nonce)
     if done.status >= 400:
         return JSONResponse({"detail": done.outcome}, status_code=done.status)
     answer = ActionAnswer(action=action, environment=environment, outcome=done.outcome,
