@@ -523,6 +523,18 @@ def test_off_loopback_reading_needs_a_viewer(ws: Workspace, client_for: ClientFa
         assert client.get("/api/openapi.json").status_code == 200
 
 
+def test_on_loopback_only_loopback_host_names_are_answered(ws: Workspace) -> None:
+    app = make_app(ws)
+    app.state.host = "127.0.0.1"  # as `safeship serve` records it
+    for base, status in (("http://127.0.0.1:8470", 200), ("http://localhost:8470", 200),
+                         ("http://[::1]:8470", 200), ("http://rebound.example", 421)):  # fmt: skip
+        with TestClient(app, base_url=base, follow_redirects=False) as client:
+            answer = client.get("/signin")
+        assert answer.status_code == status, base
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 def test_no_password_nor_hash_reaches_the_audit_or_the_listing(ws: Workspace) -> None:
     add_user(ws, "alice", "admin")
     core.authenticate_password(ws.loaded, "alice", PASSWORD, "10.0.0.1")
