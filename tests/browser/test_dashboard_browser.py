@@ -131,7 +131,8 @@ def test_keyboard_reaches_everything_in_order_and_contrast_holds(
         focused: dict[str, Any] = page.evaluate(
             """() => { const e = document.activeElement, s = getComputedStyle(e);
                  return {order: e.dataset.focusOrder ?? null,
-                         outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2}; }"""
+                         outline: s.outlineStyle !== 'none'
+                                  && parseFloat(s.outlineWidth) >= 2}; }"""
         )
         assert focused["outline"], f"no visible focus on element {focused['order']} of {path}"
         reached.append(focused["order"])
