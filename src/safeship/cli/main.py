@@ -280,6 +280,19 @@ lazy_group("paths", "safeship.cli.paths_cmd:paths_app")
 lazy_group("hooks", "safeship.cli.hooks_cmd:hooks_app")
 lazy_group("notify", "safeship.cli.notify_cmd:notify_app")
 lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
+lazy_group("user", "safeship.cli.user_cmd:user_app")
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Entries to show.")] = 50,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The audit trail: sign-ins, sign-outs, the dashboard's actions and refusals, newest first."""
+    from safeship.cli import user_cmd
+
+    raise typer.Exit(user_cmd.audit(limit, json_output, config))
 
 
 @app.command()

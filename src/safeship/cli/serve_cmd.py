@@ -67,9 +67,11 @@ def run(config: Path | None, host: str | None, port: int | None, jobs: bool) -> 
                 for sig, handler in original.items():
                     signal.signal(sig, handler)
 
+    app = create_app(loaded, jobs=jobs)
+    app.state.host = host  # off loopback, reading needs a signed-in viewer (security.py)
     server = Server(
         uvicorn.Config(
-            create_app(loaded, jobs=jobs),
+            app,
             host=host,
             port=port,
             log_level="warning",

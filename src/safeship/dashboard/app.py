@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from safeship.dashboard import api, errors, live, pages
+from safeship.dashboard import api, errors, live, pages, security
 from safeship.dashboard.templating import STATIC_DIR
 
 if TYPE_CHECKING:
@@ -64,5 +64,7 @@ def create_app(loaded: LoadedConfig, *, jobs: bool = False) -> FastAPI:
     app.include_router(pages.router)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
+    # Sign-in, sessions, CSRF, the roles and the actions (docs/security.md).
+    security.install(app)
     app.add_middleware(errors.OneLineErrors)
     return app

@@ -257,10 +257,12 @@ def rollback(
     *,
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
+    triggered_by: str | None = None,
 ) -> DeploymentOutcome | None:
     """Put the previous good version back (all at once) and mark the current one rolled back.
 
     Returns None when there was only an interrupted deployment to undo (recovery did it).
+    ``triggered_by``: who asked (default: the `safeship rollback` command).
     """
     from safeship.pipeline.deploy import Deployer
     from safeship.pipeline.lease import DeployLease
@@ -295,7 +297,7 @@ def rollback(
         outcome = deployer.deploy(
             previous.version,
             commit=previous.commit_sha,
-            triggered_by="rollback",
+            triggered_by=triggered_by or "rollback",
             strategy="all-at-once",
             bake=False,
         )
@@ -303,7 +305,8 @@ def rollback(
             s.registry.update_deployment(
                 current.id,
                 status=Status.ROLLED_BACK.value,
-                rollback_reason=f"rolled back to {previous.version} by safeship rollback",
+                rollback_reason=f"rolled back to {previous.version} by "
+                f"{triggered_by or 'safeship rollback'}",
             )
         return outcome
 

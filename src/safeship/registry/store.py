@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry import deployments, events, leases, snapshots
 from safeship.registry.analytics_records import AnalyticsRecords
+from safeship.registry.auth_records import AuthRecords
 from safeship.registry.database import Database
 from safeship.registry.errors import RegistryError, check_text, first_line, json_object, parse_id
 from safeship.registry.files import empty_registry_message, file_state
@@ -65,7 +66,7 @@ __all__ = [
 MIN_PREFIX: Final = 6
 
 
-class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords):
+class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords, AuthRecords):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
     Opening it applies pending migrations (safe when several processes open it at once). A
