@@ -15,7 +15,7 @@ import typer
 if TYPE_CHECKING:
     from typer._click import Command
 
-from safeship.cli import metrics_cmd, params
+from safeship.cli import analytics_cmd, mark_cmd, metrics_cmd, params
 
 # The console entry point (`safeship`, `python -m safeship`) is safeship.cli.entry.run: it runs
 # the everyday read-only commands without importing Typer (safeship.cli.fast). Re-exported here.
@@ -122,6 +122,8 @@ def history(
 
 
 app.command(name="metrics")(metrics_cmd.command)
+app.command(name="analytics")(analytics_cmd.command)
+app.command(name="mark")(mark_cmd.command)
 
 
 @app.command()

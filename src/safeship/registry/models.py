@@ -353,6 +353,8 @@ class ArtifactRow(Base):
 
 # History over every environment reads deployments by start time (analytics of all environments).
 Index("ix_deployments_started_at", Deployment.started_at)
+# The analytics read one kind of event over a period (rollback.triggered), not all of them.
+Index("ix_events_name_timestamp", Event.name, Event.timestamp)
 
 
 class DeploymentMark(Base):
