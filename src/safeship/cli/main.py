@@ -169,6 +169,35 @@ def logs(
     raise typer.Exit(logs_cmd.run(config, query, follow=follow))
 
 
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+@app.command()
+def report(
+    deployment: Annotated[
+        str, typer.Argument(help="Its id or a prefix (6+ hex digits).", callback=params.text)
+    ],
+    report_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="md (default), json, or html: the printable standalone page.",
+        ),
+    ] = ReportFormat.md,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write it to FILE (default: stdout).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """A deployment's report: summary, timeline, checks, canary figures, env changes, commits."""
+    from safeship.cli import report_cmd
+
+    raise typer.Exit(report_cmd.run(config, deployment, report_format.value, output))
+
+
 @app.command()
 def watch(
     environment: EnvArgument,
