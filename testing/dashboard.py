@@ -149,10 +149,10 @@ def seed_project(root: Path, *, hostile: bool = True) -> SeededProject:
         registry.update_deployment(failed, status="failed", completed=bool(clock.advance(5)))
 
         clock.advance(5)
-        hostile = registry.create_deployment(
+        marked = registry.create_deployment(
             "staging", f"v3{evil}"[:255], None, HOSTILE if hostile else "dave"
         )
-        registry.update_deployment(hostile, status="aborted", completed=bool(clock.advance(1)))
+        registry.update_deployment(marked, status="aborted", completed=bool(clock.advance(1)))
 
         clock.advance(30)
         running = registry.create_deployment(
@@ -172,7 +172,7 @@ def seed_project(root: Path, *, hostile: bool = True) -> SeededProject:
             ],
             repeat_interval=3600,
         )  # fmt: skip
-    return SeededProject(loaded, clock.now, ok, bad, failed, running, hostile)
+    return SeededProject(loaded, clock.now, ok, bad, failed, running, marked)
 
 
 @pytest.fixture(scope="session")
