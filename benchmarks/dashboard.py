@@ -128,6 +128,47 @@ def _live_latency(loaded: LoadedConfig, deployment: str, changes: int) -> list[f
     return delays
 
 
+# The history page's queries as the registry writes them (registry/deployments.py), to show
+# which index serves each filter at this scale.
+_COLUMNS = "id, environment, version, status, started_at"
+_ORDER = "ORDER BY started_at DESC, id DESC LIMIT 51"
+EXPLAINED = (
+    ("newest", f"SELECT {_COLUMNS} FROM deployments {_ORDER}"),
+    (
+        "environment",
+        f"SELECT {_COLUMNS} FROM deployments WHERE environment = 'production' {_ORDER}",
+    ),
+    (
+        "environment + status",
+        f"SELECT {_COLUMNS} FROM deployments WHERE environment = 'production' "
+        f"AND status IN ('rolled_back') {_ORDER}",
+    ),
+    ("version", f"SELECT {_COLUMNS} FROM deployments WHERE version = 'v1.0.7' {_ORDER}"),
+    ("who", f"SELECT {_COLUMNS} FROM deployments WHERE triggered_by = 'alice' {_ORDER}"),
+    (
+        "deep page (cursor)",
+        f"SELECT {_COLUMNS} FROM deployments WHERE (started_at < (SELECT started_at FROM "
+        "deployments WHERE id = %(cursor)s) OR (started_at = (SELECT started_at FROM deployments "
+        f"WHERE id = %(cursor)s) AND id < %(cursor)s)) {_ORDER}",
+    ),
+)
+
+
+def _explain(url: str, cursor: str) -> None:
+    """EXPLAIN ANALYZE of each history query: its plan's first line and its time."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        print(f"\n{'history query':<24}{'ms':>8}  plan")
+        for name, sql in EXPLAINED:
+            rows = connection.execute(f"EXPLAIN ANALYZE {sql}", {"cursor": cursor}).fetchall()
+            plan = [str(r[0]).strip() for r in rows]
+            scans = [line.split("  (")[0].lstrip("-> ") for line in plan if "Scan" in line]
+            took = next((line for line in plan if line.startswith("Execution Time")), "")
+            ms = float(took.split(":")[1].split()[0]) if took else float("nan")
+            print(f"{name:<24}{ms:>8.2f}  {'; '.join(scans[:2])}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deployments", type=int, default=100_000)
@@ -152,6 +193,7 @@ def main() -> int:
         for name, median, p95, goal in _pages(loaded, sample, args.runs):
             worst_ratio = max(worst_ratio, p95 / goal)
             print(f"{name:<24}{median:>10.1f}{p95:>10.1f}{goal:>9.0f}")
+        _explain(url, summary.samples[0])
         running = core.history(loaded, core.HistoryQuery("production", 1))[0].id
         delays = _live_latency(loaded, running, args.changes)
         live_p95 = _p95(delays)
