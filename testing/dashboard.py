@@ -87,7 +87,10 @@ class _Clock:
         return self.now
 
 
-def seed_project(root: Path) -> SeededProject:
+def seed_project(root: Path, *, hostile: bool = True) -> SeededProject:
+    """``hostile``: markup in a version, a trigger name and a rollback reason (the escaping
+    tests); without it plain text (the documentation's screenshots)."""
+    evil = HOSTILE if hostile else ""
     text = CONFIG.format(staging_port=free_port(), production_port=free_port())
     (root / "safeship.toml").write_text(text, encoding="utf-8")
     loaded = load_config(root / "safeship.toml")
@@ -131,7 +134,7 @@ def seed_project(root: Path) -> SeededProject:
             status="rolled_back",
             completed=bool(clock.advance(10)),
             rollback_rule="error_rate",
-            rollback_reason=f"error rate 20% > 5% {HOSTILE}",
+            rollback_reason=f"error rate 20% > 5% {evil}".strip(),
             health_score=0.8,
         )
 
@@ -146,8 +149,10 @@ def seed_project(root: Path) -> SeededProject:
         registry.update_deployment(failed, status="failed", completed=bool(clock.advance(5)))
 
         clock.advance(5)
-        hostile = registry.create_deployment("staging", f"v3{HOSTILE}"[:255], None, HOSTILE)
-        registry.update_deployment(hostile, status="aborted", completed=bool(clock.advance(1)))
+        marked = registry.create_deployment(
+            "staging", f"v3{evil}"[:255], None, HOSTILE if hostile else "dave"
+        )
+        registry.update_deployment(marked, status="aborted", completed=bool(clock.advance(1)))
 
         clock.advance(30)
         running = registry.create_deployment(
@@ -167,7 +172,7 @@ def seed_project(root: Path) -> SeededProject:
             ],
             repeat_interval=3600,
         )  # fmt: skip
-    return SeededProject(loaded, clock.now, ok, bad, failed, running, hostile)
+    return SeededProject(loaded, clock.now, ok, bad, failed, running, marked)
 
 
 @pytest.fixture(scope="session")

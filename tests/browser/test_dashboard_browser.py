@@ -40,9 +40,7 @@ def test_overview_shows_each_environment(dashboard_url: str, page: Page) -> None
     production = page.locator('section[data-environment="production"]')
     expect(production.locator("h2")).to_contain_text("production")
     expect(production.locator('[data-live="version"]')).to_have_text("v1.0.1")
-    expect(production.locator('[data-live="running"]')).to_have_text(
-        "v1.2.0: progressing at 50%"
-    )
+    expect(production.locator('[data-live="running"]')).to_have_text("v1.2.0: progressing at 50%")
     expect(production.get_by_role("link", name="Roll back production")).to_be_visible()
     expect(page.locator("#live-status")).to_have_text("Live.")  # the stream is open
     snapshot = page.locator("main").aria_snapshot()
@@ -133,7 +131,8 @@ def test_keyboard_reaches_everything_in_order_and_contrast_holds(
         focused: dict[str, Any] = page.evaluate(
             """() => { const e = document.activeElement, s = getComputedStyle(e);
                  return {order: e.dataset.focusOrder ?? null,
-                         outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2}; }"""
+                         outline: s.outlineStyle !== 'none'
+                                  && parseFloat(s.outlineWidth) >= 2}; }"""
         )
         assert focused["outline"], f"no visible focus on element {focused['order']} of {path}"
         reached.append(focused["order"])
@@ -187,8 +186,9 @@ def test_a_deployments_page_follows_a_real_canary_and_its_rollback_live(
     load_factory: Callable[..., LoadGenerator],
 ) -> None:
     # "bad" fails 20% of its requests: the error-rate rule (30 requests at least) cannot fire
-    # at 10% within the 2 s bake, so the page sees 10%, then 50%, then the rollback.
-    ws = workspace_factory(behaviours={"bad": "error_rate=0.2"}, bake_time=2.0, min_requests=30)
+    # at 10% (~10 requests/s) within the 1.5 s bake, so the page sees 10%, then 50%, then the
+    # rollback. Over 3 s: two real deploys (releases, router, health checks, bakes) under load.
+    ws = workspace_factory(behaviours={"bad": "error_rate=0.2"}, bake_time=1.5, min_requests=30)
     assert operations.deploy(ws.loaded, ENV, "good").ok
     load = load_factory(ws.url, rate=100)
     page.context.add_init_script(_OBSERVE_STATE_JS)

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -567,6 +567,14 @@ def test_a_ci_path_records_its_run_and_the_workflows_deploy_records_the_deployme
         [pipeline] = circleci_api.pipelines.values()
         inputs, job_env, run = pipeline.body["parameters"], {"CIRCLECI": "true"}, pipeline.id
     assert completed["attributes"]["run_id"] == run
+    # The run and its minutes (the provider's start and end), for the analytics' CI cost.
+    with Registry(load_config(tmp_path / "safeship.toml").registry_url()) as registry:
+        wide = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        [ran] = registry.analytics_facts(None, *wide).ci_runs
+    assert (ran.path, ran.environment, ran.conclusion, ran.runs, ran.timed_runs) == (
+        ci, "production", "success", 1, 1,
+    )  # fmt: skip
+    assert ran.seconds == (180.0 if ci == "github-actions" else 120.0)
     job = safeship(
         tmp_path,
         "deploy", inputs["environment"], "--version", inputs["version"], "--commit",

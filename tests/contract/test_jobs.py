@@ -9,6 +9,7 @@ resolves it.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def write_project(root: Path, ga_id: str, token: str, extra: str = "") -> Path:
         "[notify.webhook]\n"
         'url_env = "JOBS_TEST_WEBHOOK_URL"\n\n'
         "[alerts]\ngroup_wait = 0.0\n\n"
+        "[jobs.outbox]\nevery = 0.5\n\n"
         '[jobs.drift]\nat = ""\nevery = 3600.0\n\n'
         "[jobs.watch]\nenabled = false\n"
     )
@@ -75,8 +77,15 @@ def test_drift_raises_and_resolves_env_drift_delivered_once_by_the_outbox_job(
         assert [s.condition for s in registry.firing_alerts("production")] == ["env.drift"]
         assert registry.outbox_counts()["pending"] == 1
 
-    delivered = jobs.run_now("outbox")
-    assert delivered.last_ok is True, delivered.last_error
+    # Started as `safeship serve` starts them: the outbox job delivers it in the background.
+    jobs.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not webhook_api.deliveries and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        jobs.stop()
+    assert jobs.status("outbox").last_ok is True, jobs.status("outbox").last_error
     assert len(webhook_api.deliveries) == 1
     body = json.dumps(webhook_api.deliveries[0])
     assert "env.drift" in body
@@ -124,3 +133,16 @@ def test_the_scheduled_drift_check_runs_once_per_period_across_processes(
     status = second.status("drift")
     assert status.last_ok is True
     assert status.next_run == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
+def test_a_watch_check_of_an_environment_with_nothing_deployed_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(write_project(tmp_path, "G-ABC", SECRET))
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    jobs = core.background_jobs(loaded, clock=lambda: now)
+    watched = jobs.run_now("watch:production")  # switched off in the file: asked, it runs
+    assert watched.last_ok is True, watched.last_error
+    assert watched.enabled is False and watched.next_run is None
+    assert watched.every_seconds == loaded.config.watch.interval

@@ -297,3 +297,16 @@ def test_openapi_document_lists_the_routes_with_schemas(client: TestClient) -> N
     assert {"environment", "status", "version", "triggered_by", "since", "until", "before"} <= (
         parameters
     )
+
+
+def test_the_lifespan_starts_and_stops_the_background_jobs(
+    seeded_project: SeededProject,
+) -> None:
+    app = create_app(seeded_project.loaded, jobs=True)
+    with TestClient(app) as with_jobs:
+        jobs = with_jobs.get("/api/jobs").json()
+        assert jobs and all(set(j) >= {"name", "enabled", "lastOk", "nextRun"} for j in jobs)
+        assert "outbox" in {j["name"] for j in jobs}
+        page = with_jobs.get("/jobs").text
+        assert "outbox" in page and "started with --no-jobs" not in page
+    assert app.state.jobs is not None  # stopped with the lifespan (stop() is idempotent)

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Final
 
 from safeship.analytics import bands
@@ -66,7 +67,8 @@ def by_environment(
     deployments: Iterable[DeploymentFacts],
 ) -> dict[str, list[DeploymentFacts]]:
     grouped: defaultdict[str, list[DeploymentFacts]] = defaultdict(list)
-    for d in sorted(deployments, key=lambda d: (d.started_at, d.id)):
+    # Stable: rows that started at the same instant keep the registry's order (by id).
+    for d in sorted(deployments, key=attrgetter("started_at")):
         grouped[d.environment].append(d)
     return dict(grouped)
 

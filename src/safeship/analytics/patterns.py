@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from safeship.analytics.dora import COUNTED, FAILED, Period, Recovery
 from safeship.analytics.records import SeriesPoint
@@ -22,7 +22,8 @@ UNKNOWN_RULE = "unknown"
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """A point's label: the UTC time to the second, ``2026-11-30T14:05:09Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def days_of(period: Period) -> list[str]:
@@ -37,10 +38,12 @@ def per_day(
 ) -> tuple[tuple[SeriesPoint, ...], tuple[SeriesPoint, ...]]:
     """``deployments_per_day`` (value: deployments started; extra: succeeded, failed,
     rolled_back) and ``success_rate_per_day`` (succeeded over finished, not aborted)."""
+    by_day: dict[tuple[date, str], int] = Counter(
+        (d.started_at.astimezone(UTC).date(), d.status) for d in deployments
+    )
     statuses: dict[str, Counter[str]] = {day: Counter() for day in days_of(period)}
-    for d in deployments:
-        day = d.started_at.astimezone(UTC).date().isoformat()
-        statuses.setdefault(day, Counter())[d.status] += 1
+    for (when, status), n in by_day.items():
+        statuses.setdefault(when.isoformat(), Counter())[status] += n
     counts, rates = [], []
     for day, seen in statuses.items():
         extra = {s: float(seen[s]) for s in ("succeeded", "failed", "rolled_back")}

@@ -173,6 +173,14 @@ def render_markdown(detail: DeploymentDetail) -> str:
         out += _step_markdown(step)
     if not detail.steps:
         out.append("No canary step was judged.")
+    if s.traffic:
+        out += ["", "### Traffic while it rolled out", ""]
+        out += ["| Release | Requests | Errors | Error rate |", "|---|---|---|---|"]
+        out += [
+            f"| {md(t.release)} | {t.requests} | {t.errors} "
+            f"| {_percent(t.errors / t.requests if t.requests else None)} |"
+            for t in s.traffic
+        ]
     out += ["", "## Rollback rule and figures", ""]
     if detail.rollback_rule or detail.rollback_reason:
         out.append(f"- **Rule:** {md(detail.rollback_rule or NONE)}")

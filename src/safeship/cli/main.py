@@ -15,7 +15,7 @@ import typer
 if TYPE_CHECKING:
     from typer._click import Command
 
-from safeship.cli import metrics_cmd, params
+from safeship.cli import analytics_cmd, mark_cmd, metrics_cmd, params
 
 # The console entry point (`safeship`, `python -m safeship`) is safeship.cli.entry.run: it runs
 # the everyday read-only commands without importing Typer (safeship.cli.fast). Re-exported here.
@@ -122,6 +122,8 @@ def history(
 
 
 app.command(name="metrics")(metrics_cmd.command)
+app.command(name="analytics")(analytics_cmd.command)
+app.command(name="mark")(mark_cmd.command)
 
 
 @app.command()
@@ -165,6 +167,35 @@ def logs(
 
     query = core.LogQuery(environment, deployment, since, limit)
     raise typer.Exit(logs_cmd.run(config, query, follow=follow))
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+@app.command()
+def report(
+    deployment: Annotated[
+        str, typer.Argument(help="Its id or a prefix (6+ hex digits).", callback=params.text)
+    ],
+    report_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="md (default), json, or html: the printable standalone page.",
+        ),
+    ] = ReportFormat.md,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write it to FILE (default: stdout).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """A deployment's report: summary, timeline, checks, canary figures, env changes, commits."""
+    from safeship.cli import report_cmd
+
+    raise typer.Exit(report_cmd.run(config, deployment, report_format.value, output))
 
 
 @app.command()

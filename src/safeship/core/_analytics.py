@@ -113,13 +113,15 @@ def mark_deployment(
     deployment: str,
     mark: str,
     *,
-    by: str,
+    by: str | None,
     reason: str | None = None,
     clear: bool = False,
 ) -> DeploymentMark:
     """Put ``mark`` on ``deployment`` (its id or a prefix of 6+ hex digits), or take it off
     (``clear``). ``false-alarm``: a rollback that should not have happened (only a
-    rolled-back deployment takes it)."""
+    rolled-back deployment takes it). ``by``: who marks it (None: this process's user@host).
+    """
+    from safeship.pipeline.lease import operator
     from safeship.registry import Registry
     from safeship.registry.analytics_records import MARKS
 
@@ -136,7 +138,7 @@ def mark_deployment(
                 "deployment can be marked false-alarm"
             )
         before = {m.mark for m in registry.deployment_marks(summary.id)}
-        stored = registry.mark_deployment(summary.id, mark, by, reason)
+        stored = registry.mark_deployment(summary.id, mark, by or operator(), reason)
     return DeploymentMark(
         summary,
         mark,

@@ -28,8 +28,6 @@ AlertSeverity = Literal["critical", "warning", "info"]
 # The period the success rate, average duration and mean time to recover are taken over.
 METRICS_PERIOD: Final = timedelta(days=30)
 RECENT_COUNT: Final = 10
-# How many of the environment's latest deployments are searched for recorded check results.
-CHECKS_LOOKBACK: Final = 5
 # The router's live error rate of what serves: at or above DEGRADED it is degraded, at or
 # above UNHEALTHY unhealthy (the default rollback threshold is 5 %).
 API_DEGRADED_ERROR_RATE: Final = 0.01
@@ -231,9 +229,10 @@ def _environment_dashboard(
     router_running: bool,
     now: datetime,
 ) -> EnvironmentDashboard:
-    latest = registry.history(environment, limit=max(RECENT_COUNT, CHECKS_LOOKBACK) * 2)
-    summaries = [deployment_summary(r) for r in latest]
-    running = next((s for s in summaries if not s.terminal), None)
+    # The last ten finished, and the running ones before them (rarely more than one or two).
+    latest = registry.history(environment, limit=RECENT_COUNT + 2)
+    first_running = next((r for r in latest if not r.is_terminal), None)
+    running = deployment_summary(first_running) if first_running is not None else None
     week_start = (now - timedelta(days=now.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -260,15 +259,15 @@ def _environment_dashboard(
     )
     recent = tuple(
         RecentDeployment(
-            id=s.id,
-            version=s.version,
-            environment=s.environment,
-            status=_RECENT_STATUS[s.status],
-            duration=s.duration_seconds,
-            deployed_at=s.started_at,
+            id=r.id,
+            version=r.version,
+            environment=r.environment,
+            status=_RECENT_STATUS[r.status],
+            duration=(r.completed_at - r.started_at).total_seconds() if r.completed_at else None,
+            deployed_at=r.started_at,
         )
-        for s in summaries
-        if s.status in _RECENT_STATUS
+        for r in latest
+        if r.status in _RECENT_STATUS
     )[:RECENT_COUNT]
     actions: list[str] = []
     if running is not None:
@@ -283,7 +282,7 @@ def _environment_dashboard(
         alerts=alerts,
         traffic=traffic,
         running=running,
-        last=summaries[0] if summaries else None,
+        last=deployment_summary(latest[0]) if latest else None,
         router_running=router_running,
         actions=tuple(actions),
     )

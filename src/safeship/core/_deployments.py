@@ -76,14 +76,21 @@ def deploy(
     follow-up is filed), so a face can close its live view. ``event_log``: where the events go
     as JSON lines (default: the state directory's events.jsonl).
     """
+    from safeship.pipeline.deploy import Interrupted
+
     try:
-        return _deploy(
+        result = _deploy(
             loaded, request, on_progress=on_progress, on_failover=on_failover,
             on_finished=on_finished, event_log=event_log,
         )  # fmt: skip
-    finally:
-        # The report of every deployment that ended (this one, and any a recovery closed).
+    except Interrupted:  # Ctrl-C: the deployment was rolled back or aborted, and has ended
         store_reports(loaded, request.environment)
+        raise
+    # The report of every deployment that ended (this one, and any a recovery closed). A
+    # deploy that could not run (a busy environment, an unreachable registry) writes none: the
+    # next one catches up.
+    store_reports(loaded, request.environment)
+    return result
 
 
 def _deploy(
@@ -182,9 +189,8 @@ def rollback(
         if running is None:  # busy with something else (a rollback, `safeship down`)
             raise
         return RollbackResult(environment, abort_requested=running)
-    finally:
-        # The rollback's own report, and the reverted deployment's again (now rolled back).
-        store_reports(loaded, environment, also=[reverted] if reverted else [])
+    # The rollback's own report, and the reverted deployment's again (now rolled back).
+    store_reports(loaded, environment, also=[reverted] if reverted else [])
     if outcome is None:
         return RollbackResult(environment, recovered=True)
     return RollbackResult(environment, deployed=deploy_result(outcome))
@@ -205,10 +211,8 @@ def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentSummary]:
     """Close the deployments a safeship that died left open; the ones closed (as they were)."""
     from safeship.pipeline import operations
 
-    try:
-        closed = operations.recover(loaded, environment)
-    finally:
-        store_reports(loaded, environment)
+    closed = operations.recover(loaded, environment)
+    store_reports(loaded, environment)
     return [deployment_summary(r) for r in closed]
 
 

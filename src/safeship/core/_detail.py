@@ -40,6 +40,8 @@ __all__ = [
 
 # The most commits a report lists (a deployment after months shows the newest ones).
 MAX_COMMITS = 200
+# What the summary's stored record holds that the record gives interpreted (steps, checks).
+_GIVEN_BELOW = frozenset({"steps", "checks"})
 # The env snapshots read to find the two a deployment's changes are between.
 SNAPSHOTS_READ = 200
 
@@ -123,7 +125,15 @@ class DeploymentDetail:
 
     def as_json(self) -> dict[str, Any]:
         """The API's and `report --format json`'s shape: plain JSON, times in UTC ISO 8601."""
-        summary = {k: v for k, v in self.summary.as_json().items() if k not in ("steps", "checks")}
+        # The stored record (as `history --json` gives it) without the steps and checks given
+        # below, with the typed fields over it.
+        stored = self.summary.as_json()
+        summary = {k: v for k, v in stored.items() if k not in _GIVEN_BELOW}
+        summary |= {
+            f.name: getattr(self.summary, f.name)
+            for f in dataclasses.fields(self.summary)
+            if f.name != "stored"
+        }
         summary["state"] = self.summary.state
         summary["duration_seconds"] = self.summary.duration_seconds
         document = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -200,13 +210,22 @@ def assemble(
 
     previous = registry.last_succeeded(record.environment, before=record.id)
     timeline = tuple(_timeline_entry(log_entry(event)) for event in registry.events(record.id))
-    commits, commits_note = _commits(repo, previous, record)
+    commits, commits_note = commits_shipped(
+        repo, previous.commit_sha if previous is not None else None, record.commit_sha
+    )
     env_changes, env_note = _env_changes(registry, record, previous, secret_keys)
     triggered = [e for e in timeline if e.name == "rollback.triggered"]
     figures = triggered[-1].attributes.get("figures") if triggered else None
     reason = record.rollback_reason
+    summary = deployment_summary(record)
+    summary = dataclasses.replace(
+        summary,
+        rollback_reason=redact(reason) if reason is not None else None,
+        # Its steps and checks are the record's own fields below (interpreted).
+        stored=redact_data({k: v for k, v in summary.stored.items() if k not in _GIVEN_BELOW}),
+    )
     return DeploymentDetail(
-        summary=deployment_summary(record),
+        summary=summary,
         path=record.path,
         strategy=record.strategy,
         stable_version=record.stable_version,
@@ -227,13 +246,14 @@ def assemble(
 
 
 def _timeline_entry(entry: Any) -> TimelineEntry:
-    from safeship.redaction import redact, redact_data
+    from safeship.redaction import redact_data
 
+    # The text is made of the redacted attributes: redacting them once covers both.
     attributes: dict[str, Any] = redact_data(dict(entry.attributes))
     return TimelineEntry(
         at=entry.timestamp,
         name=entry.event,
-        text=redact(event_text(entry.event, attributes)),
+        text=event_text(entry.event, attributes),
         attributes=attributes,
     )
 
@@ -275,7 +295,10 @@ def event_text(name: str, attributes: Mapping[str, Any]) -> str:
     if name == "deployment.aborted":
         return "deployment aborted" + (f": {reason}" if reason else "")
     if name == "check.completed":
-        return f"check {attr('name')} {attr('status')}".strip()
+        latency = attributes.get("latency_ms")
+        took = f" in {latency:.1f} ms" if isinstance(latency, int | float) else ""
+        detail = f": {attr('detail')}" if attr("detail") else ""
+        return f"check {attr('check') or attr('name')} {attr('status')}{took}{detail}"
     return name
 
 
@@ -309,22 +332,25 @@ def _step(step: Any) -> StepFigures:
     )
 
 
-def _commits(
-    repo: Path | None, previous: DeploymentRecord | None, record: DeploymentRecord
+def commits_shipped(
+    repo: Path | None, previous: str | None, commit: str | None
 ) -> tuple[tuple[CommitShipped, ...], str | None]:
+    """The commits from ``previous`` (the previous successful deployment's commit; None: the
+    whole history) to ``commit`` in the repository at ``repo``, and why there are none."""
     from safeship.analytics.git_history import GitHistoryUnavailable, commits_between
     from safeship.redaction import redact
 
-    if record.commit_sha is None:
+    if commit is None:
         return (), "no commit was recorded with this deployment"
-    if repo is None or not (repo / ".git").exists():
+    if repo is None:
         return (), "the project's git repository is not at hand here"
-    old = previous.commit_sha if previous is not None else None
-    if old == record.commit_sha:
+    if previous == commit:
         return (), "the same commit as the previous successful deployment"
     try:
-        found = commits_between(repo, old, record.commit_sha, MAX_COMMITS)
+        found = commits_between(repo, previous, commit, MAX_COMMITS)
     except GitHistoryUnavailable as exc:
+        if "not a git repository" in str(exc):
+            return (), "the project's git repository is not at hand here"
         return (), f"the git history could not be read: {redact(str(exc))}"
     commits = tuple(
         dataclasses.replace(c, author=redact(c.author), subject=redact(c.subject)) for c in found
@@ -343,12 +369,12 @@ def _env_changes(
     """The environment's variables as last recorded before this deployment started, against
     those before the previous successful one started (`safeship env snapshot` records them)."""
     if previous is None:
-        return (), "no previous successful deployment to compare the environment with"
+        return (), "No previous successful deployment to compare the environment with."
     snapshots = registry.env_snapshots(record.environment, limit=SNAPSHOTS_READ)
     now = _snapshot_at(snapshots, record.started_at)
     then = _snapshot_at(snapshots, previous.started_at)
     if now is None or then is None:
-        return (), "no environment snapshot before both deployments (safeship env snapshot)"
+        return (), "No environment snapshot before both deployments (safeship env snapshot)."
     if now.id == then.id:
         return (), None
     return env_changes(then.variables, now.variables, secret_keys), None
@@ -392,8 +418,10 @@ def env_changes(
 
 
 def _value(entry: Mapping[str, Any]) -> str | None:
+    from safeship.redaction import redact
+
     value = entry.get("value")
-    return value if isinstance(value, str) else None
+    return redact(value) if isinstance(value, str) else None
 
 
 def _rollback_plan(record: DeploymentRecord, previous: DeploymentRecord | None) -> RollbackPlan:

@@ -57,8 +57,12 @@ def _outbox_job(loaded: LoadedConfig) -> Job:
     warned: set[str] = set()
 
     def deliver(stop: threading.Event) -> RunResult:
-        from safeship.core._notify import notify_flush
+        from safeship.core._notify import notify_flush, notify_status
 
+        # Most passes find nothing: a count, rather than building every channel (an HTTPS
+        # client each) every few seconds for nothing.
+        if notify_status(loaded).counts.get("pending", 0) == 0:
+            return None
         warnings = io.StringIO()
         notify_flush(loaded, min(OUTBOX_TIMEOUT, max(settings.every, 1.0)), errors=warnings)
         for line in warnings.getvalue().splitlines():

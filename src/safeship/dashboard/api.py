@@ -201,8 +201,13 @@ def get_analytics(
 @router.get("/paths", summary="The deploy paths in failover order and their availability")
 def get_paths(request: Request) -> list[PathJson]:
     from safeship import core
+    from safeship.redaction import redact
 
-    return [p.as_json() for p in core.paths_status(_loaded(request))]  # type: ignore[misc]
+    # As `safeship paths check --json`: a reason may quote a CI service's answer.
+    return [
+        PathJson(path=p.path, available=p.available, reason=redact(p.reason), cooldown=p.cooldown)
+        for p in core.paths_status(_loaded(request))
+    ]
 
 
 @router.get("/environments/{environment}/drift", summary="An environment's env drift (keys only)")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from safeship._processes import free_port as free_port  # also imported from here (benchmarks)
 from safeship.config import ConfigError, LoadedConfig, load_config
+from safeship.core._reports import store_reports
 from safeship.demo.load import NO_RELEASE, LoadGenerator, LoadTotals
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
@@ -126,6 +127,7 @@ def run_demo(
             if index == 0:
                 load.start()  # traffic starts once something serves it
         result.load = load.stop()
+        store_reports(loaded, ENVIRONMENT)  # as `safeship deploy` does: each deploy's report
         result.history = list(reversed(operations.history(loaded, ENVIRONMENT)))
     finally:
         load.stop()

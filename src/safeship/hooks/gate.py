@@ -113,6 +113,7 @@ def run_gate(
 
     ``pushed``: the ref a pre-push hook is pushing (its new commits are the change).
     """
+    started = time.monotonic()
     change = collect_change(cwd, scope, pushed)
     if config_path is None:
         candidate = change.root / "safeship.toml"
@@ -132,7 +133,35 @@ def run_gate(
     if commit is not None and change.scope == "push" and not only:
         record = {"commit": commit, "passed": report.passed, "checked_at": time.time()}
         _write_json(cache / "commits" / f"{commit}.json", record)
+    if change.scope == "push" and not only:  # the analytics' count of pushes blocked
+        _record_run(gate, change, report, pushed, time.monotonic() - started)
     return report
+
+
+def _record_run(
+    gate: GateConfig,
+    change: Change,
+    report: GateReport,
+    pushed: PushedRef | None,
+    seconds: float,
+) -> None:
+    """This run in the project's registry (bounded in time; never changes the verdict)."""
+    from datetime import UTC, datetime
+
+    from safeship.analytics.recording import record_prepush_run
+
+    ref = pushed.local_ref if pushed is not None else None
+    record_prepush_run(
+        gate.config,
+        gate.path,
+        ran_at=datetime.now(UTC),
+        repository=change.root.name,
+        branch=ref.removeprefix("refs/heads/") if ref else None,
+        commit_sha=report.commit,
+        verdict="passed" if report.passed else "blocked",
+        duration_seconds=seconds,
+        failed_checks=[r.name for r in report.results if r.blocks],
+    )
 
 
 def gate_record_for(commit: str, base_dir: Path) -> dict[str, Any]:

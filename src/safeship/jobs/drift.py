@@ -25,6 +25,7 @@ from safeship.jobs.scheduler import JobFailed, one_line
 from safeship.jobs.settings import DriftJobSettings
 
 JOB: Final = "drift"
+TRIGGERED_BY: Final = "the drift job"
 _MAX_NAMES = 20  # variables named in an alert's summary; the count says the rest
 
 
@@ -118,11 +119,15 @@ class DriftJob:
         from safeship.registry import Registry
 
         outcome = DriftRun({}, {}, {})
+        environments = list(self._environments())
+        if not environments:  # no schema, or none of its environments configured
+            self.last = outcome
+            return outcome
         key_time = period_start(self.settings, self._clock())
         with Registry(self._registry_url, clock=self._clock) as registry:
             # The alerts go to the outbox; the outbox job (or any safeship process) sends them.
             alerting = start_alerting(self.config, registry, channels={})
-            for environment in self._environments():
+            for environment in environments:
                 if stop is not None and stop.is_set():
                     break
                 key = run_key(environment, key_time)
@@ -161,7 +166,7 @@ class DriftJob:
                 event="env.drifted",
                 timestamp=self._clock(),
                 environment=finding.environment,
-                triggered_by="safeship serve (drift job)",
+                triggered_by=TRIGGERED_BY,
                 attributes={
                     "summary": summary,
                     "variables": shown,
@@ -174,7 +179,7 @@ class DriftJob:
                 event="env.drift_cleared",
                 timestamp=self._clock(),
                 environment=finding.environment,
-                triggered_by="safeship serve (drift job)",
+                triggered_by=TRIGGERED_BY,
                 attributes={"summary": "env drift gone: the variables match again"},
             )
         sink.raise_alerts(event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -33,6 +34,8 @@ class RunOutcome:
     failed later may have deployed, so the pipeline decides (verify, roll back) instead.
     ``url`` is what to show the user (the run's page, or the release a platform serves);
     ``log_url`` the run's page when the API gives one (a GitHub deployment status's log_url).
+    ``started_at``/``completed_at``: the run's start and end as the provider reports them
+    (None when it does not), for the CI minutes the analytics count.
     """
 
     run_id: str
@@ -42,6 +45,8 @@ class RunOutcome:
     detail: str = ""
     url: str | None = None
     log_url: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
 
 
 # A path whose run is the pipeline in this process calls this with (version, commit,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr
@@ -154,12 +155,33 @@ class CircleCIPath(PathDefaults):
                 raise PathError(f"circleci: malformed answer for pipeline {run_id}: no items")
             statuses = [str(i.get("status")) for i in items if isinstance(i, dict)]
             if statuses and all(s in DONE for s in statuses):
+                begun, ended = _span([i for i in items if isinstance(i, dict)])
                 if all(s == "success" for s in statuses):
-                    return RunOutcome(run_id, True, "success")
+                    return RunOutcome(run_id, True, "success", started_at=begun, completed_at=ended)
                 bad = next(s for s in statuses if s != "success")
                 started = not all(s in NOT_STARTED for s in statuses)
-                return RunOutcome(run_id, False, bad, started, f"workflow {bad}")
+                return RunOutcome(
+                    run_id, False, bad, started, f"workflow {bad}",
+                    started_at=begun, completed_at=ended,
+                )  # fmt: skip
             if time.monotonic() >= deadline:
                 limit = self.settings.run_timeout
                 raise PathError(f"circleci: pipeline {run_id} not finished after {limit:g} s")
             self._sleep(self.settings.poll_interval)
+
+
+def _span(workflows: list[dict[str, Any]]) -> tuple[datetime | None, datetime | None]:
+    """The pipeline's span: its first workflow's created_at to its last one's stopped_at."""
+    starts = [t for t in (_moment(w.get("created_at")) for w in workflows) if t is not None]
+    stops = [t for t in (_moment(w.get("stopped_at")) for w in workflows) if t is not None]
+    return (min(starts) if starts else None, max(stops) if stops else None)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -46,13 +46,19 @@ BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
 _DOWN = ("partial_outage", "major_outage")
 
 
-def _when(value: Any) -> float | None:
+def _moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _when(value: Any) -> float | None:
+    moment = _moment(value)
+    return None if moment is None else moment.timestamp()
 
 
 class GitHubActionsPath(PathDefaults):
@@ -240,13 +246,20 @@ class GitHubActionsPath(PathDefaults):
             url = run.get("html_url") if isinstance(run.get("html_url"), str) else None
             if run.get("status") == "completed":
                 conclusion = str(run.get("conclusion"))
+                # The run's span: run_started_at (a re-run's latest attempt) to updated_at.
+                begun = _moment(run.get("run_started_at"))
+                ended = _moment(run.get("updated_at"))
                 if conclusion == "success":
-                    return RunOutcome(run_id, True, conclusion, url=url, log_url=url)
+                    return RunOutcome(
+                        run_id, True, conclusion, url=url, log_url=url,
+                        started_at=begun, completed_at=ended,
+                    )  # fmt: skip
                 billing = self.billing_reason(run)
-                if billing:
-                    return RunOutcome(run_id, False, conclusion, False, billing, url, url)
-                detail = f"run {conclusion}"
-                return RunOutcome(run_id, False, conclusion, detail=detail, url=url, log_url=url)
+                detail = billing or f"run {conclusion}"
+                return RunOutcome(
+                    run_id, False, conclusion, started=not billing, detail=detail, url=url,
+                    log_url=url, started_at=begun, completed_at=ended,
+                )  # fmt: skip
             if time.monotonic() >= deadline:
                 raise PathError(
                     f"github: run {run_id} still {run.get('status')} after "

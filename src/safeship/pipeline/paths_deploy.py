@@ -36,8 +36,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from safeship.analytics.recording import record_ci_run
 from safeship.config import LoadedConfig
 from safeship.events import Event, EventName
 from safeship.health.resolve import require_resolvable
@@ -53,6 +54,9 @@ from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
 from safeship.pipeline.lease import operator
 from safeship.registry.records import DeploymentNotes
+
+if TYPE_CHECKING:
+    from safeship.registry import Registry
 
 EMERGENCY_PATH = "local-emergency"
 
@@ -137,7 +141,8 @@ def deploy_via_paths(
             if path.in_process:  # the pipeline's events report it, as every deploy from here
                 reason = path.refuses(environment, s.env.settings.target)
                 return _Refused(path, reason) if reason else path
-            return _Reported(path, reporter) if reporter is not None else path
+            recorded = _Recorded(path, s.registry, environment, version)  # its CI minutes
+            return _Reported(recorded, reporter) if reporter is not None else recorded
 
         paths = [wrapped(path) for path in build_paths(settings, run_here)]
         if any(path.in_process for path in paths):
@@ -234,6 +239,43 @@ class _Reported(PathDefaults):
             self._reporter.not_followed(self.name, str(exc))
             raise
         self._reporter.finished(self.name, outcome)
+        return outcome
+
+
+class _Recorded(PathDefaults):
+    """A CI path whose runs are recorded in the registry's ``ci_runs`` as they end (their
+    minutes are the analytics' CI cost); a registry that fails never fails the deploy."""
+
+    def __init__(
+        self, path: DeployPath, registry: Registry, environment: str, version: str
+    ) -> None:
+        self.name = path.name
+        self._path = path
+        self._registry = registry
+        self._environment = environment
+        self._version = version
+
+    def is_available(self) -> Availability:
+        return self._path.is_available()
+
+    def trigger(self, version: str, commit: str | None, environment: str) -> str:
+        return self._path.trigger(version, commit, environment)
+
+    def run_url(self, run_id: str) -> str | None:
+        return self._path.run_url(run_id)
+
+    def follow(self, run_id: str) -> RunOutcome:
+        outcome = self._path.follow(run_id)
+        record_ci_run(
+            self._registry,
+            path=self.name,
+            run_id=run_id,
+            environment=self._environment,
+            version=self._version,
+            conclusion=outcome.conclusion,
+            started_at=outcome.started_at,
+            completed_at=outcome.completed_at,
+        )
         return outcome
 
 

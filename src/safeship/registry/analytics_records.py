@@ -35,7 +35,6 @@ from safeship.registry.sql import (
     db_time,
     to_float,
     to_id,
-    to_optional_time,
     to_time,
 )
 
@@ -46,6 +45,9 @@ REPOSITORY_LEN: Final = 255
 BRANCH_LEN: Final = 255
 # The marks a person can put on a deployment.
 MARKS: Final = frozenset({"false-alarm"})
+# The newest versions the latency series reads (baselined ones, and those of the newest
+# deployments).
+LATEST_VERSIONS: Final = 100
 PrepushVerdict = Literal["passed", "blocked"]
 
 _FACT_COLUMNS: Final = (
@@ -323,18 +325,27 @@ def _in(column: str, values: Collection[str] | None, params: dict[str, object], 
     return f" AND {column} IN ({', '.join(f':{key}{n}' for n in range(len(names)))})"
 
 
+def _time(value: object) -> datetime:
+    """A stored time: PostgreSQL's aware datetime as it comes (any zone: the analytics compare
+    and subtract instants, and name days and hours in UTC), SQLite's text parsed."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    return to_time(value)
+
+
 def _facts(row: Sequence[object]) -> DeploymentFacts:
+    completed = row[7]
     return DeploymentFacts(
-        id=to_id(row[0]),
-        environment=str(row[1]),
-        version=str(row[2]),
-        commit_sha=None if row[3] is None else str(row[3]),
-        triggered_by=str(row[4]),
-        status=str(row[5]),
-        started_at=to_time(row[6]),
-        completed_at=to_optional_time(row[7]),
-        path=None if row[8] is None else str(row[8]),
-        rollback_rule=None if row[9] is None else str(row[9]),
+        row[0] if isinstance(row[0], str) and len(row[0]) == 36 else to_id(row[0]),
+        row[1],  # type: ignore[arg-type]  # the columns' own types: text and NULL
+        row[2],  # type: ignore[arg-type]
+        row[3],  # type: ignore[arg-type]
+        row[4],  # type: ignore[arg-type]
+        row[5],  # type: ignore[arg-type]
+        _time(row[6]),
+        None if completed is None else _time(completed),
+        row[8],  # type: ignore[arg-type]
+        row[9],  # type: ignore[arg-type]
     )
 
 
@@ -352,7 +363,10 @@ def period_deployments(
     tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
 ) -> list[DeploymentFacts]:
     where, params = _period(tx, environments, since, until, "d")
-    columns = ", ".join(f"d.{c.strip()}" for c in _FACT_COLUMNS.split(","))
+    # PostgreSQL hands the ids over as text: building a uuid.UUID per row to print it again is
+    # a fifth of reading a big period.
+    key = "CAST(d.id AS TEXT)" if tx.dialect == "postgresql" else "d.id"
+    columns = ", ".join([key, *(f"d.{c.strip()}" for c in _FACT_COLUMNS.split(",")[1:])])
     rows = tx.rows(
         f"SELECT {columns} FROM deployments d WHERE {where} ORDER BY d.started_at, d.id", params
     )
@@ -392,11 +406,13 @@ def _rollbacks_started(
     tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
 ) -> dict[str, datetime]:
     where, params = _period(tx, environments, since, until, "d")
+    # A rollback is triggered after its deployment started: the events from ``since`` on, by
+    # name and time (index ix_events_name_timestamp), not every event of the period.
     rows = tx.rows(
         "SELECT e.deployment_id, MIN(e.timestamp) FROM events e "
         "JOIN deployments d ON d.id = e.deployment_id "
-        f"WHERE {where} AND d.status = 'rolled_back' AND e.name = 'rollback.triggered' "
-        "GROUP BY e.deployment_id",
+        "WHERE e.name = 'rollback.triggered' AND e.timestamp >= :since "
+        f"AND {where} AND d.status = 'rolled_back' GROUP BY e.deployment_id",
         params,
     )
     return {to_id(r[0]): to_time(r[1]) for r in rows}
@@ -444,21 +460,27 @@ def _prepush_totals(tx: Tx, since: datetime, until: datetime) -> list[PrepushTot
 def _latency_by_version(
     tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
 ) -> list[VersionLatency]:
-    """Each version's baselines (p95, mean) and judged canary steps (mean) in the period."""
+    """The newest versions' baselines (p95, mean) and judged canary steps (mean) in the
+    period: the ``LATEST_VERSIONS`` newest baselined versions, and the versions of the
+    ``LATEST_VERSIONS`` newest deployments (a chart of versions shows the recent ones; the
+    reads stay bounded however long the period)."""
     params: dict[str, object] = {"since": db_time(tx, since), "until": db_time(tx, until)}
     where = "created_at >= :since AND created_at < :until"
     where += _in("environment", environments, params, "env")
     baselines = tx.rows(
         "SELECT environment, version, MIN(created_at), AVG(p95_ms), AVG(mean_ms) "
-        f"FROM baselines WHERE {where} GROUP BY environment, version",
+        f"FROM baselines WHERE {where} GROUP BY environment, version "
+        f"ORDER BY MIN(created_at) DESC LIMIT {LATEST_VERSIONS}",
         params,
     )
-    period, step_params = _period(tx, environments, since, until, "d")
+    period, step_params = _period(tx, environments, since, until, "n")
     steps = tx.rows(
         "SELECT d.environment, d.version, MIN(d.started_at), AVG(s.canary_latency_ms) "
         "FROM step_results s JOIN deployments d ON d.id = s.deployment_id "
-        f"WHERE {period} AND s.canary_latency_ms IS NOT NULL "
-        "AND s.verdict NOT IN ('promoted', 'rolled_back') GROUP BY d.environment, d.version",
+        f"WHERE d.id IN (SELECT n.id FROM deployments n WHERE {period} "
+        f"ORDER BY n.started_at DESC LIMIT {LATEST_VERSIONS}) "
+        "AND s.canary_latency_ms IS NOT NULL AND s.verdict NOT IN ('promoted', 'rolled_back') "
+        "GROUP BY d.environment, d.version",
         step_params,
     )
     found: dict[tuple[str, str], VersionLatency] = {}
@@ -476,7 +498,9 @@ def _latency_by_version(
             seen.baseline_mean_ms if seen else None,
             to_float(canary),
         )
-    return sorted(found.values(), key=lambda v: (v.first_at, v.environment, v.version))
+    return sorted(found.values(), key=lambda v: (v.first_at, v.environment, v.version))[
+        -LATEST_VERSIONS:
+    ]
 
 
 __all__ = [

@@ -252,12 +252,14 @@ def timings(tx: Tx, environment: str, since: datetime) -> list[DeploymentTiming]
 
 
 def active(tx: Tx, environment: str) -> list[DeploymentRecord]:
-    terminal = sorted(TERMINAL_STATUSES)
-    marks = ", ".join(f":t{n}" for n in range(len(terminal)))
+    # The statuses that are not terminal, named (every status written is one of STATUSES): an
+    # IN list is looked up in ix_deployments_environment_status, a NOT IN scanned every row.
+    running = sorted(STATUSES - TERMINAL_STATUSES)
+    marks = ", ".join(f":s{n}" for n in range(len(running)))
     rows = tx.rows(
         f"SELECT {COLUMNS} FROM deployments WHERE environment = :environment "
-        f"AND status NOT IN ({marks}) {_NEWEST_FIRST}",
-        {"environment": environment, **{f"t{n}": s for n, s in enumerate(terminal)}},
+        f"AND status IN ({marks}) {_NEWEST_FIRST}",
+        {"environment": environment, **{f"s{n}": s for n, s in enumerate(running)}},
     )
     return _with_steps(tx, rows)
 

@@ -103,6 +103,10 @@ class Deployment(Base):
     __table_args__ = (
         # Serves environment filters and the newest-first ordering of history/last_succeeded.
         Index("ix_deployments_environment_started_at", "environment", "started_at"),
+        # The newest of every environment (the dashboard's history): no sort of every row.
+        Index("ix_deployments_started_at_id", "started_at", "id"),
+        # The deployments running in an environment (``active``: few among many finished).
+        Index("ix_deployments_environment_status", "environment", "status"),
         CheckConstraint(
             "health_score IS NULL OR (health_score >= 0 AND health_score <= 1)",
             name="health_score_range",
@@ -349,6 +353,8 @@ class ArtifactRow(Base):
 
 # History over every environment reads deployments by start time (analytics of all environments).
 Index("ix_deployments_started_at", Deployment.started_at)
+# The analytics read one kind of event over a period (rollback.triggered), not all of them.
+Index("ix_events_name_timestamp", Event.name, Event.timestamp)
 
 
 class DeploymentMark(Base):

@@ -35,13 +35,35 @@
     table.parentNode.replaceChild(fresh, table);
   }
 
+  // The report below the live parts (timeline, steps, rollback figures): fetched again from
+  // this page's own URL when the state changes, and swapped in as parsed nodes (a parsed
+  // document runs no script; the server escaped every value).
+  function refreshReport() {
+    fetch(window.location.pathname, {headers: {"Accept": "text/html"}, credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("article.ss-report");
+        var current = document.querySelector("article.ss-report");
+        if (fresh && current) { current.replaceWith(document.importNode(fresh, true)); }
+      })
+      .catch(function () { /* the live parts stay current; the report waits for a reload */ });
+  }
+
+  var lastState = null;
   function onDeployment(d) {
     if (d.missing) { return; }
     set(document, "state", d.state);
     set(document, "step", d.currentStep === null ? "–" : d.currentStep + "%");
     set(document, "rollback", d.rollbackReason ? (d.rollbackRule || "rule not recorded") + ": " + d.rollbackReason : "none");
-    trafficRows(document, d.traffic);
-    if (d.terminal) { say("Finished: " + d.status.replace("_", " ") + "."); }
+    if (!d.terminal) { trafficRows(document, d.traffic); }  // a finished one keeps its last split
+    if (lastState !== null && lastState !== d.state) { refreshReport(); }
+    lastState = d.state;
+    if (d.terminal) {
+      say("Finished: " + d.status.replace("_", " ") + ".");
+      var actions = document.querySelector("section.live p.actions");
+      if (actions) { actions.remove(); }  // nothing to promote or abort any more
+    }
   }
 
   function onOverview(o) {

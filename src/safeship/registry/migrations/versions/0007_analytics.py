@@ -1,6 +1,6 @@
 """Analytics: marks on deployments (``deployment_marks``), the pre-push gate's runs
 (``prepush_runs``), the CI runs of the deploy paths (``ci_runs``), and an index on
-``deployments.started_at`` for the period scans over every environment.
+``deployments.started_at`` and ``events (name, timestamp)`` for the period scans.
 
 Revision ID: 0007
 Revises: 0006
@@ -22,6 +22,7 @@ _TIME = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     op.create_index("ix_deployments_started_at", "deployments", ["started_at"])
+    op.create_index("ix_events_name_timestamp", "events", ["name", "timestamp"])
     op.create_table(
         "deployment_marks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -89,4 +90,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_prepush_runs_ran_at"), table_name="prepush_runs")
     op.drop_table("prepush_runs")
     op.drop_table("deployment_marks")
+    op.drop_index("ix_events_name_timestamp", table_name="events")
     op.drop_index("ix_deployments_started_at", table_name="deployments")
