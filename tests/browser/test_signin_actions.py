@@ -80,7 +80,7 @@ def test_sign_in_then_promote_with_its_confirmation_once(
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Promote in {ENV}")
     expect(page.locator("main")).to_contain_text("Let v2, paused at 10%, go on")
     screenshot(page, "action-confirm")
-    form = {
+    form: dict[str, str | float | bool] = {
         name: page.locator(f'form[action="/actions/promote"] input[name="{name}"]').input_value()
         for name in ("csrf_token", "environment", "nonce")
     }
