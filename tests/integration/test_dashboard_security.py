@@ -7,6 +7,7 @@ a stored hash made with other parameters is rehashed at the next sign-in (tested
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sqlite3
@@ -535,16 +536,23 @@ def test_on_loopback_only_loopback_host_names_are_answered(ws: Workspace) -> Non
         assert answer.headers["x-content-type-options"] == "nosniff"
 
 
-def test_no_password_nor_hash_reaches_the_audit_or_the_listing(ws: Workspace) -> None:
+def test_no_password_nor_hash_reaches_the_audit_the_listing_or_the_logs(
+    ws: Workspace, client_for: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     add_user(ws, "alice", "admin")
-    core.authenticate_password(ws.loaded, "alice", PASSWORD, "10.0.0.1")
-    with pytest.raises(core.AuthError):
-        core.authenticate_password(ws.loaded, "alice", PASSWORD + "x", "10.0.0.1")
+    client = client_for()
+    sign_in(client, "alice")
+    session = client.cookies[security.SESSION_COOKIE]
+    wrong = client_for().post("/signin", data={"username": "alice", "password": PASSWORD + "x"})
+    assert wrong.status_code == 401 and PASSWORD not in wrong.text
     record, token = core.token_create(ws.loaded, "alice")
+    bad = client_for(headers={"Authorization": f"Bearer {token}x"})
+    assert bad.get("/api/openapi.json").status_code == 401
     core.token_revoke(ws.loaded, record.id)
     text = repr(core.audit_log(ws.loaded, 100)) + repr(core.user_list(ws.loaded))
-    text += repr(core.token_list(ws.loaded, "alice"))
-    for secret in (PASSWORD, "$argon2", token, token[len(record.prefix) :]):
+    text += repr(core.token_list(ws.loaded, "alice")) + caplog.text
+    for secret in (PASSWORD, "$argon2", token, token[len(record.prefix) :], session):
         assert secret not in text
 
 
