@@ -332,7 +332,7 @@ def authenticate_password(
     else:
         ok, fresh = passwords.verify_password(record.password_hash, password)
     if not ok or record is None:
-        registry.add_signin_failure(shown, client, at)
+        registry.add_signin_failure(shown, client, at, at - 2 * WINDOW)
         why = "unknown user" if record is None else "wrong password"
         audit_record(loaded, shown, "signin", shown, "refused", client, why, now=at)
         raise AuthError("wrong user name or password")

@@ -419,8 +419,14 @@ class AuthRecords:
 
     # -- sign-in failures (the rate limit) ---------------------------------------------------
 
-    def add_signin_failure(self, user_name: str, client: str, now: datetime) -> None:
+    def add_signin_failure(
+        self, user_name: str, client: str, now: datetime, forget_before: datetime
+    ) -> None:
+        """Record a failure, and forget those older than ``forget_before`` (outside any
+        window: the table stays small whatever a guesser sends)."""
         with self._writing("record sign-in failure") as tx:
+            tx.run("DELETE FROM signin_failures WHERE at < :before",
+                   {"before": db_time(tx, forget_before)})  # fmt: skip
             tx.run(
                 "INSERT INTO signin_failures (at, user_name, client) VALUES (:at, :user, :client)",
                 {
