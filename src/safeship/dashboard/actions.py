@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -35,7 +36,9 @@ ROLE: Final = "deployer"
 WORKER_JOIN_TIMEOUT: Final = 120.0
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(prefix="/api/actions", tags=["actions"])
+# Declares the bearer token in the OpenAPI document (the middleware has already checked it).
+_BEARER = HTTPBearer(auto_error=False, description="An API token: safeship user token NAME")
+api_router = APIRouter(prefix="/api/actions", tags=["actions"], dependencies=[Depends(_BEARER)])
 
 
 @dataclass(frozen=True)
