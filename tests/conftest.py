@@ -2,6 +2,8 @@
 installed package: safeship itself never imports pytest."""
 
 pytest_plugins = [
+    "testing.browser",
+    "testing.dashboard",
     "testing.postgres",
     "testing.prometheus",
     "testing.fixtures",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -241,6 +242,14 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "load generator totals" in out
     assert elapsed < 60
     assert not list(tmp_path.iterdir())  # the demo works in its own temporary directory
+    # It keeps its config and registry only, and says how to see them on the dashboard.
+    [serve_line] = [line for line in out.splitlines() if "safeship serve --config" in line]
+    config = Path(serve_line.split("safeship serve --config ", 1)[1].strip())
+    try:
+        kept = sorted(str(p.relative_to(config.parent)) for p in config.parent.rglob("*"))
+        assert kept == [".safeship", ".safeship/registry.db", "safeship.toml"]
+    finally:
+        shutil.rmtree(config.parent, ignore_errors=True)
 
 
 def test_demo_refuses_a_bake_time_that_is_not_seconds(

@@ -234,7 +234,8 @@ class Bake:
         request = self.requests()
         if request is not None and request.action == "abort":
             monitoring = " while monitoring" if phase.status is Status.MONITORING else ""
-            by = f"safeship {request.by}"
+            # A command ("abort") or a person through the dashboard ("dashboard:alice").
+            by = request.by if ":" in request.by else f"safeship {request.by}"
             return "rollback", Verdict(
                 "manual",
                 f"aborted at {phase.step}%{monitoring} by `{by}`",

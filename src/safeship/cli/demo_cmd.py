@@ -10,7 +10,7 @@ from safeship import core
 from safeship.cli.common import console, err_console
 from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
 from safeship.cli.render import history_table, outcome_line
-from safeship.demo.runner import DemoResult, run_demo
+from safeship.demo.runner import DemoResult, run_demo, serve_command
 
 if TYPE_CHECKING:
     from safeship.core import DeploymentOutcome
@@ -38,6 +38,7 @@ def run(keep: bool) -> int:
         console.print(f"demo files kept in {result.workdir}")
     for problem in result.problems:
         err_console.print(f"safeship demo: {problem}")
+    console.print(f"See it on the dashboard: {serve_command(result.workdir)}", markup=False)
     return 0 if result.ok else 1
 
 

@@ -23,6 +23,7 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
 # of a class implies its module is loaded): a usage error exits at once, without importing the
 # pipeline, the registry and the judge only to compare classes.
 USAGE_ERRORS = (
+    "safeship.auth.errors:AuthError",
     "safeship.pipeline.deploy:DeployRefused",
     "safeship.pipeline.operations:RollbackImpossible",
     "safeship.plugins:PluginNotFound",

@@ -271,6 +271,29 @@ def demo(
     raise typer.Exit(demo_cmd.run(keep))
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: [serve].host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port to listen on (default: [serve].port, 8470)."),
+    ] = None,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs", help="Run the background jobs (outbox, drift, watch) too."
+        ),
+    ] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the dashboard: overview, history, analytics, live deployments, a JSON API."""
+    from safeship.cli import serve_cmd
+
+    raise typer.Exit(serve_cmd.run(config, host, port, jobs))
+
+
 # -- command groups added by later features register here --
 # lazy_group(NAME, "module:attribute"): the module (a typer.Typer at that attribute) is imported
 # only when NAME runs or --help lists it.
@@ -288,6 +311,19 @@ lazy_group("paths", "safeship.cli.paths_cmd:paths_app")
 lazy_group("hooks", "safeship.cli.hooks_cmd:hooks_app")
 lazy_group("notify", "safeship.cli.notify_cmd:notify_app")
 lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
+lazy_group("user", "safeship.cli.user_cmd:user_app")
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Entries to show.")] = 50,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The audit trail: sign-ins, sign-outs, the dashboard's actions and refusals, newest first."""
+    from safeship.cli import user_cmd
+
+    raise typer.Exit(user_cmd.audit(limit, json_output, config))
 
 
 @app.command()

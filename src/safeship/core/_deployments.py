@@ -169,20 +169,23 @@ def rollback(
     *,
     on_progress: ProgressCallback | None = None,
     event_log: TextIO | None = None,
+    triggered_by: str | None = None,
 ) -> RollbackResult:
     """Put the previous good version back; or finish an interrupted deploy's rollback; or, when
-    a deploy is running (it holds the lease), ask it to roll back itself."""
+    a deploy is running (it holds the lease), ask it to roll back itself. ``triggered_by``: who
+    asked (e.g. "dashboard:alice"; default: the `safeship rollback` command)."""
     from safeship.pipeline import operations
     from safeship.registry import EnvironmentBusy
 
     reverted = serving_deployment(loaded, environment)
     try:
         outcome = operations.rollback(
-            loaded, environment, on_progress=on_progress, event_log=event_log
-        )
+            loaded, environment, on_progress=on_progress, event_log=event_log,
+            triggered_by=triggered_by,
+        )  # fmt: skip
     except EnvironmentBusy:
         # A deploy holds the lease: leave it an abort request (it reads it within 0.25 s).
-        running = abort_running(loaded, environment)
+        running = abort_running(loaded, environment, requested_by=triggered_by)
         if running is None:  # busy with something else (a rollback, `safeship down`)
             raise
         return RollbackResult(environment, abort_requested=running)
@@ -193,12 +196,14 @@ def rollback(
     return RollbackResult(environment, deployed=deploy_result(outcome))
 
 
-def abort_running(loaded: LoadedConfig, environment: str) -> DeploymentSummary | None:
+def abort_running(
+    loaded: LoadedConfig, environment: str, *, requested_by: str | None = None
+) -> DeploymentSummary | None:
     """Ask the deployment running in ``environment`` to roll back (as `rollback` does while a
     deploy holds the lease); the deployment, or None when none is running."""
     from safeship.pipeline.requests import abort_running as leave_abort_request
 
-    record = leave_abort_request(loaded, environment)
+    record = leave_abort_request(loaded, environment, requested_by=requested_by)
     return None if record is None else deployment_summary(record)
 
 
@@ -211,18 +216,24 @@ def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentSummary]:
     return [deployment_summary(r) for r in closed]
 
 
-def promote(loaded: LoadedConfig, environment: str) -> DeploymentSummary:
-    """Let the deployment paused in ``environment`` go on (RequestRefused when none is)."""
+def promote(
+    loaded: LoadedConfig, environment: str, *, requested_by: str | None = None
+) -> DeploymentSummary:
+    """Let the deployment paused in ``environment`` go on (RequestRefused when none is).
+    ``requested_by``: who asks (default: the `safeship promote` command)."""
     from safeship.pipeline.requests import request
 
-    return deployment_summary(request(loaded, environment, "promote"))
+    return deployment_summary(request(loaded, environment, "promote", requested_by))
 
 
-def abort(loaded: LoadedConfig, environment: str) -> DeploymentSummary:
-    """Roll back the deployment running in ``environment`` (RequestRefused when none is)."""
+def abort(
+    loaded: LoadedConfig, environment: str, *, requested_by: str | None = None
+) -> DeploymentSummary:
+    """Roll back the deployment running in ``environment`` (RequestRefused when none is).
+    ``requested_by``: who asks (default: the `safeship abort` command)."""
     from safeship.pipeline.requests import request
 
-    return deployment_summary(request(loaded, environment, "abort"))
+    return deployment_summary(request(loaded, environment, "abort", requested_by))
 
 
 def status(loaded: LoadedConfig, environment: str | None = None) -> list[EnvironmentStatus]:
@@ -265,8 +276,18 @@ def status(loaded: LoadedConfig, environment: str | None = None) -> list[Environ
 def history(loaded: LoadedConfig, query: HistoryQuery) -> list[DeploymentSummary]:
     """Deployments, newest first (an unknown environment is an error, not an empty list)."""
     from safeship.pipeline import operations
+    from safeship.registry.deployments import HistoryFilter
 
-    records = operations.history(loaded, query.environment, query.limit)
+    filters = HistoryFilter(
+        statuses=query.statuses,
+        version=query.version,
+        triggered_by=query.triggered_by,
+        path=query.path,
+        since=query.since,
+        until=query.until,
+        before=query.before,
+    )
+    records = operations.history(loaded, query.environment, query.limit, filters)
     return [deployment_summary(r) for r in records]
 
 

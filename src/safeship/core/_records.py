@@ -218,8 +218,22 @@ class EnvironmentStatus:
 
 @dataclass(frozen=True)
 class HistoryQuery:
+    """Which deployments ``history`` lists, newest first: every filter given must match.
+
+    ``statuses``: registry statuses (e.g. ``("failed", "rolled_back")``); ``since``/``until``
+    bound the start time (until is exclusive); ``before`` is the paging cursor, the id of the
+    last deployment of the previous page (keyset paging: deep pages cost what the first does).
+    """
+
     environment: str | None = None  # None: every environment
     limit: int = 50
+    statuses: tuple[str, ...] = ()
+    version: str | None = None
+    triggered_by: str | None = None
+    path: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: str | None = None
 
 
 @dataclass(frozen=True)

@@ -133,9 +133,27 @@ def run_demo(
         load.stop()
         operations.down(loaded, ENVIRONMENT)
         if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            _keep_only_the_registry(workdir)
     _judge_load(result)
     return result
+
+
+def _keep_only_the_registry(workdir: Path) -> None:
+    """Remove the demo's logs and run files but its config and registry (a few hundred KB), so
+    `safeship serve --config WORKDIR/safeship.toml` shows the three deploys afterwards."""
+    kept = {workdir / "safeship.toml", workdir / ".safeship" / "registry.db"}
+    for path in sorted(workdir.rglob("*"), reverse=True):  # children before their parents
+        if any(k == path or k.is_relative_to(path) for k in kept):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def serve_command(workdir: Path) -> str:
+    """The command that serves the demo's registry on the dashboard."""
+    return f"safeship serve --config {workdir / 'safeship.toml'}"
 
 
 def _judge_load(result: DemoResult) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from safeship.events import EventBus
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
     from safeship.registry import DeploymentRecord, Lease, Registry
+    from safeship.registry.deployments import HistoryFilter
     from safeship.registry.records import DeploymentNotes
 
 
@@ -256,10 +257,12 @@ def rollback(
     *,
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
+    triggered_by: str | None = None,
 ) -> DeploymentOutcome | None:
     """Put the previous good version back (all at once) and mark the current one rolled back.
 
     Returns None when there was only an interrupted deployment to undo (recovery did it).
+    ``triggered_by``: who asked (default: the `safeship rollback` command).
     """
     from safeship.pipeline.deploy import Deployer
     from safeship.pipeline.lease import DeployLease
@@ -294,7 +297,7 @@ def rollback(
         outcome = deployer.deploy(
             previous.version,
             commit=previous.commit_sha,
-            triggered_by="rollback",
+            triggered_by=triggered_by or "rollback",
             strategy="all-at-once",
             bake=False,
         )
@@ -302,7 +305,8 @@ def rollback(
             s.registry.update_deployment(
                 current.id,
                 status=Status.ROLLED_BACK.value,
-                rollback_reason=f"rolled back to {previous.version} by safeship rollback",
+                rollback_reason=f"rolled back to {previous.version} by "
+                f"{triggered_by or 'safeship rollback'}",
             )
         return outcome
 
@@ -359,14 +363,17 @@ def status(
 
 
 def history(
-    loaded: LoadedConfig, environment: str | None = None, limit: int = 50
+    loaded: LoadedConfig,
+    environment: str | None = None,
+    limit: int = 50,
+    filters: HistoryFilter | None = None,
 ) -> list[DeploymentRecord]:
     from safeship.registry import Registry
 
     if environment is not None:
         open_environment(loaded, environment)  # an unknown environment is an error, not []
     with Registry(loaded.registry_url()) as registry:
-        return registry.history(environment, limit=limit)
+        return registry.history(environment, limit=limit, filters=filters)
 
 
 def up(loaded: LoadedConfig, environment: str) -> None:

@@ -36,8 +36,8 @@ def request(
     loaded: LoadedConfig, environment: str, action: Request, requested_by: str | None = None
 ) -> DeploymentRecord:
     """Ask the deployment running in ``environment`` to roll back (``abort``), or the one
-    paused there to go on (``promote``); the deployment. ``requested_by``: the command that
-    asks, named in the rollback's reason (default: the action's own command)."""
+    paused there to go on (``promote``); the deployment. ``requested_by``: who asks, named in
+    the rollback's reason (default: the action's own command, "safeship abort")."""
     open_environment(loaded, environment)  # an unknown environment is an error
     with Registry(loaded.registry_url()) as registry:
         active = registry.active(environment)
@@ -48,14 +48,16 @@ def request(
         elif not active:
             raise NotRunning(f"no deployment of {environment} is running")
         record = active[0]  # newest first; the lease allows one at a time
-        registry.add_request(record.id, action, f"safeship {requested_by or action}")
+        registry.add_request(record.id, action, requested_by or f"safeship {action}")
         return record
 
 
-def abort_running(loaded: LoadedConfig, environment: str) -> DeploymentRecord | None:
+def abort_running(
+    loaded: LoadedConfig, environment: str, *, requested_by: str | None = None
+) -> DeploymentRecord | None:
     """`safeship rollback` while a deploy holds the lease: leave it an abort request (it
     rolls back to the stable release); the deployment, or None when none is running."""
     try:
-        return request(loaded, environment, "abort", requested_by="rollback")
+        return request(loaded, environment, "abort", requested_by or "safeship rollback")
     except NotRunning:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -165,13 +166,89 @@ def in_id_range(tx: Tx, low: str, high: str, limit: int) -> list[DeploymentRecor
     return _with_steps(tx, rows)
 
 
-def history(tx: Tx, environment: str | None, limit: int) -> list[DeploymentRecord]:
-    where = "" if environment is None else "WHERE environment = :environment "
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    """Which deployments a history page lists (every field optional; all given must match).
+
+    ``before`` is a paging cursor: a deployment id; only deployments older than it (in the
+    newest-first order, ties broken by id) are listed, so the next page is one indexed range
+    scan however deep the paging goes (an OFFSET would read every skipped row).
+    """
+
+    environment: str | None = None
+    statuses: tuple[str, ...] = ()
+    version: str | None = None
+    triggered_by: str | None = None
+    path: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: str | None = None
+
+
+def history(tx: Tx, filters: HistoryFilter, limit: int) -> list[DeploymentRecord]:
+    conditions: list[str] = []
+    params: dict[str, object] = {}
+    for column in ("environment", "version", "triggered_by", "path"):
+        value = getattr(filters, column)
+        if value is not None:
+            conditions.append(f"{column} = :{column}")
+            params[column] = value
+    if filters.statuses:
+        marks = ", ".join(f":s{n}" for n in range(len(filters.statuses)))
+        conditions.append(f"status IN ({marks})")
+        params.update({f"s{n}": s for n, s in enumerate(filters.statuses)})
+    if filters.since is not None:
+        conditions.append("started_at >= :since")
+        params["since"] = db_time(tx, filters.since)
+    if filters.until is not None:
+        conditions.append("started_at < :until")
+        params["until"] = db_time(tx, filters.until)
+    if filters.before is not None:
+        # Keyset paging: strictly after the cursor row in (started_at DESC, id DESC) order.
+        conditions.append(
+            "(started_at < (SELECT started_at FROM deployments WHERE id = :before) "
+            "OR (started_at = (SELECT started_at FROM deployments WHERE id = :before) "
+            "AND id < :before))"
+        )
+        params["before"] = db_id(filters.before)
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
     rows = tx.rows(
-        f"SELECT {COLUMNS} FROM deployments {where}{_NEWEST_FIRST} LIMIT {int(limit)}",
-        {"environment": environment} if environment is not None else {},
+        f"SELECT {COLUMNS} FROM deployments {where}{_NEWEST_FIRST} LIMIT {int(limit)}", params
     )
     return _with_steps(tx, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentTiming:
+    """A deployment's status and times only: what the dashboard's figures are computed from."""
+
+    id: str
+    version: str
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    health_score: float | None
+
+
+def timings(tx: Tx, environment: str, since: datetime) -> list[DeploymentTiming]:
+    """Deployments of ``environment`` started at or after ``since``, oldest first (one range
+    scan of the (environment, started_at) index; no step or check rows)."""
+    rows = tx.rows(
+        "SELECT id, version, status, started_at, completed_at, health_score FROM deployments "
+        "WHERE environment = :environment AND started_at >= :since ORDER BY started_at, id",
+        {"environment": environment, "since": db_time(tx, since)},
+    )
+    return [
+        DeploymentTiming(
+            id=to_id(row[0]),
+            version=row[1],
+            status=row[2],
+            started_at=to_time(row[3]),
+            completed_at=to_optional_time(row[4]),
+            health_score=to_float(row[5]),
+        )
+        for row in rows
+    ]
 
 
 def active(tx: Tx, environment: str) -> list[DeploymentRecord]:

@@ -346,6 +346,9 @@ class ArtifactRow(Base):
         Index("ix_artifacts_deployment_id_kind", "deployment_id", "kind"),
         Index("ix_artifacts_kind_created_at", "kind", "created_at"),
         CheckConstraint("size >= 0", name="artifact_size"),
+    )
+
+
 # -- analytics (revision 0007): marks on deployments, the pre-push gate's runs, CI runs --------
 
 # History over every environment reads deployments by start time (analytics of all environments).
@@ -410,6 +413,8 @@ class CiRun(Base):
         UniqueConstraint("path", "run_id"),
         Index("ix_ci_runs_environment_completed_at", "environment", "completed_at"),
     )
+
+
 class JobRunRow(Base):
     """A background job's run claimed for a key (the drift check of one environment on one
     day): the first process to insert the row runs it, so several `safeship serve` sharing one
@@ -424,3 +429,101 @@ class JobRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ok: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# -- who may do what (`safeship user`, `safeship serve`'s sign-in; docs/security.md) -----------
+
+USER_ROLES_CHECK = "role IN ('viewer', 'deployer', 'approver', 'admin')"
+
+
+class UserRow(Base):
+    """A person who may sign in to the dashboard; ``password_hash`` is argon2's encoded hash."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (CheckConstraint(USER_ROLES_CHECK, name="user_role"),)
+
+
+class ApiTokenRow(Base):
+    """A user's API token: only its SHA-256 is kept; ``prefix`` (its first characters, unique)
+    finds the row, the digest is compared in constant time."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.name", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the SHA-256 of its cookie's random id, its absolute and idle ends."""
+
+    __tablename__ = "web_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.name", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ActionNonceRow(Base):
+    """A confirm form's one-time nonce (SHA-256): used once, so a resubmitted form acts once."""
+
+    __tablename__ = "action_nonces"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """The audit trail: every sign-in attempt, sign-out, mutation and refusal. Never a secret."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class SigninFailureRow(Base):
+    """A failed sign-in, counted per user name and per client address by the rate limit (in
+    the registry, so every serve process sharing it counts the same failures)."""
+
+    __tablename__ = "signin_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_name: Mapped[str] = mapped_column(String(255))
+    client: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_signin_failures_user_name_at", "user_name", "at"),
+        Index("ix_signin_failures_client_at", "client", "at"),
+    )

@@ -13,6 +13,7 @@ without SQLAlchemy, so `safeship status` and `history` start fast.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry import deployments, events, leases, snapshots
 from safeship.registry.analytics_records import AnalyticsRecords
+from safeship.registry.auth_records import AuthRecords
 from safeship.registry.database import Database
 from safeship.registry.errors import RegistryError, check_text, first_line, json_object, parse_id
 from safeship.registry.files import empty_registry_message, file_state
@@ -64,7 +66,7 @@ __all__ = [
 MIN_PREFIX: Final = 6
 
 
-class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords):
+class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords, AuthRecords):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
     Opening it applies pending migrations (safe when several processes open it at once). A
@@ -222,11 +224,32 @@ class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords):
             raise RegistryError(f"id prefix {prefix!r} matches more than one deployment")
         return found[0] if found else None
 
-    def history(self, environment: str | None = None, limit: int = 50) -> list[DeploymentRecord]:
-        """Deployments, newest first, optionally of one environment."""
+    def history(
+        self,
+        environment: str | None = None,
+        limit: int = 50,
+        *,
+        filters: deployments.HistoryFilter | None = None,
+    ) -> list[DeploymentRecord]:
+        """Deployments, newest first, optionally of one environment and matching ``filters``."""
         _check_limit(limit)
+        chosen = filters or deployments.HistoryFilter()
+        if environment is not None:
+            chosen = dataclasses.replace(chosen, environment=environment)
+        if chosen.before is not None:
+            cursor = parse_id(chosen.before)
+            if cursor is None:
+                raise RegistryError(f"not a deployment id: {chosen.before!r}")
+            chosen = dataclasses.replace(chosen, before=cursor)
         with self._reading("read history") as tx:
-            return deployments.history(tx, environment, limit)
+            return deployments.history(tx, chosen, limit)
+
+    def deployment_timings(
+        self, environment: str, since: datetime
+    ) -> list[deployments.DeploymentTiming]:
+        """Each deployment of ``environment`` since ``since`` (status and times only)."""
+        with self._reading("read deployment timings") as tx:
+            return deployments.timings(tx, environment, since)
 
     def active(self, environment: str) -> list[DeploymentRecord]:
         """Deployments of ``environment`` not yet in a terminal status, newest first."""
