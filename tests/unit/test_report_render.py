@@ -16,8 +16,8 @@ import pytest
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from safeship import core
-from safeship.analytics import report
 from safeship.analytics.git_history import GitHistoryUnavailable, commits_between
+from safeship.core import _report_render as report
 from safeship.core._detail import commits_shipped, env_changes, event_text
 from safeship.registry.records import StepResult
 

@@ -9,8 +9,9 @@ failure patterns, computed from the registry for one environment (or all) over a
 - :mod:`safeship.analytics.leadtime`: the commits a deploy shipped, from git;
 - :mod:`safeship.analytics.compute`: reads the registry and puts the report together;
 - :mod:`safeship.analytics.settings`: the ``[analytics]`` table;
-- :mod:`safeship.analytics.report`, :mod:`.git_history`: the deployment report (md, json, html)
-  and the commits a deployment shipped.
+- ``templates/`` and :mod:`.git_history`: the deployment report's templates (rendered by
+  ``safeship.core._report_render``, and by the dashboard's deployment page) and the commits a
+  deployment shipped.
 
 Importing this package imports none of them (the config models import only the settings).
 See docs/analytics.md for each definition and query.

@@ -13,7 +13,7 @@ from typing import Final
 # any printable character.
 _FIELD = "\x1f"
 _RECORD = "\x1e"
-_FORMAT = f"%H{_FIELD}%an{_FIELD}%aI{_FIELD}%s{_RECORD}"
+_FORMAT = f"%H{_FIELD}%an{_FIELD}%aI{_FIELD}%cI{_FIELD}%s{_RECORD}"
 # git log answers in milliseconds; a repository on a hung network mount must not hold a report.
 GIT_TIMEOUT: Final = 10.0
 
@@ -22,8 +22,11 @@ GIT_TIMEOUT: Final = 10.0
 class CommitShipped:
     sha: str
     author: str
-    at: datetime | None
+    at: datetime | None  # authored
     subject: str
+    # When it was committed (a rebase or cherry-pick keeps the author time): change lead time
+    # counts from here.
+    committed_at: datetime | None = None
 
 
 class GitHistoryUnavailable(Exception):
@@ -59,9 +62,21 @@ def commits_between(repo: Path, old: str | None, new: str, limit: int = 200) -> 
 
 
 def _commit(record: str) -> CommitShipped:
-    sha, author, at, subject = [*record.strip("\n").split(_FIELD), "", "", "", ""][:4]
+    sha, author, at, committed, subject = [
+        *record.strip("\n").split(_FIELD, 4),
+        "",
+        "",
+        "",
+        "",
+        "",
+    ][:5]
+    return CommitShipped(
+        sha=sha, author=author, at=_time(at), subject=subject, committed_at=_time(committed)
+    )
+
+
+def _time(text: str) -> datetime | None:
     try:
-        when: datetime | None = datetime.fromisoformat(at)
+        return datetime.fromisoformat(text)
     except ValueError:
-        when = None
-    return CommitShipped(sha=sha, author=author, at=when, subject=subject)
+        return None

@@ -6,9 +6,9 @@ Each git call has a timeout and a bounded output; a commit git does not know (a 
 another repository, a version string rather than a sha) is skipped and counted, never an
 error.
 
-``commits_between`` has the signature of the deployment report's
-``safeship.analytics.git_history.commits_between`` and reads only what lead time needs (the
-sha and the committer time, not the author nor the subject): one can become the other.
+The history itself is read by ``safeship.analytics.git_history`` (the deployment report's
+"commits shipped" read it too): this module keeps what lead time needs, the sha and the commit
+(committer) time.
 """
 
 from __future__ import annotations
@@ -75,16 +75,20 @@ def commits_between(repo: Path, old: str | None, new: str, limit: int = 200) -> 
     """The commits reachable from ``new`` and not from ``old`` (None: all of ``new``'s
     history), newest first, at most ``limit``. GitUnavailable when git cannot tell (an
     unknown commit)."""
+    from safeship.analytics.git_history import GitHistoryUnavailable
+    from safeship.analytics.git_history import commits_between as history
+
     if not is_sha(new) or (old is not None and not is_sha(old)):
         raise GitUnavailable(f"not a commit sha: {new if not is_sha(new) else old!r}")
-    revisions = [f"{new}^{{commit}}"] + ([f"^{old}^{{commit}}"] if old else [])
-    out = _git(repo, ["log", f"--max-count={int(limit)}", "--format=%H %ct", *revisions, "--"])
-    commits = []
-    for line in out.splitlines():
-        sha, _, stamp = line.partition(" ")
-        if stamp.isdigit():
-            commits.append(ShippedCommit(sha, datetime.fromtimestamp(int(stamp), UTC)))
-    return commits
+    try:
+        commits = history(repo, old, new, limit)
+    except GitHistoryUnavailable as exc:
+        raise GitUnavailable(str(exc)) from None
+    return [
+        ShippedCommit(c.sha, c.committed_at.astimezone(UTC))
+        for c in commits
+        if c.committed_at is not None
+    ]
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ class StoredReport:
 def deployment_report(loaded: LoadedConfig, deployment: str, fmt: str) -> str:
     """The report of ``deployment`` (id or unique prefix) as it stands now, in ``fmt`` (md,
     json, html); UsageError for an unknown format or deployment."""
-    from safeship.analytics.report import FORMATS, render
     from safeship.core._detail import deployment_detail
+    from safeship.core._report_render import FORMATS, render
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -83,7 +83,7 @@ def report_name(detail: DeploymentDetail, fmt: str) -> str:
 
 def store_report(registry: Registry, detail: DeploymentDetail) -> None:
     """Write ``detail``'s report as markdown and JSON, each replacing the one stored before."""
-    from safeship.analytics.report import MEDIA_TYPES, render
+    from safeship.core._report_render import MEDIA_TYPES, render
 
     for fmt, kind in STORED_FORMATS.items():
         registry.artifacts.put(

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from safeship.core._detail import DeploymentDetail, StepFigures
 
 FORMATS: Final = ("md", "json", "html")
-TEMPLATES: Final = Path(__file__).parent / "templates"
+# The templates stay with the analytics package (the dashboard renders the same body).
+TEMPLATES: Final = Path(__file__).parent.parent / "analytics" / "templates"
 # What a report shows for a figure it does not have.
 NONE: Final = "\N{EN DASH}"
 MEDIA_TYPES: Final = {
