@@ -273,11 +273,15 @@ def window_figures(
 
 def recoveries(tx: Tx, environment: str, since: datetime) -> list[tuple[datetime, datetime | None]]:
     """Each failed or rolled-back deployment since ``since`` (oldest first): when it ended,
-    and when the next succeeded deployment of the environment completed (None: not yet)."""
+    and when the next succeeded deployment of the environment (by start) completed (None: not
+    yet)."""
     rows = tx.rows(
-        "SELECT f.started_at, f.completed_at, (SELECT MIN(s.completed_at) FROM deployments s "
+        # The next success by start time: the (environment, started_at) index walked from
+        # the failure forward, stopping at the first succeeded row (a MIN over every later
+        # success read thousands of rows per failure at 100,000 deployments).
+        "SELECT f.started_at, f.completed_at, (SELECT s.completed_at FROM deployments s "
         "WHERE s.environment = f.environment AND s.status = 'succeeded' "
-        "AND s.started_at > f.started_at) FROM deployments f "
+        "AND s.started_at > f.started_at ORDER BY s.started_at LIMIT 1) FROM deployments f "
         "WHERE f.environment = :environment AND f.started_at >= :since "
         "AND f.status IN ('failed', 'rolled_back') ORDER BY f.started_at",
         {"environment": environment, "since": db_time(tx, since)},
