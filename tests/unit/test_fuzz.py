@@ -283,6 +283,7 @@ TOP_LEVEL = st.fixed_dictionaries(
         "registry": maybe(st.fixed_dictionaries({}, optional={"url": HOSTILE_STRINGS})),
         "paths": ANY_VALUE,
         "notify": ANY_VALUE,
+        "jobs": ANY_VALUE,
     },
 )
 

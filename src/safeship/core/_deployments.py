@@ -239,29 +239,37 @@ def abort(
 def status(loaded: LoadedConfig, environment: str | None = None) -> list[EnvironmentStatus]:
     """What serves, with what traffic, and the last deployment: one environment, or all."""
     from safeship.pipeline import operations
+    from safeship.registry import Registry
 
     names = [environment] if environment else sorted(loaded.config.environments)
     statuses = []
-    for name in names:
-        s = operations.status(loaded, name)
-        weights = {b.name: b.weight for b in s.backends}
-        statuses.append(
-            EnvironmentStatus(
-                environment=name,
-                port=s.port,
-                router_running=s.router_running,
-                releases=tuple(
-                    ReleaseStatus(r.version, s.alive.get(r.version, False), r.pid, r.port, r.url)
-                    for r in s.releases
-                ),
-                # What the router serves: its releases' figures, not a stopped one's.
-                traffic=traffic_rows(weights, {n: st for n, st in s.stats.items() if n in weights})
-                if s.router_running
-                else (),
-                last=deployment_summary(s.last) if s.last else None,
-                target_error=s.target_error,
+    # One registry for every environment: on PostgreSQL each opening is a new connection, and
+    # one per environment was most of the overview's time.
+    with Registry(loaded.registry_url()) as registry:
+        for name in names:
+            s = operations.status(loaded, name, registry)
+            weights = {b.name: b.weight for b in s.backends}
+            statuses.append(
+                EnvironmentStatus(
+                    environment=name,
+                    port=s.port,
+                    router_running=s.router_running,
+                    releases=tuple(
+                        ReleaseStatus(
+                            r.version, s.alive.get(r.version, False), r.pid, r.port, r.url
+                        )
+                        for r in s.releases
+                    ),
+                    # What the router serves: its releases' figures, not a stopped one's.
+                    traffic=traffic_rows(
+                        weights, {n: st for n, st in s.stats.items() if n in weights}
+                    )
+                    if s.router_running
+                    else (),
+                    last=deployment_summary(s.last) if s.last else None,
+                    target_error=s.target_error,
+                )
             )
-        )
     return statuses
 
 

@@ -31,6 +31,7 @@ def background_jobs(
     from safeship.jobs.scheduler import BackgroundJobs
 
     now = clock or (lambda: datetime.now(UTC))
+    # Secret rotation reminders (issue 16) join this list as a "rotation" job.
     jobs = [_outbox_job(loaded), _drift_job(loaded, now), *_watch_jobs(loaded)]
     return BackgroundJobs(jobs, clock=now)
 
@@ -89,19 +90,15 @@ def _drift_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
         clock=clock,
     )
 
-    def scheduled(stop: threading.Event) -> RunResult:
-        job.run(stop, force=False)
-        return None
-
     def manual(stop: threading.Event) -> RunResult:
-        job.run(stop, force=True)
+        job.run(stop, force=True)  # asked for: even an environment checked this period
         return None
 
     return Job(
         "drift",
         settings.enabled,
         86_400.0 if settings.at else settings.every,
-        scheduled,
+        job,  # scheduled: each environment not checked this period by any process
         next_after=lambda started: next_period(settings, started),
         manual=manual,
     )

@@ -48,9 +48,9 @@ class Job:
     """One background job: its name, whether it runs, and when.
 
     ``run(stop)`` does one scheduled run (``stop`` is set when the jobs are stopping: a long
-    run looks at it). ``next_after(now)`` is the job's schedule: its next run after one at ``now``
-    (default: ``every`` seconds later); ``first_run(now)``: its first after start (default:
-    now).
+    run looks at it); it may return the seconds until its next run. Else ``next_after(started)``
+    is the job's schedule: its next run after one started then (default: ``every_seconds``
+    later). The first run of each job is at start.
     """
 
     name: str
@@ -58,7 +58,6 @@ class Job:
     every_seconds: float | None
     run: Callable[[threading.Event], RunResult]
     next_after: Callable[[datetime], datetime] | None = None
-    first_run: Callable[[datetime], datetime] | None = None
     # A run a user asked for (`safeship jobs run NAME`), when it differs from the scheduled
     # one (the drift check: even an environment another process checked this period).
     manual: Callable[[threading.Event], RunResult] | None = None
@@ -76,7 +75,6 @@ class _Slot:
         self.job = job
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        first = job.first_run(now) if job.first_run is not None else now
         self.status = JobStatus(
             name=job.name,
             enabled=job.enabled,
@@ -85,7 +83,7 @@ class _Slot:
             last_finished=None,
             last_ok=None,
             last_error=None,
-            next_run=first if job.enabled else None,
+            next_run=now if job.enabled else None,  # each job's first run: at start
         )
 
 

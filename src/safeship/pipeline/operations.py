@@ -330,7 +330,10 @@ class EnvironmentStatus:
     target_error: str | None = None
 
 
-def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
+def status(
+    loaded: LoadedConfig, environment: str, registry: Registry | None = None
+) -> EnvironmentStatus:
+    """``registry``: an open one to read (the status of every environment opens one)."""
     from safeship.registry import Registry
 
     env = open_environment(loaded, environment)
@@ -341,8 +344,11 @@ def status(loaded: LoadedConfig, environment: str) -> EnvironmentStatus:
         alive = {r.version: env.target.is_alive(r) for r in releases}
     except TargetError as exc:
         releases, alive, target_error = [], {}, str(exc)
-    with Registry(loaded.registry_url()) as registry:
+    if registry is not None:
         history = registry.history(environment, limit=1)
+    else:
+        with Registry(loaded.registry_url()) as opened:
+            history = opened.history(environment, limit=1)
     return EnvironmentStatus(
         environment=environment,
         port=env.settings.port,
