@@ -81,21 +81,29 @@ def main() -> int:
         rows = []
         for label, environment in (("every environment", None), ("production", "production")):
             query = core.AnalyticsQuery(environment, PERIOD)
-            times = []
+            times, cpu = [], []
             for _ in range(args.runs):
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 report = core.analytics(loaded, query)
                 times.append(time.perf_counter() - began)
+                cpu.append(time.process_time() - began_cpu)
             counted = report.series["deployments_per_day"]
             total = int(sum(p.value or 0 for p in counted))
-            rows.append((label, total, statistics.median(times), p95(times)))
+            rows.append(
+                (label, total, statistics.median(times), p95(times), statistics.median(cpu))
+            )
+    # Wall time is what a person waits; this process's CPU time, what the machine's load does
+    # not inflate (the database server's own work is not in it).
     print(f"\ncore.analytics over {PERIOD.days} days, {args.runs} runs each:")
-    print(f"{'scope':<20} {'deployments':>12} {'median':>9} {'p95':>9}  goal < {BUDGET:g} s")
+    print(
+        f"{'scope':<20} {'deployments':>12} {'median':>9} {'p95':>9} {'CPU':>9}"
+        f"  goal: p95 < {BUDGET:g} s"
+    )
     ok = True
-    for label, total, median, high in rows:
+    for label, total, median, high, used in rows:
         verdict = "ok" if high < BUDGET else "OVER"
         ok &= high < BUDGET
-        print(f"{label:<20} {total:>12,} {median:>8.3f}s {high:>8.3f}s  {verdict}")
+        print(f"{label:<20} {total:>12,} {median:>8.3f}s {high:>8.3f}s {used:>8.3f}s  {verdict}")
     return 0 if ok else 1
 
 

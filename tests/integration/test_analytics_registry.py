@@ -15,7 +15,7 @@ from safeship import core
 from safeship.analytics import leadtime
 from safeship.config import LoadedConfig, load_config
 from safeship.registry import Registry
-from safeship.registry.analytics_records import PrepushVerdict
+from safeship.registry.analytics_queries import PrepushVerdict
 from safeship.registry.records import BaselineRecord, StepResult
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from safeship import core
 from safeship.analytics import bands, dora, patterns, success
 from safeship.analytics.compute import NO_REPOSITORY, Scope, build_report, scope
 from safeship.analytics.dora import Period
 from safeship.analytics.records import SERIES_NAMES, AnalyticsReport, Measure
 from safeship.analytics.settings import AnalyticsSettings
-from safeship.registry.analytics_records import (
+from safeship.registry.analytics_queries import (
     AnalyticsFacts,
     CiRunTotals,
     DeploymentFacts,
@@ -439,3 +440,18 @@ def test_csv_rows_give_each_measure_with_an_empty_value_for_no_data() -> None:
 def test_period_describes_days_and_hours() -> None:
     assert PERIOD.describe() == "30 days"
     assert Period(T0, T0 + timedelta(hours=12)).describe() == "12 h"
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2)),
+     ("1d12h", timedelta(hours=36)), (" 90d ", timedelta(days=90))],
+)  # fmt: skip
+def test_periods_are_durations_and_weeks(text: str, period: timedelta) -> None:
+    assert core.parse_period(text) == period
+
+
+@pytest.mark.parametrize("text", ["", "3x", "30", "-2d", "1e3d", "9" * 30 + "d"])
+def test_a_period_that_is_none_is_a_usage_error(text: str) -> None:
+    with pytest.raises(core.UsageError, match="--since: "):
+        core.parse_period(text)

@@ -5,7 +5,7 @@ failure patterns, computed from the registry for one environment (or all) over a
   ``AnalyticsReport``), re-exported by ``safeship.core``;
 - :mod:`safeship.analytics.bands`: dora.dev's performance bands;
 - :mod:`safeship.analytics.dora`, :mod:`.success`, :mod:`.patterns`: pure computations over
-  the registry's analytics rows (``safeship.registry.analytics_records``);
+  the registry's analytics rows (``safeship.registry.analytics_queries``);
 - :mod:`safeship.analytics.leadtime`: the commits a deploy shipped, from git;
 - :mod:`safeship.analytics.compute`: reads the registry and puts the report together;
 - :mod:`safeship.analytics.settings`: the ``[analytics]`` table.

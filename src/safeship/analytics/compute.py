@@ -14,7 +14,7 @@ from safeship.analytics.dora import Period
 from safeship.analytics.records import SERIES_NAMES, AnalyticsReport, SeriesPoint
 from safeship.analytics.settings import AnalyticsSettings
 from safeship.analytics.success import SuccessInputs, success_measures
-from safeship.registry.analytics_records import AnalyticsFacts, DeploymentFacts
+from safeship.registry.analytics_queries import AnalyticsFacts, DeploymentFacts
 
 NO_REPOSITORY = "no git repository at the config's directory: commit times unknown"
 

@@ -26,7 +26,7 @@ from typing import Final
 
 from safeship.analytics import bands
 from safeship.analytics.records import Measure
-from safeship.registry.analytics_records import DeploymentFacts
+from safeship.registry.analytics_queries import DeploymentFacts
 
 COUNTED: Final = frozenset({"succeeded", "rolled_back", "failed"})
 FAILED: Final = frozenset({"rolled_back", "failed"})

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from safeship.analytics.dora import COUNTED, FAILED, Period, Recovery
 from safeship.analytics.records import SeriesPoint
-from safeship.registry.analytics_records import DeploymentFacts, VersionLatency
+from safeship.registry.analytics_queries import DeploymentFacts, VersionLatency
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # A failure without a deploy path ran on the machine that ran `safeship deploy`.

@@ -18,29 +18,40 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from safeship.config.models import SafeshipConfig
     from safeship.registry import Registry
-    from safeship.registry.analytics_records import PrepushVerdict
+    from safeship.registry.analytics_queries import PrepushVerdict
 
 # The longest a push waits for its run to be recorded (a PostgreSQL registry that does not
 # answer: the push goes on, the run is not counted).
 WRITE_TIMEOUT: Final = 2.0
 
 
-def bounded(write: Callable[[], None], timeout: float = WRITE_TIMEOUT) -> bool:
-    """Run ``write`` on a daemon thread for at most ``timeout`` seconds; whether it finished
-    without an error. Never raises."""
-    finished = threading.Event()
+class Write:
+    """A write running on a daemon thread; ``wait`` for it, a bounded time."""
 
-    def run() -> None:
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._write = write
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="safeship-analytics", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
         try:
-            write()
+            self._write()
         except Exception:  # a figure for the analytics; never the caller's failure
             return
-        finished.set()
+        self._finished.set()
 
-    worker = threading.Thread(target=run, name="safeship-analytics-write", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    return finished.is_set()
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether it finished without an error within ``timeout`` seconds (default
+        ``WRITE_TIMEOUT``). Never raises."""
+        self._thread.join(WRITE_TIMEOUT if timeout is None else timeout)
+        return self._finished.is_set()
+
+
+def bounded(write: Callable[[], None], timeout: float | None = None) -> bool:
+    """Run ``write`` on a daemon thread for at most ``timeout`` seconds (``WRITE_TIMEOUT``);
+    whether it finished without an error. Never raises."""
+    return Write(write).wait(timeout)
 
 
 def registry_url_of(config: SafeshipConfig, config_path: Path) -> str:
@@ -99,11 +110,12 @@ def record_ci_run(
     conclusion: str,
     started_at: datetime | None,
     completed_at: datetime | None,
-) -> bool:
-    """Record how a CI run a deploy path followed ended (its times as the provider gave them;
-    without an end time, none is recorded). Never raises; at most ``WRITE_TIMEOUT`` seconds."""
+) -> Write | None:
+    """Start recording how a CI run a deploy path followed ended (its times as the provider
+    gave them; without an end time, nothing is recorded: None). The caller goes on at once
+    (a failover is not delayed) and ``wait``s for the write when the deploy is over."""
     if completed_at is None:
-        return False
+        return None
     end = completed_at
 
     def write() -> None:
@@ -117,4 +129,4 @@ def record_ci_run(
             started_at=started_at,
         )
 
-    return bounded(write)
+    return Write(write)

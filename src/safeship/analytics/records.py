@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 Unit = str  # "per_day", "hours", "minutes", "seconds", "ratio", "count", "usd"
 Band = str  # "elite", "high", "medium", "low"
@@ -79,6 +79,10 @@ class AnalyticsReport:
     # The environments the DORA measures were computed for (the production ones when no
     # environment was named).
     dora_environments: tuple[str, ...] = ()
+    # The columns of ``csv_rows``, in order.
+    CSV_FIELDS: ClassVar[tuple[str, ...]] = (
+        "group", "name", "label", "value", "unit", "band", "detail",
+    )  # fmt: skip
 
     def measure(self, name: str) -> Measure:
         """The DORA or success measure called ``name`` (KeyError when there is none)."""
@@ -122,7 +126,7 @@ class AnalyticsReport:
         return rows
 
 
-CSV_FIELDS: Final = ("group", "name", "label", "value", "unit", "band", "detail")
+CSV_FIELDS: Final = AnalyticsReport.CSV_FIELDS
 
 
 def _finite(value: float | None) -> float | None:

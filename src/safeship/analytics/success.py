@@ -16,7 +16,7 @@ from datetime import datetime
 
 from safeship.analytics.dora import COUNTED, FAILED, Period, counted
 from safeship.analytics.records import Measure
-from safeship.registry.analytics_records import CiRunTotals, DeploymentFacts, PrepushTotals
+from safeship.registry.analytics_queries import CiRunTotals, DeploymentFacts, PrepushTotals
 
 # Rollback rules a person fires: not automatic, so never a false positive of the checks.
 MANUAL_RULES = frozenset({"manual"})

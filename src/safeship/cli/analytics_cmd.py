@@ -7,11 +7,14 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from safeship.cli import params
+
+if TYPE_CHECKING:
+    from safeship import core
 
 # How a measure's value reads, by unit.
 _FORMATS = {
@@ -79,9 +82,7 @@ def run(
     if json_output:
         print(json.dumps(report.as_json(), indent=2), file=stream)
     elif csv_output:
-        from safeship.analytics.records import CSV_FIELDS
-
-        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(stream, fieldnames=report.CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(report.csv_rows())
     else:
@@ -95,7 +96,7 @@ def value_text(value: float | None, unit: str) -> str:
     return _FORMATS.get(unit, "{:g}").format(value)
 
 
-def _print_text(report: Any, stream: TextIO) -> None:
+def _print_text(report: core.AnalyticsReport, stream: TextIO) -> None:
     from safeship.validation import printable
 
     where = report.environment or "all environments"

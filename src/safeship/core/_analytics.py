@@ -32,8 +32,8 @@ __all__ = [
     "parse_period",
 ]
 
-_PERIOD = re.compile(r"\s*(\d{1,5})\s*([hdw])\s*")
-_UNIT_HOURS: Final = {"h": 1, "d": 24, "w": 24 * 7}
+# Weeks, which durations elsewhere (``envschema.types.parse_duration``) do not take.
+_WEEKS = re.compile(r"(\d{1,6})w")
 # The longest period a query may cover: ten years.
 MAX_PERIOD: Final = timedelta(days=3660)
 
@@ -59,11 +59,16 @@ class DeploymentMark:
 
 
 def parse_period(text: str) -> timedelta:
-    """``12h``, ``30d``, ``2w`` as a timedelta; a one-line UsageError otherwise."""
-    match = _PERIOD.fullmatch(text)
-    if match is None:
-        raise UsageError(f"--since: {text!r} is not a period (12h, 30d, 2w)")
-    period = timedelta(hours=int(match[1]) * _UNIT_HOURS[match[2]])
+    """``12h``, ``30d``, ``2w`` (or any duration ``safeship logs --since`` takes: ``1d12h``)
+    as a timedelta; a one-line UsageError otherwise."""
+    from safeship.envschema.types import parse_duration
+
+    spec = text.strip()
+    weeks = _WEEKS.fullmatch(spec)
+    try:
+        period = timedelta(weeks=int(weeks[1])) if weeks else parse_duration(spec)
+    except (ValueError, OverflowError):
+        raise UsageError(f"--since: {text!r} is not a period (12h, 30d, 2w)") from None
     if not timedelta(0) < period <= MAX_PERIOD:
         raise UsageError(f"--since: {text!r} must be more than 0 and at most 3660d")
     return period
@@ -123,7 +128,7 @@ def mark_deployment(
     """
     from safeship.pipeline.lease import operator
     from safeship.registry import Registry
-    from safeship.registry.analytics_records import MARKS
+    from safeship.registry.analytics_queries import MARKS
 
     if mark not in MARKS:
         raise UsageError(f"unknown mark {mark!r}; expected one of {', '.join(sorted(MARKS))}")

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from safeship.analytics.recording import record_ci_run
+from safeship.analytics.recording import Write, record_ci_run
 from safeship.config import LoadedConfig
 from safeship.events import Event, EventName
 from safeship.health.resolve import require_resolvable
@@ -142,20 +142,26 @@ def deploy_via_paths(
                 reason = path.refuses(environment, s.env.settings.target)
                 return _Refused(path, reason) if reason else path
             recorded = _Recorded(path, s.registry, environment, version)  # its CI minutes
+            recorders.append(recorded)
             return _Reported(recorded, reporter) if reporter is not None else recorded
 
+        recorders: list[_Recorded] = []
         paths = [wrapped(path) for path in build_paths(settings, run_here)]
         if any(path.in_process for path in paths):
             # The health checks' variables: a config error now, not mid-deploy.
             require_resolvable(loaded, environment)
-        result = deploy_with_failover(
-            paths,
-            version,
-            commit,
-            environment,
-            breaker=breaker_for(settings, loaded.base_dir),
-            on_failover=failed_over,
-        )
+        try:
+            result = deploy_with_failover(
+                paths,
+                version,
+                commit,
+                environment,
+                breaker=breaker_for(settings, loaded.base_dir),
+                on_failover=failed_over,
+            )
+        finally:
+            for recorder in recorders:  # the CI runs' rows, written meanwhile (bounded waits)
+                recorder.settle()
         out = result.outcome
         publish(
             "path.completed",
@@ -244,7 +250,9 @@ class _Reported(PathDefaults):
 
 class _Recorded(PathDefaults):
     """A CI path whose runs are recorded in the registry's ``ci_runs`` as they end (their
-    minutes are the analytics' CI cost); a registry that fails never fails the deploy."""
+    minutes are the analytics' CI cost), on a thread of their own: neither the next path of a
+    failover nor the deploy waits for the write, and a registry that fails never fails the
+    deploy. ``settle`` waits for the writes (a bounded time each)."""
 
     def __init__(
         self, path: DeployPath, registry: Registry, environment: str, version: str
@@ -254,6 +262,7 @@ class _Recorded(PathDefaults):
         self._registry = registry
         self._environment = environment
         self._version = version
+        self._writes: list[Write] = []
 
     def is_available(self) -> Availability:
         return self._path.is_available()
@@ -266,7 +275,7 @@ class _Recorded(PathDefaults):
 
     def follow(self, run_id: str) -> RunOutcome:
         outcome = self._path.follow(run_id)
-        record_ci_run(
+        write = record_ci_run(
             self._registry,
             path=self.name,
             run_id=run_id,
@@ -276,7 +285,13 @@ class _Recorded(PathDefaults):
             started_at=outcome.started_at,
             completed_at=outcome.completed_at,
         )
+        if write is not None:
+            self._writes.append(write)
         return outcome
+
+    def settle(self) -> None:
+        for write in self._writes:
+            write.wait()
 
 
 def emergency_deploy(

@@ -1,23 +1,16 @@
 """What the analytics read and write beside the deployments: marks on deployments (a
 rollback marked a false alarm), the pre-push gate's runs, the deploy paths' CI runs, and the
 facts of one period read in one transaction. ``Registry`` inherits these methods (see
-``store``); the SQL is plain and the same on SQLite and PostgreSQL (see ``sql``).
-
-Reading a period is a handful of queries, each served by an index (``deployments`` by
-environment and start, ``events`` and ``step_results`` by deployment, ``ci_runs`` by
-environment and end, ``prepush_runs`` by time): the deployments of the period come back as
-narrow rows (no step nor check results), events only for the rollbacks, and the CI runs, the
-gate's runs and the latencies already aggregated by the database.
+``store``); the records and the SQL are ``analytics_queries``'s, imported on first use: every
+command opens the registry, only the analytics read these.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import TYPE_CHECKING
 
 from safeship.registry.errors import RegistryError, check_text, parse_id
 from safeship.registry.records import (
@@ -27,113 +20,14 @@ from safeship.registry.records import (
     PERSON_LEN,
     VERSION_LEN,
 )
-from safeship.registry.sql import (
-    Params,
-    Tx,
-    db_id,
-    db_json,
-    db_time,
-    to_float,
-    to_id,
-    to_time,
-)
+from safeship.registry.sql import Tx, db_id, db_json, db_time
 
-MARK_LEN: Final = 32
-RUN_ID_LEN: Final = 255
-CONCLUSION_LEN: Final = 32
-REPOSITORY_LEN: Final = 255
-BRANCH_LEN: Final = 255
-# The marks a person can put on a deployment.
-MARKS: Final = frozenset({"false-alarm"})
-# The newest versions the latency series reads (baselined ones, and those of the newest
-# deployments).
-LATEST_VERSIONS: Final = 100
-PrepushVerdict = Literal["passed", "blocked"]
-
-_FACT_COLUMNS: Final = (
-    "id, environment, version, commit_sha, triggered_by, status, started_at, completed_at, "
-    "path, rollback_rule"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentFacts:
-    """The columns of a deployment the analytics read (no step nor check results)."""
-
-    id: str
-    environment: str
-    version: str
-    commit_sha: str | None
-    triggered_by: str
-    status: str
-    started_at: datetime
-    completed_at: datetime | None
-    path: str | None
-    rollback_rule: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MarkRecord:
-    deployment_id: str
-    mark: str
-    marked_by: str
-    marked_at: datetime
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CiRunTotals:
-    """The CI runs of one environment and path that ended with one conclusion in the period."""
-
-    environment: str
-    path: str
-    conclusion: str
-    runs: int
-    seconds: float  # summed over the runs whose duration is known
-    timed_runs: int  # how many of them had a duration
-
-
-@dataclass(frozen=True, slots=True)
-class PrepushTotals:
-    """The pre-push gate's runs of one verdict in the period."""
-
-    verdict: str
-    runs: int
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class VersionLatency:
-    """A version's latency in an environment in the period: its level-4 baselines' p95
-    (averaged over them) and the canary judge's mean latency over its judged steps."""
-
-    environment: str
-    version: str
-    first_at: datetime
-    p95_ms: float | None
-    baseline_mean_ms: float | None
-    canary_mean_ms: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class AnalyticsFacts:
-    """One period's facts, read in one transaction."""
-
-    deployments: tuple[DeploymentFacts, ...]  # started in the period, oldest first
-    # Per environment of the period: its newest deployment before the period (rework of the
-    # first one), and its first succeeded one after it (recovery of a failure at its end).
-    before: dict[str, DeploymentFacts]
-    succeeded_before: dict[str, DeploymentFacts]  # its newest succeeded one before (lead time)
-    recovered_after: dict[str, DeploymentFacts]
-    rollback_triggered: dict[str, datetime]  # rolled-back deployment id: its rollback's start
-    false_alarms: frozenset[str]  # ids of the period's deployments marked false-alarm
-    ci_runs: tuple[CiRunTotals, ...]
-    prepush: tuple[PrepushTotals, ...]
-    latency: tuple[VersionLatency, ...]  # by first appearance in the period
+if TYPE_CHECKING:
+    from safeship.registry.analytics_queries import AnalyticsFacts, MarkRecord, PrepushVerdict
 
 
 class AnalyticsRecords:
-    """Marks, the gate's and CI's runs, and the facts of a period. The SQL is this module's."""
+    """Marks, the gate's and CI's runs, and the facts of a period."""
 
     _reading: Callable[[str], AbstractContextManager[Tx]]
     _writing: Callable[[str], AbstractContextManager[Tx]]
@@ -147,13 +41,15 @@ class AnalyticsRecords:
         self, deployment_id: str, mark: str, marked_by: str, reason: str | None = None
     ) -> MarkRecord:
         """Put ``mark`` on the deployment (again: the first mark stays, as it was)."""
-        _check_mark(mark)
+        from safeship.registry import analytics_queries as q
+
+        q.check_mark(mark)
         check_text("marked_by", marked_by, PERSON_LEN)
         check_text("reason", reason, None, required=False)
         now = self._now()
         with self._writing("mark deployment") as tx:
-            key = _require(tx, deployment_id)
-            found = _marks(tx, key, mark)
+            key = q.require(tx, deployment_id)
+            found = q.marks(tx, key, mark)
             if found:
                 return found[0]
             tx.run(
@@ -162,13 +58,15 @@ class AnalyticsRecords:
                 {"id": db_id(key), "mark": mark, "by": marked_by, "at": db_time(tx, now),
                  "reason": reason},
             )  # fmt: skip
-            return _marks(tx, key, mark)[0]
+            return q.marks(tx, key, mark)[0]
 
     def clear_mark(self, deployment_id: str, mark: str) -> bool:
         """Take ``mark`` off the deployment; False when it had none."""
-        _check_mark(mark)
+        from safeship.registry import analytics_queries as q
+
+        q.check_mark(mark)
         with self._writing("clear deployment mark") as tx:
-            key = _require(tx, deployment_id)
+            key = q.require(tx, deployment_id)
             removed = tx.run(
                 "DELETE FROM deployment_marks WHERE deployment_id = :id AND mark = :mark",
                 {"id": db_id(key), "mark": mark},
@@ -176,11 +74,13 @@ class AnalyticsRecords:
         return removed > 0
 
     def deployment_marks(self, deployment_id: str) -> list[MarkRecord]:
+        from safeship.registry import analytics_queries as q
+
         key = parse_id(deployment_id)
         if key is None:
             return []
         with self._reading("read deployment marks") as tx:
-            return _marks(tx, key, None)
+            return q.marks(tx, key, None)
 
     # -- the pre-push gate's runs and CI runs --------------------------------------------------
 
@@ -195,12 +95,14 @@ class AnalyticsRecords:
         duration_seconds: float,
         failed_checks: Sequence[str] = (),
     ) -> None:
+        from safeship.registry import analytics_queries as q
+
         if verdict not in ("passed", "blocked"):
             raise RegistryError(f"unknown pre-push verdict {verdict!r}")
-        check_text("repository", repository, REPOSITORY_LEN)
-        check_text("branch", branch, BRANCH_LEN, required=False)
+        check_text("repository", repository, q.REPOSITORY_LEN)
+        check_text("branch", branch, q.BRANCH_LEN, required=False)
         check_text("commit_sha", commit_sha, COMMIT_LEN, required=False)
-        _check_seconds("duration_seconds", duration_seconds)
+        q.check_seconds("duration_seconds", duration_seconds)
         with self._writing("add pre-push run") as tx:
             tx.run(
                 "INSERT INTO prepush_runs (ran_at, repository, branch, commit_sha, verdict, "
@@ -224,22 +126,25 @@ class AnalyticsRecords:
         deployment_id: str | None = None,
     ) -> None:
         """Record how a CI run ended (again for the same path and run: updated in place)."""
+        from safeship.registry import analytics_queries as q
+
         check_text("path", path, PATH_LEN)
-        check_text("run_id", run_id, RUN_ID_LEN)
+        check_text("run_id", run_id, q.RUN_ID_LEN)
         check_text("environment", environment, ENVIRONMENT_LEN)
         check_text("version", version, VERSION_LEN, required=False)
-        check_text("conclusion", conclusion, CONCLUSION_LEN)
+        check_text("conclusion", conclusion, q.CONCLUSION_LEN)
         duration = None
         if started_at is not None:
             duration = max(0.0, (completed_at - started_at).total_seconds())
         with self._writing("record CI run") as tx:
             key = None
             if deployment_id is not None:
-                key = _require(tx, deployment_id)
-            values: Params = {
+                key = q.require(tx, deployment_id)
+            values: dict[str, object] = {
                 "path": path, "run_id": run_id, "environment": environment, "version": version,
                 "deployment_id": db_id(key) if key else None,
-                "started_at": db_time(tx, started_at), "completed_at": db_time(tx, completed_at),
+                "started_at": db_time(tx, started_at),
+                "completed_at": db_time(tx, completed_at),
                 "conclusion": conclusion, "duration": duration,
             }  # fmt: skip
             changed = tx.run(
@@ -265,251 +170,23 @@ class AnalyticsRecords:
     ) -> AnalyticsFacts:
         """The facts of deployments started in [``since``, ``until``) in ``environments``
         (None: every environment), read in one transaction."""
+        from safeship.registry import analytics_queries as q
+
         with self._reading("read analytics") as tx:
-            deployments = period_deployments(tx, environments, since, until)
+            if tx.dialect == "postgresql":
+                # Times in UTC for this transaction: psycopg then gives datetime.UTC itself,
+                # which the per-row conversions to UTC pass through for free.
+                tx.run("SET LOCAL TIME ZONE 'UTC'")
+            deployments = q.period_deployments(tx, environments, since, until)
             names = sorted({d.environment for d in deployments})
-            return AnalyticsFacts(
+            return q.AnalyticsFacts(
                 deployments=tuple(deployments),
-                before=_neighbours(tx, names, since, "before"),
-                succeeded_before=_neighbours(tx, names, since, "succeeded before"),
-                recovered_after=_neighbours(tx, names, until, "succeeded after"),
-                rollback_triggered=_rollbacks_started(tx, environments, since, until),
-                false_alarms=_marked(tx, "false-alarm", environments, since, until),
-                ci_runs=tuple(_ci_totals(tx, environments, since, until)),
-                prepush=tuple(_prepush_totals(tx, since, until)),
-                latency=tuple(_latency_by_version(tx, environments, since, until)),
+                before=q.neighbours(tx, names, since, "before"),
+                succeeded_before=q.neighbours(tx, names, since, "succeeded before"),
+                recovered_after=q.neighbours(tx, names, until, "succeeded after"),
+                rollback_triggered=q.rollbacks_started(tx, environments, since, until),
+                false_alarms=q.marked(tx, "false-alarm", environments, since, until),
+                ci_runs=tuple(q.ci_totals(tx, environments, since, until)),
+                prepush=tuple(q.prepush_totals(tx, since, until)),
+                latency=tuple(q.latency_by_version(tx, environments, since, until)),
             )
-
-
-# -- the SQL ------------------------------------------------------------------------------------
-
-
-def _check_mark(mark: str) -> None:
-    if mark not in MARKS:
-        raise RegistryError(f"unknown mark {mark!r}; expected one of {sorted(MARKS)}")
-
-
-def _check_seconds(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise RegistryError(f"{name} must be a number of seconds >= 0, got {value}")
-
-
-def _require(tx: Tx, deployment_id: str) -> str:
-    key = parse_id(deployment_id)
-    if key is None or not tx.rows("SELECT 1 FROM deployments WHERE id = :id", {"id": db_id(key)}):
-        raise RegistryError(f"no deployment {deployment_id!r}")
-    return key
-
-
-def _marks(tx: Tx, deployment_id: str, mark: str | None) -> list[MarkRecord]:
-    params: dict[str, object] = {"id": db_id(deployment_id)}
-    where = ""
-    if mark is not None:
-        where, params["mark"] = " AND mark = :mark", mark
-    rows = tx.rows(
-        "SELECT deployment_id, mark, marked_by, marked_at, reason FROM deployment_marks "
-        f"WHERE deployment_id = :id{where} ORDER BY marked_at, id",
-        params,
-    )
-    return [MarkRecord(to_id(r[0]), r[1], r[2], to_time(r[3]), r[4]) for r in rows]
-
-
-def _in(column: str, values: Collection[str] | None, params: dict[str, object], key: str) -> str:
-    """`` AND column IN (:key0, ...)`` for ``values`` (added to ``params``); "" for None."""
-    if values is None:
-        return ""
-    names = sorted(values)
-    if not names:
-        return " AND 1 = 0"
-    params.update({f"{key}{n}": name for n, name in enumerate(names)})
-    return f" AND {column} IN ({', '.join(f':{key}{n}' for n in range(len(names)))})"
-
-
-def _time(value: object) -> datetime:
-    """A stored time: PostgreSQL's aware datetime as it comes (any zone: the analytics compare
-    and subtract instants, and name days and hours in UTC), SQLite's text parsed."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value
-    return to_time(value)
-
-
-def _facts(row: Sequence[object]) -> DeploymentFacts:
-    completed = row[7]
-    return DeploymentFacts(
-        row[0] if isinstance(row[0], str) and len(row[0]) == 36 else to_id(row[0]),
-        row[1],  # type: ignore[arg-type]  # the columns' own types: text and NULL
-        row[2],  # type: ignore[arg-type]
-        row[3],  # type: ignore[arg-type]
-        row[4],  # type: ignore[arg-type]
-        row[5],  # type: ignore[arg-type]
-        _time(row[6]),
-        None if completed is None else _time(completed),
-        row[8],  # type: ignore[arg-type]
-        row[9],  # type: ignore[arg-type]
-    )
-
-
-def _period(
-    tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime, alias: str
-) -> tuple[str, dict[str, object]]:
-    """The WHERE clause of the deployments of the period (table alias ``alias``)."""
-    params: dict[str, object] = {"since": db_time(tx, since), "until": db_time(tx, until)}
-    where = f"{alias}.started_at >= :since AND {alias}.started_at < :until"
-    where += _in(f"{alias}.environment", environments, params, "env")
-    return where, params
-
-
-def period_deployments(
-    tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
-) -> list[DeploymentFacts]:
-    where, params = _period(tx, environments, since, until, "d")
-    # PostgreSQL hands the ids over as text: building a uuid.UUID per row to print it again is
-    # a fifth of reading a big period.
-    key = "CAST(d.id AS TEXT)" if tx.dialect == "postgresql" else "d.id"
-    columns = ", ".join([key, *(f"d.{c.strip()}" for c in _FACT_COLUMNS.split(",")[1:])])
-    rows = tx.rows(
-        f"SELECT {columns} FROM deployments d WHERE {where} ORDER BY d.started_at, d.id", params
-    )
-    return [_facts(row) for row in rows]
-
-
-_NEIGHBOURS: Final = {
-    "before": ("started_at < :moment", "started_at DESC, id DESC"),
-    "succeeded before": (
-        "started_at < :moment AND status = 'succeeded'",
-        "started_at DESC, id DESC",
-    ),
-    "succeeded after": ("started_at >= :moment AND status = 'succeeded'", "started_at, id"),
-}
-
-
-def _neighbours(
-    tx: Tx, environments: Sequence[str], moment: datetime, which: str
-) -> dict[str, DeploymentFacts]:
-    """Per environment: its newest deployment started before ``moment`` (``which``:
-    "before"), its newest succeeded one ("succeeded before"), or its first succeeded one
-    started at or after it ("succeeded after"). One indexed row each."""
-    condition, order = _NEIGHBOURS[which]
-    found = {}
-    for name in environments:
-        rows = tx.rows(
-            f"SELECT {_FACT_COLUMNS} FROM deployments WHERE environment = :environment "
-            f"AND {condition} ORDER BY {order} LIMIT 1",
-            {"environment": name, "moment": db_time(tx, moment)},
-        )
-        if rows:
-            found[name] = _facts(rows[0])
-    return found
-
-
-def _rollbacks_started(
-    tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
-) -> dict[str, datetime]:
-    where, params = _period(tx, environments, since, until, "d")
-    # A rollback is triggered after its deployment started: the events from ``since`` on, by
-    # name and time (index ix_events_name_timestamp), not every event of the period.
-    rows = tx.rows(
-        "SELECT e.deployment_id, MIN(e.timestamp) FROM events e "
-        "JOIN deployments d ON d.id = e.deployment_id "
-        "WHERE e.name = 'rollback.triggered' AND e.timestamp >= :since "
-        f"AND {where} AND d.status = 'rolled_back' GROUP BY e.deployment_id",
-        params,
-    )
-    return {to_id(r[0]): to_time(r[1]) for r in rows}
-
-
-def _marked(
-    tx: Tx, mark: str, environments: Collection[str] | None, since: datetime, until: datetime
-) -> frozenset[str]:
-    where, params = _period(tx, environments, since, until, "d")
-    rows = tx.rows(
-        "SELECT m.deployment_id FROM deployment_marks m "
-        f"JOIN deployments d ON d.id = m.deployment_id WHERE {where} AND m.mark = :mark",
-        {**params, "mark": mark},
-    )
-    return frozenset(to_id(r[0]) for r in rows)
-
-
-def _ci_totals(
-    tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
-) -> list[CiRunTotals]:
-    params: dict[str, object] = {"since": db_time(tx, since), "until": db_time(tx, until)}
-    where = "completed_at >= :since AND completed_at < :until"
-    where += _in("environment", environments, params, "env")
-    rows = tx.rows(
-        "SELECT environment, path, conclusion, COUNT(*), SUM(duration_seconds), "
-        f"COUNT(duration_seconds) FROM ci_runs WHERE {where} "
-        "GROUP BY environment, path, conclusion ORDER BY environment, path, conclusion",
-        params,
-    )
-    return [
-        CiRunTotals(str(r[0]), str(r[1]), str(r[2]), int(r[3]), to_float(r[4]) or 0.0, int(r[5]))
-        for r in rows
-    ]
-
-
-def _prepush_totals(tx: Tx, since: datetime, until: datetime) -> list[PrepushTotals]:
-    rows = tx.rows(
-        "SELECT verdict, COUNT(*), SUM(duration_seconds) FROM prepush_runs "
-        "WHERE ran_at >= :since AND ran_at < :until GROUP BY verdict ORDER BY verdict",
-        {"since": db_time(tx, since), "until": db_time(tx, until)},
-    )
-    return [PrepushTotals(str(r[0]), int(r[1]), to_float(r[2]) or 0.0) for r in rows]
-
-
-def _latency_by_version(
-    tx: Tx, environments: Collection[str] | None, since: datetime, until: datetime
-) -> list[VersionLatency]:
-    """The newest versions' baselines (p95, mean) and judged canary steps (mean) in the
-    period: the ``LATEST_VERSIONS`` newest baselined versions, and the versions of the
-    ``LATEST_VERSIONS`` newest deployments (a chart of versions shows the recent ones; the
-    reads stay bounded however long the period)."""
-    params: dict[str, object] = {"since": db_time(tx, since), "until": db_time(tx, until)}
-    where = "created_at >= :since AND created_at < :until"
-    where += _in("environment", environments, params, "env")
-    baselines = tx.rows(
-        "SELECT environment, version, MIN(created_at), AVG(p95_ms), AVG(mean_ms) "
-        f"FROM baselines WHERE {where} GROUP BY environment, version "
-        f"ORDER BY MIN(created_at) DESC LIMIT {LATEST_VERSIONS}",
-        params,
-    )
-    period, step_params = _period(tx, environments, since, until, "n")
-    steps = tx.rows(
-        "SELECT d.environment, d.version, MIN(d.started_at), AVG(s.canary_latency_ms) "
-        "FROM step_results s JOIN deployments d ON d.id = s.deployment_id "
-        f"WHERE d.id IN (SELECT n.id FROM deployments n WHERE {period} "
-        f"ORDER BY n.started_at DESC LIMIT {LATEST_VERSIONS}) "
-        "AND s.canary_latency_ms IS NOT NULL AND s.verdict NOT IN ('promoted', 'rolled_back') "
-        "GROUP BY d.environment, d.version",
-        step_params,
-    )
-    found: dict[tuple[str, str], VersionLatency] = {}
-    for environment, version, first, p95, mean in baselines:
-        key = (str(environment), str(version))
-        found[key] = VersionLatency(*key, to_time(first), to_float(p95), to_float(mean), None)
-    for environment, version, first, canary in steps:
-        key = (str(environment), str(version))
-        seen = found.get(key)
-        at = to_time(first) if seen is None else min(seen.first_at, to_time(first))
-        found[key] = VersionLatency(
-            *key,
-            at,
-            seen.p95_ms if seen else None,
-            seen.baseline_mean_ms if seen else None,
-            to_float(canary),
-        )
-    return sorted(found.values(), key=lambda v: (v.first_at, v.environment, v.version))[
-        -LATEST_VERSIONS:
-    ]
-
-
-__all__ = [
-    "MARKS",
-    "AnalyticsFacts",
-    "AnalyticsRecords",
-    "CiRunTotals",
-    "DeploymentFacts",
-    "MarkRecord",
-    "PrepushTotals",
-    "VersionLatency",
-]
