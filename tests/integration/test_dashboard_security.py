@@ -7,6 +7,7 @@ a stored hash made with other parameters is rehashed at the next sign-in (tested
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sqlite3
@@ -20,7 +21,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 with warnings.catch_warnings():  # Starlette 1.x would rather have httpx2 (not installed)
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", "Using `httpx` with")
     from starlette.testclient import TestClient
 
 from safeship import core
@@ -31,7 +32,7 @@ from safeship.dashboard.app import create_app
 from safeship.registry import Registry
 from testing.fixtures import ENV, Workspace, make_workspace
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with")
 
 PASSWORD = "correct horse battery staple"
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -449,6 +450,25 @@ def test_an_api_token_acts_without_csrf_until_revoked(
     assert core.authenticate_token(ws.loaded, token[:-1] + "A") is None
 
 
+def test_an_api_retry_with_the_same_idempotency_key_acts_once(
+    ws: Workspace, client_for: ClientFactory
+) -> None:
+    add_user(ws, "ci-bot", "deployer")
+    deployment_id = paused_deployment(ws)
+    _, token = core.token_create(ws.loaded, "ci-bot")
+    client = client_for(headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "run-7"})
+    first = client.post("/api/actions/promote", json={"environment": ENV})
+    retry = client.post("/api/actions/promote", json={"environment": ENV})
+    assert first.status_code == 200 and retry.status_code == 200
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["outcome"] == f"already done: {first.json()['outcome']}"
+    assert requests_of(ws, deployment_id) == [("promote", "dashboard:ci-bot")]
+    other = client.post("/api/actions/abort", json={"environment": ENV})
+    assert other.status_code == 409 and requests_of(ws, deployment_id) == [
+        ("promote", "dashboard:ci-bot")
+    ]
+
+
 def test_the_trusted_header_counts_only_from_a_trusted_proxy(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path, tables=PROXY_TABLES)
     app = make_app(ws)
@@ -504,16 +524,35 @@ def test_off_loopback_reading_needs_a_viewer(ws: Workspace, client_for: ClientFa
         assert client.get("/api/openapi.json").status_code == 200
 
 
-def test_no_password_nor_hash_reaches_the_audit_or_the_listing(ws: Workspace) -> None:
+def test_on_loopback_only_loopback_host_names_are_answered(ws: Workspace) -> None:
+    app = make_app(ws)
+    app.state.host = "127.0.0.1"  # as `safeship serve` records it
+    for base, status in (("http://127.0.0.1:8470", 200), ("http://localhost:8470", 200),
+                         ("http://[::1]:8470", 200), ("http://rebound.example", 421)):  # fmt: skip
+        with TestClient(app, base_url=base, follow_redirects=False) as client:
+            answer = client.get("/signin")
+        assert answer.status_code == status, base
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_password_nor_hash_reaches_the_audit_the_listing_or_the_logs(
+    ws: Workspace, client_for: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     add_user(ws, "alice", "admin")
-    core.authenticate_password(ws.loaded, "alice", PASSWORD, "10.0.0.1")
-    with pytest.raises(core.AuthError):
-        core.authenticate_password(ws.loaded, "alice", PASSWORD + "x", "10.0.0.1")
+    client = client_for()
+    sign_in(client, "alice")
+    session = client.cookies[security.SESSION_COOKIE]
+    wrong = client_for().post("/signin", data={"username": "alice", "password": PASSWORD + "x"})
+    assert wrong.status_code == 401 and PASSWORD not in wrong.text
     record, token = core.token_create(ws.loaded, "alice")
+    bad = client_for(headers={"Authorization": f"Bearer {token}x"})
+    assert bad.get("/api/openapi.json").status_code == 401
     core.token_revoke(ws.loaded, record.id)
     text = repr(core.audit_log(ws.loaded, 100)) + repr(core.user_list(ws.loaded))
-    text += repr(core.token_list(ws.loaded, "alice"))
-    for secret in (PASSWORD, "$argon2", token, token[len(record.prefix) :]):
+    text += repr(core.token_list(ws.loaded, "alice")) + caplog.text
+    for secret in (PASSWORD, "$argon2", token, token[len(record.prefix) :], session):
         assert secret not in text
 
 
@@ -557,7 +596,7 @@ def test_a_rollback_from_the_dashboard_puts_the_previous_version_back(
         assert answer.status_code == 303 and answer.headers["location"] == "/"
         actions.wait_for_actions(app, timeout=60)
         again = client.post("/actions/rollback", data=form)
-        assert "Already done: rollback of local started by alice" in again.text
+        assert "Already done: rollback of local by alice: ok, v1 succeeded" in again.text
     (status,) = core.status(ws.loaded, ENV)
     assert status.serving == ("v1",)
     history = core.history(ws.loaded, core.HistoryQuery(ENV, limit=3))

@@ -67,7 +67,8 @@ def test_audit_entries_and_signin_failures(registry_url: str) -> None:
         for second in range(3):
             registry.add_audit(T0 + timedelta(seconds=second), "alice", "signin", "alice",
                                "refused", "10.0.0.1", f"try {second}\n\x00more")  # fmt: skip
-            registry.add_signin_failure("alice", "10.0.0.1", T0 + timedelta(seconds=second))
+            registry.add_signin_failure("alice", "10.0.0.1", T0 + timedelta(seconds=second),
+                                        T0 - timedelta(minutes=10))  # fmt: skip
         registry.add_audit(T0, "x" * 300, "a" * 100, None, "ok", None, "d" * 5000)
         newest = registry.audit_entries(2)
         assert [e.detail for e in newest] == ["try 2\nmore", "try 1\nmore"]
@@ -75,5 +76,8 @@ def test_audit_entries_and_signin_failures(registry_url: str) -> None:
         assert (len(long.actor), len(long.action), len(long.detail)) == (255, 64, 1000)
         by_user, by_client = registry.signin_failures("alice", "10.0.0.9", T0)
         assert len(by_user) == 2 and by_client == []
+        registry.add_signin_failure("bob", "10.0.0.2", T0 + timedelta(hours=1), T0 + timedelta(1))
+        assert registry.signin_failures("alice", "10.0.0.1", T0 - timedelta(1)) == ([], [])
+        registry.add_signin_failure("alice", "10.0.0.1", T0, T0 - timedelta(minutes=10))
         registry.clear_signin_failures("alice", T0)
         assert registry.signin_failures("alice", "10.0.0.1", T0 - timedelta(1)) == ([], [])

@@ -109,6 +109,16 @@ def test_a_manual_abort_returns_a_manual_verdict_naming_the_command() -> None:
     }
 
 
+def test_an_abort_from_the_dashboard_names_the_person() -> None:
+    clock = FakeClock()
+    asked = requests(ManualRequest("abort", "dashboard:alice"))
+    bake = Bake(canary_router(clock, Behaviour()), RULES, requests=lambda: next(asked), clock=clock)
+    outcome = bake.run(phase(30))
+    assert outcome.verdict is not None
+    assert outcome.verdict.reason == "aborted at 10% by `dashboard:alice`"
+    assert outcome.verdict.figures["by"] == "dashboard:alice"
+
+
 def test_an_abort_while_monitoring_says_so() -> None:
     clock = FakeClock()
     bake = Bake(

@@ -332,7 +332,7 @@ def authenticate_password(
     else:
         ok, fresh = passwords.verify_password(record.password_hash, password)
     if not ok or record is None:
-        registry.add_signin_failure(shown, client, at)
+        registry.add_signin_failure(shown, client, at, at - 2 * WINDOW)
         why = "unknown user" if record is None else "wrong password"
         audit_record(loaded, shown, "signin", shown, "refused", client, why, now=at)
         raise AuthError("wrong user name or password")
@@ -448,6 +448,30 @@ def nonce_use(
     at = now or _now()
     use = _registry(loaded).use_nonce(digest(nonce), actor, action, target, at, at - NONCE_LIFETIME)
     return NonceResult(act=use.first, outcome=use.outcome if use.known else None)
+
+
+def idempotent_use(
+    loaded: LoadedConfig,
+    key: str,
+    actor: str,
+    action: str,
+    target: str,
+    *,
+    now: datetime | None = None,
+) -> tuple[NonceResult, str]:
+    """An API client's ``Idempotency-Key``: the first request with it acts, a retry (within
+    NONCE_LIFETIME) gets what the first did; a key used for another action or environment is
+    not known (``outcome`` None). Also the nonce to record the outcome under."""
+    from safeship.auth.tokens import digest
+
+    if not key or len(key) > 100 or not key.isprintable():
+        raise AuthError("Idempotency-Key must be 1-100 printable characters")
+    nonce = f"idempotency:{actor}:{key}"
+    at = now or _now()
+    registry = _registry(loaded)
+    registry.claim_nonce(digest(nonce), actor, action, target, at)
+    use = registry.use_nonce(digest(nonce), actor, action, target, at, at - NONCE_LIFETIME)
+    return NonceResult(act=use.first, outcome=use.outcome if use.known else None), nonce
 
 
 def nonce_outcome(loaded: LoadedConfig, nonce: str, outcome: str) -> None:

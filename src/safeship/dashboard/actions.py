@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from safeship import core
 from safeship.dashboard import security
-from safeship.dashboard.templating import templates
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
@@ -36,7 +36,9 @@ ROLE: Final = "deployer"
 WORKER_JOIN_TIMEOUT: Final = 120.0
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter(prefix="/api/actions", tags=["actions"])
+# Declares the bearer token in the OpenAPI document (the middleware has already checked it).
+_BEARER = HTTPBearer(auto_error=False, description="An API token: safeship user token NAME")
+api_router = APIRouter(prefix="/api/actions", tags=["actions"], dependencies=[Depends(_BEARER)])
 
 
 @dataclass(frozen=True)
@@ -126,16 +128,26 @@ class Done:
     deployment_id: str | None = None
 
 
-def perform(request: Request, principal: core.Principal, action: str, environment: str) -> Done:
-    """Do ``action`` (promote and abort at once; a rollback started in a worker thread).
-    Runs in a worker thread itself."""
+def perform(
+    request: Request,
+    principal: core.Principal,
+    action: str,
+    environment: str,
+    nonce: str | None = None,
+) -> Done:
+    """Do ``action`` (promote and abort at once; a rollback started in a worker thread) and
+    record how it went under ``nonce`` (what a resubmission is told). Runs in a worker thread
+    itself."""
     loaded: LoadedConfig = request.app.state.loaded
     client = security.caller(request).client
     by = principal.actor
     if action == "rollback":
+        outcome = f"rollback of {environment} started by {principal.name}"
+        if nonce is not None:  # before the worker starts: its own outcome comes after this one
+            core.nonce_outcome(loaded, nonce, outcome)
         worker = threading.Thread(
             target=_rollback,
-            args=(loaded, environment, principal, client),
+            args=(loaded, environment, principal, client, nonce),
             name=f"dashboard-rollback-{environment}",
         )
         workers: list[threading.Thread] = [
@@ -143,7 +155,6 @@ def perform(request: Request, principal: core.Principal, action: str, environmen
         ]
         request.app.state.action_workers = [*workers, worker]
         worker.start()
-        outcome = f"rollback of {environment} started by {principal.name}"
         core.audit_record(loaded, principal.name, "rollback", environment, "started", client,
                           f"as {by}")  # fmt: skip
         return Done(202, outcome)
@@ -152,36 +163,51 @@ def perform(request: Request, principal: core.Principal, action: str, environmen
         summary = call(loaded, environment, requested_by=by)
     except core.RequestRefused as exc:
         core.audit_record(loaded, principal.name, action, environment, "refused", client, str(exc))
-        return Done(409, f"refused: {exc}")
-    outcome = f"{action} of {summary.version} ({summary.id[:8]}) requested by {principal.name}"
-    core.audit_record(loaded, principal.name, action, environment, "ok", client,
-                      f"deployment {summary.id}")  # fmt: skip
-    return Done(200, outcome, summary.id)
+        done = Done(409, f"refused: {exc}")
+    else:
+        outcome = f"{action} of {summary.version} ({summary.id[:8]}) requested by {principal.name}"
+        core.audit_record(loaded, principal.name, action, environment, "ok", client,
+                          f"deployment {summary.id}")  # fmt: skip
+        done = Done(200, outcome, summary.id)
+    if nonce is not None:
+        core.nonce_outcome(loaded, nonce, done.outcome)
+    return done
 
 
 def _rollback(
-    loaded: LoadedConfig, environment: str, principal: core.Principal, client: str
+    loaded: LoadedConfig,
+    environment: str,
+    principal: core.Principal,
+    client: str,
+    nonce: str | None,
 ) -> None:
-    """The rollback itself, in its worker thread; how it went goes to the audit trail."""
+    """The rollback itself, in its worker thread; how it went goes to the audit trail (and to
+    the nonce's outcome)."""
+    outcome, detail = _rolled_back(loaded, environment, principal)
+    core.audit_record(loaded, principal.name, "rollback", environment, outcome, client, detail)
+    if nonce is not None:
+        core.nonce_outcome(loaded, nonce, f"rollback of {environment} by {principal.name}: "
+                           f"{outcome}, {detail}")  # fmt: skip
+
+
+def _rolled_back(
+    loaded: LoadedConfig, environment: str, principal: core.Principal
+) -> tuple[str, str]:
+    """Roll back; how it ended (ok or failed) and one line of detail."""
     try:
         result = core.rollback(loaded, environment, triggered_by=principal.actor)
     except Exception as exc:  # recorded, not raised: nobody waits for this thread
-        line = (str(exc).splitlines() or [type(exc).__name__])[0]
-        core.audit_record(loaded, principal.name, "rollback", environment, "failed", client, line)
-        return
+        return "failed", (str(exc).splitlines() or [type(exc).__name__])[0]
     if result.abort_requested is not None:
-        detail = f"asked the running deployment {result.abort_requested.id} to roll back"
-    elif result.recovered:
-        detail = "finished an interrupted deployment's rollback"
-    elif result.deployed is not None:
-        detail = f"{result.deployed.version}: {result.deployed.status}"
-        if not result.deployed.ok:
-            core.audit_record(loaded, principal.name, "rollback", environment, "failed", client,
-                              f"{detail}: {result.deployed.reason or ''}")  # fmt: skip
-            return
-    else:
-        detail = "done"
-    core.audit_record(loaded, principal.name, "rollback", environment, "ok", client, detail)
+        return "ok", f"asked the running deployment {result.abort_requested.id} to roll back"
+    if result.recovered:
+        return "ok", "finished an interrupted deployment's rollback"
+    if result.deployed is None:
+        return "ok", "done"
+    detail = f"{result.deployed.version} {result.deployed.status}"
+    if not result.deployed.ok:
+        return "failed", f"{detail}: {result.deployed.reason or ''}"
+    return "ok", detail
 
 
 def wait_for_actions(app: Any, timeout: float = WORKER_JOIN_TIMEOUT) -> None:
@@ -193,11 +219,9 @@ def wait_for_actions(app: Any, timeout: float = WORKER_JOIN_TIMEOUT) -> None:
 # -- the pages -------------------------------------------------------------------------------
 
 
-def _check_action(action: str) -> None:
+def _check_action(request: Request, action: str) -> None:
     if action not in ACTIONS:
-        raise security.Refused(
-            JSONResponse({"detail": f"no action {action[:40]!r}"}, status_code=404)
-        )
+        raise security.Refused(security.refusal(request, 404, f"no action {action[:40]!r}"))
 
 
 @router.get("/actions/{action}")
@@ -207,7 +231,7 @@ async def confirm_page(
     environment: str,
     principal: Annotated[core.Principal, Depends(security.require(ROLE))],
 ) -> Response:
-    _check_action(action)
+    _check_action(request, action)
     loaded = request.app.state.loaded
     try:
         found = await run_in_threadpool(plan, loaded, action, environment)
@@ -219,7 +243,7 @@ async def confirm_page(
                                         environment)  # fmt: skip
     context = {"plan": found, "nonce": nonce}
     headers = {"Cache-Control": "no-store"}
-    return templates().TemplateResponse(request, "confirm.html.j2", context, headers=headers)
+    return security.page(request, "confirm.html.j2", context, headers=headers)
 
 
 @router.post("/actions/{action}")
@@ -230,7 +254,7 @@ async def confirmed(
     environment: Annotated[str, Form(max_length=100)] = "",
     nonce: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    _check_action(action)
+    _check_action(request, action)
     loaded = request.app.state.loaded
     used = await run_in_threadpool(core.nonce_use, loaded, nonce, principal.name, action,
                                    environment)  # fmt: skip
@@ -252,8 +276,7 @@ async def confirmed(
         await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {found.problem}")
         await security.audit(request, action, environment, "refused", found.problem)
         return _done_page(request, 409, "Not done", found.problem, "/")
-    done = await run_in_threadpool(perform, request, principal, action, environment)
-    await run_in_threadpool(core.nonce_outcome, loaded, nonce, done.outcome)
+    done = await run_in_threadpool(perform, request, principal, action, environment, nonce)
     if done.status >= 400:
         return _done_page(request, done.status, "Not done", done.outcome, "/")
     target = f"/deployments/{done.deployment_id}" if done.deployment_id else "/"
@@ -262,8 +285,7 @@ async def confirmed(
 
 def _done_page(request: Request, status: int, title: str, message: str, back: str) -> Response:
     context = {"title": title, "message": message, "back": back}
-    return templates().TemplateResponse(request, "action_done.html.j2", context,
-                                        status_code=status)  # fmt: skip
+    return security.page(request, "action_done.html.j2", context, status=status)
 
 
 # -- the JSON API ----------------------------------------------------------------------------
@@ -294,14 +316,35 @@ async def api_action(
 ) -> Response:
     loaded = request.app.state.loaded
     environment = body.environment
+    key = request.headers.get("idempotency-key")
+    nonce = None
+    if key is not None:
+        try:
+            used, nonce = await run_in_threadpool(
+                core.idempotent_use, loaded, key, principal.name, action, environment
+            )
+        except core.AuthError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        if not used.act:
+            if used.outcome is None:
+                detail = "this Idempotency-Key was used for another request, or long ago"
+                return JSONResponse({"detail": detail}, status_code=409)
+            await security.audit(request, action, environment, "repeated",
+                                 "the same Idempotency-Key again: not done twice")  # fmt: skip
+            replay = ActionAnswer(action=action, environment=environment,
+                                  outcome=f"already done: {used.outcome}")  # fmt: skip
+            return JSONResponse(replay.model_dump(by_alias=True),
+                                headers={"Idempotent-Replayed": "true"})  # fmt: skip
     try:
         found = await run_in_threadpool(plan, loaded, action, environment)
     except UnknownEnvironment as exc:
         return JSONResponse({"detail": str(exc)}, status_code=404)
     if found.problem is not None:
+        if nonce is not None:
+            await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {found.problem}")
         await security.audit(request, action, environment, "refused", found.problem)
         return JSONResponse({"detail": found.problem}, status_code=409)
-    done = await run_in_threadpool(perform, request, principal, action, environment)
+    done = await run_in_threadpool(perform, request, principal, action, environment, nonce)
     if done.status >= 400:
         return JSONResponse({"detail": done.outcome}, status_code=done.status)
     answer = ActionAnswer(action=action, environment=environment, outcome=done.outcome,

@@ -16,7 +16,6 @@ from starlette.responses import RedirectResponse, Response
 
 from safeship import core
 from safeship.dashboard import security
-from safeship.dashboard.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,9 +39,7 @@ def _signin_page(
 ) -> Response:
     headers = {"Cache-Control": "no-store"}
     context = {"next": next_path, "error": error, "user": user}
-    return templates().TemplateResponse(
-        request, "signin.html.j2", context, status_code=status, headers=headers
-    )
+    return security.page(request, "signin.html.j2", context, status=status, headers=headers)
 
 
 @router.get("/signin")

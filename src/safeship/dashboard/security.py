@@ -19,7 +19,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from safeship import core
 from safeship.dashboard.templating import templates
@@ -43,6 +43,13 @@ CSRF_HEADER: Final = "x-csrf-token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 # The forms are small; a bigger body is not read to find their token.
 MAX_FORM_BYTES: Final = 64 * 1024
+# On every answer: no page of the dashboard may be framed (a confirm button under another
+# site's decoy), nor a response sniffed as another type; links carry no path to other sites.
+HARDENING_HEADERS: Final = (
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
 # What nobody needs to be signed in for, even off loopback.
 PUBLIC_PATHS: Final = ("/signin", "/signout", "/static/")
 
@@ -218,10 +225,25 @@ def refusal(
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target, safe='/')}", status_code=303)
     context = {"status": status, "message": message}
+    return page(request, "refused.html.j2", context, status=status, headers=headers)
+
+
+def page(
+    request: HTTPConnection,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """One of the sign-in side's pages, with what the base template needs (the navigation)."""
+    from safeship.dashboard.pages import NAV
+
+    full = {"nav": NAV, "path": request.url.path, **context}
     return templates().TemplateResponse(
         request,  # type: ignore[arg-type]  # a Request for the pages; the processors read .state
-        "refused.html.j2",
-        context,
+        name,
+        full,
         status_code=status,
         headers=headers,
     )
@@ -281,6 +303,12 @@ class SecurityMiddleware:
             return
         connection = HTTPConnection(scope)
         loaded: LoadedConfig = scope["app"].state.loaded
+        send = _with_headers(send, HARDENING_HEADERS)
+        if not host_allowed(scope["app"], connection.headers.get("host", "")):
+            answer = PlainTextResponse("unexpected Host header for a dashboard on loopback",
+                                       status_code=421)  # fmt: skip
+            await answer(scope, receive, send)
+            return
         peer = scope["client"][0] if scope.get("client") else "-"
         found = await run_in_threadpool(
             _identify, loaded, connection.headers, dict(connection.cookies), peer
@@ -396,12 +424,35 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 
 def _with_cookie(send: Send, header: bytes) -> Send:
+    return _with_headers(send, ((b"set-cookie", header),))
+
+
+def _with_headers(send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> Send:
+    """``send`` adding ``headers`` to the response (those it does not set itself)."""
+
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), (b"set-cookie", header)]
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(n, v) for n, v in headers if n == b"set-cookie" or n not in present]
+            message["headers"] = [*message.get("headers", []), *extra]
         await send(message)
 
     return sending
+
+
+def host_allowed(app: Any, host_header: str) -> bool:
+    """Whether to answer a request for ``host_header``. A dashboard `safeship serve` bound to
+    loopback (``app.state.host``) answers loopback names and ``[serve].public_url``'s host only:
+    a web page whose name an attacker re-points at 127.0.0.1 (DNS rebinding) is not answered,
+    so it cannot read what loopback shows without a sign-in."""
+    bound = getattr(app.state, "host", None)
+    if bound is None or not is_loopback(str(bound)):
+        return True
+    name = urlsplit(f"//{host_header}").hostname or ""
+    if is_loopback(name):
+        return True
+    public_url = app.state.loaded.config.serve.public_url
+    return bool(public_url) and name == (urlsplit(public_url).hostname or "").lower()
 
 
 def _csrf_cookie_header(loaded: LoadedConfig, token: str) -> bytes:

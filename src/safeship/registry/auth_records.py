@@ -312,6 +312,26 @@ class AuthRecords:
                 },
             )
 
+    def claim_nonce(self, digest: str, actor: str, action: str, target: str, now: datetime) -> None:
+        """Record the nonce unless it is recorded already (an API client's idempotency key:
+        the first request with it records it, a retry finds it)."""
+        check_text("digest", digest, DIGEST_LEN)
+        check_text("actor", actor, ACTOR_LEN)
+        check_text("action", action, ACTION_LEN)
+        check_text("target", target, TARGET_LEN)
+        with self._writing("claim nonce") as tx:
+            tx.run(
+                "INSERT INTO action_nonces (digest, actor, action, target, created_at) "
+                "VALUES (:digest, :actor, :action, :target, :now) ON CONFLICT (digest) DO NOTHING",
+                {
+                    "digest": digest,
+                    "actor": actor,
+                    "action": action,
+                    "target": target,
+                    "now": db_time(tx, now),
+                },
+            )
+
     def use_nonce(
         self,
         digest: str,
@@ -399,8 +419,14 @@ class AuthRecords:
 
     # -- sign-in failures (the rate limit) ---------------------------------------------------
 
-    def add_signin_failure(self, user_name: str, client: str, now: datetime) -> None:
+    def add_signin_failure(
+        self, user_name: str, client: str, now: datetime, forget_before: datetime
+    ) -> None:
+        """Record a failure, and forget those older than ``forget_before`` (outside any
+        window: the table stays small whatever a guesser sends)."""
         with self._writing("record sign-in failure") as tx:
+            tx.run("DELETE FROM signin_failures WHERE at < :before",
+                   {"before": db_time(tx, forget_before)})  # fmt: skip
             tx.run(
                 "INSERT INTO signin_failures (at, user_name, client) VALUES (:at, :user, :client)",
                 {
