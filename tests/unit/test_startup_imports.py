@@ -19,7 +19,10 @@ from safeship._processes import free_port
 from safeship.config import load_config
 from safeship.registry import Registry
 
-HEAVY = ("sqlalchemy", "alembic", "httpx", "scipy", "numpy", "psycopg", "redis", "aiohttp")
+HEAVY = ("sqlalchemy", "alembic", "httpx", "scipy", "numpy", "psycopg", "redis", "aiohttp",
+         # `safeship serve`'s: the dashboard, its web stack, its charts, its password hashing.
+         "safeship.dashboard", "fastapi", "starlette", "jinja2", "uvicorn", "argon2", "pygal",
+         "playwright")  # fmt: skip
 CONFIG = """[project]
 name = "startup"
 

@@ -18,7 +18,7 @@ from safeship.core._records import DeploymentSummary, TrafficRow, deployment_sum
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
     from safeship.registry import DeploymentRecord, Registry
-    from safeship.registry.deployments import DeploymentTiming
+    from safeship.registry.deployments import WindowFigures
     from safeship.registry.records import CheckResultRecord
 
 Health = Literal["healthy", "degraded", "unhealthy", "unknown"]
@@ -236,8 +236,10 @@ def _environment_dashboard(
     week_start = (now - timedelta(days=now.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
-    since = min(now - METRICS_PERIOD, week_start)
-    timings = registry.deployment_timings(environment, since)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    figures, recoveries = registry.deployment_figures(
+        environment, now - METRICS_PERIOD, day_start, week_start
+    )
     serving = _serving(registry, environment, latest)
     checks = next((r.checks for r in latest if r.checks), ())
     health = _dependency_health(check_kinds, checks, traffic, router_running, serving)
@@ -277,7 +279,7 @@ def _environment_dashboard(
     return EnvironmentDashboard(
         current=current,
         recent=recent,
-        metrics=_metrics(timings, now, week_start),
+        metrics=_metrics(figures, recoveries),
         health=health,
         alerts=alerts,
         traffic=traffic,
@@ -297,38 +299,30 @@ def _serving(
 
 
 def _metrics(
-    timings: Sequence[DeploymentTiming], now: datetime, week_start: datetime
+    figures: WindowFigures, recoveries: Sequence[tuple[datetime, datetime | None]]
 ) -> DashboardMetrics:
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    period = [t for t in timings if t.started_at >= now - METRICS_PERIOD]
-    finished = [t for t in period if t.status in _RECENT_STATUS]
-    succeeded = [t for t in finished if t.status == "succeeded"]
-    durations = [
-        (t.completed_at - t.started_at).total_seconds()
-        for t in succeeded
-        if t.completed_at is not None
-    ]
+    rate = figures.succeeded / figures.finished if figures.finished else None
+    average = figures.average_seconds
     return DashboardMetrics(
-        deployments_today=sum(1 for t in timings if t.started_at >= day_start),
-        deployments_this_week=sum(1 for t in timings if t.started_at >= week_start),
-        success_rate=round(100 * len(succeeded) / len(finished), 1) if finished else None,
-        average_duration=round(sum(durations) / len(durations), 1) if durations else None,
-        mean_time_to_recover=_mean_time_to_recover(period),
+        deployments_today=figures.today,
+        deployments_this_week=figures.this_week,
+        success_rate=None if rate is None else round(100 * rate, 1),
+        average_duration=None if average is None else round(average, 1),
+        mean_time_to_recover=_mean_time_to_recover(recoveries),
     )
 
 
-def _mean_time_to_recover(timings: Sequence[DeploymentTiming]) -> float | None:
-    """Minutes from each failure (its end) to the end of the next successful deployment;
-    consecutive failures count once, from the first."""
-    recoveries: list[float] = []
-    failed_at: datetime | None = None
-    for t in timings:  # oldest first
-        if t.status in ("failed", "rolled_back") and failed_at is None:
-            failed_at = t.completed_at or t.started_at
-        elif t.status == "succeeded" and failed_at is not None and t.completed_at is not None:
-            recoveries.append((t.completed_at - failed_at).total_seconds() / 60)
-            failed_at = None
-    return round(sum(recoveries) / len(recoveries), 1) if recoveries else None
+def _mean_time_to_recover(
+    recoveries: Sequence[tuple[datetime, datetime | None]],
+) -> float | None:
+    """Minutes from each failure (its end) to the completion of the next successful
+    deployment; consecutive failures before one success count once, from the first."""
+    first_failure: dict[datetime, datetime] = {}
+    for failed_at, recovered_at in recoveries:  # oldest first
+        if recovered_at is not None:
+            first_failure.setdefault(recovered_at, failed_at)
+    minutes = [(done - failed).total_seconds() / 60 for done, failed in first_failure.items()]
+    return round(sum(minutes) / len(minutes), 1) if minutes else None
 
 
 def _dependency_health(

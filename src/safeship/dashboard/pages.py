@@ -24,19 +24,10 @@ if TYPE_CHECKING:
 
 router = APIRouter(include_in_schema=False)
 
-NAV = (
-    ("/", "Overview"),
-    ("/history", "History"),
-    ("/analytics", "Analytics"),
-    ("/paths", "Deploy paths"),
-    ("/drift", "Env drift"),
-    ("/jobs", "Jobs"),
-)
-
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     response: _TemplateResponse = templates().TemplateResponse(
-        request, name, {"nav": NAV, "path": request.url.path, **context}, status_code=status_code
+        request, name, context, status_code=status_code
     )
     return response
 

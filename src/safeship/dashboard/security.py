@@ -237,7 +237,7 @@ def page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """One of the sign-in side's pages, with what the base template needs (the navigation)."""
-    from safeship.dashboard.pages import NAV
+    from safeship.dashboard.templating import NAV
 
     full = {"nav": NAV, "path": request.url.path, **context}
     return templates().TemplateResponse(

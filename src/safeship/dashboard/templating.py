@@ -17,6 +17,15 @@ from starlette.templating import Jinja2Templates
 DASHBOARD_TEMPLATES = Path(__file__).parent / "templates"
 REPORT_TEMPLATES = Path(__file__).parent.parent / "analytics" / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
+# The main navigation (base.html.j2), a template global: every page has it, whoever renders it.
+NAV = (
+    ("/", "Overview"),
+    ("/history", "History"),
+    ("/analytics", "Analytics"),
+    ("/paths", "Deploy paths"),
+    ("/drift", "Env drift"),
+    ("/jobs", "Jobs"),
+)
 
 
 @cache
@@ -31,4 +40,5 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.globals["nav"] = NAV
     return Jinja2Templates(env=environment)

@@ -219,36 +219,74 @@ def history(tx: Tx, filters: HistoryFilter, limit: int) -> list[DeploymentRecord
 
 
 @dataclass(frozen=True, slots=True)
-class DeploymentTiming:
-    """A deployment's status and times only: what the dashboard's figures are computed from."""
+class WindowFigures:
+    """An environment's deployment counts and durations over a window (the dashboard's
+    figures), computed by the database: one aggregate over an index range, no row shipped."""
 
-    id: str
-    version: str
-    status: str
-    started_at: datetime
-    completed_at: datetime | None
-    health_score: float | None
+    today: int  # started since ``day_start``
+    this_week: int  # started since ``week_start``
+    finished: int  # in a terminal status among those started since ``since``
+    succeeded: int
+    average_seconds: float | None  # completed - started of the succeeded ones
 
 
-def timings(tx: Tx, environment: str, since: datetime) -> list[DeploymentTiming]:
-    """Deployments of ``environment`` started at or after ``since``, oldest first (one range
-    scan of the (environment, started_at) index; no step or check rows)."""
+def _seconds_between(tx: Tx, start: str, end: str) -> str:
+    if tx.dialect == "postgresql":
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+    return f"(julianday({end}) - julianday({start})) * 86400.0"
+
+
+def window_figures(
+    tx: Tx, environment: str, since: datetime, day_start: datetime, week_start: datetime
+) -> WindowFigures:
+    terminal = sorted(TERMINAL_STATUSES)
+    marks = ", ".join(f":t{n}" for n in range(len(terminal)))
+    earliest = min(since, day_start, week_start)
+    seconds = _seconds_between(tx, "started_at", "completed_at")
     rows = tx.rows(
-        "SELECT id, version, status, started_at, completed_at, health_score FROM deployments "
-        "WHERE environment = :environment AND started_at >= :since ORDER BY started_at, id",
+        "SELECT "
+        "SUM(CASE WHEN started_at >= :day THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN started_at >= :week THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN started_at >= :since AND status IN ({marks}) THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN started_at >= :since AND status = 'succeeded' THEN 1 ELSE 0 END), "
+        f"AVG(CASE WHEN started_at >= :since AND status = 'succeeded' "
+        f"AND completed_at IS NOT NULL THEN {seconds} END) "
+        "FROM deployments WHERE environment = :environment AND started_at >= :earliest",
+        {
+            "environment": environment,
+            "day": db_time(tx, day_start),
+            "week": db_time(tx, week_start),
+            "since": db_time(tx, since),
+            "earliest": db_time(tx, earliest),
+            **{f"t{n}": status for n, status in enumerate(terminal)},
+        },
+    )
+    today, week, finished, succeeded, average = rows[0] if rows else (0, 0, 0, 0, None)
+    return WindowFigures(
+        today=int(today or 0),
+        this_week=int(week or 0),
+        finished=int(finished or 0),
+        succeeded=int(succeeded or 0),
+        average_seconds=None if average is None else float(average),
+    )
+
+
+def recoveries(tx: Tx, environment: str, since: datetime) -> list[tuple[datetime, datetime | None]]:
+    """Each failed or rolled-back deployment since ``since`` (oldest first): when it ended,
+    and when the next succeeded deployment of the environment (by start) completed (None: not
+    yet)."""
+    rows = tx.rows(
+        # The next success by start time: the (environment, started_at) index walked from
+        # the failure forward, stopping at the first succeeded row (a MIN over every later
+        # success read thousands of rows per failure at 100,000 deployments).
+        "SELECT f.started_at, f.completed_at, (SELECT s.completed_at FROM deployments s "
+        "WHERE s.environment = f.environment AND s.status = 'succeeded' "
+        "AND s.started_at > f.started_at ORDER BY s.started_at LIMIT 1) FROM deployments f "
+        "WHERE f.environment = :environment AND f.started_at >= :since "
+        "AND f.status IN ('failed', 'rolled_back') ORDER BY f.started_at",
         {"environment": environment, "since": db_time(tx, since)},
     )
-    return [
-        DeploymentTiming(
-            id=to_id(row[0]),
-            version=row[1],
-            status=row[2],
-            started_at=to_time(row[3]),
-            completed_at=to_optional_time(row[4]),
-            health_score=to_float(row[5]),
-        )
-        for row in rows
-    ]
+    return [(to_time(row[1] or row[0]), to_optional_time(row[2])) for row in rows]
 
 
 def active(tx: Tx, environment: str) -> list[DeploymentRecord]:

@@ -244,12 +244,17 @@ class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords, Auth
         with self._reading("read history") as tx:
             return deployments.history(tx, chosen, limit)
 
-    def deployment_timings(
-        self, environment: str, since: datetime
-    ) -> list[deployments.DeploymentTiming]:
-        """Each deployment of ``environment`` since ``since`` (status and times only)."""
-        with self._reading("read deployment timings") as tx:
-            return deployments.timings(tx, environment, since)
+    def deployment_figures(
+        self, environment: str, since: datetime, day_start: datetime, week_start: datetime
+    ) -> tuple[deployments.WindowFigures, list[tuple[datetime, datetime | None]]]:
+        """The dashboard's figures of ``environment``: counts and the mean duration since
+        each start (``deployments.window_figures``), and each failure since ``since`` with
+        the completion of the success that followed it (``deployments.recoveries``)."""
+        with self._reading("read deployment figures") as tx:
+            return (
+                deployments.window_figures(tx, environment, since, day_start, week_start),
+                deployments.recoveries(tx, environment, since),
+            )
 
     def active(self, environment: str) -> list[DeploymentRecord]:
         """Deployments of ``environment`` not yet in a terminal status, newest first."""
