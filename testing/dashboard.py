@@ -129,6 +129,7 @@ def seed_project(root: Path, *, hostile: bool = True) -> SeededProject:
                 latency_verdict="pass",
             ),
         )  # fmt: skip
+        registry.add_event(bad, "rollback.triggered", clock(), {"rule": "error_rate"})
         registry.update_deployment(
             bad,
             status="rolled_back",

@@ -87,7 +87,7 @@ def test_dashboard_json_is_the_architectures_shape_field_by_field(
         "deploymentsThisWeek": 4,
         "successRate": 66.7,  # 2 of the 3 finished
         "averageDuration": 105.0,  # (120 + 90) / 2
-        "meanTimeToRecover": 2.5,  # v1.1.0 rolled back -> v1.0.1 done 150 s later
+        "meanTimeToRecover": 0.2,  # v1.1.0's rule fired, its rollback done 10 s later
     }
     # The recorded check results of the newest deployment that has some, by check type.
     assert production["health"] == {
@@ -106,7 +106,7 @@ def test_dashboard_json_is_the_architectures_shape_field_by_field(
     }
     assert [r["status"] for r in staging["recent"]] == ["failed", "failed"]  # aborted: failed
     assert staging["metrics"]["successRate"] == 0.0
-    assert staging["metrics"]["meanTimeToRecover"] is None  # never recovered: no made-up 0
+    assert staging["metrics"]["meanTimeToRecover"] is None  # no rollback: no made-up 0
 
 
 def test_one_environments_dashboard(client: TestClient) -> None:

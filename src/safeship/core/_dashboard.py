@@ -102,7 +102,9 @@ class DashboardMetrics:
     deployments_this_week: int
     success_rate: float | None  # percent of the finished deployments of the last 30 days
     average_duration: float | None  # seconds, succeeded deployments of the last 30 days
-    mean_time_to_recover: float | None  # minutes, from a failure to the next success
+    # Minutes from a rollback rule firing to the rollback complete (the architecture's §9 mean
+    # time to recovery, as `safeship analytics` computes it).
+    mean_time_to_recover: float | None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -237,7 +239,7 @@ def _environment_dashboard(
         hour=0, minute=0, second=0, microsecond=0
     )
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    figures, recoveries = registry.deployment_figures(
+    figures, rollbacks = registry.deployment_figures(
         environment, now - METRICS_PERIOD, day_start, week_start
     )
     serving = _serving(registry, environment, latest)
@@ -279,7 +281,7 @@ def _environment_dashboard(
     return EnvironmentDashboard(
         current=current,
         recent=recent,
-        metrics=_metrics(figures, recoveries),
+        metrics=_metrics(figures, rollbacks),
         health=health,
         alerts=alerts,
         traffic=traffic,
@@ -299,7 +301,7 @@ def _serving(
 
 
 def _metrics(
-    figures: WindowFigures, recoveries: Sequence[tuple[datetime, datetime | None]]
+    figures: WindowFigures, rollbacks: Sequence[tuple[datetime, datetime]]
 ) -> DashboardMetrics:
     rate = figures.succeeded / figures.finished if figures.finished else None
     average = figures.average_seconds
@@ -308,20 +310,14 @@ def _metrics(
         deployments_this_week=figures.this_week,
         success_rate=None if rate is None else round(100 * rate, 1),
         average_duration=None if average is None else round(average, 1),
-        mean_time_to_recover=_mean_time_to_recover(recoveries),
+        mean_time_to_recover=_mean_time_to_recover(rollbacks),
     )
 
 
-def _mean_time_to_recover(
-    recoveries: Sequence[tuple[datetime, datetime | None]],
-) -> float | None:
-    """Minutes from each failure (its end) to the completion of the next successful
-    deployment; consecutive failures before one success count once, from the first."""
-    first_failure: dict[datetime, datetime] = {}
-    for failed_at, recovered_at in recoveries:  # oldest first
-        if recovered_at is not None:
-            first_failure.setdefault(recovered_at, failed_at)
-    minutes = [(done - failed).total_seconds() / 60 for done, failed in first_failure.items()]
+def _mean_time_to_recover(rollbacks: Sequence[tuple[datetime, datetime]]) -> float | None:
+    """The mean, in minutes, of each rollback's time from its rule firing to its completion:
+    the previous release serves again (the analytics' ``mean_time_to_recovery``)."""
+    minutes = [max(0.0, (done - fired).total_seconds() / 60) for fired, done in rollbacks]
     return round(sum(minutes) / len(minutes), 1) if minutes else None
 
 

@@ -271,22 +271,18 @@ def window_figures(
     )
 
 
-def recoveries(tx: Tx, environment: str, since: datetime) -> list[tuple[datetime, datetime | None]]:
-    """Each failed or rolled-back deployment since ``since`` (oldest first): when it ended,
-    and when the next succeeded deployment of the environment (by start) completed (None: not
-    yet)."""
+def rollback_times(tx: Tx, environment: str, since: datetime) -> list[tuple[datetime, datetime]]:
+    """Each deployment of ``environment`` started since ``since`` and rolled back (oldest
+    first): when its rollback rule fired (its first ``rollback.triggered`` event) and when the
+    rollback completed. One without a recorded trigger is left out."""
     rows = tx.rows(
-        # The next success by start time: the (environment, started_at) index walked from
-        # the failure forward, stopping at the first succeeded row (a MIN over every later
-        # success read thousands of rows per failure at 100,000 deployments).
-        "SELECT f.started_at, f.completed_at, (SELECT s.completed_at FROM deployments s "
-        "WHERE s.environment = f.environment AND s.status = 'succeeded' "
-        "AND s.started_at > f.started_at ORDER BY s.started_at LIMIT 1) FROM deployments f "
+        "SELECT (SELECT MIN(e.timestamp) FROM events e WHERE e.deployment_id = f.id "
+        "AND e.name = 'rollback.triggered'), f.completed_at FROM deployments f "
         "WHERE f.environment = :environment AND f.started_at >= :since "
-        "AND f.status IN ('failed', 'rolled_back') ORDER BY f.started_at",
+        "AND f.status = 'rolled_back' AND f.completed_at IS NOT NULL ORDER BY f.started_at",
         {"environment": environment, "since": db_time(tx, since)},
     )
-    return [(to_time(row[1] or row[0]), to_optional_time(row[2])) for row in rows]
+    return [(to_time(row[0]), to_time(row[1])) for row in rows if row[0] is not None]
 
 
 def active(tx: Tx, environment: str) -> list[DeploymentRecord]:

@@ -246,14 +246,14 @@ class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords, Auth
 
     def deployment_figures(
         self, environment: str, since: datetime, day_start: datetime, week_start: datetime
-    ) -> tuple[deployments.WindowFigures, list[tuple[datetime, datetime | None]]]:
+    ) -> tuple[deployments.WindowFigures, list[tuple[datetime, datetime]]]:
         """The dashboard's figures of ``environment``: counts and the mean duration since
-        each start (``deployments.window_figures``), and each failure since ``since`` with
-        the completion of the success that followed it (``deployments.recoveries``)."""
+        each start (``deployments.window_figures``), and each rollback since ``since``: when
+        its rule fired and when it completed (``deployments.rollback_times``)."""
         with self._reading("read deployment figures") as tx:
             return (
                 deployments.window_figures(tx, environment, since, day_start, week_start),
-                deployments.recoveries(tx, environment, since),
+                deployments.rollback_times(tx, environment, since),
             )
 
     def active(self, environment: str) -> list[DeploymentRecord]:
