@@ -69,11 +69,11 @@ def main() -> int:
         done = seed(url, args.deployments)
         print(
             f"seeded {done.deployments:,} deployments, {done.events:,} events, "
-            f"{done.steps:,} step results in {done.seconds:.1f} s"
+            f"{done.step_results:,} step results in {done.seconds:.1f} s"
         )
         environments = "".join(
             ENVIRONMENT.format(name=name, port=18_900 + n)
-            for n, name in enumerate(("production", "staging", "preview"))
+            for n, name in enumerate(done.environments)
         )
         path = Path(folder) / "safeship.toml"
         path.write_text(CONFIG.format(url=url, environments=environments), encoding="utf-8")
