@@ -59,6 +59,8 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/router_overhead.py
 	$(BIN)/python benchmarks/crash_chaos.py
 	$(BIN)/python benchmarks/notify.py
+	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/dashboard.py
+	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/analytics.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache
