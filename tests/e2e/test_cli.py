@@ -245,6 +245,10 @@ def test_demo_command(tmp_path: Path) -> None:
     # It keeps its config and registry only, and says how to see them on the dashboard.
     [serve_line] = [line for line in out.splitlines() if "safeship serve --config" in line]
     config = Path(serve_line.split("safeship serve --config ", 1)[1].strip())
+    # Checked before anything is removed: a path cut short (a wrapped line) once made this
+    # test remove its working directory, the repository.
+    assert config.is_absolute() and config.name == "safeship.toml", serve_line
+    assert config.parent.name.startswith("safeship-demo-"), serve_line
     try:
         kept = sorted(str(p.relative_to(config.parent)) for p in config.parent.rglob("*"))
         assert kept == [".safeship", ".safeship/registry.db", "safeship.toml"]

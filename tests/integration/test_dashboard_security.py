@@ -534,6 +534,7 @@ def test_on_loopback_only_loopback_host_names_are_answered(ws: Workspace) -> Non
         assert answer.status_code == status, base
         assert answer.headers["x-frame-options"] == "DENY"
         assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'self';" in answer.headers["content-security-policy"]
 
 
 def test_no_password_nor_hash_reaches_the_audit_the_listing_or_the_logs(

@@ -38,7 +38,10 @@ def run(keep: bool) -> int:
         console.print(f"demo files kept in {result.workdir}")
     for problem in result.problems:
         err_console.print(f"safeship demo: {problem}")
-    console.print(f"See it on the dashboard: {serve_command(result.workdir)}", markup=False)
+    # One line however long the path (soft_wrap): it is meant to be copied, and read by scripts.
+    console.print(
+        f"See it on the dashboard: {serve_command(result.workdir)}", markup=False, soft_wrap=True
+    )
     return 0 if result.ok else 1
 
 

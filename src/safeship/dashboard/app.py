@@ -49,7 +49,8 @@ def create_app(loaded: LoadedConfig, *, jobs: bool = False) -> FastAPI:
     app = FastAPI(
         title="safeship",
         summary="Deployments, their health and their history",
-        docs_url="/api/docs",
+        # No Swagger UI: FastAPI loads it from a CDN, and the dashboard works with no internet.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
