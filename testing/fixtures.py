@@ -7,6 +7,7 @@ and the fixture then checks that none of the pids it saw is still alive.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,15 @@ class Workspace:
 
     def cli(self) -> list[str]:
         return [sys.executable, "-m", "safeship"]
+
+    def set_bake_time(self, seconds: float) -> None:
+        """Change bake_time in safeship.toml and reload it. A first deploy bakes too (all at
+        once, at 100%): a test that needs long bakes for a later deploy makes the first one
+        with a short bake, then lengthens it."""
+        path = self.root / "safeship.toml"
+        text = re.sub(r"(?m)^bake_time = .*$", f"bake_time = {seconds}", path.read_text())
+        path.write_text(text, encoding="utf-8")
+        self.loaded = load_config(path)
 
 
 def make_workspace(

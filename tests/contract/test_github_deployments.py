@@ -92,10 +92,11 @@ def test_success_path_creates_the_deployment_and_reports_in_progress_then_succes
 def test_a_rolled_back_deploy_reports_one_failure_with_its_reason(
     github_api: GitHubServer, workspace_factory: WorkspaceFactory
 ) -> None:
-    ws = workspace_factory(behaviours={"v2": "crash_after=0.5"}, bake_time=3.0)
+    ws = workspace_factory(behaviours={"v2": "crash_after=0.5"}, bake_time=0.2)
     sink = GitHubDeploymentSink(client(github_api))
     try:
-        assert deploy_with_sink(ws, sink, "v1") == "succeeded"
+        assert deploy_with_sink(ws, sink, "v1") == "succeeded"  # a first deploy bakes: quickly
+        ws.set_bake_time(3.0)
         assert deploy_with_sink(ws, sink, "v2") == "rolled_back"
     finally:
         sink.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from safeship import core
 from safeship.config import ConfigError
 from safeship.demo.load import NO_RELEASE, LoadGenerator
 from safeship.demo.runner import BAKE_TIME, BAKE_TIME_VARIABLE, demo_bake_time
@@ -140,8 +141,9 @@ def test_deploy_history_status_and_json(workspace: Workspace) -> None:
 def test_ctrl_c_mid_canary_rolls_back_and_exits_130(
     workspace_factory: WorkspaceFactory, load_factory: LoadFactory
 ) -> None:
-    ws = workspace_factory(bake_time=5.0)
+    ws = workspace_factory(bake_time=0.2)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
+    ws.set_bake_time(30)  # SIGINT ends v2's first step; long enough for it to arrive
     load = load_factory(ws.url, rate=50)
     proc = subprocess.Popen(
         [*SAFESHIP, "deploy", "local", "--version", "v2"],
@@ -172,8 +174,9 @@ def test_ctrl_c_mid_canary_rolls_back_and_exits_130(
 def test_killed_orchestrator_never_interrupts_traffic_and_recover_closes_it(
     workspace_factory: WorkspaceFactory, load_factory: LoadFactory
 ) -> None:
-    ws = workspace_factory(bake_time=5.0)
+    ws = workspace_factory(bake_time=0.2)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
+    ws.set_bake_time(30)  # the kill ends v2 in its first step
     proc = subprocess.Popen(
         [*SAFESHIP, "deploy", "local", "--version", "v2"],
         cwd=ws.root,
@@ -204,7 +207,9 @@ def test_killed_orchestrator_never_interrupts_traffic_and_recover_closes_it(
 
 
 def test_one_deploy_per_environment(workspace_factory: WorkspaceFactory) -> None:
-    ws = workspace_factory(bake_time=3.0)
+    # v2 pauses after its first step until promoted: it holds the lease for as long as the
+    # two other deploys take to be refused, however slowly they start.
+    ws = workspace_factory(bake_time=0.2, settings="pause_at = [10]")
     assert operations.deploy(ws.loaded, ENV, "v1").ok
     proc = subprocess.Popen(
         [*SAFESHIP, "deploy", "local", "--version", "v2"],
@@ -223,6 +228,11 @@ def test_one_deploy_per_environment(workspace_factory: WorkspaceFactory) -> None
             operations.deploy(ws.loaded, ENV, "v3")
         second = safeship(ws, "deploy", "local", "--version", "v3")
         assert re.match(busy, assert_one_line_error(second, 1))
+        deadline = time.monotonic() + 60
+        while operations.history(ws.loaded, ENV, limit=1)[0].paused_at != 10:
+            assert time.monotonic() < deadline, "v2 never paused at 10%"
+            time.sleep(0.05)
+        assert core.promote(ws.loaded, ENV).version == "v2"
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
@@ -277,8 +287,9 @@ def test_demo_refuses_a_bake_time_that_is_not_seconds(
 def test_next_deploy_takes_over_a_killed_orchestrators_lease_and_recovers(
     workspace_factory: WorkspaceFactory,
 ) -> None:
-    ws = workspace_factory(bake_time=5.0)
+    ws = workspace_factory(bake_time=0.2)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
+    ws.set_bake_time(30)  # the kill ends v2 in its first step
     proc = subprocess.Popen(
         [*SAFESHIP, "deploy", "local", "--version", "v2"],
         cwd=ws.root,
@@ -297,9 +308,8 @@ def test_next_deploy_takes_over_a_killed_orchestrators_lease_and_recovers(
     killed = operations.history(ws.loaded, ENV, limit=1)[0]
     assert stale.deployment_id == killed.id
 
-    # v2 needed a long bake to be killed mid-step; v3 only has to finish (3 bakes instead of 15 s).
-    config = ws.root / "safeship.toml"
-    config.write_text(config.read_text().replace("bake_time = 5.0", "bake_time = 0.5"))
+    # v2 needed a long bake to be killed mid-step; v3 only has to finish.
+    ws.set_bake_time(0.5)
     started = time.monotonic()
     next_deploy = subprocess.Popen(
         [*SAFESHIP, "deploy", "local", "--version", "v3"],

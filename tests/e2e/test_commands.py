@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from safeship.config import load_config
 from safeship.pipeline import operations
 from safeship.registry import Registry
 from testing.fixtures import ENV, Workspace
@@ -40,12 +39,6 @@ def serving(ws: Workspace) -> dict[str, int]:
     return {b.name: b.weight for b in ws.environment().router.backends()}
 
 
-def set_bake_time(ws: Workspace, seconds: float) -> None:
-    path = ws.root / "safeship.toml"
-    path.write_text(re.sub(r"(?m)^bake_time = .*$", f"bake_time = {seconds}", path.read_text()))
-    ws.loaded = load_config(path)
-
-
 def wait_for(condition: Callable[[], bool], what: str, limit: float = 30) -> None:
     deadline = time.monotonic() + limit
     while not condition():
@@ -65,7 +58,7 @@ def test_rollback_moves_traffic_back_at_once_without_a_bake(
     assert operations.deploy(ws.loaded, ENV, "v1").ok
     assert operations.deploy(ws.loaded, ENV, "v2").ok
     # Before: the rollback deployed v1 all at once and baked it for the whole bake_time.
-    set_bake_time(ws, 120)
+    ws.set_bake_time(120)
     result = safeship(ws, "rollback", ENV, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().splitlines()[-1] == "v1 succeeded"
@@ -96,7 +89,7 @@ def test_rollback_after_a_killed_deploy_finishes_the_interrupted_one(
 ) -> None:
     ws = workspace_factory(bake_time=0.2)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 60)
+    ws.set_bake_time(60)
     proc = subprocess.Popen(
         [*SAFESHIP, "deploy", ENV, "--version", "v2"],
         cwd=ws.root,
@@ -292,7 +285,7 @@ def test_piped_deploy_output_is_state_changes_and_a_summary_every_interval(
 
     ws = workspace_factory(bake_time=0.2, steps=(50, 100))
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 2.6)
+    ws.set_bake_time(2.6)
     piped = io.StringIO()
     display = LiveDisplay(Console(file=piped, width=120), summary_interval=2.0)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import threading
 import time
@@ -47,20 +46,17 @@ def versions_running(ws: Workspace) -> list[str]:
     return sorted(r.version for r in ws.environment().target.releases())
 
 
-def set_bake_time(ws: Workspace, seconds: float) -> None:
-    path = ws.root / "safeship.toml"
-    text = re.sub(r"(?m)^bake_time = .*$", f"bake_time = {seconds}", path.read_text())
-    path.write_text(text)
-    ws.loaded = load_config(path)
-
-
 def test_judge_rolls_back_a_canary_with_more_errors_than_stable(
     workspace_factory: WorkspaceFactory, load_factory: LoadFactory
 ) -> None:
     ws = workspace_factory(
-        behaviours={"bad": "error_rate=0.2"}, min_requests=FIXED_RULE_OFF, tables=JUDGE
+        behaviours={"bad": "error_rate=0.2"},
+        min_requests=FIXED_RULE_OFF,
+        tables=JUDGE,
+        bake_time=0.2,  # a first deploy bakes too: the stable goes in quickly
     )
     assert operations.deploy(ws.loaded, ENV, "good").ok
+    ws.set_bake_time(1.0)
     load = load_factory(ws.url, rate=100)
     judged: list[LiveSnapshot] = []
 
@@ -103,8 +99,9 @@ def test_judge_rolls_back_a_canary_with_more_errors_than_stable(
 def test_judge_passes_a_healthy_canary_through_every_step(
     workspace_factory: WorkspaceFactory, load_factory: LoadFactory
 ) -> None:
-    ws = workspace_factory(tables=JUDGE)
+    ws = workspace_factory(tables=JUDGE, bake_time=0.2)  # a first deploy bakes too: quickly
     assert operations.deploy(ws.loaded, ENV, "v1").ok
+    ws.set_bake_time(1.0)
     load = load_factory(ws.url, rate=100)
     decisions: dict[int | None, str] = {}
 
@@ -433,7 +430,7 @@ def test_requests_in_flight_finish_through_promotion_and_rollback(
         assert promoted.status is Status.SUCCEEDED, promoted.reason
         assert versions_running(ws) == ["v2"]
         # The error-rate rule needs answers, which come LATENCY_MS after the shift.
-        set_bake_time(ws, 2 * LATENCY_MS / 1000 + 4)
+        ws.set_bake_time(2 * LATENCY_MS / 1000 + 4)
         rolled = operations.deploy(ws.loaded, ENV, "v3")
         assert rolled.status is Status.ROLLED_BACK, rolled.reason
         assert rolled.reason is not None and rolled.reason.startswith("error rate ")

@@ -82,8 +82,9 @@ def test_release_crashing_on_start_fails_and_never_takes_traffic(
 def test_kill_9_during_canary_rolls_back_within_5s_without_failing_clients(
     workspace_factory: WorkspaceFactory, load_factory: LoadFactory
 ) -> None:
-    ws = workspace_factory(bake_time=3.0)
+    ws = workspace_factory(bake_time=0.2)  # a first deploy bakes too: v1 goes in quickly
     assert operations.deploy(ws.loaded, ENV, "v1").ok
+    ws.set_bake_time(3.0)
     load = load_factory(ws.url, rate=100)
     killed: list[float] = []
 
@@ -134,8 +135,9 @@ def test_error_rate_under_load_rolls_back_and_counts_requests_per_release(
 
 
 def test_health_turning_5xx_mid_canary_rolls_back(workspace_factory: WorkspaceFactory) -> None:
-    ws = workspace_factory(behaviours={"v2": "unhealthy_after=0.8"}, bake_time=2.0)
-    assert operations.deploy(ws.loaded, ENV, "v1").ok
+    ws = workspace_factory(behaviours={"v2": "unhealthy_after=0.8"}, bake_time=0.2)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok  # a first deploy bakes too: quickly
+    ws.set_bake_time(2.0)
     outcome = operations.deploy(ws.loaded, ENV, "v2")
     assert outcome.status is Status.ROLLED_BACK
     assert outcome.reason == "health check answered HTTP 500"

@@ -70,7 +70,9 @@ def test_a_rollback_alert_arrives_within_2_s_while_another_channel_hangs(
     workspace_factory: WorkspaceFactory, console_channels: None, tmp_path: Path
 ) -> None:
     behaviour = "unhealthy_after=0.8"
-    ws = workspace_factory(behaviours={"v2": behaviour, "v3": behaviour}, bake_time=2.0)
+    ws = workspace_factory(behaviours={"v2": behaviour, "v3": behaviour}, bake_time=0.2)
+    assert operations.deploy(ws.loaded, ENV, "v1").ok  # a first deploy bakes too: quickly
+    ws.set_bake_time(2.0)
     alerts, fifo = tmp_path / "alerts.jsonl", tmp_path / "hang.fifo"
     os.mkfifo(fifo)
     loud_file = ws.root / "loud.toml"
@@ -78,7 +80,6 @@ def test_a_rollback_alert_arrives_within_2_s_while_another_channel_hangs(
         (ws.root / "safeship.toml").read_text() + CHANNELS.format(file=alerts, fifo=fifo)
     )
     loud = load_config(loud_file)
-    assert operations.deploy(ws.loaded, ENV, "v1").ok
     quiet_outcome = operations.deploy(ws.loaded, ENV, "v2")  # no channel configured
     assert quiet_outcome.status is Status.ROLLED_BACK
 

@@ -5,7 +5,6 @@ figures in the registry and the rollback.triggered event; a healthy deploy where
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,7 +19,6 @@ import pytest
 
 from safeship._processes import free_port
 from safeship.cli.pause_cmd import run_rollback_while_running
-from safeship.config import load_config
 from safeship.demo.load import NO_RELEASE, LoadGenerator
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
@@ -85,14 +83,6 @@ def deploy_and_act(
         deploy.join(timeout=60)
     assert not deploy.is_alive() and len(outcomes) == 1
     return outcomes[0], answer
-
-
-def set_bake_time(ws: Workspace, seconds: float) -> None:
-    """Change the workspace's bake_time (a first deploy bakes too: it goes in quickly first)."""
-    path = ws.root / "safeship.toml"
-    text = re.sub(r"(?m)^bake_time = .*$", f"bake_time = {seconds}", path.read_text())
-    path.write_text(text, encoding="utf-8")
-    ws.loaded = load_config(path)
 
 
 def cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
@@ -164,7 +154,7 @@ def test_latency_over_twice_the_stable_p95_rolls_back(
         tables=SHORT + "min_latency_samples = 10\n",
     )
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 3)
+    ws.set_bake_time(3)
     load = load_factory(ws.url, rate=40)
     outcome = operations.deploy(ws.loaded, ENV, "v2")
     totals = load.stop()
@@ -192,7 +182,7 @@ def test_memory_over_its_limit_rolls_back(workspace_factory: WorkspaceFactory) -
         tables=SHORT + "memory_limit_mb = 120\n",
     )
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 4)
+    ws.set_bake_time(4)
     outcome = operations.deploy(ws.loaded, ENV, "v2")
     assert outcome.status is Status.ROLLED_BACK, outcome.reason
     assert serving(ws) == {"v1": 100}
@@ -213,7 +203,7 @@ def test_cpu_over_its_limit_rolls_back(workspace_factory: WorkspaceFactory) -> N
         tables=SHORT + "resource_utilization = 0.25\n",
     )
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 4)
+    ws.set_bake_time(4)
     outcome = operations.deploy(ws.loaded, ENV, "v2")
     assert outcome.status is Status.ROLLED_BACK, outcome.reason
     stored, _ = rollback_record(ws, outcome)
@@ -231,7 +221,7 @@ def test_database_pool_exhausted_rolls_back(workspace_factory: WorkspaceFactory)
             tables=SHORT + "db_pool_utilization = 0.5\n" + postgres_check(server.admin_url),
         )
         assert operations.deploy(ws.loaded, ENV, "v1").ok
-        set_bake_time(ws, 3)
+        ws.set_bake_time(3)
         held = [psycopg.connect(server.admin_url, autocommit=True) for _ in range(10)]
         try:
             outcome = operations.deploy(ws.loaded, ENV, "v2")
@@ -255,7 +245,7 @@ def test_database_down_rolls_back_at_once(workspace_factory: WorkspaceFactory) -
             steps=(50, 100), bake_time=0.3, tables=SHORT + postgres_check(server.admin_url)
         )
         assert operations.deploy(ws.loaded, ENV, "v1").ok
-        set_bake_time(ws, 5)
+        ws.set_bake_time(5)
         outcome, _ = deploy_and_act(ws, "v2", lambda s: s.status is Status.PROGRESSING, server.stop)
     assert outcome.status is Status.ROLLED_BACK, outcome.reason
     assert serving(ws) == {"v1": 100}
@@ -276,7 +266,7 @@ def test_dependency_degraded_three_times_in_a_row_rolls_back(
         tables=SHORT + http_check(dependency.url, critical=False),
     )
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 5)
+    ws.set_bake_time(5)
     outcome, _ = deploy_and_act(
         ws, "v2", lambda s: s.status is Status.PROGRESSING, dependency.failing.set
     )
@@ -303,7 +293,7 @@ def test_intermittent_smoke_failures_roll_back(workspace_factory: WorkspaceFacto
         tables=SHORT + "consecutive_failures = 2\n" + smoke,
     )
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 5)
+    ws.set_bake_time(5)
     outcome = operations.deploy(ws.loaded, ENV, "v2")
     assert outcome.status is Status.ROLLED_BACK, outcome.reason
     stored, _ = rollback_record(ws, outcome)
@@ -331,7 +321,7 @@ def test_healthy_deploy_under_every_rule_fires_none(
         + smoke,
     )
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 2)
+    ws.set_bake_time(2)
     load = load_factory(ws.url, rate=40)
     outcome = operations.deploy(ws.loaded, ENV, "v2")
     totals = load.stop()
@@ -348,7 +338,7 @@ def test_healthy_deploy_under_every_rule_fires_none(
 def test_safeship_abort_in_the_middle_of_a_step(workspace_factory: WorkspaceFactory) -> None:
     ws = workspace_factory(steps=(50, 100), bake_time=0.3)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 120)  # the request ends it; long enough for a slow CLI to arrive
+    ws.set_bake_time(120)  # the request ends it; long enough for a slow CLI to arrive
     outcome, answer = deploy_and_act(
         ws,
         "v2",
@@ -403,7 +393,7 @@ def test_safeship_rollback_during_a_deploy_asks_it_to_roll_back(
 ) -> None:
     ws = workspace_factory(steps=(50, 100), bake_time=0.3)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 120)  # the request ends it; long enough for a slow CLI to arrive
+    ws.set_bake_time(120)  # the request ends it; long enough for a slow CLI to arrive
     config = ws.root / "safeship.toml"
     assert run_rollback_while_running(config, ENV) is None  # nothing runs: not for it
     outcome, code = deploy_and_act(
@@ -440,7 +430,7 @@ def test_a_locked_registry_never_holds_the_rollback_switch(
 ) -> None:
     ws = workspace_factory(steps=(50, 100), bake_time=0.3)
     assert operations.deploy(ws.loaded, ENV, "v1").ok
-    set_bake_time(ws, 60)
+    ws.set_bake_time(60)
     database = ws.root / ".safeship" / "registry.db"
     assert database.exists()
     holder: subprocess.Popen[str] | None = None
