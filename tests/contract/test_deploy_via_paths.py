@@ -221,9 +221,11 @@ def test_billing_failure_fails_over_to_railway_native_and_completes(
     assert completed["attributes"]["path"] == "railway-native"
     assert completed["attributes"]["ok"] is True
     assert completed["attributes"]["conclusion"] == "success"
-    # Railway was asked to deploy within 1 s of the failover verdict.
+    # Railway was asked to deploy right after the failover verdict: 0.2-0.26 s on a quiet
+    # machine, over 1 s with four test workers on two cores. The bound catches a wait (a retry
+    # back-off, a cooldown) rather than the machine's load: timing claims live in benchmarks.
     verdict_at = datetime.fromisoformat(failover["timestamp"]).timestamp()
-    assert 0 <= deploy_call.at - verdict_at < 1.0
+    assert 0 <= deploy_call.at - verdict_at < 3.0
     # The same in the servers' request logs: GitHub's billing annotation (the last request
     # the verdict needed) to Railway's deploy mutation.
     annotation_read = github_api.calls("/annotations")[-1]

@@ -242,6 +242,10 @@ def test_stop_leaves_no_process_and_restart_keeps_weights(
     router.set_backends(weights(releases, 100, 0))
     router.ensure_running()
     master = psutil.Process(router.pid)
+    # The master forks its worker after it answers the start: on a busy machine a moment later.
+    deadline = time.monotonic() + 5
+    while not master.children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.02)
     family = [master, *master.children(recursive=True)]
     assert len(family) >= 2  # master and a worker
     router.stop()

@@ -211,11 +211,12 @@ def test_the_deployment_log_one_document_per_line(
     # Every watch loop is bounded: --for with a short interval.
     reports: list[core.WatchReport] = []
     started = time.monotonic()
-    checks = core.watch(ws.loaded, ENV, interval=0.05, duration="0.3s", on_report=reports.append)
+    checks = core.watch(ws.loaded, ENV, interval=0.05, duration="1s", on_report=reports.append)
     took = time.monotonic() - started
-    # At least two checks; it stops at --for (plus the one check running then).
-    assert 2 <= checks <= 7 and len(reports) == checks
-    assert took < 1.5, took
+    # At least two checks (a check takes up to a few tenths of a second on a busy machine); it
+    # stops at --for (plus the one check running then).
+    assert 2 <= checks <= 21 and len(reports) == checks
+    assert took < 2.5, took
     # Right after a deploy, the elevated interval applies ([watch] defaults: 10 s, then 60 s).
     assert {r.next_interval for r in reports} == {10.0}
     assert all(r.healthy and r.version == "v1" for r in reports)
