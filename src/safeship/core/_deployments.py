@@ -25,7 +25,6 @@ from safeship.core._records import (
     deployment_summary,
     traffic_rows,
 )
-from safeship.core._reports import serving_deployment, store_reports
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
@@ -76,6 +75,7 @@ def deploy(
     follow-up is filed), so a face can close its live view. ``event_log``: where the events go
     as JSON lines (default: the state directory's events.jsonl).
     """
+    from safeship.core._reports import store_reports
     from safeship.pipeline.deploy import Interrupted
 
     try:
@@ -174,6 +174,7 @@ def rollback(
     """Put the previous good version back; or finish an interrupted deploy's rollback; or, when
     a deploy is running (it holds the lease), ask it to roll back itself. ``triggered_by``: who
     asked (e.g. "dashboard:alice"; default: the `safeship rollback` command)."""
+    from safeship.core._reports import serving_deployment, store_reports
     from safeship.pipeline import operations
     from safeship.registry import EnvironmentBusy
 
@@ -209,6 +210,7 @@ def abort_running(
 
 def recover(loaded: LoadedConfig, environment: str) -> list[DeploymentSummary]:
     """Close the deployments a safeship that died left open; the ones closed (as they were)."""
+    from safeship.core._reports import store_reports
     from safeship.pipeline import operations
 
     closed = operations.recover(loaded, environment)

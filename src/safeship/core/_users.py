@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from safeship.config import LoadedConfig
     from safeship.config.serve import ServeAuthSettings
     from safeship.registry import Registry
-    from safeship.registry.auth_records import ApiTokenRecord, AuditRecord, UserRecord
+    from safeship.registry.auth_rows import ApiTokenRecord, AuditRecord, UserRecord
 
 Via = Literal["session", "token", "proxy"]
 # A confirm form's nonce is good for this long after the page was shown.

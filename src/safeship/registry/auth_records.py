@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from safeship.registry.errors import RegistryError, check_text
-from safeship.registry.sql import Row, Tx, db_time, to_optional_time, to_time
+from safeship.registry.sql import Row, Tx, db_time, to_time
+
+if TYPE_CHECKING:
+    from safeship.registry.auth_rows import (
+        ApiTokenRecord,
+        AuditRecord,
+        NonceUse,
+        UserRecord,
+        WebSessionRecord,
+    )
 
 USER_NAME_LEN: Final = 64
 ROLE_LEN: Final = 16
@@ -31,59 +39,6 @@ CLIENT_LEN: Final = 64
 DETAIL_LEN: Final = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    name: str
-    role: str
-    password_hash: str
-    created_at: datetime
-    password_changed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ApiTokenRecord:
-    id: int
-    user_name: str
-    label: str | None
-    prefix: str
-    digest: str
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WebSessionRecord:
-    digest: str
-    user_name: str
-    role: str
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    outcome: str
-    client: str | None
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class NonceUse:
-    """What using a nonce found: ``first`` True when this use is the one that acts."""
-
-    first: bool
-    known: bool
-    outcome: str | None = None
-
-
 _USER_COLUMNS: Final = "name, role, password_hash, created_at, password_changed_at"
 _TOKEN_COLUMNS: Final = (
     "id, user_name, label, prefix, digest, created_at, expires_at, last_used_at, revoked_at"
@@ -92,25 +47,35 @@ _AUDIT_COLUMNS: Final = "id, at, actor, action, target, outcome, client, detail"
 
 
 def _user(row: Row) -> UserRecord:
-    return UserRecord(row[0], row[1], row[2], to_time(row[3]), to_time(row[4]))
+    from safeship.registry.auth_rows import user_record
+
+    return user_record(row)
 
 
 def _token(row: Row) -> ApiTokenRecord:
-    return ApiTokenRecord(
-        id=int(row[0]),
-        user_name=row[1],
-        label=row[2],
-        prefix=row[3],
-        digest=row[4],
-        created_at=to_time(row[5]),
-        expires_at=to_optional_time(row[6]),
-        last_used_at=to_optional_time(row[7]),
-        revoked_at=to_optional_time(row[8]),
-    )
+    from safeship.registry.auth_rows import token_record
+
+    return token_record(row)
 
 
 def _audit(row: Row) -> AuditRecord:
-    return AuditRecord(int(row[0]), to_time(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
+    from safeship.registry.auth_rows import audit_record
+
+    return audit_record(row)
+
+
+def _nonce_use(first: bool, known: bool, outcome: str | None = None) -> NonceUse:
+    from safeship.registry.auth_rows import NonceUse
+
+    return NonceUse(first=first, known=known, outcome=outcome)
+
+
+def _session_record(row: Row) -> WebSessionRecord:
+    from safeship.registry.auth_rows import WebSessionRecord
+
+    return WebSessionRecord(
+        row[0], row[1], row[2], to_time(row[3]), to_time(row[4]), to_time(row[5])
+    )
 
 
 class AuthRecords:
@@ -267,9 +232,7 @@ class AuthRecords:
         if not rows:
             return None
         row = rows[0]
-        return WebSessionRecord(
-            row[0], row[1], row[2], to_time(row[3]), to_time(row[4]), to_time(row[5])
-        )
+        return _session_record(row)
 
     def session_seen(self, digest: str, now: datetime) -> None:
         with self._writing("touch session") as tx:
@@ -352,15 +315,15 @@ class AuthRecords:
                 {**params, "now": db_time(tx, now), "after": db_time(tx, issued_after)},
             )
             if first:
-                return NonceUse(first=True, known=True)
+                return _nonce_use(first=True, known=True)
             rows = tx.rows(
                 "SELECT outcome, used_at FROM action_nonces WHERE digest = :digest "
                 "AND actor = :actor AND action = :action AND target = :target",
                 params,
             )
         if not rows or rows[0][1] is None:  # unknown, someone else's, or expired unused
-            return NonceUse(first=False, known=False)
-        return NonceUse(first=False, known=True, outcome=rows[0][0] or "in progress")
+            return _nonce_use(first=False, known=False)
+        return _nonce_use(first=False, known=True, outcome=rows[0][0] or "in progress")
 
     def set_nonce_outcome(self, digest: str, outcome: str) -> None:
         with self._writing("record nonce outcome") as tx:
