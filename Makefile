@@ -26,7 +26,8 @@ demo: $(VENV)/.runtime
 # at load 4-6, all passing). Each worker starts its own PostgreSQL, and every test its own
 # Redis, nginx and demo processes, on free ports in its own temporary directories. worksteal:
 # an idle worker takes queued tests from a busy one (the e2e tests take much longer than the
-# unit tests). The 25 slowest tests are listed at the end.
+# unit tests). The 25 slowest tests are listed at the end. Whole suite, quiet machine
+# (2026-11-30, 1,758 tests with the dashboard's): -n 4 314 s.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 
 test: $(VENV)/.dev
