@@ -1,4 +1,5 @@
-"""The CLI's exit codes name exception classes by module: each name must still exist."""
+"""The faces' error lists (core._errors: the CLI's exit codes, the dashboard's statuses) name
+exception classes by module: each name must still exist."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sys
 
 import pytest
 
-from safeship.cli import errors
+from safeship.cli.errors import exit_code_for
+from safeship.core import _errors as errors
 
 TABLES = [
     tuple(entry.split(":"))
@@ -26,10 +28,10 @@ def test_exit_codes() -> None:
     from safeship.registry import RegistryError
     from safeship.targets.base import TargetError
 
-    assert errors.exit_code_for(ConfigError(["a: bad", "b: bad"])) == (2, "a: bad\nb: bad")
-    assert errors.exit_code_for(TargetError("gone")) == (1, "gone")
-    assert errors.exit_code_for(RegistryError("cannot open"))[0] == 1
-    code, message = errors.exit_code_for(KeyError("x"))
+    assert exit_code_for(ConfigError(["a: bad", "b: bad"])) == (2, "a: bad\nb: bad")
+    assert exit_code_for(TargetError("gone")) == (1, "gone")
+    assert exit_code_for(RegistryError("cannot open"))[0] == 1
+    code, message = exit_code_for(KeyError("x"))
     assert code == 1 and message.startswith("unexpected KeyError")
 
 

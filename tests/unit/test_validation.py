@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safeship.cli.errors import FAILURES, PROBLEM_LISTS, USAGE_ERRORS, exit_code_for
+from safeship.cli.errors import exit_code_for
+from safeship.core._errors import FAILURES, PROBLEM_LISTS, USAGE_ERRORS
 from safeship.validation import (
     InvalidIdentifier,
     check_commit,

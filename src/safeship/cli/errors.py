@@ -9,8 +9,8 @@ control character from the input reaches the terminal).
 from __future__ import annotations
 
 import errno
-import sys
 
+from safeship.core._errors import error_kind, is_one_of
 from safeship.validation import printable
 
 
@@ -19,55 +19,20 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     return code, "\n".join(printable(line) for line in message.splitlines())
 
 
-# Exceptions by their public name, looked up among the modules already imported (an instance
-# of a class implies its module is loaded): a usage error exits at once, without importing the
-# pipeline, the registry and the judge only to compare classes.
-USAGE_ERRORS = (
-    "safeship.auth.errors:AuthError",
-    "safeship.pipeline.deploy:DeployRefused",
-    "safeship.pipeline.operations:RollbackImpossible",
-    "safeship.plugins:PluginNotFound",
-    "safeship.validation:InvalidIdentifier",
-)
-# Another deploy holds the environment: a failure to deploy now (exit 1), not a usage error.
-FAILURES = (
-    "safeship.registry.leases:EnvironmentBusy",
-    "safeship.targets.base:TargetError",
-    "safeship.routing.base:RouterError",
-    "safeship.registry.store:RegistryError",
-    "safeship.paths.base:PathError",
-    "safeship.paths.failover:AllPathsFailed",
-)
-# Several problems in one file (exit 2): one line each.
-PROBLEM_LISTS = (
-    "safeship.config.loader:ConfigError",
-    "safeship.envschema.problems:EnvSchemaError",
-    "safeship.envschema.problems:EnvSourceError",
-)
-
-
-def _is(exc: BaseException, names: tuple[str, ...]) -> bool:
-    for name in names:
-        module, _, attribute = name.partition(":")
-        cls = getattr(sys.modules.get(module), attribute, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
-
-
 def _classify(exc: BaseException) -> tuple[int, str]:
     text = str(exc).strip()
-    if _is(exc, PROBLEM_LISTS):
+    kind = error_kind(exc)
+    if kind == "problems":
         return 2, "\n".join(getattr(exc, "problems", [text]))
-    if _is(exc, USAGE_ERRORS):
+    if kind == "usage":
         return 2, text
-    if _is(exc, FAILURES):
+    if kind == "failure":
         return 1, text
     if isinstance(exc, OSError) and exc.strerror:
         return _os_error(exc)
     if isinstance(exc, RecursionError):
         return 2, "input nested too deeply (arrays, tables or JSON)"
-    if _is(exc, ("httpx:InvalidURL",)):
+    if is_one_of(exc, ("httpx:InvalidURL",)):
         return 2, f"invalid URL: {text}"
     first = text.splitlines()[0] if text else ""
     return 1, (

@@ -1,13 +1,12 @@
 """How an error becomes an answer: one line, the right status, never a traceback.
 
-The core's errors are recognised by name among the modules already loaded (as the CLI does):
-the dashboard may not import the registry or the pipeline to compare classes.
+The core's errors are recognised by ``core._errors`` (the CLI's list too), by name among the
+modules already loaded: the dashboard may not import the registry or the pipeline.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Final
 
 from fastapi import Request
@@ -16,35 +15,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from safeship.core._errors import error_kind
 from safeship.validation import printable
 
 log = logging.getLogger(__name__)
 
 MAX_LINE: Final = 300
-# The user's to fix: 400 (404 when the message says nothing was found).
-USAGE_ERRORS: Final = (
-    "safeship.core._health:UsageError",
-    "safeship.config.loader:ConfigError",
-    "safeship.envschema.problems:EnvSchemaError",
-    "safeship.envschema.problems:EnvSourceError",
-    "safeship.plugins:PluginNotFound",
-    "safeship.validation:InvalidIdentifier",
-)
-FAILURES: Final = (
-    "safeship.registry.errors:RegistryError",
-    "safeship.targets.base:TargetError",
-    "safeship.routing.base:RouterError",
-)
 _NOT_FOUND: Final = ("no deployment", "unknown environment", "not found")
-
-
-def _is(exc: BaseException, names: tuple[str, ...]) -> bool:
-    for name in names:
-        module, _, attribute = name.partition(":")
-        cls = getattr(sys.modules.get(module), attribute, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
 
 
 def one_line(exc: BaseException) -> str:
@@ -55,9 +32,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def status_of(exc: BaseException) -> int:
-    if _is(exc, USAGE_ERRORS):
+    kind = error_kind(exc)
+    if kind in ("problems", "usage"):
         return 404 if any(w in str(exc) for w in _NOT_FOUND) else 400
-    if _is(exc, FAILURES):
+    if kind == "failure":
         return 400 if "id prefix" in str(exc) or "not a deployment" in str(exc) else 503
     return 500
 
