@@ -12,19 +12,17 @@ Goal (issue 14): a 90-day analytics query under 1 s at 100,000 deployments.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "benchmarks")]
 
-from seed_registry import seed  # noqa: E402
+from seed_registry import p95, registry_url, seed  # noqa: E402
 
 from safeship import core  # noqa: E402
 from safeship.config import load_config  # noqa: E402
@@ -43,29 +41,13 @@ command = ["python", "-m", "app"]
 """
 
 
-@contextlib.contextmanager
-def registry_url(explicit: str | None) -> Iterator[str]:
-    if explicit:
-        yield explicit
-        return
-    from testing.postgres import running_postgres
-
-    with running_postgres() as server:
-        yield server.create_database("analytics_bench")
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deployments", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--url", help="an existing registry to seed (default: a private server)")
     args = parser.parse_args()
-    with registry_url(args.url) as url, tempfile.TemporaryDirectory() as folder:
+    with registry_url(args.url, "analytics_bench") as url, tempfile.TemporaryDirectory() as folder:
         done = seed(url, args.deployments)
         print(
             f"seeded {done.deployments:,} deployments, {done.events:,} events, "

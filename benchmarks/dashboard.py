@@ -20,48 +20,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # testing/, for PostgreSQL
 
-from seed_registry import ENVIRONMENTS, seed  # this script's directory is on the path
+from seed_registry import bench_project, p95, registry_url, seed  # on the path
 
-from safeship.config import LoadedConfig, load_config
+from safeship.config import LoadedConfig
 
 PAGE_GOAL_MS = 200.0
 ANALYTICS_GOAL_MS = 1000.0
 LIVE_GOAL_MS = 1000.0
-
-
-@contextmanager
-def _registry_url(url: str | None) -> Iterator[str]:
-    if url is not None:
-        yield url
-        return
-    from testing.postgres import running_postgres
-
-    with running_postgres() as server:
-        yield server.create_database("dashboard")
-
-
-def _project(root: Path, url: str) -> LoadedConfig:
-    from safeship._processes import free_port
-
-    environments = "".join(
-        f"[environments.{name}]\nport = {free_port()}\n[environments.{name}.target]\n"
-        'command = ["python", "-m", "http.server", "{port}"]\n\n'
-        for name in ENVIRONMENTS
-    )
-    config = root / "safeship.toml"
-    config.write_text(f'[project]\nname = "bench"\n\n[registry]\nurl = "{url}"\n\n{environments}')
-    return load_config(config)
-
-
-def _p95(times: list[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _pages(loaded: LoadedConfig, sample: str, runs: int) -> list[tuple[str, float, float, float]]:
@@ -88,7 +57,7 @@ def _pages(loaded: LoadedConfig, sample: str, runs: int) -> list[tuple[str, floa
                 began = time.perf_counter()
                 client.get(url)
                 times.append((time.perf_counter() - began) * 1000)
-            rows.append((name, statistics.median(times), _p95(times), goal))
+            rows.append((name, statistics.median(times), p95(times), goal))
     return rows
 
 
@@ -177,26 +146,26 @@ def main() -> int:
     parser.add_argument("--url", help="a PostgreSQL registry to use (default: a private one)")
     args = parser.parse_args()
 
-    with _registry_url(args.url) as url, tempfile.TemporaryDirectory() as tmp:
+    with registry_url(args.url, "dashboard") as url, tempfile.TemporaryDirectory() as tmp:
         summary = seed(url, args.deployments)
         print(
             f"seeded {summary.deployments:,} deployments, {summary.events:,} events in "
             f"{summary.seconds:.1f} s"
         )
         os.chdir(tmp)
-        loaded = _project(Path(tmp), url)
+        loaded = bench_project(Path(tmp), url)
         from safeship import core
 
         sample = summary.samples[-1]
         print(f"\n{'page':<24}{'median ms':>10}{'p95 ms':>10}{'goal ms':>9}")
         worst_ratio = 0.0
-        for name, median, p95, goal in _pages(loaded, sample, args.runs):
-            worst_ratio = max(worst_ratio, p95 / goal)
-            print(f"{name:<24}{median:>10.1f}{p95:>10.1f}{goal:>9.0f}")
+        for name, median, page_p95, goal in _pages(loaded, sample, args.runs):
+            worst_ratio = max(worst_ratio, page_p95 / goal)
+            print(f"{name:<24}{median:>10.1f}{page_p95:>10.1f}{goal:>9.0f}")
         _explain(url, summary.samples[0])
         running = core.history(loaded, core.HistoryQuery("production", 1))[0].id
         delays = _live_latency(loaded, running, args.changes)
-        live_p95 = _p95(delays)
+        live_p95 = p95(delays)
         worst_ratio = max(worst_ratio, live_p95 / LIVE_GOAL_MS)
         print(
             f"{'live: change -> event':<24}{statistics.median(delays):>10.1f}{live_p95:>10.1f}"

@@ -23,41 +23,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seed_registry import ENVIRONMENTS, seed  # this script's directory is on the path
+from seed_registry import bench_project, registry_url, seed  # on the path
 
 from safeship import core
-from safeship.config import LoadedConfig, load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # testing/, for its PostgreSQL
 
 GOAL_MS = 200.0
-
-
-@contextmanager
-def _registry_url(url: str | None) -> Iterator[str]:
-    if url is not None:
-        yield url
-        return
-    from testing.postgres import running_postgres
-
-    with running_postgres() as server:
-        yield server.create_database("dashboard")
-
-
-def _project(root: Path, url: str) -> LoadedConfig:
-    environments = "".join(
-        f"[environments.{name}]\nport = {18300 + n}\n[environments.{name}.target]\n"
-        'command = ["python", "-m", "http.server", "{port}"]\n\n'
-        for n, name in enumerate(ENVIRONMENTS)
-    )
-    config = root / "safeship.toml"
-    config.write_text(f'[project]\nname = "bench"\n\n[registry]\nurl = "{url}"\n\n{environments}')
-    return load_config(config)
 
 
 def _time(read: Callable[[], Any], runs: int) -> tuple[float, float, int]:
@@ -83,7 +59,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    with _registry_url(args.url) as url, tempfile.TemporaryDirectory() as tmp:
+    with registry_url(args.url, "dashboard") as url, tempfile.TemporaryDirectory() as tmp:
         sample: str | None = None
         if not args.no_seed:
             summary = seed(url, args.deployments, seed=args.seed)
@@ -94,7 +70,7 @@ def main() -> int:
             )
             sample = summary.samples[-1]
         os.chdir(tmp)
-        loaded = _project(Path(tmp), url)
+        loaded = bench_project(Path(tmp), url)
         if sample is None:
             sample = core.history(loaded, core.HistoryQuery(limit=1))[0].id
         reads: list[tuple[str, Callable[[], Any]]] = [

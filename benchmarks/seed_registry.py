@@ -20,11 +20,17 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
+from safeship.config import load_config
 from safeship.registry import Registry
+
+if TYPE_CHECKING:
+    from safeship.config import LoadedConfig
 
 ENVIRONMENTS: Final = ("production", "staging", "preview", "qa")
 # Production sees the most deploys, preview the fewest... roughly as teams do.
@@ -121,6 +127,39 @@ def seed(url: str, deployments: int, *, seed: int = 0) -> SeedSummary:
 
 
 # -- the rows ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def registry_url(url: str | None, database: str = "bench") -> Iterator[str]:
+    """``url``, or a database in a private PostgreSQL server started for the benchmark (as
+    the tests start theirs) and stopped after it."""
+    if url is not None:
+        yield url
+        return
+    from testing.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server.create_database(database)
+
+
+def bench_project(root: Path, url: str, environments: Sequence[str] = ENVIRONMENTS) -> LoadedConfig:
+    """A safeship.toml in ``root`` whose registry is ``url``, with ``environments`` (the
+    seeded ones by default) on free ports."""
+    from safeship._processes import free_port
+
+    tables = "".join(
+        f"[environments.{name}]\nport = {free_port()}\n[environments.{name}.target]\n"
+        'command = ["python", "-m", "http.server", "{port}"]\n\n'
+        for name in environments
+    )
+    config = root / "safeship.toml"
+    config.write_text(f'[project]\nname = "bench"\n\n[registry]\nurl = "{url}"\n\n{tables}')
+    return load_config(config)
+
+
+def p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _batches(
