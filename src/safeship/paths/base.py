@@ -139,3 +139,15 @@ def ci_path_note(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def token_from(explicit: str | None, env_name: str) -> str | None:
     """The token given, else the one in the environment variable ``env_name`` (blank: none)."""
     return explicit or os.environ.get(env_name, "").strip() or None
+
+
+def provider_time(value: object) -> datetime | None:
+    """A CI provider's ISO 8601 timestamp (``2026-11-30T10:00:00Z``) as an aware datetime;
+    None for anything else (missing, not a string, no time zone)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -30,6 +30,7 @@ from safeship.paths.base import (
     PathError,
     Runner,
     RunOutcome,
+    provider_time,
     token_from,
 )
 from safeship.paths.settings import CircleCIPathSettings, PathsSettings
@@ -172,16 +173,6 @@ class CircleCIPath(PathDefaults):
 
 def _span(workflows: list[dict[str, Any]]) -> tuple[datetime | None, datetime | None]:
     """The pipeline's span: its first workflow's created_at to its last one's stopped_at."""
-    starts = [t for t in (_moment(w.get("created_at")) for w in workflows) if t is not None]
-    stops = [t for t in (_moment(w.get("stopped_at")) for w in workflows) if t is not None]
+    starts = [t for t in (provider_time(w.get("created_at")) for w in workflows) if t is not None]
+    stops = [t for t in (provider_time(w.get("stopped_at")) for w in workflows) if t is not None]
     return (min(starts) if starts else None, max(stops) if stops else None)
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None

@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, notice_to_stderr, one_line
@@ -37,6 +36,7 @@ from safeship.paths.base import (
     PathError,
     Runner,
     RunOutcome,
+    provider_time,
     token_from,
 )
 from safeship.paths.settings import GitHubActionsPathSettings, PathsSettings
@@ -46,18 +46,8 @@ BILLING = re.compile(r"billing|spending limit|payments have failed", re.I)
 _DOWN = ("partial_outage", "major_outage")
 
 
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
 def _when(value: Any) -> float | None:
-    moment = _moment(value)
+    moment = provider_time(value)
     return None if moment is None else moment.timestamp()
 
 
@@ -247,8 +237,8 @@ class GitHubActionsPath(PathDefaults):
             if run.get("status") == "completed":
                 conclusion = str(run.get("conclusion"))
                 # The run's span: run_started_at (a re-run's latest attempt) to updated_at.
-                begun = _moment(run.get("run_started_at"))
-                ended = _moment(run.get("updated_at"))
+                begun = provider_time(run.get("run_started_at"))
+                ended = provider_time(run.get("updated_at"))
                 if conclusion == "success":
                     return RunOutcome(
                         run_id, True, conclusion, url=url, log_url=url,
