@@ -18,7 +18,7 @@ from safeship._toml import (
     scalar_problems,
     toml_syntax_problem,
 )
-from safeship.config.models import SafeshipConfig
+from safeship.config.models import EnvironmentSettings, SafeshipConfig
 from safeship.validation import shown
 
 CONFIG_FILENAME = "safeship.toml"
@@ -56,6 +56,21 @@ class LoadedConfig:
 
     def run_dir(self, environment: str) -> Path:
         return self.state_dir / "run" / environment
+
+    def environment(self, name: str) -> EnvironmentSettings:
+        """The settings of environment ``name``; an unknown one is the config error, at the
+        line of the file's environments table."""
+        environments = self.config.environments
+        if name not in environments:
+            known = ", ".join(sorted(environments)) or "none"
+            line = locate_key(self.path.read_text(encoding="utf-8"), ("environments",))
+            raise ConfigError(
+                [
+                    f"{self.path.name}:{line or '?'}: environments.{name}: "
+                    f"unknown environment (configured: {known})"
+                ]
+            )
+        return environments[name]
 
     def registry_url(self) -> str:
         """The registry URL with a relative SQLite path resolved against the config's directory."""

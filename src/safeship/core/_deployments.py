@@ -277,9 +277,11 @@ def status(loaded: LoadedConfig, environment: str | None = None) -> list[Environ
 
 def history(loaded: LoadedConfig, query: HistoryQuery) -> list[DeploymentSummary]:
     """Deployments, newest first (an unknown environment is an error, not an empty list)."""
-    from safeship.pipeline import operations
+    from safeship.registry import Registry
     from safeship.registry.deployments import HistoryFilter
 
+    if query.environment is not None:
+        loaded.environment(query.environment)  # an unknown environment is an error, not []
     filters = HistoryFilter(
         statuses=query.statuses,
         version=query.version,
@@ -289,7 +291,8 @@ def history(loaded: LoadedConfig, query: HistoryQuery) -> list[DeploymentSummary
         until=query.until,
         before=query.before,
     )
-    records = operations.history(loaded, query.environment, query.limit, filters)
+    with Registry(loaded.registry_url()) as registry:
+        records = registry.history(query.environment, limit=query.limit, filters=filters)
     return [deployment_summary(r) for r in records]
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from safeship.config import ConfigError, EnvironmentSettings, LoadedConfig
-from safeship.config.loader import locate_key
+from safeship.config import EnvironmentSettings, LoadedConfig
 from safeship.plugins import load_adapter
 from safeship.routing.base import Router
 from safeship.targets.base import Target
@@ -43,17 +42,7 @@ class Environment:
 
 
 def open_environment(loaded: LoadedConfig, name: str) -> Environment:
-    environments = loaded.config.environments
-    if name not in environments:
-        known = ", ".join(sorted(environments)) or "none"
-        line = locate_key(loaded.path.read_text(encoding="utf-8"), ("environments",))
-        raise ConfigError(
-            [
-                f"{loaded.path.name}:{line or '?'}: environments.{name}: "
-                f"unknown environment (configured: {known})"
-            ]
-        )
-    settings = environments[name]
+    settings = loaded.environment(name)  # an unknown one: the config error
     run_dir = loaded.run_dir(name)
     target_cls = load_adapter("safeship.targets", settings.target.type)
     router_cls = load_adapter("safeship.routers", settings.router.type)
