@@ -67,20 +67,9 @@ STEP = StepResult(
 
 
 def step_figures(step: StepResult = STEP) -> core.StepFigures:
-    from safeship.core._records import step_figures as figures
+    from safeship.core._detail import step_detail
 
-    return core.StepFigures(
-        weight=step.weight,
-        verdict=step.verdict,
-        at=step.created_at,
-        analysis=figures(step),
-        canary_error_rate=step.canary_error_rate,
-        stable_error_rate=step.stable_error_rate,
-        canary_latency_ms=step.canary_latency_ms,
-        stable_latency_ms=step.stable_latency_ms,
-        canary_requests=step.canary_requests,
-        stable_requests=step.stable_requests,
-    )
+    return step_detail(step)
 
 
 def detail(**fields: Any) -> core.DeploymentDetail:

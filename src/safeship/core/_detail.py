@@ -25,7 +25,7 @@ from safeship.core._records import AnalysisFigures, DeploymentSummary
 
 if TYPE_CHECKING:
     from safeship.registry import DeploymentRecord, Registry
-    from safeship.registry.records import EnvSnapshotRecord
+    from safeship.registry.records import EnvSnapshotRecord, StepResult
 
 __all__ = [
     "CheckFigure",
@@ -231,7 +231,7 @@ def assemble(
         stable_version=record.stable_version,
         timeline=timeline,
         checks=tuple(_check(c) for c in record.checks),
-        steps=tuple(_step(s) for s in record.steps if not s.is_final),
+        steps=tuple(step_detail(s) for s in record.steps if not s.is_final),
         rollback_rule=record.rollback_rule,
         rollback_reason=redact(reason) if reason is not None else None,
         env_changes=env_changes,
@@ -315,7 +315,8 @@ def _check(check: Any) -> CheckFigure:
     )
 
 
-def _step(step: Any) -> StepFigures:
+def step_detail(step: StepResult) -> StepFigures:
+    """A judged canary step (a ``step_results`` row) as the report shows it."""
     from safeship.core._records import step_figures
 
     return StepFigures(
