@@ -25,6 +25,7 @@ from safeship.analytics.settings import AnalyticsSettings
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.config.serve import ServeSettings
 from safeship.config.watch import WatchSettings
+from safeship.gates.settings import GatesSettings, PostDeploySettings
 from safeship.hooks.settings import PrepushSettings
 from safeship.jobs.settings import JobsSettings, JobsTable
 from safeship.notify.settings import GitHubSettings, NotifySettings
@@ -227,6 +228,13 @@ class EnvironmentSettings(SettingsModel):
     # The canary judge (canary vs stable at each canary step below 100%); None: off.
     analysis: JudgeSettings | None = None
     metrics: MetricSourceSettings = Field(default_factory=MetricSourceSettings)
+    # The chain: a version is deployed here only after it succeeded in each of these
+    # environments (its verification passed), no longer than max_age seconds ago.
+    requires: Annotated[list[EnvironmentName], Field(max_length=20)] = Field(default_factory=list)
+    max_age: Annotated[float, Field(gt=0, le=366 * 86_400)] = 7 * 86_400.0
+    # The gates before the release starts (approval, freeze, capacity, backup, migration).
+    gates: GatesSettings = Field(default_factory=GatesSettings)
+    post_deploy: PostDeploySettings = Field(default_factory=PostDeploySettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -340,3 +348,26 @@ class SafeshipConfig(SettingsModel):
                 raise ValueError(f"environments {seen[env.port]} and {name} share port {env.port}")
             seen[env.port] = name
         return self
+
+    @model_validator(mode="after")
+    def _chain_is_known_and_acyclic(self) -> SafeshipConfig:
+        for name, env in self.environments.items():
+            unknown = [r for r in env.requires if r not in self.environments]
+            if unknown:
+                raise ValueError(
+                    f"environments.{name}.requires names {', '.join(unknown)}, "
+                    f"which {'is' if len(unknown) == 1 else 'are'} not configured"
+                )
+        for name in self.environments:
+            _check_no_cycle(self.environments, name, ())
+        return self
+
+
+def _check_no_cycle(
+    environments: dict[str, EnvironmentSettings], name: str, path: tuple[str, ...]
+) -> None:
+    if name in path:
+        cycle = " -> ".join((*path[path.index(name) :], name))
+        raise ValueError(f"environments require each other in a cycle: {cycle}")
+    for required in environments[name].requires:
+        _check_no_cycle(environments, required, (*path, name))

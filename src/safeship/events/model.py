@@ -19,6 +19,13 @@ EventName = Literal[
     "deployment.succeeded",
     "deployment.failed",
     "deployment.aborted",
+    # The gates before a release starts (safeship.gates): a deployment waits for approval, is
+    # approved or rejected (attributes: who, why); a failed gate let through by an approver's
+    # --override-gates (attributes: gate, reason, by).
+    "approval.requested",
+    "approval.granted",
+    "approval.rejected",
+    "gate.overridden",
     # Environment-level (deployment_id None): a deploy path left for the next, the path that ran.
     "path.failover",
     "path.completed",

@@ -14,6 +14,8 @@ from safeship.analysis.bake import Clock
 from safeship.analysis.metrics import CounterSource, MetricSource
 from safeship.config.models import EnvironmentSettings
 from safeship.events import EventBus
+from safeship.gates.base import GateContext
+from safeship.gates.runner import GateRunner
 from safeship.pipeline.rollout.endings import Releases
 from safeship.pipeline.rollout.outcome import (
     DeploymentOutcome,
@@ -51,6 +53,8 @@ class Deployer:
         *,
         metrics: MetricSource | CounterSource | None = None,
         clock: Clock | None = None,
+        gates: GateRunner | None = None,
+        gate_context: Callable[[RunState, Releases], GateContext] | None = None,
     ) -> None:
         self.environment = environment
         self.settings = settings
@@ -73,6 +77,10 @@ class Deployer:
             router, environment, settings.metrics
         )
         self.clock = clock
+        # The environment's gates and how to make their context (the core's, which knows the
+        # config and who asked); None: no gates.
+        self.gates = gates
+        self.gate_context = gate_context
 
     def deploy(
         self,
@@ -114,6 +122,8 @@ class Deployer:
             chosen,
             bakes=bake,
             env_gate=self.env_gate,
+            gates=self.gates,
+            gate_context=self.gate_context,
             run_dir=self.run_dir,
             clock=self.clock,
         )

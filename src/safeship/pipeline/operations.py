@@ -24,6 +24,7 @@ from safeship.targets.base import Release, TargetError
 # are imported by the operations that use them: `safeship status` and `config check` start fast.
 if TYPE_CHECKING:
     from safeship.events import EventBus
+    from safeship.gates.base import GateOverride
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
     from safeship.registry import DeploymentRecord, Lease, Registry
     from safeship.registry.deployments import HistoryFilter
@@ -99,8 +100,10 @@ def deploy(
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
     notes: DeploymentNotes | None = None,
+    gate_override: GateOverride | None = None,
 ) -> DeploymentOutcome:
-    """Deploy from this machine; ``notes`` are stored with the deployment (e.g. its path)."""
+    """Deploy from this machine; ``notes`` are stored with the deployment (e.g. its path).
+    ``gate_override``: an approver's --override-gates (the caller checked the role)."""
     from safeship.health.resolve import require_resolvable
 
     # A health check's variable that is not set is a config error now, not mid-deploy.
@@ -115,6 +118,7 @@ def deploy(
             strategy=strategy,
             on_progress=on_progress,
             notes=notes,
+            gate_override=gate_override,
         )
 
 
@@ -128,11 +132,13 @@ def deploy_in_session(
     strategy: str | None = None,
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     notes: DeploymentNotes | None = None,
+    gate_override: GateOverride | None = None,
 ) -> DeploymentOutcome:
     """One local deployment under the environment's lease, in an open session."""
     from safeship.envschema.gate import env_gate
     from safeship.paths.base import ci_path
     from safeship.pipeline.deploy import Deployer
+    from safeship.pipeline.gating import context_factory, gate_runner
     from safeship.pipeline.lease import DeployLease
     from safeship.registry.records import DeploymentNotes
 
@@ -152,6 +158,8 @@ def deploy_in_session(
             env_gate=env_gate(schema_path, environment, s.env.target),
             on_created=lease.attach,
             run_dir=s.env.run_dir,
+            gates=gate_runner(s.env),
+            gate_context=context_factory(loaded, s.env, s.registry, gate_override),
         )
         return deployer.deploy(
             version,

@@ -431,6 +431,23 @@ class JobRunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class GateResultRow(Base):
+    """One gate's run before a deployment's release started (safeship.gates): written when the
+    gate starts (outcome NULL), finished with its verdict. A row left unfinished is a gate a
+    dead safeship was running (recover marks it interrupted)."""
+
+    __tablename__ = "gate_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk(), index=True)
+    gate: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # -- who may do what (`safeship user`, `safeship serve`'s sign-in; docs/security.md) -----------
 
 USER_ROLES_CHECK = "role IN ('viewer', 'deployer', 'approver', 'admin')"

@@ -27,6 +27,7 @@ from safeship.registry.auth_records import AuthRecords
 from safeship.registry.database import Database
 from safeship.registry.errors import RegistryError, check_text, first_line, json_object, parse_id
 from safeship.registry.files import empty_registry_message, file_state
+from safeship.registry.gate_results import GateResultRecords
 from safeship.registry.job_runs import JobRunRecords
 from safeship.registry.location import registry_file
 from safeship.registry.outbox_records import OutboxRecords
@@ -66,7 +67,14 @@ __all__ = [
 MIN_PREFIX: Final = 6
 
 
-class Registry(RecordsBase, OutboxRecords, AnalyticsRecords, JobRunRecords, AuthRecords):
+class Registry(
+    RecordsBase,
+    OutboxRecords,
+    AnalyticsRecords,
+    JobRunRecords,
+    AuthRecords,
+    GateResultRecords,
+):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
     Opening it applies pending migrations (safe when several processes open it at once). A

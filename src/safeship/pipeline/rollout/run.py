@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,8 @@ from safeship.analysis.bake import (
 from safeship.analysis.judge import BakeDecision, CanaryBake
 from safeship.analysis.rules import Verdict
 from safeship.config.models import EnvironmentSettings
+from safeship.gates.base import GateContext
+from safeship.gates.runner import GateRunner, GateStop
 from safeship.health.basic import wait_until_healthy
 from safeship.health.resolve import ResolveError
 from safeship.health.verify import reason as check_reason
@@ -48,6 +51,9 @@ from safeship.registry.records import DeploymentNotes
 from safeship.routing.base import Backend, BackendStats
 from safeship.targets.base import Release, TargetError
 
+# Makes the gates' context for this deployment (once its row exists).
+GateContexts = Callable[[RunState, Releases], GateContext]
+
 
 class EnvGate(Protocol):
     def __call__(self) -> list[str]:
@@ -67,6 +73,8 @@ class Rollout:
         *,
         bakes: bool = True,
         env_gate: EnvGate | None = None,
+        gates: GateRunner | None = None,
+        gate_context: GateContexts | None = None,
         run_dir: Path | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -76,6 +84,11 @@ class Rollout:
         self.strategy = strategy
         self.bakes = bakes  # False: a manual rollback, traffic moves at once with no bake
         self.env_gate = env_gate
+        # The environment's gates (safeship.gates): checks before the release, and the steps
+        # right before it starts; their context is made once, when the first gate runs.
+        self.gates = gates if gates else None
+        self._gate_context = gate_context
+        self._context: GateContext | None = None
         # Where a rollback writes its registry update before moving traffic (pipeline.intent).
         self.run_dir = run_dir
         self.clock = clock or SystemClock()
@@ -108,7 +121,13 @@ class Rollout:
         state = self.state
         state.emit("deployment.started", strategy=self.strategy.name)
         try:
-            failure = self.validate_env() or self.start_release() or self.verify_release()
+            failure = self.validate_env()
+            if failure is None:
+                stop = self.check_gates()
+                if stop is not None and stop.aborted:
+                    return endings.abort(state, self.releases, stop.reason)
+                failure = stop.reason if stop else None
+            failure = failure or self.start_release() or self.verify_release()
             if failure:
                 return endings.fail(state, failure)
             return self.shift_traffic()
@@ -146,9 +165,29 @@ class Rollout:
         state.emit("stage.passed", stage="env")
         return None
 
+    def check_gates(self) -> GateStop | None:
+        """The gates before the release (approval last): the first that stops says why."""
+        if self.gates is None or not self.gates.checks:
+            return None
+        if self.state.status is Status.PENDING:
+            self.state.advance(Status.VALIDATING)
+            self.state.progress()
+        return self.gates.run_checks(self.gate_context())
+
+    def gate_context(self) -> GateContext:
+        if self._context is None:
+            assert self._gate_context is not None, "gates need a context factory"
+            self._context = self._gate_context(self.state, self.releases)
+        return self._context
+
     def start_release(self) -> str | None:
         state = self.state
         state.advance(Status.DEPLOYING)
+        if self.gates is not None and self.gates.before_release:
+            # The steps right before the release starts (the real migration), in deploying.
+            stop = self.gates.run_before_release(self.gate_context())
+            if stop is not None:
+                return stop.reason
         state.emit("stage.started", stage="deploy")
         state.progress()
         try:

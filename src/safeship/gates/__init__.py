@@ -1,0 +1,1 @@
+"""Production gates: the checks around a deployment's release (see docs/gates.md)."""
