@@ -29,6 +29,7 @@ Outcome = Literal["passed", "failed", "skipped", "overridden", "aborted"]
 # deployment waits in awaiting_approval, having shown what the others found). "migrate" runs
 # after approval, in the deploying stage, right before the release starts.
 CHECK_ORDER: tuple[str, ...] = (
+    "outage",
     "chain",
     "freeze",
     "capacity",
