@@ -6,7 +6,10 @@ lands in the serving database by accident."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from safeship.artifacts.store import ArtifactStore
 from safeship.gates import postgres
 from safeship.pipeline import operations
 from safeship.pipeline.states import Status
-from safeship.registry import Registry
+from safeship.registry import TERMINAL_STATUSES, Registry
 from testing.fixtures import ENV, Workspace
 from testing.postgres import PostgresServer
 from testing.postgres_data import PASSWORD, fill_orders, password_database
@@ -178,3 +181,44 @@ def test_the_cli_restores_and_prints_row_counts(
         "is the database local serves from: restore into another database, "
         "or give --force to overwrite it"
     )
+
+
+def test_a_deploy_killed_during_the_backup_leaves_no_half_file_in_the_store(
+    workspace_factory: Callable[..., Workspace], postgres_url: str
+) -> None:
+    fill_orders(postgres_url, rows=5)
+    ws = backed_up(workspace_factory, postgres_url)
+    local = ws.root / ".safeship/run" / ENV / "backups"
+    with psycopg.connect(postgres_url) as holder:
+        # pg_dump waits for this lock: the deploy is caught mid-backup.
+        holder.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        deploy = subprocess.Popen(
+            [*ws.cli(), "deploy", ENV, "--version", "v1"],
+            cwd=ws.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not list(local.glob(".*.partial")) and time.monotonic() < deadline:
+                assert deploy.poll() is None, "the deploy ended before its backup"
+                time.sleep(0.05)
+            assert list(local.glob(".*.partial")), "the backup never started"
+        finally:
+            os.killpg(deploy.pid, signal.SIGKILL)  # safeship and its pg_dump
+            deploy.wait(timeout=10)
+
+    with Registry(ws.loaded.registry_url()) as registry:
+        [record] = registry.history(ENV)
+        [gate] = registry.gate_results(record.id)
+        assert registry.stored_files() == []
+    assert (gate.gate, gate.outcome) == ("backup", None)  # unfinished: it was running
+    assert not list((ws.root / ".safeship/artifacts").rglob("*"))
+    assert [r.id for r in operations.recover(ws.loaded, ENV)] == [record.id]
+    with Registry(ws.loaded.registry_url()) as registry:
+        after = registry.get(record.id)
+    assert after is not None and after.status in TERMINAL_STATUSES
+    # The next backup clears the half dump the killed one left.
+    core.create_backup(ws.loaded, ENV)
+    assert not list(local.glob(".*.partial"))
