@@ -2,9 +2,10 @@
 restore one into a given database. `safeship backup ...` calls these; the backup gate takes
 its backups with the same code (:func:`safeship.gates.backup.take_backup`).
 
-A restore never lands in the serving database by accident: the environment's own database
-(its variable's URL, compared by host, port and name) is refused without ``force``, and so is
-any database that is not empty (with ``force`` its objects of the same names are replaced).
+A restore never lands in a serving database by accident: the database of any configured
+environment (its backup variable's URL, compared by host, port and name) is refused without
+``force``, and so is any database that is not empty (with ``force`` its objects of the same
+names are replaced).
 """
 
 from __future__ import annotations
@@ -113,11 +114,11 @@ def restore_backup(
         stored = registry.stored_file(backup_id)
         if stored.kind != BACKUP_KIND:
             raise BackupRefused(f"stored file {stored.id[:8]} is a {stored.kind}, not a backup")
-        serving = _serving_database(loaded, stored.environment)
+        serving = _serving_database(loaded, target, stored.environment)
         try:
-            if serving is not None and serving.same_database(target) and not force:
+            if serving is not None and not force:
                 raise BackupRefused(
-                    f"{target.masked} is the database {stored.environment} serves from: "
+                    f"{target.masked} is the database {serving} serves from: "
                     "restore into another database, or give --force to overwrite it"
                 )
             empty = postgres.is_empty(target)
@@ -139,17 +140,30 @@ def restore_backup(
     return RestoreResult(stored, target.masked, seconds, counts, replaced=not empty)
 
 
-def _serving_database(loaded: LoadedConfig, environment: str) -> postgres.DatabaseURL | None:
-    """The database the environment serves from, when its variables say (else None: a
-    backup of an environment no longer configured, or a variable no longer set)."""
+def _serving_database(
+    loaded: LoadedConfig, target: postgres.DatabaseURL, backup_environment: str
+) -> str | None:
+    """The environment that serves from the database ``target`` names (its backup variable's
+    URL, compared by host, port and name), or None. The backup's own environment must say
+    (a target that cannot list its variables is the error); another environment whose target
+    cannot (a platform token not set here) is passed over: the not-empty check still holds."""
     from safeship.gates import postgres
     from safeship.pipeline.environment import open_environment
+    from safeship.targets.base import TargetError
 
-    if environment not in loaded.config.environments:
-        return None
-    env = open_environment(loaded, environment)
-    value = env.target.variables().get(env.settings.gates.backup.database_url, "")
-    try:
-        return postgres.parse_url(value) if value else None
-    except postgres.DatabaseToolError:
-        return None
+    names = sorted(loaded.config.environments, key=lambda name: name != backup_environment)
+    for name in names:
+        env = open_environment(loaded, name)
+        try:
+            value = env.target.variables().get(env.settings.gates.backup.database_url, "")
+        except TargetError:
+            if name == backup_environment:
+                raise
+            continue
+        try:
+            serving = postgres.parse_url(value) if value else None
+        except postgres.DatabaseToolError:
+            continue
+        if serving is not None and serving.same_database(target):
+            return name
+    return None
