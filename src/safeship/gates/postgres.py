@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 from safeship._files import open_private_fd
 from safeship.artifacts.checksum import sha256_of
 from safeship.redaction import MASK, redact
+from safeship.registry.errors import first_line
 
 if TYPE_CHECKING:
     import psycopg
@@ -281,9 +282,7 @@ def _connect(database: DatabaseURL, *, autocommit: bool = False) -> psycopg.Conn
 
 
 def _psycopg_line(database: DatabaseURL, exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return database.redact(f"{database.masked}: {line}")
+    return database.redact(f"{database.masked}: {first_line(exc)}")
 
 
 @contextmanager
