@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeship._files import private_dir
 from safeship.registry.stored_files import StoredFile
 
 if TYPE_CHECKING:
@@ -127,7 +128,9 @@ def restore_backup(
                     f"{target.masked} is not empty: restore into an empty database, or give "
                     "--force to replace its objects of the same names"
                 )
-            with tempfile.TemporaryDirectory(prefix="safeship-restore-") as tmp:
+            # Under the state directory, not /tmp: a dump can be larger than a tmpfs.
+            state = private_dir(loaded.state_dir)
+            with tempfile.TemporaryDirectory(prefix="restore-", dir=state) as tmp:
                 local = Path(tmp) / stored.name
                 ArtifactStore.for_config(loaded, registry).fetch(stored.id, local)
                 postgres.verify(local)
