@@ -5,6 +5,7 @@ each step is a row of the deployment's gates, and the stored report shows them."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -22,6 +23,7 @@ IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
 POST_DEPLOY = """
 [environments.local.post_deploy]
 tag = "deploy/{{environment}}/{{date}}.{{n}}"
+artifacts = ["dist/*.whl"]
 notify = true
 
 [alerts]
@@ -58,6 +60,9 @@ def test_a_deploy_is_tagged_and_announced_to_the_stakeholders_channel(
     git(ws.root, "commit", "-q", "-m", "the release")
     git(ws.root, "remote", "add", "origin", str(remote))
     sha = git(ws.root, "rev-parse", "HEAD")
+    (ws.root / "dist").mkdir()
+    wheel = b"a wheel"
+    (ws.root / "dist" / "app-1.0-py3-none-any.whl").write_bytes(wheel)
     loaded = load_config(ws.root / "safeship.toml")
 
     result = core.deploy(loaded, core.DeployRequest(ENV, "v1", commit=sha, triggered_by="alice"))
@@ -67,9 +72,18 @@ def test_a_deploy_is_tagged_and_announced_to_the_stakeholders_channel(
     with Registry(loaded.registry_url()) as registry:
         rows = registry.gate_results(result.deployment_id)
         record = registry.get(result.deployment_id)
-    assert [(r.gate, r.outcome) for r in rows] == [("tag", "passed"), ("notify", "passed")]
+        stored_files = registry.stored_files()
+    assert [(r.gate, r.outcome) for r in rows] == [
+        ("tag", "passed"), ("artifacts", "passed"), ("notify", "passed"),
+    ]  # fmt: skip
     assert record is not None and record.status == "succeeded"
     assert git(remote, "rev-parse", f"{tag}^{{commit}}") == sha
+    # The report as stored at the deployment's end, archived beside the wheel.
+    [report] = [f for f in stored_files if f.kind == "report"]
+    stored = core.stored_report(loaded, result.deployment_id, "md")
+    assert stored is not None
+    report_name = stored.name
+    assert report.name == report_name and report.deployment_id == result.deployment_id
     # The console channel got the news (and only it: the route takes that condition alone).
     deadline = time.monotonic() + 5
     while not alerts.exists() and time.monotonic() < deadline:
@@ -81,3 +95,15 @@ def test_a_deploy_is_tagged_and_announced_to_the_stakeholders_channel(
     )  # fmt: skip
     assert alert["summary"] == f"{ENV}: v1: released as {tag}"
     assert alert["details"]["tag"] == tag
+    assert alert["details"]["artifacts"] == "app-1.0-py3-none-any.whl, " + report_name
+    assert alert["details"]["report"] == report.url
+    # The report (stored again after the steps) lists what was archived, with checksums.
+    document = json.loads(core.deployment_report(loaded, result.deployment_id, "json"))
+    listed = {a["source"]: a for a in document["artifacts"]}
+    assert listed["dist/app-1.0-py3-none-any.whl"]["sha256"] == hashlib.sha256(wheel).hexdigest()
+    # The archived report is the one stored at the deployment's end (before these steps).
+    archived = Path(report.url).read_bytes()
+    assert hashlib.sha256(archived).hexdigest() == report.sha256 == listed["report.md"]["sha256"]
+    assert archived.decode().startswith("# Deployment") and "released as" not in archived.decode()
+    # The registry's report, stored again, has the release in its timeline.
+    assert f"released as {tag}" in stored.text

@@ -32,6 +32,7 @@ __all__ = [
     "CommitShipped",
     "DeploymentDetail",
     "EnvChange",
+    "ReleasedArtifact",
     "RollbackPlan",
     "StepFigures",
     "TimelineEntry",
@@ -99,6 +100,19 @@ class RollbackPlan:
 
 
 @dataclass(frozen=True)
+class ReleasedArtifact:
+    """A file the post-deploy ``artifacts`` step copied to the artifact store."""
+
+    name: str
+    kind: str  # "artifact" (a configured file) or "report"
+    source: str  # where it came from: its path under the project, or "report.md"
+    url: str  # where the store keeps it
+    sha256: str
+    size: int
+    id: str  # the stored file's id (safeship's artifact store)
+
+
+@dataclass(frozen=True)
 class DeploymentDetail:
     summary: DeploymentSummary
     path: str | None
@@ -122,6 +136,8 @@ class DeploymentDetail:
     commits_note: str | None = None
     # Why ``env_changes`` is empty when it cannot be known (no snapshot to compare).
     env_note: str | None = None
+    # The files archived after the deploy (its artifacts and its report), with checksums.
+    artifacts: tuple[ReleasedArtifact, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The API's and `report --format json`'s shape: plain JSON, times in UTC ISO 8601."""
@@ -242,6 +258,31 @@ def assemble(
         rollback_figures=redact_data(dict(figures)) if isinstance(figures, Mapping) else {},
         commits_note=commits_note,
         env_note=env_note,
+        artifacts=released_artifacts(registry, record.id),
+    )
+
+
+def released_artifacts(registry: Registry, deployment_id: str) -> tuple[ReleasedArtifact, ...]:
+    """The files the post-deploy ``artifacts`` step stored for the deployment, as its verdict
+    (a ``gate_results`` row) recorded them."""
+    from safeship.redaction import redact
+
+    rows = [g for g in registry.gate_results(deployment_id) if g.gate == "artifacts"]
+    files = rows[-1].figures.get("files") if rows else None
+    if not isinstance(files, list):
+        return ()
+    return tuple(
+        ReleasedArtifact(
+            name=str(f.get("name", "")),
+            kind=str(f.get("kind", "")),
+            source=str(f.get("source", "")),
+            url=redact(str(f.get("url", ""))),
+            sha256=str(f.get("sha256", "")),
+            size=int(f.get("size", 0)),
+            id=str(f.get("id", "")),
+        )
+        for f in files
+        if isinstance(f, dict)
     )
 
 
@@ -299,6 +340,8 @@ def event_text(name: str, attributes: Mapping[str, Any]) -> str:
         took = f" in {latency:.1f} ms" if isinstance(latency, int | float) else ""
         detail = f": {attr('detail')}" if attr("detail") else ""
         return f"check {attr('check') or attr('name')} {attr('status')}{took}{detail}"
+    if name == "deployment.released":
+        return f"released as {attr('tag')}" if attr("tag") else "released"
     return name
 
 

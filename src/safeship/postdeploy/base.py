@@ -41,3 +41,9 @@ class Step(Protocol):
     def run(self, context: StepContext) -> GateVerdict:
         """The step's verdict; raising is a failure too (its first line the reason)."""
         ...
+
+
+def first_line(exc: BaseException) -> str:
+    """What a step's failure says: its message's first line (its type when it has none)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

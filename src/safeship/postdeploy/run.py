@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from safeship.gates.base import GateVerdict
-from safeship.postdeploy.base import STEP_ORDER, Step, StepContext
+from safeship.postdeploy.base import STEP_ORDER, Step, StepContext, first_line
 from safeship.redaction import redact, redact_data
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def run_post_deploy(
     except Exception as exc:
         print(
             f"safeship: warning: the steps after the deploy of {environment} did not run: "
-            f"{redact(_first_line(exc))}",
+            f"{redact(first_line(exc))}",
             file=stream,
         )
         return []
@@ -82,7 +82,7 @@ def _run_step(step: Step, context: StepContext, stream: TextIO) -> StepOutcome:
     try:
         verdict = step.run(context)
     except Exception as exc:  # a step that breaks is a failed step, with why
-        verdict = GateVerdict("failed", _first_line(exc))
+        verdict = GateVerdict("failed", first_line(exc))
     except BaseException:
         registry.finish_gate(row, "interrupted", "interrupted during this step after the deploy")
         raise
@@ -94,8 +94,3 @@ def _run_step(step: Step, context: StepContext, stream: TextIO) -> StepOutcome:
     elif verdict.outcome == "skipped":
         print(f"safeship: after the deploy: {step.name} skipped: {reason}", file=stream)
     return StepOutcome(step.name, verdict.outcome, reason)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

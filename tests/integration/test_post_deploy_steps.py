@@ -1,11 +1,14 @@
-"""The release tag after a deploy, with real git: an annotated tag on the shipped commit,
-pushed to a bare remote in a temporary directory, numbered {n} by what the day already has
-(here and on the remote), never overwritten; a push that fails keeps the tag locally and is a
-warning, a deployment without a commit is skipped; signed with a throwaway GPG key when one is
-configured (and gpg is installed)."""
+"""The steps after a deploy, each on a deployment recorded as succeeded (the steps read only
+its record): the release tag with real git (an annotated tag on the shipped commit, pushed to
+a bare remote in a temporary directory, numbered {n} by what the day already has here and on
+the remote, never overwritten; a push that fails keeps the tag locally and is a warning; a
+deployment without a commit is skipped; signed with a throwaway GPG key when one is configured
+and gpg is installed), and the artifacts (copied to the store with their checksums, bounded,
+never a hidden file nor one outside the project)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -207,3 +210,62 @@ def test_a_tag_is_signed_with_the_configured_key(
         ["git", "tag", "-v", name], cwd=ws.root, capture_output=True, text=True, timeout=30
     )
     assert verified.returncode == 0, verified.stderr
+
+
+ARTIFACTS_TABLE = """
+[environments.local.post_deploy]
+artifacts = ["dist/*.whl", "sbom.json", "build/**/*"]
+max_files = {max_files}
+"""
+
+
+def artifacts_workspace(tmp_path: Path, max_files: int = 10) -> Workspace:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "dist").mkdir()
+    (root / "dist" / "app-1.0-py3-none-any.whl").write_bytes(b"wheel" * 100)
+    (root / "build" / "html").mkdir(parents=True)
+    (root / "build" / "html" / "index.html").write_text("<p>docs</p>")
+    (root / "build" / ".env").write_text("SECRET=1")  # hidden: never swept in
+    (root / "build" / "outside").symlink_to(tmp_path / "elsewhere.txt")
+    (tmp_path / "elsewhere.txt").write_text("not the project's")
+    return make_workspace(root, tables=ARTIFACTS_TABLE.format(max_files=max_files))
+
+
+def test_artifacts_are_stored_with_their_checksums_and_linked_to_the_deployment(
+    tmp_path: Path,
+) -> None:
+    ws = artifacts_workspace(tmp_path)
+    deployment_id = succeeded(ws, "v1", None)
+
+    [outcome], errors = post_deploy(ws, deployment_id)
+
+    assert outcome == StepOutcome(
+        "artifacts", "passed",
+        "stored 2 files (511 bytes) (no stored report to add); sbom.json matched nothing",
+    ), errors  # fmt: skip
+    with Registry(ws.loaded.registry_url()) as registry:
+        stored = registry.stored_files("artifact", ENV)
+        [_, row] = registry.gate_results(deployment_id)
+    assert sorted(f.name for f in stored) == ["app-1.0-py3-none-any.whl", "index.html"]
+    for file in stored:
+        assert file.deployment_id == deployment_id
+        assert hashlib.sha256(Path(file.url).read_bytes()).hexdigest() == file.sha256
+        assert Path(file.url).stat().st_mode & 0o077 == 0  # private
+    assert [(f["source"], f["sha256"]) for f in row.figures["files"]] == [
+        ("build/html/index.html", hashlib.sha256(b"<p>docs</p>").hexdigest()),
+        ("dist/app-1.0-py3-none-any.whl", hashlib.sha256(b"wheel" * 100).hexdigest()),
+    ]
+
+
+def test_more_files_than_the_bound_store_none(tmp_path: Path) -> None:
+    ws = artifacts_workspace(tmp_path, max_files=1)
+
+    [outcome], errors = post_deploy(ws, succeeded(ws, "v1", None))
+
+    assert outcome.outcome == "failed"
+    assert outcome.reason.startswith("more than max_files = 1 files match ")
+    assert outcome.reason.endswith(": none was stored")
+    assert errors == f"safeship: warning: after the deploy: artifacts: {outcome.reason}\n"
+    with Registry(ws.loaded.registry_url()) as registry:
+        assert registry.stored_files() == []
