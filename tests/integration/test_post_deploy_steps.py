@@ -13,6 +13,7 @@ import io
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,27 +172,29 @@ def test_a_deployment_without_a_commit_is_not_tagged_and_says_why(
 
 
 @pytest.fixture
-def gpg_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A throwaway ed25519 key without passphrase in a GNUPGHOME of its own; its fingerprint."""
-    if shutil.which("gpg") is None:
+def gpg_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A throwaway ed25519 key without passphrase in a GNUPGHOME of its own; its fingerprint.
+    The home is a short path under the system's temporary directory: gpg-agent's socket lives
+    in it, and a socket's path has at most 107 bytes (pytest's tmp_path can be longer)."""
+    if shutil.which("gpg") is None or shutil.which("gpgconf") is None:
         pytest.skip("gpg is not installed")
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
+    home = Path(tempfile.mkdtemp(prefix="gpg-"))  # 0700
     env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(
-        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Test <test@example.com>",
-         "ed25519", "sign", "never"],
-        env=env, capture_output=True, check=True, timeout=20,
-    )  # fmt: skip
-    listed = subprocess.run(
-        ["gpg", "--list-keys", "--with-colons"], env=env, capture_output=True, text=True,
-        check=True, timeout=20,
-    ).stdout  # fmt: skip
-    monkeypatch.setenv("GNUPGHOME", str(home))
     try:
+        subprocess.run(
+            ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Test <test@example.com>",
+             "ed25519", "sign", "never"],
+            env=env, capture_output=True, check=True, timeout=20,
+        )  # fmt: skip
+        listed = subprocess.run(
+            ["gpg", "--list-keys", "--with-colons"], env=env, capture_output=True, text=True,
+            check=True, timeout=20,
+        ).stdout  # fmt: skip
+        monkeypatch.setenv("GNUPGHOME", str(home))
         yield next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr:"))
     finally:
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, timeout=20)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_a_tag_is_signed_with_the_configured_key(
