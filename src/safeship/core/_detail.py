@@ -130,14 +130,14 @@ class DeploymentDetail:
     triggered_by: str
     approved_by: tuple[str, ...]  # empty until approvals exist
     rollback_plan: RollbackPlan
+    # The files archived after the deploy (its artifacts and its report), with checksums.
+    artifacts: tuple[ReleasedArtifact, ...] = ()
     # The figures the rollback rule fired on (its ``rollback.triggered`` event's), {} if none.
     rollback_figures: Mapping[str, Any] = field(default_factory=dict)
     # Why ``commits`` is empty (no commit recorded, no repository...), None when it is not.
     commits_note: str | None = None
     # Why ``env_changes`` is empty when it cannot be known (no snapshot to compare).
     env_note: str | None = None
-    # The files archived after the deploy (its artifacts and its report), with checksums.
-    artifacts: tuple[ReleasedArtifact, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The API's and `report --format json`'s shape: plain JSON, times in UTC ISO 8601."""
@@ -252,13 +252,13 @@ def assemble(
         rollback_reason=redact(reason) if reason is not None else None,
         env_changes=env_changes,
         commits=commits,
+        artifacts=released_artifacts(registry, record.id),
         triggered_by=record.triggered_by,
         approved_by=(),
         rollback_plan=_rollback_plan(record, previous),
         rollback_figures=redact_data(dict(figures)) if isinstance(figures, Mapping) else {},
         commits_note=commits_note,
         env_note=env_note,
-        artifacts=released_artifacts(registry, record.id),
     )
 
 
