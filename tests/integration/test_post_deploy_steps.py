@@ -157,17 +157,23 @@ def test_a_push_that_fails_is_a_warning_and_the_tag_is_kept_locally(
     assert record is not None and record.status == "succeeded"  # a step never changes it
 
 
-def test_a_deployment_without_a_commit_is_not_tagged_and_says_why(
-    tmp_path: Path, remote: Path
+@pytest.mark.parametrize(
+    ("commit", "why"),
+    [
+        (None, "no commit was recorded with this deployment: nothing to tag"),
+        # A branch's name says where it is now, not what was shipped.
+        ("main", "the recorded commit 'main' is not a SHA: nothing certain to tag"),
+    ],
+)
+def test_a_deployment_without_a_commit_sha_is_not_tagged_and_says_why(
+    tmp_path: Path, remote: Path, commit: str | None, why: str
 ) -> None:
     ws, _ = tagged_workspace(tmp_path, remote)
 
-    [outcome], errors = post_deploy(ws, succeeded(ws, "v1", None))
+    [outcome], errors = post_deploy(ws, succeeded(ws, "v1", commit))
 
-    assert outcome == StepOutcome(
-        "tag", "skipped", "no commit was recorded with this deployment: nothing to tag"
-    )
-    assert errors == f"safeship: after the deploy: tag skipped: {outcome.reason}\n"
+    assert outcome == StepOutcome("tag", "skipped", why)
+    assert errors == f"safeship: after the deploy: tag skipped: {why}\n"
     assert remote_tags(remote) == []
 
 

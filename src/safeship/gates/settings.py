@@ -234,12 +234,14 @@ def _git_argument(what: str) -> Callable[[str], str]:
 
 class PostDeploySettings(SettingsModel):
     # An annotated git tag on the shipped commit, e.g. "deploy/{environment}/{date}.{n}";
-    # empty: no tag. Placeholders: TAG_PLACEHOLDERS.
+    # empty: no tag. Placeholders: {environment}, {version}, {date} (UTC YYYY-MM-DD), {n}
+    # (the next number free for that name), {commit} (12 characters).
     tag: Annotated[str, AfterValidator(_check_tag)] = Field(default="", max_length=200)
     # The git remote the tag is pushed to (when push is true).
     remote: Annotated[str, AfterValidator(_git_argument("remote"))] = Field(
         default="origin", min_length=1, max_length=200
     )
+    # Push the tag to remote (a failed push keeps it in the local repository, with a warning).
     push: bool = True
     # A GPG key id: the tag is signed with it (git tag -s -u KEY); empty: not signed.
     signing_key: Annotated[str, AfterValidator(_git_argument("signing_key"))] = Field(
@@ -250,8 +252,9 @@ class PostDeploySettings(SettingsModel):
     artifacts: list[Annotated[str, AfterValidator(_check_glob)]] = Field(
         default_factory=list, max_length=100
     )
-    # At most this many files, of at most this many megabytes together (else none is copied).
+    # At most this many files match the artifacts' patterns (else none is copied).
     max_files: int = Field(default=100, ge=1, le=MAX_ARTIFACT_FILES)
+    # The matched files' size together, in megabytes, at most (else none is copied).
     max_mb: float = Field(default=1024.0, gt=0, le=MAX_ARTIFACT_MB)
     # Announce the release: a deployment.released event, an alert of its own condition
     # ([alerts] routes can send it to the stakeholders' channel).

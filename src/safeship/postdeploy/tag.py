@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from safeship.analytics.leadtime import is_sha
 from safeship.gates.base import GateVerdict, failed, passed, skipped
 from safeship.gates.settings import ref_name_problem, tag_fields
 from safeship.hooks.gitdiff import GitError, git_bytes
@@ -57,6 +58,11 @@ class TagStep:
         record = context.record
         if not record.commit_sha:
             return skipped("no commit was recorded with this deployment: nothing to tag")
+        if not is_sha(record.commit_sha):
+            # A branch's name says where it is now, not what was shipped then.
+            return skipped(
+                f"the recorded commit {record.commit_sha!r} is not a SHA: nothing certain to tag"
+            )
         repo = context.loaded.base_dir
         try:
             sha = _git(
