@@ -41,6 +41,7 @@ Condition = Literal[
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "deployment.released",  # after a deploy: the tag, the artifacts (for stakeholders)
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -54,6 +55,7 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "deployment.released",
     "test",
 )
 
