@@ -22,6 +22,7 @@ USAGE_ERRORS: Final = (
     "safeship.core._health:UsageError",
     "safeship.pipeline.deploy:DeployRefused",
     "safeship.pipeline.operations:RollbackImpossible",
+    "safeship.pipeline.release:ReleaseRefused",
     "safeship.plugins:PluginNotFound",
     "safeship.validation:InvalidIdentifier",
 )
@@ -29,6 +30,7 @@ USAGE_ERRORS: Final = (
 # the user's input.
 FAILURES: Final = (
     "safeship.registry.leases:EnvironmentBusy",
+    "safeship.registry.releases:ReleaseBusy",
     "safeship.registry.errors:RegistryError",
     "safeship.targets.base:TargetError",
     "safeship.routing.base:RouterError",

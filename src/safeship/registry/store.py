@@ -31,6 +31,7 @@ from safeship.registry.gate_results import GateResultRecords
 from safeship.registry.job_runs import JobRunRecords
 from safeship.registry.location import registry_file
 from safeship.registry.outbox_records import OutboxRecords
+from safeship.registry.releases import ReleaseRecords
 from safeship.registry.records import (
     COMMIT_LEN,
     ENVIRONMENT_LEN,
@@ -74,6 +75,7 @@ class Registry(
     JobRunRecords,
     AuthRecords,
     GateResultRecords,
+    ReleaseRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
