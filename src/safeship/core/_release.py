@@ -150,15 +150,19 @@ def _walk(
     from safeship.pipeline.release import StepDeployed, Walk
 
     def deploy_step(environment: str, created: Callable[[str], None]) -> StepDeployed:
-        recorded: set[str] = set()
+        progress: ProgressCallback | None = None
+        if on_progress is not None:
+            face = on_progress
+            recorded: set[str] = set()
 
-        def progress(snapshot: LiveSnapshot) -> None:
-            # The first snapshot comes once the deployment's row exists: the step names it.
-            if snapshot.deployment_id and snapshot.deployment_id not in recorded:
-                recorded.add(snapshot.deployment_id)
-                created(snapshot.deployment_id)
-            if on_progress is not None:
-                on_progress(snapshot)
+            def progress(snapshot: LiveSnapshot) -> None:
+                # The first snapshot comes once the deployment's row exists: the step names it
+                # at once. Without a live view the snapshots are not made (each asks the router
+                # for its weights); the walk then finds the deployment by the step's start.
+                if snapshot.deployment_id and snapshot.deployment_id not in recorded:
+                    recorded.add(snapshot.deployment_id)
+                    created(snapshot.deployment_id)
+                face(snapshot)
 
         request = DeployRequest(environment, record.version, record.commit_sha, record.triggered_by)
         result = deploy(loaded, request, on_progress=progress, event_log=event_log)

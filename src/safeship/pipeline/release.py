@@ -16,7 +16,7 @@ unless ``retry`` asks to deploy it again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -76,17 +76,18 @@ class StepNotice:
 OnStep = Callable[[StepNotice], None]
 
 
-def chain_order(environments: Mapping[str, EnvironmentSettings], target: str | None) -> list[str]:
-    """The environments a release deploys, each after the ones it requires: ``target`` and
-    its required ancestors, or (None) every environment. safeship.toml's check already refused
-    unknown names and cycles."""
-    wanted = list(environments) if target is None else [target]
+def chain_order(requires: Mapping[str, Sequence[str]], target: str | None) -> list[str]:
+    """The environments a release deploys, each after the ones it requires (``requires``:
+    each environment's, in safeship.toml's order): ``target`` and its required ancestors, or
+    (None) every environment. safeship.toml's check already refused unknown names and
+    cycles."""
+    wanted = list(requires) if target is None else [target]
     order: list[str] = []
 
     def visit(name: str) -> None:
         if name in order:
             return
-        for required in environments[name].requires:
+        for required in requires[name]:
             visit(required)
         order.append(name)
 
@@ -110,7 +111,7 @@ def start(
         version,
         commit,
         target,
-        chain_order(environments, target),
+        chain_order({name: env.requires for name, env in environments.items()}, target),
         triggered_by=triggered_by,
         holder=this_holder(),
         holder_is_dead=holder_is_dead,
