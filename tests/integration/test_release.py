@@ -19,6 +19,7 @@ import pytest
 from safeship import core
 from safeship._processes import free_port
 from safeship.cli import release_cmd
+from safeship.config import load_config
 from safeship.pipeline import operations
 from safeship.registry import Registry
 from safeship.registry.releases import ReleaseBusy
@@ -119,6 +120,16 @@ def test_a_failing_production_deploy_fails_the_release(
     # A failure is not retried by a resume unless asked.
     with pytest.raises(core.ReleaseRefused, match=r"^release \d+ of v2 failed: local: .*--retry"):
         core.resume_release(ws.loaded)
+
+    # Fixed (v2 no longer crashes there), --retry deploys production again; staging is done.
+    path = ws.root / "safeship.toml"
+    path.write_text(path.read_text().replace('DEMO_BEHAVIOUR_V2 = "crash_on_start"', ""))
+    ws.loaded = load_config(path)
+    retried = core.resume_release(ws.loaded, retry=True)
+
+    assert (retried.id, retried.status) == (summary.id, "succeeded")
+    assert retried.steps[0].deployment_id == staging.deployment_id
+    assert statuses(ws, [retried.steps[1].deployment_id]) == ["succeeded"]
 
 
 def test_a_killed_release_is_refused_twice_then_resumed_to_success(

@@ -137,12 +137,17 @@ def run(
 
 
 def _notice_line(n: core.ReleaseNotice) -> str:
-    line = f"release {n.release_id} [{n.position + 1}/{n.count}] {n.environment}: {n.what}"
-    if n.what == "recovered":
-        line += " its open deployment"
-    if n.deployment_id:
-        line += f" (deployment {n.deployment_id[:8]})"
-    if n.reason and n.what not in ("succeeded", "interrupted", "recovered"):
+    line = f"release {n.release_id} [{n.position + 1}/{n.count}] {n.environment}: "
+    deployment = f"deployment {n.deployment_id[:8]}" if n.deployment_id else ""
+    if n.what == "recovered":  # the deploy a stopped safeship left open, closed before redeploying
+        return line + f"closed {deployment or 'the deployment'} a stopped safeship left open"
+    line += n.what
+    if n.what == "skipped":
+        line += f" ({n.reason or 'done'}{', ' + deployment if deployment else ''})"
+        return line
+    if deployment:
+        line += f" ({deployment})"
+    if n.reason and n.what in ("failed", "aborted"):
         line += f": {n.reason}"
     return line
 

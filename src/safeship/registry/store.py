@@ -31,7 +31,6 @@ from safeship.registry.gate_results import GateResultRecords
 from safeship.registry.job_runs import JobRunRecords
 from safeship.registry.location import registry_file
 from safeship.registry.outbox_records import OutboxRecords
-from safeship.registry.releases import ReleaseRecords
 from safeship.registry.records import (
     COMMIT_LEN,
     ENVIRONMENT_LEN,
@@ -46,6 +45,7 @@ from safeship.registry.records import (
     EventRecord,
     Lease,
 )
+from safeship.registry.releases import ReleaseRecords
 from safeship.registry.verification import RecordsBase
 
 if TYPE_CHECKING:
