@@ -6,10 +6,13 @@ a second release of a running version is refused. The record (``releases``,
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,7 +22,6 @@ import pytest
 from safeship import core
 from safeship._processes import free_port
 from safeship.cli import release_cmd
-from safeship.config import load_config
 from safeship.pipeline import operations
 from safeship.registry import Registry
 from safeship.registry.releases import ReleaseBusy
@@ -102,7 +104,7 @@ def test_a_release_walks_staging_then_production(
         core.resume_release(ws.loaded)
 
 
-def test_a_failing_production_deploy_fails_the_release(
+def test_a_failing_production_fails_the_release_and_retry_ctrl_c_resume_finish_it(
     workspace_factory: WorkspaceFactory, stop_staging: list[Workspace]
 ) -> None:
     # Only production's target crashes v2 on start: staging passes it.
@@ -122,14 +124,60 @@ def test_a_failing_production_deploy_fails_the_release(
         core.resume_release(ws.loaded)
 
     # Fixed (v2 no longer crashes there), --retry deploys production again; staging is done.
+    # Ctrl-C in its bake: the deploy's own handling rolls it back, the release stays running.
     path = ws.root / "safeship.toml"
     path.write_text(path.read_text().replace('DEMO_BEHAVIOUR_V2 = "crash_on_start"', ""))
-    ws.loaded = load_config(path)
-    retried = core.resume_release(ws.loaded, retry=True)
+    ws.set_bake_time(30)
+    with (
+        ctrl_c_when(lambda: production_in(ws, "progressing") is not None),
+        pytest.raises(core.Interrupted),
+    ):
+        core.resume_release(ws.loaded, retry=True)
+    [interrupted] = core.releases(ws.loaded, limit=1)
+    assert (interrupted.id, interrupted.status) == (summary.id, "running")
+    assert (interrupted.steps[1].status, interrupted.steps[1].reason) == (
+        "interrupted",
+        "interrupted",
+    )
+    assert statuses(ws, [interrupted.steps[1].deployment_id]) == ["rolled_back"]
 
-    assert (retried.id, retried.status) == (summary.id, "succeeded")
-    assert retried.steps[0].deployment_id == staging.deployment_id
-    assert statuses(ws, [retried.steps[1].deployment_id]) == ["succeeded"]
+    ws.set_bake_time(0.2)
+    resumed = core.resume_release(ws.loaded)  # an interrupted step needs no --retry
+
+    assert (resumed.id, resumed.status) == (summary.id, "succeeded")
+    assert resumed.steps[0].deployment_id == staging.deployment_id
+    assert statuses(ws, [resumed.steps[1].deployment_id]) == ["succeeded"]
+
+
+@contextlib.contextmanager
+def ctrl_c_when(ready: Callable[[], bool]) -> Iterator[None]:
+    """Ctrl-C (KeyboardInterrupt in the main thread) once ``ready()``, within 30 s."""
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not done.is_set() and time.monotonic() < deadline:
+            if ready():
+                _thread.interrupt_main()
+                return
+            done.wait(0.1)
+
+    # Python leaves SIGINT ignored when started with it ignored (as a background job is).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+        signal.signal(signal.SIGINT, previous)
+
+
+def production_in(ws: Workspace, status: str) -> str | None:
+    """The id of production's open deployment in ``status``, if there is one."""
+    with Registry(ws.loaded.registry_url()) as registry:
+        return next((d.id for d in registry.active(ENV) if d.status == status), None)
 
 
 def test_a_killed_release_is_refused_twice_then_resumed_to_success(

@@ -122,15 +122,13 @@ def take_over(registry: Registry, release_id: int | None, *, retry: bool) -> Rel
     """The release to resume (``release_id``, else the newest unfinished one), now walked by
     this process. A release that ended failed or aborted is resumed only with ``retry``."""
     if release_id is None:
-        candidates = registry.releases(limit=1, statuses=RESUMABLE)
-        if not candidates:
-            raise ReleaseRefused("no unfinished release to resume")
-        found: ReleaseRecord | None = candidates[0]
+        newest = registry.releases(limit=1, statuses=RESUMABLE)
+        found = newest[0] if newest else None
     else:
         found = registry.release(release_id)
-        if found is None:
-            raise ReleaseRefused(f"no release {release_id}")
-    assert found is not None
+    if found is None:
+        missing = f"release {release_id}" if release_id else "unfinished release to resume"
+        raise ReleaseRefused(f"no {missing}")
     if found.status == "succeeded":
         raise ReleaseRefused(f"release {found.id} of {found.version} succeeded already")
     if found.status != RUNNING and not retry:
