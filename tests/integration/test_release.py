@@ -1,8 +1,9 @@
 """`safeship release`, run for real: one version through staging then production (the demo
 service, all at once), each step an ordinary deploy with its gates; a failing production step
-fails the release; a release whose safeship is SIGKILLed mid-production is resumed to success;
-a second release of a running version is refused. The record (``releases``,
-``release_steps``) on both registry backends."""
+fails the release, `--retry` deploys it again, Ctrl-C leaves the release resumable; a release
+whose safeship is SIGKILLed mid-production is resumed to success; a second release of a
+running version is refused. The record (``releases``, ``release_steps``) on both registry
+backends."""
 
 from __future__ import annotations
 
