@@ -139,6 +139,20 @@ def take_over(registry: Registry, release_id: int | None, *, retry: bool) -> Rel
     return registry.take_over_release(found.id, holder=this_holder(), holder_is_dead=holder_is_dead)
 
 
+# The rules a rollback names when the deploy stopped for want of its orchestrator (Ctrl-C,
+# an error in safeship itself), not because the version misbehaved.
+_NOT_THE_VERSION = (None, "interrupted", "error")
+
+
+def _failed_by_itself(deployment: DeploymentRecord) -> bool:
+    """The deployment ended by its own verdict (it failed, or a rule rolled it back), as
+    opposed to being closed because its safeship stopped (aborted, or rolled back by a
+    recovery or an interruption): deploying it again would only repeat the failure."""
+    if deployment.status == "failed":
+        return True
+    return deployment.status == "rolled_back" and deployment.rollback_rule not in _NOT_THE_VERSION
+
+
 @dataclass
 class Walk:
     """Walks one release's steps in order, keeping its record."""
@@ -185,7 +199,7 @@ class Walk:
                 if deployment.status not in TERMINAL_STATUSES:
                     self.recover(environment)
                     self.tell(step, "recovered", deployment.id, "its safeship stopped mid-deploy")
-                elif deployment.status == "failed" and not self.retry:
+                elif _failed_by_itself(deployment) and not self.retry:
                     reason = redact(deployment.rollback_reason or "failed")
                     self.finish_step(step, "failed", deployment.id, reason)
                     return "failed", f"{environment}: {reason}"
