@@ -95,18 +95,22 @@ def run(
 ) -> int:
     """``request`` None: resume ``release_id`` (default: the newest unfinished release)."""
     from safeship import core
-    from safeship.cli.common import load
-    from safeship.cli.live import sigterm_as_interrupt
+    from safeship.cli.common import console, load
+    from safeship.cli.live import LiveDisplay, sigterm_as_interrupt
 
     loaded = load(config)
+    display = LiveDisplay(console)  # the running step's deploy, as `safeship deploy` shows it
     walking: list[int] = []
     waiting: set[str] = set()
 
     def notice(n: core.ReleaseNotice) -> None:
         walking[:] = [n.release_id]
+        if n.what != "deploying":
+            display.close()
         _say(_notice_line(n))
 
     def progress(snapshot: LiveSnapshot) -> None:
+        display(snapshot)
         if snapshot.status.value == "awaiting_approval" and snapshot.deployment_id not in waiting:
             waiting.add(snapshot.deployment_id)
             _say(
@@ -124,10 +128,13 @@ def run(
             else:
                 summary = core.release(loaded, request, on_notice=notice, on_progress=progress)
     except core.Interrupted as stopped:
+        display.close()
         which = f" --release {walking[0]}" if walking else ""
         _say(f"safeship: error: interrupted: {stopped}; `safeship release --resume{which}` "
-             "continues the release")  # fmt: skip
+             "continues the release", error=True)  # fmt: skip
         return 130
+    finally:
+        display.close()
     steps = ", ".join(s.environment for s in summary.steps)
     if summary.ok:
         _say(f"release {summary.id} of {summary.version} succeeded: {steps}")
@@ -180,9 +187,12 @@ def run_status(config: Path | None, limit: int) -> int:
     return 0
 
 
-def _say(line: str) -> None:
-    """One plain line, redacted and printable: a reason may quote an API's answer."""
+def _say(line: str, *, error: bool = False) -> None:
+    """One plain line (no markup), redacted and printable: a reason may quote an API's answer."""
+    from rich.text import Text
+
+    from safeship.cli.common import console, err_console
     from safeship.redaction import redact
     from safeship.validation import printable
 
-    print(printable(redact(line)), flush=True)
+    (err_console if error else console).print(Text(printable(redact(line))), soft_wrap=True)
