@@ -46,6 +46,7 @@ from safeship.registry.records import (
     Lease,
 )
 from safeship.registry.stored_files import StoredFileRecords
+from safeship.registry.releases import ReleaseRecords
 from safeship.registry.verification import RecordsBase
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class Registry(
     AuthRecords,
     GateResultRecords,
     StoredFileRecords,
+    ReleaseRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
