@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # Each gate's module, by name (its ``gate(settings)`` builds it).
 GATE_MODULES: dict[str, str] = {
     "chain": "safeship.gates.chain",
+    "freeze": "safeship.gates.freeze",
+    "capacity": "safeship.gates.capacity",
 }
 
 
