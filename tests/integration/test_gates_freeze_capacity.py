@@ -5,6 +5,7 @@ release's resident memory as the estimate) and fails a need above what is free."
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 
 from safeship.gates.base import GateOverride
@@ -116,3 +117,16 @@ def test_capacity_fails_a_need_above_what_is_free_with_the_figures(
     assert figures["memory_estimate"] == "configured"
     assert figures["disk_free_mb"] > figures["disk_needed_mb"]
     assert not ws.environment().target.releases()
+
+
+def test_freeze_status_on_the_command_line(workspace_factory: Callable[..., Workspace]) -> None:
+    ws = workspace_factory(strategy="all-at-once", bake_time=0.2, tables=FROZEN)
+    shown = subprocess.run(
+        [*ws.cli(), "freeze", "status", ENV],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == f"{ENV}: {REASON}\n"

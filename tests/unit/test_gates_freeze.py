@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from safeship import core
 from safeship.config import ConfigError, LoadedConfig, parse_config
 from safeship.gates.base import GateContext, GateOverride
 from safeship.gates.freeze import FreezeGate, gate, in_force, next_freeze
@@ -57,7 +58,9 @@ def test_a_date_window_reads_naive_times_in_its_zone() -> None:
     # Berlin's midnight of 4 January is 23:00 UTC the day before.
     frozen = in_force(YEAR_END, utc(2027, 1, 3, 22, 59))
     assert frozen is not None
-    assert frozen.describe() == "frozen by 'year-end' until 2027-01-04 00:00 Europe/Berlin (holidays)"
+    assert (
+        frozen.describe() == "frozen by 'year-end' until 2027-01-04 00:00 Europe/Berlin (holidays)"
+    )
     assert in_force(YEAR_END, utc(2027, 1, 3, 23, 0)) is None
     assert in_force(YEAR_END, utc(2026, 12, 19, 22, 59)) is None
     assert in_force(YEAR_END, utc(2026, 12, 19, 23, 0)) is not None
@@ -125,7 +128,9 @@ def test_a_cron_that_never_matches_never_freezes() -> None:
 
 
 @pytest.fixture(scope="module")
-def context_parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoadedConfig, Registry]]:
+def context_parts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LoadedConfig, Registry]]:
     root = tmp_path_factory.mktemp("freeze")
     source = CONFIG.format(window='start = "2026-12-20"\nend = "2027-01-04"')
     loaded = LoadedConfig(parse_config(source), root / "safeship.toml")
@@ -279,3 +284,32 @@ def test_loading_date_windows_does_not_import_croniter(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
     )
     assert shown.stdout.strip() == "False"
+
+
+def test_freeze_status_shows_each_environment_in_force_and_next(tmp_path: Path) -> None:
+    source = (
+        CONFIG.format(
+            window='start = "2026-12-20"\nend = "2027-01-04"\ntimezone = "Europe/Berlin"\n'
+            'reason = "holidays"\n\n[[environments.production.gates.freeze]]\nname = "weekend"\n'
+            'cron = "0 18 * * 5"\nduration = 216000.0\ntimezone = "Europe/Berlin"'
+        )
+        + '\n[environments.staging]\nport = 8082\ntarget = { command = ["python", "app.py"] }\n'
+    )
+    loaded = LoadedConfig(parse_config(source), tmp_path / "safeship.toml")
+
+    production, staging = core.freeze_status(loaded, now=utc(2026, 12, 22, 12))  # a Tuesday
+
+    assert production.frozen and not staging.frozen
+    [year_end] = production.in_force
+    assert (year_end.window, year_end.end_local) == ("year-end", "2027-01-04 00:00 Europe/Berlin")
+    assert [(p.window, p.start_local) for p in production.upcoming] == [
+        ("weekend", "2026-12-25 18:00 Europe/Berlin")  # year-end has no later period
+    ]
+    assert staging.as_json() == {
+        "environment": "staging",
+        "frozen": False,
+        "in_force": [],
+        "upcoming": [],
+    }
+    [only] = core.freeze_status(loaded, "staging")
+    assert only.environment == "staging" and only.windows == 0

@@ -51,7 +51,7 @@ class Freeze:
         return f"{moment.astimezone(self.window.zone()):%Y-%m-%d %H:%M} {self.window.timezone}"
 
     def describe(self) -> str:
-        """"frozen by 'year-end' until 2027-01-04 00:00 Europe/Berlin (holidays)"."""
+        """ "frozen by 'year-end' until 2027-01-04 00:00 Europe/Berlin (holidays)"."""
         text = f"frozen by {self.window.name!r} until {self.local(self.end)}"
         return f"{text} ({self.window.reason})" if self.window.reason else text
 
@@ -68,8 +68,8 @@ class Freeze:
 def in_force(window: FreezeWindow, now: datetime) -> Freeze | None:
     """The period of ``window`` that covers ``now`` (aware), if any."""
     if not window.cron:
-        start, end = window.bounds()
-        return Freeze(window, start, end) if start <= now < end else None
+        begins, ends = window.bounds()
+        return Freeze(window, begins, ends) if begins <= now < ends else None
     duration = timedelta(seconds=window.duration)
     # The first start after now - duration is the only one that may still be running.
     starts = _starts(window, now - duration)
@@ -85,8 +85,8 @@ def next_freeze(window: FreezeWindow, now: datetime) -> Freeze | None:
     current = in_force(window, now)
     after = current.end if current is not None else now
     if not window.cron:
-        start, end = window.bounds()
-        return Freeze(window, start, end) if start > after else None
+        begins, ends = window.bounds()
+        return Freeze(window, begins, ends) if begins > after else None
     starts = _starts(window, after)
     start = next(starts, None)
     return None if start is None else _merged(window, start, starts)

@@ -107,11 +107,14 @@ class FreezeWindow(SettingsModel):
     timezone: str = Field(default="UTC", min_length=1, max_length=100)
     # A date window: from start to end (ISO 8601, in `timezone` when they carry no offset).
     start: str = Field(default="", max_length=64)
+    # The first moment after the window (a deploy at `end` is no longer frozen).
     end: str = Field(default="", max_length=64)
     # A recurring window: starts at each time the cron expression (5 fields: minute hour
     # day-of-month month day-of-week) gives in `timezone`, and lasts `duration` seconds.
     cron: str = Field(default="", max_length=200)
+    # Seconds a recurring window lasts from each start: elapsed time, also across a DST change.
     duration: float = Field(default=0.0, ge=0, le=366 * 86_400)
+    # Why (shown with the refusal: "frozen by 'year-end' until ... (holidays)").
     reason: str = Field(default="", max_length=500)
 
     @field_validator("timezone")
@@ -207,13 +210,16 @@ class CapacitySettings(SettingsModel):
     """The capacity gate: room on the target's host for the new release beside the serving
     one (see safeship.gates.capacity)."""
 
+    # Check the target's free memory and disk before each release starts.
     enabled: bool = False
     # What the new release needs; memory 0: as much as the serving release uses now (its
     # resident memory), the best estimate of a new version of it.
     memory_mb: float = Field(default=0.0, ge=0, le=16 * 1024 * 1024)
+    # Disk the new release needs where releases run (the local target: its run directory).
     disk_mb: float = Field(default=0.0, ge=0, le=1024 * 1024 * 1024)
-    # What must stay free beside it, for the host itself.
+    # Memory that must stay free beside the new release, for the host itself.
     min_free_memory_mb: float = Field(default=64.0, ge=0, le=16 * 1024 * 1024)
+    # Disk that must stay free beside it.
     min_free_disk_mb: float = Field(default=100.0, ge=0, le=1024 * 1024 * 1024)
 
 
