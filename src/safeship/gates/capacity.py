@@ -70,9 +70,11 @@ class CapacityGate:
         """The new release's memory need and where the figure comes from."""
         if self.settings.memory_mb > 0:
             return self.settings.memory_mb, "configured"
-        if serving is not None and serving in room.resident_mb:
+        if serving is None:
+            return 0.0, "none configured, no serving release to measure"
+        if serving in room.resident_mb:
             return room.resident_mb[serving], f"resident memory of the serving {serving}"
-        return 0.0, "none configured, no serving release to measure"
+        return 0.0, f"none configured, the serving {serving} could not be measured"
 
 
 def gate(settings: EnvironmentSettings) -> CapacityGate | None:
