@@ -43,7 +43,7 @@ def run_status(config: Path | None, environment: str | None, json_output: bool) 
     from safeship.cli.common import load
     from safeship.redaction import redact
 
-    statuses = core.freeze_status(load(config), environment)
+    statuses = core.freeze_status(load(config, reuse=True), environment)
     if json_output:
         print(redact(json.dumps([s.as_json() for s in statuses], indent=2)))
     else:
