@@ -26,12 +26,12 @@ reason = "holidays"
 REASON = "frozen by 'year-end' until 2100-01-01 00:00 Europe/Berlin (holidays)"
 
 
-def capacity(memory_mb: float) -> str:
+def capacity(memory_mb: float, disk_mb: float = 1.0) -> str:
     return f"""
 [environments.local.gates.capacity]
 enabled = true
 memory_mb = {memory_mb}
-disk_mb = 1.0
+disk_mb = {disk_mb}
 """
 
 
@@ -103,19 +103,22 @@ def test_capacity_passes_with_the_serving_release_as_the_estimate(
 def test_capacity_fails_a_need_above_what_is_free_with_the_figures(
     workspace_factory: Callable[..., Workspace],
 ) -> None:
-    ws = workspace_factory(strategy="all-at-once", bake_time=0.2, tables=capacity(16e6))
+    ws = workspace_factory(
+        strategy="all-at-once", bake_time=0.2, tables=capacity(16e6, disk_mb=1e9)
+    )
     outcome = operations.deploy(ws.loaded, ENV, "v1")
 
     assert outcome.status is Status.FAILED
     [result] = gate_results(ws, outcome.deployment_id)
     figures = result.figures
-    free = figures["memory_available_mb"]
     assert (result.gate, result.outcome) == ("capacity", "failed")
     assert result.reason == (
-        f"needs 16000064 MB of memory, {free:.0f} MB free on {figures['host']}"
+        f"needs 16000064 MB of memory, {figures['memory_available_mb']:.0f} MB free; "
+        f"needs 1000000100 MB of disk in {ws.environment().run_dir}, "
+        f"{figures['disk_free_mb']:.0f} MB free on {figures['host']}"
     )
+    assert outcome.reason == f"capacity gate: {result.reason}"
     assert figures["memory_estimate"] == "configured"
-    assert figures["disk_free_mb"] > figures["disk_needed_mb"]
     assert not ws.environment().target.releases()
 
 

@@ -1,7 +1,8 @@
 """Freeze windows on a fake clock: date windows (naive times in the window's zone, explicit
 offsets), recurring ones (cron in the zone, elapsed durations, both DST changes, overlaps),
 the gate's verdicts (failed with the window, overridden asking for approval, passed naming the
-next window), and the one-line config errors naming the key."""
+next window), and the one-line config errors naming the key. The capacity gate's measurement
+by the local target, and its skip where a target cannot measure its host."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ import pytest
 from safeship import core
 from safeship.config import ConfigError, LoadedConfig, parse_config
 from safeship.gates.base import GateContext, GateOverride
+from safeship.gates.capacity import CapacityGate
 from safeship.gates.freeze import FreezeGate, gate, in_force, next_freeze
-from safeship.gates.settings import FreezeWindow
+from safeship.gates.settings import CapacitySettings, FreezeWindow
 from safeship.pipeline.environment import open_environment
 from safeship.registry import Registry
+from safeship.targets.base import Target
+from safeship.targets.command import CommandTarget
+from safeship.targets.settings import CommandTargetSettings
 
 CONFIG = """\
 [environments.production]
@@ -139,7 +144,9 @@ def context_parts(
 
 
 def context_for(
-    parts: tuple[LoadedConfig, Registry], override: GateOverride | None = None
+    parts: tuple[LoadedConfig, Registry],
+    override: GateOverride | None = None,
+    target: Target | None = None,
 ) -> GateContext:
     loaded, registry = parts
     env = open_environment(loaded, "production")
@@ -152,7 +159,7 @@ def context_for(
         triggered_by="test",
         deployment_id="d" * 32,
         registry=registry,
-        target=env.target,
+        target=target or env.target,
         run_dir=env.run_dir,
         stable_version="v1",
         override=override,
@@ -313,3 +320,27 @@ def test_freeze_status_shows_each_environment_in_force_and_next(tmp_path: Path) 
     }
     [only] = core.freeze_status(loaded, "staging")
     assert only.environment == "staging" and only.windows == 0
+
+
+def test_the_local_target_measures_this_machine(
+    context_parts: tuple[LoadedConfig, Registry],
+) -> None:
+    env = open_environment(context_parts[0], "production")
+    room = env.target.capacity()  # type: ignore[attr-defined]
+
+    assert room.memory_available_mb > 0
+    assert room.disk_free_mb > 0
+    assert room.disk_path == str(env.run_dir)
+    assert room.resident_mb == {}  # no release runs
+
+
+def test_capacity_is_skipped_where_the_target_cannot_measure_its_host(
+    context_parts: tuple[LoadedConfig, Registry], tmp_path: Path
+) -> None:
+    settings = CommandTargetSettings(deploy=["./deploy.sh", "{version}"])
+    scripts = CommandTarget("production", settings, tmp_path / "run", tmp_path)
+    capacity_gate = CapacityGate(CapacitySettings(enabled=True, memory_mb=1.0))
+    verdict = capacity_gate.check(context_for(context_parts, target=scripts))
+
+    assert verdict.outcome == "skipped"
+    assert verdict.reason == "the CommandTarget of production cannot measure its host"
