@@ -15,7 +15,6 @@ Decisions:
 - Occurrences that overlap (a window longer than its period) are one freeze: "until" is the
   end of the last of them that began before the one before it ended, looked up to
   ``_MERGE_LIMIT`` occurrences ahead.
-- A cron expression that never matches (``0 0 30 2 *``) never freezes.
 """
 
 from __future__ import annotations
@@ -98,15 +97,12 @@ def freezes_in_force(windows: Sequence[FreezeWindow], now: datetime) -> list[Fre
 
 def _starts(window: FreezeWindow, after: datetime) -> Iterator[datetime]:
     """The window's cron starts strictly after ``after``, as aware datetimes in UTC."""
-    from croniter import CroniterBadDateError, croniter
+    from croniter import croniter
 
-    zone = window.zone()
-    schedule = croniter(window.cron, after.astimezone(zone))
+    # The config refused an expression that never matches: each get_next finds a time.
+    schedule = croniter(window.cron, after.astimezone(window.zone()))
     for _ in range(_MERGE_LIMIT + 1):
-        try:
-            start: datetime = schedule.get_next(datetime)
-        except CroniterBadDateError:  # the expression never matches (30 February)
-            return
+        start: datetime = schedule.get_next(datetime)
         yield start.astimezone(UTC)
 
 

@@ -61,7 +61,7 @@ def zone_of(name: str) -> tzinfo:
 
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a directory
         raise ValueError(f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)") from None
 
 
@@ -77,15 +77,20 @@ def parse_time(text: str, zone: tzinfo) -> datetime:
 
 
 def check_cron(expression: str) -> None:
-    """ValueError (one line) unless ``expression`` is a 5-field cron expression. croniter is
-    imported here, only when a recurring window is configured (it costs ~60 ms)."""
-    from croniter import croniter
+    """ValueError (one line) unless ``expression`` is a 5-field cron expression that matches
+    some time. croniter is imported here, only when a recurring window is configured (it
+    costs some 20-60 ms)."""
+    from croniter import CroniterBadDateError, croniter
 
     if len(expression.split()) != 5 or not croniter.is_valid(expression):
         raise ValueError(
             f"{expression!r} is not a cron expression of 5 fields "
             "(minute hour day-of-month month day-of-week, e.g. '0 18 * * 5')"
         )
+    try:  # 5 fields have no year: one that matches once matches again, in every year
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{expression!r} never matches (a day the month does not have)") from None
 
 
 class ApprovalSettings(SettingsModel):
