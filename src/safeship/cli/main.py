@@ -314,6 +314,7 @@ lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
 lazy_group("user", "safeship.cli.user_cmd:user_app")
 lazy_group("backup", "safeship.cli.backup_cmd:backup_app")
 lazy_group("release", "safeship.cli.release_cmd:release_app")
+lazy_group("freeze", "safeship.cli.freeze_cmd:freeze_app")
 
 
 @app.command()

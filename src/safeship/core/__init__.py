@@ -95,6 +95,7 @@ if TYPE_CHECKING:
         load_schema,
         optional_schema,
     )
+    from safeship.core._freeze import EnvironmentFreeze, FreezePeriod, freeze_status
     from safeship.core._health import (
         BaselineRun,
         HealthReport,
@@ -259,6 +260,9 @@ _LAZY = {
     "env_snapshot": "safeship.core._env",
     "load_schema": "safeship.core._env",
     "optional_schema": "safeship.core._env",
+    "EnvironmentFreeze": "safeship.core._freeze",
+    "FreezePeriod": "safeship.core._freeze",
+    "freeze_status": "safeship.core._freeze",
     "BaselineRun": "safeship.core._health",
     "HealthReport": "safeship.core._health",
     "UsageError": "safeship.core._health",
@@ -405,8 +409,10 @@ __all__ = [
     "EnvSources",
     "EnvironmentBusy",
     "EnvironmentDashboard",
+    "EnvironmentFreeze",
     "EnvironmentStatus",
     "Failover",
+    "FreezePeriod",
     "HealthReport",
     "HistoryQuery",
     "Interrupted",
@@ -481,6 +487,7 @@ __all__ = [
     "env_diff",
     "env_drift",
     "env_snapshot",
+    "freeze_status",
     "history",
     "idempotent_use",
     "job_statuses",

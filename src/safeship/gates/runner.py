@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 GATE_MODULES: dict[str, str] = {
     "chain": "safeship.gates.chain",
     "backup": "safeship.gates.backup",
+    "freeze": "safeship.gates.freeze",
+    "capacity": "safeship.gates.capacity",
 }
 
 
