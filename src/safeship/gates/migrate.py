@@ -36,8 +36,8 @@ class MigrateGate:
     def check(self, context: GateContext) -> GateVerdict:
         settings = self.settings
         try:
-            url = database_url(context, settings.database_url)
-            run = run_migration(context, settings, url)
+            database = database_url(context, settings.database_url)
+            run = run_migration(context, settings, database)
         except MigrationError as exc:
             return failed(str(exc))
         figures = {"seconds": round(run.seconds, 3), "exit_code": run.exit_code}

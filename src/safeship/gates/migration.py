@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ from safeship.gates.base import GateContext, GateVerdict, failed, passed
 if TYPE_CHECKING:
     from safeship.config import EnvironmentSettings
     from safeship.gates.migration_lint import Finding
+    from safeship.gates.postgres import DatabaseURL
     from safeship.gates.settings import MigrationSettings
 
 # The command's last output lines kept (in the figures) when it fails.
@@ -41,6 +43,9 @@ OUTPUT_LINES = 50
 SAMPLE_INTERVAL = 0.05
 # Seconds a command is given to exit after SIGTERM (timeout, Ctrl-C) before SIGKILL.
 _KILL_GRACE = 5.0
+
+# A line of output that says what went wrong.
+_ERROR_LINE = re.compile(r"(?i)error|fatal|exception|failed")
 
 # PostgreSQL's table lock modes, weakest first.
 LOCK_MODES: tuple[str, ...] = (
@@ -92,33 +97,40 @@ class MigrationRun:
             why = f"killed by signal {-self.exit_code}"
         else:
             why = f"exit code {self.exit_code}"
-        last = next((line.strip() for line in reversed(self.output) if line.strip()), "")
+        lines = [line.strip() for line in self.output if line.strip()]
+        # The error's own line (a traceback's last, a tool's "Error: ..."), not what follows it
+        # (psycopg's "LINE 1: ..." and its caret).
+        errors = [line for line in lines if _ERROR_LINE.search(line)]
+        last = errors[-1] if errors else lines[-1] if lines else ""
         return f"{why}: {last}" if last else why
 
 
-def database_url(context: GateContext, variable: str) -> str:
-    """The environment's database URL, from its variable ``variable``."""
+def database_url(context: GateContext, variable: str) -> DatabaseURL:
+    """The environment's database URL, from its variable ``variable``, checked."""
+    from safeship.gates.postgres import DatabaseToolError, parse_url
+
     url = context.target.variables().get(variable) or ""
     if not url:
         raise MigrationError(
             f"the environment {context.environment} has no variable {variable} "
             "(the database URL the migration runs against)"
         )
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise MigrationError(f"{variable} is not a postgresql:// URL")
-    return url
+    try:
+        return parse_url(url, variable)
+    except DatabaseToolError as exc:
+        raise MigrationError(str(exc)) from None
 
 
 def run_migration(
-    context: GateContext, settings: MigrationSettings, url: str
+    context: GateContext, settings: MigrationSettings, database: DatabaseURL
 ) -> MigrationRun:
     """Run the migration command in the project's directory with the environment's variables
-    and ``url`` as the database URL variable, bounded by its timeout."""
+    and ``database`` as the database URL variable, bounded by its timeout."""
     try:
         variables = context.target.variables()
     except Exception:  # the URL came from them a moment ago; the rest are a courtesy
         variables = {}
-    env = {**os.environ, **variables, settings.database_url: url}
+    env = {**os.environ, **variables, settings.database_url: database.url}
     return run_command(settings.command, env, context.loaded.base_dir, settings.timeout)
 
 
@@ -163,10 +175,8 @@ def run_command(
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=_KILL_GRACE)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # what it started, too
     proc.wait()
@@ -262,11 +272,15 @@ class MigrationGate:
     name: str = "migration"
 
     def check(self, context: GateContext) -> GateVerdict:
+        from safeship.gates.postgres import DatabaseToolError
+
         try:
-            url = database_url(context, self.settings.database_url)
-            dry = self.dry_run(context, url)
+            database = database_url(context, self.settings.database_url)
+            dry = self.dry_run(context, database)
         except MigrationError as exc:
             return failed(str(exc))
+        except DatabaseToolError as exc:
+            return failed(f"the dry run could not prepare its scratch copy: {exc}")
         run = dry.run
         figures: dict[str, Any] = {
             "seconds": round(run.seconds, 3),
@@ -294,13 +308,13 @@ class MigrationGate:
         count = "1 finding needs" if len(lines) == 1 else f"{len(lines)} findings need"
         return passed(f"{took}; {count} approval: {lines[0]}", **figures)
 
-    def dry_run(self, context: GateContext, url: str) -> DryRun:
+    def dry_run(self, context: GateContext, database: DatabaseURL) -> DryRun:
         import psycopg
 
         from safeship.gates import postgres
         from safeship.gates.migration_lint import (
-            lock_findings,
             locate,
+            lock_findings,
             read_schema,
             schema_findings,
             sql_statements,
@@ -312,17 +326,17 @@ class MigrationGate:
             restored_from = "backup"
             if backup_path is None:
                 backup_path = Path(tmp) / "database.dump"
-                postgres.dump(url, backup_path, settings.timeout)
+                postgres.dump(database, backup_path, settings.timeout)
                 restored_from = "dump"
-            with postgres.scratch_database(url) as scratch_url:
-                postgres.restore(Path(backup_path), scratch_url, settings.timeout)
-                with psycopg.connect(scratch_url, autocommit=True) as conn:
+            with postgres.scratch_database(database) as scratch:
+                postgres.restore(Path(backup_path), scratch, settings.timeout)
+                with psycopg.connect(scratch.url, autocommit=True) as conn:
                     before = read_schema(conn)
-                with LockSampler(scratch_url) as locks:
-                    run = run_migration(context, settings, scratch_url)
+                with LockSampler(scratch.url) as locks:
+                    run = run_migration(context, settings, scratch)
                 if not run.ok:
                     return DryRun(run, locks, [], restored_from)
-                with psycopg.connect(scratch_url, autocommit=True) as conn:
+                with psycopg.connect(scratch.url, autocommit=True) as conn:
                     after = read_schema(conn)
         findings = schema_findings(before, after)
         if settings.sql_dir:

@@ -148,9 +148,7 @@ def _column_findings(
     return findings
 
 
-def lock_findings(
-    exclusive_seconds: Mapping[str, float], max_lock_seconds: float
-) -> list[Finding]:
+def lock_findings(exclusive_seconds: Mapping[str, float], max_lock_seconds: float) -> list[Finding]:
     """An ACCESS EXCLUSIVE lock held (in the dry run) longer than ``max_lock_seconds``."""
     return [
         Finding(
@@ -197,8 +195,9 @@ def _statements_of(text: str, name: str) -> list[Statement]:
     try:
         parsed = parse_sql(text)
     except ParseError as exc:
-        line = _line_at(text, exc.location) if exc.location is not None else "?"
-        raise ValueError(f"{name}:{line}: cannot parse: {str(exc).splitlines()[0]}") from None
+        message, *rest = exc.args  # (message, location in the text)
+        line = _line_at(text, rest[0]) if rest and isinstance(rest[0], int) else "?"
+        raise ValueError(f"{name}:{line}: cannot parse: {message}") from None
     found: list[Statement] = []
     for raw in parsed:
         start = raw.stmt_location or 0
