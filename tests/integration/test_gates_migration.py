@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 import testing
+from safeship import core
 from safeship.gates.base import GateContext
 from safeship.gates.migrate import INTERRUPTED_REASON
 from safeship.gates.migration import MigrationGate
@@ -156,6 +157,14 @@ def test_a_compatible_migration_is_dry_run_then_applied_right_before_the_release
             for e in registry.events(outcome.deployment_id)
         ]
     assert stages.index(("stage.passed", "migrate")) < stages.index(("stage.started", "deploy"))
+    # The report shows the gates, and the plan the rollback_plan gate recorded.
+    detail = core.deployment_detail(ws.loaded, outcome.deployment_id)
+    assert [(g.gate, g.outcome) for g in detail.gates] == [
+        (gate, verdict) for gate, verdict, _ in gates
+    ]
+    assert ("restored_from", "dump") in detail.gates[0].key_figures
+    assert detail.rollback_plan.schema_compatible is True
+    assert detail.rollback_plan.text == gates[1][2]
 
 
 def test_a_failing_dry_run_fails_the_deploy_and_leaves_the_serving_database_alone(
@@ -175,6 +184,8 @@ def test_a_failing_dry_run_fails_the_deploy_and_leaves_the_serving_database_alon
     assert (gate, verdict) == ("migration", "failed")
     output = figures_of(ws, outcome.deployment_id, "migration")["output"]
     assert "applying 001_broken.sql" in output
+    [shown] = core.deployment_detail(ws.loaded, outcome.deployment_id).gates
+    assert shown.output == tuple(output) and all(name != "output" for name, _ in shown.key_figures)
     assert not ws.environment().target.releases()
     assert (schema_of(database), row_counts(database)) == (schema, rows)
     assert scratch_databases(database) == []
