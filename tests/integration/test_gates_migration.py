@@ -21,15 +21,18 @@ import pytest
 import testing
 from safeship import core
 from safeship.gates.base import GateContext
-from safeship.gates.migrate import INTERRUPTED_REASON
+from safeship.gates.migrate import INTERRUPTED_REASON, MigrateGate
 from safeship.gates.migration import MigrationGate
 from safeship.gates.migration_lint import Schema, read_schema
 from safeship.gates.postgres import row_counts
 from safeship.gates.rollback_plan import RollbackPlanGate
 from safeship.pipeline import operations
 from safeship.pipeline.states import Status
+from safeship.redaction import redact_data
 from safeship.registry import Registry
 from testing.fixtures import ENV, Workspace
+from testing.postgres import PostgresServer
+from testing.postgres_data import PASSWORD, password_database
 
 MIGRATOR = Path(testing.__file__).parent / "sql_migrate.py"
 
@@ -309,3 +312,32 @@ def test_a_deploy_killed_after_the_migration_is_recovered_as_interrupted(
     assert applied(database) == ["001_color.sql", "002_size.sql"]  # it was: say may be
     assert [r.version for r in ws.environment().target.releases()] == ["v1"]
     assert {b.name: b.weight for b in ws.environment().router.backends()} == {"v1": 100}
+
+
+def test_no_password_in_what_a_failing_migration_leaves(
+    workspace_factory: Callable[..., Workspace], postgres_server: PostgresServer
+) -> None:
+    """The command prints the URL and the bare password and fails, in the dry run and for
+    real: neither verdict's reason nor figures hold the password. (About 3 s: a password
+    database, a dump and restore, two commands.)"""
+    leak = (
+        "import os, urllib.parse as u; url = os.environ['DATABASE_URL']; print(url); "
+        "print(u.urlsplit(url).password); raise SystemExit('ERROR: migration failed')"
+    )
+    with password_database(postgres_server) as url:
+        ws = migrating(workspace_factory, url)
+        settings = ws.environment().settings.gates.migration.model_copy(
+            update={"command": [sys.executable, "-c", leak]}
+        )
+        with Registry(ws.loaded.registry_url()) as registry:
+            context = gate_context(ws, registry)
+            verdicts = [
+                MigrationGate(settings).check(context),
+                MigrateGate(settings).check(context),
+            ]
+
+    for verdict in verdicts:
+        assert verdict.outcome == "failed"
+        assert "(exit code 1: ERROR: migration failed)" in verdict.reason
+        shown = json.dumps([verdict.reason, redact_data(dict(verdict.figures))])
+        assert PASSWORD not in shown and "****" in shown

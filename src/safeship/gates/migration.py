@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from safeship.gates.base import GateContext, GateVerdict, failed, passed
+from safeship.redaction import register_secret
 
 if TYPE_CHECKING:
     from safeship.config import EnvironmentSettings
@@ -116,9 +117,12 @@ def database_url(context: GateContext, variable: str) -> DatabaseURL:
             "(the database URL the migration runs against)"
         )
     try:
-        return parse_url(url, variable)
+        database = parse_url(url, variable)
     except DatabaseToolError as exc:
         raise MigrationError(str(exc)) from None
+    # The command's output may print it on its own (not in a URL, where it is masked anyway).
+    register_secret(database.password or None)
+    return database
 
 
 def run_migration(
