@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from safeship.artifacts.checksum import sha256_of
 from safeship.gates import postgres
 from safeship.gates.postgres import DatabaseToolError
 from testing.postgres import PostgresServer
@@ -24,7 +25,7 @@ def test_dump_verify_and_restore_into_a_scratch_database(postgres_url: str, tmp_
     info = postgres.dump(postgres_url, dest, timeout=60)
 
     assert info.size == dest.stat().st_size > 0
-    assert info.sha256 == postgres.sha256_of(dest)
+    assert info.sha256 == sha256_of(dest)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     assert postgres.verify(dest) >= 3  # the table, its data, its sequence at least
     with postgres.scratch_database(postgres_url) as scratch:

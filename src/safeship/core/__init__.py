@@ -30,6 +30,15 @@ if TYPE_CHECKING:
         mark_deployment,
         parse_period,
     )
+    from safeship.core._backups import (
+        BackupFailed,
+        BackupRefused,
+        BackupTaken,
+        RestoreResult,
+        backups,
+        create_backup,
+        restore_backup,
+    )
     from safeship.core._config import config_problems
     from safeship.core._dashboard import (
         ActiveAlert,
@@ -169,6 +178,7 @@ if TYPE_CHECKING:
     from safeship.pipeline.states import TERMINAL, Status
     from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
+    from safeship.registry.stored_files import StoredFile
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
@@ -180,6 +190,14 @@ _LAZY = {
     "analytics": "safeship.core._analytics",
     "mark_deployment": "safeship.core._analytics",
     "parse_period": "safeship.core._analytics",
+    "BackupFailed": "safeship.core._backups",
+    "BackupRefused": "safeship.core._backups",
+    "BackupTaken": "safeship.core._backups",
+    "RestoreResult": "safeship.core._backups",
+    "backups": "safeship.core._backups",
+    "create_backup": "safeship.core._backups",
+    "restore_backup": "safeship.core._backups",
+    "StoredFile": "safeship.registry.stored_files",
     "config_problems": "safeship.core._config",
     "ActiveAlert": "safeship.core._dashboard",
     "CurrentState": "safeship.core._dashboard",
@@ -338,6 +356,9 @@ __all__ = [
     "AuditEntry",
     "AuthError",
     "BackgroundJobs",
+    "BackupFailed",
+    "BackupRefused",
+    "BackupTaken",
     "BaselineRun",
     "ChannelTest",
     "CheckFigure",
@@ -390,6 +411,7 @@ __all__ = [
     "ReleaseStatus",
     "ReleaseTraffic",
     "RequestRefused",
+    "RestoreResult",
     "RollbackPlan",
     "RollbackResult",
     "SeriesPoint",
@@ -397,6 +419,7 @@ __all__ = [
     "SnapshotRef",
     "Status",
     "StepFigures",
+    "StoredFile",
     "StoredReport",
     "TimelineEntry",
     "TrafficRow",
@@ -415,9 +438,11 @@ __all__ = [
     "authenticate_password",
     "authenticate_token",
     "background_jobs",
+    "backups",
     "baseline",
     "check_service",
     "config_problems",
+    "create_backup",
     "csrf_token",
     "dashboard",
     "deploy",
@@ -456,6 +481,7 @@ __all__ = [
     "promote",
     "proxy_principal",
     "recover",
+    "restore_backup",
     "role_allows",
     "rollback",
     "run_job",

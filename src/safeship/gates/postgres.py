@@ -9,7 +9,6 @@ tool's first line of stderr with the password masked.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from safeship._files import open_private_fd
+from safeship.artifacts.checksum import sha256_of
 from safeship.redaction import MASK, redact
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ SCRATCH_PREFIX = "safeship_scratch_"
 # Seconds a connection attempt may take (when the URL does not say): a database that does not
 # answer fails the gate quickly instead of hanging it.
 CONNECT_TIMEOUT_S = 10
-_CHUNK = 1 << 20
 
 
 class DatabaseToolError(Exception):
@@ -193,14 +192,6 @@ def _run_tool(
         line = database.redact(line) if database else redact(line)
         raise DatabaseToolError(line if line.startswith(name) else f"{name}: {line}")
     return result.stdout.decode("utf-8", "replace") if result.stdout else ""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def dump(url: str | DatabaseURL, dest: Path, timeout: float) -> DumpInfo:

@@ -71,6 +71,7 @@ class FreezeWindow(SettingsModel):
 
 
 class BackupSettings(SettingsModel):
+    # pg_dump the environment's PostgreSQL database before each deploy (docs/gates/backup.md).
     enabled: bool = False
     # The name of the environment's variable that holds the PostgreSQL URL.
     database_url: str = Field(default="DATABASE_URL", min_length=1, max_length=200)
