@@ -64,12 +64,15 @@ def migrating(
     *,
     dry_run: bool = True,
     max_lock_seconds: float = 2.0,
+    backup: bool = False,
 ) -> Workspace:
     tables = MIGRATION.format(
         command=json.dumps([sys.executable, str(MIGRATOR)]),
         dry_run=str(dry_run).lower(),
         max_lock_seconds=max_lock_seconds,
     )
+    if backup:
+        tables += "\n[environments.local.gates.backup]\nenabled = true\n"
     ws = factory(strategy="all-at-once", bake_time=0.2, tables=tables)
     ws.environment().target.set_variable("DATABASE_URL", database)  # type: ignore[attr-defined]
     (ws.root / "sql").mkdir()
@@ -130,13 +133,13 @@ def gate_context(ws: Workspace, registry: Registry) -> GateContext:
 def test_a_compatible_migration_is_dry_run_then_applied_right_before_the_release(
     workspace_factory: Callable[..., Workspace], database: str
 ) -> None:
-    ws = migrating(workspace_factory, database)
+    ws = migrating(workspace_factory, database, backup=True)
     write_sql(ws, "001_color.sql", "ALTER TABLE items ADD COLUMN color text;\n")
 
     outcome = operations.deploy(ws.loaded, ENV, "v1")
 
     assert outcome.status is Status.SUCCEEDED, outcome.reason
-    gates = gates_of(ws, outcome.deployment_id)
+    gates = gates_of(ws, outcome.deployment_id)[1:]  # after the backup gate's
     assert [(gate, verdict) for gate, verdict, _ in gates] == [
         ("migration", "passed"),
         ("rollback_plan", "passed"),
@@ -149,7 +152,9 @@ def test_a_compatible_migration_is_dry_run_then_applied_right_before_the_release
         "nothing to put back (the first release of local); the schema change is backward compatible"
     )
     dry = figures_of(ws, outcome.deployment_id, "migration")
-    assert dry["restored_from"] == "dump" and dry["findings"] == [] and dry["lock_samples"] >= 1
+    assert dry["restored_from"] == "backup" and dry["findings"] == [] and dry["lock_samples"] >= 1
+    backup_id = figures_of(ws, outcome.deployment_id, "backup")["stored_file"]
+    assert figures_of(ws, outcome.deployment_id, "rollback_plan")["backup"] == backup_id
     assert "color" in schema_of(database)["public.items"]
     assert applied(database) == ["001_color.sql"]
     assert scratch_databases(database) == []
@@ -162,11 +167,12 @@ def test_a_compatible_migration_is_dry_run_then_applied_right_before_the_release
     assert stages.index(("stage.passed", "migrate")) < stages.index(("stage.started", "deploy"))
     # The report shows the gates, and the plan the rollback_plan gate recorded.
     detail = core.deployment_detail(ws.loaded, outcome.deployment_id)
-    assert [(g.gate, g.outcome) for g in detail.gates] == [
+    assert [(g.gate, g.outcome) for g in detail.gates[1:]] == [
         (gate, verdict) for gate, verdict, _ in gates
     ]
-    assert ("restored_from", "dump") in detail.gates[0].key_figures
+    assert ("restored_from", "backup") in detail.gates[1].key_figures
     assert detail.rollback_plan.schema_compatible is True
+    assert detail.rollback_plan.backup == backup_id
     assert detail.rollback_plan.text == gates[1][2]
 
 

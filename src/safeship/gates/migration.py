@@ -30,7 +30,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from safeship.gates.base import GateContext, GateVerdict, failed, passed
-from safeship.redaction import register_secret
 
 if TYPE_CHECKING:
     from safeship.config import EnvironmentSettings
@@ -107,22 +106,15 @@ class MigrationRun:
 
 
 def database_url(context: GateContext, variable: str) -> DatabaseURL:
-    """The environment's database URL, from its variable ``variable``, checked."""
-    from safeship.gates.postgres import DatabaseToolError, parse_url
+    """The environment's database URL, from its variable ``variable``, checked (its password
+    registered as a secret: the command's output may print it)."""
+    from safeship.gates.backup import BackupError
+    from safeship.gates.backup import database_url as checked_url
 
-    url = context.target.variables().get(variable) or ""
-    if not url:
-        raise MigrationError(
-            f"the environment {context.environment} has no variable {variable} "
-            "(the database URL the migration runs against)"
-        )
     try:
-        database = parse_url(url, variable)
-    except DatabaseToolError as exc:
+        return checked_url(context.target.variables(), variable)
+    except BackupError as exc:
         raise MigrationError(str(exc)) from None
-    # The command's output may print it on its own (not in a URL, where it is masked anyway).
-    register_secret(database.password or None)
-    return database
 
 
 def run_migration(
