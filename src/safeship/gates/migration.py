@@ -195,7 +195,11 @@ class LockSampler:
     def __enter__(self) -> LockSampler:
         import psycopg
 
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:  # measuring is best effort: the migration goes on
+            self.error = _first_line(exc)
+            return self
         # The first sample is taken before the command starts: nothing is held yet.
         self._thread = threading.Thread(
             target=self._sample, args=(conn,), name="safeship-lock-sampler", daemon=True
@@ -220,7 +224,7 @@ class LockSampler:
                 try:
                     rows = conn.execute(_LOCKS_QUERY).fetchall()
                 except Exception as exc:  # measuring is best effort: the migration goes on
-                    self.error = str(exc).strip().splitlines()[0] if str(exc) else "error"
+                    self.error = _first_line(exc)
                     return
                 now = time.monotonic()
                 self.samples += 1
@@ -250,6 +254,11 @@ class LockSampler:
         }
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _strength(mode: str) -> int:
     return LOCK_MODES.index(mode) if mode in LOCK_MODES else -1
 
@@ -268,6 +277,8 @@ class MigrationGate:
     name: str = "migration"
 
     def check(self, context: GateContext) -> GateVerdict:
+        import psycopg
+
         from safeship.gates.postgres import DatabaseToolError
 
         try:
@@ -277,6 +288,8 @@ class MigrationGate:
             return failed(str(exc))
         except DatabaseToolError as exc:
             return failed(f"the dry run could not prepare its scratch copy: {exc}")
+        except psycopg.Error as exc:
+            return failed(f"the dry run could not read the scratch copy: {_first_line(exc)}")
         run = dry.run
         figures: dict[str, Any] = {
             "seconds": round(run.seconds, 3),
