@@ -138,6 +138,7 @@ def gate_context(ws: Workspace, registry: Registry) -> GateContext:
 def test_a_compatible_migration_is_dry_run_then_applied_right_before_the_release(
     workspace_factory: Callable[..., Workspace], database: str
 ) -> None:
+    """(About 5 s alone: a whole deploy with a backup, a dry run and the real migration.)"""
     ws = migrating(workspace_factory, database, backup=True)
     write_sql(ws, "001_color.sql", "ALTER TABLE items ADD COLUMN color text;\n")
 
@@ -281,6 +282,7 @@ def test_the_locks_a_migration_takes_are_measured(
 def test_a_deploy_killed_after_the_migration_is_recovered_as_interrupted(
     workspace_factory: Callable[..., Workspace], database: str
 ) -> None:
+    """(About 5 s alone: two deploys, the second through the CLI, killed.)"""
     ws = migrating(workspace_factory, database, dry_run=False)
     write_sql(ws, "001_color.sql", "ALTER TABLE items ADD COLUMN color text;\n")
     assert operations.deploy(ws.loaded, ENV, "v1").ok
