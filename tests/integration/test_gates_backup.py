@@ -6,6 +6,7 @@ lands in the serving database by accident."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,12 +149,22 @@ def test_a_restore_refuses_the_serving_database_and_a_full_one(
     assert restored.replaced and restored.row_counts == {"orders": 5}
 
 
-def test_the_cli_restores_and_prints_row_counts(
+def test_the_cli_backs_up_restores_and_prints_row_counts(
     workspace_factory: Callable[..., Workspace], postgres_url: str
 ) -> None:
     fill_orders(postgres_url, rows=7)
     ws = backed_up(workspace_factory, postgres_url)
-    backup = core.create_backup(ws.loaded, ENV).stored
+    created = subprocess.run(
+        [*ws.cli(), "backup", "create", ENV, "--json"],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    [backup] = core.backups(ws.loaded, ENV)
+    assert json.loads(created.stdout)["id"] == backup.id
     with postgres.scratch_database(postgres_url) as scratch:
         result = subprocess.run(
             [*ws.cli(), "backup", "restore", backup.id[:8], "--to", scratch.url],
