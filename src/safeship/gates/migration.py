@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from safeship.gates.base import GateContext, GateVerdict, failed, passed
+from safeship.registry.errors import first_line
 
 if TYPE_CHECKING:
     from safeship.config import EnvironmentSettings
@@ -208,7 +209,7 @@ class LockSampler:
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:  # measuring is best effort: the migration goes on
-            self.error = _first_line(exc)
+            self.error = first_line(exc)
             return self
         # The first sample is taken before the command starts: nothing is held yet.
         self._thread = threading.Thread(
@@ -234,7 +235,7 @@ class LockSampler:
                 try:
                     rows = conn.execute(_LOCKS_QUERY).fetchall()
                 except Exception as exc:  # measuring is best effort: the migration goes on
-                    self.error = _first_line(exc)
+                    self.error = first_line(exc)
                     return
                 now = time.monotonic()
                 self.samples += 1
@@ -262,11 +263,6 @@ class LockSampler:
             }
             for table, mode in sorted(self.strongest.items())
         }
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _strength(mode: str) -> int:
@@ -299,7 +295,7 @@ class MigrationGate:
         except DatabaseToolError as exc:
             return failed(f"the dry run could not prepare its scratch copy: {exc}")
         except psycopg.Error as exc:
-            return failed(f"the dry run could not read the scratch copy: {_first_line(exc)}")
+            return failed(f"the dry run could not read the scratch copy: {first_line(exc)}")
         run = dry.run
         figures: dict[str, Any] = {
             "seconds": round(run.seconds, 3),
