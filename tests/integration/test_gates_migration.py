@@ -10,8 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from safeship.gates.migration_lint import Schema, read_schema
 from safeship.gates.postgres import row_counts
 from safeship.gates.rollback_plan import RollbackPlanGate
 from safeship.pipeline import operations
+from safeship.pipeline.deploy import DeploymentOutcome
 from safeship.pipeline.states import Status
 from safeship.redaction import redact_data
 from safeship.registry import Registry
@@ -354,3 +357,48 @@ def test_no_password_in_what_a_failing_migration_leaves(
         assert "(exit code 1: ERROR: migration failed)" in verdict.reason
         shown = json.dumps([verdict.reason, redact_data(dict(verdict.figures))])
         assert PASSWORD not in shown and "****" in shown
+
+
+def test_a_dropped_column_waits_for_an_approver_before_the_real_migration(
+    workspace_factory: Callable[..., Workspace], database: str
+) -> None:
+    """With the approval gate (h-approval; skipped until it is merged): the finding makes the
+    deploy wait although the environment requires no approval; the serving database keeps
+    its column until an approver answers, then the migration and the release go on, and the
+    report's rollback plan names the backup to restore. (About 5 s alone: a whole deploy.)"""
+    approvals: Any = pytest.importorskip(
+        "safeship.core._approvals", reason="the approval gate is not merged yet"
+    )
+    ws = migrating(workspace_factory, database, backup=True)
+    write_sql(ws, "001_drop.sql", "ALTER TABLE items DROP COLUMN note;\n")
+    with Registry(ws.loaded.registry_url()) as registry:
+        assert registry.add_user("bob", "approver", "not-a-password-hash", datetime.now(UTC))
+    result: list[DeploymentOutcome] = []
+    deploy = threading.Thread(
+        target=lambda: result.append(operations.deploy(ws.loaded, ENV, "v1", triggered_by="al"))
+    )
+    deploy.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (waiting := approvals.pending_approvals(ws.loaded, ENV)):
+            assert deploy.is_alive() and time.monotonic() < deadline, "it never waited"
+            time.sleep(0.05)
+        [pending] = waiting
+        finding = (
+            "migration: column public.items.note dropped "
+            "(001_drop.sql:1: ALTER TABLE items DROP COLUMN note)"
+        )
+        assert list(pending.reasons) == [finding]
+        assert "note" in schema_of(database)["public.items"]  # not migrated yet
+        approvals.approve(ws.loaded, pending.deployment.id, user="bob")
+    finally:
+        deploy.join(60)
+    [outcome] = result
+
+    assert outcome.status is Status.SUCCEEDED, outcome.reason
+    assert "note" not in schema_of(database)["public.items"]
+    plan = core.deployment_detail(ws.loaded, outcome.deployment_id).rollback_plan
+    backup_id = figures_of(ws, outcome.deployment_id, "backup")["stored_file"]
+    assert (plan.schema_compatible, plan.backup) == (False, backup_id)
+    assert plan.text.endswith(f"restore backup {backup_id} first (safeship backup restore "
+                              f"{backup_id} --to URL)")  # fmt: skip
