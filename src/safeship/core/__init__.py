@@ -189,8 +189,8 @@ if TYPE_CHECKING:
     from safeship.pipeline.states import TERMINAL, Status
     from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
-    from safeship.registry.stored_files import StoredFile
     from safeship.registry.releases import ReleaseBusy
+    from safeship.registry.stored_files import StoredFile
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
@@ -514,9 +514,9 @@ __all__ = [
     "promote",
     "proxy_principal",
     "recover",
-    "restore_backup",
     "release",
     "releases",
+    "restore_backup",
     "resume_release",
     "role_allows",
     "rollback",

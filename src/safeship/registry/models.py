@@ -573,6 +573,8 @@ class StoredFileRow(Base):
     __table_args__ = (
         Index("ix_stored_files_kind_environment", "kind", "environment", "created_at"),
     )
+
+
 # -- releases: one version through the chain of environments (`safeship release`) -------------
 
 RELEASE_STATUSES_CHECK = "status IN ('running', 'succeeded', 'failed', 'aborted')"

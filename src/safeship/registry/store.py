@@ -45,8 +45,8 @@ from safeship.registry.records import (
     EventRecord,
     Lease,
 )
-from safeship.registry.stored_files import StoredFileRecords
 from safeship.registry.releases import ReleaseRecords
+from safeship.registry.stored_files import StoredFileRecords
 from safeship.registry.verification import RecordsBase
 
 if TYPE_CHECKING:
