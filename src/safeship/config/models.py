@@ -25,6 +25,7 @@ from safeship.analytics.settings import AnalyticsSettings
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.config.serve import ServeSettings
 from safeship.config.watch import WatchSettings
+from safeship.gates.outage_settings import OutageSettings
 from safeship.gates.settings import GatesSettings, PostDeploySettings
 from safeship.hooks.settings import PrepushSettings
 from safeship.jobs.settings import JobsSettings, JobsTable
@@ -235,6 +236,7 @@ class EnvironmentSettings(SettingsModel):
     # The gates before the release starts (approval, freeze, capacity, backup, migration).
     gates: GatesSettings = Field(default_factory=GatesSettings)
     post_deploy: PostDeploySettings = Field(default_factory=PostDeploySettings)
+    outage: OutageSettings = Field(default_factory=OutageSettings)  # its availability probe
 
     @model_validator(mode="before")
     @classmethod

@@ -41,6 +41,8 @@ Condition = Literal[
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "drill.failed",  # a rollback drill's leg failed (`safeship drill`)
+    "outage.paused",  # the availability probe fails: deploys paused
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -54,6 +56,8 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "drill.failed",
+    "outage.paused",
     "test",
 )
 
