@@ -36,13 +36,9 @@ def background_jobs(
 
     now = clock or (lambda: datetime.now(UTC))
     # Secret rotation reminders (issue 16) join this list as a "rotation" job.
-    jobs = [
-        _outbox_job(loaded),
-        _drift_job(loaded, now),
-        *_watch_jobs(loaded),
-        _drill_job(loaded, now),
-        _outage_job(loaded),
-    ]
+    jobs = [_outbox_job(loaded), _drift_job(loaded, now), *_watch_jobs(loaded)]
+    # The drills and the outage probe only where they have an environment to act on.
+    jobs += [job for job in (_drill_job(loaded, now), _outage_job(loaded)) if job is not None]
     return BackgroundJobs(jobs, clock=now)
 
 
@@ -177,7 +173,7 @@ def _watch_once(loaded: LoadedConfig, environment: str) -> Callable[[threading.E
     return check
 
 
-def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
+def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job | None:
     """A rollback drill of each ``[jobs.drill]`` environment once per period (``every``
     seconds since the epoch): the first `safeship serve` to claim (environment, period) in
     ``job_runs`` runs it. A drill that fails, or cannot run (no previous good version), fails
@@ -189,6 +185,8 @@ def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     # An environment named but not configured (the default names "staging") is not drilled.
     names = [name for name in settings.environments if name in loaded.config.environments]
+    if not names:
+        return None
 
     def period(now: datetime) -> datetime:
         every = settings.every
@@ -234,7 +232,7 @@ def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
 
     return Job(
         "drill",
-        settings.enabled and bool(names),
+        settings.enabled,
         settings.every,
         scheduled,
         next_after=lambda started: period(started) + timedelta(seconds=settings.every),
@@ -242,7 +240,7 @@ def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job:
     )
 
 
-def _outage_job(loaded: LoadedConfig) -> Job:
+def _outage_job(loaded: LoadedConfig) -> Job | None:
     """The availability probe of each environment that has one, every ``[jobs.outage]
     every`` seconds; its alerts go to the outbox (the outbox job sends them). Several `safeship
     serve` sharing the registry each probe, but a failure within half a period of the last one
@@ -255,6 +253,8 @@ def _outage_job(loaded: LoadedConfig) -> Job:
         for name in settings.environments or list(loaded.config.environments)
         if _has_probe(loaded, name)
     ]
+    if not names:
+        return None
 
     def probe(stop: threading.Event) -> RunResult:
         from safeship.pipeline.outage import check_environments
@@ -262,7 +262,7 @@ def _outage_job(loaded: LoadedConfig) -> Job:
         check_environments(loaded, names, min_gap=settings.every / 2, deliver=False)
         return None
 
-    return Job("outage", settings.enabled and bool(names), settings.every, probe)
+    return Job("outage", settings.enabled, settings.every, probe)
 
 
 def _has_probe(loaded: LoadedConfig, environment: str) -> bool:
