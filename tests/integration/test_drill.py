@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -116,3 +117,32 @@ def test_no_previous_good_version_is_refused_in_one_line(
     )
     assert serving(ws) == ["v1"]
     assert core.drill_history(ws.loaded, ENV) == []
+
+
+def test_the_drill_job_runs_once_per_period_whichever_serve_claims_it(
+    workspace_factory: Callable[..., Workspace],
+) -> None:
+    ws = workspace_factory(
+        strategy="all-at-once",
+        bake_time=0.2,
+        tables=(
+            '\n[jobs.drill]\nenvironments = ["local"]\nevery = 86400.0\n'
+            "[jobs.outbox]\nenabled = false\n[jobs.drift]\nenabled = false\n"
+            "[jobs.watch]\nenabled = false\n"
+        ),
+    )
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    first = core.background_jobs(ws.loaded, clock=lambda: now)
+    second = core.background_jobs(ws.loaded, clock=lambda: now)  # another `safeship serve`
+
+    assert first.run_due() == ["drill"]
+    assert second.run_due() == ["drill"]
+
+    failed = first.status("drill")
+    assert failed.last_ok is False
+    assert failed.last_error == f"{ENV}: {ENV} has no successful deployment to drill"
+    assert second.status("drill").last_ok is True  # claimed already: not drilled twice
+    assert failed.next_run == datetime(2026, 12, 1, tzinfo=UTC)
+    with Registry(ws.loaded.registry_url()) as registry:
+        run = registry.job_run("drill", f"{ENV}/2026-11-30T00:00")
+    assert run is not None and run.ok is False

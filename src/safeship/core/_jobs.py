@@ -195,6 +195,7 @@ def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job | Non
     def drills(stop: threading.Event, *, force: bool) -> RunResult:
         from safeship.core._drill import drill
         from safeship.jobs.scheduler import JobFailed, one_line
+        from safeship.pipeline.operations import RollbackImpossible
         from safeship.registry import Registry
 
         failed: list[str] = []
@@ -214,6 +215,8 @@ def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job | Non
                 try:
                     result = drill(loaded, name)
                     error = None if result.ok else result.reason or "failed"
+                except RollbackImpossible as exc:  # nothing to drill yet: said as it is
+                    error = str(exc)
                 except Exception as exc:
                     error = one_line(exc)
                 if error is not None:
