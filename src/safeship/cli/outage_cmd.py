@@ -75,9 +75,9 @@ def run_status(config: Path | None, environments: list[str]) -> int:
             print(f"{state.environment}: PAUSED since {since} ({probe}): {state.reason}")
         elif state.failures:
             print(
-                f"{state.environment}: deploying ({probe}); {state.failures} of "
+                f"{state.environment}: deploys allowed ({probe}); {state.failures} of "
                 f"{state.threshold} failed probes before a pause: {state.reason}"
             )
         else:
-            print(f"{state.environment}: deploying ({probe})")
+            print(f"{state.environment}: deploys allowed ({probe})")
     return 0
