@@ -58,6 +58,8 @@ def test_a_drill_rolls_back_and_forward_measuring_both_legs(serving_v2: Workspac
         ("v1", "succeeded", "cli"),
     ]
     assert history[0].commit_sha == "v2sha" and history[1].commit_sha == "v1sha"
+    assert history[0].notes == f"rollback drill #{result.drill_id}: forward leg"
+    assert history[1].notes == f"rollback drill #{result.drill_id}: back leg"
     assert (back.deployment_id, forward.deployment_id) == (history[1].id, history[0].id)
     assert "drill.succeeded" in events
     [recorded] = core.drill_history(serving_v2.loaded, ENV)

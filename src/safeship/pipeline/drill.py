@@ -34,6 +34,7 @@ from safeship.pipeline.operations import (
 )
 from safeship.pipeline.states import Status
 from safeship.redaction import redact
+from safeship.registry.records import DeploymentNotes
 
 if TYPE_CHECKING:
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
@@ -88,13 +89,17 @@ def drill(
 ) -> DrillOutcome:
     """One drill of ``environment`` (see the module's docstring). RollbackImpossible (one line)
     when it has no previous good version to go back to; EnvironmentBusy when a deploy runs."""
+    from safeship.health.resolve import require_resolvable
+
+    # A health check's variable that is not set is a config error now, not mid-drill.
+    require_resolvable(loaded, environment)
     with open_session(loaded, environment, event_log) as s:
         serving, previous, drill_id, back = _back_leg(s, triggered_by, on_progress)
         legs = [back]
         if back.ok and forward:
             s.registry.record_drill_legs(drill_id, [leg.figures() for leg in legs])
             try:
-                legs.append(_forward_leg(loaded, s, serving, triggered_by, on_progress))
+                legs.append(_forward_leg(loaded, s, serving, drill_id, triggered_by, on_progress))
             except BaseException:  # Ctrl-C: the row says where the drill stopped
                 reason = "interrupted during the forward leg"
                 s.registry.finish_drill(drill_id, "failed", reason, [back.figures()])
@@ -153,6 +158,7 @@ def _back_leg(
                 commit=previous.commit_sha,
                 triggered_by=triggered_by,
                 strategy="all-at-once",
+                notes=DeploymentNotes(notes=f"rollback drill #{drill_id}: back leg"),
             )
         except Exception as exc:  # the leg failed; the drill says so (and is recorded)
             return serving, previous, drill_id, _broken("back", previous.version, exc, started)
@@ -173,6 +179,7 @@ def _forward_leg(
     loaded: LoadedConfig,
     s: Session,
     serving: DeploymentRecord,
+    drill_id: int,
     triggered_by: str,
     on_progress: Callable[[LiveSnapshot], None] | None,
 ) -> DrillLeg:
@@ -186,6 +193,7 @@ def _forward_leg(
             commit=serving.commit_sha,
             triggered_by=triggered_by,
             on_progress=on_progress,
+            notes=DeploymentNotes(notes=f"rollback drill #{drill_id}: forward leg"),
         )
     except Exception as exc:
         return _broken("forward", serving.version, exc, started)
