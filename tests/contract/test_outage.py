@@ -11,11 +11,13 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from railway_api import RailwayServer
 from statuspage_api import StatuspageServer
 
 from safeship import core
+from safeship.config.models import SafeshipConfig
 from safeship.pipeline import operations, paths_deploy
-from safeship.pipeline.outage import Probe, run_probe
+from safeship.pipeline.outage import Probe, probe_of, run_probe
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
 from testing.fixtures import ENV, Workspace
@@ -69,6 +71,31 @@ def test_a_plain_page_is_up_on_2xx_and_down_on_errors_or_silence(
     assert Probe("status_page", "http://user:pw@h.example:8/s?token=t", 1).shown == (
         "http://h.example:8/s"
     )
+
+
+def test_a_railway_target_is_probed_at_its_api_without_a_token(railway_api: RailwayServer) -> None:
+    endpoint = f"{railway_api.url}/graphql/v2"
+    config = SafeshipConfig.model_validate(
+        {
+            "environments": {
+                "production": {
+                    "target": {"type": "railway", "endpoint": endpoint, "project_id": "p",
+                               "environment_id": "e", "service_id": "s"},
+                    "outage": {"probe_timeout": 0.5},
+                },
+                "local": {"port": 18412, "target": {"command": ["true"]}},
+            }
+        }
+    )  # fmt: skip
+    probe = probe_of(config.environments["production"])
+    assert probe == Probe("platform", endpoint, 0.5)
+    assert probe_of(config.environments["local"]) is None  # a local target: no probe
+
+    answered = run_probe(probe)  # any answer below 500 is the API up (here: no token, 4xx)
+    assert answered.up and answered.detail.startswith("HTTP 4")
+    railway_api.fail("503", times=None)
+    assert (run_probe(probe).up, run_probe(probe).detail) == (False, "HTTP 503")
+    assert all("Authorization" not in r.headers for r in railway_api.received)
 
 
 def test_failed_probes_pause_deploys_but_emergency_ones_and_the_answer_lifts_it(

@@ -98,7 +98,9 @@ def run_probe(probe: Probe) -> ProbeAnswer:
         with httpx.Client(timeout=probe.timeout, follow_redirects=True) as client:
             if probe.kind == "platform":
                 # Reachability only: any GraphQL answer (even "not authorized") is the API up.
-                response = client.post(probe.url, json={"query": "query { __typename }"})
+                response = client.post(
+                    probe.url, json={"query": "query { __typename }", "variables": {}}
+                )
                 up = response.status_code < 500
                 detail = f"HTTP {response.status_code}"
             else:
