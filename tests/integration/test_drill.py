@@ -102,7 +102,7 @@ def test_a_failing_forward_leg_fails_the_drill_with_an_alert_and_exit_1(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert history.returncode == 0, history.stderr
-    assert "#1 " in history.stdout and f"{ENV}: failed; v2 -> v1 -> back" in history.stdout
+    assert "#1 " in history.stdout and f"{ENV}: failed; v2 -> v1 -> v2 (back ok " in history.stdout
 
 
 def test_no_previous_good_version_is_refused_in_one_line(

@@ -38,9 +38,11 @@ def run_history(config: Path | None, environment: str | None, limit: int, *, as_
         legs = ", ".join(
             f"{leg.name} {'ok' if leg.ok else 'FAILED'} {leg.seconds:.1f} s" for leg in drill.legs
         )
+        route = f"{drill.serving_version} -> {drill.previous_version}"
+        if any(leg.name == "forward" for leg in drill.legs):
+            route += f" -> {drill.serving_version}"
         line = (
-            f"#{drill.drill_id} {when} {drill.environment}: {outcome}; "
-            f"{drill.serving_version} -> {drill.previous_version} -> back"
+            f"#{drill.drill_id} {when} {drill.environment}: {outcome}; {route}"
             f" ({legs or 'no leg finished'}) by {drill.triggered_by}"
         )
         print(line + (f": {drill.reason}" if drill.reason else ""))
