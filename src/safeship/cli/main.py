@@ -294,6 +294,56 @@ def serve(
     raise typer.Exit(serve_cmd.run(config, host, port, jobs))
 
 
+# -- approval (the gates): the user is SAFESHIP_TOKEN's --
+
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Why (recorded).", callback=params.text)
+]
+
+
+@app.command()
+def approve(
+    deployment: Annotated[
+        str, typer.Argument(help="Its id or a prefix (6+ hex digits).", callback=params.text)
+    ],
+    reason: ReasonOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Approve a deployment awaiting approval, as SAFESHIP_TOKEN's user (an approver)."""
+    from safeship.cli import approve_cmd
+
+    raise typer.Exit(approve_cmd.run_answer(config, deployment, "approve", reason))
+
+
+@app.command()
+def reject(
+    deployment: Annotated[
+        str, typer.Argument(help="Its id or a prefix (6+ hex digits).", callback=params.text)
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (required, recorded).", callback=params.text)
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Reject a deployment awaiting approval (it ends aborted), as SAFESHIP_TOKEN's user."""
+    from safeship.cli import approve_cmd
+
+    raise typer.Exit(approve_cmd.run_answer(config, deployment, "reject", reason))
+
+
+@app.command()
+def approvals(
+    environment: Annotated[
+        str | None, typer.Argument(help="Environment (default: all).", callback=params.environment)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """What awaits approval, with what its gates found."""
+    from safeship.cli import approve_cmd
+
+    raise typer.Exit(approve_cmd.run_list(config, environment))
+
+
 # -- command groups added by later features register here --
 # lazy_group(NAME, "module:attribute"): the module (a typer.Typer at that attribute) is imported
 # only when NAME runs or --help lists it.

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Each gate's module, by name (its ``gate(settings)`` builds it).
 GATE_MODULES: dict[str, str] = {
     "chain": "safeship.gates.chain",
+    "approval": "safeship.gates.approval",
 }
 
 
