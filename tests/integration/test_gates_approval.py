@@ -5,6 +5,7 @@ their own deploy, a viewer cannot approve at all, and two approvals mean two dis
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -12,11 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from safeship import core
+from safeship._processes import free_port
 from safeship.auth import AuthError
+from safeship.cli import deploy_cmd
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome
 from safeship.pipeline.states import Status
@@ -113,7 +117,8 @@ def test_an_approver_in_another_process_lets_the_waiting_deploy_go_on(
 
     prefix = pending.deployment.id[:8]
     answer = subprocess.run(
-        [*ws.cli(), "approve", prefix, "--reason", "looks fine", "-c", str(ws.root / "safeship.toml")],
+        [*ws.cli(), "approve", prefix, "--reason", "looks fine"],
+        cwd=ws.root,
         env={**os.environ, "SAFESHIP_TOKEN": token},
         capture_output=True,
         text=True,
@@ -191,7 +196,7 @@ def test_two_approvals_by_two_people_other_than_the_requester(
         core.approve(ws.loaded, deployment_id, user="victor")
     pending = core.approve(ws.loaded, deployment_id, user="bob")
     assert [a.user for a in pending.answers] == ["bob"]
-    with pytest.raises(core.ApprovalRefused, match="bob has answered .* already"):
+    with pytest.raises(core.ApprovalRefused, match=r"bob has answered .* already"):
         core.approve(ws.loaded, deployment_id, user="bob")  # twice acts once
     time.sleep(0.6)  # the gate reads the answers twice: one approval is not two
     assert core.pending_approvals(ws.loaded, ENV)[0].deployment.status == "awaiting_approval"
@@ -218,10 +223,71 @@ def test_the_cli_identity_is_the_token_user_with_the_approver_role(
     assert core.identify(ws.loaded, approver, "approver", "approving").name == "bob"
 
 
-def test_an_environment_without_approval_skips_the_gate(
+OVERRIDE = """
+[environments.staging]
+port = {port}
+strategy = "all-at-once"
+bake_time = 0.2
+
+[environments.staging.target]
+command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
+
+[alerts]
+production = ["local"]
+close_timeout = 2.0
+
+[notify.console]
+file = "{alerts}"
+"""
+
+
+def test_override_gates_needs_an_approver_and_is_recorded_and_alerted(
     workspace_factory: Callable[..., Workspace],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ws = workspace_factory(strategy="all-at-once", bake_time=0.2)
-    outcome = operations.deploy(ws.loaded, ENV, "v1")
-    assert outcome.status is Status.SUCCEEDED, outcome.reason
-    assert approval_gate(ws, outcome.deployment_id)[:2] == ("skipped", "no approval required")
+    alerts = tmp_path / "alerts.jsonl"
+    ws = workspace_factory(
+        strategy="all-at-once",
+        bake_time=0.2,
+        settings='requires = ["staging"]',
+        tables=OVERRIDE.format(port=free_port(), alerts=alerts),
+    )
+    viewer = add_user(ws, "victor", "viewer")
+    approver = add_user(ws, "bob", "approver")
+    config = ws.root / "safeship.toml"
+    request = core.DeployRequest(ENV, "v1")
+
+    monkeypatch.setenv("SAFESHIP_TOKEN", viewer)
+    with pytest.raises(AuthError, match="victor is a viewer: --override-gates needs the approver"):
+        deploy_cmd.run(config, request, "json", "the outage")
+    assert core.history(ws.loaded, core.HistoryQuery(ENV)) == []  # refused before anything ran
+
+    result = subprocess.run(
+        [*ws.cli(), "deploy", ENV, "--version", "v1", "--override-gates", "--reason", "outage"],
+        cwd=ws.root,
+        env={**os.environ, "SAFESHIP_TOKEN": approver},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [deployed] = core.history(ws.loaded, core.HistoryQuery(ENV))
+    with Registry(ws.loaded.registry_url()) as registry:
+        gates = [(g.gate, g.outcome, g.reason) for g in registry.gate_results(deployed.id)]
+        events = registry.events(deployed.id)
+    assert gates == [
+        ("chain", "overridden", "v1 has not succeeded in staging"),
+        ("approval", "skipped", "no approval required"),
+    ]
+    [overridden] = [e.attributes["attributes"] for e in events if e.name == "gate.overridden"]
+    assert overridden == {"gate": "chain", "reason": "outage", "by": "bob"}
+    [alert] = [
+        json.loads(line) for line in alerts.read_text().splitlines() if '"gate.overridden"' in line
+    ]
+    assert alert["severity"] == "warning"
+    [sent] = [a for a in alert["alerts"] if a["condition"] == "gate.overridden"]
+    assert sent["summary"] == "local: v1: chain gate overridden by bob: outage"
+    assert sent["details"] == {"gate": "chain", "by": "bob"}
+    operations.down(ws.loaded, "staging")

@@ -81,6 +81,17 @@ def deploy(
             help="Deploy from this machine, skipping CI (never the checks or the rollback).",
         ),
     ] = False,
+    override_gates: Annotated[
+        bool,
+        typer.Option(
+            "--override-gates",
+            help="Let failed chain/freeze gates pass (an approver's SAFESHIP_TOKEN; --reason).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why the gates are overridden.", callback=params.text),
+    ] = None,
     log_format: LogFormatOption = LogFormat.live,
     config: ConfigOption = None,
 ) -> None:
@@ -90,7 +101,8 @@ def deploy(
 
     mode = core.deploy_mode(via_paths=via_paths, emergency=emergency)
     request = core.DeployRequest(environment, version, commit, triggered_by, mode)
-    raise typer.Exit(deploy_cmd.run(config, request, log_format.value))
+    override = deploy_cmd.override_reason(override_gates, reason)
+    raise typer.Exit(deploy_cmd.run(config, request, log_format.value, override))
 
 
 @app.command()

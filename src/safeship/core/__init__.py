@@ -31,11 +31,11 @@ if TYPE_CHECKING:
         parse_period,
     )
     from safeship.core._approvals import (
+        TOKEN_VARIABLE,
         ApprovalAnswer,
         ApprovalRefused,
         GateFinding,
         PendingApproval,
-        TOKEN_VARIABLE,
         approve,
         identify,
         pending_approval,
@@ -127,6 +127,7 @@ if TYPE_CHECKING:
         DeployResult,
         EnvironmentStatus,
         Failover,
+        GatesOverride,
         HistoryQuery,
         MetricFigures,
         PathStatus,
@@ -316,6 +317,7 @@ _LAZY = {
     "AnalysisFigures": "safeship.core._records",
     "DeployMode": "safeship.core._records",
     "DeployRequest": "safeship.core._records",
+    "GatesOverride": "safeship.core._records",
     "DeployResult": "safeship.core._records",
     "DeploymentSummary": "safeship.core._records",
     "EnvironmentStatus": "safeship.core._records",
@@ -348,9 +350,9 @@ __getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [
-    "TOKEN_VARIABLE",
     "ROLES",
     "TERMINAL",
+    "TOKEN_VARIABLE",
     "ActiveAlert",
     "AnalysisFigures",
     "AnalyticsQuery",
@@ -392,6 +394,7 @@ __all__ = [
     "EnvironmentStatus",
     "Failover",
     "GateFinding",
+    "GatesOverride",
     "HealthReport",
     "HistoryQuery",
     "Interrupted",

@@ -44,9 +44,7 @@ def person(actor: str) -> str:
     return actor.rsplit(":", 1)[-1].strip().lower()
 
 
-def refusal(
-    user: str, role: str | None, requester: str, settings: ApprovalSettings
-) -> str | None:
+def refusal(user: str, role: str | None, requester: str, settings: ApprovalSettings) -> str | None:
     """Why ``user`` (with ``role``; None: not a safeship user) may not approve a deployment
     ``requester`` asked for; None when they may."""
     if role is None:

@@ -41,9 +41,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_approvals")),
-        sa.UniqueConstraint(
-            "deployment_id", "user_name", name=op.f("uq_approvals_deployment_id")
-        ),
+        sa.UniqueConstraint("deployment_id", "user_name", name=op.f("uq_approvals_deployment_id")),
     )
 
 
