@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ import pytest
 from safeship import core
 from safeship._processes import free_port
 from safeship.auth import AuthError
-from safeship.cli import deploy_cmd
+from safeship.cli import approve_cmd, deploy_cmd
+from safeship.gates import runner
+from safeship.gates.base import GateContext, GateVerdict, passed
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome
 from safeship.pipeline.states import Status
@@ -291,3 +295,41 @@ def test_override_gates_needs_an_approver_and_is_recorded_and_alerted(
     assert sent["summary"] == "local: v1: chain gate overridden by bob: outage"
     assert sent["details"] == {"gate": "chain", "by": "bob"}
     operations.down(ws.loaded, "staging")
+
+
+def test_a_gate_that_asks_for_approval_makes_one_needed_where_none_is_required(
+    gated: Callable[..., Workspace],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ws = gated(required=0, timeout=0.5)
+
+    @dataclass(frozen=True)
+    class AskingGate:
+        name: str = "migration"
+
+        def check(self, context: GateContext) -> GateVerdict:
+            context.needs_approval.append("drops column users.email, read by v0")
+            return passed("dry run passed")
+
+    asking = types.ModuleType("asking_gate")
+    asking.gate = lambda settings: AskingGate()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "asking_gate", asking)
+    monkeypatch.setitem(runner.GATE_MODULES, "migration", "asking_gate")
+    running = start_deploy(ws)
+    pending = awaiting(ws)
+    assert (pending.required, pending.reasons) == (1, ("drops column users.email, read by v0",))
+    assert [(g.gate, g.outcome, g.reason) for g in pending.gates] == [
+        ("migration", "passed", "dry run passed")
+    ]
+    assert approve_cmd.run_list(ws.root / "safeship.toml", ENV) == 0  # `safeship approvals`
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith(f"{pending.deployment.id[:8]} local v1 asked by alice")
+    assert listed[0].endswith(": 0 of 1 approvals")
+    assert listed[1:3] == [
+        "  needs approval: drops column users.email, read by v0",
+        "  migration: passed: dry run passed",
+    ]
+
+    outcome = running.outcome()
+    assert outcome.reason == "approval gate: no approval within 0.5 s (0 of 1)"
