@@ -138,6 +138,7 @@ def test_an_approver_in_another_process_lets_the_waiting_deploy_go_on(
     assert (gate_outcome, reason) == ("passed", "approved by bob")
     assert figures["approvers"] == ["bob"]
     assert figures["approver_reasons"] == {"bob": "looks fine"}
+    assert core.deployment_detail(ws.loaded, outcome.deployment_id).approved_by == ("bob",)
     names = event_names(ws, outcome.deployment_id)
     assert names.index("approval.requested") < names.index("approval.granted")
     assert names.index("approval.granted") < names.index("deployment.succeeded")
