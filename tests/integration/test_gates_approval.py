@@ -295,7 +295,6 @@ def test_override_gates_needs_an_approver_and_is_recorded_and_alerted(
     [sent] = [a for a in alert["alerts"] if a["condition"] == "gate.overridden"]
     assert sent["summary"] == "local: v1: chain gate overridden by bob: outage"
     assert sent["details"] == {"gate": "chain", "by": "bob"}
-    operations.down(ws.loaded, "staging")
 
 
 def test_a_gate_that_asks_for_approval_makes_one_needed_where_none_is_required(
