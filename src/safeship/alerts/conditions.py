@@ -19,6 +19,7 @@
     drill.succeeded                drill.failed           resolved
     outage.paused                  outage.paused          critical / error (why, since when)
     outage.resumed                 outage.paused          resolved
+    gate.overridden                gate.overridden        warning (who, why, which gate)
 
 A rollback whose rule is the error rate or the latency also fires that condition: the
 architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
@@ -150,6 +151,12 @@ def assess(event: Event, production: Collection[str]) -> Assessment:
         return Assessment(env, (alert,))
     if name in ("drill.failed", "drill.succeeded", "outage.paused", "outage.resumed"):
         return Assessment(env, (_drill_or_outage(event, prod),))
+    if name == "gate.overridden":
+        gate, by = _text(a.get("gate")) or "a gate", _text(a.get("by")) or "someone"
+        summary = f"{gate} gate overridden by {by}: {_text(a.get('reason')) or 'no reason'}"
+        details = {k: v for k, v in (("gate", gate), ("by", by)) if v}
+        alert = _alert(event, "gate.overridden", "warning", summary, details=details)
+        return Assessment(env, (alert,))
     return Assessment(env)
 
 

@@ -150,7 +150,7 @@ class DeploymentDetail:
     # repository is at hand; empty when not (``commits_note`` says why).
     commits: tuple[CommitShipped, ...]
     triggered_by: str
-    approved_by: tuple[str, ...]  # empty until approvals exist
+    approved_by: tuple[str, ...]  # who the approval gate counted (empty: none needed)
     rollback_plan: RollbackPlan
     # The files archived after the deploy (its artifacts and its report), with checksums.
     artifacts: tuple[ReleasedArtifact, ...] = ()
@@ -235,6 +235,15 @@ def schema_secrets(loaded: LoadedConfig, environment: str) -> frozenset[str]:
     return frozenset(name for name, spec in env_schema.variables.items() if spec.secret)
 
 
+def _approved_by(registry: Registry, deployment_id: str) -> tuple[str, ...]:
+    """The approvers the approval gate counted when it passed (safeship.gates.approval)."""
+    for gate in registry.gate_results(deployment_id):
+        approvers = gate.figures.get("approvers")
+        if gate.gate == "approval" and gate.outcome == "passed" and isinstance(approvers, list):
+            return tuple(str(a) for a in approvers)
+    return ()
+
+
 def assemble(
     registry: Registry,
     record: DeploymentRecord,
@@ -279,7 +288,7 @@ def assemble(
         commits=commits,
         artifacts=released_artifacts(registry, record.id),
         triggered_by=record.triggered_by,
-        approved_by=(),
+        approved_by=_approved_by(registry, record.id),
         rollback_plan=_rollback_plan(record, previous, gates),
         rollback_figures=redact_data(dict(figures)) if isinstance(figures, Mapping) else {},
         commits_note=commits_note,

@@ -44,6 +44,7 @@ Condition = Literal[
     "deployment.released",  # after a deploy: the tag, the artifacts (for stakeholders)
     "drill.failed",  # a rollback drill's leg failed (`safeship drill`)
     "outage.paused",  # the availability probe fails: deploys paused
+    "gate.overridden",  # --override-gates let a failed gate pass
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -60,6 +61,7 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "deployment.released",
     "drill.failed",
     "outage.paused",
+    "gate.overridden",
     "test",
 )
 

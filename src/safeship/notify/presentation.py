@@ -34,6 +34,7 @@ TITLES: dict[Condition, str] = {
     "env.drift": "Environment drift",
     "secret.rotation_due": "Secret rotation due",
     "deployment.released": "Deployment released",
+    "gate.overridden": "Gate overridden",
     "test": "Test notification",
 }
 
