@@ -6,10 +6,15 @@ release's resident memory as the estimate) and fails a need above what is free."
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from safeship import core
 from safeship.gates.base import GateOverride
 from safeship.pipeline import operations
+from safeship.pipeline.deploy import DeploymentOutcome
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
 from safeship.registry.gate_results import GateResult
@@ -54,16 +59,32 @@ def test_a_deploy_in_a_freeze_is_refused_before_any_release_starts(
     assert not ws.environment().target.releases()
 
 
-def test_an_override_deploys_during_the_freeze_and_says_so(
+def test_an_override_deploys_during_the_freeze_once_a_second_person_approves(
     workspace_factory: Callable[..., Workspace],
 ) -> None:
     ws = workspace_factory(strategy="all-at-once", bake_time=0.2, tables=FROZEN)
+    with Registry(ws.loaded.registry_url()) as registry:
+        assert registry.add_user("bob", "approver", "not-a-password-hash", datetime.now(UTC))
     override = GateOverride(reason="payment outage fix", by="alice")
-    outcome = operations.deploy(ws.loaded, ENV, "v1", gate_override=override)
+    outcomes: list[DeploymentOutcome] = []
+    deploy = threading.Thread(
+        target=lambda: outcomes.append(
+            operations.deploy(ws.loaded, ENV, "v1", triggered_by="alice", gate_override=override)
+        )
+    )
+    deploy.start()
+    try:
+        waiting = _awaiting_approval(ws)
+        assert waiting.reasons == ("deploying during freeze 'year-end': payment outage fix",)
+        core.approve(ws.loaded, waiting.deployment.id, user="bob", reason="agreed on the call")
+    finally:
+        deploy.join(30)
+    [outcome] = outcomes
 
     assert outcome.status is Status.SUCCEEDED, outcome.reason
-    [result] = gate_results(ws, outcome.deployment_id)
-    assert (result.gate, result.outcome, result.reason) == ("freeze", "overridden", REASON)
+    freeze, approval = gate_results(ws, outcome.deployment_id)
+    assert (freeze.gate, freeze.outcome, freeze.reason) == ("freeze", "overridden", REASON)
+    assert (approval.gate, approval.outcome) == ("approval", "passed")
     with Registry(ws.loaded.registry_url()) as registry:
         events = registry.events(outcome.deployment_id)
     [overridden] = [e for e in events if e.name == "gate.overridden"]
@@ -72,6 +93,16 @@ def test_an_override_deploys_during_the_freeze_and_says_so(
         "reason": "payment outage fix",
         "by": "alice",
     }
+
+
+def _awaiting_approval(ws: Workspace) -> core.PendingApproval:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        waiting = core.pending_approvals(ws.loaded, ENV)
+        if waiting:
+            return waiting[0]
+        time.sleep(0.05)
+    raise AssertionError("the deployment never reached awaiting_approval")
 
 
 def test_capacity_passes_with_the_serving_release_as_the_estimate(

@@ -98,7 +98,8 @@ def test_a_release_walks_staging_then_production(
     ]
     # Production's chain gate saw staging's success of this very deployment.
     with Registry(ws.loaded.registry_url()) as registry:
-        [chain] = registry.gate_results(str(ids[1]))
+        chain, approval = registry.gate_results(str(ids[1]))
+    assert (approval.gate, approval.outcome) == ("approval", "skipped")  # none required
     assert (chain.gate, chain.outcome) == ("chain", "passed")
     assert chain.figures == {"deployments": {"staging": ids[0]}}
     with pytest.raises(core.ReleaseRefused, match=r"^no unfinished release to resume$"):

@@ -267,6 +267,12 @@ def github_reviewers(
     return found
 
 
-def gate(settings: EnvironmentSettings) -> ApprovalGate:
-    """Every environment has the gate: it skips itself when nothing asks for an approval."""
-    return ApprovalGate(settings.gates.approval)
+def gate(settings: EnvironmentSettings) -> ApprovalGate | None:
+    """The gate where approval is required, or where another gate may ask for one (an
+    override of the chain or of a freeze window, a migration the linter flags); it skips
+    itself when nothing asked. Elsewhere no approval row is written at all."""
+    gates = settings.gates
+    may_ask = bool(settings.requires or gates.freeze or gates.migration.command)
+    if gates.approval.required == 0 and not may_ask:
+        return None
+    return ApprovalGate(gates.approval)
