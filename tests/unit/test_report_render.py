@@ -357,3 +357,57 @@ def test_the_record_keeps_the_names_the_dashboard_reads() -> None:
     assert {"summary", "path", "strategy", "stable_version", "timeline", "checks", "steps",
             "rollback_rule", "rollback_reason", "env_changes", "commits", "triggered_by",
             "approved_by", "rollback_plan"} <= names  # fmt: skip
+
+
+def gates() -> tuple[core.GateFigures, ...]:
+    dropped = "column public.items.note dropped (001.sql:1: ALTER TABLE items DROP COLUMN note)"
+    return (
+        core.GateFigures(
+            gate="migration",
+            outcome="passed",
+            reason=f"dry run took 1.5 s; 1 finding needs approval: {dropped}",
+            started_at=STARTED,
+            seconds=1.52,
+            figures={
+                "seconds": 1.5,
+                "findings": [dropped],
+                "locks": {"public.items": {"mode": "AccessExclusiveLock", "held": 0.25}},
+            },
+            key_figures=(
+                ("seconds", "1.5"),
+                ("findings", dropped),
+                ("locks", "public.items: mode: AccessExclusiveLock; held: 0.25"),
+            ),
+        ),
+        core.GateFigures(
+            gate="migrate",
+            outcome="failed",
+            reason="the migration failed (exit code 1: ERROR: boom)",
+            started_at=STARTED + timedelta(seconds=2),
+            seconds=0.4,
+            figures={"exit_code": 1, "output": ["applying 002.sql", f"ERROR: boom {SCRIPT}"]},
+            key_figures=(("exit_code", "1"),),
+            output=("applying 002.sql", f"ERROR: boom {SCRIPT}"),
+        ),
+    )
+
+
+def test_the_gates_section_shows_each_verdict_reason_and_key_figures() -> None:
+    d = detail(gates=gates())
+    md = report.render(d, "md")
+    page = report.render(d, "html")
+    assert "## Gates" in md and "<h2>Gates</h2>" in page
+    assert "- **migration** passed (1.5 s): dry run took 1.5 s; 1 finding needs approval" in md
+    assert "  - locks: public.items: mode: AccessExclusiveLock; held: 0.25" in md
+    assert "- **migrate** failed (0.4 s): the migration failed (exit code 1: ERROR: boom)" in md
+    assert "    - ERROR: boom &lt;script&gt;alert(1)&lt;/script&gt;" in md  # inert
+    assert '<td class="ss-gate-failed">failed</td>' in page
+    assert "<dt>findings</dt><dd>column public.items.note dropped (001.sql:1: ALTER TABLE" in page
+    assert "<pre>applying 002.sql\nERROR: boom &lt;script&gt;" in page and SCRIPT not in page
+    document = json.loads(report.render(d, "json"))
+    assert [g["gate"] for g in document["gates"]] == ["migration", "migrate"]
+    assert document["gates"][0]["figures"]["locks"]["public.items"]["held"] == 0.25
+    assert document["gates"][1]["output"][0] == "applying 002.sql"
+    empty = detail()
+    assert "No gate ran before the release." in report.render(empty, "md")
+    assert "No gate ran before the release." in report.render(empty, "html")

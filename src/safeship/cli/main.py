@@ -312,6 +312,7 @@ lazy_group("hooks", "safeship.cli.hooks_cmd:hooks_app")
 lazy_group("notify", "safeship.cli.notify_cmd:notify_app")
 lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
 lazy_group("user", "safeship.cli.user_cmd:user_app")
+lazy_group("backup", "safeship.cli.backup_cmd:backup_app")
 
 
 @app.command()

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from safeship.alerts.settings import AlertSettings, AlertsTable
 from safeship.analysis.settings import JudgeSettings, MetricSourceSettings
 from safeship.analytics.settings import AnalyticsSettings
+from safeship.artifacts.settings import ArtifactsSettings
 
 # The health table and its levels live in their own module; re-exported here.
 from safeship.config.health import HealthSettings as HealthSettings
@@ -337,6 +338,7 @@ class SafeshipConfig(SettingsModel):
     serve: ServeSettings = Field(default_factory=ServeSettings)  # `safeship serve`: the dashboard
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)  # DORA, §9 metrics
     jobs: JobsTable = Field(default_factory=JobsSettings)  # `safeship serve`'s background jobs
+    artifacts: ArtifactsSettings = Field(default_factory=ArtifactsSettings)  # the file store
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:

@@ -30,6 +30,15 @@ if TYPE_CHECKING:
         mark_deployment,
         parse_period,
     )
+    from safeship.core._backups import (
+        BackupFailed,
+        BackupRefused,
+        BackupTaken,
+        RestoreResult,
+        backups,
+        create_backup,
+        restore_backup,
+    )
     from safeship.core._config import config_problems
     from safeship.core._dashboard import (
         ActiveAlert,
@@ -64,6 +73,7 @@ if TYPE_CHECKING:
         CommitShipped,
         DeploymentDetail,
         EnvChange,
+        GateFigures,
         RollbackPlan,
         StepFigures,
         TimelineEntry,
@@ -169,6 +179,7 @@ if TYPE_CHECKING:
     from safeship.pipeline.states import TERMINAL, Status
     from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
+    from safeship.registry.stored_files import StoredFile
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
@@ -180,6 +191,14 @@ _LAZY = {
     "analytics": "safeship.core._analytics",
     "mark_deployment": "safeship.core._analytics",
     "parse_period": "safeship.core._analytics",
+    "BackupFailed": "safeship.core._backups",
+    "BackupRefused": "safeship.core._backups",
+    "BackupTaken": "safeship.core._backups",
+    "RestoreResult": "safeship.core._backups",
+    "backups": "safeship.core._backups",
+    "create_backup": "safeship.core._backups",
+    "restore_backup": "safeship.core._backups",
+    "StoredFile": "safeship.registry.stored_files",
     "config_problems": "safeship.core._config",
     "ActiveAlert": "safeship.core._dashboard",
     "CurrentState": "safeship.core._dashboard",
@@ -209,6 +228,7 @@ _LAZY = {
     "CommitShipped": "safeship.core._detail",
     "DeploymentDetail": "safeship.core._detail",
     "EnvChange": "safeship.core._detail",
+    "GateFigures": "safeship.core._detail",
     "RollbackPlan": "safeship.core._detail",
     "StepFigures": "safeship.core._detail",
     "TimelineEntry": "safeship.core._detail",
@@ -338,6 +358,9 @@ __all__ = [
     "AuditEntry",
     "AuthError",
     "BackgroundJobs",
+    "BackupFailed",
+    "BackupRefused",
+    "BackupTaken",
     "BaselineRun",
     "ChannelTest",
     "CheckFigure",
@@ -368,6 +391,7 @@ __all__ = [
     "EnvironmentDashboard",
     "EnvironmentStatus",
     "Failover",
+    "GateFigures",
     "HealthReport",
     "HistoryQuery",
     "Interrupted",
@@ -389,6 +413,7 @@ __all__ = [
     "ReleaseStatus",
     "ReleaseTraffic",
     "RequestRefused",
+    "RestoreResult",
     "RollbackPlan",
     "RollbackResult",
     "SeriesPoint",
@@ -396,6 +421,7 @@ __all__ = [
     "SnapshotRef",
     "Status",
     "StepFigures",
+    "StoredFile",
     "StoredReport",
     "TimelineEntry",
     "TrafficRow",
@@ -414,9 +440,11 @@ __all__ = [
     "authenticate_password",
     "authenticate_token",
     "background_jobs",
+    "backups",
     "baseline",
     "check_service",
     "config_problems",
+    "create_backup",
     "csrf_token",
     "dashboard",
     "deploy",
@@ -456,6 +484,7 @@ __all__ = [
     "promote",
     "proxy_principal",
     "recover",
+    "restore_backup",
     "role_allows",
     "rollback",
     "run_job",

@@ -4,7 +4,8 @@ The deployment's page (the dashboard), its report (`safeship report`, and the re
 the end of every deployment) and the API all read this record: summary, timeline of its
 events, checks, each canary step with the judge's figures, the rollback rule and figures, the
 environment's changes since the last good deployment, the commits it shipped, who triggered and
-who approved, and the rollback plan. No secret value is ever in it: the events are stored
+who approved, the gates before its release (each verdict, reason and key figures), and the
+rollback plan. No secret value is ever in it: the events are stored
 redacted, env changes show a secret variable's key only (the env schema and the snapshots say
 which are secret), and every text is redacted once more on the way in.
 """
@@ -25,6 +26,7 @@ from safeship.core._records import AnalysisFigures, DeploymentSummary
 
 if TYPE_CHECKING:
     from safeship.registry import DeploymentRecord, Registry
+    from safeship.registry.gate_results import GateResult
     from safeship.registry.records import EnvSnapshotRecord, StepResult
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "CommitShipped",
     "DeploymentDetail",
     "EnvChange",
+    "GateFigures",
     "RollbackPlan",
     "StepFigures",
     "TimelineEntry",
@@ -44,6 +47,10 @@ MAX_COMMITS = 200
 _GIVEN_BELOW = frozenset({"steps", "checks"})
 # The env snapshots read to find the two a deployment's changes are between.
 SNAPSHOTS_READ = 200
+# The longest a gate's figure is shown in a report (the JSON has it whole).
+FIGURE_CHARS = 400
+# A gate's figures shown apart from its key figures: the command's last output lines.
+_OUTPUT = "output"
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,21 @@ class EnvChange:
 
 
 @dataclass(frozen=True)
+class GateFigures:
+    """One gate before the release (the chain, a backup, the migration dry run, the rollback
+    plan, approval, the real migration): its verdict, why, and what it measured."""
+
+    gate: str
+    outcome: str  # passed, failed, skipped, overridden, aborted, interrupted; "running"
+    reason: str
+    started_at: datetime
+    seconds: float | None  # None while it runs
+    figures: Mapping[str, Any]  # as the gate recorded them (JSON), redacted
+    key_figures: tuple[tuple[str, str], ...]  # (name, text) each on one line, for a person
+    output: tuple[str, ...] = ()  # a failed command's last output lines, redacted
+
+
+@dataclass(frozen=True)
 class RollbackPlan:
     previous_version: str | None  # what a rollback would put back
     schema_compatible: bool | None  # None: unknown until the migration gates
@@ -122,6 +144,8 @@ class DeploymentDetail:
     commits_note: str | None = None
     # Why ``env_changes`` is empty when it cannot be known (no snapshot to compare).
     env_note: str | None = None
+    # The gates that ran before the release, in order (empty: none configured).
+    gates: tuple[GateFigures, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The API's and `report --format json`'s shape: plain JSON, times in UTC ISO 8601."""
@@ -217,6 +241,7 @@ def assemble(
     triggered = [e for e in timeline if e.name == "rollback.triggered"]
     figures = triggered[-1].attributes.get("figures") if triggered else None
     reason = record.rollback_reason
+    gates = tuple(gate_figures(g) for g in registry.gate_results(record.id))
     summary = deployment_summary(record)
     summary = dataclasses.replace(
         summary,
@@ -238,11 +263,55 @@ def assemble(
         commits=commits,
         triggered_by=record.triggered_by,
         approved_by=(),
-        rollback_plan=_rollback_plan(record, previous),
+        rollback_plan=_rollback_plan(record, previous, gates),
         rollback_figures=redact_data(dict(figures)) if isinstance(figures, Mapping) else {},
         commits_note=commits_note,
         env_note=env_note,
+        gates=gates,
     )
+
+
+def gate_figures(result: GateResult) -> GateFigures:
+    """A gate's row (``gate_results``) as the report shows it."""
+    from safeship.redaction import redact, redact_data
+
+    figures: dict[str, Any] = redact_data(dict(result.figures))
+    output = figures.get(_OUTPUT)
+    seconds = (
+        (result.finished_at - result.started_at).total_seconds()
+        if result.finished_at is not None
+        else None
+    )
+    return GateFigures(
+        gate=result.gate,
+        outcome=result.outcome or "running",
+        reason=redact(result.reason or ""),
+        started_at=result.started_at,
+        seconds=seconds,
+        figures=figures,
+        key_figures=tuple(
+            (name, _figure_text(value))
+            for name, value in figures.items()
+            if name != _OUTPUT and value is not None
+        ),
+        output=tuple(str(line) for line in output) if isinstance(output, list) else (),
+    )
+
+
+def _figure_text(value: Any) -> str:
+    """A figure on one line: a list's items and a mapping's entries joined."""
+    if isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, Mapping):
+        text = "; ".join(f"{k}: {_figure_text(v)}" for k, v in value.items()) or "none"
+    elif isinstance(value, list | tuple):
+        text = "; ".join(_figure_text(v) for v in value) or "none"
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= FIGURE_CHARS else text[: FIGURE_CHARS - 3] + "..."
 
 
 def _timeline_entry(entry: Any) -> TimelineEntry:
@@ -425,7 +494,14 @@ def _value(entry: Mapping[str, Any]) -> str | None:
     return redact(value) if isinstance(value, str) else None
 
 
-def _rollback_plan(record: DeploymentRecord, previous: DeploymentRecord | None) -> RollbackPlan:
+def _rollback_plan(
+    record: DeploymentRecord, previous: DeploymentRecord | None, gates: Sequence[GateFigures]
+) -> RollbackPlan:
+    """What a rollback does, now: the rollback plan gate's record (schema compatibility and
+    the backup to restore) where it ran, with the deployment's state."""
+    plan = next((g for g in gates if g.gate == "rollback_plan" and g.outcome == "passed"), None)
+    compatible = plan.figures.get("schema_compatible") if plan is not None else None
+    backup = plan.figures.get("backup") if plan is not None else None
     environment = record.environment
     back = previous.version if previous is not None else record.stable_version
     if record.status == "succeeded":
@@ -443,4 +519,16 @@ def _rollback_plan(record: DeploymentRecord, previous: DeploymentRecord | None) 
             text = f"nothing to undo: {kept} kept serving, this release never took all traffic"
     else:
         text = f"while it runs, `safeship abort {environment}` sends traffic back to {back}"
-    return RollbackPlan(previous_version=back, schema_compatible=None, backup=None, text=text)
+    # A failed deployment's plan matters only if its migration changed the schema.
+    migrated = any(g.gate == "migrate" and g.outcome == "passed" for g in gates)
+    if plan is not None and plan.reason:
+        if record.status == "succeeded":
+            text = plan.reason
+        elif migrated or record.status not in ("failed", "aborted"):
+            text = f"{text}. Plan: {plan.reason}"
+    return RollbackPlan(
+        previous_version=back,
+        schema_compatible=compatible if isinstance(compatible, bool) else None,
+        backup=str(backup) if backup is not None else None,
+        text=text,
+    )

@@ -19,6 +19,7 @@ PROBLEM_LISTS: Final = (
 )
 USAGE_ERRORS: Final = (
     "safeship.auth.errors:AuthError",
+    "safeship.core._backups:BackupRefused",
     "safeship.core._health:UsageError",
     "safeship.pipeline.deploy:DeployRefused",
     "safeship.pipeline.operations:RollbackImpossible",
@@ -31,6 +32,7 @@ FAILURES: Final = (
     "safeship.registry.leases:EnvironmentBusy",
     "safeship.registry.errors:RegistryError",
     "safeship.targets.base:TargetError",
+    "safeship.core._backups:BackupFailed",
     "safeship.routing.base:RouterError",
     "safeship.paths.base:PathError",
     "safeship.paths.failover:AllPathsFailed",

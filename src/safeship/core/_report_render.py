@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from safeship.core._detail import DeploymentDetail, StepFigures
+    from safeship.core._detail import DeploymentDetail, GateFigures, StepFigures
 
 FORMATS: Final = ("md", "json", "html")
 # The templates stay with the analytics package (the dashboard renders the same body).
@@ -155,6 +155,12 @@ def render_markdown(detail: DeploymentDetail) -> str:
     ]
     out += [f"- **{name}:** {value}" for name, value in rows] + [""]
     out += ["## What happened", "", _what_happened(detail), ""]
+    out += ["## Gates", ""]
+    for gate in detail.gates:
+        out += _gate_markdown(gate)
+    if not detail.gates:
+        out.append("No gate ran before the release.")
+    out.append("")
     out += ["## Timeline", ""]
     out += [f"1. {_when(e.at)} {_code(e.name)} {md(e.text)}" for e in detail.timeline] or [
         "No event was recorded."
@@ -267,4 +273,17 @@ def _step_markdown(step: StepFigures) -> list[str]:
             for m in step.analysis.metrics
         ]
         lines.append("")
+    return lines
+
+
+def _gate_markdown(gate: GateFigures) -> list[str]:
+    took = "" if gate.seconds is None else f" ({gate.seconds:.1f} s)"
+    reason = f": {md(gate.reason)}" if gate.reason else ""
+    lines = [f"- **{md(gate.gate)}** {md(gate.outcome)}{took}{reason}"]
+    lines += [f"  - {md(name)}: {md(text)}" for name, text in gate.key_figures]
+    if gate.output:
+        # Escaped like every other value (a code block would show the escapes literally and
+        # leave markup in the output live for renderers that do not treat it as code).
+        lines.append("  - last output lines:")
+        lines += [f"    - {md(line)}" for line in gate.output]
     return lines

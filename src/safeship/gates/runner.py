@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 # Each gate's module, by name (its ``gate(settings)`` builds it).
 GATE_MODULES: dict[str, str] = {
     "chain": "safeship.gates.chain",
+    "backup": "safeship.gates.backup",
+    "migration": "safeship.gates.migration",
+    "rollback_plan": "safeship.gates.rollback_plan",
+    "migrate": "safeship.gates.migrate",
 }
 
 

@@ -71,6 +71,7 @@ class FreezeWindow(SettingsModel):
 
 
 class BackupSettings(SettingsModel):
+    # pg_dump the environment's PostgreSQL database before each deploy (docs/gates/backup.md).
     enabled: bool = False
     # The name of the environment's variable that holds the PostgreSQL URL.
     database_url: str = Field(default="DATABASE_URL", min_length=1, max_length=200)
@@ -81,14 +82,22 @@ class BackupSettings(SettingsModel):
 
 
 class MigrationSettings(SettingsModel):
-    # The migration command (argv), run with the database URL in its environment; empty: none.
+    # The migration command (argv), run in the project's directory with the database URL in
+    # its environment (and the environment's variables); empty: none.
     command: list[str] = Field(default_factory=list, max_length=100)
-    # Run it first against a scratch copy of the database (restored from the backup).
+    # Run it first against a scratch copy of the database (restored from the backup), measure
+    # its duration and locks, and lint the schema change (the "migration" gate).
     dry_run: bool = True
     # The name of the environment's variable that holds the PostgreSQL URL.
     database_url: str = Field(default="DATABASE_URL", min_length=1, max_length=200)
     # Seconds the command may take (dry run and real run each).
     timeout: Seconds = 600.0
+    # An ACCESS EXCLUSIVE lock held longer than this (seconds, in the dry run) blocks every
+    # query on its table for that long: a finding that needs approval.
+    max_lock_seconds: float = Field(default=2.0, gt=0, le=86_400)
+    # When the migrations are a folder of .sql files (relative to the project's directory):
+    # their text is linted too, so a finding names the file and statement.
+    sql_dir: str = Field(default="", max_length=1000)
 
 
 class CapacitySettings(SettingsModel):

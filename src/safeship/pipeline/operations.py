@@ -192,6 +192,7 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     living orchestrator. ``taken_over``: the dead holder's lease the caller took over, named in
     the reason.
     """
+    from safeship.gates.unfinished import close_unfinished
     from safeship.registry.leases import when
 
     # A rollback that switched traffic but could not write the registry (locked, unreachable,
@@ -229,10 +230,12 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     for record in orphans:
         took_traffic = Status(record.status) in TAKES_TRAFFIC
         final = Status.ROLLED_BACK if took_traffic else Status.ABORTED
+        # A gate cut short never reads as passed (a migration as applied): its row says so.
+        closed = close_unfinished(s.registry, record.id)
         s.registry.update_deployment(
             record.id,
             status=final.value,
-            rollback_reason=reason,
+            rollback_reason="; ".join([reason, *(f"{g.gate} gate: {g.reason}" for g in closed)]),
             completed=True,
         )
     return orphans

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -543,4 +544,32 @@ class SigninFailureRow(Base):
     __table_args__ = (
         Index("ix_signin_failures_user_name_at", "user_name", "at"),
         Index("ix_signin_failures_client_at", "client", "at"),
+    )
+
+
+# -- the artifact file store (safeship.artifacts: backups, build outputs; docs/gates/backup.md) --
+
+
+class StoredFileRow(Base):
+    """A file in the artifact store (a local directory or an fsspec URL): where it is, its
+    checksum, and the deployment it belongs to. The file is written before its row (under a
+    temporary name, renamed when complete), so a row always names a whole file."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    environment: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # SET NULL: a stored backup outlives the deployment row it was taken for.
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False), ForeignKey("deployments.id", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (
+        Index("ix_stored_files_kind_environment", "kind", "environment", "created_at"),
     )

@@ -45,6 +45,7 @@ from safeship.registry.records import (
     EventRecord,
     Lease,
 )
+from safeship.registry.stored_files import StoredFileRecords
 from safeship.registry.verification import RecordsBase
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Registry(
     JobRunRecords,
     AuthRecords,
     GateResultRecords,
+    StoredFileRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
