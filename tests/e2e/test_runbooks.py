@@ -157,6 +157,7 @@ def deploy_before(session: Session, versions: list[str]) -> None:
 
     loaded = load_config(session.root / "safeship.toml")
     for number, version in enumerate(versions, start=1):
+        check_out_migrations(session.root, version)
         for environment in ("staging", "production"):
             outcome = operations.deploy(loaded, environment, version, commit=f"c0ffee{number}")
             assert outcome.status is Status.SUCCEEDED, (environment, version, outcome.reason)
@@ -174,6 +175,9 @@ def walk(path: Path, session: Session) -> None:
             continue
         text = session.fill(command)
         assert text is not None, f"{where}: nothing printed before fills {command.placeholders}"
+        deploys = _VERSION.search(text)
+        if deploys:
+            check_out_migrations(session.root, deploys.group(1))
         if command.background:
             session.start(command, text)
             after_background = True
@@ -208,22 +212,48 @@ bake_time = 0.2
 {settings}
 [environments.{name}.target]
 command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
-env = {{ DATABASE_URL = "{database_url}" }}
+env = {{ DATABASE_URL = "{database_url}", DEMO_MIGRATIONS_DIR = "migrations" }}
 
 [environments.{name}.health]
 retries = 40
 backoff = 0.1
+
+[environments.{name}.gates.backup]
+enabled = true
+
+[environments.{name}.gates.migration]
+command = ["{python}", "-m", "safeship.demo.migrate"]
+sql_dir = "migrations"
 """
+DATABASES = ("staging", "production", "scratch")  # scratch: empty, to restore into
+# The demo's migrations each version brings (a checkout of that version has these files).
+VERSION_MIGRATIONS = {"v1": 1, "v2": 2}
+_VERSION = re.compile(r"--version\s+(\S+)")
+
+
+def check_out_migrations(root: Path, version: str) -> None:
+    """migrations/ as a checkout of ``version`` has it (any other version: all of them)."""
+    from safeship.demo.migrate import MIGRATIONS_DIR
+
+    folder = root / "migrations"
+    folder.mkdir(exist_ok=True)
+    files = sorted(MIGRATIONS_DIR.glob("*.sql"))
+    wanted = files[: VERSION_MIGRATIONS.get(version, len(files))]
+    for old in folder.glob("*.sql"):
+        old.unlink()
+    for path in wanted:
+        (folder / path.name).write_text(path.read_text())
 
 
 def prepare(root: Path, server: PostgresServer, tag: str) -> Session:
     """A workspace with staging and production, each with its own database, and an approver."""
-    urls = {name: server.create_database(f"rb_{tag}_{name}") for name in ("staging", "production")}
+    urls = {name: server.create_database(f"rb_{tag}_{name}") for name in DATABASES}
     tables = "".join(
         ENVIRONMENT.format(
             name=name,
             port=free_port(),
             database_url=urls[name],
+            python=sys.executable,
             settings='requires = ["staging"]\n' if name == "production" else "",
         )
         for name in ("staging", "production")
@@ -237,9 +267,18 @@ def prepare(root: Path, server: PostgresServer, tag: str) -> Session:
     env.update(
         PATH=f"{SAFESHIP_BIN}{os.pathsep}{env.get('PATH', '')}",
         DATABASE_URL=urls["production"],
+        SCRATCH_DATABASE_URL=urls["scratch"],
         COLUMNS="200",
     )
     session = Session(root, env)
+    # The databases have the schema of v1 already (as any database a deploy finds): a backup of
+    # an empty database would be refused, rightly.
+    from safeship.demo import migrate
+
+    check_out_migrations(root, "v1")
+    for name in ("staging", "production"):
+        migrate.run(urls[name], root / "migrations", [])
+    check_out_migrations(root, "")
     from safeship import core
     from safeship.config import load_config
 
@@ -268,7 +307,7 @@ def session_for(
         yield session
     finally:
         _stop(session)
-        for name in ("staging", "production"):
+        for name in DATABASES:
             postgres_server.drop_database(f"rb_{tag}_{os.getpid()}_{name}")
 
 
