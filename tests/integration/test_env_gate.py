@@ -156,10 +156,12 @@ def test_a_deploy_that_crashes_later_leaks_nothing(workspace_factory: WorkspaceF
     assert "v1 failed: release v1 exited with code 1 before listening" in result.stdout
     texts = everything_written(ws, result, release_logs=True)
     assert_no_secret(texts)
-    assert event_names(texts)[:4] == [
+    assert event_names(texts)[:6] == [
         ("deployment.started", None),
         ("stage.started", "env"),
         ("stage.passed", "env"),
+        ("stage.started", "approval"),  # the approval gate: skipped (none required)
+        ("stage.passed", "approval"),
         ("stage.started", "deploy"),
     ]
     assert "v1.log" in texts  # the release did start and write its log
@@ -199,9 +201,11 @@ def test_a_valid_environment_passes_the_gate_in_process(
         for e in map(json.loads, log.getvalue().splitlines())
         if e["event"].startswith("stage.")
     ]
-    assert stages[:3] == [
+    assert stages[:5] == [
         ("stage.started", "env"),
         ("stage.passed", "env"),
+        ("stage.started", "approval"),  # the approval gate: skipped (none required)
+        ("stage.passed", "approval"),
         ("stage.started", "deploy"),
     ]
     assert not any(n in log.getvalue() for n in NEEDLES)

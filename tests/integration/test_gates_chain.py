@@ -70,7 +70,8 @@ def test_a_version_staging_passed_is_let_in_at_the_same_commit_only(chained: Wor
 
     outcome = operations.deploy(chained.loaded, ENV, "v1", commit="abc123")
     assert outcome.status is Status.SUCCEEDED, outcome.reason
-    [(gate, verdict, reason)] = gates_of(chained, outcome.deployment_id)
+    (gate, verdict, reason), approval = gates_of(chained, outcome.deployment_id)
+    assert approval == ("approval", "skipped", "no approval required")
     assert (gate, verdict) == ("chain", "passed")
     assert reason == f"succeeded in staging ({staged.deployment_id[:8]})"
 
@@ -81,7 +82,8 @@ def test_an_override_lets_the_version_in_and_says_so(chained: Workspace) -> None
 
     assert outcome.status is Status.SUCCEEDED, outcome.reason
     assert gates_of(chained, outcome.deployment_id) == [
-        ("chain", "overridden", "v1 has not succeeded in staging")
+        ("chain", "overridden", "v1 has not succeeded in staging"),
+        ("approval", "skipped", "no approval required"),
     ]
     with Registry(chained.loaded.registry_url()) as registry:
         events = registry.events(outcome.deployment_id)

@@ -163,7 +163,7 @@ def test_the_deployment_log_one_document_per_line(
         assert document["deployment_id"] == outcome.id
         assert document["timestamp"].endswith("Z")
     stages = [d["attributes"].get("stage") for d in lines if d["event"] == "stage.started"]
-    assert stages == ["deploy", "verify"]
+    assert stages == ["approval", "deploy", "verify"]  # the approval gate: skipped
 
     out = io.StringIO()
     prefix = outcome.id.replace("-", "")[:8]

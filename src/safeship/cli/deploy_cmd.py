@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +21,31 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def run(config: Path | None, request: core.DeployRequest, log_format: str = "live") -> int:
+def override_reason(override_gates: bool, reason: str | None) -> str | None:
+    """The reason of `--override-gates --reason TEXT` (None: no override); a usage error when
+    one comes without the other."""
+    if override_gates and not (reason and reason.strip()):
+        raise core.UsageError("--override-gates needs --reason TEXT (it is recorded and alerted)")
+    if reason is not None and not override_gates:
+        raise core.UsageError("--reason goes with --override-gates")
+    return reason.strip() if override_gates and reason else None
+
+
+def run(
+    config: Path | None,
+    request: core.DeployRequest,
+    log_format: str = "live",
+    override_reason: str | None = None,
+) -> int:
     """``log_format`` json: the events as JSON lines on stdout (for a log shipper) instead of
-    the live view; the outcome line goes to stderr then."""
+    the live view; the outcome line goes to stderr then. ``override_reason``: --override-gates,
+    refused before anything runs unless SAFESHIP_TOKEN is an approver's."""
     loaded = load(config)
+    if override_reason is not None:
+        token = os.environ.get(core.TOKEN_VARIABLE)
+        approver = core.identify(loaded, token, "approver", "--override-gates")
+        override = core.GatesOverride(override_reason, approver.name)
+        request = dataclasses.replace(request, override=override)
     as_json = log_format == "json"
     display = LiveDisplay(console)
     try:

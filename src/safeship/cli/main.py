@@ -81,6 +81,17 @@ def deploy(
             help="Deploy from this machine, skipping CI (never the checks or the rollback).",
         ),
     ] = False,
+    override_gates: Annotated[
+        bool,
+        typer.Option(
+            "--override-gates",
+            help="Let failed chain/freeze gates pass (an approver's SAFESHIP_TOKEN; --reason).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why the gates are overridden.", callback=params.text),
+    ] = None,
     log_format: LogFormatOption = LogFormat.live,
     config: ConfigOption = None,
 ) -> None:
@@ -90,7 +101,8 @@ def deploy(
 
     mode = core.deploy_mode(via_paths=via_paths, emergency=emergency)
     request = core.DeployRequest(environment, version, commit, triggered_by, mode)
-    raise typer.Exit(deploy_cmd.run(config, request, log_format.value))
+    override = deploy_cmd.override_reason(override_gates, reason)
+    raise typer.Exit(deploy_cmd.run(config, request, log_format.value, override))
 
 
 @app.command()
@@ -292,6 +304,56 @@ def serve(
     from safeship.cli import serve_cmd
 
     raise typer.Exit(serve_cmd.run(config, host, port, jobs))
+
+
+# -- approval (the gates): the user is SAFESHIP_TOKEN's --
+
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Why (recorded).", callback=params.text)
+]
+
+
+@app.command()
+def approve(
+    deployment: Annotated[
+        str, typer.Argument(help="Its id or a prefix (6+ hex digits).", callback=params.text)
+    ],
+    reason: ReasonOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Approve a deployment awaiting approval, as SAFESHIP_TOKEN's user (an approver)."""
+    from safeship.cli import approve_cmd
+
+    raise typer.Exit(approve_cmd.run_answer(config, deployment, "approve", reason))
+
+
+@app.command()
+def reject(
+    deployment: Annotated[
+        str, typer.Argument(help="Its id or a prefix (6+ hex digits).", callback=params.text)
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (required, recorded).", callback=params.text)
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Reject a deployment awaiting approval (it ends aborted), as SAFESHIP_TOKEN's user."""
+    from safeship.cli import approve_cmd
+
+    raise typer.Exit(approve_cmd.run_answer(config, deployment, "reject", reason))
+
+
+@app.command()
+def approvals(
+    environment: Annotated[
+        str | None, typer.Argument(help="Environment (default: all).", callback=params.environment)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """What awaits approval, with what its gates found."""
+    from safeship.cli import approve_cmd
+
+    raise typer.Exit(approve_cmd.run_list(config, environment))
 
 
 # -- command groups added by later features register here --

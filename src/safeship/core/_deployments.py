@@ -102,11 +102,20 @@ def _deploy(
     on_finished: Callable[[], None] | None,
     event_log: TextIO | None,
 ) -> DeployResult:
+    from safeship.gates.base import GateOverride
     from safeship.pipeline import operations, paths_deploy
+    from safeship.pipeline.deploy import DeployRefused
 
     env, version = request.environment, request.version
     commit, by = request.commit, request.triggered_by
     finished = on_finished or (lambda: None)
+    given = request.override
+    override = GateOverride(given.reason, given.by) if given is not None else None
+    if override is not None and request.mode is DeployMode.PATHS:
+        # A CI path's job runs the deploy elsewhere, with its own identity.
+        raise DeployRefused(
+            "--override-gates applies to a deploy from this machine, not --via-paths"
+        )
     if request.mode is DeployMode.PATHS:
         failed_over = None
         if on_failover is not None:
@@ -142,7 +151,7 @@ def _deploy(
     if request.mode is DeployMode.EMERGENCY:
         outcome = paths_deploy.emergency_deploy(
             loaded, env, version, commit=commit, triggered_by=by, on_progress=on_progress,
-            event_log=event_log,
+            event_log=event_log, gate_override=override,
         )  # fmt: skip
         finished()
         # The GitHub issue for the hotfix pull request, or the reminder to open one.
@@ -158,6 +167,7 @@ def _deploy(
         strategy=request.strategy,
         on_progress=on_progress,
         event_log=event_log,
+        gate_override=override,
     )
     finished()
     return deploy_result(outcome)

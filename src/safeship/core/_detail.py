@@ -136,7 +136,7 @@ class DeploymentDetail:
     # repository is at hand; empty when not (``commits_note`` says why).
     commits: tuple[CommitShipped, ...]
     triggered_by: str
-    approved_by: tuple[str, ...]  # empty until approvals exist
+    approved_by: tuple[str, ...]  # who the approval gate counted (empty: none needed)
     rollback_plan: RollbackPlan
     # The figures the rollback rule fired on (its ``rollback.triggered`` event's), {} if none.
     rollback_figures: Mapping[str, Any] = field(default_factory=dict)
@@ -219,6 +219,15 @@ def schema_secrets(loaded: LoadedConfig, environment: str) -> frozenset[str]:
     return frozenset(name for name, spec in env_schema.variables.items() if spec.secret)
 
 
+def _approved_by(registry: Registry, deployment_id: str) -> tuple[str, ...]:
+    """The approvers the approval gate counted when it passed (safeship.gates.approval)."""
+    for gate in registry.gate_results(deployment_id):
+        approvers = gate.figures.get("approvers")
+        if gate.gate == "approval" and gate.outcome == "passed" and isinstance(approvers, list):
+            return tuple(str(a) for a in approvers)
+    return ()
+
+
 def assemble(
     registry: Registry,
     record: DeploymentRecord,
@@ -262,7 +271,7 @@ def assemble(
         env_changes=env_changes,
         commits=commits,
         triggered_by=record.triggered_by,
-        approved_by=(),
+        approved_by=_approved_by(registry, record.id),
         rollback_plan=_rollback_plan(record, previous, gates),
         rollback_figures=redact_data(dict(figures)) if isinstance(figures, Mapping) else {},
         commits_note=commits_note,

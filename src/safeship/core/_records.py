@@ -35,6 +35,16 @@ class DeployRequest:
     triggered_by: str = "cli"
     mode: DeployMode = DeployMode.LOCAL
     strategy: str | None = None  # None: the environment's configured strategy
+    override: GatesOverride | None = None  # --override-gates --reason TEXT
+
+
+@dataclass(frozen=True)
+class GatesOverride:
+    """`--override-gates --reason TEXT`: failed chain and freeze gates let the deploy through,
+    recorded and alerted. ``by``: the approver who asked (identified before the deploy)."""
+
+    reason: str
+    by: str
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The dashboard's actions: roll back, promote, abort (docs/security.md).
+"""The dashboard's actions: roll back, promote, abort; approve or reject a deployment awaiting
+approval (docs/security.md, docs/gates/approval.md).
 
 GET ``/actions/{action}?environment=E`` shows what will happen (what serves, the running
 deployment, the version a rollback puts back) and a confirm form carrying the CSRF token and a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -29,9 +31,12 @@ if TYPE_CHECKING:
     from safeship.config import LoadedConfig
 
 Action = Literal["rollback", "promote", "abort"]
-ACTIONS: Final = ("rollback", "promote", "abort")
-# Every action needs a deployer (approve, with the gates, will need an approver).
+# The API's actions are the first three; approve and reject are the confirm pages' only.
+ACTIONS: Final = ("rollback", "promote", "abort", "approve", "reject")
+# Every action needs a deployer, approving and rejecting an approver.
 ROLE: Final = "deployer"
+ANSWERS: Final = ("approve", "reject")
+ANSWER_ROLE: Final = "approver"
 # How long a test (or a shutdown) waits for the rollbacks started here.
 WORKER_JOIN_TIMEOUT: Final = 120.0
 
@@ -53,6 +58,7 @@ class Plan:
     facts: list[tuple[str, str]] = field(default_factory=list)
     problem: str | None = None  # why it cannot be done now (the form is not shown)
     deployment_id: str | None = None  # the running deployment promote/abort acts on
+    reason: Literal["none", "optional", "required"] = "none"  # the form's reason field
 
 
 class UnknownEnvironment(Exception):
@@ -87,6 +93,8 @@ def plan(loaded: LoadedConfig, action: str, environment: str) -> Plan:
         summary = (f"Put {succeeded[1].version} back in place of {succeeded[0].version}, all at "
                    f"once, and mark {succeeded[0].version} rolled back.")  # fmt: skip
         return Plan(action, env, title, summary, f"Roll back to {succeeded[1].version}", facts)
+    if action in ANSWERS:
+        return _answer_plan(loaded, action, env, running, facts)
     if action == "promote":
         title = f"Promote in {env}"
         if running is None or not running.paused_at:
@@ -104,6 +112,40 @@ def plan(loaded: LoadedConfig, action: str, environment: str) -> Plan:
     summary = (f"Stop deploying {running.version} ({running.where or running.state}) and "
                "roll it back to the stable release.")  # fmt: skip
     return Plan(action, env, title, summary, f"Abort {running.version}", facts, None, running.id)
+
+
+def _answer_plan(
+    loaded: LoadedConfig,
+    action: str,
+    env: str,
+    running: core.DeploymentSummary | None,
+    facts: list[tuple[str, str]],
+) -> Plan:
+    """Approve or reject the deployment awaiting approval in ``env``: the confirm page shows
+    what its gates found (the rollback plan, the migration's findings) and who approved."""
+    verb = "Approve" if action == "approve" else "Reject"
+    title = f"{verb} in {env}"
+    if running is None or running.status != "awaiting_approval":
+        problem = f"no deployment of {env} is awaiting approval"
+        return Plan(action, env, title, "Nothing awaits approval.", verb, facts, problem)
+    pending = core.pending_approval(loaded, running.id)
+    approvers = [a.user for a in pending.answers if a.decision == "approve"]
+    facts.append(("Approvals", f"{len(approvers)} of {pending.required}"
+                  + (f" ({', '.join(approvers)})" if approvers else "")))  # fmt: skip
+    facts += [("Needs approval", reason) for reason in pending.reasons]
+    for gate in pending.gates:
+        verdict = gate.outcome + (f": {gate.reason}" if gate.reason else "")
+        facts.append((f"Gate {gate.gate}", verdict))
+    if action == "approve":
+        summary = (f"Approve {running.version} ({running.id[:8]}), asked by "
+                   f"{running.triggered_by}: its release starts once enough approvers "
+                   "approved.")  # fmt: skip
+    else:
+        summary = (f"Reject {running.version} ({running.id[:8]}): the deploy ends aborted before "
+                   "its release starts.")  # fmt: skip
+    reason: Literal["optional", "required"] = "optional" if action == "approve" else "required"
+    return Plan(action, env, title, summary, f"{verb} {running.version}", facts, None,
+                running.id, reason)  # fmt: skip
 
 
 def _serving(loaded: LoadedConfig, environment: str) -> str:
@@ -134,13 +176,21 @@ def perform(
     action: str,
     environment: str,
     nonce: str | None = None,
+    *,
+    deployment_id: str | None = None,
+    reason: str | None = None,
 ) -> Done:
-    """Do ``action`` (promote and abort at once; a rollback started in a worker thread) and
-    record how it went under ``nonce`` (what a resubmission is told). Runs in a worker thread
-    itself."""
+    """Do ``action`` (promote, abort, approve and reject at once; a rollback started in a
+    worker thread) and record how it went under ``nonce`` (what a resubmission is told). Runs
+    in a worker thread itself. ``deployment_id``, ``reason``: what approve/reject answer."""
     loaded: LoadedConfig = request.app.state.loaded
     client = security.caller(request).client
     by = principal.actor
+    if action in ANSWERS:
+        done = _answer(loaded, principal, action, deployment_id or "", reason)
+        if nonce is not None:
+            core.nonce_outcome(loaded, nonce, done.outcome)
+        return done
     if action == "rollback":
         outcome = f"rollback of {environment} started by {principal.name}"
         if nonce is not None:  # before the worker starts: its own outcome comes after this one
@@ -172,6 +222,28 @@ def perform(
     if nonce is not None:
         core.nonce_outcome(loaded, nonce, done.outcome)
     return done
+
+
+def _answer(
+    loaded: LoadedConfig,
+    principal: core.Principal,
+    action: str,
+    deployment_id: str,
+    reason: str | None,
+) -> Done:
+    """Record an approval or a rejection (the core audits it)."""
+    try:
+        if action == "approve":
+            pending = core.approve(loaded, deployment_id, user=principal.name, reason=reason,
+                                   via="dashboard")  # fmt: skip
+        else:
+            pending = core.reject(loaded, deployment_id, user=principal.name,
+                                  reason=reason or "", via="dashboard")  # fmt: skip
+    except core.ApprovalRefused as exc:
+        return Done(409, f"refused: {exc}")
+    d = pending.deployment
+    done = "approved" if action == "approve" else "rejected"
+    return Done(200, f"{d.version} ({d.id[:8]}) {done} by {principal.name}", d.id)
 
 
 def _rollback(
@@ -219,6 +291,12 @@ def wait_for_actions(app: Any, timeout: float = WORKER_JOIN_TIMEOUT) -> None:
 # -- the pages -------------------------------------------------------------------------------
 
 
+async def _actor(request: Request) -> core.Principal:
+    """The signed-in user, with the role the path's action needs."""
+    action = request.path_params.get("action", "")
+    return await security.require(ANSWER_ROLE if action in ANSWERS else ROLE)(request)
+
+
 def _check_action(request: Request, action: str) -> None:
     if action not in ACTIONS:
         raise security.Refused(security.refusal(request, 404, f"no action {action[:40]!r}"))
@@ -229,7 +307,7 @@ async def confirm_page(
     request: Request,
     action: str,
     environment: str,
-    principal: Annotated[core.Principal, Depends(security.require(ROLE))],
+    principal: Annotated[core.Principal, Depends(_actor)],
 ) -> Response:
     _check_action(request, action)
     loaded = request.app.state.loaded
@@ -250,9 +328,11 @@ async def confirm_page(
 async def confirmed(
     request: Request,
     action: str,
-    principal: Annotated[core.Principal, Depends(security.require(ROLE))],
+    principal: Annotated[core.Principal, Depends(_actor)],
     environment: Annotated[str, Form(max_length=100)] = "",
     nonce: Annotated[str, Form(max_length=100)] = "",
+    deployment: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     _check_action(request, action)
     loaded = request.app.state.loaded
@@ -276,7 +356,16 @@ async def confirmed(
         await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {found.problem}")
         await security.audit(request, action, environment, "refused", found.problem)
         return _done_page(request, 409, "Not done", found.problem, "/")
-    done = await run_in_threadpool(perform, request, principal, action, environment, nonce)
+    if action in ANSWERS and deployment != found.deployment_id:
+        # Another deployment awaits approval now: the one shown is not the one answered.
+        problem = "the deployment awaiting approval changed: open the action again"
+        await run_in_threadpool(core.nonce_outcome, loaded, nonce, f"refused: {problem}")
+        await security.audit(request, action, environment, "refused", problem)
+        return _done_page(request, 409, "Not done", problem, "/")
+    done = await run_in_threadpool(
+        partial(perform, deployment_id=deployment, reason=reason.strip() or None),
+        request, principal, action, environment, nonce,
+    )  # fmt: skip
     if done.status >= 400:
         return _done_page(request, done.status, "Not done", done.outcome, "/")
     target = f"/deployments/{done.deployment_id}" if done.deployment_id else "/"

@@ -32,6 +32,7 @@ GATE_MODULES: dict[str, str] = {
     "migration": "safeship.gates.migration",
     "rollback_plan": "safeship.gates.rollback_plan",
     "migrate": "safeship.gates.migrate",
+    "approval": "safeship.gates.approval",
 }
 
 

@@ -8,6 +8,7 @@
     required = 1                  # approvals by approvers (0: none, unless a gate asks)
     timeout = 14400.0             # seconds in awaiting_approval before the deploy is aborted
     allow_self = false            # may the requester approve their own deploy
+    github_environment = ""       # GitHub environment whose required reviewers count
 
     [[environments.production.gates.freeze]]
     name = "year-end"
@@ -56,6 +57,9 @@ class ApprovalSettings(SettingsModel):
     timeout: Seconds = 14_400.0
     # Whether the user who asked for the deploy may approve it.
     allow_self: bool = False
+    # The protected GitHub environment a GitHub Actions job deploying here is bound to: its
+    # required reviewers, read from GitHub (needs [github]), are recorded as approvals.
+    github_environment: str = Field(default="", max_length=255)
 
 
 class FreezeWindow(SettingsModel):

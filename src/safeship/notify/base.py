@@ -41,6 +41,7 @@ Condition = Literal[
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "gate.overridden",  # --override-gates let a failed gate pass
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -54,6 +55,7 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "gate.overridden",
     "test",
 )
 

@@ -33,6 +33,7 @@ TITLES: dict[Condition, str] = {
     "path.failover": "Deploy path failed over",
     "env.drift": "Environment drift",
     "secret.rotation_due": "Secret rotation due",
+    "gate.overridden": "Gate overridden",
     "test": "Test notification",
 }
 

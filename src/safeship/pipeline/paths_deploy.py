@@ -56,6 +56,7 @@ from safeship.pipeline.lease import operator
 from safeship.registry.records import DeploymentNotes
 
 if TYPE_CHECKING:
+    from safeship.gates.base import GateOverride
     from safeship.registry import Registry
 
 EMERGENCY_PATH = "local-emergency"
@@ -303,8 +304,10 @@ def emergency_deploy(
     triggered_by: str = "cli",
     on_progress: Callable[[LiveSnapshot], None] | None = None,
     event_log: TextIO | None = None,
+    gate_override: GateOverride | None = None,
 ) -> DeploymentOutcome:
-    """Deploy from this machine now, CI skipped; every gate of a normal deploy still runs."""
+    """Deploy from this machine now, CI skipped; every gate of a normal deploy still runs
+    (``gate_override``: an approver's --override-gates lets failed chain/freeze gates pass)."""
     return operations.deploy(
         loaded,
         environment,
@@ -314,6 +317,7 @@ def emergency_deploy(
         on_progress=on_progress,
         event_log=event_log,
         notes=DeploymentNotes(path=EMERGENCY_PATH, notes=f"operator: {operator()}"),
+        gate_override=gate_override,
     )
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry import deployments, events, leases, snapshots
 from safeship.registry.analytics_records import AnalyticsRecords
+from safeship.registry.approvals import ApprovalRecords
 from safeship.registry.auth_records import AuthRecords
 from safeship.registry.database import Database
 from safeship.registry.errors import RegistryError, check_text, first_line, json_object, parse_id
@@ -76,6 +77,7 @@ class Registry(
     AuthRecords,
     GateResultRecords,
     StoredFileRecords,
+    ApprovalRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
