@@ -211,15 +211,20 @@ def measure(url: str, runs: int, work: Path) -> list[Row]:
     gates = Gates(work, url, migrations)
     rows = [Row("backup", [], []), Row("verify", [], []), Row("dry run", [], [])]
     dump = work / "plain.dump"
-    for _ in range(runs):
-        rows[0].plain.append(timed(lambda: plain_backup(url, dump)))
-        began = time.perf_counter()
-        gate_dump = gates.backup()
-        rows[0].gate.append(time.perf_counter() - began)
-        rows[1].plain.append(timed(lambda: plain_verify(dump)))
-        rows[1].gate.append(timed(partial(verify, gate_dump)))
-        rows[2].plain.append(timed(lambda: plain_dry_run(url, dump, migrations)))
-        rows[2].gate.append(timed(partial(gates.dry_run, gate_dump)))
+    for run in range(runs):
+        # Which goes first alternates: a page cache warmed by one must not favour the other.
+        plain_first = run % 2 == 0
+        for plain in (plain_first, not plain_first):
+            if plain:
+                rows[0].plain.append(timed(lambda: plain_backup(url, dump)))
+                rows[1].plain.append(timed(lambda: plain_verify(dump)))
+                rows[2].plain.append(timed(lambda: plain_dry_run(url, dump, migrations)))
+            else:
+                began = time.perf_counter()
+                gate_dump = gates.backup()
+                rows[0].gate.append(time.perf_counter() - began)
+                rows[1].gate.append(timed(partial(verify, gate_dump)))
+                rows[2].gate.append(timed(partial(gates.dry_run, gate_dump)))
     gates.registry.close()
     return rows
 
@@ -227,7 +232,8 @@ def measure(url: str, runs: int, work: Path) -> list[Row]:
 def print_table(rows: list[Row], size: int, dump_size: int, runs: int) -> None:
     print(
         f"database {size / 1e6:.0f} MB (custom-format dump {dump_size / 1e6:.0f} MB); "
-        f"medians of {runs} runs, seconds"
+        f"medians of {runs} runs, seconds; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores"
     )
     print(f"{'step':<10} {'gate':>8} {'by hand':>8} {'gate adds':>10}")
     for row in rows:
