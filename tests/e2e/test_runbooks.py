@@ -150,7 +150,11 @@ def versions_before(path: Path) -> list[str]:
 
 
 def deploy_before(session: Session, versions: list[str]) -> None:
-    """Each version to staging then production, in this process (cheaper than the CLI)."""
+    """Each version to staging then production, in this process (cheaper than the CLI);
+    alice approves each production deploy from another thread, as she would from her desk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from safeship import core
     from safeship.config import load_config
     from safeship.pipeline import operations
     from safeship.pipeline.states import Status
@@ -159,7 +163,19 @@ def deploy_before(session: Session, versions: list[str]) -> None:
     for number, version in enumerate(versions, start=1):
         check_out_migrations(session.root, version)
         for environment in ("staging", "production"):
-            outcome = operations.deploy(loaded, environment, version, commit=f"c0ffee{number}")
+            with ThreadPoolExecutor(1) as pool:
+                deploying = pool.submit(
+                    operations.deploy, loaded, environment, version, commit=f"c0ffee{number}"
+                )
+                deadline = time.monotonic() + RETRY_FOR
+                while environment == "production" and not deploying.done():
+                    assert time.monotonic() < deadline, "no approval was asked for"
+                    waiting = core.pending_approvals(loaded, environment)
+                    if waiting:
+                        core.approve(loaded, waiting[0].deployment.id, user="alice")
+                        break
+                    time.sleep(0.2)
+                outcome = deploying.result(timeout=COMMAND_TIMEOUT)
             assert outcome.status is Status.SUCCEEDED, (environment, version, outcome.reason)
 
 
@@ -221,9 +237,14 @@ backoff = 0.1
 [environments.{name}.gates.backup]
 enabled = true
 
+{approval}
 [environments.{name}.gates.migration]
 command = ["{python}", "-m", "safeship.demo.migrate"]
 sql_dir = "migrations"
+"""
+APPROVAL = """[environments.production.gates.approval]
+required = 1
+timeout = 120
 """
 DATABASES = ("staging", "production", "scratch")  # scratch: empty, to restore into
 # The demo's migrations each version brings (a checkout of that version has these files).
@@ -254,6 +275,7 @@ def prepare(root: Path, server: PostgresServer, tag: str) -> Session:
             port=free_port(),
             database_url=urls[name],
             python=sys.executable,
+            approval=APPROVAL if name == "production" else "",
             settings='requires = ["staging"]\n' if name == "production" else "",
         )
         for name in ("staging", "production")
