@@ -375,6 +375,7 @@ lazy_group("notify", "safeship.cli.notify_cmd:notify_app")
 lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
 lazy_group("user", "safeship.cli.user_cmd:user_app")
 lazy_group("backup", "safeship.cli.backup_cmd:backup_app")
+lazy_group("release", "safeship.cli.release_cmd:release_app")
 
 
 @app.command()

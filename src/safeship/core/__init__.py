@@ -150,6 +150,15 @@ if TYPE_CHECKING:
         deployment_summary,
         traffic_rows,
     )
+    from safeship.core._release import (
+        ReleaseNotice,
+        ReleaseRequest,
+        ReleaseStepSummary,
+        ReleaseSummary,
+        release,
+        releases,
+        resume_release,
+    )
     from safeship.core._reports import StoredReport, deployment_report, stored_report
     from safeship.core._users import (
         ApiToken,
@@ -188,10 +197,12 @@ if TYPE_CHECKING:
         Interrupted,
         LiveSnapshot,
     )
+    from safeship.pipeline.release import ReleaseRefused
     from safeship.pipeline.requests import RequestRefused
     from safeship.pipeline.states import TERMINAL, Status
     from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
+    from safeship.registry.releases import ReleaseBusy
     from safeship.registry.stored_files import StoredFile
 
 # Each name's module, imported when the name is first used.
@@ -354,17 +365,26 @@ _LAZY = {
     "analysis_figures": "safeship.core._records",
     "deployment_summary": "safeship.core._records",
     "traffic_rows": "safeship.core._records",
+    "ReleaseNotice": "safeship.core._release",
+    "ReleaseRequest": "safeship.core._release",
+    "ReleaseStepSummary": "safeship.core._release",
+    "ReleaseSummary": "safeship.core._release",
+    "release": "safeship.core._release",
+    "releases": "safeship.core._release",
+    "resume_release": "safeship.core._release",
     "CheckResult": "safeship.health.base",
     "DeployRefused": "safeship.pipeline.deploy",
     "DeploymentOutcome": "safeship.pipeline.deploy",
     "Interrupted": "safeship.pipeline.deploy",
     "LiveSnapshot": "safeship.pipeline.deploy",
+    "ReleaseRefused": "safeship.pipeline.release",
     "RequestRefused": "safeship.pipeline.requests",
     "Status": "safeship.pipeline.states",
     "TERMINAL": "safeship.pipeline.states",
     "WatchReport": "safeship.pipeline.watch",
     "DeploymentRecord": "safeship.registry",
     "EnvironmentBusy": "safeship.registry",
+    "ReleaseBusy": "safeship.registry.releases",
 }
 
 
@@ -440,7 +460,13 @@ __all__ = [
     "PendingApproval",
     "Principal",
     "RecentDeployment",
+    "ReleaseBusy",
+    "ReleaseNotice",
+    "ReleaseRefused",
+    "ReleaseRequest",
     "ReleaseStatus",
+    "ReleaseStepSummary",
+    "ReleaseSummary",
     "ReleaseTraffic",
     "RequestRefused",
     "RestoreResult",
@@ -519,7 +545,10 @@ __all__ = [
     "proxy_principal",
     "recover",
     "reject",
+    "release",
+    "releases",
     "restore_backup",
+    "resume_release",
     "role_allows",
     "rollback",
     "run_job",

@@ -23,6 +23,7 @@ USAGE_ERRORS: Final = (
     "safeship.core._health:UsageError",
     "safeship.pipeline.deploy:DeployRefused",
     "safeship.pipeline.operations:RollbackImpossible",
+    "safeship.pipeline.release:ReleaseRefused",
     "safeship.plugins:PluginNotFound",
     "safeship.validation:InvalidIdentifier",
 )
@@ -30,6 +31,7 @@ USAGE_ERRORS: Final = (
 # the user's input.
 FAILURES: Final = (
     "safeship.registry.leases:EnvironmentBusy",
+    "safeship.registry.releases:ReleaseBusy",
     "safeship.registry.errors:RegistryError",
     "safeship.targets.base:TargetError",
     "safeship.core._backups:BackupFailed",

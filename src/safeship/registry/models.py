@@ -595,3 +595,56 @@ class StoredFileRow(Base):
     __table_args__ = (
         Index("ix_stored_files_kind_environment", "kind", "environment", "created_at"),
     )
+
+
+# -- releases: one version through the chain of environments (`safeship release`) -------------
+
+RELEASE_STATUSES_CHECK = "status IN ('running', 'succeeded', 'failed', 'aborted')"
+RELEASE_STEP_STATUSES_CHECK = (
+    "status IN ('pending', 'deploying', 'succeeded', 'failed', 'aborted', 'interrupted')"
+)
+
+
+class ReleaseRow(Base):
+    """One `safeship release`: a version walked through the chain of environments. ``holder``
+    (user@host pid N) is the process walking it: a second release of the same version is
+    refused while that process lives."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(255), index=True)
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    # The environment the release ends at (`--to`); NULL: every end of the chain.
+    target: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    triggered_by: Mapped[str] = mapped_column(String(255))
+    holder: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (CheckConstraint(RELEASE_STATUSES_CHECK, name="release_status"),)
+
+
+class ReleaseStepRow(Base):
+    """One environment of a release, in chain order: written before its deploy starts
+    (deploying), its deployment's id recorded as soon as that row exists."""
+
+    __tablename__ = "release_steps"
+
+    release_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    # SET NULL: the release's record outlives a deployment row deleted by retention.
+    deployment_id: Mapped[str | None] = mapped_column(
+        Uuid(as_uuid=False), ForeignKey("deployments.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (CheckConstraint(RELEASE_STEP_STATUSES_CHECK, name="release_step_status"),)

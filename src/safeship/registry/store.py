@@ -46,6 +46,7 @@ from safeship.registry.records import (
     EventRecord,
     Lease,
 )
+from safeship.registry.releases import ReleaseRecords
 from safeship.registry.stored_files import StoredFileRecords
 from safeship.registry.verification import RecordsBase
 
@@ -78,6 +79,7 @@ class Registry(
     GateResultRecords,
     StoredFileRecords,
     ApprovalRecords,
+    ReleaseRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
