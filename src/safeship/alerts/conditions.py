@@ -15,6 +15,10 @@
     env.drifted                    env.drift              error / warning (variable names only)
     env.drift_cleared              env.drift              resolved
     gate.overridden                gate.overridden        warning (who, why, which gate)
+    drill.failed                   drill.failed           critical / error (a leg's reason)
+    drill.succeeded                drill.failed           resolved
+    outage.paused                  outage.paused          critical / error (why, since when)
+    outage.resumed                 outage.paused          resolved
 
 A rollback whose rule is the error rate or the latency also fires that condition: the
 architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
@@ -48,6 +52,8 @@ STATEFUL: Final[frozenset[Condition]] = frozenset(
         "path.failover",
         "env.drift",
         "secret.rotation_due",
+        "drill.failed",
+        "outage.paused",
     }
 )
 RESOLVED_BY_SUCCESS: Final[frozenset[Condition]] = frozenset(
@@ -146,7 +152,24 @@ def assess(event: Event, production: Collection[str]) -> Assessment:
         details = {k: v for k, v in (("gate", gate), ("by", by)) if v}
         alert = _alert(event, "gate.overridden", "warning", summary, details=details)
         return Assessment(env, (alert,))
+    if name in ("drill.failed", "drill.succeeded", "outage.paused", "outage.resumed"):
+        return Assessment(env, (_drill_or_outage(event, prod),))
     return Assessment(env)
+
+
+def _drill_or_outage(event: Event, prod: bool) -> Alert:
+    """A rollback drill that failed (or passed again), an environment paused by its
+    availability probe (or resumed): the summary is the event's own."""
+    name = event.event
+    condition: Condition = "drill.failed" if name.startswith("drill.") else "outage.paused"
+    firing = name in ("drill.failed", "outage.paused")
+    severity: Severity = _serious(prod) if firing else "info"
+    summary = _text(event.attributes.get("summary")) or name
+    details = _figures({k: v for k, v in event.attributes.items() if k != "summary"})
+    return _alert(
+        event, condition, severity, summary, state="firing" if firing else "resolved",
+        details=details,
+    )  # fmt: skip
 
 
 def _rollback(event: Event, prod: bool) -> tuple[Alert, ...]:

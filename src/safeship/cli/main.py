@@ -376,6 +376,41 @@ lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
 lazy_group("user", "safeship.cli.user_cmd:user_app")
 lazy_group("backup", "safeship.cli.backup_cmd:backup_app")
 lazy_group("release", "safeship.cli.release_cmd:release_app")
+lazy_group("outage", "safeship.cli.outage_cmd:outage_app")
+
+
+@app.command()
+def drill(
+    environment: Annotated[
+        str | None,
+        typer.Argument(
+            help="Environment to drill (with --history: optional).", callback=params.environment
+        ),
+    ] = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="List the drills (of ENV) instead, newest first.")
+    ] = False,
+    forward: Annotated[
+        bool,
+        typer.Option(
+            "--forward/--no-forward",
+            help="Deploy the serving version again after the rollback (its gates apply: "
+            "approval waits); --no-forward only rolls back.",
+        ),
+    ] = True,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Drills listed.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="With --history: JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Rollback drill: roll ENV back to its previous good version and forward again, each leg
+    verified and measured. Exit 1 when a leg failed."""
+    from safeship.cli import drill_cmd
+
+    if history:
+        raise typer.Exit(drill_cmd.run_history(config, environment, limit, as_json=json_output))
+    if environment is None:
+        raise typer.BadParameter("name the environment to drill (or use --history)")
+    raise typer.Exit(drill_cmd.run(config, environment, forward=forward))
 
 
 @app.command()

@@ -26,6 +26,7 @@ from safeship.artifacts.settings import ArtifactsSettings
 from safeship.config.health import HealthSettings as HealthSettings
 from safeship.config.serve import ServeSettings
 from safeship.config.watch import WatchSettings
+from safeship.gates.outage_settings import OutageSettings
 from safeship.gates.settings import GatesSettings, PostDeploySettings
 from safeship.hooks.settings import PrepushSettings
 from safeship.jobs.settings import JobsSettings, JobsTable
@@ -236,6 +237,7 @@ class EnvironmentSettings(SettingsModel):
     # The gates before the release starts (approval, freeze, capacity, backup, migration).
     gates: GatesSettings = Field(default_factory=GatesSettings)
     post_deploy: PostDeploySettings = Field(default_factory=PostDeploySettings)
+    outage: OutageSettings = Field(default_factory=OutageSettings)  # its availability probe
 
     @model_validator(mode="before")
     @classmethod

@@ -91,6 +91,7 @@ if TYPE_CHECKING:
         TimelineEntry,
         deployment_detail,
     )
+    from safeship.core._drill import DrillLegResult, DrillResult, drill, drill_history
     from safeship.core._env import (
         EnvAudit,
         EnvCheckReport,
@@ -129,6 +130,7 @@ if TYPE_CHECKING:
         notify_status,
         notify_test,
     )
+    from safeship.core._outage import OutageProbe, OutageState, outage_check, outage_status
     from safeship.core._paths import paths_status
     from safeship.core._records import (
         AnalysisFigures,
@@ -246,6 +248,14 @@ _LAZY = {
     "LiveEnvironment": "safeship.core._dashboard",
     "LiveWatcher": "safeship.core._dashboard",
     "live_watcher": "safeship.core._dashboard",
+    "DrillLegResult": "safeship.core._drill",
+    "DrillResult": "safeship.core._drill",
+    "drill": "safeship.core._drill",
+    "drill_history": "safeship.core._drill",
+    "OutageProbe": "safeship.core._outage",
+    "OutageState": "safeship.core._outage",
+    "outage_check": "safeship.core._outage",
+    "outage_status": "safeship.core._outage",
     "abort": "safeship.core._deployments",
     "abort_running": "safeship.core._deployments",
     "deploy": "safeship.core._deployments",
@@ -426,6 +436,8 @@ __all__ = [
     "DeploymentOutcome",
     "DeploymentRecord",
     "DeploymentSummary",
+    "DrillLegResult",
+    "DrillResult",
     "EnvAudit",
     "EnvChange",
     "EnvCheckReport",
@@ -455,6 +467,8 @@ __all__ = [
     "MetricFigures",
     "MetricsServer",
     "NonceResult",
+    "OutageProbe",
+    "OutageState",
     "OutboxStatus",
     "PathStatus",
     "PendingApproval",
@@ -512,6 +526,8 @@ __all__ = [
     "deployment_report",
     "deployment_summary",
     "down",
+    "drill",
+    "drill_history",
     "env_audit",
     "env_check",
     "env_diff",
@@ -535,6 +551,8 @@ __all__ = [
     "notify_status",
     "notify_test",
     "optional_schema",
+    "outage_check",
+    "outage_status",
     "parse_duration_seconds",
     "parse_period",
     "parse_since",

@@ -1,6 +1,7 @@
 """`safeship serve`'s background jobs, put together from the core's operations: the outbox
-delivery (``notify_flush``), the drift check (``env_drift``), and ``watch`` of each serving
-environment. The scheduler is ``safeship.jobs.scheduler``'s; see docs/jobs.md.
+delivery (``notify_flush``), the drift check (``env_drift``), ``watch`` of each serving
+environment, the rollback drills (``drill``) and the outage probe (``outage_check``).
+The scheduler is ``safeship.jobs.scheduler``'s; see docs/jobs.md.
 
 Secret rotation reminders (issue 16) will be one more job here, with its ``[jobs.rotation]``.
 """
@@ -8,10 +9,13 @@ Secret rotation reminders (issue 16) will be one more job here, with its ``[jobs
 from __future__ import annotations
 
 import io
+import os
+import socket
 import sys
 import threading
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from safeship.config import LoadedConfig
@@ -33,6 +37,8 @@ def background_jobs(
     now = clock or (lambda: datetime.now(UTC))
     # Secret rotation reminders (issue 16) join this list as a "rotation" job.
     jobs = [_outbox_job(loaded), _drift_job(loaded, now), *_watch_jobs(loaded)]
+    # The drills and the outage probe only where they have an environment to act on.
+    jobs += [job for job in (_drill_job(loaded, now), _outage_job(loaded)) if job is not None]
     return BackgroundJobs(jobs, clock=now)
 
 
@@ -165,3 +171,104 @@ def _watch_once(loaded: LoadedConfig, environment: str) -> Callable[[threading.E
         return report.next_interval
 
     return check
+
+
+def _drill_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job | None:
+    """A rollback drill of each ``[jobs.drill]`` environment once per period (``every``
+    seconds since the epoch): the first `safeship serve` to claim (environment, period) in
+    ``job_runs`` runs it. A drill that fails, or cannot run (no previous good version), fails
+    the job with one line; the failed drill is an alert of its own (``drill.failed``)."""
+    from safeship.jobs.drift import run_key
+    from safeship.jobs.scheduler import Job
+
+    settings = loaded.config.jobs.drill
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # An environment named but not configured (the default names "staging") is not drilled.
+    names = [name for name in settings.environments if name in loaded.config.environments]
+    if not names:
+        return None
+
+    def period(now: datetime) -> datetime:
+        every = settings.every
+        return datetime.fromtimestamp(now.timestamp() // every * every, tz=UTC)
+
+    def drills(stop: threading.Event, *, force: bool) -> RunResult:
+        from safeship.core._drill import drill
+        from safeship.jobs.scheduler import JobFailed, one_line
+        from safeship.pipeline.operations import RollbackImpossible
+        from safeship.registry import Registry
+
+        failed: list[str] = []
+        key_time = period(clock())
+        with Registry(loaded.registry_url(), clock=clock) as registry:
+            for name in names:
+                if stop.is_set():
+                    break
+                key = run_key(name, key_time)
+                # A drill may wait for approval: its claim is not taken over meanwhile.
+                claimed = force or registry.claim_job_run(
+                    "drill", key, holder, stale_after=settings.every
+                )
+                if not claimed:
+                    continue
+                error: str | None = None
+                try:
+                    result = drill(loaded, name)
+                    error = None if result.ok else result.reason or "failed"
+                except RollbackImpossible as exc:  # nothing to drill yet: said as it is
+                    error = str(exc)
+                except Exception as exc:
+                    error = one_line(exc)
+                if error is not None:
+                    failed.append(f"{name}: {error}")
+                if not force:
+                    registry.finish_job_run("drill", key, holder, ok=error is None, error=error)
+        if failed:
+            raise JobFailed("; ".join(failed))
+        return None
+
+    def scheduled(stop: threading.Event) -> RunResult:
+        return drills(stop, force=False)
+
+    def manual(stop: threading.Event) -> RunResult:
+        return drills(stop, force=True)  # asked for: even one drilled this period
+
+    return Job(
+        "drill",
+        settings.enabled,
+        settings.every,
+        scheduled,
+        next_after=lambda started: period(started) + timedelta(seconds=settings.every),
+        manual=manual,
+    )
+
+
+def _outage_job(loaded: LoadedConfig) -> Job | None:
+    """The availability probe of each environment that has one, every ``[jobs.outage]
+    every`` seconds; its alerts go to the outbox (the outbox job sends them). Several `safeship
+    serve` sharing the registry each probe, but a failure within half a period of the last one
+    counted is not counted again."""
+    from safeship.jobs.scheduler import Job
+
+    settings = loaded.config.jobs.outage
+    names = [
+        name
+        for name in settings.environments or list(loaded.config.environments)
+        if _has_probe(loaded, name)
+    ]
+    if not names:
+        return None
+
+    def probe(stop: threading.Event) -> RunResult:
+        from safeship.pipeline.outage import check_environments
+
+        check_environments(loaded, names, min_gap=settings.every / 2, deliver=False)
+        return None
+
+    return Job("outage", settings.enabled, settings.every, probe)
+
+
+def _has_probe(loaded: LoadedConfig, environment: str) -> bool:
+    from safeship.gates.outage import probed
+
+    return probed(loaded.config.environments[environment])

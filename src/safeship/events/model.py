@@ -37,6 +37,14 @@ EventName = Literal[
     # schema or the last snapshot, or no longer do; attributes: the variables' names, never values.
     "env.drifted",
     "env.drift_cleared",
+    # Rollback drills (`safeship drill`): both legs passed, or one failed; attributes: the
+    # versions, each leg's seconds, ok, reason and deployment id.
+    "drill.succeeded",
+    "drill.failed",
+    # Outage mode: the availability probe failed `failures` times in a row and deploys to the
+    # environment are paused (attributes: reason, since), or it answers again and they resume.
+    "outage.paused",
+    "outage.resumed",
 ]
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # Each gate's module, by name (its ``gate(settings)`` builds it).
 GATE_MODULES: dict[str, str] = {
+    "outage": "safeship.gates.outage",
     "chain": "safeship.gates.chain",
     "backup": "safeship.gates.backup",
     "migration": "safeship.gates.migration",

@@ -14,6 +14,16 @@ environments = []       # the environments checked (empty: every one the schema 
 enabled = true          # `safeship watch` of each serving environment, in the background
 environments = []       # the environments watched (empty: every configured one)
 
+[jobs.drill]
+enabled = true          # rollback drills (`safeship drill ENV`) on a schedule
+every = 2592000.0       # seconds between two drills of an environment (30 days)
+environments = ["staging"]   # the environments drilled
+
+[jobs.outage]
+enabled = true          # the availability probe of each environment (outage mode)
+every = 60.0            # seconds between two probes
+environments = []       # the environments probed (empty: every configured one)
+
 Secret rotation reminders (issue 16) will be a ``[jobs.rotation]`` table beside these.
 """
 
@@ -60,10 +70,31 @@ class WatchJobSettings(SettingsModel):
     environments: list[str] = Field(default_factory=list)
 
 
+class DrillJobSettings(SettingsModel):
+    # Rollback drills on a schedule: back to the previous good version and forward again.
+    enabled: bool = True
+    # Seconds between two drills of an environment (default 30 days).
+    every: float = Field(default=30 * 86_400.0, ge=3600, le=366 * 86_400)
+    # The environments drilled (each one that is configured; an approval gate there makes the
+    # forward leg wait for approval).
+    environments: list[str] = Field(default_factory=lambda: ["staging"])
+
+
+class OutageJobSettings(SettingsModel):
+    # Probe each environment's availability; pause deploys while it fails.
+    enabled: bool = True
+    # Seconds between two probes.
+    every: float = Field(default=60.0, ge=5, le=86_400)
+    # The environments probed (empty: every configured environment with a probe).
+    environments: list[str] = Field(default_factory=list)
+
+
 class JobsSettings(SettingsModel):
     outbox: OutboxJobSettings = Field(default_factory=OutboxJobSettings)
     drift: DriftJobSettings = Field(default_factory=DriftJobSettings)
     watch: WatchJobSettings = Field(default_factory=WatchJobSettings)
+    drill: DrillJobSettings = Field(default_factory=DrillJobSettings)
+    outage: OutageJobSettings = Field(default_factory=OutageJobSettings)
 
 
 def _environments_configured(settings: JobsSettings, info: ValidationInfo) -> JobsSettings:
@@ -74,6 +105,7 @@ def _environments_configured(settings: JobsSettings, info: ValidationInfo) -> Jo
     for job, names in (
         ("drift", settings.drift.environments),
         ("watch", settings.watch.environments),
+        ("outage", settings.outage.environments),
     ):
         for name in names:
             if name not in environments:

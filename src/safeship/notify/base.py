@@ -42,6 +42,8 @@ Condition = Literal[
     "env.drift",
     "secret.rotation_due",
     "gate.overridden",  # --override-gates let a failed gate pass
+    "drill.failed",  # a rollback drill's leg failed (`safeship drill`)
+    "outage.paused",  # the availability probe fails: deploys paused
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -56,6 +58,8 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "env.drift",
     "secret.rotation_due",
     "gate.overridden",
+    "drill.failed",
+    "outage.paused",
     "test",
 )
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Final
 
 from safeship.paths.base import Availability, PathDefaults, PathError, Runner, RunOutcome
 from safeship.paths.settings import PathsSettings
 
-__all__ = ["InProcessPath", "LocalPath", "Runner"]
+__all__ = ["EMERGENCY_PATH", "InProcessPath", "LocalPath", "Runner"]
+
+# The path recorded on an emergency deploy's row (`safeship deploy --emergency`: this machine,
+# CI skipped); the outage gate lets such a deploy through a paused environment.
+EMERGENCY_PATH: Final = "local-emergency"
 
 
 class InProcessPath(PathDefaults):

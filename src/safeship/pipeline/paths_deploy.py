@@ -49,6 +49,7 @@ from safeship.notify.github_sink import github_token
 from safeship.paths.base import Availability, DeployPath, PathDefaults, PathError, RunOutcome
 from safeship.paths.build import breaker_for, build_paths
 from safeship.paths.failover import Failover, deploy_with_failover
+from safeship.paths.local import EMERGENCY_PATH as EMERGENCY_PATH  # core's name for it
 from safeship.paths.local import Runner
 from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
@@ -58,8 +59,6 @@ from safeship.registry.records import DeploymentNotes
 if TYPE_CHECKING:
     from safeship.gates.base import GateOverride
     from safeship.registry import Registry
-
-EMERGENCY_PATH = "local-emergency"
 
 
 @dataclass(frozen=True)

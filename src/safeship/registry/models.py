@@ -648,3 +648,42 @@ class ReleaseStepRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (CheckConstraint(RELEASE_STEP_STATUSES_CHECK, name="release_step_status"),)
+
+
+# -- rollback drills and outage pauses (`safeship drill`, `safeship outage`) ------------------
+
+
+class DrillRow(Base):
+    """One rollback drill: back to the previous good version and forward again, each leg
+    measured (``legs``: a JSON list, one object a leg). Written before the first leg acts
+    (outcome NULL: running, or its safeship died), finished with the outcome."""
+
+    __tablename__ = "drills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(100), index=True)
+    serving_version: Mapped[str] = mapped_column(String(255))
+    previous_version: Mapped[str] = mapped_column(String(255))
+    triggered_by: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    legs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EnvironmentPauseRow(Base):
+    """An environment's availability probe failing: opened at the first failure of a streak
+    (``since`` NULL: counting), paused once ``failures`` reach the setting (``since`` set:
+    deploys refused but emergency ones), closed when the probe answers again (``lifted_at``)."""
+
+    __tablename__ = "environment_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(100), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

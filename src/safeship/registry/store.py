@@ -26,12 +26,14 @@ from safeship.registry.analytics_records import AnalyticsRecords
 from safeship.registry.approvals import ApprovalRecords
 from safeship.registry.auth_records import AuthRecords
 from safeship.registry.database import Database
+from safeship.registry.drills import DrillRecords
 from safeship.registry.errors import RegistryError, check_text, first_line, json_object, parse_id
 from safeship.registry.files import empty_registry_message, file_state
 from safeship.registry.gate_results import GateResultRecords
 from safeship.registry.job_runs import JobRunRecords
 from safeship.registry.location import registry_file
 from safeship.registry.outbox_records import OutboxRecords
+from safeship.registry.pauses import PauseRecords
 from safeship.registry.records import (
     COMMIT_LEN,
     ENVIRONMENT_LEN,
@@ -80,6 +82,8 @@ class Registry(
     StoredFileRecords,
     ApprovalRecords,
     ReleaseRecords,
+    DrillRecords,
+    PauseRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 

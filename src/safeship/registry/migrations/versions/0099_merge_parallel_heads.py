@@ -6,14 +6,14 @@ makes the heads one again. When the revisions are chained one after the other at
 delete this file and set ``HEAD`` to the last of the chain.
 
 Revision ID: 0099
-Revises: 0012, 0013, 0014
+Revises: 0012, 0013, 0014, 0015
 Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence
 
 revision: str = "0099"
-down_revision: str | Sequence[str] | None = ("0012", "0013", "0014")
+down_revision: str | Sequence[str] | None = ("0012", "0013", "0014", "0015")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
