@@ -413,6 +413,9 @@ def drill(
     raise typer.Exit(drill_cmd.run(config, environment, forward=forward))
 
 
+lazy_group("freeze", "safeship.cli.freeze_cmd:freeze_app")
+
+
 @app.command()
 def audit(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="Entries to show.")] = 50,

@@ -110,6 +110,7 @@ if TYPE_CHECKING:
         load_schema,
         optional_schema,
     )
+    from safeship.core._freeze import EnvironmentFreeze, FreezePeriod, freeze_status
     from safeship.core._health import (
         BaselineRun,
         HealthReport,
@@ -296,6 +297,9 @@ _LAZY = {
     "env_snapshot": "safeship.core._env",
     "load_schema": "safeship.core._env",
     "optional_schema": "safeship.core._env",
+    "EnvironmentFreeze": "safeship.core._freeze",
+    "FreezePeriod": "safeship.core._freeze",
+    "freeze_status": "safeship.core._freeze",
     "BaselineRun": "safeship.core._health",
     "HealthReport": "safeship.core._health",
     "UsageError": "safeship.core._health",
@@ -448,8 +452,10 @@ __all__ = [
     "EnvSources",
     "EnvironmentBusy",
     "EnvironmentDashboard",
+    "EnvironmentFreeze",
     "EnvironmentStatus",
     "Failover",
+    "FreezePeriod",
     "GateFigures",
     "GateFinding",
     "GatesOverride",
@@ -534,6 +540,7 @@ __all__ = [
     "env_drift",
     "env_drift_pr",
     "env_snapshot",
+    "freeze_status",
     "history",
     "idempotent_use",
     "identify",

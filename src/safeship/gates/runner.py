@@ -34,6 +34,8 @@ GATE_MODULES: dict[str, str] = {
     "rollback_plan": "safeship.gates.rollback_plan",
     "migrate": "safeship.gates.migrate",
     "approval": "safeship.gates.approval",
+    "freeze": "safeship.gates.freeze",
+    "capacity": "safeship.gates.capacity",
 }
 
 

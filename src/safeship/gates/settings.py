@@ -12,11 +12,15 @@
 
     [[environments.production.gates.freeze]]
     name = "year-end"
+    timezone = "Europe/Berlin"     # of naive times and of cron
     start = "2026-12-20T00:00:00"  # a date window ...
     end = "2027-01-04T00:00:00"
-    cron = ""                      # ... or a recurring one: starts at each cron time
-    duration = 0.0                 # and lasts this long (seconds)
-    timezone = "Europe/Berlin"
+    reason = "holidays"
+
+    [[environments.production.gates.freeze]]
+    name = "weekend"
+    cron = "0 18 * * 5"            # ... or a recurring one: starts at each cron time
+    duration = 216000.0            # and lasts this long (seconds)
 
     [environments.production.gates.backup]
     enabled = true
@@ -28,8 +32,11 @@
     dry_run = true                 # first against a scratch copy restored from the backup
 
     [environments.production.gates.capacity]
+    enabled = true
     memory_mb = 256.0              # what the new release needs beside the serving one
-    disk_mb = 512.0
+    disk_mb = 512.0                # (memory 0: what the serving release uses now)
+    min_free_memory_mb = 64.0      # and what must stay free beside it
+    min_free_disk_mb = 100.0
 
     [environments.production.post_deploy]
     tag = "deploy/{environment}/{date}.{n}"    # an annotated git tag on the shipped commit
@@ -39,13 +46,52 @@ Each gate's module owns the meaning of its table (:mod:`safeship.gates.approval`
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from safeship.settings_model import SettingsModel
 
 Seconds = Annotated[float, Field(gt=0, le=366 * 86_400)]
+
+
+def zone_of(name: str) -> tzinfo:
+    """The IANA time zone ``name`` (``Europe/Berlin``); ValueError (one line) when unknown."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a directory
+        raise ValueError(f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)") from None
+
+
+def parse_time(text: str, zone: tzinfo) -> datetime:
+    """An ISO 8601 date or date and time; one without an offset is read in ``zone``."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date or time (e.g. 2026-12-20 or 2026-12-20T18:00)"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+
+
+def check_cron(expression: str) -> None:
+    """ValueError (one line) unless ``expression`` is a 5-field cron expression that matches
+    some time. croniter is imported here, only when a recurring window is configured (it
+    costs some 20-60 ms)."""
+    from croniter import CroniterBadDateError, croniter
+
+    if len(expression.split()) != 5 or not croniter.is_valid(expression):
+        raise ValueError(
+            f"{expression!r} is not a cron expression of 5 fields "
+            "(minute hour day-of-month month day-of-week, e.g. '0 18 * * 5')"
+        )
+    try:  # 5 fields have no year: one that matches once matches again, in every year
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{expression!r} never matches (a day the month does not have)") from None
 
 
 class ApprovalSettings(SettingsModel):
@@ -63,15 +109,89 @@ class ApprovalSettings(SettingsModel):
 
 
 class FreezeWindow(SettingsModel):
+    """A time in which deploys to the environment are refused (see safeship.gates.freeze)."""
+
     name: str = Field(min_length=1, max_length=100)
+    # The IANA time zone the window's times are in (its naive dates, its cron expression).
+    timezone: str = Field(default="UTC", min_length=1, max_length=100)
     # A date window: from start to end (ISO 8601, in `timezone` when they carry no offset).
-    start: str = ""
-    end: str = ""
-    # A recurring window: starts at each time the cron expression gives, lasts `duration`.
-    cron: str = ""
+    start: str = Field(default="", max_length=64)
+    # The first moment after the window (a deploy at `end` is no longer frozen).
+    end: str = Field(default="", max_length=64)
+    # A recurring window: starts at each time the cron expression (5 fields: minute hour
+    # day-of-month month day-of-week) gives in `timezone`, and lasts `duration` seconds.
+    cron: str = Field(default="", max_length=200)
+    # Seconds a recurring window lasts from each start: elapsed time, also across a DST change.
     duration: float = Field(default=0.0, ge=0, le=366 * 86_400)
-    timezone: str = "UTC"
+    # Why (shown with the refusal: "frozen by 'year-end' until ... (holidays)").
     reason: str = Field(default="", max_length=500)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        zone_of(timezone)
+        return timezone
+
+    @field_validator("start")
+    @classmethod
+    def _iso_8601(cls, text: str) -> str:
+        if text:
+            parse_time(text, UTC)
+        return text
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: str, info: ValidationInfo) -> str:
+        if not end:
+            return end
+        start, timezone = info.data.get("start"), info.data.get("timezone")
+        if start and timezone:  # both valid (a field that failed is not in info.data)
+            zone = zone_of(timezone)
+            if parse_time(end, zone) <= parse_time(start, zone):
+                raise ValueError(f"end {end} is not after start {start}")
+        else:
+            parse_time(end, UTC)
+        return end
+
+    @field_validator("cron")
+    @classmethod
+    def _five_field_cron(cls, cron: str) -> str:
+        if cron:
+            check_cron(cron)
+        return cron
+
+    @model_validator(mode="after")
+    def _dates_or_cron(self) -> FreezeWindow:
+        dates = bool(self.start or self.end)
+        if dates and self.cron:
+            raise ValueError(
+                f"freeze window {self.name!r}: give either start and end, or cron and duration"
+            )
+        if not dates and not self.cron:
+            raise ValueError(
+                f"freeze window {self.name!r}: needs start and end (a date window) or cron and "
+                "duration (a recurring one)"
+            )
+        if dates:
+            if not (self.start and self.end):
+                raise ValueError(f"freeze window {self.name!r}: needs both start and end")
+            if self.duration:
+                raise ValueError(
+                    f"freeze window {self.name!r}: duration is for a recurring (cron) window"
+                )
+        elif not self.duration:
+            raise ValueError(
+                f"freeze window {self.name!r}: a recurring window needs a duration (seconds)"
+            )
+        return self
+
+    def zone(self) -> tzinfo:
+        return zone_of(self.timezone)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """A date window's start and end, as aware datetimes (naive ones in ``timezone``)."""
+        zone = self.zone()
+        return parse_time(self.start, zone), parse_time(self.end, zone)
 
 
 class BackupSettings(SettingsModel):
@@ -105,10 +225,20 @@ class MigrationSettings(SettingsModel):
 
 
 class CapacitySettings(SettingsModel):
+    """The capacity gate: room on the target's host for the new release beside the serving
+    one (see safeship.gates.capacity)."""
+
+    # Check the target's free memory and disk before each release starts.
     enabled: bool = False
-    # What the new release needs, beside the serving one, on the target.
+    # What the new release needs; memory 0: as much as the serving release uses now (its
+    # resident memory), the best estimate of a new version of it.
     memory_mb: float = Field(default=0.0, ge=0, le=16 * 1024 * 1024)
+    # Disk the new release needs where releases run (the local target: its run directory).
     disk_mb: float = Field(default=0.0, ge=0, le=1024 * 1024 * 1024)
+    # Memory that must stay free beside the new release, for the host itself.
+    min_free_memory_mb: float = Field(default=64.0, ge=0, le=16 * 1024 * 1024)
+    # Disk that must stay free beside it.
+    min_free_disk_mb: float = Field(default=100.0, ge=0, le=1024 * 1024 * 1024)
 
 
 class GatesSettings(SettingsModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 
@@ -34,6 +35,19 @@ class HostedRelease(Release):
     @property
     def url(self) -> str:
         return self.public_url or ""
+
+
+@dataclass(frozen=True)
+class HostCapacity:
+    """Room on the host a target starts releases on, measured now (the capacity gate's
+    figures): memory available to a new process, free disk where releases run, and what each
+    running release holds in memory (resident, its processes together) by version."""
+
+    host: str
+    memory_available_mb: float
+    disk_free_mb: float
+    disk_path: str
+    resident_mb: Mapping[str, float] = field(default_factory=dict)
 
 
 class Target(Protocol):
@@ -118,4 +132,10 @@ class TargetDefaults:
         return 0
 
     def variables_table(self) -> tuple[str, ...] | None:
+        return None
+
+    def capacity(self) -> HostCapacity | None:
+        """Room for one more release on the host (the capacity gate); None: this target
+        cannot tell (a platform's, a script's). Optional: the gate asks only targets that have
+        it (a target on remote hosts answers for the host it deploys to next)."""
         return None

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 from safeship import _processes
 from safeship._files import private_dir, write_private, write_private_json
 from safeship.config.models import LocalTargetSettings
-from safeship.targets.base import Release, TargetError
+from safeship.targets.base import HostCapacity, Release, TargetError
 from safeship.validation import VERSION_PATTERN
 
 _POLL = 0.05
@@ -62,6 +62,10 @@ class _Record:
 
     def release(self, environment: str) -> Release:
         return Release(environment, self.version, self.port, self.pid, self.started_at)
+
+
+def _mb(size: int) -> float:
+    return round(size / 1_048_576, 1)
 
 
 def _listening(port: int) -> bool:
@@ -329,6 +333,28 @@ class LocalTarget:
         for path in intents.values():
             path.unlink(missing_ok=True)
         return len(leaders)
+
+    def capacity(self) -> HostCapacity:
+        """This machine's available memory, the free disk of the filesystem that holds the
+        releases' state and logs, and each running release's resident memory (its process
+        and its children: a release that forks workers holds them all)."""
+        import psutil  # here: only the capacity gate measures
+
+        resident: dict[str, float] = {}
+        for release in self.releases():
+            if release.pid is None:
+                continue
+            with contextlib.suppress(psutil.Error):  # it exited since releases() looked
+                leader = psutil.Process(release.pid)
+                processes = [leader, *leader.children(recursive=True)]
+                resident[release.version] = _mb(sum(p.memory_info().rss for p in processes))
+        return HostCapacity(
+            host=socket.gethostname(),
+            memory_available_mb=_mb(psutil.virtual_memory().available),
+            disk_free_mb=_mb(psutil.disk_usage(str(self.state_dir)).free),
+            disk_path=str(self.state_dir),
+            resident_mb=resident,
+        )
 
     def down(self) -> None:
         """Stop every release; one that will not die does not keep the others running."""
