@@ -19,6 +19,7 @@
     drill.succeeded                drill.failed           resolved
     outage.paused                  outage.paused          critical / error (why, since when)
     outage.resumed                 outage.paused          resolved
+    deployment.released            deployment.released    info (news: the tag, the artifacts)
 
 A rollback whose rule is the error rate or the latency also fires that condition: the
 architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
@@ -137,6 +138,8 @@ def assess(event: Event, production: Collection[str]) -> Assessment:
             event, condition, severity, summary, state=state, details=_figures(a),
         )  # fmt: skip
         return Assessment(env, (alert,))
+    if name == "deployment.released":
+        return Assessment(env, (_released(event),))
     if name in ("env.drifted", "env.drift_cleared"):
         state = "firing" if name == "env.drifted" else "resolved"
         severity = ("error" if prod else "warning") if state == "firing" else "info"
@@ -190,6 +193,23 @@ def _rollback(event: Event, prod: bool) -> tuple[Alert, ...]:
         )  # fmt: skip
         alerts.append(also)
     return tuple(alerts)
+
+
+def _released(event: Event) -> Alert:
+    """The stakeholders' news after a deploy: its own condition, so a route can send it (and
+    only it) to their channel; the tag, the artifacts' count and the report's address as
+    details."""
+    a = event.attributes
+    tag = _text(a.get("tag"))
+    artifacts = a.get("artifacts")
+    details = {"tag": tag} if tag else {}
+    if isinstance(artifacts, list) and artifacts:
+        details["artifacts"] = _one_line(", ".join(str(name) for name in artifacts))
+    report = _text(a.get("report"))
+    if report:
+        details["report"] = report
+    summary = f"released as {tag}" if tag else "released"
+    return _alert(event, "deployment.released", "info", summary, details=details)
 
 
 def _serious(prod: bool) -> Severity:

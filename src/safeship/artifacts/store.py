@@ -167,7 +167,8 @@ class ArtifactStore:
         name = _safe_name(name)
         file_id = str(uuid.uuid4())
         created = self.clock()
-        key = f"{kind}/{environment}/{created:%Y%m%dT%H%M%SZ}-{file_id[:8]}-{name}"
+        # Lower case (no "T"/"Z"): a key mixing cases reads as a random token to the redactor.
+        key = f"{kind}/{environment}/{created:%Y%m%d-%H%M%S}-{file_id[:8]}-{name}"
         try:
             size = path.stat().st_size
             sha256 = sha256_of(path)

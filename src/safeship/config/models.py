@@ -236,6 +236,7 @@ class EnvironmentSettings(SettingsModel):
     max_age: Annotated[float, Field(gt=0, le=366 * 86_400)] = 7 * 86_400.0
     # The gates before the release starts (approval, freeze, capacity, backup, migration).
     gates: GatesSettings = Field(default_factory=GatesSettings)
+    # After a deploy that succeeded: the release tag, the artifacts, the stakeholders' news.
     post_deploy: PostDeploySettings = Field(default_factory=PostDeploySettings)
     outage: OutageSettings = Field(default_factory=OutageSettings)  # its availability probe
 

@@ -90,7 +90,25 @@ def deploy(
     # deploy that could not run (a busy environment, an unreachable registry) writes none: the
     # next one catches up.
     store_reports(loaded, request.environment)
+    after_release(loaded, request.environment, result, event_log)
     return result
+
+
+def after_release(
+    loaded: LoadedConfig, environment: str, result: DeployResult, event_log: TextIO | None
+) -> None:
+    """The post-deploy steps (the tag, the artifacts, the release's news) of a deployment that
+    ended succeeded in this process, whatever its mode (a deploy path run elsewhere has its
+    own), then its report once more: it shows their verdicts. Never raises but for Ctrl-C."""
+    from safeship.core._reports import store_reports
+    from safeship.postdeploy.run import run_post_deploy
+
+    deployment_id = result.deployment_id
+    if result.status != "succeeded" or deployment_id is None:
+        return
+    ran = run_post_deploy(loaded, environment, deployment_id, event_log=event_log)
+    if ran:
+        store_reports(loaded, environment, also=[deployment_id])
 
 
 def _deploy(

@@ -35,6 +35,7 @@ __all__ = [
     "DeploymentDetail",
     "EnvChange",
     "GateFigures",
+    "ReleasedArtifact",
     "RollbackPlan",
     "StepFigures",
     "TimelineEntry",
@@ -121,6 +122,19 @@ class RollbackPlan:
 
 
 @dataclass(frozen=True)
+class ReleasedArtifact:
+    """A file the post-deploy ``artifacts`` step copied to the artifact store."""
+
+    name: str
+    kind: str  # "artifact" (a configured file) or "report"
+    source: str  # where it came from: its path under the project, or "report.md"
+    url: str  # where the store keeps it
+    sha256: str
+    size: int
+    id: str  # the stored file's id (safeship's artifact store)
+
+
+@dataclass(frozen=True)
 class DeploymentDetail:
     summary: DeploymentSummary
     path: str | None
@@ -138,6 +152,8 @@ class DeploymentDetail:
     triggered_by: str
     approved_by: tuple[str, ...]  # who the approval gate counted (empty: none needed)
     rollback_plan: RollbackPlan
+    # The files archived after the deploy (its artifacts and its report), with checksums.
+    artifacts: tuple[ReleasedArtifact, ...] = ()
     # The figures the rollback rule fired on (its ``rollback.triggered`` event's), {} if none.
     rollback_figures: Mapping[str, Any] = field(default_factory=dict)
     # Why ``commits`` is empty (no commit recorded, no repository...), None when it is not.
@@ -270,6 +286,7 @@ def assemble(
         rollback_reason=redact(reason) if reason is not None else None,
         env_changes=env_changes,
         commits=commits,
+        artifacts=released_artifacts(registry, record.id),
         triggered_by=record.triggered_by,
         approved_by=_approved_by(registry, record.id),
         rollback_plan=_rollback_plan(record, previous, gates),
@@ -321,6 +338,30 @@ def _figure_text(value: Any) -> str:
         text = str(value)
     text = " ".join(text.split())
     return text if len(text) <= FIGURE_CHARS else text[: FIGURE_CHARS - 3] + "..."
+
+
+def released_artifacts(registry: Registry, deployment_id: str) -> tuple[ReleasedArtifact, ...]:
+    """The files the post-deploy ``artifacts`` step stored for the deployment, as its verdict
+    (a ``gate_results`` row) recorded them."""
+    from safeship.redaction import redact
+
+    rows = [g for g in registry.gate_results(deployment_id) if g.gate == "artifacts"]
+    files = rows[-1].figures.get("files") if rows else None
+    if not isinstance(files, list):
+        return ()
+    return tuple(
+        ReleasedArtifact(
+            name=str(f.get("name", "")),
+            kind=str(f.get("kind", "")),
+            source=str(f.get("source", "")),
+            url=redact(str(f.get("url", ""))),
+            sha256=str(f.get("sha256", "")),
+            size=int(f.get("size", 0)),
+            id=str(f.get("id", "")),
+        )
+        for f in files
+        if isinstance(f, dict)
+    )
 
 
 def _timeline_entry(entry: Any) -> TimelineEntry:
@@ -377,6 +418,8 @@ def event_text(name: str, attributes: Mapping[str, Any]) -> str:
         took = f" in {latency:.1f} ms" if isinstance(latency, int | float) else ""
         detail = f": {attr('detail')}" if attr("detail") else ""
         return f"check {attr('check') or attr('name')} {attr('status')}{took}{detail}"
+    if name == "deployment.released":
+        return f"released as {attr('tag')}" if attr("tag") else "released"
     return name
 
 

@@ -26,6 +26,9 @@ EventName = Literal[
     "approval.granted",
     "approval.rejected",
     "gate.overridden",
+    # After a deploy that succeeded (safeship.postdeploy): the stakeholders' news; attributes:
+    # environment, tag, artifacts (file names), report (where the report was archived).
+    "deployment.released",
     # Environment-level (deployment_id None): a deploy path left for the next, the path that ran.
     "path.failover",
     "path.completed",

@@ -38,18 +38,24 @@
     min_free_memory_mb = 64.0      # and what must stay free beside it
     min_free_disk_mb = 100.0
 
-    [environments.production.post_deploy]
+    [environments.production.post_deploy]     # after a deploy that succeeded
     tag = "deploy/{environment}/{date}.{n}"    # an annotated git tag on the shipped commit
+    remote = "origin"                          # pushed there (push = true)
+    signing_key = ""                           # a GPG key id: the tag is signed
+    artifacts = ["dist/*.whl", "sbom.json"]    # copied to the artifact store, with report.md
+    notify = true                              # a deployment.released alert for stakeholders
 
-Each gate's module owns the meaning of its table (:mod:`safeship.gates.approval`, ...).
+Each gate's module owns the meaning of its table (:mod:`safeship.gates.approval`, ...);
+:mod:`safeship.postdeploy` owns ``post_deploy``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from safeship.settings_model import SettingsModel
 
@@ -249,6 +255,154 @@ class GatesSettings(SettingsModel):
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
 
 
+# The placeholders of the tag's name (docs/gates/after-deploy.md): what each stands for.
+TAG_PLACEHOLDERS: Final = {
+    "environment": "the environment's name",
+    "version": "the version deployed",
+    "date": "the day the deployment ended (UTC, YYYY-MM-DD)",
+    "n": "the next number free for the rest of the name (1, 2, ...)",
+    "commit": "the shipped commit's first 12 characters",
+}
+# The values a pattern is checked with when the config is loaded: each a valid ref component,
+# so a name that breaks git's rules does so by the pattern's own text.
+_SAMPLE_VALUES: Final = {
+    "environment": "production",
+    "version": "v1",
+    "date": "2026-01-01",
+    "n": "1",
+    "commit": "0123456789ab",
+}
+# Characters git refuses anywhere in a ref name (git check-ref-format, rules 4, 5 and 10).
+_REF_FORBIDDEN: Final = frozenset(" ~^:?*[\\")
+# Bounds of the artifacts step: files copied per deployment, and their total size.
+MAX_ARTIFACT_FILES: Final = 1000
+MAX_ARTIFACT_MB: Final = 100 * 1024
+
+
+def tag_fields(pattern: str) -> list[str]:
+    """The placeholders ``pattern`` uses, in order; ValueError (one line) for an unknown one,
+    a format spec (``{n:03}``), or an unbalanced brace."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise ValueError(
+            f"tag {pattern!r}: {exc} (write a literal brace as {{{{ or }}}})"
+        ) from None
+    fields = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in TAG_PLACEHOLDERS:
+            known = ", ".join(f"{{{k}}}" for k in TAG_PLACEHOLDERS)
+            raise ValueError(f"tag {pattern!r}: unknown placeholder {{{name}}}; known: {known}")
+        if spec or conversion:
+            raise ValueError(f"tag {pattern!r}: {{{name}}} takes no format or conversion")
+        fields.append(name)
+    return fields
+
+
+def ref_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a tag's name by git's rules (git check-ref-format, for
+    refs/tags/<name>), None when it can."""
+    if not name:
+        return "it is empty"
+    if name.startswith("-"):
+        return "it begins with '-'"
+    bad = sorted({c for c in name if c in _REF_FORBIDDEN or ord(c) < 0x20 or ord(c) == 0x7F})
+    if bad:
+        return f"it contains {', '.join(repr(c) for c in bad)}"
+    if name == "@" or "@{" in name:
+        return "it contains '@{' or is '@'"
+    if ".." in name:
+        return "it contains '..'"
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return "it begins or ends with '/', or has '//'"
+    if name.endswith("."):
+        return "it ends with '.'"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return f"its part {part!r} begins with '.'"
+        if part.endswith(".lock"):
+            return f"its part {part!r} ends with '.lock'"
+    return None
+
+
+def _check_tag(pattern: str) -> str:
+    if not pattern:
+        return pattern
+    fields = tag_fields(pattern)
+    problem = ref_name_problem(pattern.format(**_SAMPLE_VALUES))
+    if problem is not None:
+        raise ValueError(f"tag {pattern!r} is not a valid git tag name: {problem}")
+    if (
+        "version" not in fields
+        and "date" not in fields
+        and "commit" not in fields
+        and ("n" not in fields)
+    ):
+        raise ValueError(
+            f"tag {pattern!r} names every deployment the same: use {{version}}, {{date}}, "
+            "{commit} or {n}"
+        )
+    return pattern
+
+
+def _check_glob(pattern: str) -> str:
+    from pathlib import PurePosixPath
+
+    if not pattern.strip():
+        raise ValueError("an artifact pattern must not be empty")
+    path = PurePosixPath(pattern.replace("\\", "/"))
+    if path.is_absolute() or pattern[1:3] == ":/" or ".." in path.parts:
+        raise ValueError(
+            f"artifact {pattern!r} must be a path under the project directory (no '/' at the "
+            "start, no '..')"
+        )
+    return pattern
+
+
+def _git_argument(what: str) -> Callable[[str], str]:
+    """A value given to git as one argument: no spaces nor control characters, and no leading
+    '-' (git would read an option)."""
+
+    def check(value: str) -> str:
+        if value.startswith("-") or any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(f"{what} {value!r}: no spaces, and no '-' at the start")
+        return value
+
+    return check
+
+
 class PostDeploySettings(SettingsModel):
-    # An annotated git tag on the shipped commit; empty: no tag.
-    tag: str = Field(default="", max_length=200)
+    # An annotated git tag on the shipped commit, e.g. "deploy/{environment}/{date}.{n}";
+    # empty: no tag. Placeholders: {environment}, {version}, {date} (UTC YYYY-MM-DD), {n}
+    # (the next number free for that name), {commit} (12 characters).
+    tag: Annotated[str, AfterValidator(_check_tag)] = Field(default="", max_length=200)
+    # The git remote the tag is pushed to (when push is true).
+    remote: Annotated[str, AfterValidator(_git_argument("remote"))] = Field(
+        default="origin", min_length=1, max_length=200
+    )
+    # Push the tag to remote (a failed push keeps it in the local repository, with a warning).
+    push: bool = True
+    # A GPG key id: the tag is signed with it (git tag -s -u KEY); empty: not signed.
+    signing_key: Annotated[str, AfterValidator(_git_argument("signing_key"))] = Field(
+        default="", max_length=200
+    )
+    # Files copied to the artifact store after a successful deploy, with the deployment's
+    # report.md: glob patterns under the project directory ("dist/*.whl", "sbom.json").
+    artifacts: list[Annotated[str, AfterValidator(_check_glob)]] = Field(
+        default_factory=list, max_length=100
+    )
+    # At most this many files match the artifacts' patterns (else none is copied).
+    max_files: int = Field(default=100, ge=1, le=MAX_ARTIFACT_FILES)
+    # The matched files' size together, in megabytes, at most (else none is copied).
+    max_mb: float = Field(default=1024.0, gt=0, le=MAX_ARTIFACT_MB)
+    # Announce the release: a deployment.released event, an alert of its own condition
+    # ([alerts] routes can send it to the stakeholders' channel).
+    notify: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tag or self.artifacts or self.notify)

@@ -18,8 +18,9 @@ lines.
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -68,20 +69,29 @@ class Change:
             return None
 
 
-def git_bytes(root: Path, args: Sequence[str], *, input_: bytes | None = None) -> bytes:
+def git_bytes(
+    root: Path,
+    args: Sequence[str],
+    *,
+    input_: bytes | None = None,
+    timeout: float = GIT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
+    """git's output; ``env``: variables set for it over this process's own."""
     try:
         done = subprocess.run(
             ["git", "-c", "core.quotePath=false", *args],
             cwd=root,
             input=input_,
             capture_output=True,
-            timeout=GIT_TIMEOUT,
+            timeout=timeout,
             check=False,
+            env=None if env is None else {**os.environ, **env},
         )
     except FileNotFoundError:
         raise GitError("git is not installed (or not on PATH)") from None
     except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} took over {GIT_TIMEOUT:.0f} s") from None
+        raise GitError(f"git {args[0]} took over {timeout:.0f} s") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]}: {message[-1] if message else 'failed'}")

@@ -44,6 +44,7 @@ Condition = Literal[
     "gate.overridden",  # --override-gates let a failed gate pass
     "drill.failed",  # a rollback drill's leg failed (`safeship drill`)
     "outage.paused",  # the availability probe fails: deploys paused
+    "deployment.released",  # after a deploy: the tag, the artifacts (for stakeholders)
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -60,6 +61,7 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "gate.overridden",
     "drill.failed",
     "outage.paused",
+    "deployment.released",
     "test",
 )
 

@@ -44,7 +44,7 @@ from safeship.notify.settings import GitHubIssueSettings
 from safeship.redaction import redact
 
 # A deploy's own news, not a failure: never opens an issue.
-NEWS: Final = frozenset({"deployment.started", "deployment.succeeded"})
+NEWS: Final = frozenset({"deployment.started", "deployment.succeeded", "deployment.released"})
 PER_PAGE: Final = 100
 REMEMBERED: Final = 1000
 MAX_PAGES: Final = 10  # 1,000 open labelled issues: beyond that the marker is not looked for

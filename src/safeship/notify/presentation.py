@@ -34,6 +34,7 @@ TITLES: dict[Condition, str] = {
     "env.drift": "Environment drift",
     "secret.rotation_due": "Secret rotation due",
     "gate.overridden": "Gate overridden",
+    "deployment.released": "Deployment released",
     "test": "Test notification",
 }
 
