@@ -91,6 +91,7 @@ def test_usage_errors_are_one_line_and_never_show_the_password(tmp_path: Path) -
 @pytest.mark.postgres
 def test_the_demo_app_answers_items_from_the_database(postgres_url: str, tmp_path: Path) -> None:
     assert run_migrate(postgres_url).returncode == 0
+    role = f"reader_{os.getpid()}_{free_port()}"
     with psycopg.connect(postgres_url) as db:
         db.execute("UPDATE items SET stock = 3 WHERE id = 2")
     port = free_port()
@@ -109,9 +110,31 @@ def test_the_demo_app_answers_items_from_the_database(postgres_url: str, tmp_pat
         deep = httpx.get(f"http://127.0.0.1:{port}/api/health/deep", timeout=10)
         assert deep.status_code == 200 and "database" in deep.text
         with psycopg.connect(postgres_url, autocommit=True) as db:
-            db.execute("DROP TABLE items")
-        gone = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", timeout=10)
-        assert gone.status_code == 503 and gone.json()["error"] == "database unavailable"
+            db.execute("ALTER TABLE items RENAME TO items_gone")  # a database of another app
+        builtin = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", timeout=10)
+        assert builtin.status_code == 200 and "stock" not in builtin.json()[1]
+        with psycopg.connect(postgres_url, autocommit=True) as db:
+            db.execute("ALTER TABLE items_gone RENAME TO items")
+            db.execute("REVOKE SELECT ON items FROM PUBLIC")
+            db.execute(f"CREATE ROLE {role} LOGIN")  # roles are the server's: a name of its own
+        reader = postgres_url.replace("postgresql://postgres@", f"postgresql://{role}@")
+    finally:
+        app.terminate()
+        app.wait(10)
+    # Run as a user who may not read the table: the database cannot answer.
+    port = free_port()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "safeship.demo.demo_app", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": reader},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert app.stdout is not None
+        assert "listening" in app.stdout.readline()
+        refused = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", timeout=10)
+        assert refused.status_code == 503 and refused.json()["error"] == "database unavailable"
     finally:
         app.terminate()
         app.wait(10)

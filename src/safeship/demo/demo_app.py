@@ -14,8 +14,9 @@ that variable is set). The behaviour comes from ``DEMO_BEHAVIOUR`` (all versions
 ``DEMO_BEHAVIOUR_<VERSION>`` (see :func:`behaviour_env_name`). With ``DATABASE_URL`` set
 (``postgresql://...`` or ``sqlite:///path``), ``/api/v1/items`` answers the rows of the ``items``
 table (every column: a migration's new column shows at once; 503 when the database cannot
-answer) and ``/api/health/deep`` checks the database; without it, the built-in catalogue. The
-table comes from the demo's migrations: ``python -m safeship.demo.migrate``.
+answer) and ``/api/health/deep`` checks the database; without it, or while the table does not
+exist, the built-in catalogue. The table comes from the demo's migrations:
+``python -m safeship.demo.migrate``.
 
 A behaviour spec is comma-separated items:
 ``healthy``, ``crash_on_start``, ``error_rate=F``, ``latency_ms=N``, ``health_status=S``,
@@ -186,6 +187,11 @@ class _Server(ThreadingHTTPServer):
         return self.behaviour.health_status
 
 
+def _no_table(exc: Exception) -> bool:
+    """Whether ``exc`` says the items table does not exist (the migrations have not run)."""
+    return type(exc).__name__ == "UndefinedTable" or "no such table" in str(exc)
+
+
 def _database_check(url: str | None) -> Outcome:
     from safeship.demo.database import DatabaseError, rows
 
@@ -193,18 +199,23 @@ def _database_check(url: str | None) -> Outcome:
         count = rows(url or "", "SELECT COUNT(*) AS n FROM items")[0]["n"]
     except DatabaseError as exc:
         return Outcome("failed", str(exc))
-    except Exception as exc:  # the driver's error (no table yet, ...): its class, not its text
+    except Exception as exc:  # the driver's error: its class, not its text
+        if _no_table(exc):
+            return Outcome("ok", "no items table yet: the built-in catalogue")
         return Outcome("failed", f"items cannot be read: {type(exc).__name__}")
     return Outcome("ok", f"{count} items in the database")
 
 
 def _items(url: str) -> tuple[int, Any]:
-    """The items table's rows, or 503 when the database cannot answer."""
+    """The items table's rows; the built-in catalogue while the table does not exist (a
+    database the demo's migrations have not run on); 503 when the database cannot answer."""
     from safeship.demo.database import rows
 
     try:
         return 200, rows(url, "SELECT * FROM items ORDER BY id")
     except Exception as exc:  # any driver's error: the service says so without the URL
+        if _no_table(exc):
+            return 200, ITEMS
         return 503, {"error": "database unavailable", "kind": type(exc).__name__}
 
 
