@@ -53,7 +53,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote
 
 from safeship.envschema.example import EXAMPLE_FILENAME, render_example
-from safeship.envschema.schema import parse_schema
+from safeship.envschema.schema import BROWSER_PREFIXES, parse_schema
 from safeship.envschema.types import ValueProblem, parse_value
 from safeship.httpapi import ApiError, JsonApi, RetryPolicy, one_line
 from safeship.notify.settings import GitHubSettings
@@ -141,6 +141,13 @@ def plan_drift(
             changes.append(DriftChange(name, "review", "not a valid variable name"))
             continue
         line, secret = _schema_line(name, live[name])
+        if secret and name.startswith(BROWSER_PREFIXES):
+            # Its value reaches browsers: a credential there is a leak to fix on the platform,
+            # not a variable to declare (the schema refuses a secret public variable anyway).
+            changes.append(
+                DriftChange(name, "review", "looks like a credential but reaches browsers")
+            )
+            continue
         added_lines.append(line)
         changes.append(
             DriftChange(
