@@ -17,6 +17,18 @@ medians and what the gate adds.
             by hand: createdb; pg_restore -d; the migration command; dropdb
 
     python benchmarks/gates.py [--mb 100] [--runs 3] [--url postgresql://USER@HOST:PORT/postgres]
+
+Measured 2026-11-30 on the 2-core development machine (load average 1.3), PostgreSQL 15:
+
+    database 105 MB (custom-format dump 34 MB); medians of 3 runs, seconds
+    step           gate  by hand  gate adds
+    backup         2.75     2.64   +0.10 s (+4%)
+    verify         0.03     0.04   -0.01 s (-14%)
+    dry run        1.17     1.36   -0.19 s (-14%)
+
+The backup gate costs what pg_dump costs, plus its checksum and copy into the store; the dry
+run is no slower than doing it by hand (its scratch database is made over one connection
+instead of createdb/dropdb processes).
 """
 
 from __future__ import annotations
