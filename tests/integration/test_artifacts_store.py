@@ -134,3 +134,35 @@ def test_names_must_be_plain(registry: Registry, tmp_path: Path, name: str) -> N
     store = ArtifactStore(registry, str(tmp_path / "store"))
     with pytest.raises(ArtifactError, match="plain file name"):
         store.put_file("backup", "production", name, a_file(tmp_path, "d", b"x"))
+
+
+def test_a_store_url_with_a_password_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from safeship.artifacts.settings import ArtifactsSettings
+
+    with pytest.raises(ValidationError, match="must not hold a password"):
+        ArtifactsSettings.model_validate({"store": "s3://key:secret@bucket/safeship"})
+    for fine in ("", "backups", "s3://bucket/safeship", "memory://x/y"):
+        assert ArtifactsSettings.model_validate({"store": fine}).store == fine
+
+
+@pytest.mark.parametrize(
+    ("store", "where"),
+    [
+        ("", "{root}/.safeship/artifacts"),
+        ("kept/backups", "{root}/kept/backups"),
+        ("/srv/artifacts", "/srv/artifacts"),
+        ("s3://bucket/safeship", "s3://bucket/safeship"),
+    ],
+)
+def test_where_the_config_puts_the_store(tmp_path: Path, store: str, where: str) -> None:
+    from safeship.artifacts.store import store_location
+    from safeship.config import load_config
+
+    (tmp_path / "safeship.toml").write_text(
+        '[environments.local]\nport = 8123\n[environments.local.target]\ncommand = ["true"]\n'
+        f'[artifacts]\nstore = "{store}"\n'
+    )
+    loaded = load_config(tmp_path / "safeship.toml")
+    assert store_location(loaded) == where.format(root=tmp_path)

@@ -295,7 +295,6 @@ def test_override_gates_needs_an_approver_and_is_recorded_and_alerted(
     [sent] = [a for a in alert["alerts"] if a["condition"] == "gate.overridden"]
     assert sent["summary"] == "local: v1: chain gate overridden by bob: outage"
     assert sent["details"] == {"gate": "chain", "by": "bob"}
-    operations.down(ws.loaded, "staging")
 
 
 def test_a_gate_that_asks_for_approval_makes_one_needed_where_none_is_required(
@@ -334,3 +333,28 @@ def test_a_gate_that_asks_for_approval_makes_one_needed_where_none_is_required(
 
     outcome = running.outcome()
     assert outcome.reason == "approval gate: no approval within 0.5 s (0 of 1)"
+
+
+def test_a_deploy_killed_while_awaiting_approval_is_closed_by_recover(
+    gated: Callable[..., Workspace],
+) -> None:
+    ws = gated()
+    add_user(ws, "bob", "approver")
+    deploy = [*ws.cli(), "deploy", ENV, "--version", "v1", "--triggered-by", "alice"]
+    process = subprocess.Popen(
+        deploy, cwd=ws.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deployment_id = awaiting(ws).deployment.id
+    finally:
+        process.kill()
+        process.wait(10)
+
+    core.recover(ws.loaded, ENV)
+
+    [record] = core.history(ws.loaded, core.HistoryQuery(ENV))
+    assert (record.id, record.terminal) == (deployment_id, True)
+    assert record.status == "aborted", record.rollback_reason
+    with pytest.raises(core.ApprovalRefused, match="is not awaiting approval"):
+        core.approve(ws.loaded, deployment_id, user="bob")
+    assert not ws.environment().target.releases()  # nothing was started, nothing is left

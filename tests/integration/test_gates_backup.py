@@ -6,6 +6,7 @@ lands in the serving database by accident."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,7 +52,8 @@ def test_a_deploy_backs_the_database_up_and_the_backup_restores(
 
     assert outcome.status is Status.SUCCEEDED, outcome.reason
     with Registry(ws.loaded.registry_url()) as registry:
-        [gate] = registry.gate_results(outcome.deployment_id)
+        # (the rollback plan gate, and approval, run after it)
+        [gate] = [g for g in registry.gate_results(outcome.deployment_id) if g.gate == "backup"]
         [stored] = ArtifactStore.for_config(ws.loaded, registry).list("backup", ENV)
     assert (gate.gate, gate.outcome) == ("backup", "passed")
     assert stored.deployment_id == outcome.deployment_id
@@ -147,12 +149,22 @@ def test_a_restore_refuses_the_serving_database_and_a_full_one(
     assert restored.replaced and restored.row_counts == {"orders": 5}
 
 
-def test_the_cli_restores_and_prints_row_counts(
+def test_the_cli_backs_up_restores_and_prints_row_counts(
     workspace_factory: Callable[..., Workspace], postgres_url: str
 ) -> None:
     fill_orders(postgres_url, rows=7)
     ws = backed_up(workspace_factory, postgres_url)
-    backup = core.create_backup(ws.loaded, ENV).stored
+    created = subprocess.run(
+        [*ws.cli(), "backup", "create", ENV, "--json"],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    [backup] = core.backups(ws.loaded, ENV)
+    assert json.loads(created.stdout)["id"] == backup.id
     with postgres.scratch_database(postgres_url) as scratch:
         result = subprocess.run(
             [*ws.cli(), "backup", "restore", backup.id[:8], "--to", scratch.url],

@@ -75,6 +75,12 @@ def test_the_password_never_reaches_a_command_line(postgres_url: str) -> None:
     assert "S3cretPw" not in database.without_password
     assert "S3cretPw" not in str(database) and "S3cretPw" not in repr(database)
     assert database.tool_environment()["PGPASSWORD"] == "S3cretPw"
+    in_query = postgres.parse_url("postgresql://app@db/shop?sslmode=require&password=S3cretPw")
+    assert in_query.password == "S3cretPw"
+    assert in_query.without_password == "postgresql://app@db/shop?sslmode=require"
+    assert in_query.masked == "postgresql://app@db/shop?sslmode=require&password=****"
+    no_password = postgres.parse_url("postgresql://app@db/shop")
+    assert no_password.masked == no_password.without_password == "postgresql://app@db/shop"
 
 
 @pytest.mark.parametrize(

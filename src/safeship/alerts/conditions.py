@@ -14,12 +14,12 @@
     watch.recovered                its ``condition``      resolved
     env.drifted                    env.drift              error / warning (variable names only)
     env.drift_cleared              env.drift              resolved
-    gate.overridden                gate.overridden        warning (who, why, which gate)
+    deployment.released            deployment.released    info (news: the tag, the artifacts)
     drill.failed                   drill.failed           critical / error (a leg's reason)
     drill.succeeded                drill.failed           resolved
     outage.paused                  outage.paused          critical / error (why, since when)
     outage.resumed                 outage.paused          resolved
-    deployment.released            deployment.released    info (news: the tag, the artifacts)
+    gate.overridden                gate.overridden        warning (who, why, which gate)
 
 A rollback whose rule is the error rate or the latency also fires that condition: the
 architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
@@ -149,14 +149,14 @@ def assess(event: Event, production: Collection[str]) -> Assessment:
             details=_figures({k: v for k, v in a.items() if k != "summary"}),
         )  # fmt: skip
         return Assessment(env, (alert,))
+    if name in ("drill.failed", "drill.succeeded", "outage.paused", "outage.resumed"):
+        return Assessment(env, (_drill_or_outage(event, prod),))
     if name == "gate.overridden":
         gate, by = _text(a.get("gate")) or "a gate", _text(a.get("by")) or "someone"
         summary = f"{gate} gate overridden by {by}: {_text(a.get('reason')) or 'no reason'}"
         details = {k: v for k, v in (("gate", gate), ("by", by)) if v}
         alert = _alert(event, "gate.overridden", "warning", summary, details=details)
         return Assessment(env, (alert,))
-    if name in ("drill.failed", "drill.succeeded", "outage.paused", "outage.resumed"):
-        return Assessment(env, (_drill_or_outage(event, prod),))
     return Assessment(env)
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from safeship._files import open_private_fd, private_dir
 from safeship.artifacts.checksum import CHUNK, sha256_of
 from safeship.redaction import redact
+from safeship.registry.errors import first_line
 from safeship.registry.stored_files import StoredFile
 
 if TYPE_CHECKING:
@@ -125,8 +126,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
 
 
 def _line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return redact(text[0]) if text else type(exc).__name__
+    return redact(first_line(exc))
 
 
 def _safe_name(name: str) -> str:

@@ -15,8 +15,16 @@ if TYPE_CHECKING:
 def run(config: Path | None, environment: str, *, forward: bool) -> int:
     """Drill ENV: one line per leg, then the drill's; exit 1 when a leg failed."""
     from safeship import core
+    from safeship.cli.common import err_console
+    from safeship.cli.live import sigterm_as_interrupt
 
-    result = core.drill(load(config), environment, forward=forward)
+    loaded = load(config)
+    try:
+        with sigterm_as_interrupt():  # a stopped drill closes its deployment and its row
+            result = core.drill(loaded, environment, forward=forward)
+    except core.Interrupted as stopped:
+        err_console.print(f"safeship: error: interrupted: {stopped}", soft_wrap=True)
+        return 130
     for line in drill_lines(result):
         print(line)
     return 0 if result.ok else 1

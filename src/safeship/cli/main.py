@@ -376,6 +376,7 @@ lazy_group("jobs", "safeship.cli.jobs_cmd:jobs_app")
 lazy_group("user", "safeship.cli.user_cmd:user_app")
 lazy_group("backup", "safeship.cli.backup_cmd:backup_app")
 lazy_group("release", "safeship.cli.release_cmd:release_app")
+lazy_group("freeze", "safeship.cli.freeze_cmd:freeze_app")
 lazy_group("outage", "safeship.cli.outage_cmd:outage_app")
 
 
@@ -411,9 +412,6 @@ def drill(
     if environment is None:
         raise typer.BadParameter("name the environment to drill (or use --history)")
     raise typer.Exit(drill_cmd.run(config, environment, forward=forward))
-
-
-lazy_group("freeze", "safeship.cli.freeze_cmd:freeze_app")
 
 
 @app.command()

@@ -89,12 +89,13 @@ def approve(
     user: str,
     reason: str | None = None,
     via: Via = "cli",
+    client: str | None = None,
 ) -> PendingApproval:
     """Record ``user``'s approval of ``deployment`` (its id or a 6+ digit prefix); what now
     waits. ApprovalRefused when it is not awaiting approval, ``user`` may not approve it, or
     answered it already (approving twice acts once); UsageError when there is no such
-    deployment."""
-    return _answer(loaded, deployment, user, "approve", reason, via)
+    deployment. ``client``: where the answer came from (the dashboard's caller), audited."""
+    return _answer(loaded, deployment, user, "approve", reason, via, client)
 
 
 def reject(
@@ -104,11 +105,12 @@ def reject(
     user: str,
     reason: str,
     via: Via = "cli",
+    client: str | None = None,
 ) -> PendingApproval:
     """Record ``user``'s rejection (the deploy ends aborted with ``reason``); as approve."""
     if not reason or not reason.strip():
         raise ApprovalRefused("a rejection needs a reason (--reason TEXT)")
-    return _answer(loaded, deployment, user, "reject", reason, via)
+    return _answer(loaded, deployment, user, "reject", reason, via, client)
 
 
 def pending_approvals(
@@ -144,6 +146,7 @@ def _answer(
     decision: Literal["approve", "reject"],
     reason: str | None,
     via: Via,
+    client: str | None,
 ) -> PendingApproval:
     from safeship.core._logs import find_deployment
     from safeship.core._users import audit_record
@@ -164,11 +167,11 @@ def _answer(
         found = registry.user(user)
         why = refusal(user, found.role if found else None, record.triggered_by, settings)
         if why is not None:
-            audit_record(loaded, user, decision, record.id, "refused", None, why)
+            audit_record(loaded, user, decision, record.id, "refused", client, why)
             raise ApprovalRefused(why)
         if not registry.add_approval(record.id, user, decision, reason, via):
             raise ApprovalRefused(f"{user} has answered {what} already")
-        audit_record(loaded, user, decision, record.id, "ok", None, f"via {via}")
+        audit_record(loaded, user, decision, record.id, "ok", client, f"via {via}")
         return _pending(registry, record)
 
 

@@ -2,9 +2,10 @@
 restore one into a given database. `safeship backup ...` calls these; the backup gate takes
 its backups with the same code (:func:`safeship.gates.backup.take_backup`).
 
-A restore never lands in the serving database by accident: the environment's own database
-(its variable's URL, compared by host, port and name) is refused without ``force``, and so is
-any database that is not empty (with ``force`` its objects of the same names are replaced).
+A restore never lands in a serving database by accident: the database of any configured
+environment (its backup variable's URL, compared by host, port and name) is refused without
+``force``, and so is any database that is not empty (with ``force`` its objects of the same
+names are replaced).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeship._files import private_dir
 from safeship.registry.stored_files import StoredFile
 
 if TYPE_CHECKING:
@@ -113,11 +115,11 @@ def restore_backup(
         stored = registry.stored_file(backup_id)
         if stored.kind != BACKUP_KIND:
             raise BackupRefused(f"stored file {stored.id[:8]} is a {stored.kind}, not a backup")
-        serving = _serving_database(loaded, stored.environment)
+        serving = _serving_database(loaded, target, stored.environment)
         try:
-            if serving is not None and serving.same_database(target) and not force:
+            if serving is not None and not force:
                 raise BackupRefused(
-                    f"{target.masked} is the database {stored.environment} serves from: "
+                    f"{target.masked} is the database {serving} serves from: "
                     "restore into another database, or give --force to overwrite it"
                 )
             empty = postgres.is_empty(target)
@@ -126,7 +128,9 @@ def restore_backup(
                     f"{target.masked} is not empty: restore into an empty database, or give "
                     "--force to replace its objects of the same names"
                 )
-            with tempfile.TemporaryDirectory(prefix="safeship-restore-") as tmp:
+            # Under the state directory, not /tmp: a dump can be larger than a tmpfs.
+            state = private_dir(loaded.state_dir)
+            with tempfile.TemporaryDirectory(prefix="restore-", dir=state) as tmp:
                 local = Path(tmp) / stored.name
                 ArtifactStore.for_config(loaded, registry).fetch(stored.id, local)
                 postgres.verify(local)
@@ -139,17 +143,30 @@ def restore_backup(
     return RestoreResult(stored, target.masked, seconds, counts, replaced=not empty)
 
 
-def _serving_database(loaded: LoadedConfig, environment: str) -> postgres.DatabaseURL | None:
-    """The database the environment serves from, when its variables say (else None: a
-    backup of an environment no longer configured, or a variable no longer set)."""
+def _serving_database(
+    loaded: LoadedConfig, target: postgres.DatabaseURL, backup_environment: str
+) -> str | None:
+    """The environment that serves from the database ``target`` names (its backup variable's
+    URL, compared by host, port and name), or None. The backup's own environment must say
+    (a target that cannot list its variables is the error); another environment whose target
+    cannot (a platform token not set here) is passed over: the not-empty check still holds."""
     from safeship.gates import postgres
     from safeship.pipeline.environment import open_environment
+    from safeship.targets.base import TargetError
 
-    if environment not in loaded.config.environments:
-        return None
-    env = open_environment(loaded, environment)
-    value = env.target.variables().get(env.settings.gates.backup.database_url, "")
-    try:
-        return postgres.parse_url(value) if value else None
-    except postgres.DatabaseToolError:
-        return None
+    names = sorted(loaded.config.environments, key=lambda name: name != backup_environment)
+    for name in names:
+        env = open_environment(loaded, name)
+        try:
+            value = env.target.variables().get(env.settings.gates.backup.database_url, "")
+        except TargetError:
+            if name == backup_environment:
+                raise
+            continue
+        try:
+            serving = postgres.parse_url(value) if value else None
+        except postgres.DatabaseToolError:
+            continue
+        if serving is not None and serving.same_database(target):
+            return name
+    return None

@@ -297,6 +297,30 @@ def assemble(
     )
 
 
+def released_artifacts(registry: Registry, deployment_id: str) -> tuple[ReleasedArtifact, ...]:
+    """The files the post-deploy ``artifacts`` step stored for the deployment, as its verdict
+    (a ``gate_results`` row) recorded them."""
+    from safeship.redaction import redact
+
+    rows = [g for g in registry.gate_results(deployment_id) if g.gate == "artifacts"]
+    files = rows[-1].figures.get("files") if rows else None
+    if not isinstance(files, list):
+        return ()
+    return tuple(
+        ReleasedArtifact(
+            name=str(f.get("name", "")),
+            kind=str(f.get("kind", "")),
+            source=str(f.get("source", "")),
+            url=redact(str(f.get("url", ""))),
+            sha256=str(f.get("sha256", "")),
+            size=int(f.get("size", 0)),
+            id=str(f.get("id", "")),
+        )
+        for f in files
+        if isinstance(f, dict)
+    )
+
+
 def gate_figures(result: GateResult) -> GateFigures:
     """A gate's row (``gate_results``) as the report shows it."""
     from safeship.redaction import redact, redact_data
@@ -338,30 +362,6 @@ def _figure_text(value: Any) -> str:
         text = str(value)
     text = " ".join(text.split())
     return text if len(text) <= FIGURE_CHARS else text[: FIGURE_CHARS - 3] + "..."
-
-
-def released_artifacts(registry: Registry, deployment_id: str) -> tuple[ReleasedArtifact, ...]:
-    """The files the post-deploy ``artifacts`` step stored for the deployment, as its verdict
-    (a ``gate_results`` row) recorded them."""
-    from safeship.redaction import redact
-
-    rows = [g for g in registry.gate_results(deployment_id) if g.gate == "artifacts"]
-    files = rows[-1].figures.get("files") if rows else None
-    if not isinstance(files, list):
-        return ()
-    return tuple(
-        ReleasedArtifact(
-            name=str(f.get("name", "")),
-            kind=str(f.get("kind", "")),
-            source=str(f.get("source", "")),
-            url=redact(str(f.get("url", ""))),
-            sha256=str(f.get("sha256", "")),
-            size=int(f.get("size", 0)),
-            id=str(f.get("id", "")),
-        )
-        for f in files
-        if isinstance(f, dict)
-    )
 
 
 def _timeline_entry(entry: Any) -> TimelineEntry:

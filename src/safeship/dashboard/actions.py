@@ -187,7 +187,7 @@ def perform(
     client = security.caller(request).client
     by = principal.actor
     if action in ANSWERS:
-        done = _answer(loaded, principal, action, deployment_id or "", reason)
+        done = _answer(loaded, principal, action, deployment_id or "", reason, client)
         if nonce is not None:
             core.nonce_outcome(loaded, nonce, done.outcome)
         return done
@@ -230,15 +230,16 @@ def _answer(
     action: str,
     deployment_id: str,
     reason: str | None,
+    client: str,
 ) -> Done:
     """Record an approval or a rejection (the core audits it)."""
     try:
         if action == "approve":
             pending = core.approve(loaded, deployment_id, user=principal.name, reason=reason,
-                                   via="dashboard")  # fmt: skip
+                                   via="dashboard", client=client)  # fmt: skip
         else:
             pending = core.reject(loaded, deployment_id, user=principal.name,
-                                  reason=reason or "", via="dashboard")  # fmt: skip
+                                  reason=reason or "", via="dashboard", client=client)  # fmt: skip
     except core.ApprovalRefused as exc:
         return Done(409, f"refused: {exc}")
     d = pending.deployment

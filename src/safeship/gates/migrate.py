@@ -32,6 +32,8 @@ INTERRUPTED_REASON = (
 class MigrateGate:
     settings: MigrationSettings
     name: str = "migrate"
+    # What the row says when the deploy is interrupted (Ctrl-C, SIGTERM) during the command.
+    interrupted_reason: str = INTERRUPTED_REASON
 
     def check(self, context: GateContext) -> GateVerdict:
         settings = self.settings

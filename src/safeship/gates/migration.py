@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from safeship.gates.base import GateContext, GateVerdict, failed, passed
+from safeship.registry.errors import first_line
 
 if TYPE_CHECKING:
     from safeship.config import EnvironmentSettings
@@ -122,12 +123,22 @@ def run_migration(
 ) -> MigrationRun:
     """Run the migration command in the project's directory with the environment's variables
     and ``database`` as the database URL variable, bounded by its timeout."""
-    try:
-        variables = context.target.variables()
-    except Exception:  # the URL came from them a moment ago; the rest are a courtesy
-        variables = {}
-    env = {**os.environ, **variables, settings.database_url: database.url}
+    env = command_environment(environment_variables(context), settings, database)
     return run_command(settings.command, env, context.loaded.base_dir, settings.timeout)
+
+
+def environment_variables(context: GateContext) -> dict[str, str]:
+    try:
+        return context.target.variables()
+    except Exception:  # the URL came from them a moment ago; the rest are a courtesy
+        return {}
+
+
+def command_environment(
+    variables: Mapping[str, str], settings: MigrationSettings, database: DatabaseURL
+) -> dict[str, str]:
+    """The command's environment: ours, the environment's variables, and the database URL."""
+    return {**os.environ, **variables, settings.database_url: database.url}
 
 
 def run_command(
@@ -195,7 +206,11 @@ class LockSampler:
     def __enter__(self) -> LockSampler:
         import psycopg
 
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:  # measuring is best effort: the migration goes on
+            self.error = first_line(exc)
+            return self
         # The first sample is taken before the command starts: nothing is held yet.
         self._thread = threading.Thread(
             target=self._sample, args=(conn,), name="safeship-lock-sampler", daemon=True
@@ -220,7 +235,7 @@ class LockSampler:
                 try:
                     rows = conn.execute(_LOCKS_QUERY).fetchall()
                 except Exception as exc:  # measuring is best effort: the migration goes on
-                    self.error = str(exc).strip().splitlines()[0] if str(exc) else "error"
+                    self.error = first_line(exc)
                     return
                 now = time.monotonic()
                 self.samples += 1
@@ -268,6 +283,8 @@ class MigrationGate:
     name: str = "migration"
 
     def check(self, context: GateContext) -> GateVerdict:
+        import psycopg
+
         from safeship.gates.postgres import DatabaseToolError
 
         try:
@@ -277,6 +294,8 @@ class MigrationGate:
             return failed(str(exc))
         except DatabaseToolError as exc:
             return failed(f"the dry run could not prepare its scratch copy: {exc}")
+        except psycopg.Error as exc:
+            return failed(f"the dry run could not read the scratch copy: {first_line(exc)}")
         run = dry.run
         figures: dict[str, Any] = {
             "seconds": round(run.seconds, 3),
@@ -305,48 +324,68 @@ class MigrationGate:
         return passed(f"{took}; {count} approval: {lines[0]}", **figures)
 
     def dry_run(self, context: GateContext, database: DatabaseURL) -> DryRun:
-        import psycopg
-
-        from safeship.gates import postgres
-        from safeship.gates.migration_lint import (
-            locate,
-            lock_findings,
-            read_schema,
-            schema_findings,
-            sql_statements,
+        backup_path = context.facts.get("backup_path")
+        return dry_run(
+            database,
+            self.settings,
+            project_dir=context.loaded.base_dir,
+            variables=environment_variables(context),
+            backup_path=Path(backup_path) if backup_path is not None else None,
         )
 
-        settings = self.settings
-        with tempfile.TemporaryDirectory(prefix="safeship-dry-run-") as tmp:
-            backup_path = context.facts.get("backup_path")
-            restored_from = "backup"
-            if backup_path is None:
-                backup_path = Path(tmp) / "database.dump"
-                postgres.dump(database, backup_path, settings.timeout)
-                restored_from = "dump"
-            with postgres.scratch_database(database) as scratch:
-                postgres.restore(Path(backup_path), scratch, settings.timeout)
-                with psycopg.connect(scratch.url, autocommit=True) as conn:
-                    before = read_schema(conn)
-                with LockSampler(scratch.url) as locks:
-                    run = run_migration(context, settings, scratch)
-                if not run.ok:
-                    return DryRun(run, locks, [], restored_from)
-                with psycopg.connect(scratch.url, autocommit=True) as conn:
-                    after = read_schema(conn)
-        findings = schema_findings(before, after)
-        if settings.sql_dir:
-            try:
-                statements = sql_statements(context.loaded.base_dir / settings.sql_dir)
-            except (OSError, ValueError) as exc:
-                from safeship.gates.migration_lint import Finding
 
-                text = f"the SQL files could not be linted: {exc}"
-                findings.append(Finding("unlinted", settings.sql_dir, None, text))
-            else:
-                findings = locate(findings, statements)
-        findings += lock_findings(locks.exclusive_seconds, settings.max_lock_seconds)
-        return DryRun(run, locks, findings, restored_from)
+def dry_run(
+    database: DatabaseURL,
+    settings: MigrationSettings,
+    *,
+    project_dir: Path,
+    variables: Mapping[str, str] | None = None,
+    backup_path: Path | None = None,
+) -> DryRun:
+    """The migration command against a scratch copy of ``database`` (restored from
+    ``backup_path``, else from a dump made now), its locks sampled, the schema change linted;
+    the scratch database is dropped afterwards. Raises DatabaseToolError when the copy cannot
+    be made, MigrationError when the command cannot start."""
+    import psycopg
+
+    from safeship.gates import postgres
+    from safeship.gates.migration_lint import (
+        Finding,
+        locate,
+        lock_findings,
+        read_schema,
+        schema_findings,
+        sql_statements,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="safeship-dry-run-") as tmp:
+        restored_from = "backup"
+        if backup_path is None:
+            backup_path = Path(tmp) / "database.dump"
+            postgres.dump(database, backup_path, settings.timeout)
+            restored_from = "dump"
+        with postgres.scratch_database(database) as scratch:
+            postgres.restore(backup_path, scratch, settings.timeout)
+            with psycopg.connect(scratch.url, autocommit=True) as conn:
+                before = read_schema(conn)
+            env = command_environment(variables or {}, settings, scratch)
+            with LockSampler(scratch.url) as locks:
+                run = run_command(settings.command, env, project_dir, settings.timeout)
+            if not run.ok:
+                return DryRun(run, locks, [], restored_from)
+            with psycopg.connect(scratch.url, autocommit=True) as conn:
+                after = read_schema(conn)
+    findings = schema_findings(before, after)
+    if settings.sql_dir:
+        try:
+            statements = sql_statements(project_dir / settings.sql_dir)
+        except (OSError, ValueError) as exc:
+            text = f"the SQL files could not be linted: {exc}"
+            findings.append(Finding("unlinted", settings.sql_dir, None, text))
+        else:
+            findings = locate(findings, statements)
+    findings += lock_findings(locks.exclusive_seconds, settings.max_lock_seconds)
+    return DryRun(run, locks, findings, restored_from)
 
 
 def gate(settings: EnvironmentSettings) -> MigrationGate | None:

@@ -19,11 +19,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from safeship._files import open_private_fd
 from safeship.artifacts.checksum import sha256_of
 from safeship.redaction import MASK, redact
+from safeship.registry.errors import first_line
 
 if TYPE_CHECKING:
     import psycopg
@@ -100,13 +101,21 @@ def _host_key(host: str) -> str:
 
 
 def _with_netloc_password(url: str, password: str) -> str:
+    """``url`` with its password (in the user part, or libpq's ``?password=``) replaced by
+    ``password``; an empty one removes it."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    userinfo = f"{user}:{password}" if password else user
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{hostport}"))
+    if "@" in parts.netloc:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        if ":" in userinfo:
+            userinfo = f"{user}:{password}" if password else user
+        parts = parts._replace(netloc=f"{userinfo}@{hostport}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        kept = [(k, password if k == "password" else v) for k, v in query]
+        kept = [(k, v) for k, v in kept if k != "password" or password]
+        parts = parts._replace(query=urlencode(kept, safe=MASK))
+    return urlunsplit(parts)
 
 
 def parse_url(url: str, variable: str = "DATABASE_URL") -> DatabaseURL:
@@ -133,8 +142,12 @@ def parse_url(url: str, variable: str = "DATABASE_URL") -> DatabaseURL:
         port=port,
         dbname=dbname,
         user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
+        password=unquote(parts.password or "") or _query_password(parts.query),
     )
+
+
+def _query_password(query: str) -> str:
+    return next((v for k, v in parse_qsl(query, keep_blank_values=True) if k == "password"), "")
 
 
 def _bad_part(exc: ValueError) -> str:
@@ -269,9 +282,7 @@ def _connect(database: DatabaseURL, *, autocommit: bool = False) -> psycopg.Conn
 
 
 def _psycopg_line(database: DatabaseURL, exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return database.redact(f"{database.masked}: {line}")
+    return database.redact(f"{database.masked}: {first_line(exc)}")
 
 
 @contextmanager

@@ -43,17 +43,25 @@ class RollbackPlanGate:
             "backup": backup_id,
             "findings": len(findings or []),
         }
-        return passed(plan_text(context.environment, previous, compatible, backup_id), **figures)
+        text = plan_text(context.environment, previous, compatible, backup_id, self.has_migration)
+        return passed(text, **figures)
 
 
 def plan_text(
-    environment: str, previous: str | None, compatible: bool | None, backup: str | None
+    environment: str,
+    previous: str | None,
+    compatible: bool | None,
+    backup: str | None,
+    has_migration: bool = True,
 ) -> str:
     """The plan in one line."""
     if previous is None:
         code = f"nothing to put back (the first release of {environment})"
     else:
         code = f"`safeship rollback {environment}` puts {previous} back"
+    if not has_migration:
+        kept = f" (backup {backup} taken)" if backup else ""
+        return f"{code}; no migration runs with this deploy{kept}"
     if compatible:
         return f"{code}; the schema change is backward compatible"
     why = "not backward compatible" if compatible is False else "not checked (no dry run)"

@@ -30,12 +30,12 @@ GATE_MODULES: dict[str, str] = {
     "outage": "safeship.gates.outage",
     "chain": "safeship.gates.chain",
     "backup": "safeship.gates.backup",
+    "freeze": "safeship.gates.freeze",
+    "capacity": "safeship.gates.capacity",
     "migration": "safeship.gates.migration",
     "rollback_plan": "safeship.gates.rollback_plan",
     "migrate": "safeship.gates.migrate",
     "approval": "safeship.gates.approval",
-    "freeze": "safeship.gates.freeze",
-    "capacity": "safeship.gates.capacity",
 }
 
 
@@ -104,8 +104,10 @@ def _run_one(gate: Gate, context: GateContext) -> GateStop | None:
         text = str(exc).strip().splitlines()
         verdict = GateVerdict("failed", text[0] if text else type(exc).__name__)
     except BaseException:
-        # Ctrl-C or SIGTERM mid-gate: the row says the gate did not finish.
-        registry.finish_gate(row, "interrupted", "the deploy was interrupted during this gate")
+        # Ctrl-C or SIGTERM mid-gate: the row says the gate did not finish (and, where the
+        # gate says, what that may have left: a half-applied migration).
+        why = getattr(gate, "interrupted_reason", "the deploy was interrupted during this gate")
+        registry.finish_gate(row, "interrupted", why)
         raise
     reason = redact(verdict.reason)
     figures: dict[str, Any] = redact_data(dict(verdict.figures))

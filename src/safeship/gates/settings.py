@@ -30,6 +30,8 @@
     [environments.production.gates.migration]
     command = ["alembic", "upgrade", "head"]   # run with DATABASE_URL in its environment
     dry_run = true                 # first against a scratch copy restored from the backup
+    max_lock_seconds = 2.0         # ACCESS EXCLUSIVE held longer (in the dry run) needs approval
+    sql_dir = "migrations"         # .sql files linted too (findings name file and statement)
 
     [environments.production.gates.capacity]
     enabled = true

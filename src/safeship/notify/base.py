@@ -41,10 +41,10 @@ Condition = Literal[
     "path.failover",
     "env.drift",
     "secret.rotation_due",
-    "gate.overridden",  # --override-gates let a failed gate pass
+    "deployment.released",  # after a deploy: the tag, the artifacts (for stakeholders)
     "drill.failed",  # a rollback drill's leg failed (`safeship drill`)
     "outage.paused",  # the availability probe fails: deploys paused
-    "deployment.released",  # after a deploy: the tag, the artifacts (for stakeholders)
+    "gate.overridden",  # --override-gates let a failed gate pass
     "test",  # `safeship notify test`
 ]
 CONDITIONS: Final[tuple[Condition, ...]] = (
@@ -58,10 +58,10 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "path.failover",
     "env.drift",
     "secret.rotation_due",
-    "gate.overridden",
+    "deployment.released",
     "drill.failed",
     "outage.paused",
-    "deployment.released",
+    "gate.overridden",
     "test",
 )
 

@@ -33,8 +33,8 @@ TITLES: dict[Condition, str] = {
     "path.failover": "Deploy path failed over",
     "env.drift": "Environment drift",
     "secret.rotation_due": "Secret rotation due",
-    "gate.overridden": "Gate overridden",
     "deployment.released": "Deployment released",
+    "gate.overridden": "Gate overridden",
     "test": "Test notification",
 }
 

@@ -547,28 +547,6 @@ class SigninFailureRow(Base):
     )
 
 
-class ApprovalRow(Base):
-    """A person's answer to a deployment waiting for approval (safeship.gates.approval): one
-    per user and deployment (approving twice acts once). ``user_name`` is a safeship user, or
-    ``github:LOGIN`` for a reviewer of the GitHub environment the deploy's job was bound to."""
-
-    __tablename__ = "approvals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk())
-    user_name: Mapped[str] = mapped_column(String(255))
-    decision: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    via: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (
-        UniqueConstraint("deployment_id", "user_name"),
-        CheckConstraint("decision IN ('approve', 'reject')", name="approval_decision"),
-        CheckConstraint("via IN ('cli', 'dashboard', 'github')", name="approval_via"),
-    )
-
-
 # -- the artifact file store (safeship.artifacts: backups, build outputs; docs/gates/backup.md) --
 
 
@@ -687,3 +665,25 @@ class EnvironmentPauseRow(Base):
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApprovalRow(Base):
+    """A person's answer to a deployment waiting for approval (safeship.gates.approval): one
+    per user and deployment (approving twice acts once). ``user_name`` is a safeship user, or
+    ``github:LOGIN`` for a reviewer of the GitHub environment the deploy's job was bound to."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(Uuid(as_uuid=False), _deployment_fk())
+    user_name: Mapped[str] = mapped_column(String(255))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "user_name"),
+        CheckConstraint("decision IN ('approve', 'reject')", name="approval_decision"),
+        CheckConstraint("via IN ('cli', 'dashboard', 'github')", name="approval_via"),
+    )

@@ -80,10 +80,10 @@ class Registry(
     AuthRecords,
     GateResultRecords,
     StoredFileRecords,
-    ApprovalRecords,
     ReleaseRecords,
     DrillRecords,
     PauseRecords,
+    ApprovalRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 
