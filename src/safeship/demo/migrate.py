@@ -47,14 +47,18 @@ class MigrationFailed(Exception):
     """One migration failed (rolled back); the message is one line."""
 
 
+class FolderError(Exception):
+    """The migrations folder cannot be used (missing, a misnamed file): a usage error."""
+
+
 def migration_files(folder: Path) -> list[Path]:
-    """The folder's migrations in the order they apply; DatabaseError for a misnamed file."""
+    """The folder's migrations in the order they apply; FolderError for a misnamed file."""
     if not folder.is_dir():
-        raise DatabaseError(f"{folder}: no such migrations folder")
+        raise FolderError(f"{folder}: no such migrations folder")
     found = sorted(p for p in folder.iterdir() if p.suffix == ".sql")
     for path in found:
         if not FILE_NAME.fullmatch(path.name):
-            raise DatabaseError(f"{path}: migrations are named NNN_words.sql")
+            raise FolderError(f"{path}: migrations are named NNN_words.sql")
     return found
 
 
@@ -68,6 +72,11 @@ def applied(url: str) -> set[str]:
         names = {str(row[0]) for row in cursor.fetchall()}
         db.commit()
         return names
+    except DatabaseError:
+        raise
+    except Exception as exc:  # the driver's (sqlite3's, psycopg's): one line, no traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatabaseError(f"cannot read {RECORDS}: {first}") from None
     finally:
         db.close()
 
@@ -194,15 +203,19 @@ def main(argv: list[str] | None = None) -> int:
         return _say(EXIT_USAGE, f"{DATABASE_VARIABLE} is not set: it names the database to migrate")
     lines: list[str] = []
     try:
+        kind(url)  # an unsupported scheme is the caller's to fix
+        files = migration_files(folder)
+    except (DatabaseError, FolderError) as exc:
+        return _say(EXIT_USAGE, str(exc))
+    try:
         if args.list:
             done = applied(url)
-            for path in migration_files(folder):
-                lines.append(f"{'applied' if path.name in done else 'pending'} {path.name}")
+            lines += [f"{'applied' if p.name in done else 'pending'} {p.name}" for p in files]
             code = 0
         else:
             code = run(url, folder, lines)
     except DatabaseError as exc:
-        code = EXIT_USAGE if "migrations" in str(exc) else EXIT_FAILED
+        code = EXIT_FAILED
         lines.append(str(exc))
     except MigrationFailed as exc:
         code = EXIT_FAILED
@@ -219,7 +232,8 @@ def _safe(line: str, url: str) -> str:
 
 
 def _say(code: int, message: str) -> int:
-    print(f"demo-migrate: {message}", file=sys.stderr)
+    url = os.environ.get(DATABASE_VARIABLE, "")
+    print(f"demo-migrate: {_safe(message, url)}", file=sys.stderr)
     return code
 
 
