@@ -62,6 +62,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/notify.py
 	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/dashboard.py
 	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/analytics.py
+	PYTHONPATH=. $(BIN)/python benchmarks/gates.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache

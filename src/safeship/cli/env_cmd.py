@@ -9,7 +9,7 @@ Exit codes: 0 valid / no difference, 1 invalid / differences / drift, 2 usage or
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,6 +17,8 @@ from safeship.cli.env_common import emit, emit_json, env_project, env_sources, p
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from safeship.core import EnvProject, EnvSources
 
 
 env_app = typer.Typer(
@@ -181,11 +183,21 @@ def drift_command(
     from_process: FromProcessOption = False,
     json_output: JsonOption = False,
     config: ConfigOption = None,
+    pull_request: Annotated[
+        bool,
+        typer.Option(
+            "--pr",
+            help="Open a GitHub pull request that brings .env.example and the schema in line "
+            "with the live variables (names and non-secret defaults only; needs [github]).",
+        ),
+    ] = False,
 ) -> None:
     """Compare the live variables with the schema and with the last snapshot."""
     from safeship import core
 
     sources = env_sources(env_file, from_process, False)
+    if pull_request:
+        _open_drift_pr(env_project(schema, config), environment, sources, json_output)
     drift = core.env_drift(env_project(schema, config), environment, sources)
     if json_output:
         emit_json(drift.as_json())
@@ -260,6 +272,27 @@ def audit_command(
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _open_drift_pr(
+    project: EnvProject, environment: str, sources: EnvSources, json_output: bool
+) -> NoReturn:
+    """`env drift --pr`: 0 when a pull request is open (or nothing needs one)."""
+    from safeship import core
+
+    opened = core.env_drift_pr(project, environment, sources)
+    if json_output:
+        emit_json(opened.as_json())
+        raise typer.Exit(0)
+    for change in opened.changes:
+        emit(f"  {change.kind} {change.variable}: {change.detail}")
+    if opened.url is None:
+        emit(f"{environment}: the schema and .env.example match the platform: no pull request")
+    elif opened.already_open:
+        emit(f"{environment}: pull request #{opened.number} is already open: {opened.url}")
+    else:
+        emit(f"{environment}: opened pull request #{opened.number}: {opened.url}")
+    raise typer.Exit(0)
 
 
 def _when(moment: datetime) -> str:

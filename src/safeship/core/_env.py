@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig
     from safeship.envschema.compare import AuditEntry, Change, Difference, SnapshotView
+    from safeship.envschema.drift_pr import DriftPullRequest
     from safeship.envschema.fingerprint import FingerprintKey
     from safeship.envschema.problems import Problem
     from safeship.envschema.schema import EnvironmentSchema, Schema
@@ -194,6 +195,29 @@ def env_drift(project: EnvProject, environment: str, sources: EnvSources) -> Env
     entry = compare.compare_snapshot(snapshot, now)
     ref = SnapshotRef(last[0].taken_at, last[0].taken_by)
     return EnvDrift(environment, against_schema, ref, entry.changes, entry.note)
+
+
+def env_drift_pr(project: EnvProject, environment: str, sources: EnvSources) -> DriftPullRequest:
+    """Open a pull request that brings the schema and .env.example (as the repository's default
+    branch has them) in line with the live variables (the target's unless a source is named):
+    names and non-secret defaults only. Needs ``[github]`` in safeship.toml and its token."""
+    import os
+
+    from safeship.envschema.drift_pr import open_drift_pull_request, repository_files
+
+    loaded = _config(project, required=True)
+    assert loaded is not None
+    settings = loaded.config.github
+    if settings is None:
+        _usage(f"{loaded.path.name}: env drift --pr needs a [github] table (repo, token_env)")
+    token = os.environ.get(settings.token_env, "").strip()
+    if not token:
+        _usage(f"env drift --pr: {settings.token_env} is not set (the [github] token)")
+    schema = optional_schema(project)
+    env_schema = schema.environment(environment) if schema else None
+    variables = _variables(project, environment, env_schema, _live(sources))
+    files = repository_files(_schema_path(project)[0])
+    return open_drift_pull_request(settings, token, environment, files, variables.values)
 
 
 def env_snapshot(

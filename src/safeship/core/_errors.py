@@ -38,6 +38,7 @@ FAILURES: Final = (
     "safeship.routing.base:RouterError",
     "safeship.paths.base:PathError",
     "safeship.paths.failover:AllPathsFailed",
+    "safeship.envschema.drift_pr:PullRequestFailed",
 )
 
 ErrorKind = Literal["problems", "usage", "failure"]

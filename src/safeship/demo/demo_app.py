@@ -11,7 +11,14 @@ Endpoints: ``GET /api/health`` and ``GET /api/v1/items``; every response carries
 ``/api/health`` (liveness, as the behaviour says), ``/api/health/ready`` and
 ``/api/health/deep`` (the catalogue, and the HTTP dependency at ``DEMO_DEPENDENCY_URL`` when
 that variable is set). The behaviour comes from ``DEMO_BEHAVIOUR`` (all versions), overridden by
-``DEMO_BEHAVIOUR_<VERSION>`` (see :func:`behaviour_env_name`). A spec is comma-separated items:
+``DEMO_BEHAVIOUR_<VERSION>`` (see :func:`behaviour_env_name`). With ``DATABASE_URL`` set
+(``postgresql://...`` or ``sqlite:///path``), ``/api/v1/items`` answers the rows of the ``items``
+table (every column: a migration's new column shows at once; 503 when the database cannot
+answer) and ``/api/health/deep`` checks the database; without it, or while the table does not
+exist, the built-in catalogue. The table comes from the demo's migrations:
+``python -m safeship.demo.migrate``.
+
+A behaviour spec is comma-separated items:
 ``healthy``, ``crash_on_start``, ``error_rate=F``, ``latency_ms=N``, ``health_status=S``,
 ``crash_after=SECONDS``, ``unhealthy_after=SECONDS`` (the health endpoint answers 500 from then on),
 ``memory_growth_mb_per_s=X`` (the process's RSS grows by about X MB a second, up to 2 GB) and
@@ -166,6 +173,9 @@ class _Server(ThreadingHTTPServer):
         self.behaviour = behaviour
         self.counter = _Counter()
         self.started = time.monotonic()
+        # The demo's database, when DATABASE_URL names one (read once: a release's variables
+        # are fixed for its life).
+        self.database_url = os.environ.get("DATABASE_URL", "").strip() or None
         self.health = wsgi_app(_health_checks(self))
         super().__init__(("127.0.0.1", port), _Handler)
 
@@ -177,11 +187,45 @@ class _Server(ThreadingHTTPServer):
         return self.behaviour.health_status
 
 
+def _no_table(exc: Exception) -> bool:
+    """Whether ``exc`` says the items table does not exist (the migrations have not run)."""
+    return type(exc).__name__ == "UndefinedTable" or "no such table" in str(exc)
+
+
+def _database_check(url: str | None) -> Outcome:
+    from safeship.demo.database import DatabaseError, rows
+
+    try:
+        count = rows(url or "", "SELECT COUNT(*) AS n FROM items")[0]["n"]
+    except DatabaseError as exc:
+        return Outcome("failed", str(exc))
+    except Exception as exc:  # the driver's error: its class, not its text
+        if _no_table(exc):
+            return Outcome("ok", "no items table yet: the built-in catalogue")
+        return Outcome("failed", f"items cannot be read: {type(exc).__name__}")
+    return Outcome("ok", f"{count} items in the database")
+
+
+def _items(url: str) -> tuple[int, Any]:
+    """The items table's rows; the built-in catalogue while the table does not exist (a
+    database the demo's migrations have not run on); 503 when the database cannot answer."""
+    from safeship.demo.database import rows
+
+    try:
+        return 200, rows(url, "SELECT * FROM items ORDER BY id")
+    except Exception as exc:  # any driver's error: the service says so without the URL
+        if _no_table(exc):
+            return 200, ITEMS
+        return 503, {"error": "database unavailable", "kind": type(exc).__name__}
+
+
 def _health_checks(server: _Server) -> HealthChecks:
     health = HealthChecks(
         HEALTH_PREFIX, info={"version": server.version}, liveness=server.health_status
     )
     health.add("catalogue", lambda: Outcome("ok", f"{len(ITEMS)} items"), timeout=1.0)
+    if server.database_url:
+        health.add("database", lambda: _database_check(server.database_url), timeout=3.0)
     dependency = os.environ.get("DEMO_DEPENDENCY_URL")
     if dependency:
         health.add("dependency", http_check(dependency, timeout=1.0))
@@ -249,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(behaviour.latency_ms / 1000)
             if request_fails(self.server.counter.next(), behaviour.error_rate):
                 self._send(500, {"error": "injected failure", "version": version})
+            elif self.server.database_url:
+                self._send(*_items(self.server.database_url))
             else:
                 self._send(200, ITEMS)
         else:
