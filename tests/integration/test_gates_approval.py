@@ -23,6 +23,7 @@ from safeship import core
 from safeship._processes import free_port
 from safeship.auth import AuthError
 from safeship.cli import approve_cmd, deploy_cmd
+from safeship.config import load_config
 from safeship.gates import runner
 from safeship.gates.base import GateContext, GateVerdict, passed
 from safeship.pipeline import operations
@@ -303,6 +304,13 @@ def test_a_gate_that_asks_for_approval_makes_one_needed_where_none_is_required(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ws = gated(required=0, timeout=0.5)
+    # A migration is configured (so a gate may ask for approval: the approval gate exists);
+    # its dry run is this test's gate, which asks.
+    config = ws.root / "safeship.toml"
+    config.write_text(
+        config.read_text() + '\n[environments.local.gates.migration]\ncommand = ["true"]\n'
+    )
+    ws.loaded = load_config(config)
 
     @dataclass(frozen=True)
     class AskingGate:
@@ -316,6 +324,7 @@ def test_a_gate_that_asks_for_approval_makes_one_needed_where_none_is_required(
     asking.gate = lambda settings: AskingGate()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "asking_gate", asking)
     monkeypatch.setitem(runner.GATE_MODULES, "migration", "asking_gate")
+    monkeypatch.delitem(runner.GATE_MODULES, "rollback_plan")
     running = start_deploy(ws)
     pending = awaiting(ws)
     assert (pending.required, pending.reasons) == (1, ("drops column users.email, read by v0",))
