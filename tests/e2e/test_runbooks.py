@@ -379,3 +379,15 @@ def test_the_rules_read_commands_exit_codes_and_placeholders(tmp_path: Path) -> 
     session = Session(tmp_path, dict(os.environ), outputs=["id 1a2b3c4d v1\n"])
     assert session.fill(second) == "safeship report 1a2b3c4d"
     assert shutil.which("bash") is not None
+
+
+def test_the_readmes_release_is_the_standard_deployment_runbooks() -> None:
+    """The README's production-gates walkthrough shows commands the runbook test runs: each of
+    its ``$`` lines is one of the standard-deployment runbook's, in the same order."""
+    readme = (RUNBOOKS.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Production gates", 1)[1].split("\n## ", 1)[0]
+    shown = [line[len("    $ ") :] for line in section.splitlines() if line.startswith("    $ ")]
+    runbook = [c.text for c in commands_of(RUNBOOKS / "standard-deployment.md")]
+    assert len(shown) >= 4
+    assert all(command in runbook for command in shown), set(shown) - set(runbook)
+    assert shown == sorted(shown, key=runbook.index)
