@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -25,8 +26,9 @@ from safeship.registry import (
     Registry,
     RegistryError,
 )
-from safeship.registry.migrations import head_revision
+from safeship.registry.migrations import HEAD, alembic_config, head_revision
 from safeship.registry.models import Base
+from safeship.registry.schema import generate_sqlite_schema, sqlite_schema
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -80,11 +82,32 @@ def test_opening_applies_migrations_to_head(registry: Registry, raw_engine: Engi
     assert versions == [head_revision()]
 
 
-def test_models_and_migrations_agree(registry: Registry, raw_engine: Engine) -> None:
+def test_models_and_migrations_agree(raw_engine: Engine) -> None:
+    """Every revision applied in turn to an empty database makes the models' schema."""
+    with raw_engine.connect() as conn, conn.begin():
+        command.upgrade(alembic_config(conn), "head")
+    with raw_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() == head_revision() == HEAD
+
+
+def test_a_new_registry_is_made_at_head_from_the_models(
+    registry: Registry, raw_engine: Engine
+) -> None:
+    """A new registry is not replayed revision by revision: SQLite's is made from the schema
+    file, PostgreSQL's from the models; either is the models' schema, stamped at HEAD."""
     registry.create_deployment("staging", "v1", None, "ci")
     with raw_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() == HEAD
+
+
+def test_the_sqlite_schema_file_is_what_the_models_make() -> None:
+    assert sqlite_schema() == generate_sqlite_schema(), (
+        "run `python -m safeship.registry.schema` after changing the models"
+    )
 
 
 def test_reopening_is_a_no_op(registry_url: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from safeship.registry.files import (
 )
 from safeship.registry.location import locate
 from safeship.registry.migrations import HEAD, revision_of
+from safeship.registry.schema import create_sqlite_schema
 from safeship.registry.sql import Tx, sqlite_reading, sqlite_writing
 
 if TYPE_CHECKING:
@@ -93,18 +95,9 @@ class Database:
             self._engine.dispose()
 
     def _prepare_first_write(self) -> None:
-        """Load what building the file takes (SQLAlchemy, Alembic) now, at open.
-
-        A registry that does not exist yet is mostly opened by a first deploy, whose first
-        write builds it: that write must not also pay half a second of imports, between a
-        decision the deploy times (a failover verdict) and the action it leads to. Reads of the
-        missing file use the empty engine made here.
-        """
-        import alembic.command  # noqa: F401  (imported for the cost, see above)
-
-        from safeship.registry import engine as sa
-
-        self._engine = sa.empty_engine()
+        """Until the first write builds the file, reads see an empty registry at HEAD: an
+        in-memory database made from the same schema (``schema``), with sqlite3 alone."""
+        self._connect = _empty_registry
 
     @contextmanager
     def reading(self, action: str) -> Iterator[Tx]:
@@ -170,7 +163,6 @@ class Database:
                     make_private(path)
 
     def _migrate(self, engine: Engine) -> None:
-        from alembic.util import CommandError
         from sqlalchemy.exc import SQLAlchemyError
 
         from safeship.registry import engine as sa
@@ -184,8 +176,12 @@ class Database:
         except SQLAlchemyError as exc:
             engine.dispose()
             raise RegistryError(f"cannot open registry {self.url}: {self._describe(exc)}") from exc
-        except CommandError as exc:
-            # Typically a revision this code does not know: a newer safeship migrated it.
+        except Exception as exc:
+            # Alembic's CommandError, typically a revision this code does not know: a newer
+            # safeship migrated it. (Alembic is imported only to upgrade an existing registry:
+            # a new one is made from the models.)
+            if not _is_alembic_command_error(exc):
+                raise
             engine.dispose()
             raise RegistryError(
                 f"cannot open registry {self.url}: {first_line(exc)} "
@@ -219,16 +215,14 @@ class Database:
             self.missing = False
 
     def _build_file(self, path: Path) -> None:
-        from safeship.registry import engine as sa
-
-        built = sa.open_engine(sa.parse_url("sqlite:///" + str(path)))
+        """The new file at HEAD, from the schema (no SQLAlchemy, no Alembic: ``schema``)."""
+        connection = writable_connector(path)()
         try:
-            self._migrate(built)
+            create_sqlite_schema(connection)
             # WAL is recorded in the file; leave no -wal content behind the link.
-            with built.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
-            built.dispose()
+            connection.close()
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -248,3 +242,17 @@ class Database:
         if self._password:
             text = text.replace(self._password, "***")
         return text
+
+
+def _is_alembic_command_error(exc: Exception) -> bool:
+    alembic_util = sys.modules.get("alembic.util")
+    command_error = getattr(alembic_util, "CommandError", None)
+    return command_error is not None and isinstance(exc, command_error)
+
+
+def _empty_registry() -> sqlite3.Connection:
+    """A registry that does not exist yet, as it reads: empty, at HEAD (in memory)."""
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    connection.isolation_level = None
+    create_sqlite_schema(connection)
+    return connection
