@@ -17,7 +17,7 @@ from safeship.pipeline import operations
 from safeship.pipeline.deploy import DeploymentOutcome
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
-from safeship.registry.gate_results import GateResult
+from safeship.registry.gate_rows import GateResult
 from testing.fixtures import ENV, Workspace
 
 FROZEN = """

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from safeship.gates.approval import duration_text, person, refusal, tally
 from safeship.gates.settings import ApprovalSettings
-from safeship.registry.approvals import ApprovalRecord
+from safeship.registry.gate_rows import ApprovalRecord
 
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SETTINGS = ApprovalSettings(required=2)

@@ -27,7 +27,7 @@ from safeship._files import open_private_fd, private_dir
 from safeship.artifacts.checksum import CHUNK, sha256_of
 from safeship.redaction import redact
 from safeship.registry.errors import first_line
-from safeship.registry.stored_files import StoredFile
+from safeship.registry.gate_rows import StoredFile
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig

@@ -205,8 +205,8 @@ if TYPE_CHECKING:
     from safeship.pipeline.states import TERMINAL, Status
     from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
+    from safeship.registry.gate_rows import StoredFile
     from safeship.registry.releases import ReleaseBusy
-    from safeship.registry.stored_files import StoredFile
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
@@ -225,7 +225,7 @@ _LAZY = {
     "backups": "safeship.core._backups",
     "create_backup": "safeship.core._backups",
     "restore_backup": "safeship.core._backups",
-    "StoredFile": "safeship.registry.stored_files",
+    "StoredFile": "safeship.registry.gate_rows",
     "ApprovalAnswer": "safeship.core._approvals",
     "ApprovalRefused": "safeship.core._approvals",
     "GateFinding": "safeship.core._approvals",

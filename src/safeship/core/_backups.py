@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safeship._files import private_dir
-from safeship.registry.stored_files import StoredFile
+from safeship.registry.gate_rows import StoredFile
 
 if TYPE_CHECKING:
     from safeship.config import LoadedConfig

@@ -26,7 +26,7 @@ from safeship.core._records import AnalysisFigures, DeploymentSummary
 
 if TYPE_CHECKING:
     from safeship.registry import DeploymentRecord, Registry
-    from safeship.registry.gate_results import GateResult
+    from safeship.registry.gate_rows import GateResult
     from safeship.registry.records import EnvSnapshotRecord, StepResult
 
 __all__ = [

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from safeship.pipeline.deploy import LiveSnapshot
     from safeship.pipeline.release import StepDeployed, StepNotice
     from safeship.registry import Registry
-    from safeship.registry.releases import ReleaseRecord
+    from safeship.registry.gate_rows import ReleaseRecord
 
 
 @dataclass(frozen=True)

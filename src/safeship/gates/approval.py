@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from safeship.gates.settings import ApprovalSettings
     from safeship.notify.settings import GitHubSettings
     from safeship.registry import Registry
-    from safeship.registry.approvals import ApprovalRecord
+    from safeship.registry.gate_rows import ApprovalRecord
 
 NAME: Final = "approval"
 # How often the waiting deploy reads the answers and the abort requests.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from safeship.registry import Registry
-    from safeship.registry.gate_results import GateResult
+    from safeship.registry.gate_rows import GateResult
 
 INTERRUPTED = "interrupted"
 _STOPPED = "safeship stopped during this gate; recovered"

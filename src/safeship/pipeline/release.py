@@ -28,7 +28,7 @@ from safeship.registry.records import TERMINAL_STATUSES
 if TYPE_CHECKING:
     from safeship.config import EnvironmentSettings
     from safeship.registry import DeploymentRecord, Registry
-    from safeship.registry.releases import ReleaseRecord, ReleaseStepRecord
+    from safeship.registry.gate_rows import ReleaseRecord, ReleaseStepRecord
 
 RUNNING = "running"
 # What a resume may pick up: a release not finished, or finished by a failed (or aborted)

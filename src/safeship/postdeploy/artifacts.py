@@ -24,7 +24,7 @@ from safeship.postdeploy.base import StepContext, first_line
 if TYPE_CHECKING:
     from safeship.artifacts.store import ArtifactStore
     from safeship.gates.settings import PostDeploySettings
-    from safeship.registry.stored_files import StoredFile
+    from safeship.registry.gate_rows import StoredFile
 
 # The stored files' kinds: the configured files, and the deployment's report.
 ARTIFACT_KIND: Final = "artifact"

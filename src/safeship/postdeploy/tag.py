@@ -28,7 +28,7 @@ from safeship.redaction import redact
 if TYPE_CHECKING:
     from safeship.gates.settings import PostDeploySettings
     from safeship.registry import DeploymentRecord
-    from safeship.registry.gate_results import GateResult
+    from safeship.registry.gate_rows import GateResult
 
 # Seconds for a local git command, and for one that talks to the remote (ls-remote, push).
 LOCAL_TIMEOUT: Final = 15.0

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import PERSON_LEN
 from safeship.registry.sql import Tx, db_id, db_time, to_id, to_time
+
+if TYPE_CHECKING:
+    from safeship.registry.gate_rows import ApprovalRecord
 
 Decision = Literal["approve", "reject"]
 Via = Literal["cli", "dashboard", "github"]
@@ -21,21 +23,12 @@ VIAS: Final = ("cli", "dashboard", "github")
 REASON_LEN: Final = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalRecord:
-    id: int
-    deployment_id: str
-    user: str
-    decision: str  # approve | reject
-    reason: str | None
-    via: str  # cli | dashboard | github
-    at: datetime
-
-
 _COLUMNS: Final = "id, deployment_id, user_name, decision, reason, via, at"
 
 
 def _record(row: Any) -> ApprovalRecord:
+    from safeship.registry.gate_rows import ApprovalRecord
+
     return ApprovalRecord(
         int(row[0]), to_id(row[1]), row[2], row[3], row[4], row[5], to_time(row[6])
     )

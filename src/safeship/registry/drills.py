@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN, PERSON_LEN, VERSION_LEN
@@ -18,27 +17,18 @@ OUTCOME_LEN = 32
 REASON_LEN = 4000
 
 
-@dataclass(frozen=True, slots=True)
-class DrillRecord:
-    id: int
-    environment: str
-    serving_version: str  # the version the drill found serving (rolled back, then forward)
-    previous_version: str  # the previous good version it rolled back to
-    triggered_by: str
-    outcome: str | None  # "passed", "failed"; None: running (or its safeship died)
-    reason: str | None
-    legs: tuple[Mapping[str, Any], ...]  # each leg: name, seconds, ok, reason, deployment_id
-    started_at: datetime
-    finished_at: datetime | None
-
-
 _COLUMNS = (
     "id, environment, serving_version, previous_version, triggered_by, outcome, reason, legs, "
     "started_at, finished_at"
 )
 
+if TYPE_CHECKING:
+    from safeship.registry.gate_rows import DrillRecord
+
 
 def _record(row: Any) -> DrillRecord:
+    from safeship.registry.gate_rows import DrillRecord
+
     legs = to_json(row[7])
     return DrillRecord(
         int(row[0]),

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import check_text, json_object
 from safeship.registry.sql import (
@@ -22,27 +21,20 @@ from safeship.registry.sql import (
     to_time,
 )
 
+if TYPE_CHECKING:
+    from safeship.registry.gate_rows import GateResult
+
 GATE_LEN = 64
 OUTCOME_LEN = 32
 REASON_LEN = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class GateResult:
-    id: int
-    deployment_id: str
-    gate: str
-    outcome: str | None  # None: the gate was running (unfinished: its safeship died)
-    reason: str | None
-    figures: Mapping[str, Any]
-    started_at: datetime
-    finished_at: datetime | None
 
 
 _COLUMNS = "id, deployment_id, gate, outcome, reason, figures, started_at, finished_at"
 
 
 def _result(row: Any) -> GateResult:
+    from safeship.registry.gate_rows import GateResult
+
     figures = to_json(row[5])
     return GateResult(
         int(row[0]),

@@ -10,47 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN
 from safeship.registry.sql import Tx, advisory_lock, db_time, to_optional_time, to_time
 
+if TYPE_CHECKING:
+    from safeship.registry.gate_rows import EnvironmentPause, ProbeRecorded
+
 REASON_LEN = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class EnvironmentPause:
-    id: int
-    environment: str
-    reason: str  # the probe's last failure, one line
-    failures: int  # consecutive failures of the probe so far
-    first_failed_at: datetime
-    last_failed_at: datetime
-    since: datetime | None  # when deploys were paused; None: still counting failures
-    lifted_at: datetime | None  # when the probe answered again
-
-    @property
-    def paused(self) -> bool:
-        return self.since is not None and self.lifted_at is None
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeRecorded:
-    """What one probe's result changed: the environment's open row after it (None: none
-    open), and whether deploys were paused (``paused_now``) or the pause lifted by it."""
-
-    pause: EnvironmentPause | None
-    paused_now: bool = False
-    lifted: EnvironmentPause | None = None  # the pause this answer lifted
 
 
 _COLUMNS = "id, environment, reason, failures, first_failed_at, last_failed_at, since, lifted_at"
 
 
 def _pause(row: Any) -> EnvironmentPause:
+    from safeship.registry.gate_rows import EnvironmentPause
+
     return EnvironmentPause(
         int(row[0]),
         row[1],
@@ -88,6 +67,8 @@ class PauseRecords:
         """One more consecutive failure; deploys pause when ``threshold`` are reached. A
         failure within ``min_gap`` seconds of the last one counted is not counted again (the
         same minute's probe of another `safeship serve` sharing the registry)."""
+        from safeship.registry.gate_rows import ProbeRecorded
+
         check_text("environment", environment, ENVIRONMENT_LEN)
         check_text("reason", reason, REASON_LEN)
         if threshold < 1:
@@ -126,6 +107,8 @@ class PauseRecords:
 
     def record_probe_success(self, environment: str) -> ProbeRecorded:
         """The probe answered: the open row (a pause, or a streak of failures) is closed."""
+        from safeship.registry.gate_rows import ProbeRecorded
+
         now = self._now()
         with self._writing("record a probe success") as tx:
             advisory_lock(tx, f"pause/{environment}")

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import COMMIT_LEN, ENVIRONMENT_LEN, PERSON_LEN, VERSION_LEN
@@ -29,6 +28,9 @@ from safeship.registry.sql import (
     to_time,
 )
 
+if TYPE_CHECKING:
+    from safeship.registry.gate_rows import ReleaseRecord, ReleaseStepRecord
+
 RELEASE_STATUSES: Final = ("running", "succeeded", "failed", "aborted")
 # pending: not reached yet; deploying: its deploy started (its deployment named once it
 # exists); interrupted: Ctrl-C stopped its deploy (the release stays resumable).
@@ -38,33 +40,6 @@ REASON_LEN: Final = 4000
 # Whether a holder (``user@host pid N``) is a process known to be gone (the caller's rule:
 # the registry knows no processes).
 HolderIsDead = Callable[[str], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseStepRecord:
-    release_id: int
-    position: int  # 0, 1, ...: the chain's order
-    environment: str
-    status: str
-    deployment_id: str | None
-    reason: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseRecord:
-    id: int
-    version: str
-    commit_sha: str | None
-    target: str | None  # the `--to` environment; None: every end of the chain
-    status: str
-    reason: str | None
-    triggered_by: str
-    holder: str  # user@host pid N of the process walking it (the last one to)
-    started_at: datetime
-    finished_at: datetime | None
-    steps: tuple[ReleaseStepRecord, ...] = ()
 
 
 class ReleaseBusy(Exception):
@@ -87,6 +62,8 @@ _STEP_COLUMNS = (
 
 
 def _release(row: Any, steps: Sequence[ReleaseStepRecord]) -> ReleaseRecord:
+    from safeship.registry.gate_rows import ReleaseRecord
+
     return ReleaseRecord(
         int(row[0]),
         row[1],
@@ -103,6 +80,8 @@ def _release(row: Any, steps: Sequence[ReleaseStepRecord]) -> ReleaseRecord:
 
 
 def _step(row: Any) -> ReleaseStepRecord:
+    from safeship.registry.gate_rows import ReleaseStepRecord
+
     return ReleaseStepRecord(
         int(row[0]),
         int(row[1]),

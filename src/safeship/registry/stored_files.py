@@ -7,36 +7,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN
 from safeship.registry.sql import Tx, db_id, db_time, to_id, to_optional_id, to_time
+
+if TYPE_CHECKING:
+    from safeship.registry.gate_rows import StoredFile
 
 KIND_LEN = 32
 FILE_NAME_LEN = 255
 SHA256_LEN = 64
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    id: str
-    kind: str  # "backup", "report", "build", ...
-    environment: str
-    name: str  # the file's own name (as it was given)
-    url: str  # where it is: a local path or an fsspec URL
-    sha256: str
-    size: int
-    created_at: datetime
-    deployment_id: str | None
-
-
 _COLUMNS = "id, kind, environment, name, url, sha256, size, created_at, deployment_id"
 
 
 def _stored(row: Any) -> StoredFile:
+    from safeship.registry.gate_rows import StoredFile
+
     return StoredFile(
         to_id(row[0]),
         row[1],
