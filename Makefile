@@ -27,7 +27,8 @@ demo: $(VENV)/.runtime
 # Redis, nginx and demo processes, on free ports in its own temporary directories. worksteal:
 # an idle worker takes queued tests from a busy one (the e2e tests take much longer than the
 # unit tests). The 25 slowest tests are listed at the end. Whole suite, quiet machine
-# (2026-11-30, 1,758 tests with the dashboard's): -n 4 314 s.
+# (2026-12-01, 1,950 tests with the production gates'): -n 4 324-344 s, and CPU-bound (626 s
+# of CPU on 2 cores), so more workers would not help; the cost is mostly CLI processes' imports.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 
 test: $(VENV)/.dev
