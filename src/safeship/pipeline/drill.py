@@ -31,6 +31,7 @@ from safeship.pipeline.operations import (
     deploy_in_session,
     open_session,
     recover_locked,
+    rollback_deployer,
 )
 from safeship.pipeline.states import Status
 from safeship.redaction import redact
@@ -120,7 +121,6 @@ def drill(
 def _back_leg(
     s: Session, triggered_by: str, on_progress: Callable[[LiveSnapshot], None] | None
 ) -> tuple[DeploymentRecord, DeploymentRecord, int, DrillLeg]:
-    from safeship.pipeline.deploy import Deployer
     from safeship.pipeline.lease import DeployLease
 
     environment = s.env.name
@@ -138,17 +138,7 @@ def _back_leg(
         drill_id = s.registry.start_drill(
             environment, serving.version, previous.version, triggered_by
         )
-        deployer = Deployer(
-            environment,
-            s.env.settings,
-            s.env.target,
-            s.env.router,
-            s.registry,
-            s.bus,
-            on_progress,
-            on_created=lease.attach,
-            run_dir=s.env.run_dir,
-        )
+        deployer = rollback_deployer(s, lease, on_progress)
         started = time.monotonic()
         try:
             # The ordinary rollback (all at once), baked and monitored like any deploy here:

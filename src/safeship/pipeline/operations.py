@@ -25,7 +25,8 @@ from safeship.targets.base import Release, TargetError
 if TYPE_CHECKING:
     from safeship.events import EventBus
     from safeship.gates.base import GateOverride
-    from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+    from safeship.pipeline.deploy import Deployer, DeploymentOutcome, LiveSnapshot
+    from safeship.pipeline.lease import DeployLease
     from safeship.registry import DeploymentRecord, Lease, Registry
     from safeship.registry.deployments import HistoryFilter
     from safeship.registry.records import DeploymentNotes
@@ -185,6 +186,26 @@ def _gate_verdict(loaded: LoadedConfig, commit: str | None) -> str | None:
     return verdict if isinstance(verdict, str) else None
 
 
+def rollback_deployer(
+    s: Session, lease: DeployLease, on_progress: Callable[[LiveSnapshot], None] | None
+) -> Deployer:
+    """A deployer that puts an earlier version back (a rollback, a drill's back leg): no env
+    gate and no gates, since the version already served here."""
+    from safeship.pipeline.deploy import Deployer
+
+    return Deployer(
+        s.env.name,
+        s.env.settings,
+        s.env.target,
+        s.env.router,
+        s.registry,
+        s.bus,
+        on_progress,
+        on_created=lease.attach,
+        run_dir=s.env.run_dir,
+    )
+
+
 def recover_locked(s: Session, taken_over: Lease | None = None) -> list[DeploymentRecord]:
     """Finish what a safeship that died mid-deploy left: traffic back to stable, records closed.
 
@@ -275,7 +296,6 @@ def rollback(
     Returns None when there was only an interrupted deployment to undo (recovery did it).
     ``triggered_by``: who asked (default: the `safeship rollback` command).
     """
-    from safeship.pipeline.deploy import Deployer
     from safeship.pipeline.lease import DeployLease
 
     with (
@@ -292,17 +312,7 @@ def rollback(
             raise RollbackImpossible(
                 f"{environment} has no earlier successful deployment than {current.version}"
             )
-        deployer = Deployer(
-            environment,
-            s.env.settings,
-            s.env.target,
-            s.env.router,
-            s.registry,
-            s.bus,
-            on_progress,
-            on_created=lease.attach,
-            run_dir=s.env.run_dir,
-        )
+        deployer = rollback_deployer(s, lease, on_progress)
         # In an incident: traffic moves as soon as the release answers its health checks; no
         # bake and no monitoring hold the command (`safeship status` / the rules watch after).
         outcome = deployer.deploy(
