@@ -50,6 +50,30 @@ min_requests = {min_requests}
 {tables}"""
 
 
+# A second environment of the demo ahead of ``local`` in the chain: a workspace made with
+# ``settings=REQUIRES_STAGING, tables=staging_table()`` has staging, then local (production,
+# which requires staging). Its processes are the test's to bring down
+# (``operations.down(ws.loaded, "staging")``): the workspace fixture downs ``local`` only.
+REQUIRES_STAGING = 'requires = ["staging"]'
+_STAGING = """
+[environments.staging]
+port = {port}
+strategy = "all-at-once"
+bake_time = 0.2
+
+[environments.staging.target]
+command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
+
+[environments.staging.health]
+retries = 30
+backoff = 0.1
+"""
+
+
+def staging_table() -> str:
+    return _STAGING.format(port=free_port())
+
+
 @dataclass
 class Workspace:
     """A directory with a safeship.toml for the demo service on a free port."""

@@ -8,26 +8,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from safeship._processes import free_port
 from safeship.gates.base import GateOverride
 from safeship.pipeline import operations
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
-from testing.fixtures import ENV, Workspace
-
-STAGING = """
-[environments.staging]
-port = {port}
-strategy = "all-at-once"
-bake_time = 0.2
-
-[environments.staging.target]
-command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
-
-[environments.staging.health]
-retries = 30
-backoff = 0.1
-"""
+from testing.fixtures import ENV, REQUIRES_STAGING, Workspace, staging_table
 
 
 @pytest.fixture
@@ -35,8 +20,8 @@ def chained(workspace_factory: Callable[..., Workspace]) -> Iterator[Workspace]:
     ws = workspace_factory(
         strategy="all-at-once",
         bake_time=0.2,
-        settings='requires = ["staging"]',
-        tables=STAGING.format(port=free_port()),
+        settings=REQUIRES_STAGING,
+        tables=staging_table(),
     )
     try:
         yield ws

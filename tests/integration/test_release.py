@@ -21,26 +21,11 @@ from datetime import UTC, datetime
 import pytest
 
 from safeship import core
-from safeship._processes import free_port
 from safeship.cli import release_cmd
 from safeship.pipeline import operations
 from safeship.registry import Registry
 from safeship.registry.releases import ReleaseBusy
-from testing.fixtures import ENV, Workspace
-
-STAGING = """
-[environments.staging]
-port = {port}
-strategy = "all-at-once"
-bake_time = 0.2
-
-[environments.staging.target]
-command = ["python", "-m", "safeship.demo.demo_app", "--port", "{{port}}"]
-
-[environments.staging.health]
-retries = 30
-backoff = 0.1
-"""
+from testing.fixtures import ENV, REQUIRES_STAGING, Workspace, staging_table
 
 WorkspaceFactory = Callable[..., Workspace]
 
@@ -49,8 +34,8 @@ def chained(factory: WorkspaceFactory, **kwargs: object) -> Workspace:
     """staging, then ``local`` (production: requires staging)."""
     return factory(
         strategy="all-at-once",
-        settings='requires = ["staging"]',
-        tables=STAGING.format(port=free_port()),
+        settings=REQUIRES_STAGING,
+        tables=staging_table(),
         **kwargs,
     )
 
