@@ -7,8 +7,7 @@ command opens the registry, only the analytics read these.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,20 +19,15 @@ from safeship.registry.records import (
     PERSON_LEN,
     VERSION_LEN,
 )
-from safeship.registry.sql import Tx, db_id, db_json, db_time
+from safeship.registry.repository import Repository
+from safeship.registry.sql import db_id, db_json, db_time
 
 if TYPE_CHECKING:
     from safeship.registry.analytics_queries import AnalyticsFacts, MarkRecord, PrepushVerdict
 
 
-class AnalyticsRecords:
+class AnalyticsRecords(Repository):
     """Marks, the gate's and CI's runs, and the facts of a period."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     # -- marks -------------------------------------------------------------------------------
 

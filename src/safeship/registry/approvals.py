@@ -4,14 +4,12 @@ methods (see ``store``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import PERSON_LEN
-from safeship.registry.sql import Tx, db_id, db_time, to_id, to_time
+from safeship.registry.repository import Repository
+from safeship.registry.sql import db_id, db_time, to_id, to_time
 
 if TYPE_CHECKING:
     from safeship.registry.gate_rows import ApprovalRecord
@@ -34,14 +32,8 @@ def _record(row: Any) -> ApprovalRecord:
     )
 
 
-class ApprovalRecords:
+class ApprovalRecords(Repository):
     """Record an answer; read a deployment's answers."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def add_approval(
         self,

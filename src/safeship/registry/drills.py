@@ -4,14 +4,13 @@ the methods (see ``store``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN, PERSON_LEN, VERSION_LEN
-from safeship.registry.sql import Tx, db_json, db_time, to_json, to_optional_time, to_time
+from safeship.registry.repository import Repository
+from safeship.registry.sql import db_json, db_time, to_json, to_optional_time, to_time
 
 OUTCOME_LEN = 32
 REASON_LEN = 4000
@@ -44,14 +43,8 @@ def _record(row: Any) -> DrillRecord:
     )
 
 
-class DrillRecords:
+class DrillRecords(Repository):
     """Start and finish a drill's row; read an environment's drills."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def start_drill(
         self, environment: str, serving_version: str, previous_version: str, triggered_by: str

@@ -4,14 +4,12 @@ when it starts (outcome NULL) and finished with its verdict. ``Registry`` inheri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from datetime import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import check_text, json_object
+from safeship.registry.repository import Repository
 from safeship.registry.sql import (
-    Tx,
     db_id,
     db_json,
     db_time,
@@ -48,14 +46,8 @@ def _result(row: Any) -> GateResult:
     )
 
 
-class GateResultRecords:
+class GateResultRecords(Repository):
     """Start and finish a gate's row; read a deployment's gates."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def start_gate(self, deployment_id: str, gate: str) -> int:
         """The gate's row, running (written before the gate acts: write-ahead); its id."""

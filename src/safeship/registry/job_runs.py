@@ -10,12 +10,11 @@ IMMEDIATE excludes every other writer; on PostgreSQL a transaction-level advisor
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from safeship.registry.errors import check_text
+from safeship.registry.repository import Repository
 from safeship.registry.sql import Tx, advisory_lock, db_time, to_optional_time, to_time
 
 JOB_LEN = 64
@@ -94,14 +93,8 @@ def get(tx: Tx, job: str, run_key: str) -> JobRun | None:
     return JobRun(row[0], row[1], row[2], to_time(row[3]), to_optional_time(row[4]), ok, row[6])
 
 
-class JobRunRecords:
+class JobRunRecords(Repository):
     """Claim and finish a background job's run; read one."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def claim_job_run(
         self, job: str, run_key: str, holder: str, *, stale_after: float = 3600.0

@@ -3,29 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text, json_object
 from safeship.registry.records import ENVIRONMENT_LEN
-from safeship.registry.sql import Tx
+from safeship.registry.repository import Repository
 
 if TYPE_CHECKING:
     from safeship.registry.alert_states import AlertState
     from safeship.registry.outbox import ClaimedNotification, PendingGroup
 
 
-class OutboxRecords:
+class OutboxRecords(Repository):
     """Queue, claim and settle notifications; read the firing conditions. The SQL modules are
     imported on first use: every command opens the registry, only alerting reads the outbox."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def enqueue_alert(
         self,

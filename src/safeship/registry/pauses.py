@@ -8,14 +8,12 @@ advisory lock on PostgreSQL, SQLite's single writer), so two probing processes c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN
+from safeship.registry.repository import Repository
 from safeship.registry.sql import Tx, advisory_lock, db_time, to_optional_time, to_time
 
 if TYPE_CHECKING:
@@ -52,14 +50,8 @@ def _open(tx: Tx, environment: str) -> EnvironmentPause | None:
     return _pause(rows[0]) if rows else None
 
 
-class PauseRecords:
+class PauseRecords(Repository):
     """Count an environment's probe failures, pause it, lift the pause; read pauses."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def record_probe_failure(
         self, environment: str, reason: str, threshold: int, *, min_gap: float = 0.0

@@ -12,12 +12,11 @@ a PostgreSQL advisory lock per version) that first checks the running one's hold
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import COMMIT_LEN, ENVIRONMENT_LEN, PERSON_LEN, VERSION_LEN
+from safeship.registry.repository import Repository
 from safeship.registry.sql import (
     Tx,
     advisory_lock,
@@ -120,14 +119,8 @@ def _check_status(name: str, value: str, allowed: Collection[str]) -> None:
         raise RegistryError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-class ReleaseRecords:
+class ReleaseRecords(Repository):
     """Start, take over, step and finish a release; read releases with their steps."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def start_release(
         self,

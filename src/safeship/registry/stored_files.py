@@ -5,14 +5,12 @@ methods (see ``store``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN
-from safeship.registry.sql import Tx, db_id, db_time, to_id, to_optional_id, to_time
+from safeship.registry.repository import Repository
+from safeship.registry.sql import db_id, db_time, to_id, to_optional_id, to_time
 
 if TYPE_CHECKING:
     from safeship.registry.gate_rows import StoredFile
@@ -41,14 +39,8 @@ def _stored(row: Any) -> StoredFile:
     )
 
 
-class StoredFileRecords:
+class StoredFileRecords(Repository):
     """Add, find, list and remove the index rows of stored files."""
-
-    _reading: Callable[[str], AbstractContextManager[Tx]]
-    _writing: Callable[[str], AbstractContextManager[Tx]]
-
-    def _now(self) -> datetime:  # RecordsBase's: the registry's clock
-        raise NotImplementedError
 
     def add_stored_file(self, stored: StoredFile) -> None:
         """Index a file already written whole to the store."""
