@@ -10,6 +10,8 @@ pyproject.toml, exactly as a third party lists its own (see docs/plugins.md):
     safeship.metric_sources  MetricSource      cls(router, environment, settings)
     safeship.notifiers       Notifier          cls.configured(settings, errors) -> Notifier | None
     safeship.secret_stores   SecretStore       cls(environment, target)
+    safeship.versioned_stores  VersionedSecretStore  cls(environment, settings, base_dir)
+    safeship.rotators        Rotator           cls(secret, environment, options, base_dir)
 
 The constructor contracts are documented with each port's protocol. Nothing here imports an
 adapter until it is asked for by name: ``safeship status`` must not pay for httpx or psycopg.
@@ -34,8 +36,20 @@ CHECKS: Final = "safeship.checks"
 METRIC_SOURCES: Final = "safeship.metric_sources"
 NOTIFIERS: Final = "safeship.notifiers"
 SECRET_STORES: Final = "safeship.secret_stores"
+VERSIONED_STORES: Final = "safeship.versioned_stores"
+ROTATORS: Final = "safeship.rotators"
 
-GROUPS: Final = (TARGETS, ROUTERS, PATHS, CHECKS, METRIC_SOURCES, NOTIFIERS, SECRET_STORES)
+GROUPS: Final = (
+    TARGETS,
+    ROUTERS,
+    PATHS,
+    CHECKS,
+    METRIC_SOURCES,
+    NOTIFIERS,
+    SECRET_STORES,
+    VERSIONED_STORES,
+    ROTATORS,
+)
 
 
 class PluginNotFound(Exception):

@@ -36,6 +36,7 @@ from safeship.plugins import TARGETS, PluginSettings
 from safeship.routing.settings import BuiltinRouterSettings as BuiltinRouterSettings
 from safeship.routing.settings import NginxRouterSettings as NginxRouterSettings
 from safeship.routing.settings import PlatformRouterSettings as PlatformRouterSettings
+from safeship.secrets.settings import SecretsSettings, SecretsTable
 from safeship.settings_model import SettingsModel
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
 from safeship.targets.settings import LocalTargetSettings as LocalTargetSettings
@@ -342,6 +343,7 @@ class SafeshipConfig(SettingsModel):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)  # DORA, §9 metrics
     jobs: JobsTable = Field(default_factory=JobsSettings)  # `safeship serve`'s background jobs
     artifacts: ArtifactsSettings = Field(default_factory=ArtifactsSettings)  # the file store
+    secrets: SecretsTable = Field(default_factory=SecretsSettings)  # rotation (docs/secrets.md)
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> SafeshipConfig:
@@ -365,6 +367,26 @@ class SafeshipConfig(SettingsModel):
                 )
         for name in self.environments:
             _check_no_cycle(self.environments, name, ())
+        return self
+        from pydantic import ValidationError
+
+        from safeship.rotation.base import validate_options
+
+        for name, secret in self.secrets.rotate.items():
+            where = f"secrets.rotate.{name}"
+            for env in [*secret.environments, *secret.environment]:
+                if env not in self.environments:
+                    known = ", ".join(self.environments)
+                    raise ValueError(
+                        f"{where}: no environment {env!r} is configured (configured: {known})"
+                    )
+            for env in secret.environments or list(self.environments):
+                try:
+                    validate_options(secret.kind, secret.options(env))
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    key = ".".join(str(part) for part in first["loc"])
+                    raise ValueError(f"{where}.{key} ({env}): {first['msg']}") from None
         return self
 
 

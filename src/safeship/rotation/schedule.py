@@ -1,0 +1,39 @@
+"""When a secret is due: its last rotation plus its period (docs/secrets.md).
+
+Pure functions of plain values: `safeship secrets status`, the reminder job and the alerts all
+ask here, so "due" means one thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+DueState = Literal["ok", "due", "overdue", "on_demand", "never_rotated"]
+
+
+@dataclass(frozen=True)
+class Due:
+    state: DueState
+    next_due: datetime | None  # None: on demand only, or never rotated
+    age_days: float | None  # since the last rotation (None: never rotated)
+
+
+def due(
+    last_rotated: datetime | None, period_days: float, remind_before_days: float, now: datetime
+) -> Due:
+    """``ok`` before the reminder window; ``due`` inside it (up to the due date); ``overdue``
+    after it; ``on_demand`` for a period of 0; ``never_rotated`` with a period but no rotation
+    (safeship has no date to count from: it is reported, as overdue would be)."""
+    age = None if last_rotated is None else (now - last_rotated).total_seconds() / 86400
+    if period_days <= 0:
+        return Due("on_demand", None, age)
+    if last_rotated is None:
+        return Due("never_rotated", None, None)
+    next_due = last_rotated + timedelta(days=period_days)
+    if now >= next_due:
+        return Due("overdue", next_due, age)
+    if now >= next_due - timedelta(days=remind_before_days):
+        return Due("due", next_due, age)
+    return Due("ok", next_due, age)
