@@ -48,6 +48,21 @@ EventName = Literal[
     # environment are paused (attributes: reason, since), or it answers again and they resume.
     "outage.paused",
     "outage.resumed",
+    # Secret rotation (docs/secrets.md), environment-level; attributes: secret, category, kind,
+    # rotation (its id), environments, by, and the versions' fingerprints (never a value).
+    # started: the rotation began; waiting: a manual rotation waits for `safeship secrets set`
+    # (attributes: checklist); deployed: every environment runs the new value, the grace
+    # period runs until grace_until; rotated: the finish step revoked the previous value;
+    # failed: a step failed (attributes: step, reason) and the current value stays in place;
+    # due: the reminder job found the secret due, overdue or never rotated (attributes: state,
+    # next_due, age_days); due_cleared: it no longer is.
+    "secret.rotation_started",
+    "secret.rotation_waiting",
+    "secret.rotation_deployed",
+    "secret.rotated",
+    "secret.rotation_failed",
+    "secret.rotation_due",
+    "secret.rotation_due_cleared",
 ]
 
 

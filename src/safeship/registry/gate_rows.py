@@ -1,5 +1,5 @@
 """The rows the gates' repositories return (gate results, approvals, stored files, releases,
-drills, environment pauses), as plain data.
+drills, environment pauses, secret rotations), as plain data.
 
 Apart from their repositories (``gate_results``, ``approvals``, ``stored_files``,
 ``releases``, ``drills``, ``pauses``), which ``Registry`` inherits: every command opens the
@@ -116,3 +116,39 @@ class ProbeRecorded:
     pause: EnvironmentPause | None
     paused_now: bool = False
     lifted: EnvironmentPause | None = None  # the pause this answer lifted
+
+
+@dataclass(frozen=True, slots=True)
+class RotationStepRecord:
+    id: int
+    rotation_id: int
+    environment: str
+    step: str  # create | apply | deploy | test | finish | revoke | discard | set
+    status: str  # started | done | failed | skipped
+    actor: str
+    version: int | None  # the store's version number the step worked on
+    fingerprint: str | None  # of that version's value (a keyed hash prefix; never the value)
+    previous_fingerprint: str | None
+    deployment_id: str | None
+    detail: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationRecord:
+    id: int
+    secret: str
+    kind: str
+    category: str
+    environments: tuple[str, ...]
+    status: str  # running | waiting | grace | finished | failed | abandoned
+    step: str | None  # ENV:STEP it is in
+    triggered_by: str
+    holder: str | None  # user@host pid N of the process running it (None: none now)
+    reason: str | None
+    grace_until: datetime | None
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    steps: tuple[RotationStepRecord, ...] = ()

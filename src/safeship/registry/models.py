@@ -687,3 +687,49 @@ class ApprovalRow(Base):
         CheckConstraint("decision IN ('approve', 'reject')", name="approval_decision"),
         CheckConstraint("via IN ('cli', 'dashboard', 'github')", name="approval_via"),
     )
+
+
+class RotationRow(Base):
+    """One rotation of a secret through its environments (docs/secrets.md). Written before its
+    first step acts; ``status`` running, waiting (a manual value), grace (deployed everywhere,
+    the previous credential still valid until ``grace_until``), finished, failed or abandoned;
+    ``step`` the step it is in (``ENV:STEP``) for a resume."""
+
+    __tablename__ = "rotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    secret: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    environments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str | None] = mapped_column(String(128))
+    triggered_by: Mapped[str] = mapped_column(String(255))
+    holder: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RotationStepRow(Base):
+    """One step of a rotation in one environment: the audit trail (who, when, where, the
+    versions' fingerprints; never a value). Written before the step acts (``finished_at``
+    NULL: running, or its safeship died)."""
+
+    __tablename__ = "rotation_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rotation_id: Mapped[int] = mapped_column(Integer, ForeignKey("rotations.id"), index=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    step: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int | None] = mapped_column(Integer)
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
+    previous_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    deployment_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

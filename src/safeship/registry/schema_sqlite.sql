@@ -189,6 +189,26 @@ CREATE TABLE releases (
 
 CREATE INDEX ix_releases_version ON releases (version);
 
+CREATE TABLE rotations (
+	id INTEGER NOT NULL, 
+	secret VARCHAR(128) NOT NULL, 
+	kind VARCHAR(64) NOT NULL, 
+	category VARCHAR(32) NOT NULL, 
+	environments JSON NOT NULL, 
+	status VARCHAR(32) NOT NULL, 
+	step VARCHAR(128), 
+	triggered_by VARCHAR(255) NOT NULL, 
+	holder VARCHAR(255), 
+	reason TEXT, 
+	grace_until DATETIME, 
+	started_at DATETIME NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	CONSTRAINT pk_rotations PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_rotations_secret ON rotations (secret);
+
 CREATE TABLE signin_failures (
 	id INTEGER NOT NULL, 
 	at DATETIME NOT NULL, 
@@ -391,6 +411,26 @@ CREATE TABLE release_steps (
 	CONSTRAINT fk_release_steps_deployment_id_deployments FOREIGN KEY(deployment_id) REFERENCES deployments (id) ON DELETE SET NULL
 );
 
+CREATE TABLE rotation_steps (
+	id INTEGER NOT NULL, 
+	rotation_id INTEGER NOT NULL, 
+	environment VARCHAR(100) NOT NULL, 
+	step VARCHAR(32) NOT NULL, 
+	status VARCHAR(32) NOT NULL, 
+	actor VARCHAR(255) NOT NULL, 
+	version INTEGER, 
+	fingerprint VARCHAR(32), 
+	previous_fingerprint VARCHAR(32), 
+	deployment_id VARCHAR(64), 
+	detail TEXT, 
+	started_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	CONSTRAINT pk_rotation_steps PRIMARY KEY (id), 
+	CONSTRAINT fk_rotation_steps_rotation_id_rotations FOREIGN KEY(rotation_id) REFERENCES rotations (id)
+);
+
+CREATE INDEX ix_rotation_steps_rotation_id ON rotation_steps (rotation_id);
+
 CREATE TABLE step_results (
 	id INTEGER NOT NULL, 
 	deployment_id CHAR(32) NOT NULL, 
@@ -453,4 +493,4 @@ CREATE TABLE alembic_version (
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0015');
+INSERT INTO alembic_version (version_num) VALUES ('0016');

@@ -49,6 +49,7 @@ from safeship.registry.records import (
     Lease,
 )
 from safeship.registry.releases import ReleaseRecords
+from safeship.registry.rotations import RotationRecords
 from safeship.registry.stored_files import StoredFileRecords
 from safeship.registry.verification import RecordsBase
 
@@ -84,6 +85,7 @@ class Registry(
     DrillRecords,
     PauseRecords,
     ApprovalRecords,
+    RotationRecords,
 ):
     """Deployment registry on ``sqlite:///path.db`` or ``postgresql://...``.
 

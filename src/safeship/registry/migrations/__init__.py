@@ -27,7 +27,7 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent
 
 # The newest revision in versions/: what an opener compares a database with before deciding
 # to load Alembic. tests/integration/test_registry.py keeps it equal to Alembic's own head.
-HEAD: Final = "0015"
+HEAD: Final = "0016"
 
 # One key per database for pg_advisory_xact_lock; any fixed 63-bit value would do, this one is
 # derived from a name so it is recognisable in pg_locks.
