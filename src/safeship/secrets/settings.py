@@ -65,6 +65,8 @@ class VaultSettings(SettingsModel):
     url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] = "http://127.0.0.1:8200"
     # The KV version 2 secrets engine's mount, and each environment's path under it.
     mount: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = "secret"
+    # {environment} (required) is replaced by the environment's name; each secret NAME is the
+    # KV secret <path>/NAME, its value the data key "value".
     path: Annotated[str, Field(min_length=1, max_length=512)] = "safeship/{environment}"
     # A Vault Enterprise namespace (empty: none).
     namespace: Annotated[str, Field(max_length=256)] = ""
@@ -85,6 +87,12 @@ class VaultSettings(SettingsModel):
     def _path(cls, path: str) -> str:
         if path.startswith("/") or ".." in path.split("/"):
             raise ValueError(f"{path!r}: a path under the mount, without '/' first or '..'")
+        # Each environment needs a tree of its own: without {environment}, staging's rotation
+        # would write production's secrets.
+        if "{environment}" not in path:
+            raise ValueError(f"{path!r}: name each environment's tree with {{environment}}")
+        if "{" in path.replace("{environment}", "") or "}" in path.replace("{environment}", ""):
+            raise ValueError(f"{path!r}: {{environment}} is the only placeholder")
         return path
 
 
