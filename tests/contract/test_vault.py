@@ -45,9 +45,7 @@ def token(vault_api: VaultServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return vault_api.root_token
 
 
-def store(
-    server: VaultServer | str, environment: str = "production", **vault: Any
-) -> VaultStore:
+def store(server: VaultServer | str, environment: str = "production", **vault: Any) -> VaultStore:
     url = server if isinstance(server, str) else server.url
     settings = SecretsSettings(store="vault", vault=VaultSettings(url=url, **vault))
     return VaultStore(environment, settings, Path("/nonexistent"))

@@ -171,7 +171,9 @@ class VaultServer(ContractServer):
         for method in methods or ("GET", "POST"):
             self._denied.append((method, prefix))
 
-    def secret(self, path: str, namespace: str = ROOT_NAMESPACE, mount: str = "secret") -> FakeSecret:
+    def secret(
+        self, path: str, namespace: str = ROOT_NAMESPACE, mount: str = "secret"
+    ) -> FakeSecret:
         return self.trees[namespace][mount][path]
 
     def delete_version(self, path: str, version: int, namespace: str = ROOT_NAMESPACE) -> None:
@@ -224,7 +226,7 @@ class VaultServer(ContractServer):
                 return _errors(403, "permission denied")
         mount = request.match_info["mount"]
         if mount not in self.mounts:
-            return _errors(404, f"no handler for route \"{api_path}\". route entry not found.")
+            return _errors(404, f'no handler for route "{api_path}". route entry not found.')
         return None
 
     def _tree(self, request: web.Request) -> dict[str, FakeSecret]:
@@ -296,7 +298,7 @@ class VaultServer(ContractServer):
             return _errors(400, f"unknown query parameters: {sorted(request.query)}")
         text = request.query.get("version", "0")
         if not text.isdigit():
-            return _errors(400, f"error converting input {text!r} for field \"version\"")
+            return _errors(400, f'error converting input {text!r} for field "version"')
         with self._state:
             secret = self._tree(request).get(request.match_info["path"])
             number = int(text) or (secret.current_version if secret else 0)
@@ -411,7 +413,9 @@ class VaultServer(ContractServer):
             h, m, s = (int(part or 0) for part in found.groups())
             seconds = h * 3600 + m * 60 + s
         elif after is not None:
-            return _errors(400, f"error converting input {after!r} for field \"delete_version_after\"")
+            return _errors(
+                400, f'error converting input {after!r} for field "delete_version_after"'
+            )
         custom = body.get("custom_metadata")
         if custom is not None:
             problem = _custom_metadata_problem(custom)
@@ -419,7 +423,7 @@ class VaultServer(ContractServer):
                 return _errors(400, f"custom_metadata validation failed: {problem}")
         max_versions = body.get("max_versions")
         if max_versions is not None and (not isinstance(max_versions, int) or max_versions < 0):
-            return _errors(400, "error converting input for field \"max_versions\"")
+            return _errors(400, 'error converting input for field "max_versions"')
         with self._state:
             tree = self._tree(request)
             secret = tree.setdefault(request.match_info["path"], FakeSecret())

@@ -283,7 +283,7 @@ class VaultStore:
         _NotFound). An AppRole token Vault calls invalid or expired is renewed by one login,
         then the request (refused, so not carried out) is sent again, once."""
         import hvac.exceptions as vault_errors
-        import requests.exceptions  # type: ignore[import-untyped]  # hvac's HTTP client
+        import requests.exceptions  # hvac's HTTP client
 
         client = self._connected()
         for attempt in (1, 2):
