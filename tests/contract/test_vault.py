@@ -246,9 +246,18 @@ def test_unreachable_and_silent_vaults(
     vault_api.fail("hang")
     message = failure(vault.put, "JWT_SECRET", FIRST, cas=0)
     assert message.endswith(
-        "no answer within 0.3s; the write may have taken effect: read the newest version "
-        "before writing again"
+        "no answer within 0.3s; it may have taken effect: read the secret again before repeating it"
     )
+    assert len(vault_api.calls("/v1/secret/data/")) == 2  # the write was not sent twice
+    # Carried out, then the connection drops: the store cannot know, and says so.
+    vault_api.drop_after(lambda r: r.method == "POST")
+    message = failure(vault.put, "JWT_SECRET", SECOND, cas=0)
+    assert message.endswith(
+        "the connection dropped before an answer; it may have taken effect: read the secret "
+        "again before repeating it"
+    )
+    assert vault_api.secret(PATH).current_version == 1
+    assert len([r for r in vault_api.received if r.method == "POST"]) == 2
     # Credentials in the configured URL stay out of every message.
     monkeypatch.setenv("VAULT_TOKEN", token)
     with_user = vault_api.url.replace("http://", "http://admin:pw-Zr4Tq9Lx@")
@@ -256,10 +265,13 @@ def test_unreachable_and_silent_vaults(
     assert "pw-Zr4Tq9Lx" not in failure(store(with_user).names)
 
 
-def test_wrong_mount_and_names(vault_api: VaultServer, token: str) -> None:
+def test_wrong_mount_names_and_ca_cert(vault_api: VaultServer, token: str) -> None:
     message = failure(store(vault_api, mount="kv").names)
     assert "no secrets engine is mounted at kv/" in message
     assert "is not a secret name" in failure(store(vault_api).read, "../other/X")
+    assert failure(store(vault_api, ca_cert="ca.pem").names) == (
+        f"vault {vault_api.url}: [secrets.vault] ca_cert /nonexistent/ca.pem: no such file"
+    )
 
 
 def test_store_is_chosen_by_config(vault_api: VaultServer, token: str) -> None:

@@ -345,6 +345,11 @@ class VaultStore:
         vault = self._vault
         token = self._variable(vault.token_env, "token_env") if vault.auth == "token" else ""
         ca_cert = str(self._base_dir / vault.ca_cert) if vault.ca_cert else None
+        if ca_cert is not None and not Path(ca_cert).is_file():
+            # requests would raise a bare OSError for it, on the first request
+            raise SecretStoreError(
+                f"vault {self.url}: [secrets.vault] ca_cert {ca_cert}: no such file"
+            )
         client = hvac.Client(
             url=vault.url,
             token=token,  # "" (AppRole): never hvac's fallback to $VAULT_TOKEN / ~/.vault-token
@@ -413,7 +418,7 @@ class VaultStore:
     def _unreachable(self, exc: Exception, operation: _Operation) -> str:
         kind = type(exc).__name__
         after = (
-            "; the write may have taken effect: read the newest version before writing again"
+            "; it may have taken effect: read the secret again before repeating it"
             if operation.write
             else ""
         )
@@ -423,6 +428,8 @@ class VaultStore:
             return "TLS verification failed (a CA bundle: [secrets.vault] ca_cert)"
         if kind == "ConnectTimeout":
             return f"not reachable (no connection within {self._vault.timeout:g}s)"
+        if "Connection aborted" in str(exc):  # it arrived; the answer did not
+            return f"the connection dropped before an answer{after}"
         found = _ERRNO.search(str(exc))
         reason = found.group(1).strip() if found else kind
         return f"not reachable ({reason}){after}"
