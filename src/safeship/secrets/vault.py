@@ -124,6 +124,8 @@ class VaultStore:
         operation = _Operation("write", f"{self.mount}/data/{path}", write=True)
         if not value:
             raise self._error(operation, "an empty value is not a secret")
+        if cas < 0:
+            raise self._error(operation, f"cas {cas}: a version number, 0 for a new secret")
         register_secret(value)
         try:
             answer = self._request(
