@@ -119,7 +119,9 @@ def refused(url: str) -> str:
 
 
 @pytest.fixture
-def pg(password_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresSetup]:
+def pg(
+    password_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PostgresSetup]:
     suffix = uuid.uuid4().hex[:8]
     dbname = f"rot_{suffix}"
     server = password_postgres
@@ -245,7 +247,7 @@ def test_postgres_errors_are_one_line_without_passwords(
     value = rotator.generate(None)
     where = f"127.0.0.1:{pg.server.port}/{pg.dbname}"
 
-    with pytest.raises(RotatorError, match="login as app_blue_.* password authentication") as e:
+    with pytest.raises(RotatorError, match=r"login as app_blue_.* password authentication") as e:
         rotator.test(value)  # never applied
     assert where in str(e.value)
     assert_one_line_without(str(e.value), value)
@@ -402,7 +404,7 @@ def test_redis_discard_refusals_and_rules(
     rotator.test(current)
 
     wrong = current.replace(password_of(current), "not-the-password")
-    with pytest.raises(RotatorError, match="login as app at 127.0.0.1:.*invalid username-password") as e:
+    with pytest.raises(RotatorError, match=r"login as app at 127\.0\.0\.1:.*invalid user") as e:
         rotator.test(wrong)
     assert_one_line_without(str(e.value), wrong, current)
     admin.close()
@@ -531,9 +533,9 @@ def test_command_timeout_and_missing_script(tmp_path: Path) -> None:
         timeout=0.3,
     )
     started = time.monotonic()
-    with pytest.raises(RotatorError, match="create script './slow.sh' timed out after 0.3 s"):
+    with pytest.raises(RotatorError, match=r"create script './slow\.sh' timed out after 0\.3 s"):
         slow.generate(None)
     assert time.monotonic() - started < 5
     missing = command_rotator(tmp_path, create=["./absent.sh"], revoke=["true"])
-    with pytest.raises(RotatorError, match="create script './absent.sh' cannot start"):
+    with pytest.raises(RotatorError, match=r"create script './absent\.sh' cannot start"):
         missing.generate(None)

@@ -32,7 +32,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -62,10 +62,9 @@ QUIET_SETTINGS = ("log_statement = 'none'", "log_min_duration_statement = -1")
 
 class PostgresOptions(SettingsModel):
     # The two login roles that alternate; both members of ``group``.
-    users: Annotated[list[Identifier], Field(min_length=2, max_length=2)] = [
-        "app_blue",
-        "app_green",
-    ]
+    users: Annotated[list[Identifier], Field(min_length=2, max_length=2)] = Field(
+        default_factory=lambda: ["app_blue", "app_green"]
+    )
     # The role that owns the tables and holds the privileges (NOLOGIN; made by the admin).
     group: Identifier = "app"
     # The secret's value: postgresql://{user}:{password}@HOST:PORT/DB (both placeholders).
@@ -154,14 +153,13 @@ class PostgresRoleRotator:
                     "it (NOLOGIN) and grant it the application's privileges (docs/secrets.md)"
                 )
             if not self._role_exists(conn, user):
-                try:
+                # Made meanwhile by another apply: the statements below still hold.
+                with suppress(errors.DuplicateObject):
                     conn.execute(
                         sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
                             sql.Identifier(user), sql.Identifier(group)
                         )
                     )
-                except errors.DuplicateObject:
-                    pass  # made meanwhile by another apply: the statements below still hold
             verifier = conn.pgconn.encrypt_password(target.password.encode(), user.encode())
             conn.execute(
                 sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
@@ -192,9 +190,7 @@ class PostgresRoleRotator:
             raise self._error(f"login as {target.user}", exc, target) from None
         session_user, current_user = row if row else ("", "")
         if session_user != target.user:
-            raise RotatorError(
-                f"{self._name}: logged in as {session_user}, expected {target.user}"
-            )
+            raise RotatorError(f"{self._name}: logged in as {session_user}, expected {target.user}")
         if self.options.set_role and current_user != self.options.group:
             raise RotatorError(
                 f"{self._name}: sessions of {target.user} act as {current_user}, not as group "

@@ -31,7 +31,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +171,8 @@ class RedisAclRotator:
         user = self.options.user
         with self._admin("apply") as client:
             before = _permissions(client, user)
-            client.execute_command(
-                "ACL",
+            _acl(
+                client,
                 "SETUSER",
                 user,
                 "on",
@@ -181,7 +181,7 @@ class RedisAclRotator:
                 *self.options.rules,
             )
             after = _permissions(client, user)
-            if before is not None and before != after:
+            if before is not None and after is not None and before != after:
                 log.warning(
                     "%s: the permissions of Redis user %s changed to the configured rules: "
                     "%s -> %s",
@@ -303,18 +303,24 @@ class RedisAclRotator:
     def _remove(self, client: redis.Redis, password: str, passwords: set[str]) -> None:
         digest = _digest(password)
         if digest in passwords:  # removing an absent password is an error in Redis
-            client.execute_command("ACL", "SETUSER", self.options.user, f"!{digest}")
+            _acl(client, "SETUSER", self.options.user, f"!{digest}")
             self._save(client)
 
     def _save(self, client: redis.Redis) -> None:
         import redis
 
         try:
-            client.execute_command("ACL", "SAVE")
+            _acl(client, "SAVE")
         except redis.ResponseError as exc:
             if "acl file" not in str(exc).lower():
                 raise
             log.debug("%s: the server has no ACL file; ACL changes are not saved", self._name)
+
+
+def _acl(client: redis.Redis, *args: str) -> Any:
+    """One ACL subcommand, verbatim (redis-py's helpers cannot express every rule)."""
+    execute: Callable[..., Any] = client.execute_command  # untyped in redis-py
+    return execute("ACL", *args)
 
 
 def _permissions(client: redis.Redis, user: str) -> dict[str, Any] | None:
