@@ -490,6 +490,11 @@ def test_command_rotation_with_a_provider_script(tmp_path: Path) -> None:
     seen = (tmp_path / "revoke.seen").read_text()
     assert "argv: --quiet" in seen and first not in seen  # stdin only: not argv, not env
 
+    same = command_rotator(tmp_path, create=["cat", "keys"], revoke=["true"])
+    with pytest.raises(RotatorError, match="printed the current value, not a new one") as e:
+        same.generate(second)
+    assert_one_line_without(str(e.value), second)
+
     third = rotator.generate(second)
     rotator.discard(third, second)
     assert keys.read_text() == f"{second}\n"

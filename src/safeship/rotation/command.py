@@ -86,6 +86,11 @@ class CommandRotator:
                 f"{self._name}: create script {self._shown(self.options.create)} printed "
                 + ("no value" if not value.strip() else "a NUL character")
             )
+        if value == current:  # its revoke at the finish step would revoke the only key
+            raise RotatorError(
+                f"{self._name}: create script {self._shown(self.options.create)} printed the "
+                "current value, not a new one"
+            )
         return value
 
     def apply(self, pending: str, current: str | None) -> None:
