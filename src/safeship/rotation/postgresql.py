@@ -120,7 +120,9 @@ class PostgresRoleRotator:
         self.environment = environment
         self.options = PostgresOptions.model_validate(dict(options))
         # Where the secret's URLs point, for messages (host:port/db, never a password).
-        template = self._parse(_fill(self.options.url, "user", "password"), "url")
+        from safeship.gates.postgres import parse_url
+
+        template = parse_url(_fill(self.options.url, "user", "password"), "url")  # checked
         self.where = f"{template.host}:{template.port}/{template.dbname}"
 
     # -- Rotator ---------------------------------------------------------------------------
@@ -149,7 +151,7 @@ class PostgresRoleRotator:
 
             if not self._role_exists(conn, group):
                 raise RotatorError(
-                    f"{self._name}: group role {group} does not exist at {self.where}: create "
+                    f"{self._name}: group role {group} does not exist: create "
                     "it (NOLOGIN) and grant it the application's privileges (docs/secrets.md)"
                 )
             if not self._role_exists(conn, user):
@@ -223,7 +225,7 @@ class PostgresRoleRotator:
 
     @property
     def _name(self) -> str:
-        return f"{self.secret} ({self.environment})"
+        return f"{self.secret} ({self.environment}, {self.where})"
 
     def _parse(self, value: str, what: str) -> DatabaseURL:
         from safeship.gates.postgres import DatabaseToolError, parse_url
@@ -258,7 +260,7 @@ class PostgresRoleRotator:
             cause = url.redact(cause)
         from safeship.httpapi import one_line
 
-        return RotatorError(one_line(f"{self._name}: {action} at {self.where}: {cause}", 400))
+        return RotatorError(one_line(f"{self._name}: {action}: {cause}", 400))
 
     @contextmanager
     def _admin(self, action: str) -> Iterator[psycopg.Connection[Any]]:

@@ -219,7 +219,7 @@ class RedisAclRotator:
             if _digest(new.password) not in passwords:
                 raise RotatorError(
                     f"{self._name}: the current password is not set on Redis user "
-                    f"{self.options.user} at {self.where}: removing the previous one would "
+                    f"{self.options.user}: removing the previous one would "
                     "leave no password that works; refusing"
                 )
             self._remove(client, old.password, passwords)
@@ -239,7 +239,7 @@ class RedisAclRotator:
 
     @property
     def _name(self) -> str:
-        return f"{self.secret} ({self.environment})"
+        return f"{self.secret} ({self.environment}, {self.where})"
 
     def _parse(self, value: str, what: str) -> RedisURL:
         try:
@@ -266,7 +266,7 @@ class RedisAclRotator:
             if url.password:
                 for form in {url.password, quote(url.password, safe="")}:
                     cause = cause.replace(form, MASK)
-        return RotatorError(one_line(f"{self._name}: {action} at {self.where}: {cause}", 400))
+        return RotatorError(one_line(f"{self._name}: {action}: {cause}", 400))
 
     @contextmanager
     def _admin(self, action: str) -> Iterator[redis.Redis]:
