@@ -28,7 +28,7 @@ from safeship.notify.base import Alert, RouteDefaults, severity_rank
 
 @dataclass(frozen=True)
 class Route:
-    conditions: frozenset[str]  # empty: all
+    conditions: frozenset[str]  # empty: all; "secret.*": every condition starting "secret."
     environments: frozenset[str]  # empty: all
     min_severity: int  # severity_rank
     channels: tuple[str, ...]
@@ -44,9 +44,16 @@ class Route:
             return False
         if alert.condition in self.also:
             return True
-        if self.conditions and alert.condition not in self.conditions:
+        if self.conditions and not condition_matches(self.conditions, alert.condition):
             return False
         return severity_rank(alert.severity) >= self.min_severity
+
+
+def condition_matches(patterns: Collection[str], condition: str) -> bool:
+    """Whether ``condition`` is one of ``patterns`` or in one of their families (``secret.*``)."""
+    if condition in patterns:
+        return True
+    return any(p.endswith(".*") and condition.startswith(p[:-1]) for p in patterns)
 
 
 def routes_from(
