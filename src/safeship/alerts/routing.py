@@ -13,6 +13,9 @@ each adapter's ``default_route`` (safeship.notify.base.RouteDefaults):
   the rollback and another for the failure);
 - every other channel: everything, severity info and up.
 
+A route's ``conditions`` name conditions or families of them: ``secret.*`` takes every
+condition whose name starts with ``secret.`` (the security team's route, docs/secrets.md).
+
 A resolved alert is not routed: it goes where its firing alert went (the sink reads that from
 the registry's alert_states).
 """
