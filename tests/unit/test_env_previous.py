@@ -34,7 +34,8 @@ def schema(tmp_path: Path) -> Path:
 
 
 def sign(key: str, payload: bytes) -> str:
-    return base64.urlsafe_b64encode(hmac.new(key.encode(), payload, hashlib.sha256).digest()).decode()
+    digest = hmac.new(key.encode(), payload, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def verify(settings: env.Settings, payload: bytes, signature: str) -> bool:

@@ -203,7 +203,8 @@ def harness(registry: Registry, channels: dict[str, Recorder]) -> tuple[AlertSin
     )  # fmt: skip
     routes = routes_from([RouteSettings.model_validate(r) for r in SECURITY_ROUTES], channels)
     errors = io.StringIO()
-    dispatcher = Dispatcher(registry, channels, settings, errors=errors, now=lambda: T0 + timedelta(days=1))
+    later = T0 + timedelta(days=1)
+    dispatcher = Dispatcher(registry, channels, settings, errors=errors, now=lambda: later)
     return AlertSink(registry, routes, settings, None, errors), dispatcher
 
 
