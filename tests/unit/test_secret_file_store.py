@@ -165,9 +165,7 @@ def _writer(base: str, who: str, key: str, go: Any) -> None:
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, key: str) -> None:
     context = multiprocessing.get_context("fork")
     go = context.Event()
-    writers = [
-        context.Process(target=_writer, args=(str(tmp_path), w, key, go)) for w in "AB"
-    ]
+    writers = [context.Process(target=_writer, args=(str(tmp_path), w, key, go)) for w in "AB"]
     for process in writers:
         process.start()
     go.set()
@@ -178,6 +176,4 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, key: str) ->
     assert len(prod.names()) == 2 * WRITES + 1
     shared = [prod.read_version("SHARED", v) for v in range(1, 2 * WRITES + 1)]
     values = sorted(s.value for s in shared if s is not None)
-    assert values == sorted(
-        f"shared-{w}-{i}-0123456789" for w in "AB" for i in range(WRITES)
-    )
+    assert values == sorted(f"shared-{w}-{i}-0123456789" for w in "AB" for i in range(WRITES))
