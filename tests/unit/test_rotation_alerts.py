@@ -262,3 +262,32 @@ def test_a_route_takes_a_family_of_conditions_and_refuses_an_unknown_one() -> No
     (problem,) = error.value.problems
     assert problem.startswith("safeship.toml:9: alerts.routes.0.conditions.0: 'secrets.*' is not")
     assert "secret.*" in problem and "\n" not in problem
+
+
+NAMED = """\
+[environments.production]
+port = 9400
+target = { type = "local", command = ["python", "app.py"] }
+
+[notify.security]
+type = "slack"
+webhook_env = "SECURITY_SLACK_URL"
+"""
+
+
+def test_a_channel_of_its_own_name_is_a_kind_with_that_kind_s_keys() -> None:
+    from safeship.notify.settings import SlackSettings
+
+    config = parse_config(NAMED + '\n[[alerts.routes]]\nchannels = ["security"]\n')
+    assert config.notify.adapter("security") == "slack"
+    assert isinstance(config.notify.sections()["security"], SlackSettings)
+    for source, problem in [
+        (NAMED.replace('"slack"', '"pigeon"'),
+         "safeship.toml:5: notify: notify.security.type: no notifier 'pigeon' is installed "
+         "(known: console, email, github-issue, pagerduty, slack, webhook)"),
+        (NAMED.replace("webhook_env", "webhook_url"),
+         "safeship.toml:5: notify: notify.security.webhook_url: Extra inputs are not permitted"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError) as error:
+            parse_config(source)
+        assert error.value.problems == [problem]
