@@ -291,3 +291,13 @@ def test_a_channel_of_its_own_name_is_a_kind_with_that_kind_s_keys() -> None:
         with pytest.raises(ConfigError) as error:
             parse_config(source)
         assert error.value.problems == [problem]
+
+
+def test_the_security_route_of_docs_secrets_md_loads_and_routes_secrets_only() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "secrets.md").read_text(encoding="utf-8")
+    block = next(b for b in page.split("```toml\n")[1:] if "[notify.security]" in b)
+    config = parse_config(NAMED.split("[notify.security]")[0] + block.split("```")[0])
+    security, team = (route.channels for route in config.alerts.routes)
+    assert (security, team) == (["security"], ["slack"])
+    assert config.alerts.routes[0].conditions == ["secret.*"]
+    assert config.notify.adapter("security") == "slack"
