@@ -28,17 +28,13 @@ import dataclasses
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from safeship.envschema.problems import EnvSchemaError, EnvSourceError, InvalidEnvironment
-from safeship.envschema.schema import SCHEMA_FILENAME, EnvironmentSchema, load_schema
+from safeship.envschema.schema import PREVIOUS_SUFFIX, SCHEMA_FILENAME, load_schema
 from safeship.envschema.sources import collect
-from safeship.envschema.types import VariableSpec
 from safeship.envschema.validate import check
 from safeship.redaction import MASK, register_secret
-
-# The variable a rotation gives releases the replaced value in: NAME + PREVIOUS_SUFFIX.
-PREVIOUS_SUFFIX: Final = "_PREVIOUS"
 
 __all__ = [
     "EnvSchemaError",
@@ -127,7 +123,7 @@ def load(
     ``os.environ``), which wins over the files, as when the files are loaded without override.
     """
     env_schema = load_schema(Path(schema)).environment(environment)
-    slots = _previous_slots(env_schema)
+    slots = env_schema.previous_slots()
     with_slots = dataclasses.replace(
         env_schema, variables={**env_schema.variables, **{s.name: s for s in slots.values()}}
     )
@@ -147,15 +143,3 @@ def load(
     previous = {name: result.values[slot.name] for name, slot in slots.items()}
     shown_secret = frozenset(name for name in secret if name in env_schema.variables)
     return Settings(environment, values, shown_secret, previous)
-
-
-def _previous_slots(schema: EnvironmentSchema) -> dict[str, VariableSpec]:
-    """NAME -> the implied NAME_PREVIOUS of each secret variable whose schema does not declare
-    one: NAME's rules, optional, no default."""
-    return {
-        name: dataclasses.replace(
-            spec, name=name + PREVIOUS_SUFFIX, optional=True, default=None, secret=True
-        )
-        for name, spec in schema.variables.items()
-        if spec.secret and name + PREVIOUS_SUFFIX not in schema.variables
-    }

@@ -92,3 +92,19 @@ def test_a_slot_the_schema_declares_wins(tmp_path: Path) -> None:
     assert settings.previous("JWT_SECRET") == "short-old"
     assert settings["JWT_SECRET_PREVIOUS"] == "short-old"
     assert "short-old" not in repr(settings)
+
+
+def test_a_platform_s_previous_slot_is_not_an_unknown_variable(schema: Path) -> None:
+    """During a rotation's overlap the target has JWT_SECRET_PREVIOUS: `safeship env check`
+    and the drift job know it (no warning, no drift); another *_PREVIOUS is still unknown."""
+    from safeship.envschema.schema import load_schema
+    from safeship.envschema.sources import collect
+    from safeship.envschema.validate import check
+
+    production = load_schema(schema).environment("production")
+    target = {"JWT_SECRET": NEW, "JWT_SECRET_PREVIOUS": OLD, "API_TIMEOUT_PREVIOUS": "4"}
+    result = check(production, collect(target=target))
+    assert [(p.variable, p.code) for p in result.warnings] == [
+        ("API_TIMEOUT_PREVIOUS", "unknown_variable")
+    ]
+    assert result.errors == []
