@@ -20,6 +20,23 @@
     outage.paused                  outage.paused          critical / error (why, since when)
     outage.resumed                 outage.paused          resolved
     gate.overridden                gate.overridden        warning (who, why, which gate)
+    secret.rotation_started        secret.rotation_started   info (news: the secret, where, who)
+    secret.rotation_waiting        secret.rotation_waiting   warning (a person must act: the
+                                                              checklist)
+    secret.rotation_deployed       secret.rotation_deployed  info (the grace period's end)
+    secret.rotated                 secret.rotated         info (news: who, where, fingerprints);
+                                                          resolves secret.rotation_due of the
+                                                          secret in each of its environments
+    secret.rotation_failed         secret.rotation_failed critical / error (the step, the reason)
+    secret.rotation_due            secret.rotation_due    error when overdue or never rotated,
+                                                          else warning; one state per secret
+    secret.rotation_due_cleared    secret.rotation_due    resolved (that secret's only)
+
+The secret conditions carry the secret's name, kind, category, the rotation's id and the
+versions' fingerprints (keyed hash prefixes) as details, never a value; a route can send them
+all to the security team with ``conditions = ["secret.*"]`` (docs/secrets.md). A
+``secret.rotation_due`` alert's ``subject`` is the secret: two secrets due in one environment are
+two alerts, and one rotated resolves its own.
 
 A rollback whose rule is the error rate or the latency also fires that condition: the
 architecture lists "error rate over 5%" and "latency over 2x baseline" as conditions of their
@@ -33,6 +50,7 @@ raises it again on its next check).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
@@ -73,6 +91,20 @@ _RULE_CONDITIONS: Final[dict[str, Condition]] = {
     "latency": "latency.high",
 }
 _MAX_SUMMARY = 300
+# The rotation events whose alert is news of the same name (secret.rotation_due is a state).
+_ROTATION_NEWS: Final[dict[str, Condition]] = {
+    "secret.rotation_started": "secret.rotation_started",
+    "secret.rotation_waiting": "secret.rotation_waiting",
+    "secret.rotation_deployed": "secret.rotation_deployed",
+    "secret.rotated": "secret.rotated",
+    "secret.rotation_failed": "secret.rotation_failed",
+}
+# Due states that raise secret.rotation_due, and how severe (schedule.DueState).
+DUE_SEVERITY: Final[dict[str, Severity]] = {
+    "due": "warning",
+    "overdue": "error",
+    "never_rotated": "error",
+}
 
 
 @dataclass(frozen=True)
@@ -151,6 +183,10 @@ def assess(event: Event, production: Collection[str]) -> Assessment:
         return Assessment(env, (alert,))
     if name in ("drill.failed", "drill.succeeded", "outage.paused", "outage.resumed"):
         return Assessment(env, (_drill_or_outage(event, prod),))
+    if name in _ROTATION_NEWS:
+        return Assessment(env, _rotation(event, prod))
+    if name in ("secret.rotation_due", "secret.rotation_due_cleared"):
+        return Assessment(env, (_rotation_due(event),))
     if name == "gate.overridden":
         gate, by = _text(a.get("gate")) or "a gate", _text(a.get("by")) or "someone"
         summary = f"{gate} gate overridden by {by}: {_text(a.get('reason')) or 'no reason'}"
@@ -173,6 +209,117 @@ def _drill_or_outage(event: Event, prod: bool) -> Alert:
         event, condition, severity, summary, state="firing" if firing else "resolved",
         details=details,
     )  # fmt: skip
+
+
+def _rotation(event: Event, prod: bool) -> tuple[Alert, ...]:
+    """A rotation's news; a finished rotation also resolves its secret's due state in each of
+    its environments (a no-op where it was not firing)."""
+    a = event.attributes
+    name = event.event
+    secret = _text(a.get("secret")) or "a secret"
+    where = _environments(event)
+    by = _text(a.get("by")) or event.triggered_by or "someone"
+    details = _rotation_details(event)
+    severity: Severity = "info"
+    if name == "secret.rotation_started":
+        summary = f"rotation of {secret} started in {', '.join(where)} by {by}"
+    elif name == "secret.rotation_waiting":
+        severity = "warning"
+        steps = _checklist(a.get("checklist"))
+        todo = f": {'; '.join(steps)}" if steps else ""
+        summary = (
+            f"rotation of {secret} waits for a person{todo}; then `safeship secrets set "
+            f"{secret} --environment {event.environment}`"
+        )
+        if steps:
+            details["checklist"] = _one_line("; ".join(steps))
+    elif name == "secret.rotation_deployed":
+        until = _text(a.get("grace_until"))
+        after = f"; the previous value stays valid until {until}" if until else ""
+        summary = f"{secret} rotated in {', '.join(where)}{after}"
+    elif name == "secret.rotated":
+        summary = f"{secret} rotated in {', '.join(where)} by {by}; the previous value revoked"
+    else:  # secret.rotation_failed
+        severity = _serious(prod)
+        step = _text(a.get("step")) or "a step"
+        reason = _text(a.get("reason")) or "no reason given"
+        summary = f"rotation of {secret} failed at {step}: {reason}; the current value stays"
+    news = _alert(event, _ROTATION_NEWS[name], severity, summary, details=details)
+    news = dataclasses.replace(news, subject=_text(a.get("secret")))
+    alerts = [news]
+    if name == "secret.rotated" and _text(a.get("secret")):
+        for environment in where:
+            alerts.append(
+                dataclasses.replace(
+                    news,
+                    condition="secret.rotation_due",
+                    state="resolved",
+                    environment=environment,
+                    summary=_one_line(f"{environment}: {secret} rotated, no longer due"),
+                    details={},
+                )
+            )
+    return tuple(alerts)
+
+
+def _rotation_due(event: Event) -> Alert:
+    """A secret due, overdue or never rotated (the reminder job), or no longer: one state per
+    secret (the alert's subject)."""
+    a = event.attributes
+    secret = _text(a.get("secret")) or "a secret"
+    details = _rotation_details(event)
+    if event.event == "secret.rotation_due_cleared":
+        alert = _alert(
+            event, "secret.rotation_due", "info", f"{secret} is no longer due for rotation",
+            state="resolved", details=details,
+        )  # fmt: skip
+        return dataclasses.replace(alert, subject=_text(a.get("secret")))
+    state = _text(a.get("state")) or "due"
+    next_due = _text(a.get("next_due"))
+    age = _float(a.get("age_days"))
+    aged = f" (last rotated {age:.0f} days ago)" if age is not None else ""
+    if state == "never_rotated":
+        summary = f"{secret} has never been rotated"
+    elif state == "overdue":
+        summary = f"{secret} is overdue for rotation since {next_due or 'its due date'}{aged}"
+    else:
+        summary = f"{secret} is due for rotation by {next_due or 'its due date'}{aged}"
+    severity = DUE_SEVERITY.get(state, "warning")
+    alert = _alert(event, "secret.rotation_due", severity, summary, details=details)
+    return dataclasses.replace(alert, subject=_text(a.get("secret")))
+
+
+def _environments(event: Event) -> list[str]:
+    """The rotation's environments (its attribute), else the event's own."""
+    named = event.attributes.get("environments")
+    if isinstance(named, list | tuple) and named:
+        return [str(e) for e in named]
+    return [event.environment]
+
+
+def _rotation_details(event: Event) -> dict[str, str]:
+    """The scalar attributes (secret, kind, category, rotation, by, fingerprints...), the
+    environments as one text, and a ``fingerprints`` mapping flattened: never a value (the
+    events carry none), and redacted like every text of an alert."""
+    a = event.attributes
+    skip = {"summary", "checklist", "environments", "fingerprints", "reason"}
+    details = _figures({k: v for k, v in a.items() if k not in skip})
+    where = a.get("environments")
+    if isinstance(where, list | tuple) and where:
+        details["environments"] = _one_line(", ".join(str(e) for e in where))
+    prints = a.get("fingerprints")
+    if isinstance(prints, dict):
+        for key, value in prints.items():
+            if isinstance(value, str | int):
+                details[f"fingerprint {key}"] = _one_line(str(value))
+    return details
+
+
+def _checklist(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [line for line in (_text(item) for item in value) if line]
+    text = _text(value)
+    return [text] if text else []
 
 
 def _rollback(event: Event, prod: bool) -> tuple[Alert, ...]:

@@ -13,6 +13,9 @@ each adapter's ``default_route`` (safeship.notify.base.RouteDefaults):
   the rollback and another for the failure);
 - every other channel: everything, severity info and up.
 
+A route's ``conditions`` name conditions or families of them: ``secret.*`` takes every
+condition whose name starts with ``secret.`` (the security team's route, docs/secrets.md).
+
 A resolved alert is not routed: it goes where its firing alert went (the sink reads that from
 the registry's alert_states).
 """
@@ -28,7 +31,7 @@ from safeship.notify.base import Alert, RouteDefaults, severity_rank
 
 @dataclass(frozen=True)
 class Route:
-    conditions: frozenset[str]  # empty: all
+    conditions: frozenset[str]  # empty: all; "secret.*": every condition starting "secret."
     environments: frozenset[str]  # empty: all
     min_severity: int  # severity_rank
     channels: tuple[str, ...]
@@ -44,9 +47,16 @@ class Route:
             return False
         if alert.condition in self.also:
             return True
-        if self.conditions and alert.condition not in self.conditions:
+        if self.conditions and not condition_matches(self.conditions, alert.condition):
             return False
         return severity_rank(alert.severity) >= self.min_severity
+
+
+def condition_matches(patterns: Collection[str], condition: str) -> bool:
+    """Whether ``condition`` is one of ``patterns`` or in one of their families (``secret.*``)."""
+    if condition in patterns:
+        return True
+    return any(p.endswith(".*") and condition.startswith(p[:-1]) for p in patterns)
 
 
 def routes_from(

@@ -28,17 +28,21 @@ class Alerting:
 
 
 def build_channels(
-    sections: Mapping[str, Any], errors: TextIO | None = None
+    sections: Mapping[str, Any],
+    errors: TextIO | None = None,
+    adapters: Mapping[str, str] | None = None,
 ) -> dict[str, Notifier]:
     """Each channel of ``sections`` (``[notify.NAME]`` tables by name) that can run now,
-    through the plugin registry. One that cannot (its URL or token unset, its plugin broken)
-    is one warning line and left out."""
+    through the plugin registry: the notifier ``adapters[NAME]`` (``NotifySettings.adapter``:
+    a named channel's ``type``), else NAME. One that cannot (its URL or token unset, its plugin
+    broken) is one warning line and left out."""
     from safeship.plugins import NOTIFIERS, load_adapter
 
     channels: dict[str, Notifier] = {}
     for name, settings in sections.items():
+        adapter = (adapters or {}).get(name, name)
         try:
-            channel = load_adapter(NOTIFIERS, name).configured(settings, errors)
+            channel = load_adapter(NOTIFIERS, adapter).configured(settings, errors)
         except Exception as exc:  # a broken plugin must not stop a deploy
             text = " ".join(str(exc).split()) or type(exc).__name__
             print(f"safeship: warning: [notify.{name}]: {text}", file=errors or sys.stderr)
@@ -58,13 +62,17 @@ def start_alerting(
     """The sink and the started dispatcher for ``config`` (its ``[alerts]`` and ``[notify.*]``);
     ``channels`` instead of building them (tests, benchmarks). The dispatcher's first pass
     delivers what earlier processes left pending."""
-    built = build_channels(config.notify.sections(), errors) if channels is None else dict(channels)
+    sections = config.notify.sections()
+    adapters = {name: config.notify.adapter(name) for name in sections}
+    built = build_channels(sections, errors, adapters) if channels is None else dict(channels)
     settings = config.alerts
     # Routes name the configured channels (even one that cannot run now: its rows wait in the
     # outbox for a process that can send them).
-    names = list(dict.fromkeys([*config.notify.sections(), *built]))
+    names = list(dict.fromkeys([*sections, *built]))
     defaults = {
-        name: type(built[name]).default_route if name in built else adapter_route(name)
+        name: type(built[name]).default_route
+        if name in built
+        else adapter_route(adapters.get(name, name))
         for name in names
     }
     routes = routes_from(settings.routes, defaults)

@@ -11,7 +11,7 @@ max_retry_wait = 30.0                 # longest wait between two attempts (Retry
 give_up_after = 86400.0               # a channel down this long: its notifications failed
 
 [[alerts.routes]]
-conditions = ["rollback.triggered", "deployment.failed"]   # default: all
+conditions = ["rollback.triggered", "deployment.failed"]   # default: all; "secret.*": a family
 environments = ["production"]                               # default: all
 min_severity = "error"                                      # default: info
 channels = ["pagerduty", "slack"]                           # the first, then the next on failure
@@ -24,15 +24,32 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo
 
-from safeship.notify.base import Condition, Severity
+from safeship.notify.base import CONDITIONS, Severity
 from safeship.settings_model import SettingsModel
+
+
+def _condition_or_family(text: str) -> str:
+    """A condition (``secret.rotated``) or a family of them (``secret.*``: every condition
+    whose name starts with ``secret.``)."""
+    if text in CONDITIONS:
+        return text
+    if text.endswith(".*") and any(c.startswith(text[:-1]) for c in CONDITIONS):
+        return text
+    families = sorted({c.split(".")[0] + ".*" for c in CONDITIONS if "." in c})
+    raise ValueError(
+        f"{text!r} is not a condition (expected one of: {', '.join(CONDITIONS)}; "
+        f"or a family: {', '.join(families)})"
+    )
+
+
+ConditionPattern = Annotated[str, AfterValidator(_condition_or_family)]
 
 
 class RouteSettings(SettingsModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
 
-    # The conditions this route takes (empty: every one).
-    conditions: list[Condition] = Field(default_factory=list)
+    # The conditions this route takes (empty: every one); "secret.*" takes a family.
+    conditions: list[ConditionPattern] = Field(default_factory=list)
     # The environments this route takes (empty: every one).
     environments: list[str] = Field(default_factory=list)
     # The least severe alert it takes (info, warning, error, critical).

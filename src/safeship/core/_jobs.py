@@ -1,9 +1,8 @@
 """`safeship serve`'s background jobs, put together from the core's operations: the outbox
 delivery (``notify_flush``), the drift check (``env_drift``), ``watch`` of each serving
-environment, the rollback drills (``drill``) and the outage probe (``outage_check``).
+environment, the rollback drills (``drill``), the outage probe (``outage_check``) and
+secret rotation (``[jobs.rotation]``: due reminders, then ``finish_due_rotations``).
 The scheduler is ``safeship.jobs.scheduler``'s; see docs/jobs.md.
-
-Secret rotation reminders (issue 16) will be one more job here, with its ``[jobs.rotation]``.
 """
 
 from __future__ import annotations
@@ -35,10 +34,10 @@ def background_jobs(
     from safeship.jobs.scheduler import BackgroundJobs
 
     now = clock or (lambda: datetime.now(UTC))
-    # Secret rotation reminders (issue 16) join this list as a "rotation" job.
     jobs = [_outbox_job(loaded), _drift_job(loaded, now), *_watch_jobs(loaded)]
-    # The drills and the outage probe only where they have an environment to act on.
-    jobs += [job for job in (_drill_job(loaded, now), _outage_job(loaded)) if job is not None]
+    # The drills, the outage probe and rotation only where they have something to act on.
+    optional = (_drill_job(loaded, now), _outage_job(loaded), _rotation_job(loaded, now))
+    jobs += [job for job in optional if job is not None]
     return BackgroundJobs(jobs, clock=now)
 
 
@@ -272,3 +271,67 @@ def _has_probe(loaded: LoadedConfig, environment: str) -> bool:
     from safeship.gates.outage import probed
 
     return probed(loaded.config.environments[environment])
+
+
+def _rotation_job(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Job | None:
+    """Secret rotation, once per ``[jobs.rotation] every`` seconds (the first `safeship serve`
+    to claim the period in ``job_runs`` does it): the due reminders (``jobs/rotation.py``),
+    then every rotation whose grace period is over is finished (``finish_due_rotations``).
+    Only with a ``[secrets.rotate]`` table. A secret whose store cannot be read, or a finish
+    that fails, fails the job with one line; the other secrets are still looked at."""
+    from safeship.jobs.drift import run_key
+    from safeship.jobs.rotation import JOB
+    from safeship.jobs.scheduler import Job
+
+    settings = loaded.config.jobs.rotation
+    if not loaded.config.secrets.rotate:
+        return None
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def period(now: datetime) -> datetime:
+        every = settings.every
+        return datetime.fromtimestamp(now.timestamp() // every * every, tz=UTC)
+
+    def rotation_pass(stop: threading.Event, *, force: bool) -> RunResult:
+        from safeship.jobs.rotation import remind
+        from safeship.jobs.scheduler import JobFailed, one_line
+        from safeship.registry import Registry
+
+        failed: list[str] = []
+        now = clock()
+        key = run_key("secrets", period(now))
+        with Registry(loaded.registry_url(), clock=clock) as registry:
+            if not force and not registry.claim_job_run(
+                JOB, key, holder, stale_after=settings.every
+            ):
+                return None  # another process has this period
+            reminders = remind(loaded.config, loaded.base_dir, registry, now, clock)
+            failed += [f"{name} ({env}): {why}" for (name, env), why in reminders.failed.items()]
+            if not stop.is_set():
+                try:
+                    from safeship.core import finish_due_rotations
+
+                    finish_due_rotations(loaded, triggered_by="serve")
+                except Exception as exc:  # reported as the job's failure, tried next period
+                    failed.append(f"finishing rotations: {one_line(exc)}")
+            error = "; ".join(failed) or None
+            if not force:
+                registry.finish_job_run(JOB, key, holder, ok=error is None, error=error)
+        if error is not None:
+            raise JobFailed(error)
+        return None
+
+    def scheduled(stop: threading.Event) -> RunResult:
+        return rotation_pass(stop, force=False)
+
+    def manual(stop: threading.Event) -> RunResult:
+        return rotation_pass(stop, force=True)  # asked for: even in a period done already
+
+    return Job(
+        JOB,
+        settings.enabled,
+        settings.every,
+        scheduled,
+        next_after=lambda started: period(started) + timedelta(seconds=settings.every),
+        manual=manual,
+    )

@@ -46,7 +46,9 @@ def notify_test(loaded: LoadedConfig, channel: str | None = None) -> list[Channe
     for name in names:
         warnings = io.StringIO()
         # One by one: each channel's own warning is its result.
-        built = build_channels({name: sections[name]}, warnings)
+        built = build_channels(
+            {name: sections[name]}, warnings, {name: loaded.config.notify.adapter(name)}
+        )
         notifier = built.get(name)
         if notifier is None:
             why = warnings.getvalue().strip().splitlines()
@@ -88,7 +90,9 @@ def notify_flush(
     from safeship.registry import Registry
 
     with Registry(loaded.registry_url()) as registry:
-        channels = build_channels(loaded.config.notify.sections(), errors)
+        notify = loaded.config.notify
+        sections = notify.sections()
+        channels = build_channels(sections, errors, {n: notify.adapter(n) for n in sections})
         Dispatcher(registry, channels, loaded.config.alerts, errors=errors).close(timeout)
         return OutboxStatus(registry.outbox_counts(), registry.outbox_failures())
 

@@ -53,6 +53,8 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Frameworks inline variables with these prefixes into the JavaScript sent to browsers
 # (Next.js, Vite, Create React App): such a variable is public whatever the schema says.
 BROWSER_PREFIXES = ("NEXT_PUBLIC_", "VITE_", "REACT_APP_")
+# A secret rotation gives releases the value it replaced in NAME + this (docs/secrets.md).
+PREVIOUS_SUFFIX = "_PREVIOUS"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,18 @@ class EnvironmentSchema:
     @property
     def secret_names(self) -> frozenset[str]:
         return frozenset(name for name, spec in self.variables.items() if spec.secret)
+
+    def previous_slots(self) -> dict[str, VariableSpec]:
+        """NAME -> the NAME_PREVIOUS implied for each secret variable that does not declare
+        one: where a rotation puts the replaced value during its overlap. NAME's rules,
+        optional, no default, secret."""
+        return {
+            name: replace(
+                spec, name=name + PREVIOUS_SUFFIX, optional=True, default=None, secret=True
+            )
+            for name, spec in self.variables.items()
+            if spec.secret and name + PREVIOUS_SUFFIX not in self.variables
+        }
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,9 @@ def check(schema: EnvironmentSchema, variables: Variables) -> CheckResult:
         except ValueProblem as problem:
             result.values[name] = None
             result.errors.append(Problem(name, problem.code, problem.message, location))
-    for name in sorted(variables.declared - schema.variables.keys()):
+    # A secret's NAME_PREVIOUS (a rotation's overlap) is implied: known, not drift.
+    implied = {slot.name for slot in schema.previous_slots().values()}
+    for name in sorted(variables.declared - schema.variables.keys() - implied):
         result.warnings.append(
             Problem(
                 name,

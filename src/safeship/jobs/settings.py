@@ -24,7 +24,14 @@ enabled = true          # the availability probe of each environment (outage mod
 every = 60.0            # seconds between two probes
 environments = []       # the environments probed (empty: every configured one)
 
-Secret rotation reminders (issue 16) will be a ``[jobs.rotation]`` table beside these.
+[jobs.rotation]
+enabled = true          # secret rotation: due reminders and finishing rotations past their grace
+every = 3600.0          # seconds between two passes (one process of those sharing the registry)
+
+The rotation job (docs/secrets.md): each pass raises ``secret.rotation_due`` for every secret of
+``[secrets.rotate]`` that is due, overdue or never rotated in one of its environments (once:
+not again while it fires, unless it got worse), resolves it once the secret is rotated, and
+finishes the rotations whose grace period is over (`safeship secrets finish`).
 """
 
 from __future__ import annotations
@@ -89,12 +96,20 @@ class OutageJobSettings(SettingsModel):
     environments: list[str] = Field(default_factory=list)
 
 
+class RotationJobSettings(SettingsModel):
+    # Remind of secrets due for rotation; finish rotations whose grace period is over.
+    enabled: bool = True
+    # Seconds between two passes (a pass is claimed by one of the processes sharing the registry).
+    every: float = Field(default=3600.0, ge=60, le=7 * 86_400)
+
+
 class JobsSettings(SettingsModel):
     outbox: OutboxJobSettings = Field(default_factory=OutboxJobSettings)
     drift: DriftJobSettings = Field(default_factory=DriftJobSettings)
     watch: WatchJobSettings = Field(default_factory=WatchJobSettings)
     drill: DrillJobSettings = Field(default_factory=DrillJobSettings)
     outage: OutageJobSettings = Field(default_factory=OutageJobSettings)
+    rotation: RotationJobSettings = Field(default_factory=RotationJobSettings)
 
 
 def _environments_configured(settings: JobsSettings, info: ValidationInfo) -> JobsSettings:

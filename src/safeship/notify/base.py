@@ -40,7 +40,12 @@ Condition = Literal[
     "latency.high",  # over 2x the baseline
     "path.failover",
     "env.drift",
-    "secret.rotation_due",
+    "secret.rotation_due",  # a secret due, overdue or never rotated (one state per secret)
+    "secret.rotation_started",  # a rotation's news (docs/secrets.md): started, ...
+    "secret.rotation_waiting",  # ... waiting for a person (`safeship secrets set`), ...
+    "secret.rotation_deployed",  # ... every environment runs the new value, ...
+    "secret.rotated",  # ... finished: the previous value revoked
+    "secret.rotation_failed",  # a step failed; the current value stays in place
     "deployment.released",  # after a deploy: the tag, the artifacts (for stakeholders)
     "drill.failed",  # a rollback drill's leg failed (`safeship drill`)
     "outage.paused",  # the availability probe fails: deploys paused
@@ -58,6 +63,11 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
     "path.failover",
     "env.drift",
     "secret.rotation_due",
+    "secret.rotation_started",
+    "secret.rotation_waiting",
+    "secret.rotation_deployed",
+    "secret.rotated",
+    "secret.rotation_failed",
     "deployment.released",
     "drill.failed",
     "outage.paused",
@@ -96,12 +106,17 @@ class Alert:
     dashboard_url: str | None = None  # a link to the deployment's page, when one is configured
     # Further figures by name ("error_rate": "12.0%", "baseline_p95_ms": "40"), already texts.
     details: Mapping[str, str] = field(default_factory=dict)
+    # What in the environment the condition is about when it can fire for several things at
+    # once (a secret's name for secret.rotation_due): each subject fires and resolves alone.
+    subject: str | None = None
 
     @property
     def key(self) -> str:
         """What identifies the condition across alerts: PagerDuty's dedup_key, the GitHub
-        issue's marker. Stable: ``safeship/<environment>/<condition>``."""
-        return f"safeship/{self.environment}/{self.condition}"
+        issue's marker. Stable: ``safeship/<environment>/<condition>``, and ``/<subject>``
+        when it has one."""
+        tail = f"/{self.subject}" if self.subject else ""
+        return f"safeship/{self.environment}/{self.condition}{tail}"
 
 
 @dataclass(frozen=True)

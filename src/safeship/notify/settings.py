@@ -25,6 +25,10 @@ to = ["ops@acme.example"]
 url_env = "SAFESHIP_WEBHOOK_URL"
 secret_env = "SAFESHIP_WEBHOOK_SECRET"          # optional: sign each body (HMAC-SHA256)
 
+[notify.security]                               # a second channel of a kind, by its own name:
+type = "slack"                                  # the notifier it is (its keys as that one's)
+webhook_env = "SECURITY_SLACK_URL"              # e.g. the security team's Slack channel
+
 [notify.pagerduty]                              # page on-call (Events API v2), change events
 routing_key_env = "PAGERDUTY_ROUTING_KEY"       # the variable holding the integration key
 change_environments = ["production"]            # whose deploys become PagerDuty change events
@@ -169,6 +173,8 @@ class NotifySettings(SettingsModel):
 
     @model_validator(mode="after")
     def _plugins_installed(self) -> NotifySettings:
+        from pydantic import ValidationError
+
         from safeship.plugins import NOTIFIERS, is_registered, names
 
         for name, table in (self.model_extra or {}).items():
@@ -176,10 +182,45 @@ class NotifySettings(SettingsModel):
                 raise ValueError("GitHub deployment statuses are configured in [github]")
             if not isinstance(table, dict):
                 raise ValueError(f"notify.{name} must be a table")
-            if not is_registered(NOTIFIERS, name):
+            adapter = self.adapter(name)
+            if not is_registered(NOTIFIERS, adapter):
                 known = ", ".join(names(NOTIFIERS))
-                raise ValueError(f"no notifier named {name!r} is installed (known: {known})")
+                what = "no notifier named"
+                if adapter != name:
+                    what = f"notify.{name}.type: no notifier"
+                raise ValueError(f"{what} {adapter!r} is installed (known: {known})")
+            if adapter in _BUILTIN_MODELS:
+                try:  # a named channel of a built-in kind: that kind's keys and rules
+                    self._named(name)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    key = ".".join(str(part) for part in first["loc"])
+                    raise ValueError(f"notify.{name}.{key}: {first['msg']}") from None
         return self
+
+    def adapter(self, name: str) -> str:
+        """The notifier the channel ``name`` is: its table's ``type`` (a second channel of a
+        kind under a name of its own, ``[notify.security] type = "slack"``), else ``name``."""
+        from safeship.plugins import NOTIFIERS, is_registered
+
+        table = (self.model_extra or {}).get(name)
+        if name in _BUILTIN_MODELS or not isinstance(table, dict):
+            return name
+        kind = table.get("type")
+        if not isinstance(kind, str) or not kind or is_registered(NOTIFIERS, name):
+            return name  # a third party's own table (its "type", if any, is its own key)
+        return kind
+
+    def _named(self, name: str) -> Any:
+        """The settings of the extra table ``name``: a named channel's as its kind's model
+        (without ``type``), a third party's table as it is."""
+        table = dict((self.model_extra or {})[name])
+        adapter = self.adapter(name)
+        if adapter == name:
+            return table
+        table.pop("type", None)
+        model = _BUILTIN_MODELS.get(adapter)
+        return model.model_validate(table) if model is not None else table
 
     def sections(self) -> dict[str, Any]:
         """Each configured notifier's settings by name: the built-ins' models, a third
@@ -192,4 +233,15 @@ class NotifySettings(SettingsModel):
             "github-issue": self.github_issue,
         }
         found: dict[str, Any] = {k: v for k, v in builtins.items() if v is not None}
-        return found | dict(self.model_extra or {})
+        return found | {name: self._named(name) for name in self.model_extra or {}}
+
+
+# The built-in channels' settings, by notifier name (a named channel of one of these kinds is
+# validated as its model).
+_BUILTIN_MODELS: dict[str, type[SettingsModel]] = {
+    "slack": SlackSettings,
+    "email": EmailSettings,
+    "webhook": WebhookSettings,
+    "pagerduty": PagerDutySettings,
+    "github-issue": GitHubIssueSettings,
+}

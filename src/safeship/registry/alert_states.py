@@ -4,8 +4,10 @@ outbox (``outbox.enqueue``) reads and writes them in the transaction that queues
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from safeship.registry.sql import (
     Row,
@@ -23,12 +25,28 @@ from safeship.registry.sql import (
 @dataclass(frozen=True, slots=True)
 class AlertState:
     environment: str
-    condition: str
+    condition: str  # its state_key: the condition, or condition/subject
     severity: str
     firing_since: datetime
     last_notified: datetime
     deployment_id: str | None
     deliveries: tuple[tuple[str, ...], ...]
+
+
+CONDITION_LEN: Final = 64  # the column's width (migration 0006)
+
+
+def state_key(condition: str, subject: str | None = None) -> str:
+    """What identifies a firing state in its environment (the ``condition`` column): the
+    condition, or ``condition/subject`` for one that fires per subject (two secrets due are
+    two states). A subject too long for the column is cut and told apart by a hash."""
+    if not subject:
+        return condition
+    key = f"{condition}/{subject}"
+    if len(key) <= CONDITION_LEN:
+        return key
+    digest = hashlib.sha256(subject.encode("utf-8")).hexdigest()[:10]
+    return f"{key[: CONDITION_LEN - 11]}~{digest}"
 
 
 _STATE_COLUMNS = (

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from safeship.registry.alert_states import AlertState, clear_state, save_state, state
+from safeship.registry.alert_states import (
+    AlertState,
+    clear_state,
+    save_state,
+    state,
+    state_key,
+)
 from safeship.registry.sql import (
     Row,
     Tx,
@@ -88,21 +94,23 @@ def enqueue(
     environment, condition = str(alert["environment"]), str(alert["condition"])
     severity, alert_state = str(alert["severity"]), str(alert["state"])
     deployment_id = alert.get("deployment_id")
+    subject = alert.get("subject")
+    key = state_key(condition, str(subject) if subject else None)
     if alert_state == "resolved":
-        firing = state(tx, environment, condition)
+        firing = state(tx, environment, key)
         if firing is None:
             return []
-        clear_state(tx, environment, condition)
+        clear_state(tx, environment, key)
         deliveries = firing.deliveries
     elif stateful:
-        firing = state(tx, environment, condition)
+        firing = state(tx, environment, key)
         if firing is not None and _repeat(firing, deployment_id, severity, now, repeat_interval):
             return []
         save_state(
             tx,
             AlertState(
                 environment,
-                condition,
+                key,
                 severity,
                 firing.firing_since if firing is not None else now,
                 now,
