@@ -254,14 +254,14 @@ class Protocol:
         try:
             pending = store.read(name, PENDING)
             current = store.read(name, CURRENT)
+            if pending is None and current is None:
+                current = self._import_current(environment, store)
         except Exception as exc:
             raise _StepFailed("create", _one_line(exc)) from None
         if pending is not None:
             return _Values(current, pending)
         row = self._start(environment, "create", None, current)
         try:
-            if current is None:
-                current = self._import_current(environment, store)
             value = self._rotator(environment).generate(current.value if current else None)
             if value is None:
                 self._end(row, environment, "create", SKIPPED, "waiting for a value")
