@@ -45,7 +45,7 @@ _ENV_TABLE = """
 [environments.{name}]
 port = {port}
 strategy = "all-at-once"
-bake_time = 0.2
+bake_time = {bake_time}
 {extra}
 
 [environments.{name}.target]
@@ -133,6 +133,8 @@ def rotation_factory(tmp_path: Path) -> Iterator[Callable[..., RotationWorkspace
         options: str = "length = 32",
         production_env: str = "",
         deploy: bool = True,
+        deploy_to: tuple[str, ...] = ENVIRONMENTS,
+        bake_time: float = 0.2,
     ) -> RotationWorkspace:
         root = tmp_path / f"ws{len(made)}"
         root.mkdir()
@@ -140,6 +142,7 @@ def rotation_factory(tmp_path: Path) -> Iterator[Callable[..., RotationWorkspace
         text = '[project]\nname = "rotation"\n'
         for name in ENVIRONMENTS:
             text += _ENV_TABLE.format(
+                bake_time=bake_time,
                 name=name,
                 port=ports[name],
                 app=APP,
@@ -152,7 +155,7 @@ def rotation_factory(tmp_path: Path) -> Iterator[Callable[..., RotationWorkspace
         ws = RotationWorkspace(root, load_config(root / "safeship.toml"), ports)
         made.append(ws)
         if deploy:
-            for name in ENVIRONMENTS:
+            for name in deploy_to:
                 result = core.deploy(ws.loaded, core.DeployRequest(name, "v1", "abc123"))
                 assert result.ok, result.reason
         return ws
@@ -248,3 +251,224 @@ def core_events(ws: RotationWorkspace) -> list[dict[str, object]]:
 
     path = ws.loaded.state_dir / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_a_deploy_failing_with_the_new_value_keeps_the_old_one_current_and_working(
+    rotation_factory: Callable[..., RotationWorkspace],
+) -> None:
+    # Production's release answers its health check only with its initial value: the new
+    # value's deploy fails there. Staging, rotated first, keeps its new value.
+    healthy = f', SECRET_APP_HEALTHY_SHA = "{digest(INITIAL["production"])}"'
+    ws = rotation_factory(production_env=healthy)
+
+    result = core.rotate_secret(ws.loaded, "JWT_SECRET", triggered_by=ACTOR)
+
+    assert not result.ok
+    assert result.status == "finished"  # staging's part finished normally (grace 0)
+    assert result.reason is not None and result.reason.startswith("production deploy: ")
+    production = [(s.step, s.status) for s in result.steps if s.environment == "production"]
+    assert production == [
+        ("create", "done"),
+        ("apply", "done"),
+        ("test", "done"),
+        ("deploy", "failed"),
+        ("discard", "done"),
+    ]
+    # Production: the pending version discarded, the variables and the release as before.
+    assert ws.store_labels("production") == {"current": 1}
+    assert ws.variables("production")["JWT_SECRET"] == INITIAL["production"]
+    assert ws.variables("production")["JWT_SECRET_PREVIOUS"] == INITIAL["production"]
+    serving = ws.serving("production")
+    assert (serving["version"], serving["sha"]) == ("v1", digest(INITIAL["production"]))
+    # Staging runs the new value, finished.
+    assert ws.store_labels("staging") == {"current": 2, "previous": 1}
+    staging_value = ws.store_value("staging", "current")
+    assert staging_value is not None
+    assert ws.serving("staging")["sha"] == digest(staging_value)
+    failed = [e for e in core_events(ws) if e["event"] == "secret.rotation_failed"]
+    assert len(failed) == 1 and failed[0]["environment"] == "production"
+    discarded = store_versions(ws, "production")
+    ws.pids()
+    assert_no_value(ws, [staging_value, *discarded, *INITIAL.values()])
+
+
+def store_versions(ws: RotationWorkspace, environment: str) -> list[str]:
+    """Every value the store holds for JWT_SECRET in ``environment`` (to grep for)."""
+    store = open_versioned_store(environment, ws.loaded.config.secrets, ws.root)
+    values = []
+    for info in store.versions("JWT_SECRET"):
+        found = store.read_version("JWT_SECRET", info.version)
+        if found is not None:
+            values.append(found.value)
+    return values
+
+
+MANUAL = 'checklist = ["Make a key at the provider"]\nrevoke_checklist = ["Delete the old key"]'
+
+
+def test_manual_waits_for_set_then_finishes_after_its_grace_or_with_force(
+    rotation_factory: Callable[..., RotationWorkspace],
+) -> None:
+    # Nothing serves (no deploy): each deploy step is skipped, the value is the next deploy's.
+    ws = rotation_factory(kind="manual", grace=3600, options=MANUAL, deploy=False)
+    [before, _] = core.secret_statuses(ws.loaded)
+    assert (before.state, before.period_days, before.last_rotated_at) == ("never_rotated", 30, None)
+
+    waiting = core.rotate_secret(ws.loaded, "JWT_SECRET", triggered_by=ACTOR)
+
+    assert (waiting.status, waiting.waiting_in, waiting.holder) == ("waiting", "staging", None)
+    [event] = [e for e in core_events(ws) if e["event"] == "secret.rotation_waiting"]
+    assert event["attributes"]["checklist"] == [
+        "Make a key at the provider",
+        "safeship secrets set JWT_SECRET --environment staging",
+    ]
+    with pytest.raises(core.RotationRefused, match=r"waits for a value: safeship secrets set"):
+        core.rotate_secret(ws.loaded, "JWT_SECRET", triggered_by=ACTOR)
+    with pytest.raises(core.RotationRefused, match=r"no rotation waiting .* in production"):
+        core.set_secret_value(ws.loaded, "JWT_SECRET", "production", "x" * 20, triggered_by=ACTOR)
+
+    values = {"staging": "manual-staging-value-abcdef012345", "production": "manual-prod-value-abcdef0123456"}
+    after_staging = core.set_secret_value(
+        ws.loaded, "JWT_SECRET", "staging", values["staging"], triggered_by=ACTOR
+    )
+    assert (after_staging.status, after_staging.waiting_in) == ("waiting", "production")
+    grace = core.set_secret_value(
+        ws.loaded, "JWT_SECRET", "production", values["production"], triggered_by=ACTOR
+    )
+
+    assert (grace.status, grace.ok) == ("grace", True)
+    assert grace.grace_until is not None and grace.grace_until > datetime.now(UTC)
+    assert [(s.environment, s.step, s.status) for s in grace.steps] == [
+        ("staging", "create", "skipped"),
+        ("staging", "set", "done"),
+        ("staging", "apply", "done"),
+        ("staging", "test", "done"),
+        ("staging", "deploy", "skipped"),
+        ("production", "create", "skipped"),
+        ("production", "set", "done"),
+        ("production", "apply", "done"),
+        ("production", "test", "done"),
+        ("production", "deploy", "skipped"),
+    ]
+    for name in ENVIRONMENTS:
+        assert ws.store_labels(name) == {"current": 1, "pending": 2}
+        assert ws.variables(name)["JWT_SECRET"] == values[name]
+    with pytest.raises(core.RotationRefused, match=r"grace period runs until .*--force"):
+        core.finish_rotation(ws.loaded, "JWT_SECRET", triggered_by=ACTOR)
+    assert core.finish_due_rotations(ws.loaded) == []
+
+    finished = core.finish_rotation(ws.loaded, "JWT_SECRET", force=True, triggered_by=ACTOR)
+
+    assert (finished.status, finished.ok) == ("finished", True)
+    assert [s.detail for s in finished.steps if s.step == "finish"] == ["Delete the old key"] * 2
+    for name in ENVIRONMENTS:
+        assert ws.store_labels(name) == {"current": 2, "previous": 1}
+    now = datetime.now(UTC)
+    due = {
+        days: [s.state for s in core.secret_statuses(ws.loaded, now=now + timedelta(days=days))]
+        for days in (0, 25, 31)
+    }
+    assert due == {0: ["ok", "ok"], 25: ["due", "due"], 31: ["overdue", "overdue"]}
+    assert_no_value(ws, [*values.values(), *INITIAL.values()])
+
+
+def test_one_process_runs_a_rotation_and_resume_takes_over_a_dead_one(
+    rotation_factory: Callable[..., RotationWorkspace],
+) -> None:
+    from safeship.pipeline.lease import operator
+
+    ws = rotation_factory(kind="manual", options=MANUAL, deploy=False)
+    waiting = core.rotate_secret(ws.loaded, "JWT_SECRET", triggered_by=ACTOR)
+    living = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Registry(ws.loaded.registry_url()) as registry:
+            registry.claim_rotation(
+                waiting.id, holder=f"{operator()} pid {living.pid}", holder_is_dead=lambda h: False
+            )
+        with pytest.raises(RotationBusy, match=rf"is running \(.* pid {living.pid},"):
+            core.rotate_secret(ws.loaded, "JWT_SECRET", resume=True, triggered_by=ACTOR)
+        with pytest.raises(RotationBusy):
+            core.set_secret_value(ws.loaded, "JWT_SECRET", "staging", "y" * 20, triggered_by=ACTOR)
+    finally:
+        living.kill()
+        living.wait(timeout=10)
+
+    # Its holder is gone: --resume takes the rotation over (it waits for a value again).
+    resumed = core.rotate_secret(ws.loaded, "JWT_SECRET", resume=True, triggered_by=ACTOR)
+
+    assert (resumed.id, resumed.status, resumed.holder) == (waiting.id, "waiting", None)
+    with pytest.raises(core.RotationRefused, match=r"^no secret 'NOPE' to rotate: add a "
+                       r"\[secrets\.rotate\.NOPE\] table"):
+        core.rotate_secret(ws.loaded, "NOPE", triggered_by=ACTOR)
+
+
+def test_a_rotation_killed_at_each_step_is_resumed_to_the_new_value(
+    rotation_factory: Callable[..., RotationWorkspace],
+) -> None:
+    # About 8 s: three `safeship secrets rotate` processes, each SIGKILLed once a step is
+    # done (the deploy: while its deployment is open), and three resumed rotations' deploys.
+    ws = rotation_factory(deploy_to=("production",))
+    command = [sys.executable, "-m", "safeship", "secrets", "rotate", "JWT_SECRET"]
+    before = 0
+    for kill_after in ("create", "test", "deploy"):
+        proc = subprocess.Popen(
+            [*command, "--environments", "production"],
+            cwd=ws.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            reached = wait_for_step(ws, kill_after, proc, after=before)
+        finally:
+            proc.send_signal(signal.SIGKILL)  # no cleanup at all
+            proc.wait(timeout=10)
+        ws.pids()
+        assert reached, f"the rotation never reached its {kill_after} step"
+
+        resumed = core.rotate_secret(ws.loaded, "JWT_SECRET", resume=True, triggered_by=ACTOR)
+
+        assert (resumed.status, resumed.ok, resumed.environments) == (
+            "finished",
+            True,
+            ("production",),
+        ), (kill_after, resumed.reason)
+        current = ws.store_value("production", "current")
+        assert current is not None and ws.store_labels("production")["current"] == (
+            ws.store_labels("production")["previous"] + 1
+        )
+        serving = ws.serving("production")
+        assert (serving["version"], serving["sha"]) == (f"v1+rot.{resumed.id}", digest(current))
+        assert ws.variables("production")["JWT_SECRET"] == current
+        if kill_after == "deploy":  # the killed deploy was recovered, then deployed again
+            with Registry(ws.loaded.registry_url()) as registry:
+                tries = registry.history("production", limit=2)
+            assert [d.version for d in tries] == [f"v1+rot.{resumed.id}"] * 2
+            assert tries[0].status == "succeeded"
+            assert tries[1].status in ("aborted", "rolled_back")
+            assert "orchestrator lost" in (tries[1].rollback_reason or "")
+        before = resumed.id
+    ws.pids()
+    assert_no_value(ws, [*store_versions(ws, "production"), *INITIAL.values()])
+
+
+def wait_for_step(
+    ws: RotationWorkspace, step: str, proc: subprocess.Popen[bytes], *, after: int
+) -> bool:
+    """Poll the registry (at most 30 s) until the process's rotation (newer than ``after``)
+    has its ``step`` done (the deploy step: its deployment open); False if it ended first."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        with Registry(ws.loaded.registry_url()) as registry:
+            newest = registry.rotations("JWT_SECRET", limit=1)
+            record = registry.rotation(newest[0].id) if newest else None
+            record = record if record is not None and record.id > after else None
+            if record is not None and step == "deploy":
+                version = f"+rot.{record.id}"
+                if any(d.version.endswith(version) for d in registry.active("production")):
+                    return True
+            elif record is not None and any(
+                s.step == step and s.status == "done" for s in record.steps
+            ):
+                return True
+        time.sleep(0.02)
+    return False
