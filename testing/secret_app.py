@@ -10,6 +10,7 @@ release's version; ``GET /api/v1/items`` answers a small list. Standard library 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -70,10 +71,8 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
     server.server_close()
     return 0
 

@@ -38,7 +38,10 @@ from safeship.secrets.base import open_versioned_store
 
 APP = Path(__file__).resolve().parents[2] / "testing" / "secret_app.py"
 ENVIRONMENTS = ("staging", "production")
-INITIAL = {"staging": "staging-jwt-initial-0123456789abcdef", "production": "prod-jwt-initial-0123456789abcdef"}
+INITIAL = {
+    "staging": "staging-jwt-initial-0123456789abcdef",
+    "production": "prod-jwt-initial-0123456789abcdef",
+}
 ACTOR = "tester"
 
 _ENV_TABLE = """
@@ -327,7 +330,10 @@ def test_manual_waits_for_set_then_finishes_after_its_grace_or_with_force(
     with pytest.raises(core.RotationRefused, match=r"no rotation waiting .* in production"):
         core.set_secret_value(ws.loaded, "JWT_SECRET", "production", "x" * 20, triggered_by=ACTOR)
 
-    values = {"staging": "manual-staging-value-abcdef012345", "production": "manual-prod-value-abcdef0123456"}
+    values = {
+        "staging": "manual-staging-value-abcdef012345",
+        "production": "manual-prod-value-abcdef0123456",
+    }
     after_staging = core.set_secret_value(
         ws.loaded, "JWT_SECRET", "staging", values["staging"], triggered_by=ACTOR
     )
@@ -397,8 +403,11 @@ def test_one_process_runs_a_rotation_and_resume_takes_over_a_dead_one(
     resumed = core.rotate_secret(ws.loaded, "JWT_SECRET", resume=True, triggered_by=ACTOR)
 
     assert (resumed.id, resumed.status, resumed.holder) == (waiting.id, "waiting", None)
-    with pytest.raises(core.RotationRefused, match=r"^no secret 'NOPE' to rotate: add a "
-                       r"\[secrets\.rotate\.NOPE\] table"):
+    with pytest.raises(
+        core.RotationRefused,
+        match=r"^no secret 'NOPE' to rotate: add a "
+        r"\[secrets\.rotate\.NOPE\] table",
+    ):
         core.rotate_secret(ws.loaded, "NOPE", triggered_by=ACTOR)
 
 

@@ -150,7 +150,8 @@ def status(json_output: JsonOption = False, config: ConfigOption = None) -> None
         line = f"{s.secret} {s.environment}: {s.state} ({s.kind}, {s.category}, {period}, {age}"
         line += f"{due}{last})"
         if s.rotation_status:
-            line += f"; rotation {s.rotation_status} at {s.rotation_step}"
+            step = s.rotation_step or ""
+            line += f"; rotation {s.rotation_status}" + (f" at {step}" if ":" in step else "")
         _say(line)
     raise typer.Exit(0)
 

@@ -371,29 +371,42 @@ class Protocol:
         return found[0] if found else None
 
     def _undo(self, environment: str, failed: _StepFailed) -> None:
-        """Step 4: the variables back to the current value, the pending version discarded."""
+        """Step 4: the variables back to the current value, the pending version discarded.
+        What cannot be undone (the store or the platform unreachable) is said in the step's
+        row, which then ends failed."""
         from safeship.secrets.base import CURRENT, PENDING
 
-        store = self._store(environment)
-        current = store.read(self.name, CURRENT)
-        pending = store.read(self.name, PENDING)
-        row = self._start(environment, "discard", pending, current)
         notes: list[str] = [f"{failed.step} failed: {failed.reason}"]
-        if current is not None and self._started(environment, "deploy"):
-            variables = self._variables(environment)
-            variables.write(self.variable, current.value)
-            if self._rotator(environment).previous_slot:
-                variables.write(self.variable + PREVIOUS_SUFFIX, current.value)
-            notes.append("variables back to the current value")
-        if pending is not None:
-            try:
-                self._rotator(environment).discard(
-                    pending.value, current.value if current else None
-                )
-            except Exception as exc:
-                notes.append(f"discard: {_one_line(exc)}")
-            store.set_labels(self.name, {PENDING: None})
-        self._end(row, environment, "discard", DONE, "; ".join(notes))
+        store = self._store(environment)
+        try:
+            current = store.read(self.name, CURRENT)
+            pending = store.read(self.name, PENDING)
+        except Exception as exc:
+            row = self._start(environment, "discard", None, None)
+            notes.append(f"the store: {_one_line(exc)}")
+            self._end(row, environment, "discard", STEP_FAILED, "; ".join(notes))
+            return
+        row = self._start(environment, "discard", pending, current)
+        status = DONE
+        try:
+            if current is not None and self._started(environment, "deploy"):
+                variables = self._variables(environment)
+                variables.write(self.variable, current.value)
+                if self._rotator(environment).previous_slot:
+                    variables.write(self.variable + PREVIOUS_SUFFIX, current.value)
+                notes.append("variables back to the current value")
+            if pending is not None:
+                try:
+                    self._rotator(environment).discard(
+                        pending.value, current.value if current else None
+                    )
+                except Exception as exc:  # the provider's: the pending value may stay valid
+                    notes.append(f"discard: {_one_line(exc)}")
+                store.set_labels(self.name, {PENDING: None})
+        except Exception as exc:
+            notes.append(_one_line(exc))
+            status = STEP_FAILED
+        self._end(row, environment, "discard", status, "; ".join(notes))
 
     def _wait(self, environment: str) -> RotationRecord:
         checklist = self._rotator(environment).checklist()
