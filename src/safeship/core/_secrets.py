@@ -226,19 +226,24 @@ def finish_due_rotations(
     loaded: LoadedConfig, *, triggered_by: str = "serve", event_log: TextIO | None = None
 ) -> list[RotationResult]:
     """Finish every rotation whose grace period has passed (the serve job calls this). A
-    secret no longer in safeship.toml is left as it is."""
+    secret no longer in safeship.toml is left as it is, and one another process is finishing
+    now is left to it."""
     from safeship.pipeline import rotation
     from safeship.registry import Registry
+    from safeship.registry.rotations import RotationBusy
 
     finished: list[RotationResult] = []
     with Registry(loaded.registry_url()) as registry:
         for due in rotation.due_for_finish(registry):
             if due.secret not in loaded.config.secrets.rotate:
                 continue
-            record = rotation.finish(
-                loaded, registry, due.secret, force=False, actor=triggered_by,
-                event_log=event_log,
-            )  # fmt: skip
+            try:
+                record = rotation.finish(
+                    loaded, registry, due.secret, force=False, actor=triggered_by,
+                    event_log=event_log,
+                )  # fmt: skip
+            except RotationBusy:
+                continue
             finished.append(rotation_result(record))
     return finished
 

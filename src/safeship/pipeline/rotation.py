@@ -52,6 +52,7 @@ from safeship.pipeline.lease import holder_is_dead, this_holder
 from safeship.redaction import redact, register_secret
 from safeship.registry.errors import first_line
 from safeship.registry.records import TERMINAL_STATUSES
+from safeship.registry.rotations import RotationBusy
 
 if TYPE_CHECKING:
     from safeship.envschema.fingerprint import FingerprintKey
@@ -142,7 +143,7 @@ def environments_of(loaded: LoadedConfig, name: str) -> list[str]:
 
 
 @dataclass
-class Protocol:
+class RotationRun:
     """Runs one rotation of one secret (the module's docstring), keeping its record."""
 
     loaded: LoadedConfig
@@ -695,6 +696,8 @@ def start(
     holder = this_holder()
     found = registry.open_rotation(name)
     if found is not None and not resume:
+        if found.status == RUNNING and found.holder and not holder_is_dead(found.holder):
+            raise RotationBusy(found)
         raise RotationRefused(_why_open(found))
     if found is None and resume:
         raise RotationRefused(f"{name} has no open rotation to resume")
@@ -703,14 +706,14 @@ def start(
             raise RotationRefused(_why_open(found))
         claimed = registry.claim_rotation(found.id, holder=holder, holder_is_dead=holder_is_dead)
         registry.update_rotation(claimed.id, status=RUNNING)
-        return Protocol(loaded, registry, claimed, actor, on_notice, event_log, holder).run()
+        return RotationRun(loaded, registry, claimed, actor, on_notice, event_log, holder).run()
     order = list(environments or environments_of(loaded, name))
     for environment in order:
         loaded.environment(environment)  # an unknown one: the config's error
     rotation_id = registry.start_rotation(name, secret.kind, secret.category, order, actor, holder)
     record = registry.rotation(rotation_id)
     assert record is not None
-    protocol = Protocol(loaded, registry, record, actor, on_notice, event_log, holder)
+    protocol = RotationRun(loaded, registry, record, actor, on_notice, event_log, holder)
     protocol.publish("secret.rotation_started", order[0])
     return protocol.run()
 
@@ -754,7 +757,7 @@ def set_value(
             f"safeship secrets rotate {name} first"
         )
     record = registry.claim_rotation(found.id, holder=this_holder(), holder_is_dead=holder_is_dead)
-    protocol = Protocol(loaded, registry, record, actor, on_notice, event_log)
+    protocol = RotationRun(loaded, registry, record, actor, on_notice, event_log)
     try:
         return protocol.set_value(environment, value)
     except RotationRefused:
@@ -786,7 +789,7 @@ def finish(
             f"#{found.id}): --force finishes it now"
         )
     record = registry.claim_rotation(found.id, holder=this_holder(), holder_is_dead=holder_is_dead)
-    return Protocol(loaded, registry, record, actor, on_notice, event_log).finish()
+    return RotationRun(loaded, registry, record, actor, on_notice, event_log).finish()
 
 
 def due_for_finish(registry: Registry, now: datetime | None = None) -> list[RotationRecord]:
