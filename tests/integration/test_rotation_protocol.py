@@ -481,3 +481,24 @@ def wait_for_step(
                 return True
         time.sleep(0.02)
     return False
+
+
+def test_claiming_a_rotation_checks_its_holder_on_both_backends(registry_url: str) -> None:
+    with Registry(registry_url) as registry:
+        rotation_id = registry.start_rotation(
+            "JWT_SECRET", "random", "application", ["staging"], ACTOR, "a@h pid 1"
+        )
+        with pytest.raises(RotationBusy, match=r"^the rotation of JWT_SECRET \(#\d+\) is running"):
+            registry.claim_rotation(rotation_id, holder="b@h pid 2", holder_is_dead=lambda h: False)
+        claimed = registry.claim_rotation(
+            rotation_id, holder="b@h pid 2", holder_is_dead=lambda h: h == "a@h pid 1"
+        )
+        assert claimed.holder == "b@h pid 2"
+        registry.release_rotation(rotation_id, "a@h pid 1")  # not its holder: nothing changes
+        assert (registry.rotation(rotation_id) or claimed).holder == "b@h pid 2"
+        registry.release_rotation(rotation_id, "b@h pid 2")
+        released = registry.rotation(rotation_id)
+        assert released is not None and released.holder is None
+        # No holder (a rotation waiting, or in its grace period): anyone claims it.
+        again = registry.claim_rotation(rotation_id, holder="c@h pid 3", holder_is_dead=bool)
+        assert again.holder == "c@h pid 3"
