@@ -8,9 +8,11 @@ SAFESHIP_TOKEN's user (a deployer at least), else ``cli:<os user>``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -67,10 +69,12 @@ def rotate(
     from safeship import core
 
     loaded = _load(config)
-    result = core.rotate_secret(
-        loaded, name, environments=order, resume=resume, triggered_by=_actor(loaded),
-        on_progress=_notice,
-    )  # fmt: skip
+    actor = _actor(loaded)
+    with _interruptible(name):
+        result = core.rotate_secret(
+            loaded, name, environments=order, resume=resume, triggered_by=actor,
+            on_progress=_notice,
+        )  # fmt: skip
     raise typer.Exit(_ended(result))
 
 
@@ -90,10 +94,12 @@ def set_value(
     from safeship import core
 
     loaded = _load(config)
+    actor = _actor(loaded)
     value = _read_value(name, environment)
-    result = core.set_secret_value(
-        loaded, name, environment, value, triggered_by=_actor(loaded), on_progress=_notice
-    )
+    with _interruptible(name):
+        result = core.set_secret_value(
+            loaded, name, environment, value, triggered_by=actor, on_progress=_notice
+        )
     raise typer.Exit(_ended(result))
 
 
@@ -195,6 +201,24 @@ def history(
                 line += f": {s.detail}"
             _say(line)
     raise typer.Exit(0)
+
+
+@contextlib.contextmanager
+def _interruptible(name: str) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: the running deploy rolls back (its own handling), the rotation stays
+    open, and `--resume` continues it (exit 130)."""
+    from safeship.cli.live import sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():
+            yield
+    except KeyboardInterrupt:
+        _say(
+            f"safeship: error: interrupted; `safeship secrets rotate {name} --resume` "
+            "continues the rotation",
+            error=True,
+        )
+        raise typer.Exit(130) from None
 
 
 def _load(config: Path | None) -> LoadedConfig:
