@@ -187,6 +187,7 @@ def assert_no_value(ws: RotationWorkspace, values: list[str], *outputs: str) -> 
 def test_a_full_rotation_moves_labels_variables_and_releases(
     rotation_factory: Callable[..., RotationWorkspace],
 ) -> None:
+    # About 4 s: four real deploys (v1 to each environment, then each rotation's blue-green).
     ws = rotation_factory()
     notices: list[tuple[str, str, str]] = []
 
@@ -260,7 +261,8 @@ def test_a_deploy_failing_with_the_new_value_keeps_the_old_one_current_and_worki
     rotation_factory: Callable[..., RotationWorkspace],
 ) -> None:
     # Production's release answers its health check only with its initial value: the new
-    # value's deploy fails there. Staging, rotated first, keeps its new value.
+    # value's deploy fails there (about 3 s: its health retries run out). Staging, rotated
+    # first, keeps its new value.
     healthy = f', SECRET_APP_HEALTHY_SHA = "{digest(INITIAL["production"])}"'
     ws = rotation_factory(production_env=healthy)
 
