@@ -228,7 +228,11 @@ def test_a_full_rotation_moves_labels_variables_and_releases(
     assert create.version == 2 and create.fingerprint and create.previous_fingerprint
     assert create.fingerprint != create.previous_fingerprint
     deploys = [s for s in result.steps if s.step == "deploy"]
-    assert all(s.deployment_id for s in deploys)
+    with Registry(ws.loaded.registry_url()) as registry:
+        made = [registry.get(str(s.deployment_id)) for s in deploys]
+    assert [(d.status, d.strategy, d.triggered_by) for d in made if d] == [
+        ("succeeded", "blue-green", ACTOR)
+    ] * 2
     # The events, environment-level, with fingerprints.
     events = [e for e in core_events(ws) if e["event"].startswith("secret.")]
     assert [e["event"] for e in events] == [
