@@ -163,6 +163,17 @@ if TYPE_CHECKING:
         resume_release,
     )
     from safeship.core._reports import StoredReport, deployment_report, stored_report
+    from safeship.core._secrets import (
+        RotationResult,
+        RotationStep,
+        SecretStatus,
+        finish_due_rotations,
+        finish_rotation,
+        rotate_secret,
+        rotation_history,
+        secret_statuses,
+        set_secret_value,
+    )
     from safeship.core._users import (
         ApiToken,
         AuditEntry,
@@ -202,11 +213,13 @@ if TYPE_CHECKING:
     )
     from safeship.pipeline.release import ReleaseRefused
     from safeship.pipeline.requests import RequestRefused
+    from safeship.pipeline.rotation import RotationFailed, RotationNotice, RotationRefused
     from safeship.pipeline.states import TERMINAL, Status
     from safeship.pipeline.watch import WatchReport
     from safeship.registry import DeploymentRecord, EnvironmentBusy
     from safeship.registry.gate_rows import StoredFile
     from safeship.registry.releases import ReleaseBusy
+    from safeship.registry.rotations import RotationBusy
 
 # Each name's module, imported when the name is first used.
 _LAZY = {
@@ -399,6 +412,19 @@ _LAZY = {
     "DeploymentRecord": "safeship.registry",
     "EnvironmentBusy": "safeship.registry",
     "ReleaseBusy": "safeship.registry.releases",
+    "RotationResult": "safeship.core._secrets",
+    "RotationStep": "safeship.core._secrets",
+    "SecretStatus": "safeship.core._secrets",
+    "finish_due_rotations": "safeship.core._secrets",
+    "finish_rotation": "safeship.core._secrets",
+    "rotate_secret": "safeship.core._secrets",
+    "rotation_history": "safeship.core._secrets",
+    "secret_statuses": "safeship.core._secrets",
+    "set_secret_value": "safeship.core._secrets",
+    "RotationFailed": "safeship.pipeline.rotation",
+    "RotationNotice": "safeship.pipeline.rotation",
+    "RotationRefused": "safeship.pipeline.rotation",
+    "RotationBusy": "safeship.registry.rotations",
 }
 
 
@@ -492,6 +518,13 @@ __all__ = [
     "RestoreResult",
     "RollbackPlan",
     "RollbackResult",
+    "RotationBusy",
+    "RotationFailed",
+    "RotationNotice",
+    "RotationRefused",
+    "RotationResult",
+    "RotationStep",
+    "SecretStatus",
     "SeriesPoint",
     "SigninThrottled",
     "SnapshotRef",
@@ -540,6 +573,8 @@ __all__ = [
     "env_drift",
     "env_drift_pr",
     "env_snapshot",
+    "finish_due_rotations",
+    "finish_rotation",
     "freeze_status",
     "history",
     "idempotent_use",
@@ -576,12 +611,16 @@ __all__ = [
     "resume_release",
     "role_allows",
     "rollback",
+    "rotate_secret",
+    "rotation_history",
     "run_job",
     "same_secret",
+    "secret_statuses",
     "serve_metrics",
     "session_end",
     "session_lookup",
     "session_start",
+    "set_secret_value",
     "smoke",
     "status",
     "stored_report",

@@ -24,6 +24,7 @@ USAGE_ERRORS: Final = (
     "safeship.pipeline.deploy:DeployRefused",
     "safeship.pipeline.operations:RollbackImpossible",
     "safeship.pipeline.release:ReleaseRefused",
+    "safeship.pipeline.rotation:RotationRefused",
     "safeship.plugins:PluginNotFound",
     "safeship.validation:InvalidIdentifier",
 )
@@ -32,6 +33,10 @@ USAGE_ERRORS: Final = (
 FAILURES: Final = (
     "safeship.registry.leases:EnvironmentBusy",
     "safeship.registry.releases:ReleaseBusy",
+    "safeship.registry.rotations:RotationBusy",
+    "safeship.pipeline.rotation:RotationFailed",
+    "safeship.secrets.base:SecretStoreError",
+    "safeship.rotation.base:RotatorError",
     "safeship.registry.errors:RegistryError",
     "safeship.targets.base:TargetError",
     "safeship.core._backups:BackupFailed",

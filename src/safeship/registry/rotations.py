@@ -9,14 +9,21 @@ fingerprint of the value (safeship.envschema.fingerprint), enough to tell versio
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from safeship.registry.errors import RegistryError, check_text
 from safeship.registry.records import ENVIRONMENT_LEN, PERSON_LEN
 from safeship.registry.repository import Repository
-from safeship.registry.sql import db_json, db_time, to_json, to_optional_time, to_time
+from safeship.registry.sql import (
+    advisory_lock,
+    db_json,
+    db_time,
+    to_json,
+    to_optional_time,
+    to_time,
+)
 
 if TYPE_CHECKING:
     from safeship.registry.gate_rows import RotationRecord, RotationStepRecord
@@ -30,6 +37,22 @@ DEPLOYMENT_ID_LEN: Final = 64
 TEXT_LEN: Final = 4000
 # A rotation in one of these is not over: one at a time per secret.
 OPEN_STATUSES: Final = ("running", "waiting", "grace")
+
+# Whether a holder (``user@host pid N``) is a process known to be gone (the caller's rule:
+# the registry knows no processes).
+HolderIsDead = Callable[[str], bool]
+
+
+class RotationBusy(Exception):
+    """The rotation is being run by a living process; the message is one line."""
+
+    def __init__(self, rotation: RotationRecord) -> None:
+        super().__init__(
+            f"the rotation of {rotation.secret} (#{rotation.id}) is running ({rotation.holder}, "
+            f"since {rotation.updated_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+        self.rotation = rotation
+
 
 _COLUMNS = (
     "id, secret, kind, category, environments, status, step, triggered_by, holder, reason, "
@@ -175,6 +198,42 @@ class RotationRecords(Repository):
             changed = tx.run(f"UPDATE rotations SET {', '.join(sets)} WHERE id = :id", values)
             if not changed:
                 raise RegistryError(f"no rotation {rotation_id}")
+
+    def claim_rotation(
+        self, rotation_id: int, *, holder: str, holder_is_dead: HolderIsDead
+    ) -> RotationRecord:
+        """Make ``holder`` the process running the rotation (to resume or finish it), in one
+        transaction that first checks the present holder: RotationBusy while another living
+        process holds it; a holder that is gone (or none: a rotation waiting or in its grace
+        period) is replaced. RegistryError when there is no such rotation."""
+        check_text("holder", holder, PERSON_LEN)
+        now = self._now()
+        with self._writing("claim a rotation") as tx:
+            advisory_lock(tx, f"rotation/{rotation_id}")
+            rows = tx.rows(f"SELECT {_COLUMNS} FROM rotations WHERE id = :id", {"id": rotation_id})
+            if not rows:
+                raise RegistryError(f"no rotation {rotation_id}")
+            found = _record(rows[0])
+            if found.holder not in (None, holder) and not holder_is_dead(found.holder):
+                raise RotationBusy(found)
+            tx.run(
+                "UPDATE rotations SET holder = :holder, updated_at = :now WHERE id = :id",
+                {"id": rotation_id, "holder": holder, "now": db_time(tx, now)},
+            )
+        claimed = self.rotation(rotation_id)
+        assert claimed is not None, "a rotation row is never deleted"
+        return claimed
+
+    def release_rotation(self, rotation_id: int, holder: str) -> None:
+        """Clear the rotation's holder if it is still ``holder`` (the process stops running it:
+        it waits for a value, or its grace period runs)."""
+        now = self._now()
+        with self._writing("release a rotation") as tx:
+            tx.run(
+                "UPDATE rotations SET holder = NULL, updated_at = :now "
+                "WHERE id = :id AND holder = :holder",
+                {"id": rotation_id, "holder": holder, "now": db_time(tx, now)},
+            )
 
     def rotation(self, rotation_id: int) -> RotationRecord | None:
         """The rotation with its steps (oldest first)."""
