@@ -29,8 +29,10 @@ def context_factory(
 ) -> Callable[[RunState, Releases], GateContext]:
     def make(state: RunState, releases: Releases) -> GateContext:
         def await_approval(attributes: Mapping[str, Any]) -> None:
-            state.advance(Status.AWAITING_APPROVAL)
+            # The request (what the gates found) is recorded before the status says the
+            # deployment waits: whoever lists what awaits approval sees it with its reasons.
             state.emit("approval.requested", **attributes)
+            state.advance(Status.AWAITING_APPROVAL)
             state.progress()
 
         return GateContext(
