@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,83 +35,32 @@ import httpx
 import psycopg
 import pytest
 import redis
-from psycopg import sql
 
 from safeship import core
-from safeship.config import LoadedConfig, load_config
+from safeship.config import LoadedConfig
 from safeship.demo.load import LoadGenerator
 from safeship.envschema.fingerprint import load_key
 from safeship.pipeline import operations
-from safeship.pipeline.environment import open_environment
 from safeship.registry import Registry
-from testing.postgres import PostgresServer, running_postgres
+from testing.postgres import PostgresServer
 from testing.redis import RedisServer
+from testing.rotation_rig import (
+    ENVIRONMENTS,
+    SECRETS,
+    RotationWorkspace,
+    make_rotation_workspace,
+    password_checking_postgres,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 from webhook_api import WebhookServer  # tests/contract/webhook_api.py, the receiver
 
-REPO = Path(__file__).resolve().parents[2]
-ENVIRONMENTS = ("staging", "production")
-SECRETS = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET")
 RATE = 25.0  # requests/s through each environment's router: 50/s in all
 GRACE = 2.0
 KEEP_WARM = 1.0
 ACTOR = "alice"
 
-# Passwords checked for every login but the admin's (the test's own, over the socket or
-# loopback): the rotation must make the old password refused, which a trusting server never does.
-PG_HBA = """\
-local all postgres trust
-host all postgres 127.0.0.1/32 trust
-host all all 127.0.0.1/32 scram-sha-256
-"""
-
-ENVIRONMENT = """
-[environments.{name}]
-port = {port}
-strategy = "blue-green"
-bake_time = 0.2
-blue_green = {{ keep_warm = {keep_warm} }}
-
-[environments.{name}.target]
-command = ["python", "-m", "testing.rotation_app", "--port", "{{port}}"]
-env = {{ PYTHONPATH = "{pythonpath}", ROTATION_APP_POOL = "3" }}
-
-[environments.{name}.health]
-path = "/health"
-retries = 40
-backoff = 0.1
-interval = 0.25
-
-[environments.{name}.rollback]
-error_rate = 0.01
-min_requests = 5
-"""
-
-SECRETS_TABLES = """
-[secrets]
-grace = {grace}
-keep_warm = {keep_warm}
-
-[secrets.rotate.DATABASE_URL]
-kind = "postgresql"
-category = "database"
-environments = ["staging", "production"]
-admin_url_env = "ACCEPT_PG_ADMIN_URL"
-{postgres_overrides}
-[secrets.rotate.REDIS_URL]
-kind = "redis"
-category = "redis"
-environments = ["staging", "production"]
-admin_url_env = "ACCEPT_REDIS_ADMIN_URL"
-rules = ["~rotation_app:*", "+@all"]
-{redis_overrides}
-[secrets.rotate.JWT_SECRET]
-kind = "random"
-category = "application"
-environments = ["staging", "production"]
-length = 48
-
+ALERTS = """
 [alerts]
 production = ["production"]
 close_timeout = 5.0
@@ -122,35 +69,21 @@ close_timeout = 5.0
 channels = ["webhook"]
 
 [notify.webhook]
-url_env = "ACCEPT_WEBHOOK_URL"
-"""
-
-POSTGRES_OVERRIDE = """[secrets.rotate.DATABASE_URL.environment.{env}]
-users = ["{env}_blue", "{env}_green"]
-group = "{env}_app"
-url = "postgresql://{{user}}:{{password}}@127.0.0.1:{port}/{env}_db"
-"""
-REDIS_OVERRIDE = """[secrets.rotate.REDIS_URL.environment.{env}]
-user = "{env}_app"
-url = "redis://{{user}}:{{password}}@127.0.0.1:{port}/0"
+url_env = "ROTATION_WEBHOOK_URL"
 """
 
 
 @dataclass
 class Rig:
-    loaded: LoadedConfig
+    workspace: RotationWorkspace
     postgres: PostgresServer
     redis: RedisServer
     webhook: WebhookServer
-    # The values releases start with, per environment and secret.
-    initial: dict[str, dict[str, str]]
     env: dict[str, str]  # a CLI command's environment (the admin URLs, the webhook's)
 
-    def variables(self, environment: str) -> dict[str, str]:
-        return open_environment(self.loaded, environment).target.variables()
-
-    def router_url(self, environment: str) -> str:
-        return f"http://127.0.0.1:{self.loaded.environment(environment).port}"
+    @property
+    def loaded(self) -> LoadedConfig:
+        return self.workspace.loaded
 
     def cli(self, *args: str) -> str:
         """A safeship command in a subprocess; its whole output (checked for values later)."""
@@ -169,120 +102,43 @@ class Rig:
 
 
 @pytest.fixture
-def password_postgres() -> Iterator[PostgresServer]:
-    """A private PostgreSQL server that checks passwords (scram-sha-256) for the app's roles."""
-    directory = Path(tempfile.mkdtemp(prefix="safeship-hba-"))
-    directory.chmod(0o755)  # the server runs as postgres and reads the file
-    hba = directory / "pg_hba.conf"
-    hba.write_text(PG_HBA, encoding="utf-8")
-    hba.chmod(0o644)
-    try:
-        with running_postgres(f"hba_file={hba}") as server:
-            yield server
-    finally:
-        hba.unlink(missing_ok=True)
-        directory.rmdir()
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookServer]:
-    server = WebhookServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _password() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def _prepare_postgres(server: PostgresServer, environment: str) -> str:
-    """The environment's database, group role and two login roles; the first role's URL."""
-    password = _password()
-    server.create_database(f"{environment}_db")
-    with psycopg.connect(server.admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {environment}_app NOLOGIN")
-        for user in ("blue", "green"):
-            conn.execute(f"CREATE ROLE {environment}_{user} NOLOGIN IN ROLE {environment}_app")
-        conn.execute(
-            sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(f"{environment}_blue"), sql.Literal(password)
-            )
-        )
-    return f"postgresql://{environment}_blue:{password}@127.0.0.1:{server.port}/{environment}_db"
-
-
-def _prepare_redis(server: RedisServer, environment: str) -> str:
-    password = _password()
-    client = redis.Redis(port=server.port)
-    client.execute_command(
-        "ACL", "SETUSER", f"{environment}_app", "on", f">{password}", "~rotation_app:*", "+@all"
-    )
-    client.close()
-    return f"redis://{environment}_app:{password}@127.0.0.1:{server.port}/0"
-
-
-@pytest.fixture
 def rig(
     tmp_path: Path,
-    password_postgres: PostgresServer,
     redis_factory: Callable[..., RedisServer],
-    webhook: WebhookServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Rig]:
-    from safeship._processes import free_port
-
     redis_server = redis_factory()
-    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    tables = "".join(
-        ENVIRONMENT.format(name=name, port=free_port(), keep_warm=KEEP_WARM, pythonpath=pythonpath)
-        for name in ENVIRONMENTS
-    )
-    tables += SECRETS_TABLES.format(
-        grace=GRACE,
-        keep_warm=KEEP_WARM,
-        postgres_overrides="".join(
-            POSTGRES_OVERRIDE.format(env=env, port=password_postgres.port) for env in ENVIRONMENTS
-        ),
-        redis_overrides="".join(
-            REDIS_OVERRIDE.format(env=env, port=redis_server.port) for env in ENVIRONMENTS
-        ),
-    )
-    (tmp_path / "safeship.toml").write_text('[project]\nname = "rotation"\n' + tables)
-    admin = {
-        "ACCEPT_PG_ADMIN_URL": password_postgres.admin_url,
-        "ACCEPT_REDIS_ADMIN_URL": redis_server.url,
-        "ACCEPT_WEBHOOK_URL": webhook.hook_url,
-    }
-    for name, value in admin.items():
-        monkeypatch.setenv(name, value)
-    loaded = load_config(tmp_path / "safeship.toml")
-    initial: dict[str, dict[str, str]] = {}
-    for environment in ENVIRONMENTS:
-        initial[environment] = {
-            "DATABASE_URL": _prepare_postgres(password_postgres, environment),
-            "REDIS_URL": _prepare_redis(redis_server, environment),
-            "JWT_SECRET": secrets.token_urlsafe(36),
-        }
-        # Where the releases read them: the platform's variables (the local target's file).
-        target = open_environment(loaded, environment).target
-        for name, value in initial[environment].items():
-            target.set_variable(name, value)
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "SAFESHIP_TOKEN")}
-    env["COLUMNS"] = "200"
-    rig = Rig(loaded, password_postgres, redis_server, webhook, initial, env)
+    webhook = WebhookServer()
+    webhook.start()
     try:
-        yield rig
+        with password_checking_postgres() as postgres:
+            workspace = make_rotation_workspace(
+                tmp_path,
+                postgres,
+                redis_server.port,
+                grace=GRACE,
+                keep_warm=KEEP_WARM,
+                tables=ALERTS,
+            )
+            for name, value in {
+                **workspace.admin_env,
+                "ROTATION_WEBHOOK_URL": webhook.hook_url,
+            }.items():
+                monkeypatch.setenv(name, value)
+            env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "SAFESHIP_TOKEN")}
+            env["COLUMNS"] = "200"
+            try:
+                yield Rig(workspace, postgres, redis_server, webhook, env)
+            finally:
+                for environment in ENVIRONMENTS:
+                    operations.down(workspace.loaded, environment)
     finally:
-        for environment in ENVIRONMENTS:
-            operations.down(loaded, environment)
+        webhook.stop()
 
 
 def _token(rig: Rig, environment: str) -> str:
     """A session token the serving release signed (with the key before the rotation)."""
-    answer = httpx.get(rig.router_url(environment) + "/token", timeout=5)
+    answer = httpx.get(rig.workspace.router_url(environment) + "/token", timeout=5)
     answer.raise_for_status()
     token: str = answer.json()["token"]
     return token
@@ -320,7 +176,7 @@ def test_three_secrets_rotate_in_two_environments_under_load_without_a_failed_re
     # so the new releases must accept the old key through JWT_SECRET_PREVIOUS.
     loads = {
         environment: LoadGenerator(
-            f"{rig.router_url(environment)}/?token={_token(rig, environment)}",
+            f"{rig.workspace.router_url(environment)}/?token={_token(rig, environment)}",
             rate=RATE,
             max_seconds=90,
             max_requests=int(RATE * 90),
@@ -350,13 +206,13 @@ def test_three_secrets_rotate_in_two_environments_under_load_without_a_failed_re
         assert sum(total.ok.values()) > RATE * 5, (environment, total.ok)
         assert any("+rot." in release for release in total.ok), (environment, total.ok)
 
-    new: dict[str, dict[str, str]] = {e: rig.variables(e) for e in ENVIRONMENTS}
+    new: dict[str, dict[str, str]] = {e: rig.workspace.variables(e) for e in ENVIRONMENTS}
     fingerprint = load_key(loaded.state_dir).fingerprint
     with Registry(loaded.registry_url()) as registry:
         rotations = {name: registry.rotations(name) for name in SECRETS}
         details = {name: registry.rotation(rows[0].id) for name, rows in rotations.items()}
     for environment in ENVIRONMENTS:
-        old, now = rig.initial[environment], new[environment]
+        old, now = rig.workspace.initial[environment], new[environment]
         # The platform variables hold new values; the previous slot is gone after the finish.
         for name in SECRETS:
             assert now[name] != old[name], (environment, name)
@@ -405,10 +261,12 @@ def test_three_secrets_rotate_in_two_environments_under_load_without_a_failed_re
     # No value anywhere: every file under the workspace (the registry's database and journal,
     # events.jsonl, the release logs, the reports, the encrypted store) but the platform's own
     # variables, the webhook's deliveries, and every CLI output.
-    values = [v for e in ENVIRONMENTS for v in (*rig.initial[e].values(), *new[e].values())]
+    values = [
+        v for e in ENVIRONMENTS for v in (*rig.workspace.initial[e].values(), *new[e].values())
+    ]
     needles = _needles(values)
     assert len(needles) == 12 + 8  # the 3x2x2 values, and the passwords of the 8 URLs
-    variables = {open_environment(loaded, e).target.variables_file for e in ENVIRONMENTS}
+    variables = {loaded.run_dir(e) / ".variables" for e in ENVIRONMENTS}
     for path in variables:
         assert path.stat().st_mode & 0o077 == 0, path
     assert _leaks(loaded.base_dir, needles, variables) == []
