@@ -149,8 +149,12 @@ def prepare_redis(port: int, environment: str) -> str:
     password = new_password()
     client = redis.Redis(port=port)
     try:
-        client.execute_command(
-            "ACL", "SETUSER", f"{environment}_app", "on", f">{password}", "~rotation_app:*", "+@all"
+        client.acl_setuser(
+            f"{environment}_app",
+            enabled=True,
+            passwords=[f"+{password}"],
+            keys=["rotation_app:*"],
+            categories=["+@all"],
         )
     finally:
         client.close()
