@@ -254,7 +254,7 @@ timeout = 120
 # The rotated secrets of secret-rotation.md (the same table it shows).
 SECRETS = """
 [secrets]
-grace = 1.0
+grace = 0.5
 keep_warm = 0.5
 
 [secrets.rotate.JWT_SECRET]
