@@ -268,7 +268,10 @@ def test_three_secrets_rotate_in_two_environments_under_load_without_a_failed_re
     # events.jsonl, the release logs, the reports, the encrypted store) but the platform's own
     # variables, the webhook's deliveries, and every CLI output.
     values = [
-        v for e in ENVIRONMENTS for v in (*rig.workspace.initial[e].values(), *new[e].values())
+        values[name]
+        for environment in ENVIRONMENTS
+        for values in (rig.workspace.initial[environment], new[environment])
+        for name in SECRETS
     ]
     needles = _needles(values)
     assert len(needles) == 12 + 8  # the 3x2x2 values, and the passwords of the 8 URLs
