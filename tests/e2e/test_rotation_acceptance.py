@@ -268,9 +268,9 @@ def test_three_secrets_rotate_in_two_environments_under_load_without_a_failed_re
     # events.jsonl, the release logs, the reports, the encrypted store) but the platform's own
     # variables, the webhook's deliveries, and every CLI output.
     values = [
-        values[name]
+        held[name]
         for environment in ENVIRONMENTS
-        for values in (rig.workspace.initial[environment], new[environment])
+        for held in (rig.workspace.initial[environment], new[environment])
         for name in SECRETS
     ]
     needles = _needles(values)
