@@ -197,8 +197,7 @@ def test_three_secrets_rotate_in_two_environments_under_load_without_a_failed_re
         time.sleep(0.5)  # requests keep coming after the old credentials are revoked
     finally:
         totals = {environment: load.stop() for environment, load in loads.items()}
-    for name in SECRETS:
-        outputs.append(rig.cli("secrets", "history", name))
+    outputs.append(rig.cli("secrets", "history"))  # every rotation, with its steps
 
     # No request failed, in either environment, and the load saw the new releases.
     for environment, total in totals.items():
