@@ -64,6 +64,7 @@ bench: $(VENV)/.dev
 	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/dashboard.py
 	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/analytics.py
 	PYTHONPATH=. $(BIN)/python benchmarks/gates.py
+	PYTHONPATH=. $(BIN)/python benchmarks/rotation.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache

@@ -251,6 +251,29 @@ APPROVAL = """[environments.production.gates.approval]
 required = 1
 timeout = 120
 """
+# The rotated secrets of secret-rotation.md (the same table it shows).
+SECRETS = """
+[secrets]
+grace = 0.5
+keep_warm = 0.5
+
+[secrets.rotate.JWT_SECRET]
+kind = "random"
+category = "application"
+
+[secrets.rotate.PARTNER_API_KEY]
+kind = "command"
+category = "api"
+create = ["sh", "-c", "head -c 24 /dev/urandom | base64 | tr '+/' '-_'"]
+test = ["sh", "-c", "cat >/dev/null; echo 'partner API: 401 unknown key' >&2; exit 1"]
+revoke = ["sh", "-c", "cat >/dev/null"]
+
+[secrets.rotate.PAYMENT_API_KEY]
+kind = "manual"
+category = "api"
+checklist = ["Create a restricted key in the payment provider's dashboard"]
+revoke_checklist = ["Delete the old key in the payment provider's dashboard"]
+"""
 DATABASES = ("staging", "production", "scratch")  # scratch: empty, to restore into
 # The demo's migrations each version brings (a checkout of that version has these files).
 VERSION_MIGRATIONS = {"v1": 1, "v2": 2}
@@ -287,7 +310,8 @@ def prepare(root: Path, server: PostgresServer, tag: str) -> Session:
     )
     (root / "safeship.toml").write_text(
         '[project]\nname = "shop"\n\n[registry]\nurl = "sqlite:///.safeship/registry.db"\n'
-        + tables,
+        + tables
+        + SECRETS,
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "SAFESHIP_TOKEN")}
