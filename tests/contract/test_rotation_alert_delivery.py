@@ -36,6 +36,9 @@ webhook_env = "TEAM_SLACK_URL"
 
 [alerts]
 group_wait = 0.0
+# No gap between a group's messages: close() delivers what is ripe, and under a loaded
+# machine's delays a 1 s gap left the later alerts unripe (pending for the next process).
+group_interval = 0.0
 
 [[alerts.routes]]
 conditions = ["secret.*"]

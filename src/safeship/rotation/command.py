@@ -173,6 +173,11 @@ class CommandRotator:
                 f"{self._name}: {role} script {shown} timed out after {self.options.timeout:g} s"
             ) from None
         if proc.returncode != 0:
+            # What a failing script printed may still be a credential (a create that printed
+            # its key, then failed): masked wherever it appears, its stderr line included.
+            printed = out.decode(errors="replace")
+            for candidate in (printed.strip(), *printed.splitlines()):
+                register_secret(candidate.strip())
             lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             last = f": {lines[-1].strip()}" if lines else ""
             raise RotatorError(
