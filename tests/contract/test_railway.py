@@ -468,3 +468,21 @@ def test_server_rejects_malformed_requests(railway_api: RailwayServer) -> None:
         },
     )
     assert [r.status_code for r in (no_query, unknown, missing, no_auth)] == [400, 400, 400, 401]
+
+
+def test_a_rotation_sets_one_variable_without_a_deploy_of_its_own(
+    railway_api: RailwayServer,
+) -> None:
+    # Where a release reads its secrets on Railway: the secret store of the platform's
+    # variables writes through set_variable (a secret rotation's new value), and the value
+    # is registered with the redaction before it leaves.
+    from safeship.redaction import redact
+    from safeship.secrets.env import EnvironmentVariables
+
+    value = "rotated-jwt-key-0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e"
+    store = EnvironmentVariables("production", target(railway_api))
+    store.write("JWT_SECRET", value)
+    assert railway_api.variables["JWT_SECRET"] == value
+    assert [u["skipDeploys"] for u in railway_api.upserts] == [True]
+    assert store.read("JWT_SECRET") == value
+    assert value not in redact(f"the key is {value}")

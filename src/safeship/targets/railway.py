@@ -268,6 +268,12 @@ class RailwayTarget(TargetDefaults):
     def upsert_variables(self, values: dict[str, str], *, skip_deploys: bool = True) -> None:
         self.client.upsert_variables(values, skip_deploys=skip_deploys)
 
+    def set_variable(self, name: str, value: str) -> None:
+        """The service's variable, for the deployments started from now on (a secret
+        rotation's new value): an upsert that deploys nothing by itself, since the rotation's
+        own deploy follows and is the one its verification judges."""
+        self.upsert_variables({name: value}, skip_deploys=True)
+
     def previous_successful(
         self, exclude: str | None, deployments: list[Deployment] | None = None
     ) -> Deployment | None:
