@@ -29,6 +29,8 @@ demo: $(VENV)/.runtime
 # unit tests). The 25 slowest tests are listed at the end. Whole suite, quiet machine
 # (2026-12-01, 1,950 tests with the production gates'): -n 4 324-344 s, and CPU-bound (626 s
 # of CPU on 2 cores), so more workers would not help; the cost is mostly CLI processes' imports.
+# With secret rotation (2,054 tests; its acceptance test under load is ~30 s alone): 375 s in
+# `bash .ci/run` on a fresh clone, over the 5-minute budget.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 
 test: $(VENV)/.dev
