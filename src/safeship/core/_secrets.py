@@ -253,8 +253,8 @@ def secret_statuses(loaded: LoadedConfig, *, now: datetime | None = None) -> lis
     due date and state (rotation/schedule.py's ``due``), and its open rotation."""
     from safeship.pipeline.rotation import environments_of
     from safeship.registry import Registry
-    from safeship.rotation.schedule import due
-    from safeship.secrets.base import CURRENT, SecretStoreError, open_versioned_store
+    from safeship.rotation.schedule import due, last_rotated
+    from safeship.secrets.base import SecretStoreError
 
     settings = loaded.config.secrets
     moment = now or datetime.now(UTC)
@@ -264,15 +264,10 @@ def secret_statuses(loaded: LoadedConfig, *, now: datetime | None = None) -> lis
             open_ = registry.open_rotation(name)
             period = settings.period(name)
             for environment in environments_of(loaded, name):
-                last = registry.last_rotated(name, environment)
-                at, by = last if last is not None else (None, None)
-                if at is None:
-                    store = open_versioned_store(environment, settings, loaded.base_dir)
-                    try:
-                        info = next((v for v in store.versions(name) if CURRENT in v.labels), None)
-                    except SecretStoreError:
-                        info = None
-                    at = info.created_at if info is not None else None
+                try:
+                    at, by = last_rotated(registry, settings, loaded.base_dir, name, environment)
+                except SecretStoreError:  # the store cannot say: reported as never rotated
+                    at, by = None, None
                 found = due(at, period, settings.remind_before, moment)
                 statuses.append(
                     SecretStatus(

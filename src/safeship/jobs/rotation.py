@@ -55,23 +55,6 @@ def rotated_environments(config: Any) -> list[tuple[str, str]]:
     ]
 
 
-def last_rotated(
-    registry: Registry, settings: SecretsSettings, base_dir: Path, secret: str, environment: str
-) -> tuple[datetime | None, str | None]:
-    """When ``secret`` was last rotated in ``environment`` and by whom (None: unknown): the
-    registry's record, else the store's current version's date."""
-    from safeship.secrets.base import CURRENT, open_versioned_store
-
-    recorded = registry.last_rotated(secret, environment)
-    if recorded is not None:
-        return recorded
-    store = open_versioned_store(environment, settings, base_dir)
-    for info in store.versions(secret):
-        if CURRENT in info.labels and not info.destroyed:
-            return info.created_at, None
-    return None, None
-
-
 def remind(
     config: Any,  # SafeshipConfig: its [secrets], [environments], [alerts] and [notify.*]
     base_dir: Path,
@@ -83,7 +66,7 @@ def remind(
     from safeship.alerts.conditions import DUE_SEVERITY
     from safeship.alerts.service import start_alerting
     from safeship.registry.alert_states import state_key
-    from safeship.rotation.schedule import due
+    from safeship.rotation.schedule import due, last_rotated
 
     settings: SecretsSettings = config.secrets
     found = Reminders()

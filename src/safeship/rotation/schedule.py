@@ -1,14 +1,20 @@
 """When a secret is due: its last rotation plus its period (docs/secrets.md).
 
-Pure functions of plain values: `safeship secrets status`, the reminder job and the alerts all
-ask here, so "due" means one thing.
+`due` is a pure function of plain values and `last_rotated` the one place a secret's last
+rotation is looked up: `safeship secrets status`, the reminder job and the alerts all ask
+here, so "due" means one thing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from safeship.registry import Registry
+    from safeship.secrets.settings import SecretsSettings
 
 DueState = Literal["ok", "due", "overdue", "on_demand", "never_rotated"]
 
@@ -37,3 +43,20 @@ def due(
     if now >= next_due - timedelta(days=remind_before_days):
         return Due("due", next_due, age)
     return Due("ok", next_due, age)
+
+
+def last_rotated(
+    registry: Registry, settings: SecretsSettings, base_dir: Path, secret: str, environment: str
+) -> tuple[datetime | None, str | None]:
+    """When ``secret`` was last rotated in ``environment`` and by whom (None: unknown): the
+    registry's record, else the store's current version's date."""
+    from safeship.secrets.base import CURRENT, open_versioned_store
+
+    recorded = registry.last_rotated(secret, environment)
+    if recorded is not None:
+        return recorded
+    store = open_versioned_store(environment, settings, base_dir)
+    for info in store.versions(secret):
+        if CURRENT in info.labels and not info.destroyed:
+            return info.created_at, None
+    return None, None
