@@ -9,21 +9,16 @@ password is never printed (every line shows it masked).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from safeship.cli.options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from safeship.core import StoredFile
 
 backup_app = typer.Typer(help="Database backups: list, take, restore.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @backup_app.callback()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from safeship.cli.env_common import emit, emit_json, env_project, env_sources, plural
+from safeship.cli.options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -35,10 +36,6 @@ SchemaOption = Annotated[
         "else ./env.schema.toml).",
     ),
 ]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 EnvFileOption = Annotated[
     list[Path] | None,
     typer.Option("--env-file", help=".env file to read (repeatable; later files win)."),
@@ -50,7 +47,6 @@ FromTargetOption = Annotated[
     bool,
     typer.Option("--from-target", help="Read the target's live variables (needs safeship.toml)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -9,16 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from safeship.cli import params
+from safeship.cli.options import ConfigOption
 
 if TYPE_CHECKING:
     from safeship.core import EnvironmentFreeze
 
 freeze_app = typer.Typer(help="Freeze windows: when deploys are refused.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 
 
 @freeze_app.callback()

@@ -8,15 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from safeship.cli.options import ConfigOption
+
 if TYPE_CHECKING:
     from safeship.core import JobStatus
 
 jobs_app = typer.Typer(help="The background jobs `safeship serve` runs.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 
 
 @jobs_app.callback()

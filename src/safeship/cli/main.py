@@ -20,6 +20,7 @@ from safeship.cli import analytics_cmd, mark_cmd, metrics_cmd, params
 # The console entry point (`safeship`, `python -m safeship`) is safeship.cli.entry.run: it runs
 # the everyday read-only commands without importing Typer (safeship.cli.fast). Re-exported here.
 from safeship.cli.entry import run as run
+from safeship.cli.options import ConfigOption, JsonOption
 
 app = typer.Typer(
     name="safeship",
@@ -32,10 +33,6 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect safeship.toml.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 EnvArgument = Annotated[
     str, typer.Argument(help="Environment name from safeship.toml.", callback=params.environment)
 ]
@@ -457,7 +454,6 @@ def prepush(
 
 
 # Health verification on its own (levels 1-4); exit 0 healthy, 1 unhealthy, 2 usage error.
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 1 when degraded too.")]
 UrlOption = Annotated[
     str | None,

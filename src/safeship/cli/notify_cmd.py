@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from safeship.cli.options import ConfigOption
+
 if TYPE_CHECKING:
     from safeship.core import OutboxStatus
 
 notify_app = typer.Typer(help="Alert channels and the alerts outbox.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 
 
 @notify_app.callback()

@@ -7,14 +7,12 @@ from typing import Annotated
 
 import typer
 
+from safeship.cli.options import ConfigOption
+
 outage_app = typer.Typer(
     help="Outage mode: the availability probe that pauses deploys.", no_args_is_help=True
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 EnvironmentsArgument = Annotated[
     list[str] | None,
     typer.Argument(help="Environments (default: every configured one).", show_default=False),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from safeship.cli import params
+from safeship.cli.options import ConfigOption
 
 if TYPE_CHECKING:
     from safeship import core
@@ -17,11 +18,6 @@ release_app = typer.Typer(
     help="Walk one version through the chain of environments (requires), resumable.",
     invoke_without_command=True,
 )
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 
 
 def _version(value: str | None) -> str | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from safeship.cli import params
+from safeship.cli.options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from safeship import core
@@ -29,14 +30,9 @@ secrets_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 NameArgument = Annotated[
     str, typer.Argument(help="The secret ([secrets.rotate.NAME]).", callback=params.text)
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @secrets_app.command("rotate")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from safeship.cli.options import ConfigOption
+
 if TYPE_CHECKING:
     from datetime import timedelta
 
@@ -22,10 +24,6 @@ if TYPE_CHECKING:
 
 user_app = typer.Typer(help="Dashboard users, their roles and API tokens.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Path to safeship.toml (default: ./safeship.toml)."),
-]
 NameArgument = Annotated[str, typer.Argument(help="The user's name.")]
 PasswordStdin = Annotated[
     bool,
