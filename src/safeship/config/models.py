@@ -34,12 +34,14 @@ from safeship.notify.settings import GitHubSettings, NotifySettings
 from safeship.paths.settings import PathsSettings
 from safeship.plugins import TARGETS, PluginSettings
 from safeship.routing.settings import BuiltinRouterSettings as BuiltinRouterSettings
+from safeship.routing.settings import HaproxyRouterSettings as HaproxyRouterSettings
 from safeship.routing.settings import NginxRouterSettings as NginxRouterSettings
 from safeship.routing.settings import PlatformRouterSettings as PlatformRouterSettings
 from safeship.secrets.settings import SecretsSettings, SecretsTable
 from safeship.settings_model import SettingsModel
 from safeship.targets.settings import CommandTargetSettings, RailwayTargetSettings
 from safeship.targets.settings import LocalTargetSettings as LocalTargetSettings
+from safeship.targets.settings import SshTargetSettings as SshTargetSettings
 from safeship.validation import (
     MAX_URL,
     check_environment_name,
@@ -81,8 +83,15 @@ class RegistrySettings(SettingsModel):
         return url
 
 
-RouterSettings = BuiltinRouterSettings | NginxRouterSettings | PlatformRouterSettings
-_BUILTIN_TARGET_SETTINGS = (LocalTargetSettings, RailwayTargetSettings, CommandTargetSettings)
+RouterSettings = (
+    BuiltinRouterSettings | NginxRouterSettings | HaproxyRouterSettings | PlatformRouterSettings
+)
+_BUILTIN_TARGET_SETTINGS = (
+    LocalTargetSettings,
+    RailwayTargetSettings,
+    CommandTargetSettings,
+    SshTargetSettings,
+)
 
 
 def _type_tag(model: type[BaseModel]) -> str:
@@ -144,12 +153,16 @@ def _routes_itself(target: object) -> bool:
 # The router a self-routing target gets when its environment names none: the one router that
 # does not split traffic.
 _SELF_ROUTING_ROUTER = next(t for t, m in _ROUTERS_BY_TYPE.items() if not m.splits_traffic)
+# The router an ssh target (releases on several hosts) gets when its environment names none.
+_FLEET_TARGET = _type_tag(SshTargetSettings)
+_FLEET_ROUTER = _type_tag(HaproxyRouterSettings)
 
 
 TargetSettings = Annotated[
     Annotated[LocalTargetSettings, Tag(_type_tag(LocalTargetSettings))]
     | Annotated[RailwayTargetSettings, Tag(_type_tag(RailwayTargetSettings))]
     | Annotated[CommandTargetSettings, Tag(_type_tag(CommandTargetSettings))]
+    | Annotated[SshTargetSettings, Tag(_type_tag(SshTargetSettings))]
     | Annotated[PluginTargetSettings, Tag("plugin")],
     Discriminator(_target_union_tag),
 ]
@@ -256,6 +269,8 @@ class EnvironmentSettings(SettingsModel):
         data = dict(data)
         if "router" not in data and _routes_itself(target):
             data["router"] = {"type": _SELF_ROUTING_ROUTER}
+        elif "router" not in data and _target_tag(target) == _FLEET_TARGET:
+            data["router"] = {"type": _FLEET_ROUTER}  # hosts need a router across them
         router = data.get("router")
         if isinstance(router, dict):
             model = _ROUTERS_BY_TYPE.get(str(router.get("type")))
@@ -282,6 +297,12 @@ class EnvironmentSettings(SettingsModel):
             raise ValueError(
                 f"the {kind} target routes its own traffic: use "
                 f'router = {{ type = "{_SELF_ROUTING_ROUTER}" }}'
+            )
+        if isinstance(target, SshTargetSettings) and not router.serves_fleets:
+            fleet = " or ".join(t for t, m in _ROUTERS_BY_TYPE.items() if m.serves_fleets)
+            raise ValueError(
+                f"the {router.type} router serves one machine; the ssh target's hosts need "
+                f"the {fleet} router"
             )
         return router
 

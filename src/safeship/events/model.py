@@ -63,6 +63,15 @@ EventName = Literal[
     "secret.rotation_failed",
     "secret.rotation_due",
     "secret.rotation_due_cleared",
+    # A fleet (the ssh target, docs/fleet.md), within a deployment. batch: the rollout started
+    # the release on a batch of hosts (attributes: hosts, batch, batches) and it passed its
+    # verification (batch.passed) or not (batch.failed, with reason). host.unavailable: a host
+    # stopped answering mid-rollout and was taken out of traffic (attributes: host, reason,
+    # unavailable, max_unavailable); beyond max_unavailable the deployment rolls back.
+    "batch.started",
+    "batch.passed",
+    "batch.failed",
+    "host.unavailable",
 ]
 
 

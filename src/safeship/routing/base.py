@@ -55,12 +55,31 @@ class RouterError(Exception):
 
 
 @dataclass(frozen=True)
+class Server:
+    """One host's instance of a fleet release behind the router."""
+
+    host: str  # the host's name in the config (the router's server names carry it)
+    url: str
+
+
+@dataclass(frozen=True)
 class Backend:
-    """A release behind the router and the share of requests it gets (0-100)."""
+    """A release behind the router and the share of requests it gets (0-100).
+
+    ``servers``: a fleet release's instances, one per host; the release's share is spread
+    evenly over them, and a host absent from the list gets none of it (out of traffic).
+    Empty: the release answers at ``url`` alone. Only a router with ``serves_fleets`` takes
+    servers."""
 
     name: str
     url: str
     weight: int
+    servers: tuple[Server, ...] = ()
+
+    @property
+    def instances(self) -> tuple[Server, ...]:
+        """The servers, or the release's one address as a server of host ``""``."""
+        return self.servers or (Server("", self.url),)
 
 
 @dataclass(frozen=True)
@@ -172,6 +191,30 @@ class Router(Protocol):
 
     def stop(self) -> None:
         """Stop the router process (graceful)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """One server (a release's instance on one host) as a fleet router sees it now: its
+    health as the router's own checks found it and its cumulative stats."""
+
+    backend: str  # the release's name
+    host: str
+    url: str
+    weight: int  # the router's weight for this server now (its own scale)
+    # "up", "down" (the router's checks fail: refused, timed out), "drain", "maint"
+    # (out of traffic on purpose), "unchecked" (no health check configured).
+    status: str
+    stats: BackendStats = field(default_factory=BackendStats)
+
+
+class FleetRouter(Router, Protocol):
+    """A router in front of releases on several hosts (``serves_fleets``): a backend per
+    release with a server per host, and the state of each server."""
+
+    def servers(self) -> list[ServerState]:
+        """Every server of every backend, with its status and stats."""
         ...
 
 

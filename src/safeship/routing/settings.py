@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from safeship.routing.base import check_token
 from safeship.settings_model import SettingsModel
+from safeship.validation import check_url_path
 
 
 class BuiltinRouterSettings(SettingsModel):
@@ -19,6 +20,8 @@ class BuiltinRouterSettings(SettingsModel):
     type: Literal["builtin"] = "builtin"
     splits_traffic: ClassVar[bool] = True  # weights between releases; listens on a port
     needs_binary: ClassVar[str | None] = None
+    # Takes a release's servers on several hosts (Backend.servers): the ssh target needs it.
+    serves_fleets: ClassVar[bool] = False
     # Keep one user on one release. "cookie": the first response sets a cookie naming the
     # release that answered, and later requests go back to it while it has weight. "header":
     # a request header naming the user (e.g. X-User-Id) is hashed onto the weights, so a user
@@ -57,6 +60,41 @@ class NginxRouterSettings(SettingsModel):
     type: Literal["nginx"]
     splits_traffic: ClassVar[bool] = True
     needs_binary: ClassVar[str | None] = "nginx"  # `safeship doctor` looks for it on PATH
+    serves_fleets: ClassVar[bool] = True  # an upstream server per host
+
+
+class HaproxyRouterSettings(SettingsModel):
+    """A private HAProxy per environment (docs/fleet.md): a server per (host, release),
+    weights through the Runtime API, servers drained before they stop, its own health checks
+    taking a dead host out of traffic, `show stat` and its log as the metric source."""
+
+    type: Literal["haproxy"]
+    splits_traffic: ClassVar[bool] = True
+    needs_binary: ClassVar[str | None] = "haproxy"
+    serves_fleets: ClassVar[bool] = True
+    # HAProxy's health check of every server, every check_interval seconds: a server failing
+    # `fall` checks in a row is down (out of traffic), one passing `rise` is up again.
+    # check_path: an HTTP GET that must answer 2xx/3xx; None: a TCP connect.
+    check_interval: Annotated[float, Field(ge=0.1, le=3600)] = 1.0
+    fall: Annotated[int, Field(ge=1, le=100)] = 2
+    rise: Annotated[int, Field(ge=1, le=100)] = 2
+    check_path: str | None = None
+    # Seconds to connect to a server; a request whose connect fails is retried on another
+    # server (`retries`, `option redispatch`), so a host that drops off costs a delay, not an
+    # error.
+    connect_timeout: Annotated[float, Field(gt=0, le=300)] = 1.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    # Seconds a server may take to answer, and a client to send its request.
+    server_timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    client_timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # After a reload (servers added), how long the old HAProxy process keeps serving the
+    # connections it holds.
+    hard_stop_after: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    @field_validator("check_path")
+    @classmethod
+    def _path(cls, path: str | None) -> str | None:
+        return None if path is None else check_url_path(path)
 
 
 class PlatformRouterSettings(SettingsModel):
@@ -68,3 +106,4 @@ class PlatformRouterSettings(SettingsModel):
     # of the targets that route themselves (and of no other).
     splits_traffic: ClassVar[bool] = False
     needs_binary: ClassVar[str | None] = None
+    serves_fleets: ClassVar[bool] = False

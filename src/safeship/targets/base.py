@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, Protocol, runtime_checkable
 
 
 class TargetError(Exception):
@@ -24,6 +24,85 @@ class Release:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every address the release answers at: one, except a fleet release's (one per
+        host). Health verification checks each one."""
+        return (self.url,)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One host's copy of a fleet release: the host's name in the config, the address the
+    router reaches it at, its port and its process on that host."""
+
+    host: str
+    address: str
+    port: int
+    pid: int | None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class FleetRelease(Release):
+    """A version running on several hosts (the ssh target): one instance per host, each with
+    its own process. ``port`` and ``pid`` are the first instance's (for what reads one
+    release's figures); ``url`` too. A release is on the hosts of ``instances`` only: a canary
+    subset first, then every batch the rollout added."""
+
+    instances: tuple[Instance, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return self.instances[0].url if self.instances else ""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(i.url for i in self.instances)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(i.host for i in self.instances)
+
+    def without(self, host: str) -> FleetRelease:
+        """The release with ``host``'s instance dropped (the host went out of traffic)."""
+        kept = tuple(i for i in self.instances if i.host != host)
+        return replace(self, instances=kept)
+
+    def joined(self, more: Sequence[Instance]) -> FleetRelease:
+        """The release with the instances of another batch of hosts added."""
+        return replace(self, instances=self.instances + tuple(more))
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What a fleet target can tell about one host now (``safeship hosts check``)."""
+
+    host: str
+    address: str
+    reachable: bool
+    # One line: why it is unreachable, or the host agent's version and what it found.
+    detail: str = ""
+    ready: bool = False  # the host agent and the runtime are installed (`hosts setup` done)
+    # version -> pid of the releases running on the host
+    releases: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """How a fleet target's hosts take a new release: ``first`` starts with the deploy (the
+    canary hosts, or the first batch), then each of ``batches`` in turn before full traffic.
+    ``max_unavailable``: hosts that may be lost mid-rollout (out of traffic) before the
+    deploy rolls back."""
+
+    first: tuple[str, ...]
+    batches: tuple[tuple[str, ...], ...]
+    max_unavailable: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +191,51 @@ class Target(Protocol):
         """Where in the ``[target]`` table the variables it gives a release are written, when
         they are a table of safeship.toml (the local target's ``env``): errors then name the
         line. None when they come from elsewhere (a platform, a script)."""
+        ...
+
+
+class HostUnreachable(TargetError):
+    """One host of a fleet did not answer (connect timeout, link down, SSH refused). The
+    message names the host; ``host`` is its name in the config."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(message)
+        self.host = host
+
+
+@runtime_checkable
+class FleetTarget(Target, Protocol):
+    """A target whose releases run on several hosts (the ``ssh`` target). The rollout asks
+    for its plan, starts the release on the plan's first hosts (``deploy``), adds the other
+    batches (``extend``) before full traffic, and takes out of traffic a host that stops
+    answering (``host_states``, ``drop``)."""
+
+    def hosts(self) -> list[str]:
+        """The environment's hosts (names, in the config's order)."""
+        ...
+
+    def rollout_plan(self) -> RolloutPlan: ...
+
+    def deploy_on(
+        self, version: str, hosts: Sequence[str], commit: str | None = None
+    ) -> FleetRelease:
+        """Start ``version`` on ``hosts`` (in parallel), each listening before it returns.
+        A host that fails stops the others' new instances and raises TargetError naming it
+        (HostUnreachable when it did not answer)."""
+        ...
+
+    def extend(self, release: FleetRelease, hosts: Sequence[str]) -> FleetRelease:
+        """Start the same version on more hosts (one batch, in parallel); the release with
+        them added. On failure the batch's new instances are stopped and TargetError (or
+        HostUnreachable) names the host; the release's other instances keep running."""
+        ...
+
+    def host_states(self, release: FleetRelease | None = None) -> list[HostState]:
+        """Each host's state now, within the per-host timeout (in parallel)."""
+        ...
+
+    def drop(self, release: FleetRelease, host: str) -> FleetRelease:
+        """Stop ``host``'s instance if the host answers (best effort) and forget it."""
         ...
 
 
