@@ -79,7 +79,7 @@ def test_missing_key_points_at_its_table() -> None:
 
 
 def test_inline_table_error_points_at_the_inline_table() -> None:
-    source = VALID.replace('type = "local", ', 'type = "ssh", ')
+    source = VALID.replace('type = "local", ', 'type = "kubernetes", ')
     (problem,) = problems(source)
     assert problem.startswith("safeship.toml:12: environments.staging.target.type: ")
 
