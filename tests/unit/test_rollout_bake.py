@@ -159,7 +159,7 @@ def test_a_guard_fires_before_the_figures_are_judged() -> None:
     release = target.serving("v2")
     target.dead.add("v2")
     router = canary_router(clock, Behaviour(error_rate=1.0))
-    bake = Bake(router, RULES, guards=[ProcessExit(target, release, RULES)], clock=clock)
+    bake = Bake(router, RULES, guards=[ProcessExit(target, lambda: release, RULES)], clock=clock)
     outcome = bake.run(phase(30))
     assert outcome.verdict is not None and outcome.verdict.rule == "process_exit"
     assert outcome.verdict.reason == "release v2 exited while serving traffic"

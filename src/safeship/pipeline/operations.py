@@ -15,6 +15,7 @@ from safeship._files import open_private_text
 from safeship.config import LoadedConfig
 from safeship.pipeline.drain import drain
 from safeship.pipeline.environment import Environment, open_environment
+from safeship.pipeline.fleet import backend_of
 from safeship.pipeline.intent import complete_pending
 from safeship.pipeline.states import TAKES_TRAFFIC, Status
 from safeship.routing.base import Backend, BackendStats
@@ -233,9 +234,7 @@ def recover_locked(s: Session, taken_over: Lease | None = None) -> list[Deployme
     stable_release = _running(s.env.target.releases(), stable.version if stable else None)
     router_running = s.env.router.is_running()
     if router_running:
-        s.env.router.set_backends(
-            [Backend(stable_release.version, stable_release.url, 100)] if stable_release else []
-        )
+        s.env.router.set_backends([backend_of(stable_release, 100)] if stable_release else [])
     left = time.monotonic()
     for release in s.env.target.releases():
         if stable_release is None or release.version != stable_release.version:

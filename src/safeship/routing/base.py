@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # The latency histogram: geometric bucket bounds, as Prometheus' native histograms (schema 4):
 # bound i is 2 ** (i / 16) ms, so each bucket is 4.4% wide (a value read back from its bucket
@@ -209,6 +209,7 @@ class ServerState:
     stats: BackendStats = field(default_factory=BackendStats)
 
 
+@runtime_checkable
 class FleetRouter(Router, Protocol):
     """A router in front of releases on several hosts (``serves_fleets``): a backend per
     release with a server per host, and the state of each server."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from safeship.analysis.metrics import CounterSource, MetricSource, Reading, metr
 from safeship.analysis.rules import Verdict, health_score
 from safeship.health.base import score as check_score
 from safeship.pipeline.drain import Drained, drain
+from safeship.pipeline.fleet import Fleet, without_hosts
 from safeship.pipeline.intent import safe_clear, write_intent
 from safeship.pipeline.rollout.outcome import DeploymentOutcome
 from safeship.pipeline.rollout.state import RunState
@@ -41,6 +43,12 @@ class Releases:
     stats_at_start: Reading = None
     # When each release left traffic (monotonic), for the drain before its stop.
     left_traffic: dict[str, float] = field(default_factory=dict)
+    # The hosts of a release on several hosts (the ssh target): its plan, the hosts out.
+    fleet: Fleet | None = None
+
+    def out_hosts(self) -> Collection[str]:
+        """The hosts taken out of traffic in this deployment (a fleet's unreachable ones)."""
+        return self.fleet.out if self.fleet is not None else ()
 
     def mark_start(self) -> None:
         """Take the reading the figures since traffic started moving count from."""
@@ -149,7 +157,9 @@ def roll_back(
             intent = False  # a read-only run directory must not hold the switch either
     stable = releases.stable
     try:
-        releases.router.set_backends([Backend(stable.name, stable.url, 100)] if stable else [])
+        releases.router.set_backends(
+            [without_hosts(replace(stable, weight=100), releases.out_hosts())] if stable else []
+        )
     finally:
         releases.left_traffic[releases.version] = time.monotonic()
         traffic = releases.traffic()

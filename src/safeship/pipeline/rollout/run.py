@@ -10,9 +10,11 @@ and acts on the bake's verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -30,10 +32,20 @@ from safeship.analysis.rules import Verdict
 from safeship.config.models import EnvironmentSettings
 from safeship.gates.base import GateContext
 from safeship.gates.runner import GateRunner, GateStop
-from safeship.health.basic import wait_until_healthy
 from safeship.health.resolve import ResolveError
 from safeship.health.verify import reason as check_reason
 from safeship.health.verify import run_baseline, stopping, verify_levels_2_3
+from safeship.pipeline.fleet import (
+    HOST_WATCH_INTERVAL,
+    Fleet,
+    HostWatch,
+    backend_of,
+    fleet_router,
+    fleet_target,
+    host_of,
+    verify_instances,
+    without_hosts,
+)
 from safeship.pipeline.rollout import endings
 from safeship.pipeline.rollout.endings import Releases
 from safeship.pipeline.rollout.outcome import DeploymentOutcome, DeployRefused, Interrupted
@@ -48,8 +60,8 @@ from safeship.pipeline.rollout.watchers import (
 )
 from safeship.pipeline.states import TAKES_TRAFFIC, TERMINAL, Status
 from safeship.registry.records import DeploymentNotes
-from safeship.routing.base import Backend, BackendStats
-from safeship.targets.base import Release, TargetError
+from safeship.routing.base import Backend, BackendStats, RouterError
+from safeship.targets.base import FleetRelease, HostUnreachable, Release, TargetError
 
 # Makes the gates' context for this deployment (once its row exists).
 GateContexts = Callable[[RunState, Releases], GateContext]
@@ -191,7 +203,7 @@ class Rollout:
         state.emit("stage.started", stage="deploy")
         state.progress()
         try:
-            release = self.releases.target.deploy(state.version, commit=state.commit)
+            release = self.deploy_release()
         except TargetError as exc:
             state.emit("stage.failed", stage="deploy", reason=str(exc))
             return str(exc)
@@ -200,30 +212,58 @@ class Rollout:
         state.emit("stage.passed", stage="deploy", port=release.port, pid=release.pid)
         return None
 
+    def deploy_release(self) -> Release:
+        """Start the release: on one machine, or on a fleet's first hosts (the canary hosts,
+        or the first batch), a host that does not answer taken out while the budget allows."""
+        releases, state = self.releases, self.state
+        fleet_of = fleet_target(releases.target)
+        if fleet_of is None:
+            return releases.target.deploy(state.version, commit=state.commit)
+        fleet = releases.fleet = Fleet(fleet_of, fleet_of.rollout_plan())
+        release = fleet.start(
+            fleet.plan.first,
+            lambda hosts: fleet_of.deploy_on(state.version, hosts, commit=state.commit),
+            self.host_out,
+        )
+        if release is None:
+            raise TargetError(f"no host answered: {'; '.join(fleet.out.values())}")
+        return release
+
     def verify_release(self) -> str | None:
         release = self._release()
-        state, target = self.state, self.releases.target
+        state = self.state
         state.advance(Status.VERIFYING)
         state.emit("stage.started", stage="verify")
         state.progress()
-        result = wait_until_healthy(
-            release.url, self.settings.health, lambda: target.is_alive(release)
-        )
-        state.record_checks([result])
-        reason: str | None
-        if result.status != "ok":
-            reason = f"health check failed: {result.detail}"
-            if not target.is_alive(release):
-                reason = (
-                    f"release {state.version} exited before it became healthy ({result.detail})"
-                )
-        else:
+        reason = self.verify_instances(release, release.urls)
+        if reason is None:
             reason = self.verify_deep_and_smoke(release)
         if reason:
             state.emit("stage.failed", stage="verify", reason=reason)
             self.releases.stop_release()
             return reason
         state.emit("stage.passed", stage="verify")
+        return None
+
+    def verify_instances(self, release: Release, urls: Sequence[str]) -> str | None:
+        """Level 1 on each of the release's addresses (a fleet's hosts at once); why it
+        stops, naming the host."""
+        target = self.releases.target
+        checked = verify_instances(
+            release, self.settings.health, lambda: target.is_alive(release), urls
+        )
+        self.state.record_checks([result for _, result in checked])
+        for url, result in checked:
+            if result.status == "ok":
+                continue
+            host = host_of(release, url)
+            on = f" on host {host}" if host else ""
+            if not target.is_alive(release):
+                return (
+                    f"release {self.state.version} exited{on} before it became healthy "
+                    f"({result.detail})"
+                )
+            return f"health check failed{on}: {result.detail}"
         return None
 
     def verify_deep_and_smoke(self, release: Release) -> str | None:
@@ -263,13 +303,25 @@ class Rollout:
         # The rules' one-off reads (a scan of the process table, a registry query) happen now,
         # not beside the canary's first requests, which would look slower for it.
         watchers.append(LatencyWatch(settings.rollback, state.stored_baseline_p95()))
-        if release.pid is not None:
+        fleet, router = self.releases.fleet, fleet_router(self.releases.router)
+        if release.pid is not None and fleet is None:  # sampled here: this machine's process
             watchers.append(ResourcesWatch(release.pid, settings.rollback, self.clock.now()))
         watchers.append(DbPoolWatch(checks, settings.rollback))
+        guards: list[Watcher] = [
+            ProcessExit(
+                self.releases.target,
+                self._release,
+                settings.rollback,
+                # A fleet's instances are asked over SSH: twice a second, not at every poll.
+                interval=HOST_WATCH_INTERVAL if fleet is not None else 0.0,
+            )
+        ]
+        if fleet is not None and router is not None:
+            guards.append(HostWatch(fleet, router, self._fleet_release, self.host_out))
         return Bake(
             self.releases.metrics,
             settings.rollback,
-            guards=[ProcessExit(self.releases.target, release, settings.rollback)],
+            guards=guards,
             watchers=watchers,
             requests=state.read_request,
             on_poll=self._on_poll,
@@ -281,6 +333,11 @@ class Rollout:
         monitoring window; the verdict that ends it early, else None (promote)."""
         state = self.state
         for step in self.plan.steps:
+            if step.weight >= 100:
+                # Every host runs the release before it takes all traffic.
+                verdict = self.start_batches(bake)
+                if verdict is not None:
+                    return verdict
             state.step = step.weight
             state.advance(Status.PROGRESSING, current_step=step.weight)
             self.set_weights(step.weight)
@@ -302,15 +359,94 @@ class Rollout:
         self.state.progress(window)
 
     def set_weights(self, step: int) -> None:
-        release, stable = self._release(), self.releases.stable
-        backends = [Backend(self.state.version, release.url, step)]
-        if stable and step < 100:
-            backends.append(Backend(stable.name, stable.url, 100 - step))
-        self.releases.router.set_backends(backends)
+        backends = self.apply_weights(step)
+        stable = self.releases.stable
         if stable and step >= 100:
             # The drain's clock: monotonic time.
             self.releases.left_traffic[stable.name] = time.monotonic()
         self.state.emit("traffic.shifted", step=step, weights={b.name: b.weight for b in backends})
+
+    def apply_weights(self, step: int | None) -> list[Backend]:
+        """The router's backends for the new release at ``step`` (None: before traffic, the
+        stable alone), a fleet's hosts out of traffic left out of both."""
+        release, stable = self._release(), self.releases.stable
+        out = self.releases.out_hosts()
+        backends = [backend_of(release, step, out=out)] if step is not None else []
+        if stable and (step is None or step < 100):
+            backends.append(without_hosts(replace(stable, weight=100 - (step or 0)), out))
+        self.releases.router.set_backends(backends)
+        return backends
+
+    # -- hosts ----------------------------------------------------------------------------
+
+    def start_batches(self, bake: Bake) -> Verdict | None:
+        """A fleet's batches after its first hosts: each started at once, verified, given its
+        share of the current weight and baked before the next (Ansible's `serial`)."""
+        fleet, state = self.releases.fleet, self.state
+        if fleet is None or not fleet.plan.batches:
+            return None
+        count = len(fleet.plan.batches)
+        for number, batch in enumerate(fleet.plan.batches, 1):
+            hosts = [h for h in batch if h not in fleet.out]
+            if not hosts:
+                continue
+            state.emit("batch.started", hosts=hosts, batch=number, batches=count)
+            state.progress()
+            before = self._fleet_release()
+            try:
+                grown = fleet.start(
+                    hosts,
+                    lambda more: fleet.target.extend(self._fleet_release(), more),
+                    self.host_out,
+                )
+            except TargetError as exc:
+                state.emit("batch.failed", hosts=hosts, batch=number, reason=str(exc))
+                rule = "host_unavailable" if isinstance(exc, HostUnreachable) else "batch"
+                return Verdict(rule, str(exc), {"batch": number, "hosts": hosts})
+            if grown is None:
+                continue  # every host of the batch out, within max_unavailable
+            self.releases.release = grown
+            added = [i.url for i in grown.instances if i.host not in before.hosts]
+            reason = self.verify_instances(grown, added)
+            if reason is not None:
+                state.emit("batch.failed", hosts=hosts, batch=number, reason=reason)
+                return Verdict("batch", reason, {"batch": number, "hosts": hosts})
+            if state.step is not None:
+                self.apply_weights(state.step)  # the batch takes its share of the weight
+            if self.plan.bakes and self.settings.bake_time > 0:
+                verdict = bake.run(self.phase(self.settings.bake_time)).verdict
+                if verdict is not None:
+                    state.emit("batch.failed", hosts=hosts, batch=number, reason=verdict.reason)
+                    return verdict
+            state.emit("batch.passed", hosts=hosts, batch=number, batches=count)
+        return None
+
+    def host_out(self, host: str, reason: str) -> None:
+        """Take ``host`` out of traffic (it stopped answering): its servers leave the router,
+        its instance is forgotten (stopped if it still answers)."""
+        fleet = self.releases.fleet
+        assert fleet is not None
+        release = self.releases.release
+        if isinstance(release, FleetRelease) and host in release.hosts:
+            try:
+                self.releases.release = fleet.target.drop(release, host)
+            except TargetError:
+                self.releases.release = release.without(host)
+        if self.releases.release is not None:
+            with contextlib.suppress(RouterError):  # the router's own checks keep it out too
+                self.apply_weights(self.state.step)
+        self.state.emit(
+            "host.unavailable",
+            host=host,
+            reason=reason,
+            unavailable=sorted(fleet.out),
+            max_unavailable=fleet.plan.max_unavailable,
+        )
+
+    def _fleet_release(self) -> FleetRelease:
+        release = self._release()
+        assert isinstance(release, FleetRelease)
+        return release
 
     def phase(
         self, seconds: float, *, analysis: CanaryBake | None = None, paused: bool = False
@@ -385,7 +521,8 @@ class Rollout:
         report = run_baseline(
             release.url,
             health.baseline,
-            pid=release.pid,
+            # Sampled on this machine: a fleet's processes run elsewhere.
+            pid=release.pid if self.releases.fleet is None else None,
             previous=state.baseline_of(previous),
             previous_version=previous.version if previous else None,
             max_connections=health.max_connections,

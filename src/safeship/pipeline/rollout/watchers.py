@@ -5,6 +5,7 @@ deployment, so consecutive and sustained rules carry across steps into monitorin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
@@ -29,23 +30,38 @@ RESOURCE_INTERVAL = 0.5
 
 
 class ProcessExit:
-    """The release's process exited while serving traffic (``on_process_exit``)."""
+    """The release's process exited while serving traffic (``on_process_exit``); on a fleet,
+    its process on any host. ``release``: the release as it is now (a fleet's grows by
+    batches); ``interval``: seconds between looks (0: every poll)."""
 
-    def __init__(self, target: Target, release: Release, rules: RollbackRules) -> None:
+    def __init__(
+        self,
+        target: Target,
+        release: Callable[[], Release],
+        rules: RollbackRules,
+        *,
+        interval: float = 0.0,
+    ) -> None:
         self.target = target
         self.release = release
         self.rules = rules
+        self.interval = interval
+        self.next_look = 0.0
 
     def begin(self, now: float) -> None:
-        pass
+        self.next_look = now
 
     def observe(self, poll: Poll) -> Verdict | None:
-        if not self.rules.on_process_exit or self.target.is_alive(self.release):
+        if not self.rules.on_process_exit or poll.now < self.next_look:
+            return None
+        self.next_look = poll.now + self.interval
+        release = self.release()
+        if self.target.is_alive(release):
             return None
         return Verdict(
             "process_exit",
-            f"release {self.release.version} exited while serving traffic",
-            {"pid": self.release.pid},
+            f"release {release.version} exited while serving traffic",
+            {"pid": release.pid},
         )
 
 
