@@ -375,6 +375,7 @@ lazy_group("backup", "safeship.cli.backup_cmd:backup_app")
 lazy_group("release", "safeship.cli.release_cmd:release_app")
 lazy_group("freeze", "safeship.cli.freeze_cmd:freeze_app")
 lazy_group("outage", "safeship.cli.outage_cmd:outage_app")
+lazy_group("hosts", "safeship.cli.hosts_cmd:hosts_app")
 lazy_group("secrets", "safeship.cli.secrets_cmd:secrets_app")
 
 

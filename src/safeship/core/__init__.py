@@ -120,6 +120,14 @@ if TYPE_CHECKING:
         level_name,
         smoke,
     )
+    from safeship.core._hosts import (
+        HostReport,
+        NotAFleet,
+        TrustedHost,
+        hosts_check,
+        hosts_setup,
+        hosts_trust,
+    )
     from safeship.core._jobs import background_jobs, job_statuses, run_job
     from safeship.core._logs import LogEntry, LogQuery, deployment_log, parse_since
     from safeship.core._metrics import MetricsServer, metrics_exposition, serve_metrics
@@ -266,6 +274,12 @@ _LAZY = {
     "DrillResult": "safeship.core._drill",
     "drill": "safeship.core._drill",
     "drill_history": "safeship.core._drill",
+    "HostReport": "safeship.core._hosts",
+    "NotAFleet": "safeship.core._hosts",
+    "TrustedHost": "safeship.core._hosts",
+    "hosts_check": "safeship.core._hosts",
+    "hosts_setup": "safeship.core._hosts",
+    "hosts_trust": "safeship.core._hosts",
     "OutageProbe": "safeship.core._outage",
     "OutageState": "safeship.core._outage",
     "outage_check": "safeship.core._outage",
@@ -487,6 +501,7 @@ __all__ = [
     "GatesOverride",
     "HealthReport",
     "HistoryQuery",
+    "HostReport",
     "Interrupted",
     "JobStatus",
     "LiveDeployment",
@@ -499,6 +514,7 @@ __all__ = [
     "MetricFigures",
     "MetricsServer",
     "NonceResult",
+    "NotAFleet",
     "OutageProbe",
     "OutageState",
     "OutboxStatus",
@@ -534,6 +550,7 @@ __all__ = [
     "StoredReport",
     "TimelineEntry",
     "TrafficRow",
+    "TrustedHost",
     "UnknownChannel",
     "UnknownJob",
     "UsageError",
@@ -577,6 +594,9 @@ __all__ = [
     "finish_rotation",
     "freeze_status",
     "history",
+    "hosts_check",
+    "hosts_setup",
+    "hosts_trust",
     "idempotent_use",
     "identify",
     "job_statuses",

@@ -20,6 +20,7 @@ PROBLEM_LISTS: Final = (
 USAGE_ERRORS: Final = (
     "safeship.auth.errors:AuthError",
     "safeship.core._backups:BackupRefused",
+    "safeship.core._hosts:NotAFleet",
     "safeship.core._health:UsageError",
     "safeship.pipeline.deploy:DeployRefused",
     "safeship.pipeline.operations:RollbackImpossible",
