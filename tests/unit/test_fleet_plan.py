@@ -19,7 +19,7 @@ from safeship.targets.base import (
     RolloutPlan,
     TargetError,
 )
-from safeship.targets.settings import hosts_of
+from safeship.targets.settings import SshTargetSettings, hosts_of
 
 
 def ssh_env(**target: object) -> dict[str, object]:
@@ -41,7 +41,7 @@ def test_shares_of_hosts_round_down_like_ansible_serial() -> None:
 def test_an_ssh_target_gets_haproxy_and_refuses_a_one_machine_router() -> None:
     env = EnvironmentSettings.model_validate(ssh_env(canary_hosts=["web2"], batch_size="50%"))
     assert env.router.type == "haproxy"
-    assert env.target.type == "ssh" and env.target.canary_hosts == ["web2"]
+    assert isinstance(env.target, SshTargetSettings) and env.target.canary_hosts == ["web2"]
     with pytest.raises(ValidationError, match="ssh target's hosts need the nginx or haproxy"):
         EnvironmentSettings.model_validate({**ssh_env(), "router": {"type": "builtin"}})
 
