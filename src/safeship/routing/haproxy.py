@@ -21,7 +21,7 @@ outlives the safeship command that started it. Changes:
 Stats: each request's log line (server, status, active time) goes to HAProxy's stdout, a file
 read incrementally like nginx's access log, so counters survive reloads and are cumulative
 since the router started (the log is emptied when HAProxy starts). Connect errors come from
-``show stat`` ``econ`` (the log names only the server that answered), carried over reloads in
+``show stat`` (``econ`` + ``wretr`` + ``wredis``: the log names only the server that answered), carried over reloads in
 the state file. ``in_flight`` is ``scur`` summed over the current worker and any former one
 still finishing requests (the master CLI reaches it).
 
@@ -121,6 +121,11 @@ class HaproxyRouter:
         """The master's pid."""
         info = self._live_info()
         return int(info["pid"]) if info else None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The pid of the worker serving now (a reload starts a new one)."""
+        return self._worker_pid() if self.is_running() else None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -280,7 +285,7 @@ class HaproxyRouter:
         # show stat counters start over in the new worker: carry the connect errors.
         carried: dict[str, int] = dict(state.get("carried", {}))
         for row in self._show_stat():
-            carried[row["svname"]] = carried.get(row["svname"], 0) + _int(row.get("econ"))
+            carried[row["svname"]] = carried.get(row["svname"], 0) + _connect_errors(row)
         self._write_state(
             state, config_servers={s.name: s.address for s in servers}, carried=carried
         )
@@ -375,19 +380,21 @@ class HaproxyRouter:
         self._read_log()
         carried: dict[str, int] = self._read_state().get("carried", {})
         running = self.is_running()
-        econ: dict[str, int] = dict(carried)
+        connect_errors: dict[str, int] = dict(carried)
         in_flight: dict[str, int] = {}
         if running:
             for row in self._show_stat():
-                econ[row["svname"]] = econ.get(row["svname"], 0) + _int(row.get("econ"))
+                connect_errors[row["svname"]] = connect_errors.get(
+                    row["svname"], 0
+                ) + _connect_errors(row)
                 in_flight[row["svname"]] = _int(row.get("scur"))
             for row in self._former_workers_stat():
                 in_flight[row["svname"]] = in_flight.get(row["svname"], 0) + _int(row.get("scur"))
         result = {}
-        for name in {*self._counters, *econ, *in_flight}:
+        for name in {*self._counters, *connect_errors, *in_flight}:
             counters = self._counters.get(name, Counters())
             data = counters.to_json()
-            errors = econ.get(name, 0)
+            errors = connect_errors.get(name, 0)
             data["requests"] += errors
             data["connect_errors"] += errors
             data["in_flight"] = in_flight.get(name, 0)
@@ -610,6 +617,12 @@ def _plus(total: BackendStats | None, more: BackendStats) -> BackendStats:
         latency_sum_ms=total.latency_sum_ms + more.latency_sum_ms,
         in_flight=(total.in_flight or 0) + (more.in_flight or 0),
     )
+
+
+def _connect_errors(row: dict[str, str]) -> int:
+    """Attempts on this server whose connect failed: those retried on it (``wretr``), those
+    sent on to another (``wredis``) and those that ended the request (``econ``)."""
+    return sum(_int(row.get(key)) for key in ("econ", "wretr", "wredis"))
 
 
 def _int(text: str | None) -> int:

@@ -180,6 +180,10 @@ defaults
     option dontlognull
     option redispatch 1
     retries {settings.retries}
+    # A server that dies closes its idle connections; a request sent on one just then gets
+    # no answer at all and is retried elsewhere, but only a safe method's: a request that
+    # may have taken effect is never sent twice.
+    retry-on conn-failure empty-response
     timeout connect {_seconds(settings.connect_timeout)}
     timeout client {_seconds(settings.client_timeout)}
     timeout server {_seconds(settings.server_timeout)}
@@ -194,6 +198,7 @@ frontend safeship
 
 backend {BACKEND_NAME}
     balance roundrobin
+    http-request disable-l7-retry unless METH_GET || METH_OPTIONS
 {httpchk}    # Only HAProxy names the release that answered; a release's own header is replaced.
     http-response set-header {RELEASE_HEADER} %[srv_name,map({p / RELEASE_MAP})]
 {lines}"""
