@@ -22,8 +22,8 @@ Stats: each request's log line (server, status, active time) goes to HAProxy's s
 read incrementally like nginx's access log, so counters survive reloads and are cumulative
 since the router started (the log is emptied when HAProxy starts). Connect errors come from
 ``show stat`` (``econ`` + ``wretr`` + ``wredis``: the log names only the server that answered),
-carried over reloads in the state file. ``in_flight`` is ``scur`` summed over the current worker and any former one
-still finishing requests (the master CLI reaches it).
+carried over reloads in the state file. ``in_flight`` is ``scur`` summed over the current
+worker and any former one still finishing requests (the master CLI reaches it).
 
 Files in ``state_dir/haproxy`` (0700; safeship's own files 0600): haproxy.cfg, releases.map,
 state.json ({"backends", "names", "config_servers", "carried"}), router.json ({"pid", "port",
