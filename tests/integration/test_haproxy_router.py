@@ -445,3 +445,13 @@ def test_building_the_router_starts_nothing(tmp_path: Path) -> None:
     router = HaproxyRouter("test", free_port(), tmp_path, SETTINGS)
     assert not router.is_running() and router.backends() == [] and router.stats() == {}
     assert not (tmp_path / "haproxy").exists()
+
+
+def test_port_in_use_is_a_one_line_error(router: HaproxyRouter) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", router.port))
+        sock.listen()
+        with pytest.raises(RouterError, match="haproxy exited with code") as info:
+            router.ensure_running()
+    assert "\n" not in str(info.value) and "cannot bind" in str(info.value)
+    assert not router.is_running()

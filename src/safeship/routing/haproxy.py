@@ -178,7 +178,7 @@ class HaproxyRouter:
             code = _processes.exit_code(proc.pid)
             if code is not None:
                 _processes.reap(proc.pid)
-                raise RouterError(f"haproxy exited with code {code}: {self._last_error()}")
+                raise RouterError(f"haproxy exited with code {code}: {self._first_alert()}")
             if self._worker_pid() is not None:  # the worker answers: it listens
                 _files.write_private_json(
                     self.prefix / "router.json",
@@ -194,7 +194,7 @@ class HaproxyRouter:
         _processes.terminate(proc.pid, 1.0, group=True)
         raise RouterError(
             f"haproxy did not listen on port {self.port} within"
-            f" {self.startup_timeout:g} s: {self._last_error()}"
+            f" {self.startup_timeout:g} s: {self._first_alert()}"
         )
 
     def is_running(self) -> bool:
@@ -208,12 +208,9 @@ class HaproxyRouter:
         pid = int(info["pid"])
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGUSR1)
+        # The master exits once its workers have (they finish the requests they hold).
         if not _processes.wait_exited(pid, self.grace + 2.0):
             _processes.terminate(pid, 0, group=True)
-        else:
-            # The master is gone; anything of its group left behind goes too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
         _processes.reap(pid)
         if _processes.is_running(pid, info.get("start_ticks")):
             raise RouterError(f"the {self.environment} haproxy (pid {pid}) did not stop")
@@ -292,6 +289,7 @@ class HaproxyRouter:
         pid = self.pid
         if pid is None:
             raise RouterError(f"the {self.environment} haproxy is not running")
+        since = _size(self.log_path)
         os.kill(pid, signal.SIGUSR2)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
@@ -300,10 +298,10 @@ class HaproxyRouter:
                 self._drain_zero_weight(servers)
                 return
             if not _processes.is_running(pid):
-                raise RouterError(f"haproxy exited during a reload: {self._last_error()}")
+                raise RouterError(f"haproxy exited during a reload: {self._first_alert(since)}")
             time.sleep(0.02)
         raise RouterError(
-            f"haproxy did not reload within {self.startup_timeout:g} s: {self._last_error()}"
+            f"haproxy did not reload within {self.startup_timeout:g} s: {self._first_alert(since)}"
         )
 
     def _install(
@@ -511,12 +509,15 @@ class HaproxyRouter:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RouterError(f"cannot run {self.haproxy}: {exc}") from exc
 
-    def _last_error(self) -> str:
-        with contextlib.suppress(OSError):
-            text = self.log_path.read_text(errors="replace")
+    def _first_alert(self, since: int = 0) -> str:
+        """The first alert haproxy logged from offset ``since`` of its log (the start of an
+        attempt): the cause, where the last is often a generic "Exiting"."""
+        with contextlib.suppress(OSError), self.log_path.open("rb") as log:
+            log.seek(since)
+            text = log.read(_READ_CHUNK).decode(errors="replace")
             alerts = [ln for ln in text.splitlines() if "[ALERT]" in ln]
             if alerts:
-                return _haproxy_error(alerts[-1])
+                return _haproxy_error(alerts[0])
         return "no error logged"
 
     def _read_state(self) -> dict[str, Any]:
@@ -623,6 +624,13 @@ def _connect_errors(row: dict[str, str]) -> int:
     """Attempts on this server whose connect failed: those retried on it (``wretr``), those
     sent on to another (``wredis``) and those that ended the request (``econ``)."""
     return sum(_int(row.get(key)) for key in ("econ", "wretr", "wredis"))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _int(text: str | None) -> int:

@@ -198,6 +198,10 @@ frontend safeship
 
 backend {BACKEND_NAME}
     balance roundrobin
+    # Idle server connections serve a new client's first request too, once they have proved
+    # they keep alive ("safe" opens a connection per client connection): clients that close
+    # after each request otherwise cost a connect per request.
+    http-reuse aggressive
     http-request disable-l7-retry unless METH_GET || METH_OPTIONS
 {httpchk}    # Only HAProxy names the release that answered; a release's own header is replaced.
     http-response set-header {RELEASE_HEADER} %[srv_name,map({p / RELEASE_MAP})]
