@@ -198,10 +198,12 @@ frontend safeship
 
 backend {BACKEND_NAME}
     balance roundrobin
-    # Idle server connections serve a new client's first request too, once they have proved
-    # they keep alive ("safe" opens a connection per client connection): clients that close
-    # after each request otherwise cost a connect per request.
-    http-reuse aggressive
+    # Idle server connections serve any request, a new client's first one too ("safe", the
+    # default, opens a server connection per client connection: twice the latency for clients
+    # that close after each request), as nginx's and the builtin router's pools do. HAProxy
+    # drops an idle connection the server closed; one closed just as a request goes out is
+    # retried elsewhere for a safe method only (retry-on, below).
+    http-reuse always
     http-request disable-l7-retry unless METH_GET || METH_OPTIONS
 {httpchk}    # Only HAProxy names the release that answered; a release's own header is replaced.
     http-response set-header {RELEASE_HEADER} %[srv_name,map({p / RELEASE_MAP})]
