@@ -239,7 +239,7 @@ def test_weights_split_exactly_across_releases_and_hosts(
     router.set_backends([fleet("1.0+build", 40, v1), fleet("2.0", 60, v2)])
     assert router.worker_pid == worker
     seen_releases = Counter(r.headers[RELEASE_HEADER] for r in answers(router, 100))
-    assert abs(seen_releases["2.0"] - 60) <= 2, seen_releases
+    assert abs(seen_releases["2.0"] - 60) <= 3, seen_releases
 
 
 def test_a_release_leaving_is_drained_and_its_requests_counted_in_flight(
