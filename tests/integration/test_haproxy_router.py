@@ -116,7 +116,7 @@ def start_host(release: str, host: str, address: str) -> Host:
             pass
 
     server = QuietServer((address, 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     holder.append(Host(release, host, address, server))
     return holder[0]
 
@@ -240,6 +240,17 @@ def test_weights_split_exactly_across_releases_and_hosts(
     assert router.worker_pid == worker
     seen_releases = Counter(r.headers[RELEASE_HEADER] for r in answers(router, 100))
     assert abs(seen_releases["2.0"] - 60) <= 3, seen_releases
+    # A host taken out of a release: its server is drained, the others share the weight.
+    router.set_backends([fleet("1.0+build", 40, v1[:2]), fleet("2.0", 60, v2)])
+    assert router.worker_pid == worker
+    states = {(s.backend, s.host): (s.status, s.weight) for s in router.servers()}
+    assert states[("1.0+build", "web3")][0] == "drain"
+    # 20 per server of 1.0, 30 of 2.0: the largest share is HAProxy's 256.
+    assert states[("1.0+build", "web1")] == ("up", 171) and states[("2.0", "web1")] == ("up", 256)
+    assert {r.text.split()[1] for r in answers(router, 20) if r.text.startswith("1.0")} == {
+        "web1",
+        "web2",
+    }
 
 
 def test_a_release_leaving_is_drained_and_its_requests_counted_in_flight(

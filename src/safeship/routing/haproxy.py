@@ -179,7 +179,9 @@ class HaproxyRouter:
             if code is not None:
                 _processes.reap(proc.pid)
                 raise RouterError(f"haproxy exited with code {code}: {self._first_alert()}")
-            if self._worker_pid() is not None:  # the worker answers: it listens
+            # The worker answers: it listens. The master answers once it runs its loop, which
+            # handles the signals of a reload or a stop.
+            if self._worker_pid() is not None and self._master_answers():
                 _files.write_private_json(
                     self.prefix / "router.json",
                     {
@@ -294,7 +296,7 @@ class HaproxyRouter:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             now = self._worker_pid()
-            if now is not None and now != before:
+            if now is not None and now != before and self._master_answers():
                 self._drain_zero_weight(servers)
                 return
             if not _processes.is_running(pid):
@@ -457,6 +459,12 @@ class HaproxyRouter:
                 with contextlib.suppress(RouterError):
                     rows += _server_rows(self._ask(MASTER_SOCKET, f"@!{line.split()[0]} show stat"))
         return rows
+
+    def _master_answers(self) -> bool:
+        try:
+            return "worker" in self._ask(MASTER_SOCKET, "show proc")
+        except RouterError:
+            return False
 
     def _worker_pid(self) -> int | None:
         """The pid of the worker answering on the admin socket, None if none answers."""
