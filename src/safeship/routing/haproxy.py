@@ -235,8 +235,9 @@ class HaproxyRouter:
                 self._reload(state, servers, names)
                 state = self._read_state()
             else:
-                self._set_weights(servers, running)
+                # The config on disk first (checked): what a later reload or restart reads.
                 self._install(_with_leaving(servers, running), names)
+                self._set_weights(servers, running)
         self._write_state(state, backends=[_backend_json(b) for b in checked], names=names)
 
     def backends(self) -> list[Backend]:
