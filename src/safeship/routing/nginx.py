@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safeship import _files, _processes
-from safeship.routing.base import Backend, BackendStats, RouterError
+from safeship.routing.base import Backend, BackendStats, RouterError, Server
+from safeship.routing.haproxy_config import check_backends
 from safeship.routing.nginx_config import TEMP_DIRS, render_config, upstream_addresses
 from safeship.routing.proxy import Counters, parse_backends
 
@@ -182,13 +183,21 @@ class NginxRouter:
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
         try:
-            checked = parse_backends({"backends": [asdict(b) for b in backends]})
+            if any(b.servers for b in backends):  # a fleet: servers on other hosts
+                checked = check_backends(backends)
+            else:
+                checked = parse_backends({"backends": [asdict(b) for b in backends]})
         except ValueError as exc:
             raise RouterError(f"invalid backends: {exc}") from exc
         state = self._read_state()
         names = {
             **state.get("names", {}),
-            **{address: b.name for b in checked for address in upstream_addresses(b.url)},
+            **{
+                address: b.name
+                for b in checked
+                for s in b.instances
+                for address in upstream_addresses(s.url)
+            },
         }
         if self.is_running():
             self.apply(render_config(self.prefix, self.port, checked, workers=self.workers))
@@ -210,7 +219,15 @@ class NginxRouter:
 
     def backends(self) -> list[Backend]:
         data = self._read_state().get("backends", [])
-        return [Backend(str(b["name"]), str(b["url"]), int(b["weight"])) for b in data]
+        return [
+            Backend(
+                str(b["name"]),
+                str(b["url"]),
+                int(b["weight"]),
+                tuple(Server(str(s["host"]), str(s["url"])) for s in b.get("servers", [])),
+            )
+            for b in data
+        ]
 
     # -- stats ----------------------------------------------------------------------------
 

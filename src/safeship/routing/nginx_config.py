@@ -1,5 +1,9 @@
 """The nginx.conf that NginxRouter writes: upstream weights, the release header, the JSON log.
 
+A fleet release (``Backend.servers``) is an upstream server per host, its weight spread over
+them as HAProxy's are (haproxy_config.spread_weights); a release without servers is its one
+address at its own weight, as before fleets.
+
 Every path lies under the router's private prefix (pid, logs and the five temp paths). The
 release header comes from a ``map`` of ``$upstream_addr`` (the last address tried) to release
 names, so a release cannot set it itself.
@@ -13,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from safeship.routing.base import Backend
+from safeship.routing.haproxy_config import server_address, spread_weights
 from safeship.routing.proxy import RELEASE_HEADER
 
 # nginx's temp paths, each set inside the prefix (the defaults lie outside it).
@@ -27,7 +32,8 @@ def render_config(prefix: Path, port: int, backends: Sequence[Backend], *, worke
     release_map = _release_map(servers)
     if servers:
         lines = "\n".join(
-            f"        server {_address(b.url)} weight={b.weight} max_fails=0;" for b in servers
+            f"        server {address} weight={weight} max_fails=0;"
+            for address, weight in _upstream_servers(servers)
         )
         upstream = f"    upstream safeship_releases {{\n{lines}\n        keepalive 32;\n    }}\n"
         location = (
@@ -77,6 +83,16 @@ http {{
 """
 
 
+def _upstream_servers(backends: Sequence[Backend]) -> list[tuple[str, int]]:
+    """(address, weight) of every upstream server: a release without servers is its one
+    address at its own weight; a fleet release's weight is spread over its servers, one per
+    host (haproxy_config.spread_weights, on nginx's weights from 1)."""
+    if not any(b.servers for b in backends):
+        return [(_address(b.url), b.weight) for b in backends]
+    weights = spread_weights(backends)
+    return [(server_address(s.url), weights[b.name, s.host]) for b in backends for s in b.instances]
+
+
 def _address(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port}"
@@ -105,7 +121,9 @@ def _release_map(servers: Sequence[Backend]) -> str:
         if "$" in name:
             name = name.replace("$", "${safeship_dollar}")
             dollar = '    geo $safeship_dollar {\n        default "$";\n    }\n'
-        for address in upstream_addresses(backend.url):
+        for address in dict.fromkeys(
+            a for s in backend.instances for a in upstream_addresses(s.url)
+        ):
             lines.append(f'        "~(^|[,:] ){re.escape(address)}$" "{name}";\n')
     return (
         f"{dollar}    map $upstream_addr $safeship_release {{\n"
