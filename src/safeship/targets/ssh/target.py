@@ -162,7 +162,7 @@ class SshTarget(TargetDefaults):
         agent = f"{self.remote_dir(host.name)}/agent.py"
         done = await self.fleet.run(
             host,
-            [self.settings.python, agent, command],
+            [self.settings.python, "-I", "-S", agent, command],
             stdin=json.dumps(request),
             timeout=self.settings.command_timeout if timeout is None else timeout,
         )
