@@ -153,8 +153,14 @@ def group_alive(pgid: int) -> bool:
 
 
 def is_ours(record: dict[str, Any]) -> bool:
+    """Whether the record's pid is still the process it names (maybe a zombie by now)."""
     ticks = record.get("start_ticks")
     return ticks is not None and start_ticks(int(record["pid"])) == int(ticks)
+
+
+def runs(record: dict[str, Any]) -> bool:
+    """Whether the record's process is ours and alive (a zombie has exited)."""
+    return is_ours(record) and is_running(int(record["pid"]), None)
 
 
 def free_port() -> int:
@@ -211,12 +217,21 @@ def running_records() -> list[dict[str, Any]]:
         record = read_record(path)
         if record is None:
             continue
-        if is_ours(record):
+        if runs(record):
             found.append(record)
         else:
-            path.unlink()
-            (RUN / (str(record["version"]) + ".env")).unlink(missing_ok=True)
+            forget(record)
     return found
+
+
+def forget(record: dict[str, Any]) -> None:
+    """Drop a dead release's files; kill what it left in its process group while its leader
+    is an unreaped zombie (until then the group id cannot be another's)."""
+    if is_ours(record):
+        kill_group(int(record["pid"]), signal.SIGKILL)
+    version = str(record["version"])
+    pid_file(version).unlink(missing_ok=True)
+    (RUN / (version + ".env")).unlink(missing_ok=True)
 
 
 def cmd_list(request: dict[str, Any]) -> dict[str, Any]:
@@ -227,10 +242,9 @@ def cmd_list(request: dict[str, Any]) -> dict[str, Any]:
 def cmd_alive(request: dict[str, Any]) -> dict[str, Any]:
     version = check_version(request["version"])
     record = read_record(pid_file(version))
-    alive = record is not None and int(record["pid"]) == int(request["pid"]) and is_ours(record)
+    alive = record is not None and int(record["pid"]) == int(request["pid"]) and runs(record)
     if record is not None and not alive and int(record["pid"]) == int(request["pid"]):
-        pid_file(version).unlink(missing_ok=True)
-        (RUN / (version + ".env")).unlink(missing_ok=True)
+        forget(record)
     return {"alive": alive}
 
 
@@ -241,7 +255,7 @@ def cmd_start(request: dict[str, Any]) -> dict[str, Any]:
     start_timeout = float(request.get("start_timeout", 30))
     private_dir(RUN)
     running = read_record(pid_file(version))
-    if running is not None and is_ours(running):
+    if running is not None and runs(running):
         raise Refused(
             "release {} is already running (pid {}, port {}); stop it first".format(
                 version, running["pid"], running["port"]
@@ -427,7 +441,7 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
         return {"installed": False}
     private_dir(RELEASES)
     running = read_record(pid_file(version))
-    if running is not None and is_ours(running):
+    if running is not None and runs(running):
         raise Refused(f"release {version} is running with other code; stop it first")
     staging = RELEASES / (f".{version}.{os.getpid()}")
     shutil.rmtree(str(staging), ignore_errors=True)
