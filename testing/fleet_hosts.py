@@ -126,7 +126,7 @@ class FakeHosts:
             "identity_files": [str(self.client_key)],
             "use_agent": False,
             "known_hosts": str(self.known_hosts),
-            "connect_timeout": 1.5,
+            "connect_timeout": 1.0,
             "command_timeout": 10.0,
             "remote_dir": str(self.directory / "remote" / "{host}"),
             "python": "/usr/bin/python3",
@@ -223,6 +223,18 @@ def _start_sshd(hosts: FakeHosts, host: FakeHost) -> None:
         "-o",
         "MaxSessions=100",
     ]
+    # A host's user has a plain shell profile. This machine's root may not: sshd runs every
+    # command through the user's shell, and bash then reads ~/.bashrc (a pyenv init there costs
+    # ~100 processes per command). In its own mount namespace the host sees an empty one.
+    bashrc = Path("~root").expanduser() / ".bashrc"
+    if bashrc.is_file() and shutil.which("unshare"):
+        plain = hosts.directory / "bashrc"
+        plain.write_text("# a fake host's plain profile (testing/fleet_hosts.py)\n")
+        mount = 'mount --bind "$0" "$1" 2>/dev/null; shift; exec "$@"'
+        argv = [
+            *("unshare", "--mount", "--propagation", "private", "sh", "-c", mount),
+            *(str(plain), str(bashrc), *argv),
+        ]
     if host.namespace is not None:
         argv = ["ip", "netns", "exec", host.namespace, *argv]
     with (hosts.directory / f"{host.name}.log").open("ab") as log:

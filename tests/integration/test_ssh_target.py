@@ -318,3 +318,18 @@ def test_rollout_plan(
 ) -> None:
     plan = make_target(**settings).rollout_plan()
     assert (plan.first, plan.batches, plan.max_unavailable) == (first, batches, unavailable)
+
+
+PYTHON_3_8 = Path("/root/.pyenv/versions/3.8.18/bin/python3")
+
+
+@pytest.mark.skipif(not PYTHON_3_8.exists(), reason="needs a Python 3.8 (pyenv's)")
+def test_the_agent_runs_on_python_3_8(make_target: MakeTarget, version: str) -> None:
+    """The agent's promise: the host's Python may be as old as 3.8."""
+    target = make_target(python=str(PYTHON_3_8))
+    assert [s.detail.split(", ")[1] for s in target.setup()] == ["Python 3.8.18"] * 3
+
+    release = target.deploy_on(version, ["h1"])
+
+    assert answer(release.url) == version
+    target.stop(release)

@@ -23,20 +23,19 @@ Decisions (as safeship.targets.local; see there):
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tarfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
+
+# The agent runs for every command the target sends: it imports at start only what every
+# command needs (Python's startup is most of its time); the rest where it is used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import tarfile
+    from typing import Any
 
 AGENT_VERSION = "1"
 BASE = Path(__file__).resolve().parent
@@ -73,6 +72,8 @@ def write_private(path: Path, data: str) -> None:
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib
+
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
@@ -138,6 +139,8 @@ def wait_exited(pid: int, timeout: float) -> bool:
 
 
 def kill_group(pgid: int, sig: int) -> None:
+    import contextlib
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
@@ -164,6 +167,8 @@ def runs(record: dict[str, Any]) -> bool:
 
 
 def free_port() -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("0.0.0.0", 0))
         port = int(sock.getsockname()[1])
@@ -171,6 +176,8 @@ def free_port() -> int:
 
 
 def listening(port: int) -> bool:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -191,6 +198,8 @@ def last_line(log: Path, offset: int) -> str:
 
 def resident_mb(pgid: int) -> float:
     """Resident memory of the live processes of the group ``pgid``, in MB."""
+    import contextlib
+
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -249,6 +258,9 @@ def cmd_alive(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_start(request: dict[str, Any]) -> dict[str, Any]:
+    import subprocess
+    import uuid
+
     version = check_version(request["version"])
     argv = [str(a) for a in request["argv"]]
     env_vars = {str(k): str(v) for k, v in dict(request.get("env", {})).items()}
@@ -353,6 +365,8 @@ def cmd_stop(request: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_reap(request: dict[str, Any]) -> dict[str, Any]:
     """Stop releases whose starter died before their pid file was written (by the token)."""
+    import contextlib
+
     if not RUN.is_dir():
         return {"reaped": 0}
     intents = {p.read_text().strip(): p for p in RUN.glob(".*.spawning")}
@@ -375,6 +389,8 @@ def cmd_reap(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def memory_available_mb() -> float:
+    import contextlib
+
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -383,6 +399,8 @@ def memory_available_mb() -> float:
 
 
 def cmd_info(request: dict[str, Any]) -> dict[str, Any]:
+    import shutil
+
     stats = os.statvfs(str(BASE))
     records = running_records()
     return {
@@ -418,6 +436,8 @@ def safe_members(archive: tarfile.TarFile, into: Path) -> list[tarfile.TarInfo]:
 
 
 def run_quiet(argv: list[str], what: str, cwd: Path | None = None) -> None:
+    import subprocess
+
     done = subprocess.run(
         argv,
         cwd=None if cwd is None else str(cwd),
@@ -433,6 +453,9 @@ def run_quiet(argv: list[str], what: str, cwd: Path | None = None) -> None:
 def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
     """Put a version's code in ``releases/<version>/``: from the uploaded artifact (checked
     against its SHA-256) or from a git commit. ``need_upload`` when the artifact is not here."""
+    import shutil
+    import tarfile
+
     version = check_version(request["version"])
     release_dir = RELEASES / version
     marker = release_dir / ".safeship-installed"
@@ -486,6 +509,8 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
 
 def install_git(url: str, commit: str, into: Path) -> None:
     """Fetch ``commit`` from ``url`` into a cache repository here, check it out into ``into``."""
+    import subprocess
+
     cache = BASE / "repository.git"
     if not cache.is_dir():
         run_quiet(["git", "init", "--quiet", "--bare", str(cache)], "git init")
