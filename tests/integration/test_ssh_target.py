@@ -333,3 +333,32 @@ def test_the_agent_runs_on_python_3_8(make_target: MakeTarget, version: str) -> 
 
     assert answer(release.url) == version
     target.stop(release)
+
+
+def test_a_git_artifact_is_fetched_on_the_hosts(
+    make_target: MakeTarget, version: str, fleet_hosts: FakeHosts, tmp_path: Path
+) -> None:
+    repository = tmp_path / "app.git"
+    repository.mkdir()
+    pack = pack_app(tmp_path, "x")
+    subprocess.run(["tar", "-xzf", str(pack), "-C", str(repository)], check=True)
+    git = ["git", "-C", str(repository), "-c", "user.name=t", "-c", "user.email=t@example.test"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "app.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "app"], check=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    table = {"artifact": {"git": str(repository)}}
+
+    with pytest.raises(TargetError, match="needs the commit"):
+        make_target(**table).deploy_on(version, ["h1"])
+    release = make_target(**table).deploy_on(version, ["h1", "h2"], commit)
+    # Another process adds a batch: it learns the commit from the hosts the release runs on.
+    release = make_target(**table).extend(release, ["h3"])
+
+    assert [answer(url) for url in release.urls] == [version] * 3
+    marker = fleet_hosts.remote_dir("h3") / "releases" / version / ".safeship-installed"
+    assert marker.read_text().strip() == commit
+    with pytest.raises(TargetError, match=r"^h1: git commit 0{40} not found"):
+        make_target(**table).deploy_on(f"{version}b", ["h1"], "0" * 40)

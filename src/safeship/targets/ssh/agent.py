@@ -243,9 +243,20 @@ def forget(record: dict[str, Any]) -> None:
     (RUN / (version + ".env")).unlink(missing_ok=True)
 
 
+def installed(version: str) -> str:
+    """What ``releases/<version>`` was installed from: the artifact's SHA-256 or the commit."""
+    try:
+        return (RELEASES / version / ".safeship-installed").read_text().strip()
+    except OSError:
+        return ""
+
+
 def cmd_list(request: dict[str, Any]) -> dict[str, Any]:
     keys = ("version", "pid", "port", "started_at")
-    return {"releases": [{k: r[k] for k in keys} for r in running_records()]}
+    found = [{k: r[k] for k in keys} for r in running_records()]
+    for release in found:
+        release["installed"] = installed(str(release["version"]))
+    return {"releases": found}
 
 
 def cmd_alive(request: dict[str, Any]) -> dict[str, Any]:
@@ -458,9 +469,8 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
 
     version = check_version(request["version"])
     release_dir = RELEASES / version
-    marker = release_dir / ".safeship-installed"
     wanted = str(request.get("sha256") or request.get("commit") or "")
-    if marker.exists() and marker.read_text().strip() == wanted:
+    if installed(version) == wanted:
         return {"installed": False}
     private_dir(RELEASES)
     running = read_record(pid_file(version))
@@ -508,29 +518,34 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_git(url: str, commit: str, into: Path) -> None:
-    """Fetch ``commit`` from ``url`` into a cache repository here, check it out into ``into``."""
+    """Fetch ``url``'s branches into a cache repository here and put ``commit``'s tree in
+    ``into``. The commit's id is its checksum: it must name a commit that was fetched."""
+    import io
     import subprocess
+    import tarfile
 
+    if not commit or not all(c in "0123456789abcdef" for c in commit.lower()):
+        raise Refused(f"invalid commit {commit!r}")
     cache = BASE / "repository.git"
     if not cache.is_dir():
         run_quiet(["git", "init", "--quiet", "--bare", str(cache)], "git init")
     git = ["git", "--git-dir", str(cache)]
     run_quiet([*git, "fetch", "--quiet", url, "+refs/heads/*:refs/heads/*"], "git fetch")
-    run_quiet(
-        [*git, "--work-tree", str(into), "checkout", "--quiet", "--force", commit, "--", "."],
-        "git checkout",
+    found = subprocess.run(
+        [*git, "rev-parse", "--verify", "--quiet", commit + "^{commit}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
-    head = (
-        subprocess.run(
-            [*git, "rev-parse", "--verify", "--quiet", commit + "^{commit}"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        .stdout.decode()
-        .strip()
-    )
-    if not head.startswith(commit.lower()):
+    if found.returncode != 0 or not found.stdout.decode().startswith(commit.lower()):
         raise Refused(f"git commit {commit} not found in {url}")
+    tree = subprocess.run(
+        [*git, "archive", "--format=tar", commit],
+        capture_output=True,
+    )
+    if tree.returncode != 0:
+        raise Refused(f"git archive failed: {tree.stderr.decode(errors='replace').strip()[:300]}")
+    with tarfile.open(fileobj=io.BytesIO(tree.stdout)) as archive:
+        archive.extractall(str(into), members=safe_members(archive, into))
 
 
 COMMANDS = {

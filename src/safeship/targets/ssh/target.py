@@ -294,11 +294,23 @@ class SshTarget(TargetDefaults):
         instances, _ = self._start(release.version, more, commit)
         return release.joined(instances)
 
-    def _commit_of(self, release: Release) -> str | None:
-        """The commit a git artifact installed for ``release`` (this object remembers it)."""
+    def _commit_of(self, release: FleetRelease) -> str | None:
+        """The commit a git artifact installed for ``release``: remembered, or asked of a host
+        it runs on (another safeship process may have deployed it)."""
+        if self.settings.artifact is None or self.settings.artifact.git is None:
+            return None
         for _, version, installed in self._installed:
-            if version == release.version and len(installed) != 64:
+            if version == release.version:
                 return installed
+
+        async def listed(host: Host) -> list[dict[str, Any]]:
+            return list((await self._agent(host, "list", {}))["releases"])
+
+        for _, outcome in self._each(release.hosts, listed):
+            if not isinstance(outcome, TargetError):
+                for item in outcome:
+                    if item["version"] == release.version and item.get("installed"):
+                        return str(item["installed"])
         return None
 
     # -- running releases ----------------------------------------------------------------------
