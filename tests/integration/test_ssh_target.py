@@ -86,6 +86,11 @@ def version(build: Path, prepared: SshTarget) -> Iterator[str]:
             prepared.stop(release)
 
 
+def where(fleet_hosts: FakeHosts, name: str) -> str:
+    host = fleet_hosts.host(name)
+    return f"{host.address}:{host.port}"
+
+
 def answer(url: str) -> str:
     with urllib.request.urlopen(url + "/", timeout=3) as response:
         body: bytes = response.read()
@@ -174,7 +179,7 @@ def test_an_unknown_or_changed_host_key_is_refused_until_trusted(
         states = make_target().host_states()
         changed = states[2].detail
         assert states[0].ready and states[1].ready and not states[2].ready
-        assert changed.startswith(f"h3 ({fleet_hosts.host('h3').address}:22): host key changed")
+        assert changed.startswith(f"h3 ({where(fleet_hosts, 'h3')}): host key changed")
         assert changed.endswith(f"check it, then `safeship hosts trust {ENV}`")
         assert "\n" not in changed
     finally:
@@ -187,7 +192,7 @@ def test_an_unknown_or_changed_host_key_is_refused_until_trusted(
     unknown = make_target(known_hosts=str(empty)).host_states()[0]
     assert unknown.reachable and not unknown.ready
     assert unknown.detail.startswith(
-        f"h1 ({fleet_hosts.host('h1').address}:22): host key unknown: not in known_hosts {empty}"
+        f"h1 ({where(fleet_hosts, 'h1')}): host key unknown: not in known_hosts {empty}"
     )
     recorded = make_target(known_hosts=str(empty)).trust()
     assert [added for _, _, added in recorded] == [True, True, True]
@@ -220,7 +225,7 @@ def test_a_host_with_its_link_down_is_unreachable_and_the_others_work(
         elapsed = time.monotonic() - started
         assert [s.reachable for s in states] == [True, False, True]
         assert states[1].detail == (
-            f"h2 ({fleet_hosts.host('h2').address}:22): no answer within {connect_timeout:g}s"
+            f"h2 ({where(fleet_hosts, 'h2')}): no answer within {connect_timeout:g}s"
         )
         assert elapsed < connect_timeout + 1.5
 
