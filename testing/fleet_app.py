@@ -41,6 +41,30 @@ def pack_app(directory: Path, version: str) -> Path:
     return tarball
 
 
+def pack_wheel(directory: Path) -> Path:
+    """This app as a wheel, ``fleet_app-1.0-py3-none-any.whl`` in ``directory``: the module
+    ``fleet_app`` (run it with ``["python", "-m", "fleet_app"]`` in the release's venv)."""
+    import zipfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    wheel = directory / "fleet_app-1.0-py3-none-any.whl"
+    files = {
+        "fleet_app.py": Path(__file__).read_text(),
+        "fleet_app-1.0.dist-info/METADATA": (
+            "Metadata-Version: 2.1\nName: fleet-app\nVersion: 1.0\n"
+        ),
+        "fleet_app-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: testing\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = [f"{name},," for name in files] + ["fleet_app-1.0.dist-info/RECORD,,"]
+    files["fleet_app-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return wheel
+
+
 def main() -> None:
     server = ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), _Handler)
     server.daemon_threads = True

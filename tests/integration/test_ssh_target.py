@@ -23,7 +23,7 @@ import pytest
 
 from safeship.targets.base import FleetRelease, HostUnreachable, TargetError
 from safeship.targets.ssh.target import SshTarget
-from testing.fleet_app import COMMAND, pack_app
+from testing.fleet_app import COMMAND, pack_app, pack_wheel
 from testing.fleet_hosts import FakeHosts
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
@@ -367,3 +367,21 @@ def test_a_git_artifact_is_fetched_on_the_hosts(
     assert marker.read_text().strip() == commit
     with pytest.raises(TargetError, match=r"^h1: git commit 0{40} not found"):
         make_target(**table).deploy_on(f"{version}b", ["h1"], "0" * 40)
+
+
+def test_a_wheel_is_installed_into_the_releases_virtualenv(
+    make_target: MakeTarget, version: str, fleet_hosts: FakeHosts, build: Path
+) -> None:
+    pack_wheel(build / version)
+    target = make_target(
+        command=["python", "-m", "fleet_app"],
+        artifact={"path": str(build / "{version}" / "fleet_app-1.0-py3-none-any.whl")},
+    )
+
+    release = target.deploy_on(version, ["h2"])
+
+    assert answer(release.url) == version
+    venv = fleet_hosts.remote_dir("h2") / "releases" / version / "venv"
+    assert (venv / "bin" / "python").exists()
+    assert str(venv) in Path(f"/proc/{release.pid}/cmdline").read_text()
+    target.stop(release)

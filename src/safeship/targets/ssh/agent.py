@@ -501,9 +501,7 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
                 wheel_name = Path(str(request["name"])).name
                 wheel = staging / wheel_name
                 shutil.copyfile(str(artifact), str(wheel))
-                run_quiet([sys.executable, "-m", "venv", str(staging / "venv")], "venv")
-                pip = str(staging / "venv" / "bin" / "pip")
-                run_quiet([pip, "install", "-q", "--no-index", "--no-deps", str(wheel)], "pip")
+                install_wheel(wheel, staging / "venv")
                 wheel.unlink()
             else:
                 with tarfile.open(str(artifact)) as archive:
@@ -515,6 +513,26 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(str(staging), ignore_errors=True)
         raise
     return {"installed": True}
+
+
+def install_wheel(wheel: Path, venv: Path) -> None:
+    """A virtualenv at ``venv`` with ``wheel`` installed (no index, no dependencies). The
+    host's own pip installs into a venv made without one when it can (``--python``, pip 22.3+:
+    a second or so); otherwise the venv gets its own pip first (ensurepip: a few seconds)."""
+    import subprocess
+
+    install = ["install", "-q", "--no-index", "--no-deps", str(wheel)]
+    run_quiet([sys.executable, "-m", "venv", "--without-pip", str(venv)], "venv")
+    python = str(venv / "bin" / "python")
+    host_pip = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check"]
+    probe = subprocess.run(
+        [*host_pip, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    if probe.returncode == 0:
+        run_quiet([*host_pip, *install], "pip install")
+        return
+    run_quiet([sys.executable, "-m", "venv", str(venv)], "venv")
+    run_quiet([python, "-m", "pip", "--disable-pip-version-check", *install], "pip install")
 
 
 def install_git(url: str, commit: str, into: Path) -> None:
