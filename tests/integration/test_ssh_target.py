@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from safeship.targets.base import FleetRelease, HostUnreachable, TargetError
+from safeship.targets.base import FleetRelease, HostUnreachable, Instance, TargetError
 from safeship.targets.ssh.target import SshTarget
 from testing.fleet_app import COMMAND, pack_app, pack_wheel
 from testing.fleet_hosts import FakeHosts
@@ -108,6 +108,12 @@ def test_deploy_on_three_hosts_each_answers(prepared: SshTarget, version: str) -
     assert [answer(url) for url in release.urls] == [version] * 3
     assert prepared.is_alive(release)
     print(f"deploy on 3 hosts: {elapsed:.2f}s")
+
+    smaller = prepared.drop(release, "h3")
+    assert smaller.hosts == ("h1", "h2")
+    with pytest.raises(OSError):
+        answer(release.instances[2].url)
+    assert [r.hosts for r in prepared.releases() if r.version == version] == [("h1", "h2")]
 
 
 def test_release_outlives_the_target_object(
@@ -238,6 +244,14 @@ def test_a_host_with_its_link_down_is_unreachable_and_the_others_work(
         # Not judged here: the instances on h1 and h3 run on, the release is alive.
         assert prepared.is_alive(release)
         assert [answer(url) for url in release.urls] == [version] * 2
+
+        # Stopping: the hosts that answer stop theirs, then the one that did not is named.
+        h2 = fleet_hosts.host("h2")
+        everywhere = release.joined([Instance("h2", h2.address, 1, 1)])
+        with pytest.raises(HostUnreachable, match=r"^h2 \(") as unreachable:
+            prepared.stop(everywhere)
+        assert unreachable.value.host == "h2"
+        assert [r for r in prepared.releases() if r.version == version] == []
     finally:
         fleet_hosts.link_up("h2")
     assert all(s.reachable for s in prepared.host_states())  # reconnected
@@ -255,7 +269,18 @@ def test_a_crash_on_one_host_makes_the_release_dead(prepared: SshTarget, version
     assert [r for r in prepared.releases() if r.version == version] == []
 
 
-def test_setup_is_idempotent(prepared: SshTarget, fleet_hosts: FakeHosts) -> None:
+def test_setup_prepares_hosts_and_is_idempotent(
+    prepared: SshTarget, make_target: MakeTarget, fleet_hosts: FakeHosts, version: str
+) -> None:
+    fresh = make_target(remote_dir=str(fleet_hosts.directory / "fresh" / "{host}"))
+    missing = fresh.host_states()[0]
+    assert missing.reachable and not missing.ready
+    assert missing.detail.startswith("h1: the host agent did not answer (exit 2: ")
+    assert missing.detail.endswith(f"run `safeship hosts setup {ENV}`")
+    with pytest.raises(TargetError, match=r"^h1: the host agent did not answer"):
+        fresh.deploy_on(version, ["h1"])
+    assert all(s.ready for s in fresh.setup())
+
     agent = fleet_hosts.remote_dir("h1") / "agent.py"
     before = agent.stat().st_mtime_ns
 

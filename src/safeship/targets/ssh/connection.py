@@ -109,6 +109,9 @@ class Fleet:
                 return await action(host)
             except TargetError as exc:
                 return exc
+            except (KeyError, TypeError, ValueError) as exc:  # an agent of another version
+                what = f"{type(exc).__name__}: {exc}"
+                return TargetError(f"{host.name}: unexpected answer from the host agent ({what})")
 
         async def every() -> list[T | TargetError]:
             return list(await asyncio.gather(*(one(h) for h in hosts)))
