@@ -151,8 +151,8 @@ class Fleet:
                 if self._agent is None:
                     self._agent = await asyncssh.connect_agent()
                 keys.extend(await self._agent.get_keys())
-        if not keys and not self.identity_files and not self.use_agent:
-            return ()  # asyncssh's default: the user's ~/.ssh/id_* keys
+        if not keys and not self.identity_files:
+            return ()  # no file named and no agent key: the user's ~/.ssh/id_* keys
         return keys
 
     def _known_hosts(self) -> asyncssh.SSHKnownHosts:
