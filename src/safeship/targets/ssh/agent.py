@@ -577,16 +577,13 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str]) -> int:
-    os.umask(0o077)
-    if len(argv) != 2 or argv[1] not in COMMANDS:
-        print(json.dumps({"ok": False, "error": "usage: agent.py " + "|".join(sorted(COMMANDS))}))
-        return 2
+def handle(command: str, text: str) -> dict[str, Any]:
+    """One request's answer (never raises for a bad request or a failure: it says so)."""
     try:
-        request = json.loads(sys.stdin.read() or "{}")
+        request = json.loads(text or "{}")
         if not isinstance(request, dict):
             raise Refused("the request is not a JSON object")
-        answer = COMMANDS[argv[1]](request)
+        answer = COMMANDS[command](request)
         answer["ok"] = True
     except Refused as exc:
         answer = {"ok": False, "error": str(exc)}
@@ -594,7 +591,40 @@ def main(argv: list[str]) -> int:
         answer = {"ok": False, "error": f"bad request: {type(exc).__name__}: {exc}"}
     except OSError as exc:
         answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(answer))
+    return answer
+
+
+def serve() -> None:
+    """Answer requests until stdin ends: one JSON line ``{"command": ..., "request": {...}}``
+    in, one JSON line out. The target keeps one such session per host for its quick queries,
+    so they cost no Python start on the host."""
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        try:
+            message = json.loads(line)
+            command, request = str(message["command"]), json.dumps(message.get("request", {}))
+        except (KeyError, TypeError, ValueError):
+            command, request = "", ""
+        if command not in COMMANDS:
+            answer: dict[str, Any] = {"ok": False, "error": f"unknown command {command!r}"}
+        else:
+            answer = handle(command, request)
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    os.umask(0o077)
+    if len(argv) == 2 and argv[1] == "serve":
+        serve()
+        return 0
+    if len(argv) != 2 or argv[1] not in COMMANDS:
+        usage = "usage: agent.py serve|" + "|".join(sorted(COMMANDS))
+        print(json.dumps({"ok": False, "error": usage}))
+        return 2
+    print(json.dumps(handle(argv[1], sys.stdin.read())))
     return 0
 
 

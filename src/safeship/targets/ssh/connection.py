@@ -86,6 +86,9 @@ class Fleet:
         self.trust_hint = trust_hint  # the command that trusts this fleet's keys
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._connecting: dict[str, asyncio.Lock] = {}
+        # Per host: a long-running command answering a JSON line per request (``ask``).
+        self._sessions: dict[str, asyncssh.SSHClientProcess[str]] = {}
+        self._asking: dict[str, asyncio.Lock] = {}
         self._agent: asyncssh.SSHAgentClient | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -124,6 +127,9 @@ class Fleet:
             return
 
         async def close_all() -> None:
+            for session in list(self._sessions.values()):
+                session.close()
+            self._sessions.clear()
             for connection in list(self._connections.values()):
                 connection.close()
             self._connections.clear()
@@ -231,7 +237,78 @@ class Fleet:
     def _lost(self, host: Host, connection: asyncssh.SSHClientConnection) -> None:
         if self._connections.get(host.name) is connection:
             del self._connections[host.name]
+        self.end_session(host)
         connection.abort()
+
+    def end_session(self, host: Host) -> None:
+        """Close ``host``'s ``ask`` session (its command exits at the end of its input); the
+        next ``ask`` starts another."""
+        session = self._sessions.pop(host.name, None)
+        if session is not None:
+            session.close()
+
+    async def ask(self, host: Host, argv: Sequence[str], line: str, *, timeout: float) -> Completed:
+        """Send ``line`` to ``host``'s session, a long-running ``argv`` reading one request a
+        line and answering one a line (started at the first ask, reused after); its answer.
+        A command that ended answers with its exit status and what it said on stderr."""
+        lock = self._asking.setdefault(host.name, asyncio.Lock())
+        async with lock:
+            connection = await self.connection(host)
+            session = await self._session(host, connection, argv, timeout)
+            try:
+                session.stdin.write(line + "\n")
+                answer = await asyncio.wait_for(session.stdout.readline(), timeout)
+            except TimeoutError:
+                self._lost(host, connection)
+                raise HostUnreachable(
+                    host.name, f"{host.where}: no answer within {timeout:g}s ({argv[-1]})"
+                ) from None
+            except (OSError, asyncssh.Error) as exc:
+                self._lost(host, connection)
+                raise HostUnreachable(
+                    host.name, f"{host.where}: connection lost: {_reason(exc)}"
+                ) from None
+            if answer:
+                return Completed(0, answer, "")
+            # The command ended: its exit status and last words, or the connection is gone.
+            self.end_session(host)
+            if connection.is_closed():
+                self._lost(host, connection)
+                raise HostUnreachable(host.name, f"{host.where}: connection lost")
+            said = ""
+            with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
+                said = await asyncio.wait_for(session.stderr.read(), 1.0)
+            status = session.exit_status
+            return Completed(-1 if status is None else status, "", _text(said))
+
+    async def _session(
+        self,
+        host: Host,
+        connection: asyncssh.SSHClientConnection,
+        argv: Sequence[str],
+        timeout: float,
+    ) -> asyncssh.SSHClientProcess[str]:
+        """``host``'s open session on ``connection``, started when there is none."""
+        session = self._sessions.get(host.name)
+        if (
+            session is not None
+            and not session.is_closing()
+            and session.channel.get_extra_info("connection") is connection
+        ):
+            return session
+        self.end_session(host)
+        command = " ".join(shlex.quote(a) for a in argv)
+        try:
+            started = await asyncio.wait_for(
+                connection.create_process(command, encoding="utf-8"), timeout
+            )
+        except (TimeoutError, OSError, asyncssh.Error) as exc:
+            self._lost(host, connection)
+            raise HostUnreachable(
+                host.name, f"{host.where}: connection lost: {_reason(exc)}"
+            ) from None
+        self._sessions[host.name] = started
+        return started
 
     async def run(
         self, host: Host, argv: Sequence[str], *, stdin: str = "", timeout: float
@@ -248,8 +325,9 @@ class Fleet:
             ) from None
         except (OSError, asyncssh.Error) as exc:
             self._lost(host, connection)
-            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-            raise HostUnreachable(host.name, f"{host.where}: connection lost: {reason}") from None
+            raise HostUnreachable(
+                host.name, f"{host.where}: connection lost: {_reason(exc)}"
+            ) from None
         status = done.exit_status if done.exit_status is not None else -1
         return Completed(status, _text(done.stdout), _text(done.stderr))
 
@@ -269,8 +347,9 @@ class Fleet:
             raise TargetError(f"{host.name}: cannot write {remote}: {exc.reason}") from None
         except (OSError, asyncssh.Error) as exc:
             self._lost(host, connection)
-            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-            raise HostUnreachable(host.name, f"{host.where}: connection lost: {reason}") from None
+            raise HostUnreachable(
+                host.name, f"{host.where}: connection lost: {_reason(exc)}"
+            ) from None
 
     async def scan_key(self, host: Host) -> asyncssh.SSHKey:
         """The key ``host`` presents (unverified: for ``trust`` to show and record)."""
@@ -284,11 +363,18 @@ class Fleet:
                 host.name, f"{host.where}: no answer within {self.connect_timeout:g}s"
             ) from None
         except (OSError, asyncssh.Error) as exc:
-            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-            raise HostUnreachable(host.name, f"{host.where}: cannot connect: {reason}") from None
+            raise HostUnreachable(
+                host.name, f"{host.where}: cannot connect: {_reason(exc)}"
+            ) from None
         if key is None:
             raise HostUnreachable(host.name, f"{host.where}: presented no host key")
         return key
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in a few words (asyncssh's reason, the OS's error, or its kind)."""
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+    return str(reason or exc or type(exc).__name__)
 
 
 def _text(value: object) -> str:

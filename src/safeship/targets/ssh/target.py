@@ -57,6 +57,8 @@ AGENT_SOURCE = Path(__file__).with_name("agent.py")
 _VERSION_RE = re.compile(VERSION_PATTERN)
 _MIN_PYTHON = (3, 8)
 _ARTIFACT_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".whl")
+# The agent's commands that only look: asked in the host's agent session (Fleet.ask).
+_QUERIES = frozenset({"alive", "info", "list"})
 # Seconds a stop may take on a host beyond stop_timeout (SIGKILL and the wait for it).
 _KILL_WAIT = 5.0
 
@@ -158,14 +160,19 @@ class SshTarget(TargetDefaults):
     async def _agent(
         self, host: Host, command: str, request: dict[str, Any], *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """Ask the host's agent; its answer, or TargetError naming the host."""
+        """Ask the host's agent; its answer, or TargetError naming the host. The quick
+        queries go to the host's agent session (no Python start per query); a command that
+        changes something runs on its own, so a long start never holds up a query."""
         agent = f"{self.remote_dir(host.name)}/agent.py"
-        done = await self.fleet.run(
-            host,
-            [self.settings.python, "-I", "-S", agent, command],
-            stdin=json.dumps(request),
-            timeout=self.settings.command_timeout if timeout is None else timeout,
-        )
+        python = [self.settings.python, "-I", "-S", agent]
+        limit = self.settings.command_timeout if timeout is None else timeout
+        if command in _QUERIES:
+            line = json.dumps({"command": command, "request": request})
+            done = await self.fleet.ask(host, [*python, "serve"], line, timeout=limit)
+        else:
+            done = await self.fleet.run(
+                host, [*python, command], stdin=json.dumps(request), timeout=limit
+            )
         try:
             answer = json.loads(done.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -560,6 +567,7 @@ class SshTarget(TargetDefaults):
                 info = {}
             if info.get("sha256") != agent_sha:
                 await self.fleet.put(host, AGENT_SOURCE, f"{directory}/agent.py", timeout=timeout)
+                self.fleet.end_session(host)  # it runs the agent that was there before
                 info = await self._agent(host, "info", {})
             return info
 
