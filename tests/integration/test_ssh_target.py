@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from safeship.targets.base import FleetRelease, HostUnreachable, Instance, TargetError
+from safeship.targets.settings import SshTargetSettings
 from safeship.targets.ssh.target import SshTarget
 from testing.fleet_app import COMMAND, pack_app, pack_wheel
 from testing.fleet_hosts import FakeHosts
@@ -410,3 +412,13 @@ def test_a_wheel_is_installed_into_the_releases_virtualenv(
     assert (venv / "bin" / "python").exists()
     assert str(venv) in Path(f"/proc/{release.pid}/cmdline").read_text()
     target.stop(release)
+
+
+def test_the_fixtures_target_table_is_valid_toml(fleet_hosts: FakeHosts) -> None:
+    text = fleet_hosts.target_toml(ENV, command=COMMAND)
+    table = tomllib.loads(text)["environments"][ENV]["target"]
+
+    settings = SshTargetSettings.model_validate(table)
+
+    assert [h.name for h in settings.hosts] == ["h1", "h2", "h3"]
+    assert settings == fleet_hosts.target_settings(command=COMMAND)

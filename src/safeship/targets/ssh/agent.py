@@ -3,7 +3,9 @@
 ONE stdlib-only file, run on the host's own Python (3.8 or later; no safeship there). The ssh
 target uploads it to ``<remote_dir>/agent.py`` (``safeship hosts setup``) and runs it over SSH
 as ``<python> <remote_dir>/agent.py COMMAND`` with a JSON request on stdin; it answers one JSON
-object on stdout: ``{"ok": true, ...}`` or ``{"ok": false, "error": "one line"}``.
+object on stdout: ``{"ok": true, ...}`` or ``{"ok": false, "error": "one line"}``. As
+``agent.py serve`` it answers requests a JSON line at a time until its input ends (the target's
+session for quick queries).
 
 Its state lives beside it: ``run/<version>.json`` records a running release (pid, port, start
 ticks), ``run/<version>.log`` its output, ``run/<version>.env`` the environment it was given
