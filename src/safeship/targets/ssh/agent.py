@@ -317,8 +317,9 @@ def cmd_start(request: dict[str, Any]) -> dict[str, Any]:
         )
     except OSError as exc:
         intent.unlink(missing_ok=True)
+        (RUN / (version + ".env")).unlink(missing_ok=True)
         what = "not found" if isinstance(exc, FileNotFoundError) else "cannot run"
-        raise Refused("command {}: {}".format(what, argv[0] if argv else "")) from None
+        raise Refused(f"command {what}: {argv[0] if argv else ''}") from None
     finally:
         os.close(fd)
     started_at = time.time()
@@ -448,6 +449,18 @@ def safe_members(archive: tarfile.TarFile, into: Path) -> list[tarfile.TarInfo]:
     return members
 
 
+def extract(archive: tarfile.TarFile, into: Path) -> None:
+    """Unpack ``archive`` into ``into``, every member checked first (``safe_members``); with
+    the standard library's "data" filter too where it has one (3.8.17+, 3.12+)."""
+    import tarfile
+
+    members = safe_members(archive, into)
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(str(into), members=members, filter="data")
+    else:
+        archive.extractall(str(into), members=members)
+
+
 def run_quiet(argv: list[str], what: str, cwd: Path | None = None) -> None:
     import subprocess
 
@@ -507,7 +520,7 @@ def cmd_install(request: dict[str, Any]) -> dict[str, Any]:
                 wheel.unlink()
             else:
                 with tarfile.open(str(artifact)) as archive:
-                    archive.extractall(str(staging), members=safe_members(archive, staging))
+                    extract(archive, staging)
         write_private(staging / ".safeship-installed", wanted + "\n")
         shutil.rmtree(str(release_dir), ignore_errors=True)
         os.replace(str(staging), str(release_dir))
@@ -565,7 +578,7 @@ def install_git(url: str, commit: str, into: Path) -> None:
     if tree.returncode != 0:
         raise Refused(f"git archive failed: {tree.stderr.decode(errors='replace').strip()[:300]}")
     with tarfile.open(fileobj=io.BytesIO(tree.stdout)) as archive:
-        archive.extractall(str(into), members=safe_members(archive, into))
+        extract(archive, into)
 
 
 COMMANDS = {

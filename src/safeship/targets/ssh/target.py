@@ -253,6 +253,9 @@ class SshTarget(TargetDefaults):
     ) -> tuple[list[Instance], float]:
         """Start ``version`` on ``hosts`` at once; every instance, or none and TargetError."""
         self._check_version(version)
+        hosts = list(dict.fromkeys(hosts))  # each host once
+        if not hosts:
+            raise TargetError(f"release {version}: no host to start it on")
         for name in hosts:
             self._host(name)
         artifact = self._artifact(version)
