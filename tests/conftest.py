@@ -11,6 +11,7 @@ pytest_plugins = [
     "testing.postgres",
     "testing.prometheus",
     "testing.fixtures",
+    "testing.fleet_hosts",
     "testing.redis",
     "testing.services",
 ]

@@ -120,7 +120,7 @@ def with_plugin(plugin_dir: Path) -> dict[str, str | None]:
 
 
 def test_builtin_adapters_are_registered_once_by_entry_points() -> None:
-    assert names(TARGETS) == ["command", "local", "railway"]
+    assert names(TARGETS) == ["command", "local", "railway", "ssh"]
     assert names(CHECKS) == ["http", "postgres", "redis", "tcp"]
     assert names(METRIC_SOURCES) == ["prometheus", "router"]
     assert names(NOTIFIERS) == ["console", "email", "github-issue", "pagerduty", "slack", "webhook"]
@@ -186,7 +186,7 @@ def test_a_plugin_type_that_is_not_installed_is_a_config_error(tmp_path: Path) -
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         "safeship: error: safeship.toml:10: environments.demo.target.type: unknown type "
-        "'example' (expected one of: 'command', 'local', 'railway')",
+        "'example' (expected one of: 'command', 'local', 'railway', 'ssh')",
         "safeship: error: safeship.toml:18: environments.demo.health.checks.0.type: unknown "
         "type 'example' (expected one of: 'http', 'postgres', 'redis', 'tcp')",
         "safeship: error: safeship.toml:22: notify: no notifier named 'example' is installed "

@@ -160,8 +160,11 @@ def hosts_of(share: int | str, total: int, *, at_least_one: bool) -> int:
 class HostSettings(SettingsModel):
     """One host of an ssh target's fleet."""
 
+    # The host's name in events, reasons and the router's server names.
     name: Annotated[str, AfterValidator(_host_name)]
+    # Where SSH and the router reach it: an IP address or a DNS name.
     address: Annotated[str, AfterValidator(_address)]
+    # Its SSH port.
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     # Default: the target's user.
     user: Annotated[str, AfterValidator(lambda u: check_text("user", u, 64))] | None = None
@@ -201,10 +204,14 @@ class SshTargetSettings(SettingsModel):
     user: Annotated[str, AfterValidator(lambda u: check_text("user", u, 64))] | None = None
     # Private key files (relative to safeship.toml); with use_agent, an SSH agent's keys too.
     identity_files: Annotated[list[FilePath], Field(max_length=10)] = Field(default_factory=list)
+    # Also offer the keys of the SSH agent at $SSH_AUTH_SOCK, when there is one. Neither
+    # identity_files nor the agent: the user's ~/.ssh/id_* keys.
     use_agent: bool = True
     # The host keys safeship accepts (OpenSSH format); `safeship hosts trust ENV` adds to it.
     # An unknown or changed key is refused.
     known_hosts: FilePath = ".safeship/known_hosts"
+    # Seconds to reach one host (TCP, key exchange, login). Also the keepalive interval of an
+    # open connection: a host that misses two is taken for unreachable.
     connect_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
     # Seconds one command on a host may take (starting a release waits start_timeout more).
     command_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
