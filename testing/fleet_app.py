@@ -2,8 +2,9 @@
 
 Listens on 0.0.0.0:$PORT and answers every GET with its ``SAFESHIP_VERSION`` (and ``PORT``);
 ``GET /crash`` makes this instance exit with code 3 at once: a crash on demand on one host
-(each host's instance is reached at its own address). ``pack_app`` puts this file in a
-tarball, the build artifact the ssh target ships (run it with ``["python", "app.py"]``).
+(each host's instance is reached at its own address). A version named ``*-errors`` answers
+every other request under /api with 500 (an error rate the rules roll back).
+``pack_app`` puts this file in a tarball, the build artifact the ssh target ships (run it with ``["python", "app.py"]``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from pathlib import Path
 COMMAND = ["python", "app.py"]
 
 
+_ERRORS = os.environ.get("SAFESHIP_VERSION", "").endswith("-errors")
+_answered = [0]
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/crash":
             os._exit(3)
         body = f"{os.environ.get('SAFESHIP_VERSION', '?')} {os.environ.get('PORT', '?')}\n"
         data = body.encode()
-        self.send_response(200)
+        _answered[0] += 1
+        failing = _ERRORS and self.path.startswith("/api") and _answered[0] % 2 == 0
+        self.send_response(500 if failing else 200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safeship import core
 from safeship._processes import free_port
 from safeship.config import LoadedConfig, load_config
 from safeship.pipeline import operations
@@ -123,4 +124,7 @@ def make_fleet_workspace(
     artifact = f"\n[environments.{ENV}.target.artifact]\npath = {json.dumps(str(dist))}"
     artifact = artifact[:-1] + '/app-{version}.tar.gz"\n'
     (root / "safeship.toml").write_text(text + "\n" + table + artifact, encoding="utf-8")
-    return FleetWorkspace(root, hosts, load_config(root / "safeship.toml"), port)
+    loaded = load_config(root / "safeship.toml")
+    prepared = core.hosts_setup(loaded, ENV)  # the host agent in this workspace's remote_dir
+    assert all(h.ready for h in prepared), prepared
+    return FleetWorkspace(root, hosts, loaded, port)

@@ -204,9 +204,7 @@ def test_a_deploy_killed_between_batches_is_recovered_on_every_host(
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
-            wait_for(
-                lambda: log.exists() and "batch.started" in names(log), "the first batch", 60
-            )
+            wait_for(lambda: log.exists() and "batch.started" in names(log), "the first batch", 60)
             wait_for(lambda: (r := ws.release("v2")) is not None and len(r.hosts) == 2, "web2")
         finally:
             deploying.send_signal(signal.SIGKILL)
