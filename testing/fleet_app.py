@@ -2,9 +2,11 @@
 
 Listens on 0.0.0.0:$PORT and answers every GET with its ``SAFESHIP_VERSION`` (and ``PORT``);
 ``GET /crash`` makes this instance exit with code 3 at once: a crash on demand on one host
-(each host's instance is reached at its own address). A version named ``*-errors`` answers
-every other request under /api with 500 (an error rate the rules roll back).
-``pack_app`` puts this file in a tarball, the build artifact the ssh target ships (run it with ``["python", "app.py"]``).
+(each host's instance is reached at its own address). ``GET /api/health`` answers
+``{"status": "healthy"}``, safeship's level 1. A version named ``*-errors`` answers
+every other request under /api/v1 with 500 (an error rate the rules roll back).
+``pack_app`` puts this file in a tarball, the build artifact the ssh target ships (run it
+with ``["python", "app.py"]``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/crash":
             os._exit(3)
         body = f"{os.environ.get('SAFESHIP_VERSION', '?')} {os.environ.get('PORT', '?')}\n"
+        if self.path == "/api/health":  # safeship's level 1 (health.path's default)
+            body = '{"status": "healthy"}'
         data = body.encode()
-        _answered[0] += 1
-        failing = _ERRORS and self.path.startswith("/api") and _answered[0] % 2 == 0
+        failing = False
+        if _ERRORS and self.path.startswith("/api/v1"):  # the load's requests, not health
+            _answered[0] += 1
+            failing = _answered[0] % 2 == 0
         self.send_response(500 if failing else 200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))

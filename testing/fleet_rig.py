@@ -101,10 +101,12 @@ def make_fleet_workspace(
     bake_time: float = 1.0,
     settings: str = "",
     tables: str = "",
+    setup: bool = True,
     **target: Any,
 ) -> FleetWorkspace:
     """A workspace whose ``production`` runs ``versions`` of the fleet app (each packed now)
-    on ``hosts``; ``target``: more keys of the ssh target's table (batch_size, ...)."""
+    on ``hosts``, prepared (`hosts setup`) unless ``setup`` is False; ``target``: more keys of
+    the ssh target's table (batch_size, ...)."""
     root.mkdir(parents=True, exist_ok=True)
     dist = root / "dist"
     for version in versions:
@@ -125,6 +127,7 @@ def make_fleet_workspace(
     artifact = artifact[:-1] + '/app-{version}.tar.gz"\n'
     (root / "safeship.toml").write_text(text + "\n" + table + artifact, encoding="utf-8")
     loaded = load_config(root / "safeship.toml")
-    prepared = core.hosts_setup(loaded, ENV)  # the host agent in this workspace's remote_dir
-    assert all(h.ready for h in prepared), prepared
+    if setup:  # the host agent in this workspace's remote_dir
+        prepared = core.hosts_setup(loaded, ENV)
+        assert all(h.ready for h in prepared), prepared
     return FleetWorkspace(root, hosts, loaded, port)

@@ -53,7 +53,7 @@ def test_a_three_host_canary_rolls_back_a_crash_and_an_error_rate_under_200_rps(
     try:
         assert operations.deploy(ws.loaded, ENV, "v1").ok
         stable = ws.release("v1")
-        assert stable is not None and stable.hosts == ("web1", "web2", "web3")
+        assert stable is not None and stable.hosts == ("h1", "h2", "h3")
         load = load_factory(ws.url, rate=200)
         time.sleep(1.0)
 
@@ -73,14 +73,15 @@ def test_a_three_host_canary_rolls_back_a_crash_and_an_error_rate_under_200_rps(
             assert time.monotonic() < deadline and deploy.is_alive(), "v2 never took traffic"
             time.sleep(0.05)
         canary = ws.release("v2")
-        assert canary is not None and canary.hosts == ("web1", "web2", "web3")
-        on_web2 = next(i for i in canary.instances if i.host == "web2")
+        assert canary is not None and canary.hosts == ("h1", "h2", "h3")
+        on_h2 = next(i for i in canary.instances if i.host == "h2")
         crashed_at = time.time()
         with contextlib.suppress(httpx.HTTPError):  # it exits before it answers
-            httpx.get(on_web2.url + "/crash", timeout=2)
+            httpx.get(on_h2.url + "/crash", timeout=2)
         deploy.join(60)
         assert outcome and outcome[0].status is Status.ROLLED_BACK, outcome
-        assert "exited" in (outcome[0].reason or "")
+        # The process check (twice a second), or the rules on the requests cut by the crash.
+        assert "exited" in (outcome[0].reason or "") or "error rate" in (outcome[0].reason or "")
         found = events(log)
         crash_out = at(first(found, "rollback.triggered")) - crashed_at
         assert crash_out < 5, f"the crashed release left traffic after {crash_out:.1f} s"

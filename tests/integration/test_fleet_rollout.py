@@ -26,6 +26,7 @@ from safeship.pipeline.environment import open_environment
 from safeship.pipeline.rollout.outcome import DeploymentOutcome
 from safeship.pipeline.states import Status
 from safeship.registry import Registry
+from safeship.targets.base import TargetError
 from testing.fleet_hosts import FakeHosts, make_fake_hosts
 from testing.fleet_rig import ENV, FleetWorkspace, make_fleet_workspace
 
@@ -53,7 +54,7 @@ def names(log: Path) -> list[str]:
 def served_by(ws: FleetWorkspace) -> dict[str, list[str]]:
     """Release -> the hosts its servers in the router are on, for the releases with weight."""
     router = open_environment(ws.loaded, ENV).router
-    return {b.name: [s.host for s in b.servers] for b in router.backends() if b.weight > 0}
+    return {b.name: sorted(s.host for s in b.servers) for b in router.backends() if b.weight > 0}
 
 
 def test_batches_start_the_release_host_by_host_after_the_canary_host(
@@ -65,7 +66,7 @@ def test_batches_start_the_release_host_by_host_after_the_canary_host(
         ("v1", "v2"),
         bake_time=0.2,
         steps=(50, 100),
-        canary_hosts=["web2"],
+        canary_hosts=["h2"],
         batch_size=1,
     )
     try:
@@ -75,11 +76,11 @@ def test_batches_start_the_release_host_by_host_after_the_canary_host(
         assert outcome.ok, outcome.reason
         found = [json.loads(line) for line in log.read_text().splitlines()]
         batches = [e["attributes"]["hosts"] for e in found if e["event"] == "batch.passed"]
-        assert batches == [["web1"], ["web3"]]
-        # The canary step ran on web2 alone, before any batch.
+        assert batches == [["h1"], ["h3"]]
+        # The canary step ran on h2 alone, before any batch.
         first_batch = names(log).index("batch.started")
         assert names(log).index("traffic.shifted") < first_batch
-        assert served_by(ws) == {"v2": ["web1", "web2", "web3"]}
+        assert served_by(ws) == {"v2": ["h1", "h2", "h3"]}
         assert ws.release("v1") is None
     finally:
         ws.down()
@@ -128,23 +129,23 @@ def test_a_host_whose_link_goes_down_mid_canary_is_taken_out_of_traffic(
         log = tmp_path / "v2.jsonl"
         thread, outcome = deploy_in_thread(ws, "v2", log)
         wait_for(lambda: load.snapshot().ok.get("v2", 0) >= 5, "v2 to take traffic")
-        own_hosts.link_down("web3")
+        own_hosts.link_down("h3")
         thread.join(60)
         totals = load.stop()
         assert outcome, "the deploy did not end"
         assert "host.unavailable" in names(log)
         if max_unavailable:
             assert outcome[0].ok, outcome[0].reason
-            assert served_by(ws) == {"v2": ["web1", "web2"]}
+            assert served_by(ws) == {"v2": ["h1", "h2"]}
         else:
             assert outcome[0].status is Status.ROLLED_BACK
-            assert "host web3 unavailable" in (outcome[0].reason or "")
+            assert "host h3 unavailable" in (outcome[0].reason or "")
             assert "max_unavailable is 0" in (outcome[0].reason or "")
             assert set(served_by(ws)) == {"v1"}
-        # Requests on web3's servers were retried elsewhere: the stable lost none.
+        # Requests on h3's servers were retried elsewhere: the stable lost none.
         assert totals.failed.get("v1", 0) == 0, totals
     finally:
-        own_hosts.link_up("web3")
+        own_hosts.link_up("h3")
         ws.down()
 
 
@@ -154,11 +155,13 @@ def test_a_changed_host_key_or_a_refused_key_fails_the_deploy_before_traffic(
     ws = make_fleet_workspace(tmp_path / "ws", own_hosts, ("v1", "v2"), bake_time=0.2)
     try:
         assert operations.deploy(ws.loaded, ENV, "v1").ok
-        own_hosts.new_host_key("web2")
-        changed = operations.deploy(ws.loaded, ENV, "v2")
-        assert changed.status is Status.FAILED
-        reason = changed.reason or ""
-        assert "web2" in reason and "host key" in reason and "\n" not in reason
+        own_hosts.new_host_key("h2")
+        # Refused before a deployment starts (the deploy's cleanup of the hosts asks h2 first).
+        with pytest.raises(TargetError) as changed:
+            operations.deploy(ws.loaded, ENV, "v2")
+        reason = str(changed.value)
+        assert "h2" in reason and "host key changed" in reason and "\n" not in reason
+        assert "safeship hosts trust production" in reason
         assert set(served_by(ws)) == {"v1"}
 
         stranger = tmp_path / "stranger"
@@ -169,13 +172,15 @@ def test_a_changed_host_key_or_a_refused_key_fails_the_deploy_before_traffic(
             tmp_path / "other",
             own_hosts,
             ("v2",),
+            setup=False,
             identity_files=[str(stranger)],
             remote_dir=str(tmp_path / "other-remote" / "{host}"),
         )
-        refused = operations.deploy(other.loaded, ENV, "v2")
-        assert refused.status is Status.FAILED
-        assert "authentication failed" in (refused.reason or "")
-        assert "\n" not in (refused.reason or "")
+        with pytest.raises(TargetError) as refused:
+            operations.deploy(other.loaded, ENV, "v2")
+        assert "h1: SSH authentication failed for user root" in str(refused.value)
+        assert "\n" not in str(refused.value)
+        assert set(served_by(ws)) == {"v1"}
     finally:
         ws.down()
 
@@ -188,24 +193,27 @@ def test_a_deploy_killed_between_batches_is_recovered_on_every_host(
         fleet_hosts,
         ("v1", "v2"),
         bake_time=0.2,
-        steps=(50, 100),
+        steps=(100,),  # no canary step: the batches start at once
         canary_hosts=1,
         batch_size=1,
     )
     try:
         assert operations.deploy(ws.loaded, ENV, "v1").ok
         ws.set_bake_time(30)  # the first batch's bake holds the deploy between batches
-        log = tmp_path / "events.jsonl"
         deploying = subprocess.Popen(
-            [sys.executable, "-m", "safeship", "deploy", ENV, "v2", "--json"],
+            [sys.executable, "-m", "safeship", "deploy", ENV, "--version", "v2"],
             cwd=ws.root,
-            stdout=log.open("w"),
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "deploy.err").open("w"),
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
-            wait_for(lambda: log.exists() and "batch.started" in names(log), "the first batch", 60)
-            wait_for(lambda: (r := ws.release("v2")) is not None and len(r.hosts) == 2, "web2")
+            # Killed while the first batch (h2, beside the canary host h1) bakes.
+            wait_for(
+                lambda: (r := ws.release("v2")) is not None and len(r.hosts) == 2,
+                "the first batch",
+                30,
+            )
         finally:
             deploying.send_signal(signal.SIGKILL)
             deploying.wait(10)
@@ -213,10 +221,11 @@ def test_a_deploy_killed_between_batches_is_recovered_on_every_host(
         recovered = operations.recover(ws.loaded, ENV)
         assert [r.version for r in recovered] == ["v2"]
         assert ws.release("v2") is None  # stopped on both hosts it ran on
-        assert served_by(ws) == {"v1": ["web1", "web2", "web3"]}
+        assert served_by(ws) == {"v1": ["h1", "h2", "h3"]}
         with Registry(ws.loaded.registry_url()) as registry:
             record = registry.get(recovered[0].id)
-        assert record is not None and record.status == Status.ROLLED_BACK.value
+        # Its batches ran before the release took traffic: closed as aborted.
+        assert record is not None and record.status == Status.ABORTED.value
         assert "orchestrator lost" in (record.rollback_reason or "")
     finally:
         ws.down()

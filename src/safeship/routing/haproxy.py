@@ -20,7 +20,8 @@ outlives the safeship command that started it. Changes:
 
 Stats: each request's log line (server, status, active time) goes to HAProxy's stdout, a file
 read incrementally like nginx's access log, so counters survive reloads and are cumulative
-since the router started (the log is emptied when HAProxy starts). Connect errors come from
+since the router started (the log is emptied when HAProxy starts). ``stats()`` per release
+counts what clients saw: the log alone. Each server's failed connects (``servers()``) come from
 ``show stat`` (``econ`` + ``wretr`` + ``wredis``: the log names only the server that answered),
 carried over reloads in the state file. ``in_flight`` is ``scur`` summed over the current
 worker and any former one still finishing requests (the master CLI reaches it).
@@ -43,7 +44,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +342,11 @@ class HaproxyRouter:
     # -- stats ----------------------------------------------------------------------------
 
     def stats(self) -> dict[str, BackendStats]:
+        """Per release, what its clients saw: the log's answers. A connect that failed and
+        was sent on to another server is no error of the release (clients got an answer):
+        on a fleet it is usually a host that dropped off, which the rollout's host watch
+        judges, and a release that refuses connections is caught by its process check and
+        the router's health checks. ``servers()`` keeps each server's failed connects."""
         names = _names(self._read_state())
         per_server = self._server_stats()
         totals: dict[str, BackendStats] = {}
@@ -348,7 +354,12 @@ class HaproxyRouter:
             pair = names.get(name)
             if pair is None:
                 continue
-            totals[pair[0]] = _plus(totals.get(pair[0]), stats)
+            seen = replace(
+                stats,
+                requests=stats.requests - stats.connect_errors,
+                connect_errors=0,
+            )
+            totals[pair[0]] = _plus(totals.get(pair[0]), seen)
         return totals
 
     def servers(self) -> list[ServerState]:
