@@ -1,4 +1,12 @@
-"""Fleet benchmarks: what HAProxy, the fleet's router, costs beside going to a release directly.
+"""Fleet benchmarks: deploy time against the number of hosts, and what HAProxy, the fleet's
+router, costs beside going to a release directly.
+
+Deploy scaling: fake hosts as in the tests (testing/fleet_hosts.py: a network namespace and an
+sshd per host; run as root), the fleet app's tarball per version, HAProxy in front; a
+blue-green deploy (all-at-once, bake 0) of a new version on 1, 3 and 6 hosts: the artifact
+uploaded and checked, the release started and verified on every host, traffic switched, the
+old release drained and stopped. --runs deploys per host count; medians. A deploy that handled
+hosts one after another would take N times the 1-host figure.
 
 Router overhead: one demo release (safeship.demo.demo_app, GET /api/health) on 127.0.0.1; the
 same bounded load against it directly, through HaproxyRouter (100% weight, one server) and,
@@ -7,7 +15,7 @@ in flight, a fresh TCP connection per request), --requests requests per path and
 warm-up. The paths are measured in turn, --runs times over (interleaved, so a burst of load
 from other programs hits every path alike); each figure is the median over the runs.
 
-    .venv/bin/python benchmarks/fleet.py [--requests 3000] [--runs 5]
+    PYTHONPATH=. .venv/bin/python benchmarks/fleet.py [--requests 3000] [--runs 5] [--hosts 1,3,6]
 
 Each part is a function returning its rows and a printer; main() runs the parts asked for.
 """
@@ -133,13 +141,62 @@ def print_router_overhead(figures: dict[str, Figures], requests: int, runs: int)
         )
 
 
+def deploy_scaling(counts: tuple[int, ...] = (1, 3, 6), runs: int = 5) -> dict[int, float]:
+    """Median seconds of a blue-green deploy on each number of hosts."""
+    from safeship.pipeline import operations
+    from testing.fleet_hosts import make_fake_hosts
+    from testing.fleet_rig import ENV, make_fleet_workspace
+
+    medians: dict[int, float] = {}
+    versions = tuple(f"v{i}" for i in range(runs + 1))
+    for count in counts:
+        with tempfile.TemporaryDirectory() as tmp, make_fake_hosts(count, Path(tmp)) as hosts:
+            ws = make_fleet_workspace(
+                Path(tmp) / "ws", hosts, versions, strategy="blue-green", bake_time=0,
+                tables="[environments.production.blue_green]\nkeep_warm = 0",
+            )
+            try:
+                if not operations.deploy(ws.loaded, ENV, versions[0]).ok:
+                    raise RuntimeError(f"the first deploy on {count} hosts failed")
+                seconds = []
+                for version in versions[1:]:
+                    started = time.perf_counter()
+                    outcome = operations.deploy(ws.loaded, ENV, version)
+                    seconds.append(time.perf_counter() - started)
+                    if not outcome.ok:
+                        raise RuntimeError(f"{version} on {count} hosts: {outcome.reason}")
+                medians[count] = statistics.median(seconds)
+            finally:
+                ws.down()
+    return medians
+
+
+def print_deploy_scaling(medians: dict[int, float], runs: int) -> None:
+    print(
+        f"Deploy time by number of hosts: blue-green, bake 0, medians of {runs} deploys; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n"
+    )
+    one = medians[min(medians)]
+    print(f"{'hosts':>5}{'deploy s':>10}{'x 1 host':>10}{'serial would be':>17}")
+    for count, seconds in medians.items():
+        print(f"{count:>5}{seconds:>10.2f}{seconds / one:>10.2f}{one * count:>15.2f} s")
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests per path and run")
     parser.add_argument("--runs", type=int, default=5, help="runs per path (medians)")
+    parser.add_argument("--hosts", default="1,3,6", help="host counts for the deploy scaling")
+    parser.add_argument("--skip-hosts", action="store_true", help="only the router overhead")
     args = parser.parse_args()
     if args.requests < 100 or args.runs < 1:
         parser.error("--requests must be at least 100 and --runs at least 1")
+    counts = tuple(int(n) for n in args.hosts.split(","))
+    if not all(1 <= n <= 20 for n in counts):
+        parser.error("--hosts takes counts of 1-20 hosts")
+    if not args.skip_hosts:
+        print_deploy_scaling(deploy_scaling(counts, args.runs), args.runs)
     print_router_overhead(router_overhead(args.requests, args.runs), args.requests, args.runs)
     return 0
 

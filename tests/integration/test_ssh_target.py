@@ -189,7 +189,7 @@ def test_a_tampered_artifact_is_refused(
 
 
 def test_an_unknown_or_changed_host_key_is_refused_until_trusted(
-    make_target: MakeTarget, fleet_hosts: FakeHosts
+    prepared: SshTarget, make_target: MakeTarget, fleet_hosts: FakeHosts
 ) -> None:
     fleet_hosts.new_host_key("h3")
     try:
