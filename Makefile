@@ -67,6 +67,7 @@ bench: $(VENV)/.dev
 	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/analytics.py
 	PYTHONPATH=. $(BIN)/python benchmarks/gates.py
 	PYTHONPATH=. $(BIN)/python benchmarks/rotation.py
+	PYTHONPATH=.:benchmarks $(BIN)/python benchmarks/fleet.py
 
 clean:
 	rm -rf $(VENV) .safeship .pytest_cache .mypy_cache .ruff_cache
