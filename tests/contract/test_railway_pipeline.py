@@ -112,8 +112,8 @@ def test_config_defaults_railway_to_the_platform_router_all_at_once(
         (
             'port = 8080\nrouter = { type = "platform" }\ntarget = { command = ["app"] }',
             "safeship.toml:4: environments.x.router: the platform router is for targets that "
-            "route themselves (railway, command); the local target needs the builtin or nginx "
-            "router",
+            "route themselves (railway, command); the local target needs the builtin, nginx or "
+            "haproxy router",
         ),
         (
             'router = { type = "builtin" }\nport = 8080\n' + RAILWAY_TARGET,

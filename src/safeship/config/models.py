@@ -150,6 +150,11 @@ def _routes_itself(target: object) -> bool:
     return False
 
 
+def _one_of(names: list[str]) -> str:
+    """ "a", "a or b", "a, b or c"."""
+    return " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+
+
 # The router a self-routing target gets when its environment names none: the one router that
 # does not split traffic.
 _SELF_ROUTING_ROUTER = next(t for t, m in _ROUTERS_BY_TYPE.items() if not m.splits_traffic)
@@ -287,7 +292,7 @@ class EnvironmentSettings(SettingsModel):
         kind = _target_tag(target)
         routes_itself = _routes_itself(target)
         if not router.splits_traffic and not routes_itself:
-            splitting = " or ".join(t for t, m in _ROUTERS_BY_TYPE.items() if m.splits_traffic)
+            splitting = _one_of([t for t, m in _ROUTERS_BY_TYPE.items() if m.splits_traffic])
             own = ", ".join(t for t, m in _TARGETS_BY_TYPE.items() if m.routes_itself)
             raise ValueError(
                 f"the {router.type} router is for targets that route themselves ({own}); "
@@ -299,7 +304,7 @@ class EnvironmentSettings(SettingsModel):
                 f'router = {{ type = "{_SELF_ROUTING_ROUTER}" }}'
             )
         if isinstance(target, SshTargetSettings) and not router.serves_fleets:
-            fleet = " or ".join(t for t, m in _ROUTERS_BY_TYPE.items() if m.serves_fleets)
+            fleet = _one_of([t for t, m in _ROUTERS_BY_TYPE.items() if m.serves_fleets])
             raise ValueError(
                 f"the {router.type} router serves one machine; the ssh target's hosts need "
                 f"the {fleet} router"
