@@ -152,7 +152,11 @@ def deploy_scaling(counts: tuple[int, ...] = (1, 3, 6), runs: int = 5) -> dict[i
     for count in counts:
         with tempfile.TemporaryDirectory() as tmp, make_fake_hosts(count, Path(tmp)) as hosts:
             ws = make_fleet_workspace(
-                Path(tmp) / "ws", hosts, versions, strategy="blue-green", bake_time=0,
+                Path(tmp) / "ws",
+                hosts,
+                versions,
+                strategy="blue-green",
+                bake_time=0,
                 tables="[environments.production.blue_green]\nkeep_warm = 0",
             )
             try:
