@@ -288,6 +288,7 @@ def test_setup_prepares_hosts_and_is_idempotent(
     missing = fresh.host_states()[0]
     assert missing.reachable and not missing.ready
     assert missing.detail.startswith("h1: the host agent did not answer (exit 2: ")
+    assert "agent.py': [Errno 2] No such file or directory" in missing.detail
     assert missing.detail.endswith(f"run `safeship hosts setup {ENV}`")
     with pytest.raises(TargetError, match=r"^h1: the host agent did not answer"):
         fresh.deploy_on(version, ["h1"])

@@ -264,10 +264,14 @@ class Fleet:
                     host.name, f"{host.where}: no answer within {timeout:g}s ({argv[-1]})"
                 ) from None
             except (OSError, asyncssh.Error) as exc:
-                self._lost(host, connection)
-                raise HostUnreachable(
-                    host.name, f"{host.where}: connection lost: {_reason(exc)}"
-                ) from None
+                if connection.is_closed():
+                    self._lost(host, connection)
+                    raise HostUnreachable(
+                        host.name, f"{host.where}: connection lost: {_reason(exc)}"
+                    ) from None
+                # The channel closed, not the connection: the command ended before it read
+                # the request (an agent that is not there exits at once). Said below.
+                answer = ""
             if answer:
                 return Completed(0, answer, "")
             # The command ended: its exit status and last words, or the connection is gone.
@@ -278,6 +282,8 @@ class Fleet:
             said = ""
             with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
                 said = await asyncio.wait_for(session.stderr.read(), 1.0)
+            with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
+                await asyncio.wait_for(session.wait_closed(), 1.0)  # its exit status
             status = session.exit_status
             return Completed(-1 if status is None else status, "", _text(said))
 
