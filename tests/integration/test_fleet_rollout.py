@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from safeship import core
 from safeship.demo.load import LoadGenerator
 from safeship.pipeline import operations
 from safeship.pipeline.environment import open_environment
@@ -82,6 +83,9 @@ def test_batches_start_the_release_host_by_host_after_the_canary_host(
         assert names(log).index("traffic.shifted") < first_batch
         assert served_by(ws) == {"v2": ["h1", "h2", "h3"]}
         assert ws.release("v1") is None
+        (status,) = core.status(ws.loaded, ENV)
+        (release,) = status.releases
+        assert release.alive and [i.host for i in release.instances] == ["h1", "h2", "h3"]
     finally:
         ws.down()
 

@@ -20,6 +20,12 @@ def run(config: Path | None, environment: str | None) -> int:
             state = "alive" if release.alive else "dead"
             # A platform's release has no local process: its URL says where it runs.
             at = f"pid {release.pid}, port {release.port}" if release.pid else release.url
+            if release.instances:  # a fleet: each host's instance
+                count = len(release.instances)
+                at = f"{count} host{'s' if count > 1 else ''}: " + ", ".join(
+                    f"{i.host} ({i.url.removeprefix('http://')}, pid {i.pid})"
+                    for i in release.instances
+                )
             console.print(f"  release {release.version}: {at}, {state}", soft_wrap=True)
         if s.target_error is not None:
             console.print(Text(f"  releases: unknown ({s.target_error})"), soft_wrap=True)

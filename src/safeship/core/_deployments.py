@@ -20,6 +20,7 @@ from safeship.core._records import (
     EnvironmentStatus,
     Failover,
     HistoryQuery,
+    InstanceStatus,
     ReleaseStatus,
     RollbackResult,
     deployment_summary,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from safeship.config import LoadedConfig
     from safeship.paths.failover import Failover as PathFailover
     from safeship.pipeline.deploy import DeploymentOutcome, LiveSnapshot
+    from safeship.targets.base import Release
 
 ProgressCallback = Callable[["LiveSnapshot"], None]
 
@@ -286,7 +288,12 @@ def status(loaded: LoadedConfig, environment: str | None = None) -> list[Environ
                     router_running=s.router_running,
                     releases=tuple(
                         ReleaseStatus(
-                            r.version, s.alive.get(r.version, False), r.pid, r.port, r.url
+                            r.version,
+                            s.alive.get(r.version, False),
+                            r.pid,
+                            r.port,
+                            r.url,
+                            _instances(r),
                         )
                         for r in s.releases
                     ),
@@ -337,3 +344,12 @@ def down(loaded: LoadedConfig, environment: str) -> int:
     from safeship.pipeline import operations
 
     return operations.down(loaded, environment)
+
+
+def _instances(release: Release) -> tuple[InstanceStatus, ...]:
+    """A fleet release's instances (host, address, pid); () for a release on one machine."""
+    from safeship.targets.base import FleetRelease
+
+    if not isinstance(release, FleetRelease):
+        return ()
+    return tuple(InstanceStatus(i.host, i.url, i.pid) for i in release.instances)

@@ -200,12 +200,23 @@ class DeploymentSummary:
 
 
 @dataclass(frozen=True)
+class InstanceStatus:
+    """One host's instance of a release on a fleet (the ssh target)."""
+
+    host: str
+    url: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
 class ReleaseStatus:
     version: str
     alive: bool
     pid: int | None
     port: int | None
     url: str | None
+    # A fleet release's instances, one per host it runs on; empty on one machine.
+    instances: tuple[InstanceStatus, ...] = ()
 
 
 @dataclass(frozen=True)
