@@ -190,7 +190,7 @@ def test_a_changed_host_key_or_a_refused_key_fails_the_deploy_before_traffic(
 
 
 def test_a_deploy_killed_between_batches_is_recovered_on_every_host(
-    fleet_hosts: FakeHosts, tmp_path: Path
+    fleet_hosts: FakeHosts, tmp_path: Path, load_factory: Callable[..., LoadGenerator]
 ) -> None:
     ws = make_fleet_workspace(
         tmp_path / "ws",
@@ -204,6 +204,7 @@ def test_a_deploy_killed_between_batches_is_recovered_on_every_host(
     try:
         assert operations.deploy(ws.loaded, ENV, "v1").ok
         ws.set_bake_time(30)  # the first batch's bake holds the deploy between batches
+        load = load_factory(ws.url, rate=30)
         deploying = subprocess.Popen(
             [sys.executable, "-m", "safeship", "deploy", ENV, "--version", "v2"],
             cwd=ws.root,
@@ -231,5 +232,7 @@ def test_a_deploy_killed_between_batches_is_recovered_on_every_host(
         # Its batches ran before the release took traffic: closed as aborted.
         assert record is not None and record.status == Status.ABORTED.value
         assert "orchestrator lost" in (record.rollback_reason or "")
+        totals = load.stop()
+        assert totals.ok.get("v1", 0) > 30 and totals.failed.get("v1", 0) == 0, totals
     finally:
         ws.down()
