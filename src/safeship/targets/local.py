@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from safeship import _processes
-from safeship._files import private_dir, write_private, write_private_json
+from safeship._files import private_dir, write_private
 from safeship.config.models import LocalTargetSettings
 from safeship.targets.base import HostCapacity, Release, TargetError
+from safeship.targets.variables import store_variable, stored_variables
 from safeship.validation import VERSION_PATTERN
 
 _POLL = 0.05
@@ -298,21 +299,10 @@ class LocalTarget:
     def variables(self) -> dict[str, str]:
         """The variables a new release gets: the config's ``env`` and the variables file (not
         the whole process env)."""
-        return {**self.settings.env, **self._stored_variables()}
-
-    def _stored_variables(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.variables_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise TargetError(f"{self.variables_file}: unreadable: {type(exc).__name__}") from None
-        if not isinstance(data, dict):
-            raise TargetError(f"{self.variables_file}: not a JSON object")
-        return {str(k): str(v) for k, v in data.items()}
+        return {**self.settings.env, **stored_variables(self.variables_file)}
 
     def set_variable(self, name: str, value: str) -> None:
-        write_private_json(self.variables_file, {**self._stored_variables(), name: value})
+        store_variable(self.variables_file, name, value)
 
     def reap(self) -> int:
         """Stop releases spawned by a safeship that died before writing their pid file (found

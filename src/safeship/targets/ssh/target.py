@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from safeship._files import private_dir, write_private_json
+from safeship._files import private_dir
 from safeship.targets.base import (
     FleetRelease,
     HostCapacity,
@@ -46,6 +46,7 @@ from safeship.targets.base import (
     TargetError,
 )
 from safeship.targets.settings import SshTargetSettings, hosts_of
+from safeship.targets.variables import store_variable, stored_variables
 from safeship.validation import VERSION_PATTERN
 
 if TYPE_CHECKING:
@@ -425,21 +426,10 @@ class SshTarget(TargetDefaults):
         return ("env",)
 
     def variables(self) -> dict[str, str]:
-        return {**self.settings.env, **self._stored_variables()}
-
-    def _stored_variables(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.variables_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise TargetError(f"{self.variables_file}: unreadable: {type(exc).__name__}") from None
-        if not isinstance(data, dict):
-            raise TargetError(f"{self.variables_file}: not a JSON object")
-        return {str(k): str(v) for k, v in data.items()}
+        return {**self.settings.env, **stored_variables(self.variables_file)}
 
     def set_variable(self, name: str, value: str) -> None:
-        write_private_json(self.variables_file, {**self._stored_variables(), name: value})
+        store_variable(self.variables_file, name, value)
 
     # -- recovery and capacity -----------------------------------------------------------------
 
