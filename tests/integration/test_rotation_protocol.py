@@ -508,3 +508,39 @@ def test_claiming_a_rotation_checks_its_holder_on_both_backends(registry_url: st
         # No holder (a rotation waiting, or in its grace period): anyone claims it.
         again = registry.claim_rotation(rotation_id, holder="c@h pid 3", holder_is_dead=bool)
         assert again.holder == "c@h pid 3"
+
+
+_REFUSING_PROVIDER = """
+[secrets.rotate.API_KEY]
+kind = "command"
+category = "api"
+create = ["python3", "-c", "print('api-key-' + 'n' * 24)"]
+revoke = ["python3", "-c", "import sys; sys.exit('the provider refused the revoke')"]
+"""
+
+
+def test_finishing_due_rotations_goes_on_past_one_that_fails(
+    rotation_factory: Callable[..., RotationWorkspace],
+) -> None:
+    # Nothing serves (no deploy): each rotation goes straight to its one-second grace.
+    ws = rotation_factory(grace=1, deploy=False)
+    path = ws.root / "safeship.toml"
+    text = path.read_text(encoding="utf-8").replace(  # a live key to revoke, everywhere
+        'env = { JWT_SECRET = "', 'env = { API_KEY = "api-key-initial-0123456789", JWT_SECRET = "'
+    )
+    path.write_text(text + _REFUSING_PROVIDER, encoding="utf-8")
+    ws.reload()
+    for name in ("JWT_SECRET", "API_KEY"):  # API_KEY newest: its finish is tried first
+        result = core.rotate_secret(ws.loaded, name, triggered_by=ACTOR)
+        assert (result.status, result.ok) == ("grace", True), result
+    time.sleep(1.1)
+
+    with pytest.raises(core.RotationFailed) as failed:
+        core.finish_due_rotations(ws.loaded, triggered_by="serve")
+
+    message = str(failed.value)
+    assert message.startswith("API_KEY (staging) finish: ") and "\n" not in message
+    assert "the provider refused the revoke" in message and message.endswith("(1 finished)")
+    statuses = {s.secret: s for s in core.rotation_history(ws.loaded)}
+    assert statuses["JWT_SECRET"].status == "finished"
+    assert statuses["API_KEY"].status == "grace"  # tried again at the next run

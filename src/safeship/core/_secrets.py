@@ -227,12 +227,15 @@ def finish_due_rotations(
 ) -> list[RotationResult]:
     """Finish every rotation whose grace period has passed (the serve job calls this). A
     secret no longer in safeship.toml is left as it is, and one another process is finishing
-    now is left to it."""
+    now is left to it. A finish that fails (the provider refuses the revoke) does not keep
+    the others waiting: each is tried, then RotationFailed names every one that failed (they
+    stay in their grace period, to finish at the next run)."""
     from safeship.pipeline import rotation
     from safeship.registry import Registry
     from safeship.registry.rotations import RotationBusy
 
     finished: list[RotationResult] = []
+    failures: list[str] = []
     with Registry(loaded.registry_url()) as registry:
         for due in rotation.due_for_finish(registry):
             if due.secret not in loaded.config.secrets.rotate:
@@ -244,7 +247,13 @@ def finish_due_rotations(
                 )  # fmt: skip
             except RotationBusy:
                 continue
+            except rotation.RotationFailed as exc:
+                failures.append(str(exc))
+                continue
             finished.append(rotation_result(record))
+    if failures:
+        done = f" ({len(finished)} finished)" if finished else ""
+        raise rotation.RotationFailed("; ".join(failures) + done)
     return finished
 
 
