@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 import signal
 import socket
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from safeship import _files, _processes
+from safeship.routing._supervised import live_server, read_json_object
 from safeship.routing.base import Backend, BackendStats, RouterError, Server, ServerState
 from safeship.routing.haproxy_config import (
     ADMIN_SOCKET,
@@ -541,11 +541,7 @@ class HaproxyRouter:
         return "no error logged"
 
     def _read_state(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_json_object(self.state_path)
 
     def _write_state(self, state: dict[str, Any], **changes: Any) -> None:
         if "names" in changes:
@@ -555,15 +551,7 @@ class HaproxyRouter:
         _files.write_private_json(self.state_path, state)
 
     def _live_info(self) -> dict[str, Any] | None:
-        try:
-            info = json.loads((self.prefix / "router.json").read_text(encoding="utf-8"))
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if not _processes.is_running(pid, info.get("start_ticks")):
-            _processes.reap(pid)
-            return None
-        return dict(info)
+        return live_server(self.prefix / "router.json")
 
 
 def _pairs(backends: Sequence[Backend]) -> list[tuple[str, str]]:

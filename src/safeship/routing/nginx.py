@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safeship import _files, _processes
+from safeship.routing._supervised import live_server, read_json_object
 from safeship.routing.base import Backend, BackendStats, RouterError, Server
 from safeship.routing.haproxy_config import check_backends
 from safeship.routing.nginx_config import TEMP_DIRS, render_config, upstream_addresses
@@ -316,22 +317,10 @@ class NginxRouter:
         return "no error logged"
 
     def _read_state(self) -> dict[str, Any]:
-        try:
-            data = json.loads((self.prefix / "backends.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_json_object(self.prefix / "backends.json")
 
     def _live_info(self) -> dict[str, Any] | None:
-        try:
-            info = json.loads((self.prefix / "router.json").read_text(encoding="utf-8"))
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if not _processes.is_running(pid, info.get("start_ticks")):
-            _processes.reap(pid)
-            return None
-        return dict(info)
+        return live_server(self.prefix / "router.json")
 
 
 def _split(value: str) -> list[str]:
